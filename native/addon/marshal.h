@@ -1,0 +1,61 @@
+// Argument marshalling shared by the addon's ops: typed reads of the plain object each op receives from the
+// TS native backend, and the AsyncWorker that runs a C API call off the event loop and settles a Promise.
+//
+// ts/validate.ts has already checked everything with user-facing messages; these checks are the native
+// boundary's own guard, so a malformed call from anywhere throws a JS TypeError/RangeError and never
+// reaches a kernel with a short buffer.
+#ifndef LONGSEQ_ADDON_MARSHAL_H_
+#define LONGSEQ_ADDON_MARSHAL_H_
+
+#include <napi.h>
+#include <stdint.h>
+
+#include <vector>
+
+#include "longseq/longseq.h"
+
+namespace ls_addon {
+
+// Runs one C API call on the libuv thread pool and settles its Promise. Every JS value the call reads or
+// writes is held by a persistent reference until the work is done.
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  explicit OpWorker(Napi::Env env, const char* op);
+
+  Napi::Promise Queue();
+  // Keeps `value` (a TypedArray the kernel uses) alive while the work runs.
+  void Keep(Napi::Value value);
+
+ protected:
+  virtual ls_status Run() = 0;
+
+ private:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::Reference<Napi::Value>> kept_;
+  const char* op_;
+  ls_status status_ = LS_OK;
+};
+
+// A dimension: an integer in [1, 2^53).
+int64_t GetDim(const Napi::Object& args, const char* name);
+bool GetBool(const Napi::Object& args, const char* name);
+// Threads for the CPU kernels: 0 (all) or more.
+int32_t GetThreads(const Napi::Object& args);
+
+// The Float32Array `name` of exactly `elements` elements, kept alive by `worker`; nullptr when the argument
+// is undefined and optional.
+const float* GetInput(const Napi::Object& args, const char* name, int64_t elements, bool required,
+                      OpWorker* worker);
+float* GetOutput(const Napi::Object& args, const char* name, int64_t elements, bool required,
+                 OpWorker* worker);
+
+// a * b, or a RangeError naming `name` when the product passes 2^53.
+int64_t Elements(const Napi::Env& env, const char* name, std::initializer_list<int64_t> dims);
+
+}  // namespace ls_addon
+
+#endif  // LONGSEQ_ADDON_MARSHAL_H_

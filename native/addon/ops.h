@@ -1,0 +1,14 @@
+// The addon's ops, one file each; addon.cc registers them.
+#ifndef LONGSEQ_ADDON_OPS_H_
+#define LONGSEQ_ADDON_OPS_H_
+
+#include <napi.h>
+
+namespace ls_addon {
+
+Napi::Value SelectiveScan(const Napi::CallbackInfo& info);
+Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info);
+
+}  // namespace ls_addon
+
+#endif  // LONGSEQ_ADDON_OPS_H_

@@ -1,0 +1,99 @@
+// selectiveScan / selectiveScanStep: JS object in, ls_selective_scan*_cpu on a worker thread, Promise out.
+#include <memory>
+
+#include "addon/marshal.h"
+#include "addon/ops.h"
+
+namespace ls_addon {
+namespace {
+
+class SelectiveScanWorker : public OpWorker {
+ public:
+  explicit SelectiveScanWorker(Napi::Env env) : OpWorker(env, "selectiveScan") {}
+  ls_selective_scan_params params = {};
+
+ private:
+  ls_status Run() override { return ls_selective_scan_cpu(&params); }
+};
+
+class SelectiveScanStepWorker : public OpWorker {
+ public:
+  explicit SelectiveScanStepWorker(Napi::Env env) : OpWorker(env, "selectiveScanStep") {}
+  ls_selective_scan_step_params params = {};
+
+ private:
+  ls_status Run() override { return ls_selective_scan_step_cpu(&params); }
+};
+
+}  // namespace
+
+// args: { threads, batch, dim, dstate, seqlen, groups, deltaSoftplus, u, delta, A, B, C, D?, z?, deltaBias?,
+//         initialState?, y, finalState? } with contiguous Float32Arrays; writes y (and finalState).
+Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "selectiveScan(args): args must be an object");
+  const Napi::Object args = info[0].As<Napi::Object>();
+  auto worker = std::make_unique<SelectiveScanWorker>(env);
+  ls_selective_scan_params& p = worker->params;
+  p.threads = GetThreads(args);
+  p.batch = GetDim(args, "batch");
+  p.dim = GetDim(args, "dim");
+  p.dstate = GetDim(args, "dstate");
+  p.seqlen = GetDim(args, "seqlen");
+  p.groups = GetDim(args, "groups");
+  p.delta_softplus = GetBool(args, "deltaSoftplus");
+  const int64_t bdl = Elements(env, "u", {p.batch, p.dim, p.seqlen});
+  const int64_t bgnl = Elements(env, "B", {p.batch, p.groups, p.dstate, p.seqlen});
+  const int64_t bdn = Elements(env, "initialState", {p.batch, p.dim, p.dstate});
+  const ls_strides3 bdl_strides = {p.dim * p.seqlen, p.seqlen, 1};
+  const ls_strides3 bc_strides = {p.groups * p.dstate * p.seqlen, p.seqlen, 1};
+  p.u = GetInput(args, "u", bdl, true, worker.get());
+  p.u_strides = bdl_strides;
+  p.delta = GetInput(args, "delta", bdl, true, worker.get());
+  p.delta_strides = bdl_strides;
+  p.z = GetInput(args, "z", bdl, false, worker.get());
+  p.z_strides = bdl_strides;
+  p.A = GetInput(args, "A", Elements(env, "A", {p.dim, p.dstate}), true, worker.get());
+  p.B = GetInput(args, "B", bgnl, true, worker.get());
+  p.B_strides = bc_strides;
+  p.C = GetInput(args, "C", bgnl, true, worker.get());
+  p.C_strides = bc_strides;
+  p.D = GetInput(args, "D", p.dim, false, worker.get());
+  p.delta_bias = GetInput(args, "deltaBias", p.dim, false, worker.get());
+  p.initial_state = GetInput(args, "initialState", bdn, false, worker.get());
+  p.y = GetOutput(args, "y", bdl, true, worker.get());
+  p.y_strides = bdl_strides;
+  p.final_state = GetOutput(args, "finalState", bdn, false, worker.get());
+  return worker.release()->Queue();
+}
+
+// args: { threads, batch, dim, dstate, groups, deltaSoftplus, state, x, delta, A, B, C, D?, z?, deltaBias?, y }
+// Updates state in place and writes y.
+Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "selectiveScanStep(args): args must be an object");
+  const Napi::Object args = info[0].As<Napi::Object>();
+  auto worker = std::make_unique<SelectiveScanStepWorker>(env);
+  ls_selective_scan_step_params& p = worker->params;
+  p.threads = GetThreads(args);
+  p.batch = GetDim(args, "batch");
+  p.dim = GetDim(args, "dim");
+  p.dstate = GetDim(args, "dstate");
+  p.groups = GetDim(args, "groups");
+  p.delta_softplus = GetBool(args, "deltaSoftplus");
+  const int64_t bd = Elements(env, "x", {p.batch, p.dim});
+  const int64_t bgn = Elements(env, "B", {p.batch, p.groups, p.dstate});
+  p.state = GetOutput(args, "state", Elements(env, "state", {p.batch, p.dim, p.dstate}), true, worker.get());
+  p.x = GetInput(args, "x", bd, true, worker.get());
+  p.delta = GetInput(args, "delta", bd, true, worker.get());
+  p.z = GetInput(args, "z", bd, false, worker.get());
+  p.A = GetInput(args, "A", Elements(env, "A", {p.dim, p.dstate}), true, worker.get());
+  p.B = GetInput(args, "B", bgn, true, worker.get());
+  p.C = GetInput(args, "C", bgn, true, worker.get());
+  p.D = GetInput(args, "D", p.dim, false, worker.get());
+  p.delta_bias = GetInput(args, "deltaBias", p.dim, false, worker.get());
+  p.y = GetOutput(args, "y", bd, true, worker.get());
+  return worker.release()->Queue();
+}
+
+}  // namespace ls_addon

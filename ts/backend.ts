@@ -1,0 +1,153 @@
+/**
+ * The contract between the ops and the backends, and the registry that picks a backend.
+ *
+ * An op validates its params once (validate.ts) into the flat, checked `*Args` below: sizes as numbers, tensors
+ * as contiguous Float32Arrays. A backend only moves bytes and calls its kernel; it never re-validates for the
+ * user (native code checks again only to protect the process).
+ */
+
+export type BackendName = 'cuda' | 'native' | 'wasm' | 'js';
+
+/** Backends in order of preference: `init()` without a backend picks the first that loads. */
+export const BACKEND_PREFERENCE: readonly BackendName[] = ['cuda', 'native', 'wasm', 'js'];
+
+export interface SelectiveScanArgs {
+  batch: number;
+  dim: number;
+  dstate: number;
+  seqlen: number;
+  groups: number;
+  u: Float32Array;
+  delta: Float32Array;
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array;
+  z?: Float32Array;
+  D?: Float32Array;
+  deltaBias?: Float32Array;
+  initialState?: Float32Array;
+  deltaSoftplus: boolean;
+  returnFinalState: boolean;
+}
+
+export interface SelectiveScanOutputs {
+  y: Float32Array;
+  finalState?: Float32Array;
+}
+
+export interface SelectiveScanStepArgs {
+  batch: number;
+  dim: number;
+  dstate: number;
+  groups: number;
+  /** Updated in place, only once the step has succeeded. */
+  state: Float32Array;
+  x: Float32Array;
+  delta: Float32Array;
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array;
+  z?: Float32Array;
+  D?: Float32Array;
+  deltaBias?: Float32Array;
+  deltaSoftplus: boolean;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** CPU threads the kernels use (1 for js and single-threaded wasm). */
+  readonly threads: number;
+  /** Details for humans: SIMD target, build, device. */
+  readonly description: string;
+  selectiveScan(args: SelectiveScanArgs): Promise<SelectiveScanOutputs>;
+  selectiveScanStep(args: SelectiveScanStepArgs): Promise<{ y: Float32Array }>;
+}
+
+export interface InitOptions {
+  /** Pin a backend; without it the best available one is used ('cuda' > 'native' > 'wasm' > 'js'). */
+  backend?: BackendName;
+  /** CPU threads for native kernels; default all cores. */
+  threads?: number;
+  /** Where to fetch longseq.wasm from (default: next to the module's JS, found through import.meta.url). */
+  wasmPath?: string | URL;
+  /** The bytes of longseq.wasm, for hosts that load it themselves. */
+  wasmBinary?: ArrayBuffer | Uint8Array;
+}
+
+/** Loads one backend, or throws an Error saying why it cannot load here. */
+export interface BackendLoader {
+  readonly name: BackendName;
+  load(options: InitOptions): Promise<Backend>;
+}
+
+export interface BackendStatus {
+  name: BackendName;
+  available: boolean;
+  /** Why it is not available (absent when it is). */
+  reason?: string;
+  description?: string;
+}
+
+/** Thrown by `init({ backend })` when the pinned backend cannot load here. */
+export class BackendUnavailableError extends Error {
+  constructor(name: BackendName, reason: string) {
+    super(`longseq: backend '${name}' is not available: ${reason}`);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+const NOT_IN_THIS_BUILD: Record<BackendName, string> = {
+  cuda: 'the CUDA backend is not built yet',
+  native: 'the native addon is only loaded by the Node.js entry point',
+  wasm: 'not part of this entry point',
+  js: 'not part of this entry point',
+};
+
+/** Picks and loads a backend from the loaders an entry point provides. */
+export async function loadBackend(loaders: readonly BackendLoader[], options: InitOptions): Promise<Backend> {
+  if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1)) {
+    throw new RangeError(`init: threads must be an integer >= 1, got ${String(options.threads)}`);
+  }
+  if (options.backend !== undefined) {
+    if (!BACKEND_PREFERENCE.includes(options.backend)) {
+      throw new TypeError(`init: backend must be one of ${BACKEND_PREFERENCE.join(', ')}, got ${String(options.backend)}`);
+    }
+    const loader = loaders.find((l) => l.name === options.backend);
+    if (!loader) throw new BackendUnavailableError(options.backend, NOT_IN_THIS_BUILD[options.backend]);
+    try {
+      return await loader.load(options);
+    } catch (e) {
+      throw new BackendUnavailableError(options.backend, (e as Error).message);
+    }
+  }
+  const failures: string[] = [];
+  for (const name of BACKEND_PREFERENCE) {
+    const loader = loaders.find((l) => l.name === name);
+    if (!loader) continue;
+    try {
+      return await loader.load(options);
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`longseq: no backend could be loaded (${failures.join('; ')})`);
+}
+
+/** Which backends load here, and why the others do not. */
+export async function backendStatus(loaders: readonly BackendLoader[], options: InitOptions = {}): Promise<BackendStatus[]> {
+  const result: BackendStatus[] = [];
+  for (const name of BACKEND_PREFERENCE) {
+    const loader = loaders.find((l) => l.name === name);
+    if (!loader) {
+      result.push({ name, available: false, reason: NOT_IN_THIS_BUILD[name] });
+      continue;
+    }
+    try {
+      const backend = await loader.load(options);
+      result.push({ name, available: true, description: backend.description });
+    } catch (e) {
+      result.push({ name, available: false, reason: (e as Error).message });
+    }
+  }
+  return result;
+}

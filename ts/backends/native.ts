@@ -1,0 +1,59 @@
+/**
+ * The native backend: the C++ CPU kernels in the Node-API addon (build/Release/longseq.node). Each call runs
+ * on libuv's thread pool (never on the event loop) and fans out over the kernels' own thread pool.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Backend, BackendLoader, InitOptions, SelectiveScanArgs, SelectiveScanOutputs, SelectiveScanStepArgs } from '../backend.js';
+
+/** What build/Release/longseq.node exports (native/addon/addon.cc). */
+interface Addon {
+  hardwareThreads: number;
+  simdTarget: string;
+  selectiveScan(args: object): Promise<void>;
+  selectiveScanStep(args: object): Promise<void>;
+}
+
+const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
+let addon: Addon | undefined;
+
+function loadAddon(): Addon {
+  if (addon) return addon;
+  const path = fileURLToPath(ADDON_URL);
+  if (!existsSync(path)) throw new Error(`the addon is not built (${path} is missing); run 'npm run build'`);
+  addon = createRequire(import.meta.url)(path) as Addon;
+  return addon;
+}
+
+class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  readonly threads: number;
+  readonly description: string;
+
+  constructor(private readonly addon: Addon, threads: number) {
+    this.threads = threads;
+    this.description = `C++ ${addon.simdTarget}, ${threads} thread${threads === 1 ? '' : 's'}`;
+  }
+
+  async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
+    const y = new Float32Array(a.batch * a.dim * a.seqlen);
+    const finalState = a.returnFinalState ? new Float32Array(a.batch * a.dim * a.dstate) : undefined;
+    await this.addon.selectiveScan({ ...a, threads: this.threads, y, finalState });
+    return finalState ? { y, finalState } : { y };
+  }
+
+  async selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
+    const y = new Float32Array(a.batch * a.dim);
+    await this.addon.selectiveScanStep({ ...a, threads: this.threads, y });
+    return { y };
+  }
+}
+
+export const nativeLoader: BackendLoader = {
+  name: 'native',
+  async load(options: InitOptions) {
+    const a = loadAddon();
+    return new NativeBackend(a, Math.min(options.threads ?? a.hardwareThreads, a.hardwareThreads));
+  },
+};

@@ -1,0 +1,165 @@
+/**
+ * The wasm backend: the same C++ kernels compiled to WebAssembly SIMD (wasm/dist/longseq.{mjs,wasm}).
+ *
+ * Each call copies its inputs into the module's heap, runs the kernel, copies the outputs out and frees the
+ * heap memory again. The .wasm is found next to its JS through `new URL(..., import.meta.url)`, which bundlers
+ * understand; `init({ wasmPath })` or `init({ wasmBinary })` override that.
+ */
+import type { Backend, BackendLoader, InitOptions, SelectiveScanArgs, SelectiveScanOutputs, SelectiveScanStepArgs } from '../backend.js';
+import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
+
+const DEFAULT_WASM_URL = new URL('../../wasm/dist/longseq.wasm', import.meta.url);
+
+/** Reads the .wasm bytes; Node's entry passes one that reads files, browsers fetch. */
+export type ReadBinary = (url: URL) => Promise<Uint8Array>;
+
+export async function fetchBinary(url: URL): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`fetching ${url.href} failed: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function checkWasmMagic(bytes: Uint8Array, where: string): void {
+  if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) return;
+  const start = new TextDecoder().decode(bytes.subarray(0, 40)).replace(/\s+/g, ' ');
+  throw new Error(
+    `${where} is not a WebAssembly binary (it starts with "${start}"); ` +
+      'the server probably returned an HTML page: serve longseq.wasm there or pass init({ wasmPath }) / init({ wasmBinary })',
+  );
+}
+
+/** The one module instance per source, shared by every backend object that uses it. */
+const modules = new Map<string, Promise<LongseqModule>>();
+
+async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<LongseqModule> {
+  let bytes: Uint8Array;
+  let where: string;
+  if (options.wasmBinary) {
+    bytes = options.wasmBinary instanceof Uint8Array ? options.wasmBinary : new Uint8Array(options.wasmBinary);
+    where = 'init({ wasmBinary })';
+  } else {
+    const url = options.wasmPath ? new URL(String(options.wasmPath), DEFAULT_WASM_URL) : DEFAULT_WASM_URL;
+    where = url.href;
+    try {
+      bytes = await readBinary(url);
+    } catch (e) {
+      throw new Error(`cannot read ${where}: ${(e as Error).message}; run 'npm run build' or pass init({ wasmPath })`);
+    }
+  }
+  checkWasmMagic(bytes, where);
+  const { default: createModule } = await import('../../wasm/dist/longseq.mjs');
+  return createModule({ wasmBinary: bytes });
+}
+
+function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<LongseqModule> {
+  // A caller's own bytes get their own instance; paths share one per path.
+  if (options.wasmBinary) return instantiate(options, readBinary);
+  const key = options.wasmPath ? String(options.wasmPath) : '';
+  let module = modules.get(key);
+  if (!module) {
+    module = instantiate(options, readBinary);
+    modules.set(key, module);
+    module.catch(() => modules.delete(key));
+  }
+  return module;
+}
+
+/**
+ * Places float32 arrays in the module heap for one call: one allocation for everything, freed by `free()`.
+ * Pointers are unsigned (the heap may grow past 2 GiB, where a signed i32 would turn negative).
+ */
+class HeapArena {
+  private readonly base: number;
+  private offset = 0;
+
+  constructor(private readonly m: LongseqModule, floats: number, op: string) {
+    const bytes = floats * 4;
+    this.base = bytes > 0xffff_0000 ? 0 : m._malloc(bytes) >>> 0;
+    if (this.base === 0) {
+      throw new RangeError(`${op}: cannot allocate ${bytes} bytes in the WebAssembly heap (limit 4 GiB)`);
+    }
+  }
+
+  /** Reserves room for `data` (copied in when given) or for `length` floats; returns the byte pointer. */
+  put(data: Float32Array | undefined, length = data?.length ?? 0): number {
+    if (length === 0) return 0;
+    const pointer = this.base + this.offset * 4;
+    if (data) this.m.HEAPF32.set(data, pointer >>> 2);
+    this.offset += length;
+    return pointer;
+  }
+
+  read(pointer: number, length: number): Float32Array {
+    return this.m.HEAPF32.slice(pointer >>> 2, (pointer >>> 2) + length);
+  }
+
+  free(): void {
+    this.m._free(this.base);
+  }
+}
+
+function floats(...arrays: (Float32Array | number | undefined)[]): number {
+  let n = 0;
+  for (const a of arrays) n += typeof a === 'number' ? a : (a?.length ?? 0);
+  return n;
+}
+
+class WasmBackend implements Backend {
+  readonly name = 'wasm' as const;
+  readonly threads = 1;
+  readonly description: string;
+
+  constructor(private readonly m: LongseqModule) {
+    this.description = `WebAssembly ${m.UTF8ToString(m._ls_simd_target())}, 1 thread`;
+  }
+
+  private check(status: number, op: string): void {
+    if (status !== 0) throw new RangeError(`${op}: ${this.m.UTF8ToString(this.m._ls_last_error())}`);
+  }
+
+  async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
+    const bdl = a.batch * a.dim * a.seqlen;
+    const bdn = a.batch * a.dim * a.dstate;
+    const heap = new HeapArena(this.m, floats(a.u, a.delta, a.z, a.A, a.B, a.C, a.D, a.deltaBias, a.initialState, bdl, a.returnFinalState ? bdn : 0), 'selectiveScan');
+    try {
+      const u = heap.put(a.u), delta = heap.put(a.delta), z = heap.put(a.z), A = heap.put(a.A);
+      const B = heap.put(a.B), C = heap.put(a.C), D = heap.put(a.D), bias = heap.put(a.deltaBias);
+      const init = heap.put(a.initialState);
+      const y = heap.put(undefined, bdl);
+      const final = a.returnFinalState ? heap.put(undefined, bdn) : 0;
+      this.check(this.m._ls_wasm_selective_scan(a.batch, a.dim, a.dstate, a.seqlen, a.groups, a.deltaSoftplus ? 1 : 0,
+        u, delta, z, A, B, C, D, bias, init, y, final), 'selectiveScan');
+      const out: SelectiveScanOutputs = { y: heap.read(y, bdl) };
+      if (final) out.finalState = heap.read(final, bdn);
+      return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
+    const bd = a.batch * a.dim;
+    const heap = new HeapArena(this.m, floats(a.state, a.x, a.delta, a.z, a.A, a.B, a.C, a.D, a.deltaBias, bd), 'selectiveScanStep');
+    try {
+      const state = heap.put(a.state), x = heap.put(a.x), delta = heap.put(a.delta), z = heap.put(a.z);
+      const A = heap.put(a.A), B = heap.put(a.B), C = heap.put(a.C), D = heap.put(a.D), bias = heap.put(a.deltaBias);
+      const y = heap.put(undefined, bd);
+      this.check(this.m._ls_wasm_selective_scan_step(a.batch, a.dim, a.dstate, a.groups, a.deltaSoftplus ? 1 : 0,
+        state, x, delta, z, A, B, C, D, bias, y), 'selectiveScanStep');
+      // Copy the state back only now that the step has succeeded.
+      a.state.set(heap.read(state, a.state.length));
+      return { y: heap.read(y, bd) };
+    } finally {
+      heap.free();
+    }
+  }
+}
+
+export function createWasmLoader(readBinary: ReadBinary = fetchBinary): BackendLoader {
+  return {
+    name: 'wasm',
+    async load(options: InitOptions) {
+      return new WasmBackend(await loadModule(options, readBinary));
+    },
+  };
+}

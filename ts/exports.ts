@@ -1,0 +1,7 @@
+/** What both entry points export besides init() and available(). */
+export { LongSeq } from './longseq.js';
+export { tensor, zeros, sizeOf, type Tensor, type DType } from './tensor.js';
+export { BackendUnavailableError, type BackendName, type BackendStatus, type InitOptions } from './backend.js';
+export type { SelectiveScanParams, SelectiveScanResult } from './ops/selectiveScan.js';
+export type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
+export { readSafetensors, writeSafetensors, type SafetensorsFile } from './io/safetensors.js';

@@ -1,0 +1,53 @@
+/** The object `init()` resolves to: the ops, bound to one backend. */
+import { backendStatus, loadBackend, type Backend, type BackendLoader, type BackendName, type BackendStatus, type InitOptions } from './backend.js';
+import { selectiveScan, type SelectiveScanParams, type SelectiveScanResult } from './ops/selectiveScan.js';
+import { selectiveScanStep, type SelectiveScanStepParams } from './ops/selectiveScanStep.js';
+import type { Tensor } from './tensor.js';
+
+export class LongSeq {
+  readonly #backend: Backend;
+
+  constructor(backend: Backend) {
+    this.#backend = backend;
+  }
+
+  /** The backend the ops run on. */
+  get backend(): BackendName {
+    return this.#backend.name;
+  }
+
+  /** CPU threads the kernels use. */
+  get threads(): number {
+    return this.#backend.threads;
+  }
+
+  /** A human-readable description of the backend (SIMD target, threads). */
+  get description(): string {
+    return this.#backend.description;
+  }
+
+  /** Mamba-1 selective scan; see ops/selectiveScan.ts. */
+  selectiveScan(params: SelectiveScanParams): Promise<SelectiveScanResult> {
+    return selectiveScan(this.#backend, params);
+  }
+
+  /** One decode step; updates `params.state` in place. */
+  selectiveScanStep(params: SelectiveScanStepParams): Promise<{ y: Tensor }> {
+    return selectiveScanStep(this.#backend, params);
+  }
+}
+
+/** init() and available() over the backends an entry point offers. */
+export function createEntry(loaders: readonly BackendLoader[]): {
+  init(options?: InitOptions): Promise<LongSeq>;
+  available(options?: InitOptions): Promise<BackendStatus[]>;
+} {
+  return {
+    async init(options: InitOptions = {}) {
+      return new LongSeq(await loadBackend(loaders, options));
+    },
+    available(options: InitOptions = {}) {
+      return backendStatus(loaders, options);
+    },
+  };
+}

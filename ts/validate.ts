@@ -1,0 +1,172 @@
+/**
+ * The one place where the ops' params are checked (DESIGN §5). Every message starts with the op, names the
+ * argument, and gives the expected vs the actual shape or value. Wrong kinds of value (not a tensor, not a
+ * boolean, unknown option) are TypeErrors; wrong sizes and values are RangeErrors.
+ */
+import type { SelectiveScanArgs, SelectiveScanStepArgs } from './backend.js';
+import type { SelectiveScanParams } from './ops/selectiveScan.js';
+import type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
+import { sizeOf, type Tensor } from './tensor.js';
+
+/** The largest buffer an op accepts, in elements (DESIGN §5: indices stay within 32-bit signed range). */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+function fmt(shape: readonly (number | string)[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function isFloat32Array(x: unknown): x is Float32Array {
+  // instanceof fails for arrays from another realm (vm contexts, iframes); the tag does not.
+  return x instanceof Float32Array || Object.prototype.toString.call(x) === '[object Float32Array]';
+}
+
+/** `params` must be a plain object holding only the keys `allowed`. */
+export function checkParams(op: string, params: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new TypeError(`${op}: params must be an object, got ${params === null ? 'null' : typeof params}`);
+  }
+  for (const key of Object.keys(params)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(`${op}: unknown argument '${key}' (expected some of: ${allowed.join(', ')})`);
+    }
+  }
+  return params as Record<string, unknown>;
+}
+
+/** A float32 tensor whose data matches its shape, of one of the given ranks. */
+export function checkTensor(op: string, name: string, value: unknown, ranks: readonly number[]): Tensor {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${op}: ${name} must be a Tensor (use tensor(data, shape)), got ${value === null ? 'null' : typeof value}`);
+  }
+  const t = value as Partial<Tensor>;
+  if (t.dtype !== 'float32') {
+    throw new TypeError(`${op}: ${name} must have dtype float32, got ${String(t.dtype)}`);
+  }
+  if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw new TypeError(`${op}: ${name}.shape must be an array of non-negative integers`);
+  }
+  if (!isFloat32Array(t.data)) {
+    throw new TypeError(`${op}: ${name}.data must be a Float32Array`);
+  }
+  if (!ranks.includes(t.shape.length)) {
+    throw new RangeError(
+      `${op}: ${name} must have rank ${ranks.join(' or ')}, got rank ${t.shape.length} (shape ${fmt(t.shape)})`,
+    );
+  }
+  const elements = sizeOf(t.shape);
+  if (elements > MAX_ELEMENTS) {
+    throw new RangeError(`${op}: ${name} has ${elements} elements (shape ${fmt(t.shape)}), more than the 2^31 - 1 supported`);
+  }
+  if (t.data.length !== elements) {
+    throw new RangeError(`${op}: ${name}.data holds ${t.data.length} elements but its shape ${fmt(t.shape)} needs ${elements}`);
+  }
+  for (let i = 0; i < t.shape.length; i++) {
+    if (t.shape[i] === 0) throw new RangeError(`${op}: ${name} has an empty dimension (shape ${fmt(t.shape)})`);
+  }
+  return t as Tensor;
+}
+
+/** `t` must have exactly `expected`; `layout` names the dimensions for the message, e.g. "[B, D, L]". */
+export function checkShape(op: string, name: string, t: Tensor, expected: readonly number[], layout: string): void {
+  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+    throw new RangeError(`${op}: ${name} must have shape ${fmt(expected)} (${layout}), got ${fmt(t.shape)}`);
+  }
+}
+
+/** An optional tensor of exactly the shape `expected`. */
+export function checkOptionalTensor(
+  op: string,
+  name: string,
+  value: unknown,
+  expected: readonly number[],
+  layout: string,
+): Tensor | undefined {
+  if (value === undefined) return undefined;
+  const t = checkTensor(op, name, value, [expected.length]);
+  checkShape(op, name, t, expected, layout);
+  return t;
+}
+
+export function checkBoolean(op: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${typeof value}`);
+  return value;
+}
+
+/** B and C of the selective scan: [B, N, L] (one group) or [B, G, N, L]. Returns G. */
+function checkScanBC(op: string, Bt: Tensor, Ct: Tensor, batch: number, dim: number, dstate: number, seqlen: number, step: boolean): number {
+  const grouped = Bt.shape.length === (step ? 3 : 4);
+  const groups = grouped ? Bt.shape[1]! : 1;
+  const expected = step
+    ? grouped ? [batch, groups, dstate] : [batch, dstate]
+    : grouped ? [batch, groups, dstate, seqlen] : [batch, dstate, seqlen];
+  const layout = step ? (grouped ? '[B, G, N]' : '[B, N]') : grouped ? '[B, G, N, L]' : '[B, N, L]';
+  checkShape(op, 'B', Bt, expected, layout);
+  checkShape(op, 'C', Ct, expected, `${layout}, like B`);
+  if (dim % groups !== 0) {
+    throw new RangeError(`${op}: the channel count D = ${dim} must be a multiple of the group count G = ${groups} (B's dim 1)`);
+  }
+  return groups;
+}
+
+const SELECTIVE_SCAN_KEYS = [
+  'u', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'initialState', 'deltaSoftplus', 'returnFinalState',
+] as const;
+
+export function validateSelectiveScan(params: SelectiveScanParams): SelectiveScanArgs {
+  const op = 'selectiveScan';
+  const p = checkParams(op, params, SELECTIVE_SCAN_KEYS);
+  const u = checkTensor(op, 'u', p.u, [3]);
+  const [batch, dim, seqlen] = u.shape as [number, number, number];
+  const delta = checkTensor(op, 'delta', p.delta, [3]);
+  checkShape(op, 'delta', delta, u.shape, '[B, D, L], like u');
+  const A = checkTensor(op, 'A', p.A, [2]);
+  if (A.shape[0] !== dim) {
+    throw new RangeError(`${op}: A must have shape [${dim}, N] ([D, N] with D = ${dim} from u), got ${fmt(A.shape)}`);
+  }
+  const dstate = A.shape[1]!;
+  const Bt = checkTensor(op, 'B', p.B, [3, 4]);
+  const Ct = checkTensor(op, 'C', p.C, [3, 4]);
+  const groups = checkScanBC(op, Bt, Ct, batch, dim, dstate, seqlen, false);
+  const z = checkOptionalTensor(op, 'z', p.z, u.shape, '[B, D, L], like u');
+  const D = checkOptionalTensor(op, 'D', p.D, [dim], '[D]');
+  const deltaBias = checkOptionalTensor(op, 'deltaBias', p.deltaBias, [dim], '[D]');
+  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, dim, dstate], '[B, D, N]');
+  if (batch * dim * dstate > MAX_ELEMENTS) {
+    throw new RangeError(`${op}: the state [${batch}, ${dim}, ${dstate}] has more than 2^31 - 1 elements`);
+  }
+  return {
+    batch, dim, dstate, seqlen, groups,
+    u: u.data, delta: delta.data, A: A.data, B: Bt.data, C: Ct.data,
+    z: z?.data, D: D?.data, deltaBias: deltaBias?.data, initialState: initialState?.data,
+    deltaSoftplus: checkBoolean(op, 'deltaSoftplus', p.deltaSoftplus, false),
+    returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+  };
+}
+
+const SELECTIVE_SCAN_STEP_KEYS = ['state', 'x', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'deltaSoftplus'] as const;
+
+export function validateSelectiveScanStep(params: SelectiveScanStepParams): SelectiveScanStepArgs {
+  const op = 'selectiveScanStep';
+  const p = checkParams(op, params, SELECTIVE_SCAN_STEP_KEYS);
+  const state = checkTensor(op, 'state', p.state, [3]);
+  const [batch, dim, dstate] = state.shape as [number, number, number];
+  const x = checkTensor(op, 'x', p.x, [2]);
+  checkShape(op, 'x', x, [batch, dim], '[B, D] from state [B, D, N]');
+  const delta = checkTensor(op, 'delta', p.delta, [2]);
+  checkShape(op, 'delta', delta, [batch, dim], '[B, D], like x');
+  const A = checkTensor(op, 'A', p.A, [2]);
+  checkShape(op, 'A', A, [dim, dstate], '[D, N] from state [B, D, N]');
+  const Bt = checkTensor(op, 'B', p.B, [2, 3]);
+  const Ct = checkTensor(op, 'C', p.C, [2, 3]);
+  const groups = checkScanBC(op, Bt, Ct, batch, dim, dstate, 1, true);
+  const z = checkOptionalTensor(op, 'z', p.z, [batch, dim], '[B, D], like x');
+  const D = checkOptionalTensor(op, 'D', p.D, [dim], '[D]');
+  const deltaBias = checkOptionalTensor(op, 'deltaBias', p.deltaBias, [dim], '[D]');
+  return {
+    batch, dim, dstate, groups,
+    state: state.data, x: x.data, delta: delta.data, A: A.data, B: Bt.data, C: Ct.data,
+    z: z?.data, D: D?.data, deltaBias: deltaBias?.data,
+    deltaSoftplus: checkBoolean(op, 'deltaSoftplus', p.deltaSoftplus, false),
+  };
+}

@@ -1,0 +1,67 @@
+// The WASM module's entry points: flat-argument wrappers over the C API, so the JS side never has to lay
+// out a C struct in linear memory. Pointers are offsets into the module's memory, sizes are doubles
+// (wasm32 pointers are 32-bit; dims travel as doubles so they arrive exact up to 2^53).
+#include <stdint.h>
+
+#include "longseq/longseq.h"
+
+extern "C" {
+
+ls_status ls_wasm_selective_scan(double batch, double dim, double dstate, double seqlen, double groups,
+                                 int delta_softplus, const float* u, const float* delta, const float* z,
+                                 const float* A, const float* B, const float* C, const float* D,
+                                 const float* delta_bias, const float* initial_state, float* y,
+                                 float* final_state) {
+  ls_selective_scan_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.dim = static_cast<int64_t>(dim);
+  p.dstate = static_cast<int64_t>(dstate);
+  p.seqlen = static_cast<int64_t>(seqlen);
+  p.groups = static_cast<int64_t>(groups);
+  const ls_strides3 bdl = {p.dim * p.seqlen, p.seqlen, 1};
+  const ls_strides3 bc = {p.groups * p.dstate * p.seqlen, p.seqlen, 1};
+  p.u = u;
+  p.u_strides = bdl;
+  p.delta = delta;
+  p.delta_strides = bdl;
+  p.z = z;
+  p.z_strides = bdl;
+  p.A = A;
+  p.B = B;
+  p.B_strides = bc;
+  p.C = C;
+  p.C_strides = bc;
+  p.D = D;
+  p.delta_bias = delta_bias;
+  p.delta_softplus = delta_softplus;
+  p.initial_state = initial_state;
+  p.y = y;
+  p.y_strides = bdl;
+  p.final_state = final_state;
+  return ls_selective_scan_cpu(&p);
+}
+
+ls_status ls_wasm_selective_scan_step(double batch, double dim, double dstate, double groups,
+                                      int delta_softplus, float* state, const float* x, const float* delta,
+                                      const float* z, const float* A, const float* B, const float* C,
+                                      const float* D, const float* delta_bias, float* y) {
+  ls_selective_scan_step_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.dim = static_cast<int64_t>(dim);
+  p.dstate = static_cast<int64_t>(dstate);
+  p.groups = static_cast<int64_t>(groups);
+  p.delta_softplus = delta_softplus;
+  p.state = state;
+  p.x = x;
+  p.delta = delta;
+  p.z = z;
+  p.A = A;
+  p.B = B;
+  p.C = C;
+  p.D = D;
+  p.delta_bias = delta_bias;
+  p.y = y;
+  return ls_selective_scan_step_cpu(&p);
+}
+
+}  // extern "C"
