@@ -18,8 +18,8 @@ ls_status ls_wasm_selective_scan(double batch, double dim, double dstate, double
   p.dstate = static_cast<int64_t>(dstate);
   p.seqlen = static_cast<int64_t>(seqlen);
   p.groups = static_cast<int64_t>(groups);
-  const ls_strides3 bdl = {p.dim * p.seqlen, p.seqlen, 1};
-  const ls_strides3 bc = {p.groups * p.dstate * p.seqlen, p.seqlen, 1};
+  const ls_row_strides bdl = {p.dim * p.seqlen, p.seqlen};
+  const ls_row_strides bc = {p.groups * p.dstate * p.seqlen, p.seqlen};
   p.u = u;
   p.u_strides = bdl;
   p.delta = delta;

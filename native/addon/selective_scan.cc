@@ -45,8 +45,8 @@ Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
   const int64_t bdl = Elements(env, "u", {p.batch, p.dim, p.seqlen});
   const int64_t bgnl = Elements(env, "B", {p.batch, p.groups, p.dstate, p.seqlen});
   const int64_t bdn = Elements(env, "initialState", {p.batch, p.dim, p.dstate});
-  const ls_strides3 bdl_strides = {p.dim * p.seqlen, p.seqlen, 1};
-  const ls_strides3 bc_strides = {p.groups * p.dstate * p.seqlen, p.seqlen, 1};
+  const ls_row_strides bdl_strides = {p.dim * p.seqlen, p.seqlen};
+  const ls_row_strides bc_strides = {p.groups * p.dstate * p.seqlen, p.seqlen};
   p.u = GetInput(args, "u", bdl, true, worker.get());
   p.u_strides = bdl_strides;
   p.delta = GetInput(args, "delta", bdl, true, worker.get());

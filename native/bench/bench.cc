@@ -1,1 +1,128 @@
-int main(){return 0;}
+// longseq-bench: times the C API directly at the configurations of DESIGN §6 and puts each figure against
+// the machine's own limits, measured first.
+//
+//   longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE]
+//
+// --threads 0 (default) runs each case with 1 thread and with all hardware threads.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/bench.h"
+#include "longseq/longseq.h"
+
+namespace ls_bench {
+
+std::vector<float> RandomFloats(int64_t n, float lo, float hi, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+int RotationCopies(double bytes) {
+  // Enough copies to pass 512 MiB, far beyond any L3 here, but at most 8 to bound memory.
+  const double target = 512.0 * (1 << 20);
+  return std::max(1, std::min(8, static_cast<int>(target / std::max(bytes, 1.0)) + 1));
+}
+
+void Time(const std::function<void(int)>& run, int copies, double min_seconds, int min_runs, double* median_ms,
+          double* min_ms, int* runs) {
+  run(0);  // warm-up: page faults, thread pool start
+  std::vector<double> times;
+  const auto begin = std::chrono::steady_clock::now();
+  for (int i = 0;; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run(i % copies);
+    const auto end = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    const double total = std::chrono::duration<double>(end - begin).count();
+    if (static_cast<int>(times.size()) >= min_runs && total >= min_seconds) break;
+  }
+  std::sort(times.begin(), times.end());
+  *median_ms = times[times.size() / 2];
+  *min_ms = times.front();
+  *runs = static_cast<int>(times.size());
+}
+
+}  // namespace ls_bench
+
+int main(int argc, char** argv) {
+  using namespace ls_bench;
+  int threads = 0;
+  double min_seconds = 1.0;
+  std::string only, json_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--threads" && has_value) {
+      threads = atoi(argv[++i]);
+    } else if (arg == "--min-time" && has_value) {
+      min_seconds = atof(argv[++i]);
+    } else if (arg == "--op" && has_value) {
+      only = argv[++i];
+    } else if (arg == "--json" && has_value) {
+      json_path = argv[++i];
+    } else {
+      fprintf(stderr, "usage: longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE]\n");
+      return 2;
+    }
+  }
+
+  fprintf(stderr, "measuring machine limits...\n");
+  const Limits limits = MeasureLimits();
+  printf("machine: %d hardware threads, SIMD %s\n", ls_hardware_threads(), limits.simd_target.c_str());
+  printf("limits: FMA peak %.1f GFLOP/s (1 thread), %.1f (all); copy bandwidth %.1f GB/s (1 thread), %.1f (all)\n\n",
+         limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all);
+
+  std::vector<int> thread_counts;
+  if (threads > 0) {
+    thread_counts.push_back(threads);
+  } else {
+    thread_counts.push_back(1);
+    if (ls_hardware_threads() > 1) thread_counts.push_back(ls_hardware_threads());
+  }
+
+  std::vector<Result> results;
+  for (int t : thread_counts) {
+    if (only.empty() || only == "selectiveScan" || only == "selectiveScanStep") BenchSelectiveScan(t, min_seconds, &results);
+  }
+
+  printf("%-18s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
+  for (const Result& r : results) {
+    const double seconds = r.median_ms / 1e3;
+    const double fma = r.flops / seconds / 1e9 / (r.threads == 1 ? limits.fma_gflops_1t : limits.fma_gflops_all);
+    const double bw = r.bytes / seconds / 1e9 / (r.threads == 1 ? limits.copy_gbps_1t : limits.copy_gbps_all);
+    printf("%-18s %-26s %3d %10.3f %12.1f %8.1f%% %8.1f%%\n", r.op.c_str(), r.config.c_str(), r.threads, r.median_ms,
+           r.elements / seconds / 1e6, 100 * fma, 100 * bw);
+  }
+
+  if (!json_path.empty()) {
+    FILE* f = fopen(json_path.c_str(), "w");
+    if (!f) {
+      fprintf(stderr, "cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+    fprintf(f, "{\n  \"limits\": {\"fmaGflops1t\": %.2f, \"fmaGflopsAll\": %.2f, \"copyGBps1t\": %.2f, \"copyGBpsAll\": %.2f, "
+               "\"simdTarget\": \"%s\", \"hardwareThreads\": %d},\n  \"results\": [\n",
+            limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all,
+            limits.simd_target.c_str(), ls_hardware_threads());
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      fprintf(f, "    {\"op\": \"%s\", \"config\": \"%s\", \"threads\": %d, \"medianMs\": %.4f, \"minMs\": %.4f, \"runs\": %d, "
+                 "\"elements\": %.0f, \"flops\": %.0f, \"bytes\": %.0f}%s\n",
+              r.op.c_str(), r.config.c_str(), r.threads, r.median_ms, r.min_ms, r.runs, r.elements, r.flops, r.bytes,
+              i + 1 < results.size() ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    fclose(f);
+  }
+  return 0;
+}

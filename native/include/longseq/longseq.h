@@ -36,10 +36,11 @@ LS_API int32_t ls_hardware_threads(void);
 /* Highway's name for the SIMD target the CPU kernels run on here ("AVX3", "AVX2", "WASM", ...). */
 LS_API const char* ls_simd_target(void);
 
-/* A strided view of a 3-D tensor [dim0, dim1, dim2]; strides in elements. */
-typedef struct ls_strides3 {
-  int64_t s0, s1, s2;
-} ls_strides3;
+/* Where the rows of a [batch, rows, length] tensor are: element (b, r, t) is at b*batch + r*row + t.
+ * The innermost (time) dimension is always contiguous; rows and batches may be strided (views). */
+typedef struct ls_row_strides {
+  int64_t batch, row;
+} ls_row_strides;
 
 /* Mamba-1 selective scan (mamba_ssm.selective_scan_fn), per batch b, channel d, state n:
  *   dt = delta + delta_bias[d], softplus(dt) if delta_softplus
@@ -47,7 +48,7 @@ typedef struct ls_strides3 {
  *   y_t = sum_n C_t[g,n] h_t[n] + D[d] * u_t,  then y_t *= silu(z_t) if z
  * with group g = d / (dim / groups).
  *
- * Layouts (logical shapes; strides say where each element is):
+ * Layouts (logical shapes; the ls_row_strides say where each row starts, time is contiguous):
  *   u, delta, z, y:   [batch, dim, seqlen]          (z optional)
  *   A:                [dim, dstate] contiguous
  *   B, C:             [batch, groups*dstate, seqlen]  i.e. [batch][groups][dstate][seqlen]
@@ -59,22 +60,22 @@ typedef struct ls_selective_scan_params {
   int32_t threads; /* CPU threads to use; 0 = all hardware threads */
   int64_t batch, dim, dstate, seqlen, groups;
   const float* u;
-  ls_strides3 u_strides;
+  ls_row_strides u_strides;
   const float* delta;
-  ls_strides3 delta_strides;
+  ls_row_strides delta_strides;
   const float* z;
-  ls_strides3 z_strides;
+  ls_row_strides z_strides;
   const float* B;
-  ls_strides3 B_strides; /* strides of [batch, groups*dstate, seqlen] */
+  ls_row_strides B_strides; /* rows of [batch, groups*dstate, seqlen] */
   const float* C;
-  ls_strides3 C_strides;
+  ls_row_strides C_strides;
   const float* A;
   const float* D;
   const float* delta_bias;
   int32_t delta_softplus;
   const float* initial_state;
   float* y;
-  ls_strides3 y_strides;
+  ls_row_strides y_strides;
   float* final_state;
 } ls_selective_scan_params;
 
