@@ -80,12 +80,14 @@ const addonPath = new URL('../build/Release/longseq.node', import.meta.url);
 describe.skipIf(!existsSync(addonPath))('the native addon boundary', () => {
   const addon = createRequire(import.meta.url)(addonPath.pathname) as Record<string, (args?: unknown) => Promise<void>>;
   const valid = () => ({
-    threads: 1, batch: B, dim: D, dstate: N, seqlen: L, groups: 1, deltaSoftplus: true,
-    u: scan.u.data, delta: scan.delta.data, A: scan.A.data, B: scan.B.data, C: scan.C.data, y: new Float32Array(B * D * L),
+    threads: 1, batch: B, dim: D, dstate: N, seqlen: L, groups: 1, deltaSoftplus: true, returnFinalState: true,
+    u: scan.u.data, delta: scan.delta.data, A: scan.A.data, B: scan.B.data, C: scan.C.data, D: scan.D!.data,
   });
 
   test('a valid raw call works', async () => {
-    await expect(addon.selectiveScan!(valid())).resolves.toBeUndefined();
+    const out = (await addon.selectiveScan!(valid())) as unknown as { y: Float32Array; finalState: Float32Array };
+    expect(out.y).toHaveLength(B * D * L);
+    expect(out.finalState).toHaveLength(B * D * N);
   });
 
   test('malformed raw calls throw TypeError or RangeError naming the argument, and never crash', async () => {

@@ -82,6 +82,20 @@ describe.each(testBackends)('selectiveScan on $name', (b) => {
     expect(out.y.data.some((v) => !Number.isFinite(v))).toBe(true);
   });
 
+  run('large outputs (the native addon gives them memory of its own) are right', async () => {
+    const ls = await backend(b.name);
+    const js = await backend('js');
+    const r = rng(77);
+    const [batch, dim, dstate, seqlen] = [1, 256, 2, 5000]; // y: 5 MB, past the addon's own-memory threshold
+    const p: SelectiveScanParams = {
+      u: uniform(r, [batch, dim, seqlen]), delta: uniform(r, [batch, dim, seqlen], -2, 1),
+      A: uniform(r, [dim, dstate], -2, -0.1), B: uniform(r, [batch, dstate, seqlen]), C: uniform(r, [batch, dstate, seqlen]),
+      deltaSoftplus: true,
+    };
+    const [out, ref] = await Promise.all([ls.selectiveScan(p), js.selectiveScan(p)]);
+    expectClose('y', out.y, ref.y, 1e-5);
+  });
+
   run('handles long sequences and strong or no decay', async () => {
     const ls = await backend(b.name);
     const js = await backend('js');

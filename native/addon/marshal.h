@@ -16,8 +16,8 @@
 
 namespace ls_addon {
 
-// Runs one C API call on the libuv thread pool and settles its Promise. Every JS value the call reads or
-// writes is held by a persistent reference until the work is done.
+// Runs one C API call on the libuv thread pool and settles its Promise with an object of the outputs made
+// by NewOutput. Every JS value the call reads or writes is held by a persistent reference until it is done.
 class OpWorker : public Napi::AsyncWorker {
  public:
   explicit OpWorker(Napi::Env env, const char* op);
@@ -25,6 +25,8 @@ class OpWorker : public Napi::AsyncWorker {
   Napi::Promise Queue();
   // Keeps `value` (a TypedArray the kernel uses) alive while the work runs.
   void Keep(Napi::Value value);
+  // Adds `array` to the outputs the promise resolves to, under `name`.
+  void AddOutput(const char* name, Napi::Value array);
 
  protected:
   virtual ls_status Run() = 0;
@@ -36,6 +38,7 @@ class OpWorker : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   std::vector<Napi::Reference<Napi::Value>> kept_;
+  std::vector<std::pair<const char*, Napi::Reference<Napi::Value>>> outputs_;
   const char* op_;
   ls_status status_ = LS_OK;
 };
@@ -47,11 +50,13 @@ bool GetBool(const Napi::Object& args, const char* name);
 int32_t GetThreads(const Napi::Object& args);
 
 // The Float32Array `name` of exactly `elements` elements, kept alive by `worker`; nullptr when the argument
-// is undefined and optional.
+// is undefined and optional. GetInOut is for state the kernel updates in place.
 const float* GetInput(const Napi::Object& args, const char* name, int64_t elements, bool required,
                       OpWorker* worker);
-float* GetOutput(const Napi::Object& args, const char* name, int64_t elements, bool required,
-                 OpWorker* worker);
+float* GetInOut(const Napi::Object& args, const char* name, int64_t elements, OpWorker* worker);
+
+// A new Float32Array of `elements` for the kernel to fill, resolved by the op's promise as `name`.
+float* NewOutput(const Napi::Env& env, const char* name, int64_t elements, OpWorker* worker);
 
 // a * b, or a RangeError naming `name` when the product passes 2^53.
 int64_t Elements(const Napi::Env& env, const char* name, std::initializer_list<int64_t> dims);

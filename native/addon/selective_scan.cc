@@ -27,8 +27,8 @@ class SelectiveScanStepWorker : public OpWorker {
 
 }  // namespace
 
-// args: { threads, batch, dim, dstate, seqlen, groups, deltaSoftplus, u, delta, A, B, C, D?, z?, deltaBias?,
-//         initialState?, y, finalState? } with contiguous Float32Arrays; writes y (and finalState).
+// args: { threads, batch, dim, dstate, seqlen, groups, deltaSoftplus, returnFinalState, u, delta, A, B, C,
+//         D?, z?, deltaBias?, initialState? } with contiguous Float32Arrays; resolves to { y, finalState? }.
 Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "selectiveScan(args): args must be an object");
@@ -61,14 +61,14 @@ Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
   p.D = GetInput(args, "D", p.dim, false, worker.get());
   p.delta_bias = GetInput(args, "deltaBias", p.dim, false, worker.get());
   p.initial_state = GetInput(args, "initialState", bdn, false, worker.get());
-  p.y = GetOutput(args, "y", bdl, true, worker.get());
+  p.y = NewOutput(env, "y", bdl, worker.get());
   p.y_strides = bdl_strides;
-  p.final_state = GetOutput(args, "finalState", bdn, false, worker.get());
+  p.final_state = GetBool(args, "returnFinalState") ? NewOutput(env, "finalState", bdn, worker.get()) : nullptr;
   return worker.release()->Queue();
 }
 
-// args: { threads, batch, dim, dstate, groups, deltaSoftplus, state, x, delta, A, B, C, D?, z?, deltaBias?, y }
-// Updates state in place and writes y.
+// args: { threads, batch, dim, dstate, groups, deltaSoftplus, state, x, delta, A, B, C, D?, z?, deltaBias? }
+// Updates state in place; resolves to { y }.
 Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "selectiveScanStep(args): args must be an object");
@@ -83,7 +83,7 @@ Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info) {
   p.delta_softplus = GetBool(args, "deltaSoftplus");
   const int64_t bd = Elements(env, "x", {p.batch, p.dim});
   const int64_t bgn = Elements(env, "B", {p.batch, p.groups, p.dstate});
-  p.state = GetOutput(args, "state", Elements(env, "state", {p.batch, p.dim, p.dstate}), true, worker.get());
+  p.state = GetInOut(args, "state", Elements(env, "state", {p.batch, p.dim, p.dstate}), worker.get());
   p.x = GetInput(args, "x", bd, true, worker.get());
   p.delta = GetInput(args, "delta", bd, true, worker.get());
   p.z = GetInput(args, "z", bd, false, worker.get());
@@ -92,7 +92,7 @@ Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info) {
   p.C = GetInput(args, "C", bgn, true, worker.get());
   p.D = GetInput(args, "D", p.dim, false, worker.get());
   p.delta_bias = GetInput(args, "deltaBias", p.dim, false, worker.get());
-  p.y = GetOutput(args, "y", bd, true, worker.get());
+  p.y = NewOutput(env, "y", bd, worker.get());
   return worker.release()->Queue();
 }
 

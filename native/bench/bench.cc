@@ -1,9 +1,10 @@
 // longseq-bench: times the C API directly at the configurations of DESIGN §6 and puts each figure against
 // the machine's own limits, measured first.
 //
-//   longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE]
+//   longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] [--limits]
 //
-// --threads 0 (default) runs each case with 1 thread and with all hardware threads.
+// --threads 0 (default) runs each case with 1 thread and with all hardware threads. --limits measures and
+// prints only the machine's limits (as JSON with --json), for the JS bench runner.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   double min_seconds = 1.0;
   std::string only, json_path;
+  bool limits_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -70,8 +72,10 @@ int main(int argc, char** argv) {
       only = argv[++i];
     } else if (arg == "--json" && has_value) {
       json_path = argv[++i];
+    } else if (arg == "--limits") {
+      limits_only = true;
     } else {
-      fprintf(stderr, "usage: longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE]\n");
+      fprintf(stderr, "usage: longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] [--limits]\n");
       return 2;
     }
   }
@@ -82,26 +86,27 @@ int main(int argc, char** argv) {
   printf("limits: FMA peak %.1f GFLOP/s (1 thread), %.1f (all); copy bandwidth %.1f GB/s (1 thread), %.1f (all)\n\n",
          limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all);
 
-  std::vector<int> thread_counts;
-  if (threads > 0) {
-    thread_counts.push_back(threads);
-  } else {
-    thread_counts.push_back(1);
-    if (ls_hardware_threads() > 1) thread_counts.push_back(ls_hardware_threads());
-  }
-
   std::vector<Result> results;
-  for (int t : thread_counts) {
-    if (only.empty() || only == "selectiveScan" || only == "selectiveScanStep") BenchSelectiveScan(t, min_seconds, &results);
-  }
+  if (!limits_only) {
+    std::vector<int> thread_counts;
+    if (threads > 0) {
+      thread_counts.push_back(threads);
+    } else {
+      thread_counts.push_back(1);
+      if (ls_hardware_threads() > 1) thread_counts.push_back(ls_hardware_threads());
+    }
+    for (int t : thread_counts) {
+      if (only.empty() || only == "selectiveScan") BenchSelectiveScan(t, min_seconds, &results);
+    }
 
-  printf("%-18s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
-  for (const Result& r : results) {
-    const double seconds = r.median_ms / 1e3;
-    const double fma = r.flops / seconds / 1e9 / (r.threads == 1 ? limits.fma_gflops_1t : limits.fma_gflops_all);
-    const double bw = r.bytes / seconds / 1e9 / (r.threads == 1 ? limits.copy_gbps_1t : limits.copy_gbps_all);
-    printf("%-18s %-26s %3d %10.3f %12.1f %8.1f%% %8.1f%%\n", r.op.c_str(), r.config.c_str(), r.threads, r.median_ms,
-           r.elements / seconds / 1e6, 100 * fma, 100 * bw);
+    printf("%-18s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
+    for (const Result& r : results) {
+      const double seconds = r.median_ms / 1e3;
+      const double fma = r.flops / seconds / 1e9 / (r.threads == 1 ? limits.fma_gflops_1t : limits.fma_gflops_all);
+      const double bw = r.bytes / seconds / 1e9 / (r.threads == 1 ? limits.copy_gbps_1t : limits.copy_gbps_all);
+      printf("%-18s %-26s %3d %10.3f %12.1f %8.1f%% %8.1f%%\n", r.op.c_str(), r.config.c_str(), r.threads,
+             r.median_ms, r.elements / seconds / 1e6, 100 * fma, 100 * bw);
+    }
   }
 
   if (!json_path.empty()) {

@@ -1,6 +1,7 @@
 /**
  * The native backend: the C++ CPU kernels in the Node-API addon (build/Release/longseq.node). Each call runs
- * on libuv's thread pool (never on the event loop) and fans out over the kernels' own thread pool.
+ * on libuv's thread pool (never on the event loop) and fans out over the kernels' own thread pool; the addon
+ * makes the output arrays itself (see native/addon/marshal.cc for why).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,8 +12,8 @@ import type { Backend, BackendLoader, InitOptions, SelectiveScanArgs, SelectiveS
 interface Addon {
   hardwareThreads: number;
   simdTarget: string;
-  selectiveScan(args: object): Promise<void>;
-  selectiveScanStep(args: object): Promise<void>;
+  selectiveScan(args: object): Promise<SelectiveScanOutputs>;
+  selectiveScanStep(args: object): Promise<{ y: Float32Array }>;
 }
 
 const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
@@ -36,17 +37,12 @@ class NativeBackend implements Backend {
     this.description = `C++ ${addon.simdTarget}, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
 
-  async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
-    const y = new Float32Array(a.batch * a.dim * a.seqlen);
-    const finalState = a.returnFinalState ? new Float32Array(a.batch * a.dim * a.dstate) : undefined;
-    await this.addon.selectiveScan({ ...a, threads: this.threads, y, finalState });
-    return finalState ? { y, finalState } : { y };
+  selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
+    return this.addon.selectiveScan({ ...a, threads: this.threads });
   }
 
-  async selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
-    const y = new Float32Array(a.batch * a.dim);
-    await this.addon.selectiveScanStep({ ...a, threads: this.threads, y });
-    return { y };
+  selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
+    return this.addon.selectiveScanStep({ ...a, threads: this.threads });
   }
 }
 

@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// The bench runner behind `npm start` and `npm run bench`: every op at the DESIGN §6 configurations on every
+// backend available here, through the public API, against the machine's own limits (measured by the native
+// longseq-bench binary when it is built). Writes bench/results/<date>.json and the tables in BENCHMARKS.md.
+//
+//   node bench/run.mjs [--min-time SECONDS] [--backend NAME] [--op NAME] [--no-write]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { available, init } from '../dist/index.node.js';
+import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+};
+const minSeconds = Number(option('min-time', '1'));
+const onlyBackend = option('backend', undefined);
+const onlyOp = option('op', undefined);
+const write = !argv.includes('--no-write');
+const progress = (...m) => process.stderr.write(`${m.join(' ')}\n`);
+
+const ALL_CASES = [...selectiveScanCases].filter((c) => !onlyOp || c.op === onlyOp);
+// Inputs are rotated through this many bytes so consecutive runs do not find them in the caches.
+const ROTATE_BYTES = 256 << 20;
+
+const benchBinary = join(root, 'build', 'Release', 'longseq-bench');
+
+function measureLimits() {
+  if (!existsSync(benchBinary)) {
+    progress('  (native bench binary not built: machine limits not measured)');
+    return undefined;
+  }
+  const file = join(os.tmpdir(), `longseq-limits-${process.pid}.json`);
+  execFileSync(benchBinary, ['--limits', '--json', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(file, 'utf8')).limits;
+}
+
+function runNativeBench() {
+  if (!existsSync(benchBinary)) return undefined;
+  const file = join(os.tmpdir(), `longseq-bench-${process.pid}.json`);
+  const args = ['--json', file, '--min-time', String(minSeconds)];
+  if (onlyOp) args.push('--op', onlyOp);
+  execFileSync(benchBinary, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+async function timeCase(ls, c, inputs) {
+  // The js reference is slow: one timed run after no warm-up is enough to place it.
+  const slow = ls.backend === 'js';
+  if (!slow) await c.run(ls, inputs[0]);
+  const times = [];
+  const start = performance.now();
+  for (let i = 0; ; i++) {
+    const t0 = performance.now();
+    await c.run(ls, inputs[i % inputs.length]);
+    times.push(performance.now() - t0);
+    const elapsed = (performance.now() - start) / 1e3;
+    if (slow || (times.length >= 3 && elapsed >= minSeconds)) break;
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: times[times.length >> 1], minMs: times[0], runs: times.length };
+}
+
+function row(r, limits) {
+  const seconds = r.medianMs / 1e3;
+  const fmaPeak = limits && (r.threads === 1 ? limits.fmaGflops1t : limits.fmaGflopsAll);
+  const bandwidth = limits && (r.threads === 1 ? limits.copyGBps1t : limits.copyGBpsAll);
+  return {
+    ...r,
+    melemPerS: r.elements / seconds / 1e6,
+    fmaFraction: fmaPeak ? r.flops / seconds / 1e9 / fmaPeak : undefined,
+    bwFraction: bandwidth ? r.bytes / seconds / 1e9 / bandwidth : undefined,
+  };
+}
+
+const pct = (x) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+
+function table(rows) {
+  const header = '| via | backend | op | config | threads | median ms | M elem/s | % FMA peak | % bandwidth |';
+  const lines = [header, '|---|---|---|---|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    lines.push(`| ${r.via} | ${r.backend} | ${r.op} | ${r.config} | ${r.threads} | ${r.medianMs.toFixed(3)} | ` +
+      `${r.melemPerS.toFixed(1)} | ${pct(r.fmaFraction)} | ${pct(r.bwFraction)} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  const date = new Date().toISOString().slice(0, 10);
+  const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  progress(`longseq bench — ${date}, ${cpu}, ${os.cpus().length} hardware threads, Node ${process.versions.node}`);
+  progress('measuring the machine limits (FMA peak, copy bandwidth)...');
+  const limits = measureLimits();
+  if (limits) {
+    progress(`  FMA peak ${limits.fmaGflops1t.toFixed(0)} GFLOP/s (1 thread), ${limits.fmaGflopsAll.toFixed(0)} (all); ` +
+      `copy ${limits.copyGBps1t.toFixed(1)} GB/s (1 thread), ${limits.copyGBpsAll.toFixed(1)} (all); SIMD ${limits.simdTarget}`);
+  }
+
+  const backends = [];
+  for (const s of await available()) {
+    if (onlyBackend && s.name !== onlyBackend) continue;
+    if (!s.available) {
+      progress(`backend ${s.name}: not available (${s.reason})`);
+      continue;
+    }
+    if (s.name === 'native') {
+      const all = await init({ backend: 'native' });
+      backends.push(await init({ backend: 'native', threads: 1 }));
+      if (all.threads > 1) backends.push(all);
+    } else {
+      backends.push(await init({ backend: s.name }));
+    }
+  }
+
+  const rows = [];
+  for (const c of ALL_CASES) {
+    // The same inputs for every backend, rotated beyond the caches.
+    const copies = Math.max(1, Math.min(4, Math.ceil(ROTATE_BYTES / c.inputBytes)));
+    for (const ls of backends) {
+      // Steps update their state in place: fresh inputs per backend keep the runs comparable.
+      const inputs = Array.from({ length: copies }, (_, i) => c.make(1000 + i));
+      progress(`  ${c.op} ${c.config} on ${ls.backend} (${ls.threads} thread${ls.threads > 1 ? 's' : ''})...`);
+      const t = await timeCase(ls, c, inputs);
+      const r = row({ via: 'JS API', backend: ls.backend, op: c.op, config: c.config, threads: ls.threads,
+        elements: c.elements, flops: c.flops, bytes: c.bytes, ...t }, limits);
+      rows.push(r);
+      progress(`    ${r.medianMs.toFixed(2)} ms, ${r.melemPerS.toFixed(1)} M elements/s, ${pct(r.fmaFraction)} of FMA peak, ` +
+        `${pct(r.bwFraction)} of bandwidth`);
+    }
+  }
+
+  if (!onlyBackend || onlyBackend === 'native') {
+    progress('native bench binary (times the C API directly)...');
+    const native = runNativeBench();
+    for (const r of native?.results ?? []) {
+      rows.push(row({ via: 'C API', backend: 'native', ...r }, limits));
+    }
+  }
+
+  console.log(`\nlongseq bench — ${date} — ${cpu}, ${os.cpus().length} hardware threads, SIMD ${limits?.simdTarget ?? '?'}\n`);
+  console.log(table(rows));
+
+  if (write) {
+    const result = { date, cpu, hardwareThreads: os.cpus().length, node: process.versions.node, limits, rows };
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    const file = join(root, 'bench', 'results', `${date}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    updateBenchmarksMd(result);
+    progress(`\nwrote ${file} and BENCHMARKS.md`);
+  }
+}
+
+// Replaces the generated section of BENCHMARKS.md (between the markers), leaving the hand-written text alone.
+function updateBenchmarksMd(result) {
+  const file = join(root, 'BENCHMARKS.md');
+  const begin = '<!-- bench:begin -->';
+  const end = '<!-- bench:end -->';
+  const l = result.limits;
+  const section = [
+    begin,
+    `Measured ${result.date} on ${result.cpu} (${result.hardwareThreads} hardware threads), Node ${result.node}` +
+      (l ? `, SIMD target ${l.simdTarget}.` : '.'),
+    '',
+    l
+      ? `Machine limits (measured by longseq-bench): float32 FMA peak ${l.fmaGflops1t.toFixed(0)} GFLOP/s on 1 thread, ` +
+        `${l.fmaGflopsAll.toFixed(0)} on all; copy bandwidth ${l.copyGBps1t.toFixed(1)} GB/s on 1 thread, ${l.copyGBpsAll.toFixed(1)} on all.`
+      : 'Machine limits: not measured (native bench binary not built).',
+    '',
+    table(result.rows),
+    end,
+  ].join('\n');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${begin}\n${end}\n`;
+  const from = text.indexOf(begin);
+  const to = text.indexOf(end);
+  const updated = from >= 0 && to > from ? text.slice(0, from) + section + text.slice(to + end.length) : `${text}\n${section}\n`;
+  writeFileSync(file, updated);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
