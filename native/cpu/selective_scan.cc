@@ -19,8 +19,8 @@
 #define HWY_TARGET_INCLUDE "cpu/selective_scan.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
 #include "cpu/simd_math-inl.h"
+#include "cpu/transpose-inl.h"
 
 #ifndef LONGSEQ_CPU_SELECTIVE_SCAN_ONCE
 #define LONGSEQ_CPU_SELECTIVE_SCAN_ONCE
@@ -36,7 +36,7 @@
 namespace ls {
 // Steps per chunk: the [t][lane] scratch (4 buffers of kChunk * lanes floats, 16 KiB with 16 lanes) stays in L1.
 constexpr int64_t kChunk = 64;
-// mamba_ssm's softplus threshold: above it softplus(x) == x in float32.
+// mamba_ssm's softplus threshold (scalar tail only): above it softplus(x) == x in float32.
 constexpr float kSoftplusThreshold = 20.0f;
 
 // Channels per step task: the task's dt, dt*x and gate fit in three stack arrays of this many floats.
@@ -120,8 +120,6 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
   }
   const V bias = hn::Load(df, bias_buf);
   const V skip = hn::Load(df, skip_buf);
-  const V threshold = hn::Set(df, kSoftplusThreshold);
-  const V one = hn::Set(df, 1.0f);
 
   const float* u_row = p.u + b * p.u_strides.batch + d0 * p.u_strides.row;
   const float* delta_row = p.delta + b * p.delta_strides.batch + d0 * p.delta_strides.row;
@@ -132,18 +130,12 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
     const int64_t tc = p.seqlen - t0 < chunk ? p.seqlen - t0 : chunk;
 
     // 1. Transpose in; dt = softplus(delta + bias); du = dt * u; y starts at D * u.
-    for (int64_t i = 0; i < nl; ++i) {
-      const float* dr = delta_row + i * p.delta_strides.row + t0;
-      const float* ur = u_row + i * p.u_strides.row + t0;
-      for (int64_t t = 0; t < tc; ++t) {
-        dt_buf[t * lanes + i] = dr[t];
-        du_buf[t * lanes + i] = ur[t];
-      }
-    }
+    RowsToLanes(delta_row + t0, p.delta_strides.row, nl, tc, dt_buf, lanes);
+    RowsToLanes(u_row + t0, p.u_strides.row, nl, tc, du_buf, lanes);
     for (int64_t t = 0; t < tc; ++t) {
       V dt = hn::Add(hn::Load(df, dt_buf + t * lanes), bias);
       if (p.delta_softplus) {
-        dt = hn::IfThenElse(hn::Gt(dt, threshold), dt, hn::Log1p(df, FastExp(df, dt)));
+        dt = Softplus(df, dt);
       }
       const V u = hn::Load(df, du_buf + t * lanes);
       hn::Store(dt, df, dt_buf + t * lanes);
@@ -166,20 +158,13 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
 
     // 3. z gate: y *= z * sigmoid(z); then transpose out.
     if (z_row) {
-      for (int64_t i = 0; i < nl; ++i) {
-        const float* zr = z_row + i * p.z_strides.row + t0;
-        for (int64_t t = 0; t < tc; ++t) z_buf[t * lanes + i] = zr[t];
-      }
+      RowsToLanes(z_row + t0, p.z_strides.row, nl, tc, z_buf, lanes);
       for (int64_t t = 0; t < tc; ++t) {
         const V z = hn::Load(df, z_buf + t * lanes);
-        const V silu = hn::Div(z, hn::Add(one, FastExp(df, hn::Neg(z))));
-        hn::Store(hn::Mul(hn::Load(df, y_buf + t * lanes), silu), df, y_buf + t * lanes);
+        hn::Store(hn::Mul(hn::Load(df, y_buf + t * lanes), Silu(df, z)), df, y_buf + t * lanes);
       }
     }
-    for (int64_t i = 0; i < nl; ++i) {
-      float* yr = y_row + i * p.y_strides.row + t0;
-      for (int64_t t = 0; t < tc; ++t) yr[t] = y_buf[t * lanes + i];
-    }
+    LanesToRows(y_buf, lanes, nl, tc, y_row + t0, p.y_strides.row);
   }
 
   if (p.final_state) {
@@ -212,13 +197,13 @@ void StepBlock(const ls_selective_scan_step_params& p, int64_t b, int64_t d0, in
     V dt = hn::LoadU(df, delta + i);
     if (bias) dt = hn::Add(dt, hn::LoadU(df, bias + i));
     if (p.delta_softplus) {
-      dt = hn::IfThenElse(hn::Gt(dt, hn::Set(df, kSoftplusThreshold)), dt, hn::Log1p(df, FastExp(df, dt)));
+      dt = Softplus(df, dt);
     }
     hn::Store(dt, df, dt_buf + i);
     hn::Store(hn::Mul(dt, hn::LoadU(df, x + i)), df, du_buf + i);
     if (z) {
       const V zv = hn::LoadU(df, z + i);
-      hn::Store(hn::Div(zv, hn::Add(hn::Set(df, 1.0f), FastExp(df, hn::Neg(zv)))), df, gate_buf + i);
+      hn::Store(Silu(df, zv), df, gate_buf + i);
     }
   }
   for (; i < count; ++i) {
