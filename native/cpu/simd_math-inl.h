@@ -25,10 +25,12 @@ constexpr float kLog2E = 1.44269504088896341f;
 // 2^x for float32 lanes. x is clamped to [-126, 127]: below, the result is 2^-126 (the smallest normal,
 // ~1.2e-38, not 0), above 2^127; in between the relative error is at most 1.9e-7. A NaN x gives an
 // unspecified finite value: callers that must propagate NaN handle it where it enters (see selective_scan.cc).
-template <class D, class V = hn::Vec<D>>
+// kPositive = false promises x <= 0 (a decay) and saves the upper clamp.
+template <bool kPositive = true, class D, class V = hn::Vec<D>>
 HWY_INLINE V FastExp2(D d, V x) {
   const hn::RebindToSigned<D> di;
-  x = hn::Min(hn::Max(x, hn::Set(d, -126.0f)), hn::Set(d, 127.0f));
+  x = hn::Max(x, hn::Set(d, -126.0f));
+  if (kPositive) x = hn::Min(x, hn::Set(d, 127.0f));
   // Round to the nearest integer n without a conversion: adding 1.5 * 2^23 leaves n in the low mantissa bits
   // of `shifted` (exact for |x| < 2^22), and subtracting it again gives n as a float.
   const V magic = hn::Set(d, 12582912.0f);
