@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { available, init } from '../dist/index.node.js';
 import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
+import { loadWasmModule, prepare } from './wasmKernel.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -49,15 +50,15 @@ function runNativeBench() {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
-async function timeCase(ls, c, inputs) {
-  // The js reference is slow: one timed run after no warm-up is enough to place it.
-  const slow = ls.backend === 'js';
-  if (!slow) await c.run(ls, inputs[0]);
+// Times run(i) for i = 0, 1, ... after one warm-up, until minSeconds have passed and 3 runs were made; `slow`
+// (the js reference) gets a single run without warm-up, enough to place it.
+async function time(run, slow = false) {
+  if (!slow) await run(0);
   const times = [];
   const start = performance.now();
   for (let i = 0; ; i++) {
     const t0 = performance.now();
-    await c.run(ls, inputs[i % inputs.length]);
+    await run(i);
     times.push(performance.now() - t0);
     const elapsed = (performance.now() - start) / 1e3;
     if (slow || (times.length >= 3 && elapsed >= minSeconds)) break;
@@ -125,12 +126,25 @@ async function main() {
       // Steps update their state in place: fresh inputs per backend keep the runs comparable.
       const inputs = Array.from({ length: copies }, (_, i) => c.make(1000 + i));
       progress(`  ${c.op} ${c.config} on ${ls.backend} (${ls.threads} thread${ls.threads > 1 ? 's' : ''})...`);
-      const t = await timeCase(ls, c, inputs);
+      const t = await time((i) => c.run(ls, inputs[i % inputs.length]), ls.backend === 'js');
       const r = row({ via: 'JS API', backend: ls.backend, op: c.op, config: c.config, threads: ls.threads,
         elements: c.elements, flops: c.flops, bytes: c.bytes, ...t }, limits);
       rows.push(r);
       progress(`    ${r.medianMs.toFixed(2)} ms, ${r.melemPerS.toFixed(1)} M elements/s, ${pct(r.fmaFraction)} of FMA peak, ` +
         `${pct(r.bwFraction)} of bandwidth`);
+    }
+  }
+
+  if (backends.some((ls) => ls.backend === 'wasm')) {
+    progress('wasm module at its C entry points (inputs already in the heap)...');
+    const m = await loadWasmModule();
+    for (const c of ALL_CASES) {
+      const kernel = prepare(m, c, c.make(1000));
+      if (!kernel) continue;
+      const t = await time(() => kernel.run());
+      kernel.free();
+      rows.push(row({ via: 'C API', backend: 'wasm', op: c.op, config: c.config, threads: 1, elements: c.elements,
+        flops: c.flops, bytes: c.bytes, ...t }, limits));
     }
   }
 
