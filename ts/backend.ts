@@ -53,6 +53,50 @@ export interface SelectiveScanStepArgs {
   deltaSoftplus: boolean;
 }
 
+export type DeltaRuleAlgorithm = 'auto' | 'chunked' | 'recurrent';
+
+export interface DeltaRuleArgs {
+  batch: number;
+  seqlen: number;
+  heads: number;
+  valueHeads: number;
+  keyDim: number;
+  valueDim: number;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  beta: Float32Array;
+  g?: Float32Array;
+  initialState?: Float32Array;
+  scale: number;
+  chunkSize: number;
+  useQkL2Norm: boolean;
+  algorithm: DeltaRuleAlgorithm;
+  returnFinalState: boolean;
+}
+
+export interface DeltaRuleOutputs {
+  o: Float32Array;
+  finalState?: Float32Array;
+}
+
+export interface DeltaRuleStepArgs {
+  batch: number;
+  heads: number;
+  valueHeads: number;
+  keyDim: number;
+  valueDim: number;
+  /** Updated in place, only once the step has succeeded. */
+  state: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  beta: Float32Array;
+  g?: Float32Array;
+  scale: number;
+  useQkL2Norm: boolean;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** CPU threads the kernels use (1 for js and single-threaded wasm). */
@@ -61,6 +105,8 @@ export interface Backend {
   readonly description: string;
   selectiveScan(args: SelectiveScanArgs): Promise<SelectiveScanOutputs>;
   selectiveScanStep(args: SelectiveScanStepArgs): Promise<{ y: Float32Array }>;
+  deltaRule(args: DeltaRuleArgs): Promise<DeltaRuleOutputs>;
+  deltaRuleStep(args: DeltaRuleStepArgs): Promise<{ o: Float32Array }>;
 }
 
 export interface InitOptions {

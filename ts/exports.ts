@@ -4,4 +4,7 @@ export { tensor, zeros, sizeOf, type Tensor, type DType } from './tensor.js';
 export { BackendUnavailableError, type BackendName, type BackendStatus, type InitOptions } from './backend.js';
 export type { SelectiveScanParams, SelectiveScanResult } from './ops/selectiveScan.js';
 export type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
+export type { DeltaRuleParams, DeltaRuleResult } from './ops/deltaRule.js';
+export type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
+export type { DeltaRuleAlgorithm } from './backend.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile } from './io/safetensors.js';

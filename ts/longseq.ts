@@ -2,6 +2,8 @@
 import { backendStatus, loadBackend, type Backend, type BackendLoader, type BackendName, type BackendStatus, type InitOptions } from './backend.js';
 import { selectiveScan, type SelectiveScanParams, type SelectiveScanResult } from './ops/selectiveScan.js';
 import { selectiveScanStep, type SelectiveScanStepParams } from './ops/selectiveScanStep.js';
+import { deltaRule, type DeltaRuleParams, type DeltaRuleResult } from './ops/deltaRule.js';
+import { deltaRuleStep, type DeltaRuleStepParams } from './ops/deltaRuleStep.js';
 import type { Tensor } from './tensor.js';
 
 export class LongSeq {
@@ -34,6 +36,16 @@ export class LongSeq {
   /** One decode step; updates `params.state` in place. */
   selectiveScanStep(params: SelectiveScanStepParams): Promise<{ y: Tensor }> {
     return selectiveScanStep(this.#backend, params);
+  }
+
+  /** DeltaNet / Gated DeltaNet; see ops/deltaRule.ts. */
+  deltaRule(params: DeltaRuleParams): Promise<DeltaRuleResult> {
+    return deltaRule(this.#backend, params);
+  }
+
+  /** One decode token of the delta rule; updates `params.state` in place. */
+  deltaRuleStep(params: DeltaRuleStepParams): Promise<{ o: Tensor }> {
+    return deltaRuleStep(this.#backend, params);
   }
 }
 

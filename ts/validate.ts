@@ -3,7 +3,9 @@
  * argument, and gives the expected vs the actual shape or value. Wrong kinds of value (not a tensor, not a
  * boolean, unknown option) are TypeErrors; wrong sizes and values are RangeErrors.
  */
-import type { SelectiveScanArgs, SelectiveScanStepArgs } from './backend.js';
+import type { DeltaRuleArgs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanStepArgs } from './backend.js';
+import type { DeltaRuleParams } from './ops/deltaRule.js';
+import type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
 import type { SelectiveScanParams } from './ops/selectiveScan.js';
 import type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
 import { sizeOf, type Tensor } from './tensor.js';
@@ -87,6 +89,26 @@ export function checkOptionalTensor(
   return t;
 }
 
+/** A finite number option (default `fallback`). */
+export function checkFinite(op: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${typeof value}`);
+  if (!Number.isFinite(value) || Math.abs(value) > 3.4e38) {
+    throw new RangeError(`${op}: ${name} must be a finite float32 number, got ${value}`);
+  }
+  return value;
+}
+
+/** One of the listed values (default `fallback`). */
+export function checkChoice<T extends string | number>(op: string, name: string, value: unknown, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value as T)) {
+    const type = typeof choices[0] === 'string' ? TypeError : RangeError;
+    throw new type(`${op}: ${name} must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
 export function checkBoolean(op: string, name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${typeof value}`);
@@ -168,5 +190,75 @@ export function validateSelectiveScanStep(params: SelectiveScanStepParams): Sele
     state: state.data, x: x.data, delta: delta.data, A: A.data, B: Bt.data, C: Ct.data,
     z: z?.data, D: D?.data, deltaBias: deltaBias?.data,
     deltaSoftplus: checkBoolean(op, 'deltaSoftplus', p.deltaSoftplus, false),
+  };
+}
+
+const DELTA_RULE_KEYS = [
+  'q', 'k', 'v', 'beta', 'g', 'initialState', 'scale', 'chunkSize', 'returnFinalState', 'useQkL2Norm', 'algorithm',
+] as const;
+
+/** q/k heads H and value heads HV: HV must be a multiple of H (grouped value heads). */
+function checkHeads(op: string, heads: number, valueHeads: number): void {
+  if (valueHeads % heads !== 0) {
+    throw new RangeError(`${op}: the value heads HV = ${valueHeads} (from v) must be a multiple of the q/k heads H = ${heads}`);
+  }
+}
+
+export function validateDeltaRule(params: DeltaRuleParams): DeltaRuleArgs {
+  const op = 'deltaRule';
+  const p = checkParams(op, params, DELTA_RULE_KEYS);
+  const q = checkTensor(op, 'q', p.q, [4]);
+  const [batch, seqlen, heads, keyDim] = q.shape as [number, number, number, number];
+  const k = checkTensor(op, 'k', p.k, [4]);
+  checkShape(op, 'k', k, q.shape, '[B, T, H, K], like q');
+  const v = checkTensor(op, 'v', p.v, [4]);
+  if (v.shape[0] !== batch || v.shape[1] !== seqlen) {
+    throw new RangeError(`${op}: v must have shape [${batch}, ${seqlen}, HV, V] ([B, T, HV, V] with B, T from q), got ${fmt(v.shape)}`);
+  }
+  const [, , valueHeads, valueDim] = v.shape as [number, number, number, number];
+  checkHeads(op, heads, valueHeads);
+  const beta = checkTensor(op, 'beta', p.beta, [3]);
+  checkShape(op, 'beta', beta, [batch, seqlen, valueHeads], '[B, T, HV]');
+  const g = checkOptionalTensor(op, 'g', p.g, [batch, seqlen, valueHeads], '[B, T, HV]');
+  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, valueHeads, keyDim, valueDim], '[B, HV, K, V]');
+  if (batch * valueHeads * keyDim * valueDim > MAX_ELEMENTS) {
+    throw new RangeError(`${op}: the state [${batch}, ${valueHeads}, ${keyDim}, ${valueDim}] has more than 2^31 - 1 elements`);
+  }
+  return {
+    batch, seqlen, heads, valueHeads, keyDim, valueDim,
+    q: q.data, k: k.data, v: v.data, beta: beta.data, g: g?.data, initialState: initialState?.data,
+    scale: checkFinite(op, 'scale', p.scale, 1 / Math.sqrt(keyDim)),
+    chunkSize: checkChoice(op, 'chunkSize', p.chunkSize, [16, 32, 64], 64),
+    useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
+    algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
+    returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+  };
+}
+
+const DELTA_RULE_STEP_KEYS = ['state', 'q', 'k', 'v', 'beta', 'g', 'scale', 'useQkL2Norm'] as const;
+
+export function validateDeltaRuleStep(params: DeltaRuleStepParams): DeltaRuleStepArgs {
+  const op = 'deltaRuleStep';
+  const p = checkParams(op, params, DELTA_RULE_STEP_KEYS);
+  const state = checkTensor(op, 'state', p.state, [4]);
+  const [batch, valueHeads, keyDim, valueDim] = state.shape as [number, number, number, number];
+  const q = checkTensor(op, 'q', p.q, [3]);
+  if (q.shape[0] !== batch || q.shape[2] !== keyDim) {
+    throw new RangeError(`${op}: q must have shape [${batch}, H, ${keyDim}] ([B, H, K] with B, K from state [B, HV, K, V]), got ${fmt(q.shape)}`);
+  }
+  const heads = q.shape[1]!;
+  checkHeads(op, heads, valueHeads);
+  const k = checkTensor(op, 'k', p.k, [3]);
+  checkShape(op, 'k', k, q.shape, '[B, H, K], like q');
+  const v = checkTensor(op, 'v', p.v, [3]);
+  checkShape(op, 'v', v, [batch, valueHeads, valueDim], '[B, HV, V] from state [B, HV, K, V]');
+  const beta = checkTensor(op, 'beta', p.beta, [2]);
+  checkShape(op, 'beta', beta, [batch, valueHeads], '[B, HV]');
+  const g = checkOptionalTensor(op, 'g', p.g, [batch, valueHeads], '[B, HV]');
+  return {
+    batch, heads, valueHeads, keyDim, valueDim,
+    state: state.data, q: q.data, k: k.data, v: v.data, beta: beta.data, g: g?.data,
+    scale: checkFinite(op, 'scale', p.scale, 1 / Math.sqrt(keyDim)),
+    useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
   };
 }

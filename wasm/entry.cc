@@ -64,4 +64,51 @@ ls_status ls_wasm_selective_scan_step(double batch, double dim, double dstate, d
   return ls_selective_scan_step_cpu(&p);
 }
 
+ls_status ls_wasm_delta_rule(double batch, double seqlen, double heads, double value_heads, double key_dim,
+                             double value_dim, float scale, int use_qk_l2norm, int chunk_size, int algorithm,
+                             const float* q, const float* k, const float* v, const float* beta, const float* g,
+                             const float* initial_state, float* o, float* final_state) {
+  ls_delta_rule_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.seqlen = static_cast<int64_t>(seqlen);
+  p.heads = static_cast<int64_t>(heads);
+  p.value_heads = static_cast<int64_t>(value_heads);
+  p.key_dim = static_cast<int64_t>(key_dim);
+  p.value_dim = static_cast<int64_t>(value_dim);
+  p.scale = scale;
+  p.use_qk_l2norm = use_qk_l2norm;
+  p.chunk_size = chunk_size;
+  p.algorithm = algorithm;
+  p.q = q;
+  p.k = k;
+  p.v = v;
+  p.beta = beta;
+  p.g = g;
+  p.initial_state = initial_state;
+  p.o = o;
+  p.final_state = final_state;
+  return ls_delta_rule_cpu(&p);
+}
+
+ls_status ls_wasm_delta_rule_step(double batch, double heads, double value_heads, double key_dim, double value_dim,
+                                  float scale, int use_qk_l2norm, float* state, const float* q, const float* k,
+                                  const float* v, const float* beta, const float* g, float* o) {
+  ls_delta_rule_step_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.heads = static_cast<int64_t>(heads);
+  p.value_heads = static_cast<int64_t>(value_heads);
+  p.key_dim = static_cast<int64_t>(key_dim);
+  p.value_dim = static_cast<int64_t>(value_dim);
+  p.scale = scale;
+  p.use_qk_l2norm = use_qk_l2norm;
+  p.state = state;
+  p.q = q;
+  p.k = k;
+  p.v = v;
+  p.beta = beta;
+  p.g = g;
+  p.o = o;
+  return ls_delta_rule_step_cpu(&p);
+}
+
 }  // extern "C"

@@ -17,6 +17,8 @@ struct OpEntry {
 constexpr OpEntry kOps[] = {
     {"selectiveScan", SelectiveScan},
     {"selectiveScanStep", SelectiveScanStep},
+    {"deltaRule", DeltaRule},
+    {"deltaRuleStep", DeltaRuleStep},
 };
 
 }  // namespace

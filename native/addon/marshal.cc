@@ -1,6 +1,9 @@
 #include "addon/marshal.h"
 
+#include <math.h>
 #include <stdlib.h>
+
+#include <cmath>
 
 #include <string>
 
@@ -90,6 +93,27 @@ bool GetBool(const Napi::Object& args, const char* name) {
   const Napi::Value value = args.Get(name);
   if (!value.IsBoolean()) ThrowType(args.Env(), std::string(name) + " must be a boolean");
   return value.As<Napi::Boolean>().Value();
+}
+
+float GetFloat(const Napi::Object& args, const char* name) {
+  const Napi::Value value = args.Get(name);
+  if (!value.IsNumber()) ThrowType(args.Env(), std::string(name) + " must be a number");
+  const double x = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(x) || std::fabs(x) > 3.4e38) {
+    ThrowRange(args.Env(), std::string(name) + " must be a finite float32, got " + value.ToString().Utf8Value());
+  }
+  return static_cast<float>(x);
+}
+
+int32_t GetEnum(const Napi::Object& args, const char* name, int32_t max) {
+  const Napi::Value value = args.Get(name);
+  if (!value.IsNumber()) ThrowType(args.Env(), std::string(name) + " must be a number");
+  const double x = value.As<Napi::Number>().DoubleValue();
+  if (!(x >= 0 && x <= max) || x != static_cast<double>(static_cast<int32_t>(x))) {
+    ThrowRange(args.Env(), std::string(name) + " must be an integer in [0, " + std::to_string(max) + "], got " +
+                               value.ToString().Utf8Value());
+  }
+  return static_cast<int32_t>(x);
 }
 
 int32_t GetThreads(const Napi::Object& args) {

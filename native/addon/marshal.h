@@ -46,6 +46,10 @@ class OpWorker : public Napi::AsyncWorker {
 // A dimension: an integer in [1, 2^53).
 int64_t GetDim(const Napi::Object& args, const char* name);
 bool GetBool(const Napi::Object& args, const char* name);
+// A finite number, as float.
+float GetFloat(const Napi::Object& args, const char* name);
+// An integer in [0, max].
+int32_t GetEnum(const Napi::Object& args, const char* name, int32_t max);
 // Threads for the CPU kernels: 0 (all) or more.
 int32_t GetThreads(const Napi::Object& args);
 

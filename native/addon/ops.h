@@ -8,6 +8,8 @@ namespace ls_addon {
 
 Napi::Value SelectiveScan(const Napi::CallbackInfo& info);
 Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info);
+Napi::Value DeltaRule(const Napi::CallbackInfo& info);
+Napi::Value DeltaRuleStep(const Napi::CallbackInfo& info);
 
 }  // namespace ls_addon
 

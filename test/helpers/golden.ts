@@ -19,6 +19,8 @@ export interface GoldenCase {
   name: string;
   op: string;
   params: Record<string, unknown>;
+  /** Extra options a test adds (e.g. the algorithm), not part of the file. */
+  options?: Record<string, unknown>;
   inputs: Record<string, Tensor>;
   expected: Record<string, Tensor>;
 }
@@ -52,6 +54,12 @@ const RUNNERS: Record<string, Runner> = {
   selectiveScanStep: async (ls, c) => {
     const { y } = await ls.selectiveScanStep({ ...c.inputs, ...c.params } as never);
     return { y, state: c.inputs.state };
+  },
+  deltaRule: (ls, c) =>
+    ls.deltaRule({ ...c.inputs, ...c.params, ...c.options, returnFinalState: 'finalState' in c.expected } as never) as never,
+  deltaRuleStep: async (ls, c) => {
+    const { o } = await ls.deltaRuleStep({ ...c.inputs, ...c.params } as never);
+    return { o, state: c.inputs.state };
   },
 };
 

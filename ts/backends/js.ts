@@ -2,7 +2,10 @@
  * The reference backend: plain float64 loops that mirror DESIGN §3 line by line. It is the oracle the other
  * backends are tested against, so it stays simple; it is not meant to be fast.
  */
-import type { Backend, BackendLoader, SelectiveScanArgs, SelectiveScanOutputs, SelectiveScanStepArgs } from '../backend.js';
+import type {
+  Backend, BackendLoader, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
+  SelectiveScanStepArgs,
+} from '../backend.js';
 
 function softplus(x: number): number {
   // mamba_ssm's threshold: above 20, softplus(x) == x in float32.
@@ -42,6 +45,50 @@ function scan(a: SelectiveScanArgs, state: Float64Array, y: Float32Array): void 
   }
 }
 
+/** x[offset, offset + n) times factor, divided by √(Σx² + 1e-6) first when l2 (fla's l2norm). */
+function scaledRow(x: Float32Array, offset: number, n: number, l2: boolean, factor: number): Float64Array {
+  let norm = 1;
+  if (l2) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += x[offset + i]! * x[offset + i]!;
+    norm = Math.sqrt(sum + 1e-6);
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = (x[offset + i]! * factor) / norm;
+  return out;
+}
+
+/** The delta rule of DESIGN §3 in float64; `state` [B, HV, K, V] holds S_0 on entry and S_T on return. */
+function deltaRecurrence(a: DeltaRuleArgs, state: Float64Array, o: Float32Array): void {
+  const { batch, seqlen: T, heads: H, valueHeads: HV, keyDim: K, valueDim: V } = a;
+  const kS = new Float64Array(V);
+  for (let b = 0; b < batch; b++) {
+    for (let hv = 0; hv < HV; hv++) {
+      const h = Math.floor(hv / (HV / H));
+      const S = state.subarray((b * HV + hv) * K * V, (b * HV + hv + 1) * K * V);
+      for (let t = 0; t < T; t++) {
+        const qk = ((b * T + t) * H + h) * K;
+        const row = (b * T + t) * HV + hv;
+        const q = scaledRow(a.q, qk, K, a.useQkL2Norm, a.scale);
+        const k = scaledRow(a.k, qk, K, a.useQkL2Norm, 1);
+        const decay = a.g ? Math.exp(a.g[row]!) : 1;
+        for (let i = 0; i < K * V; i++) S[i] = S[i]! * decay; // S ← exp(g)·S
+        kS.fill(0);
+        for (let i = 0; i < K; i++) for (let j = 0; j < V; j++) kS[j] += k[i]! * S[i * V + j]!;
+        for (let j = 0; j < V; j++) {
+          const vNew = a.beta[row]! * (a.v[row * V + j]! - kS[j]!); // v' = β(v − Sᵀk)
+          for (let i = 0; i < K; i++) S[i * V + j] += k[i]! * vNew; // S ← S + k v'ᵀ
+        }
+        for (let j = 0; j < V; j++) {
+          let out = 0;
+          for (let i = 0; i < K; i++) out += q[i]! * S[i * V + j]!; // o = scale·Sᵀq
+          o[row * V + j] = out;
+        }
+      }
+    }
+  }
+}
+
 class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly threads = 1;
@@ -60,6 +107,22 @@ class JsBackend implements Backend {
     scan({ ...a, seqlen: 1, u: a.x, returnFinalState: true }, state, y);
     a.state.set(state);
     return { y };
+  }
+
+  async deltaRule(a: DeltaRuleArgs): Promise<DeltaRuleOutputs> {
+    const size = a.batch * a.valueHeads * a.keyDim * a.valueDim;
+    const state = a.initialState ? Float64Array.from(a.initialState) : new Float64Array(size);
+    const o = new Float32Array(a.batch * a.seqlen * a.valueHeads * a.valueDim);
+    deltaRecurrence(a, state, o);
+    return a.returnFinalState ? { o, finalState: Float32Array.from(state) } : { o };
+  }
+
+  async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
+    const state = Float64Array.from(a.state);
+    const o = new Float32Array(a.batch * a.valueHeads * a.valueDim);
+    deltaRecurrence({ ...a, seqlen: 1, chunkSize: 64, algorithm: 'recurrent', returnFinalState: true }, state, o);
+    a.state.set(state);
+    return { o };
   }
 }
 

@@ -6,7 +6,11 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Backend, BackendLoader, InitOptions, SelectiveScanArgs, SelectiveScanOutputs, SelectiveScanStepArgs } from '../backend.js';
+import type {
+  Backend, BackendLoader, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  SelectiveScanOutputs, SelectiveScanStepArgs,
+} from '../backend.js';
+import { DELTA_ALGORITHMS } from './codes.js';
 
 /** What build/Release/longseq.node exports (native/addon/addon.cc). */
 interface Addon {
@@ -14,6 +18,8 @@ interface Addon {
   simdTarget: string;
   selectiveScan(args: object): Promise<SelectiveScanOutputs>;
   selectiveScanStep(args: object): Promise<{ y: Float32Array }>;
+  deltaRule(args: object): Promise<DeltaRuleOutputs>;
+  deltaRuleStep(args: object): Promise<{ o: Float32Array }>;
 }
 
 const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
@@ -43,6 +49,14 @@ class NativeBackend implements Backend {
 
   selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
     return this.addon.selectiveScanStep({ ...a, threads: this.threads });
+  }
+
+  deltaRule(a: DeltaRuleArgs): Promise<DeltaRuleOutputs> {
+    return this.addon.deltaRule({ ...a, algorithm: DELTA_ALGORITHMS[a.algorithm], threads: this.threads });
+  }
+
+  deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
+    return this.addon.deltaRuleStep({ ...a, threads: this.threads });
   }
 }
 

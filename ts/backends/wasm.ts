@@ -5,7 +5,11 @@
  * heap memory again. The .wasm is found next to its JS through `new URL(..., import.meta.url)`, which bundlers
  * understand; `init({ wasmPath })` or `init({ wasmBinary })` override that.
  */
-import type { Backend, BackendLoader, InitOptions, SelectiveScanArgs, SelectiveScanOutputs, SelectiveScanStepArgs } from '../backend.js';
+import type {
+  Backend, BackendLoader, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  SelectiveScanOutputs, SelectiveScanStepArgs,
+} from '../backend.js';
+import { DELTA_ALGORITHMS } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
 const DEFAULT_WASM_URL = new URL('../../wasm/dist/longseq.wasm', import.meta.url);
@@ -149,6 +153,41 @@ class WasmBackend implements Backend {
       // Copy the state back only now that the step has succeeded.
       a.state.set(heap.read(state, a.state.length));
       return { y: heap.read(y, bd) };
+    } finally {
+      heap.free();
+    }
+  }
+
+  async deltaRule(a: DeltaRuleArgs): Promise<DeltaRuleOutputs> {
+    const outSize = a.batch * a.seqlen * a.valueHeads * a.valueDim;
+    const stateSize = a.batch * a.valueHeads * a.keyDim * a.valueDim;
+    const heap = new HeapArena(this.m, floats(a.q, a.k, a.v, a.beta, a.g, a.initialState, outSize, a.returnFinalState ? stateSize : 0), 'deltaRule');
+    try {
+      const q = heap.put(a.q), k = heap.put(a.k), v = heap.put(a.v), beta = heap.put(a.beta), g = heap.put(a.g);
+      const init = heap.put(a.initialState);
+      const o = heap.put(undefined, outSize);
+      const final = a.returnFinalState ? heap.put(undefined, stateSize) : 0;
+      this.check(this.m._ls_wasm_delta_rule(a.batch, a.seqlen, a.heads, a.valueHeads, a.keyDim, a.valueDim, a.scale,
+        a.useQkL2Norm ? 1 : 0, a.chunkSize, DELTA_ALGORITHMS[a.algorithm], q, k, v, beta, g, init, o, final), 'deltaRule');
+      const out: DeltaRuleOutputs = { o: heap.read(o, outSize) };
+      if (final) out.finalState = heap.read(final, stateSize);
+      return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
+    const outSize = a.batch * a.valueHeads * a.valueDim;
+    const heap = new HeapArena(this.m, floats(a.state, a.q, a.k, a.v, a.beta, a.g, outSize), 'deltaRuleStep');
+    try {
+      const state = heap.put(a.state), q = heap.put(a.q), k = heap.put(a.k), v = heap.put(a.v);
+      const beta = heap.put(a.beta), g = heap.put(a.g);
+      const o = heap.put(undefined, outSize);
+      this.check(this.m._ls_wasm_delta_rule_step(a.batch, a.heads, a.valueHeads, a.keyDim, a.valueDim, a.scale,
+        a.useQkL2Norm ? 1 : 0, state, q, k, v, beta, g, o), 'deltaRuleStep');
+      a.state.set(heap.read(state, a.state.length));
+      return { o: heap.read(o, outSize) };
     } finally {
       heap.free();
     }

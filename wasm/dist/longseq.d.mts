@@ -8,6 +8,8 @@ export interface LongseqModule {
   _ls_simd_target(): number;
   _ls_wasm_selective_scan(...args: number[]): number;
   _ls_wasm_selective_scan_step(...args: number[]): number;
+  _ls_wasm_delta_rule(...args: number[]): number;
+  _ls_wasm_delta_rule_step(...args: number[]): number;
   UTF8ToString(pointer: number): string;
 }
 

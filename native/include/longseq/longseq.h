@@ -102,6 +102,61 @@ typedef struct ls_selective_scan_step_params {
 
 LS_API ls_status ls_selective_scan_step_cpu(const ls_selective_scan_step_params* p);
 
+/* How deltaRule computes: the chunked WY / UT-transform form, the fused recurrence, or the faster one for the
+ * shape (LS_DELTA_AUTO; the rule and its measurements are in native/cpu/delta_rule.cc). */
+typedef enum ls_delta_algorithm {
+  LS_DELTA_AUTO = 0,
+  LS_DELTA_CHUNKED = 1,
+  LS_DELTA_RECURRENT = 2
+} ls_delta_algorithm;
+
+/* (Gated) delta rule, as fla's chunk_gated_delta_rule. Per batch b and value head hv (its query/key head is
+ * h = hv / (value_heads / heads)), with state S in R^{key_dim x value_dim}:
+ *   S <- exp(g_t) S;  v' = beta_t (v_t - S^T k_t);  S <- S + k_t v'^T;  o_t = scale * S^T q_t
+ * g absent: plain DeltaNet (g = 0). use_qk_l2norm: q and k are first divided by sqrt(sum(x^2) + 1e-6).
+ *
+ * Layouts, all contiguous:
+ *   q, k: [batch, seqlen, heads, key_dim];  v, o: [batch, seqlen, value_heads, value_dim]
+ *   beta, g: [batch, seqlen, value_heads];  initial_state, final_state: [batch, value_heads, key_dim, value_dim]
+ * value_heads must be a multiple of heads (grouped value heads). final_state may alias initial_state. */
+typedef struct ls_delta_rule_params {
+  int32_t threads;
+  int64_t batch, seqlen, heads, value_heads, key_dim, value_dim;
+  const float* q;
+  const float* k;
+  const float* v;
+  const float* beta;
+  const float* g;
+  const float* initial_state;
+  float scale;
+  int32_t use_qk_l2norm;
+  int32_t chunk_size; /* 16, 32 or 64, for the chunked form */
+  int32_t algorithm;  /* ls_delta_algorithm */
+  float* o;
+  float* final_state;
+} ls_delta_rule_params;
+
+LS_API ls_status ls_delta_rule_cpu(const ls_delta_rule_params* p);
+
+/* One decode step of the delta rule for a batch of sequences: state [batch, value_heads, key_dim, value_dim]
+ * is updated in place; q, k: [batch, heads, key_dim]; v, o: [batch, value_heads, value_dim];
+ * beta, g: [batch, value_heads] (g optional). */
+typedef struct ls_delta_rule_step_params {
+  int32_t threads;
+  int64_t batch, heads, value_heads, key_dim, value_dim;
+  float* state;
+  const float* q;
+  const float* k;
+  const float* v;
+  const float* beta;
+  const float* g;
+  float scale;
+  int32_t use_qk_l2norm;
+  float* o;
+} ls_delta_rule_step_params;
+
+LS_API ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p);
+
 #ifdef __cplusplus
 }
 #endif

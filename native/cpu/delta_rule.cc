@@ -1,0 +1,458 @@
+// (Gated) delta rule on the CPU: ls_delta_rule_cpu and ls_delta_rule_step_cpu.
+//
+// Two algorithms compute the same thing:
+//  - The fused recurrence (RecurrentBlock): one sweep over the state per token. The delta rule is separable
+//    in the value columns (column j of S only ever meets column j of v), so each task owns a block of
+//    columns of one head and keeps that K x block slice of S in L1 for the whole sequence. The sweep that
+//    applies token t's rank-1 update also accumulates S^T k and S^T q for token t+1, so S is read and
+//    written once per token.
+//  - The chunked WY / UT-transform form (ChunkedHead, Yang et al. 2024): per chunk of C tokens,
+//    T = (I + A)^-1 with A = strictly-lower(diag(beta) (K K^T . Gamma)) applied by forward substitution,
+//    W = T diag(beta e^gamma) K, U = T diag(beta) V, V' = U - W S, O = e^gamma . (Q S) + (Q K^T . Gamma) V',
+//    S <- e^gamma_C S + (e^(gamma_C - gamma) . K)^T V'. Decays only appear as exp of differences of
+//    cumulative log-decays gamma within a chunk (gamma_t - gamma_s <= 0 for s <= t).
+// Which is faster on a CPU, and the rule ls_delta_rule_cpu uses, are at ChooseAlgorithm below.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/delta_rule.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "cpu/matmul-inl.h"
+#include "cpu/simd_math-inl.h"
+
+#ifndef LONGSEQ_CPU_DELTA_RULE_ONCE
+#define LONGSEQ_CPU_DELTA_RULE_ONCE
+#include <math.h>
+#include <string.h>
+
+#include "cpu/scratch.h"
+#include "cpu/status.h"
+#include "cpu/thread_pool.h"
+#include "longseq/longseq.h"
+
+namespace ls {
+
+// fla's l2norm: x / sqrt(sum(x^2) + eps).
+constexpr float kL2NormEps = 1e-6f;
+// Value-column vectors per recurrent task: 4 vectors each of S^T k, S^T q and v' stay in registers.
+constexpr int kRecurrentVecs = 4;
+
+inline int64_t RoundUp(int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
+
+// out = x * factor, divided by its L2 norm first when `l2`; out is K floats.
+inline void ScaleRow(const float* x, int64_t K, bool l2, float factor, float* out) {
+  if (l2) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < K; ++i) sum += x[i] * x[i];
+    factor /= sqrtf(sum + kL2NormEps);
+  }
+  for (int64_t i = 0; i < K; ++i) out[i] = x[i] * factor;
+}
+
+inline int64_t RecurrentScratchFloats(int64_t lanes, int64_t K) {
+  const int64_t width = kRecurrentVecs * lanes;
+  return K * width + 4 * RoundUp(K, lanes) + 2 * width;
+}
+
+inline int64_t ChunkedScratchFloats(int64_t lanes, int64_t K, int64_t V, int64_t C) {
+  const int64_t Kp = RoundUp(K, lanes), Vp = RoundUp(V, lanes), Cp = RoundUp(C, lanes);
+  return K * Vp + 3 * C * Kp + K * Cp + C * Cp + 2 * C * Vp + 2 * Cp;
+}
+
+}  // namespace ls
+#endif  // LONGSEQ_CPU_DELTA_RULE_ONCE
+
+HWY_BEFORE_NAMESPACE();
+namespace ls {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// The fused recurrence for batch b, value head hv, value columns [c0, c0 + cols), cols <= NV * lanes.
+template <int NV>
+void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_t c0, int64_t cols,
+                    float* scratch) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t K = p.key_dim, Vd = p.value_dim, T = p.seqlen, H = p.heads, HV = p.value_heads;
+  const int64_t h = hv / (HV / H);
+  const int64_t width = NV * lanes;  // this block's columns, padded to whole vectors
+  const int64_t Kp = RoundUp(K, lanes);
+  float* S = scratch;  // [K][width]
+  float* kbuf[2] = {S + K * width, S + K * width + Kp};
+  float* qbuf[2] = {kbuf[1] + Kp, kbuf[1] + 2 * Kp};
+  float* vbuf = qbuf[1] + Kp;   // [width]
+  float* obuf = vbuf + width;  // [width]
+  const bool l2 = p.use_qk_l2norm != 0;
+
+  // Padding columns start (and stay) zero: their v is 0, so v' and every update there is 0.
+  const float* init = p.initial_state ? p.initial_state + (b * HV + hv) * K * Vd + c0 : nullptr;
+  for (int64_t i = 0; i < K; ++i) {
+    for (int64_t c = 0; c < width; ++c) S[i * width + c] = (init && c < cols) ? init[i * Vd + c] : 0.0f;
+  }
+  memset(vbuf, 0, sizeof(float) * 2 * width);
+
+  auto token_q = [&](int64_t t) { return p.q + ((b * T + t) * H + h) * K; };
+  auto token_k = [&](int64_t t) { return p.k + ((b * T + t) * H + h) * K; };
+  ScaleRow(token_k(0), K, l2, 1.0f, kbuf[0]);
+  ScaleRow(token_q(0), K, l2, p.scale, qbuf[0]);
+
+  // kk = S^T k and qq = S^T q of the coming token, against the state before its decay.
+  V kk[NV], qq[NV];
+  for (int v = 0; v < NV; ++v) kk[v] = qq[v] = hn::Zero(d);
+  for (int64_t i = 0; i < K; ++i) {
+    const V ki = hn::Set(d, kbuf[0][i]), qi = hn::Set(d, qbuf[0][i]);
+    for (int v = 0; v < NV; ++v) {
+      const V s = hn::Load(d, S + i * width + v * lanes);
+      kk[v] = hn::MulAdd(ki, s, kk[v]);
+      qq[v] = hn::MulAdd(qi, s, qq[v]);
+    }
+  }
+
+  for (int64_t t = 0; t < T; ++t) {
+    const float* kc = kbuf[t & 1];
+    const float* qc = qbuf[t & 1];
+    const int64_t head_row = (b * T + t) * HV + hv;
+    const float decay_scalar = p.g ? expf(p.g[head_row]) : 1.0f;
+    const V decay = hn::Set(d, decay_scalar);
+    const V beta = hn::Set(d, p.beta[head_row]);
+    float kq_scalar = 0.0f;
+    for (int64_t i = 0; i < K; ++i) kq_scalar += kc[i] * qc[i];
+    const V kq = hn::Set(d, kq_scalar);
+
+    // v' = beta (v - decay S^T k);  o = decay S^T q + v' (k . q)
+    const float* v_row = p.v + head_row * Vd + c0;
+    const bool full = cols == width;
+    if (!full) memcpy(vbuf, v_row, sizeof(float) * cols);
+    V vp[NV];
+    for (int v = 0; v < NV; ++v) {
+      const V vin = full ? hn::LoadU(d, v_row + v * lanes) : hn::Load(d, vbuf + v * lanes);
+      vp[v] = hn::Mul(beta, hn::NegMulAdd(decay, kk[v], vin));
+      const V o = hn::MulAdd(vp[v], kq, hn::Mul(decay, qq[v]));
+      if (full) {
+        hn::StoreU(o, d, p.o + head_row * Vd + c0 + v * lanes);
+      } else {
+        hn::Store(o, d, obuf + v * lanes);
+      }
+    }
+    if (!full) memcpy(p.o + head_row * Vd + c0, obuf, sizeof(float) * cols);
+
+    // S <- decay S + k v'^T, accumulating S^T k and S^T q for token t + 1 in the same sweep.
+    if (t + 1 < T) {
+      float* kn = kbuf[(t + 1) & 1];
+      float* qn = qbuf[(t + 1) & 1];
+      ScaleRow(token_k(t + 1), K, l2, 1.0f, kn);
+      ScaleRow(token_q(t + 1), K, l2, p.scale, qn);
+      for (int v = 0; v < NV; ++v) kk[v] = qq[v] = hn::Zero(d);
+      for (int64_t i = 0; i < K; ++i) {
+        const V ki = hn::Set(d, kc[i]), kni = hn::Set(d, kn[i]), qni = hn::Set(d, qn[i]);
+        float* row = S + i * width;
+        for (int v = 0; v < NV; ++v) {
+          const V s = hn::MulAdd(ki, vp[v], hn::Mul(decay, hn::Load(d, row + v * lanes)));
+          hn::Store(s, d, row + v * lanes);
+          kk[v] = hn::MulAdd(kni, s, kk[v]);
+          qq[v] = hn::MulAdd(qni, s, qq[v]);
+        }
+      }
+    } else {
+      for (int64_t i = 0; i < K; ++i) {
+        const V ki = hn::Set(d, kc[i]);
+        float* row = S + i * width;
+        for (int v = 0; v < NV; ++v) {
+          hn::Store(hn::MulAdd(ki, vp[v], hn::Mul(decay, hn::Load(d, row + v * lanes))), d, row + v * lanes);
+        }
+      }
+    }
+  }
+
+  if (p.final_state) {
+    float* out = p.final_state + (b * HV + hv) * K * Vd + c0;
+    for (int64_t i = 0; i < K; ++i) memcpy(out + i * Vd, S + i * width, sizeof(float) * cols);
+  }
+}
+
+void Recurrent(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_t c0, float* scratch) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const int64_t cols = p.value_dim - c0 < kRecurrentVecs * lanes ? p.value_dim - c0 : kRecurrentVecs * lanes;
+  // Narrow heads (value_dim below a block) use fewer vectors rather than computing padding.
+  switch ((cols + lanes - 1) / lanes) {
+    case 1:
+      return RecurrentBlock<1>(p, b, hv, c0, cols, scratch);
+    case 2:
+      return RecurrentBlock<2>(p, b, hv, c0, cols, scratch);
+    case 3:
+      return RecurrentBlock<3>(p, b, hv, c0, cols, scratch);
+    default:
+      return RecurrentBlock<kRecurrentVecs>(p, b, hv, c0, cols, scratch);
+  }
+}
+
+// X[t] -= sum_{s < t} a[s] X[s] over `width` columns (a multiple of lanes): one forward-substitution row.
+template <class D>
+HWY_INLINE void SubtractEarlierRows(D d, int64_t t, const float* a, float* X, int64_t ld, int64_t width) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  float* row = X + t * ld;
+  int64_t j = 0;
+  for (; j + 4 * lanes <= width; j += 4 * lanes) {
+    V acc0 = hn::Load(d, row + j), acc1 = hn::Load(d, row + j + lanes);
+    V acc2 = hn::Load(d, row + j + 2 * lanes), acc3 = hn::Load(d, row + j + 3 * lanes);
+    for (int64_t s = 0; s < t; ++s) {
+      const V as = hn::Set(d, a[s]);
+      const float* xs = X + s * ld + j;
+      acc0 = hn::NegMulAdd(as, hn::Load(d, xs), acc0);
+      acc1 = hn::NegMulAdd(as, hn::Load(d, xs + lanes), acc1);
+      acc2 = hn::NegMulAdd(as, hn::Load(d, xs + 2 * lanes), acc2);
+      acc3 = hn::NegMulAdd(as, hn::Load(d, xs + 3 * lanes), acc3);
+    }
+    hn::Store(acc0, d, row + j);
+    hn::Store(acc1, d, row + j + lanes);
+    hn::Store(acc2, d, row + j + 2 * lanes);
+    hn::Store(acc3, d, row + j + 3 * lanes);
+  }
+  for (; j < width; j += lanes) {
+    V acc = hn::Load(d, row + j);
+    for (int64_t s = 0; s < t; ++s) acc = hn::NegMulAdd(hn::Set(d, a[s]), hn::Load(d, X + s * ld + j), acc);
+    hn::Store(acc, d, row + j);
+  }
+}
+
+// row[0, width) *= factor
+template <class D>
+HWY_INLINE void ScaleVectors(D d, float* row, int64_t width, float factor) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const auto f = hn::Set(d, factor);
+  for (int64_t j = 0; j < width; j += lanes) hn::Store(hn::Mul(f, hn::Load(d, row + j)), d, row + j);
+}
+
+// The chunked form for batch b, value head hv, all value columns.
+void ChunkedHead(const ls_delta_rule_params& p, int64_t b, int64_t hv, float* scratch) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t K = p.key_dim, Vd = p.value_dim, T = p.seqlen, H = p.heads, HV = p.value_heads;
+  const int64_t h = hv / (HV / H);
+  const int64_t C = p.chunk_size;
+  const int64_t Kp = RoundUp(K, lanes), Vp = RoundUp(Vd, lanes), Cp = RoundUp(C, lanes);
+  float* S = scratch;          // [K][Vp] state
+  float* Kc = S + K * Vp;      // [C][Kp] keys (normalised)
+  float* Qc = Kc + C * Kp;     // [C][Kp] queries (normalised, times scale)
+  float* Wm = Qc + C * Kp;     // [C][Kp] W
+  float* Kt = Wm + C * Kp;     // [K][Cp] keys transposed
+  float* G = Kt + K * Cp;      // [C][Cp] K K^T, then A; later Q K^T . Gamma
+  float* U = G + C * Cp;       // [C][Vp] beta V, then U, then V'
+  float* O = U + C * Vp;       // [C][Vp] outputs
+  float* gamma = O + C * Vp;   // [Cp] cumulative log-decay within the chunk
+  float* beta = gamma + Cp;    // [Cp]
+  const bool l2 = p.use_qk_l2norm != 0;
+  const bool gated = p.g != nullptr;
+
+  // Every padding column is zero and stays zero through the products below.
+  memset(scratch, 0, sizeof(float) * ChunkedScratchFloats(lanes, K, Vd, C));
+  if (p.initial_state) {
+    const float* init = p.initial_state + (b * HV + hv) * K * Vd;
+    for (int64_t i = 0; i < K; ++i) memcpy(S + i * Vp, init + i * Vd, sizeof(float) * Vd);
+  }
+
+  for (int64_t t0 = 0; t0 < T; t0 += C) {
+    const int64_t Cc = T - t0 < C ? T - t0 : C;
+    float cumulative = 0.0f;
+    for (int64_t t = 0; t < Cc; ++t) {
+      const int64_t token = (b * T + t0 + t) * H + h;
+      const int64_t head_row = (b * T + t0 + t) * HV + hv;
+      ScaleRow(p.k + token * K, K, l2, 1.0f, Kc + t * Kp);
+      ScaleRow(p.q + token * K, K, l2, p.scale, Qc + t * Kp);
+      beta[t] = p.beta[head_row];
+      const float* v = p.v + head_row * Vd;
+      for (int64_t j = 0; j < Vd; ++j) U[t * Vp + j] = beta[t] * v[j];
+      if (gated) cumulative += p.g[head_row];
+      gamma[t] = cumulative;
+    }
+    for (int64_t t = Cc; t < Cp; ++t) gamma[t] = cumulative;  // padding: finite, masked out below
+    // The last chunk may be short: clear the rows and columns past Cc that the products read.
+    if (Cc < C) {
+      memset(Kt, 0, sizeof(float) * K * Cp);
+      memset(U + Cc * Vp, 0, sizeof(float) * (C - Cc) * Vp);
+    }
+    for (int64_t t = 0; t < Cc; ++t) {
+      for (int64_t i = 0; i < K; ++i) Kt[i * Cp + t] = Kc[t * Kp + i];
+    }
+
+    // A[t][s] = beta_t e^(gamma_t - gamma_s) (k_t . k_s) for s < t; W[t] = beta_t e^gamma_t k_t.
+    MatMul(d, Cc, Cp, K, Kc, Kp, 1, 1.0f, Kt, Cp, G, Cp, false);
+    for (int64_t t = 0; t < Cc; ++t) {
+      float* row = G + t * Cp;
+      const V scale_t = hn::Set(d, beta[t]);
+      if (gated) {
+        const V gamma_t = hn::Set(d, gamma[t]);
+        for (int64_t s = 0; s < Cp; s += lanes) {
+          const V decay = FastExp(d, hn::Sub(gamma_t, hn::Load(d, gamma + s)));
+          hn::Store(hn::Mul(hn::Mul(scale_t, decay), hn::Load(d, row + s)), d, row + s);
+        }
+      } else {
+        ScaleVectors(d, row, Cp, beta[t]);
+      }
+      memcpy(Wm + t * Kp, Kc + t * Kp, sizeof(float) * Kp);
+      ScaleVectors(d, Wm + t * Kp, Kp, beta[t] * (gated ? expf(gamma[t]) : 1.0f));
+    }
+    // (I + A) [U | W] = [beta V | beta e^gamma K], by forward substitution.
+    for (int64_t t = 1; t < Cc; ++t) {
+      SubtractEarlierRows(d, t, G + t * Cp, U, Vp, Vp);
+      SubtractEarlierRows(d, t, G + t * Cp, Wm, Kp, Kp);
+    }
+    // V' = U - W S
+    MatMul(d, Cc, Vp, K, Wm, Kp, 1, -1.0f, S, Vp, U, Vp, true);
+    // O = e^gamma . (Q S) + (Q K^T . Gamma_causal) V'
+    MatMul(d, Cc, Vp, K, Qc, Kp, 1, 1.0f, S, Vp, O, Vp, false);
+    if (gated) {
+      for (int64_t t = 0; t < Cc; ++t) ScaleVectors(d, O + t * Vp, Vp, expf(gamma[t]));
+    }
+    MatMul(d, Cc, Cp, K, Qc, Kp, 1, 1.0f, Kt, Cp, G, Cp, false);
+    for (int64_t t = 0; t < Cc; ++t) {
+      float* row = G + t * Cp;
+      const V gamma_t = hn::Set(d, gamma[t]);
+      for (int64_t s = 0; s < Cp; s += lanes) {
+        // Keep s <= t; the rest (including padding) must be exactly zero.
+        const V index = hn::Add(hn::Set(d, static_cast<float>(s)), hn::Iota(d, 0.0f));
+        const auto causal = hn::Le(index, hn::Set(d, static_cast<float>(t)));
+        V value = hn::Load(d, row + s);
+        if (gated) value = hn::Mul(value, FastExp(d, hn::Sub(gamma_t, hn::Load(d, gamma + s))));
+        hn::Store(hn::IfThenElseZero(causal, value), d, row + s);
+      }
+    }
+    MatMul(d, Cc, Vp, Cc, G, Cp, 1, 1.0f, U, Vp, O, Vp, true);
+    for (int64_t t = 0; t < Cc; ++t) {
+      memcpy(p.o + ((b * T + t0 + t) * HV + hv) * Vd, O + t * Vp, sizeof(float) * Vd);
+    }
+
+    // S <- e^gamma_C S + (e^(gamma_C - gamma) . K)^T V'
+    if (gated) {
+      const float last = gamma[Cc - 1];
+      for (int64_t i = 0; i < K; ++i) ScaleVectors(d, S + i * Vp, Vp, expf(last));
+      for (int64_t t = 0; t < Cc; ++t) ScaleVectors(d, U + t * Vp, Vp, expf(last - gamma[t]));
+    }
+    MatMul(d, K, Vp, Cc, Kt, Cp, 1, 1.0f, U, Vp, S, Vp, true);
+  }
+
+  if (p.final_state) {
+    float* out = p.final_state + (b * HV + hv) * K * Vd;
+    for (int64_t i = 0; i < K; ++i) memcpy(out + i * Vd, S + i * Vp, sizeof(float) * Vd);
+  }
+}
+
+int64_t DeltaLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ls
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ls {
+HWY_EXPORT(Recurrent);
+HWY_EXPORT(ChunkedHead);
+HWY_EXPORT(DeltaLanes);
+
+namespace {
+
+ls_status Validate(const ls_delta_rule_params& p) {
+  ls_status s;
+  if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("seqlen", p.seqlen)) ||
+      (s = CheckPositive("heads", p.heads)) || (s = CheckPositive("value_heads", p.value_heads)) ||
+      (s = CheckPositive("key_dim", p.key_dim)) || (s = CheckPositive("value_dim", p.value_dim)) ||
+      (s = CheckPointer("q", p.q)) || (s = CheckPointer("k", p.k)) || (s = CheckPointer("v", p.v)) ||
+      (s = CheckPointer("beta", p.beta)) || (s = CheckPointer("o", p.o))) {
+    return s;
+  }
+  if (p.value_heads % p.heads != 0) {
+    return Fail(LS_INVALID_ARGUMENT, "value_heads (%lld) must be a multiple of heads (%lld)",
+                static_cast<long long>(p.value_heads), static_cast<long long>(p.heads));
+  }
+  if (!isfinite(p.scale)) return Fail(LS_INVALID_ARGUMENT, "scale must be finite, got %g", p.scale);
+  if (p.chunk_size != 16 && p.chunk_size != 32 && p.chunk_size != 64) {
+    return Fail(LS_INVALID_ARGUMENT, "chunk_size must be 16, 32 or 64, got %d", p.chunk_size);
+  }
+  if (p.algorithm < LS_DELTA_AUTO || p.algorithm > LS_DELTA_RECURRENT) {
+    return Fail(LS_INVALID_ARGUMENT, "algorithm must be 0 (auto), 1 (chunked) or 2 (recurrent), got %d", p.algorithm);
+  }
+  if (p.key_dim > 4096 || p.value_dim > 4096) {
+    return Fail(LS_INVALID_ARGUMENT, "key_dim and value_dim must be <= 4096, got %lld and %lld",
+                static_cast<long long>(p.key_dim), static_cast<long long>(p.value_dim));
+  }
+  return LS_OK;
+}
+
+// The recurrence does about 3 K V multiply-adds per token and head against the chunked form's
+// ~(5.5 K V + 2.5 C K + ...) at C = 64, and its K x (4 vectors) slice of S stays in L1: measured on the
+// AVX-512 development machine (one thread, gated, B1 H8), the recurrence was faster at every DESIGN §6 shape
+// (numbers in BENCHMARKS.md, "Delta rule"). Auto therefore picks it on every shape for now.
+ls_delta_algorithm ChooseAlgorithm(const ls_delta_rule_params& p) {
+  return p.algorithm == LS_DELTA_AUTO ? LS_DELTA_RECURRENT : static_cast<ls_delta_algorithm>(p.algorithm);
+}
+
+}  // namespace
+
+ls_status DeltaRule(const ls_delta_rule_params& p) {
+  if (ls_status s = Validate(p)) return s;
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(DeltaLanes)();
+  const int64_t heads = p.batch * p.value_heads;
+  if (ChooseAlgorithm(p) == LS_DELTA_RECURRENT) {
+    const int64_t block = kRecurrentVecs * lanes;
+    const int64_t blocks = (p.value_dim + block - 1) / block;
+    const int workers = ParallelWorkers(heads * blocks, p.threads);
+    ScratchBuffers scratch(workers, RecurrentScratchFloats(lanes, p.key_dim));
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
+    auto task = [&](int64_t i, int worker) {
+      const int64_t head = i / blocks;
+      HWY_DYNAMIC_DISPATCH(Recurrent)(p, head / p.value_heads, head % p.value_heads, (i % blocks) * block,
+                                      scratch.get(worker));
+    };
+    ParallelFor(heads * blocks, workers, task);
+  } else {
+    const int workers = ParallelWorkers(heads, p.threads);
+    ScratchBuffers scratch(workers, ChunkedScratchFloats(lanes, p.key_dim, p.value_dim, p.chunk_size));
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
+    auto task = [&](int64_t head, int worker) {
+      HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, head / p.value_heads, head % p.value_heads, scratch.get(worker));
+    };
+    ParallelFor(heads, workers, task);
+  }
+  return LS_OK;
+}
+
+}  // namespace ls
+
+extern "C" ls_status ls_delta_rule_cpu(const ls_delta_rule_params* p) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  return ls::DeltaRule(*p);
+}
+
+extern "C" ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  if (ls_status s = ls::CheckPointer("state", p->state)) return s;
+  // A step is the recurrence over one token ([B, H, K] is [B, 1, H, K]), starting from the state and writing
+  // it back in place.
+  ls_delta_rule_params rule = {};
+  rule.threads = p->threads;
+  rule.batch = p->batch;
+  rule.seqlen = 1;
+  rule.heads = p->heads;
+  rule.value_heads = p->value_heads;
+  rule.key_dim = p->key_dim;
+  rule.value_dim = p->value_dim;
+  rule.q = p->q;
+  rule.k = p->k;
+  rule.v = p->v;
+  rule.beta = p->beta;
+  rule.g = p->g;
+  rule.initial_state = p->state;
+  rule.scale = p->scale;
+  rule.use_qk_l2norm = p->use_qk_l2norm;
+  rule.chunk_size = 64;
+  rule.algorithm = LS_DELTA_RECURRENT;
+  rule.o = p->o;
+  rule.final_state = p->state;
+  return ls::DeltaRule(rule);
+}
+#endif  // HWY_ONCE
