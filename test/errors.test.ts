@@ -54,6 +54,36 @@ describe.each(testBackends)('selectiveScan errors on $name', (b) => {
   });
 });
 
+const [T, H, HV, K, V] = [5, 2, 4, 3, 6];
+const rule = {
+  q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K]), v: uniform(r, [B, T, HV, V]),
+  beta: uniform(r, [B, T, HV]), g: uniform(r, [B, T, HV], -1, 0), initialState: uniform(r, [B, HV, K, V]),
+};
+
+describe.each(testBackends)('deltaRule errors on $name', (b) => {
+  const run = b.available ? test : test.skip;
+  const cases: [rule: string, change: object, type: ErrorConstructor, message: RegExp][] = [
+    ['wrong rank', { q: uniform(r, [B, T, H * K]) }, RangeError, /deltaRule: q must have rank 4, got rank 3/],
+    ['k unlike q', { k: uniform(r, [B, T, H, K + 1]) }, RangeError, /k must have shape \[2, 5, 2, 3\].*got \[2, 5, 2, 4\]/],
+    ['v of another length', { v: uniform(r, [B, T + 1, HV, V]) }, RangeError, /v must have shape \[2, 5, HV, V\]/],
+    ['value heads not a multiple of heads', { v: uniform(r, [B, T, 3, V]) }, RangeError, /HV = 3 .* multiple of the q\/k heads H = 2/],
+    ['beta per q/k head instead of value head', { beta: uniform(r, [B, T, H]) }, RangeError, /beta must have shape \[2, 5, 4\]/],
+    ['state of the wrong shape', { initialState: uniform(r, [B, HV, V, K]) }, RangeError, /initialState must have shape \[2, 4, 3, 6\]/],
+    ['a NaN scale', { scale: NaN }, RangeError, /scale must be a finite float32 number, got NaN/],
+    ['an infinite scale', { scale: Infinity }, RangeError, /scale must be a finite/],
+    ['a string scale', { scale: '0.5' }, TypeError, /scale must be a number/],
+    ['chunkSize 0', { chunkSize: 0 }, RangeError, /chunkSize must be one of 16, 32, 64, got 0/],
+    ['an unknown algorithm', { algorithm: 'fast' }, TypeError, /algorithm must be one of "auto", "chunked", "recurrent"/],
+    ['g of the wrong dtype', { g: { dtype: 'bfloat16', shape: [B, T, HV], data: new Uint16Array(B * T * HV) } }, TypeError, /g must have dtype float32/],
+  ];
+  run.each(cases)('%s', async (_rule, change, type, message) => {
+    const ls = await backend(b.name);
+    const call = ls.deltaRule({ ...rule, ...change } as never);
+    await expect(call).rejects.toThrow(type);
+    await expect(call).rejects.toThrow(message);
+  });
+});
+
 describe('init errors', () => {
   test('an unknown backend is a TypeError', async () => {
     await expect(init({ backend: 'gpu' as never })).rejects.toThrow(/backend must be one of cuda, native, wasm, js, got gpu/);
@@ -90,26 +120,35 @@ describe.skipIf(!existsSync(addonPath))('the native addon boundary', () => {
     expect(out.finalState).toHaveLength(B * D * N);
   });
 
-  test('malformed raw calls throw TypeError or RangeError naming the argument, and never crash', async () => {
+  const validRule = () => ({
+    threads: 1, batch: B, seqlen: T, heads: H, valueHeads: HV, keyDim: K, valueDim: V, scale: 0.5, useQkL2Norm: true,
+    chunkSize: 16, algorithm: 1, returnFinalState: true,
+    q: rule.q.data, k: rule.k.data, v: rule.v.data, beta: rule.beta.data, g: rule.g.data,
+  });
+
+  test.each([
+    ['selectiveScan', valid],
+    ['deltaRule', validRule],
+  ] as const)('malformed raw %s calls throw TypeError or RangeError naming the argument, and never crash', async (op, make) => {
     const random = rng(123);
     const values = [undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, 'x', true, {}, [], new Float32Array(1),
       new Float64Array(40), new Int32Array(40), new Float32Array(39), new Float32Array(41), new Float32Array(new SharedArrayBuffer(160))];
-    const keys = Object.keys(valid());
+    const keys = Object.keys(make());
     for (let i = 0; i < 2000; i++) {
-      const args: Record<string, unknown> = valid();
+      const args: Record<string, unknown> = make();
       const key = keys[Math.floor(random() * keys.length)]!;
       args[key] = values[Math.floor(random() * values.length)];
       let error: unknown;
       try {
-        await addon.selectiveScan!(args);
+        await addon[op]!(args);
       } catch (e) {
         error = e;
       }
-      if (error === undefined) continue; // e.g. an optional argument set to undefined, or a valid SharedArrayBuffer
+      if (error === undefined) continue; // e.g. an optional argument set to undefined, or a valid value
       expect(error instanceof TypeError || error instanceof RangeError, `${key}: ${String(error)}`).toBe(true);
       expect((error as Error).message).toContain(key);
     }
-    expect(() => addon.selectiveScan!()).toThrow(TypeError);
-    expect(() => addon.selectiveScanStep!(42)).toThrow(TypeError);
+    expect(() => addon[op]!()).toThrow(TypeError);
+    expect(() => addon[`${op}Step`]!(42)).toThrow(TypeError);
   });
 });

@@ -97,14 +97,15 @@ int main(int argc, char** argv) {
     }
     for (int t : thread_counts) {
       if (only.empty() || only == "selectiveScan") BenchSelectiveScan(t, min_seconds, &results);
+      if (only.empty() || only == "deltaRule") BenchDeltaRule(t, min_seconds, &results);
     }
 
-    printf("%-18s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
+    printf("%-20s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
     for (const Result& r : results) {
       const double seconds = r.median_ms / 1e3;
       const double fma = r.flops / seconds / 1e9 / (r.threads == 1 ? limits.fma_gflops_1t : limits.fma_gflops_all);
       const double bw = r.bytes / seconds / 1e9 / (r.threads == 1 ? limits.copy_gbps_1t : limits.copy_gbps_all);
-      printf("%-18s %-26s %3d %10.3f %12.1f %8.1f%% %8.1f%%\n", r.op.c_str(), r.config.c_str(), r.threads,
+      printf("%-20s %-26s %3d %10.3f %12.3f %8.1f%% %8.1f%%\n", r.op.c_str(), r.config.c_str(), r.threads,
              r.median_ms, r.elements / seconds / 1e6, 100 * fma, 100 * bw);
     }
   }
