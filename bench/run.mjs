@@ -10,6 +10,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { available, init } from '../dist/index.node.js';
+import { cases as deltaRuleCases } from './cases/deltaRule.mjs';
 import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
 
@@ -25,7 +26,7 @@ const onlyOp = option('op', undefined);
 const write = !argv.includes('--no-write');
 const progress = (...m) => process.stderr.write(`${m.join(' ')}\n`);
 
-const ALL_CASES = [...selectiveScanCases].filter((c) => !onlyOp || c.op === onlyOp);
+const ALL_CASES = [...selectiveScanCases, ...deltaRuleCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
 // Inputs are rotated through this many bytes so consecutive runs do not find them in the caches.
 const ROTATE_BYTES = 256 << 20;
 
@@ -79,6 +80,7 @@ function row(r, limits) {
   };
 }
 
+const rate = (x) => (x >= 10 ? x.toFixed(1) : x.toPrecision(3));
 const pct = (x) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
 function table(rows) {
@@ -86,7 +88,7 @@ function table(rows) {
   const lines = [header, '|---|---|---|---|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
     lines.push(`| ${r.via} | ${r.backend} | ${r.op} | ${r.config} | ${r.threads} | ${r.medianMs.toFixed(3)} | ` +
-      `${r.melemPerS.toFixed(1)} | ${pct(r.fmaFraction)} | ${pct(r.bwFraction)} |`);
+      `${rate(r.melemPerS)} | ${pct(r.fmaFraction)} | ${pct(r.bwFraction)} |`);
   }
   return lines.join('\n');
 }
@@ -123,6 +125,7 @@ async function main() {
     // The same inputs for every backend, rotated beyond the caches.
     const copies = Math.max(1, Math.min(4, Math.ceil(ROTATE_BYTES / c.inputBytes)));
     for (const ls of backends) {
+      if (ls.backend === 'js' && c.skipJs) continue;
       // Steps update their state in place: fresh inputs per backend keep the runs comparable.
       const inputs = Array.from({ length: copies }, (_, i) => c.make(1000 + i));
       progress(`  ${c.op} ${c.config} on ${ls.backend} (${ls.threads} thread${ls.threads > 1 ? 's' : ''})...`);
@@ -130,7 +133,7 @@ async function main() {
       const r = row({ via: 'JS API', backend: ls.backend, op: c.op, config: c.config, threads: ls.threads,
         elements: c.elements, flops: c.flops, bytes: c.bytes, ...t }, limits);
       rows.push(r);
-      progress(`    ${r.medianMs.toFixed(2)} ms, ${r.melemPerS.toFixed(1)} M elements/s, ${pct(r.fmaFraction)} of FMA peak, ` +
+      progress(`    ${r.medianMs.toFixed(2)} ms, ${rate(r.melemPerS)} M elements/s, ${pct(r.fmaFraction)} of FMA peak, ` +
         `${pct(r.bwFraction)} of bandwidth`);
     }
   }

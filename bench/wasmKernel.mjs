@@ -18,19 +18,31 @@ export function prepare(m, c, params) {
     pointers[name] = m._malloc(value.data.length * 4) >>> 0;
     m.HEAPF32.set(value.data, pointers[name] >>> 2);
   }
-  const out = m._malloc(c.elements * 4) >>> 0;
+  // Room for the op's largest output (o of deltaRule holds elements x V floats).
+  const outFloats = c.op.startsWith('deltaRule') ? params.v.data.length : c.elements;
+  const out = m._malloc(outFloats * 4) >>> 0;
   const p = (name) => pointers[name] ?? 0;
-  const s = params.u?.shape ?? params.state.shape;
+  const codes = { auto: 0, chunked: 1, recurrent: 2 };
   let call;
   if (c.op === 'selectiveScan') {
-    const [batch, dim, seqlen] = s;
+    const [batch, dim, seqlen] = params.u.shape;
     const dstate = params.A.shape[1];
     call = () => m._ls_wasm_selective_scan(batch, dim, dstate, seqlen, 1, 1, p('u'), p('delta'), p('z'), p('A'), p('B'),
       p('C'), p('D'), p('deltaBias'), 0, out, 0);
   } else if (c.op === 'selectiveScanStep') {
-    const [batch, dim, dstate] = s;
+    const [batch, dim, dstate] = params.state.shape;
     call = () => m._ls_wasm_selective_scan_step(batch, dim, dstate, 1, 1, p('state'), p('x'), p('delta'), p('z'), p('A'),
       p('B'), p('C'), p('D'), p('deltaBias'), out);
+  } else if (c.op.startsWith('deltaRule ')) {
+    const [batch, seqlen, heads, keyDim] = params.q.shape;
+    const [, , valueHeads, valueDim] = params.v.shape;
+    call = () => m._ls_wasm_delta_rule(batch, seqlen, heads, valueHeads, keyDim, valueDim, 1 / Math.sqrt(keyDim), 1, 64,
+      codes[params.algorithm], p('q'), p('k'), p('v'), p('beta'), p('g'), 0, out, 0);
+  } else if (c.op === 'deltaRuleStep') {
+    const [batch, valueHeads, keyDim, valueDim] = params.state.shape;
+    const heads = params.q.shape[1];
+    call = () => m._ls_wasm_delta_rule_step(batch, heads, valueHeads, keyDim, valueDim, 1 / Math.sqrt(keyDim), 1,
+      p('state'), p('q'), p('k'), p('v'), p('beta'), p('g'), out);
   } else {
     return undefined;
   }

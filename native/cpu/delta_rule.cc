@@ -34,8 +34,6 @@ namespace ls {
 
 // fla's l2norm: x / sqrt(sum(x^2) + eps).
 constexpr float kL2NormEps = 1e-6f;
-// Value-column vectors per recurrent task: 4 vectors each of S^T k, S^T q and v' stay in registers.
-constexpr int kRecurrentVecs = 4;
 
 inline int64_t RoundUp(int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 
@@ -49,8 +47,8 @@ inline void ScaleRow(const float* x, int64_t K, bool l2, float factor, float* ou
   for (int64_t i = 0; i < K; ++i) out[i] = x[i] * factor;
 }
 
-inline int64_t RecurrentScratchFloats(int64_t lanes, int64_t K) {
-  const int64_t width = kRecurrentVecs * lanes;
+// `width`: the value columns of one recurrent task (RecurrentWidth()).
+inline int64_t RecurrentScratchFloats(int64_t lanes, int64_t width, int64_t K) {
   return K * width + 4 * RoundUp(K, lanes) + 2 * width;
 }
 
@@ -66,6 +64,11 @@ HWY_BEFORE_NAMESPACE();
 namespace ls {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// Value-column vectors per recurrent task: that many vectors each of S^T k, S^T q and v' stay in registers
+// (12 of AVX-512's 32). The 16-register targets spill some, but fewer vectors cost more per row: in WASM
+// (callgrind, K=V=128) 4 vectors took 78-89k instructions per token·head, 2 vectors 124k.
+constexpr int kRecurrentVecs = 4;
 
 // The fused recurrence for batch b, value head hv, value columns [c0, c0 + cols), cols <= NV * lanes.
 template <int NV>
@@ -341,6 +344,7 @@ void ChunkedHead(const ls_delta_rule_params& p, int64_t b, int64_t hv, float* sc
 }
 
 int64_t DeltaLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
+int64_t RecurrentWidth() { return kRecurrentVecs * DeltaLanes(); }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace ls
@@ -351,6 +355,7 @@ namespace ls {
 HWY_EXPORT(Recurrent);
 HWY_EXPORT(ChunkedHead);
 HWY_EXPORT(DeltaLanes);
+HWY_EXPORT(RecurrentWidth);
 
 namespace {
 
@@ -396,10 +401,10 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(DeltaLanes)();
   const int64_t heads = p.batch * p.value_heads;
   if (ChooseAlgorithm(p) == LS_DELTA_RECURRENT) {
-    const int64_t block = kRecurrentVecs * lanes;
+    const int64_t block = HWY_DYNAMIC_DISPATCH(RecurrentWidth)();
     const int64_t blocks = (p.value_dim + block - 1) / block;
     const int workers = ParallelWorkers(heads * blocks, p.threads);
-    ScratchBuffers scratch(workers, RecurrentScratchFloats(lanes, p.key_dim));
+    ScratchBuffers scratch(workers, RecurrentScratchFloats(lanes, block, p.key_dim));
     if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
     auto task = [&](int64_t i, int worker) {
       const int64_t head = i / blocks;
