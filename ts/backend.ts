@@ -97,6 +97,36 @@ export interface DeltaRuleStepArgs {
   useQkL2Norm: boolean;
 }
 
+export interface CausalConv1dArgs {
+  batch: number;
+  dim: number;
+  seqlen: number;
+  width: number;
+  x: Float32Array;
+  weight: Float32Array;
+  bias?: Float32Array;
+  initialState?: Float32Array;
+  silu: boolean;
+  returnFinalState: boolean;
+}
+
+export interface CausalConv1dOutputs {
+  y: Float32Array;
+  finalState?: Float32Array;
+}
+
+export interface CausalConv1dStepArgs {
+  batch: number;
+  dim: number;
+  width: number;
+  /** Updated in place, only once the step has succeeded. */
+  state: Float32Array;
+  x: Float32Array;
+  weight: Float32Array;
+  bias?: Float32Array;
+  silu: boolean;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** CPU threads the kernels use (1 for js and single-threaded wasm). */
@@ -107,6 +137,8 @@ export interface Backend {
   selectiveScanStep(args: SelectiveScanStepArgs): Promise<{ y: Float32Array }>;
   deltaRule(args: DeltaRuleArgs): Promise<DeltaRuleOutputs>;
   deltaRuleStep(args: DeltaRuleStepArgs): Promise<{ o: Float32Array }>;
+  causalConv1d(args: CausalConv1dArgs): Promise<CausalConv1dOutputs>;
+  causalConv1dStep(args: CausalConv1dStepArgs): Promise<{ y: Float32Array }>;
 }
 
 export interface InitOptions {

@@ -7,4 +7,6 @@ export type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
 export type { DeltaRuleParams, DeltaRuleResult } from './ops/deltaRule.js';
 export type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
 export type { DeltaRuleAlgorithm } from './backend.js';
+export type { CausalConv1dParams, CausalConv1dResult } from './ops/causalConv1d.js';
+export type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile } from './io/safetensors.js';

@@ -4,6 +4,8 @@ import { selectiveScan, type SelectiveScanParams, type SelectiveScanResult } fro
 import { selectiveScanStep, type SelectiveScanStepParams } from './ops/selectiveScanStep.js';
 import { deltaRule, type DeltaRuleParams, type DeltaRuleResult } from './ops/deltaRule.js';
 import { deltaRuleStep, type DeltaRuleStepParams } from './ops/deltaRuleStep.js';
+import { causalConv1d, type CausalConv1dParams, type CausalConv1dResult } from './ops/causalConv1d.js';
+import { causalConv1dStep, type CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import type { Tensor } from './tensor.js';
 
 export class LongSeq {
@@ -46,6 +48,16 @@ export class LongSeq {
   /** One decode token of the delta rule; updates `params.state` in place. */
   deltaRuleStep(params: DeltaRuleStepParams): Promise<{ o: Tensor }> {
     return deltaRuleStep(this.#backend, params);
+  }
+
+  /** Short causal depthwise convolution; see ops/causalConv1d.ts. */
+  causalConv1d(params: CausalConv1dParams): Promise<CausalConv1dResult> {
+    return causalConv1d(this.#backend, params);
+  }
+
+  /** One decode token of causalConv1d; updates `params.state` in place. */
+  causalConv1dStep(params: CausalConv1dStepParams): Promise<{ y: Tensor }> {
+    return causalConv1dStep(this.#backend, params);
   }
 }
 

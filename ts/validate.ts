@@ -3,7 +3,11 @@
  * argument, and gives the expected vs the actual shape or value. Wrong kinds of value (not a tensor, not a
  * boolean, unknown option) are TypeErrors; wrong sizes and values are RangeErrors.
  */
-import type { DeltaRuleArgs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanStepArgs } from './backend.js';
+import type {
+  CausalConv1dArgs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanStepArgs,
+} from './backend.js';
+import type { CausalConv1dParams } from './ops/causalConv1d.js';
+import type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import type { DeltaRuleParams } from './ops/deltaRule.js';
 import type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
 import type { SelectiveScanParams } from './ops/selectiveScan.js';
@@ -261,4 +265,56 @@ export function validateDeltaRuleStep(params: DeltaRuleStepParams): DeltaRuleSte
     scale: checkFinite(op, 'scale', p.scale, 1 / Math.sqrt(keyDim)),
     useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
   };
+}
+
+/** The widths causalConv1d supports (the native kernels' limit). */
+export const MAX_CONV_WIDTH = 64;
+
+function checkActivation(op: string, value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (value === 'silu') return true;
+  throw new TypeError(`${op}: activation must be null or 'silu', got ${JSON.stringify(value)}`);
+}
+
+function checkConvWeight(op: string, value: unknown, dim: number): Tensor {
+  const weight = checkTensor(op, 'weight', value, [2]);
+  const width = weight.shape[1]!;
+  if (weight.shape[0] !== dim || width < 2 || width > MAX_CONV_WIDTH) {
+    throw new RangeError(`${op}: weight must have shape [${dim}, W] ([D, W] with 2 <= W <= ${MAX_CONV_WIDTH}), got ${fmt(weight.shape)}`);
+  }
+  return weight;
+}
+
+const CAUSAL_CONV1D_KEYS = ['x', 'weight', 'bias', 'initialState', 'activation', 'returnFinalState'] as const;
+
+export function validateCausalConv1d(params: CausalConv1dParams): CausalConv1dArgs {
+  const op = 'causalConv1d';
+  const p = checkParams(op, params, CAUSAL_CONV1D_KEYS);
+  const x = checkTensor(op, 'x', p.x, [3]);
+  const [batch, dim, seqlen] = x.shape as [number, number, number];
+  const weight = checkConvWeight(op, p.weight, dim);
+  const width = weight.shape[1]!;
+  const bias = checkOptionalTensor(op, 'bias', p.bias, [dim], '[D]');
+  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, dim, width - 1], '[B, D, W-1]');
+  return {
+    batch, dim, seqlen, width, x: x.data, weight: weight.data, bias: bias?.data, initialState: initialState?.data,
+    silu: checkActivation(op, p.activation),
+    returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+  };
+}
+
+const CAUSAL_CONV1D_STEP_KEYS = ['state', 'x', 'weight', 'bias', 'activation'] as const;
+
+export function validateCausalConv1dStep(params: CausalConv1dStepParams): CausalConv1dStepArgs {
+  const op = 'causalConv1dStep';
+  const p = checkParams(op, params, CAUSAL_CONV1D_STEP_KEYS);
+  const state = checkTensor(op, 'state', p.state, [3]);
+  const [batch, dim] = state.shape as [number, number, number];
+  const weight = checkConvWeight(op, p.weight, dim);
+  const width = weight.shape[1]!;
+  checkShape(op, 'state', state, [batch, dim, width - 1], '[B, D, W-1] with W from weight');
+  const x = checkTensor(op, 'x', p.x, [2]);
+  checkShape(op, 'x', x, [batch, dim], '[B, D] from state [B, D, W-1]');
+  const bias = checkOptionalTensor(op, 'bias', p.bias, [dim], '[D]');
+  return { batch, dim, width, state: state.data, x: x.data, weight: weight.data, bias: bias?.data, silu: checkActivation(op, p.activation) };
 }

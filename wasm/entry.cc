@@ -111,4 +111,37 @@ ls_status ls_wasm_delta_rule_step(double batch, double heads, double value_heads
   return ls_delta_rule_step_cpu(&p);
 }
 
+ls_status ls_wasm_causal_conv1d(double batch, double dim, double seqlen, double width, int silu, const float* x,
+                                const float* weight, const float* bias, const float* initial_state, float* y,
+                                float* final_state) {
+  ls_causal_conv1d_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.dim = static_cast<int64_t>(dim);
+  p.seqlen = static_cast<int64_t>(seqlen);
+  p.width = static_cast<int64_t>(width);
+  p.activation = silu ? LS_ACTIVATION_SILU : LS_ACTIVATION_NONE;
+  p.x = x;
+  p.weight = weight;
+  p.bias = bias;
+  p.initial_state = initial_state;
+  p.y = y;
+  p.final_state = final_state;
+  return ls_causal_conv1d_cpu(&p);
+}
+
+ls_status ls_wasm_causal_conv1d_step(double batch, double dim, double width, int silu, float* state, const float* x,
+                                     const float* weight, const float* bias, float* y) {
+  ls_causal_conv1d_step_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.dim = static_cast<int64_t>(dim);
+  p.width = static_cast<int64_t>(width);
+  p.activation = silu ? LS_ACTIVATION_SILU : LS_ACTIVATION_NONE;
+  p.state = state;
+  p.x = x;
+  p.weight = weight;
+  p.bias = bias;
+  p.y = y;
+  return ls_causal_conv1d_step_cpu(&p);
+}
+
 }  // extern "C"

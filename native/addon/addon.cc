@@ -19,6 +19,8 @@ constexpr OpEntry kOps[] = {
     {"selectiveScanStep", SelectiveScanStep},
     {"deltaRule", DeltaRule},
     {"deltaRuleStep", DeltaRuleStep},
+    {"causalConv1d", CausalConv1d},
+    {"causalConv1dStep", CausalConv1dStep},
 };
 
 }  // namespace

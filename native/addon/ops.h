@@ -10,6 +10,8 @@ Napi::Value SelectiveScan(const Napi::CallbackInfo& info);
 Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info);
 Napi::Value DeltaRule(const Napi::CallbackInfo& info);
 Napi::Value DeltaRuleStep(const Napi::CallbackInfo& info);
+Napi::Value CausalConv1d(const Napi::CallbackInfo& info);
+Napi::Value CausalConv1dStep(const Napi::CallbackInfo& info);
 
 }  // namespace ls_addon
 

@@ -344,6 +344,17 @@ void ChunkedHead(const ls_delta_rule_params& p, int64_t b, int64_t hv, float* sc
 }
 
 int64_t DeltaLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
+
+// Whether the chunked form beats the recurrence on this target (see ChooseAlgorithm for the numbers).
+bool PreferChunked(int64_t key_dim, int64_t value_dim) {
+#if HWY_TARGET == HWY_WASM
+  return key_dim * value_dim >= 128 * 128;
+#else
+  (void)key_dim;
+  (void)value_dim;
+  return false;
+#endif
+}
 int64_t RecurrentWidth() { return kRecurrentVecs * DeltaLanes(); }
 
 }  // namespace HWY_NAMESPACE
@@ -356,6 +367,7 @@ HWY_EXPORT(Recurrent);
 HWY_EXPORT(ChunkedHead);
 HWY_EXPORT(DeltaLanes);
 HWY_EXPORT(RecurrentWidth);
+HWY_EXPORT(PreferChunked);
 
 namespace {
 
@@ -386,12 +398,15 @@ ls_status Validate(const ls_delta_rule_params& p) {
   return LS_OK;
 }
 
-// The recurrence does about 3 K V multiply-adds per token and head against the chunked form's
-// ~(5.5 K V + 2.5 C K + ...) at C = 64, and its K x (4 vectors) slice of S stays in L1: measured on the
-// AVX-512 development machine (one thread, gated, B1 H8), the recurrence was faster at every DESIGN §6 shape
-// (numbers in BENCHMARKS.md, "Delta rule"). Auto therefore picks it on every shape for now.
+// The recurrence does 3 K V multiply-adds per token and head against the chunked form's ~5.5 K V + 2.5 C K
+// (C = 64), but it is a chain of dependent sweeps while the chunked form is matrix products. Measured at the
+// C API, one thread, gated, B1 H8, M token·heads/s (recurrent / chunked):
+//   AVX-512: K=V=64 T4096 4.21 / 1.90;  K=V=128 T4096 1.02 / 0.79;  K=V=128 T16384 0.88 / 0.74
+//   WASM:    K=V=64 T4096 0.68 / 0.53;  K=V=128 T4096 0.18 / 0.20;  K=V=128 T16384 0.16 / 0.20
+// so auto takes the recurrence, except in WASM from K V = 128 x 128 on.
 ls_delta_algorithm ChooseAlgorithm(const ls_delta_rule_params& p) {
-  return p.algorithm == LS_DELTA_AUTO ? LS_DELTA_RECURRENT : static_cast<ls_delta_algorithm>(p.algorithm);
+  if (p.algorithm != LS_DELTA_AUTO) return static_cast<ls_delta_algorithm>(p.algorithm);
+  return HWY_DYNAMIC_DISPATCH(PreferChunked)(p.key_dim, p.value_dim) ? LS_DELTA_CHUNKED : LS_DELTA_RECURRENT;
 }
 
 }  // namespace

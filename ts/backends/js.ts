@@ -3,7 +3,7 @@
  * backends are tested against, so it stays simple; it is not meant to be fast.
  */
 import type {
-  Backend, BackendLoader, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
+  Backend, BackendLoader, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs,
 } from '../backend.js';
 
@@ -89,6 +89,21 @@ function deltaRecurrence(a: DeltaRuleArgs, state: Float64Array, o: Float32Array)
   }
 }
 
+/** causalConv1d of DESIGN §3 in float64: y[t] = act(bias + Σ_w weight[w]·x̃[t−W+1+w]), x̃ = state ⧺ x. */
+function causalConv(a: CausalConv1dArgs, y: Float32Array, finalState?: Float32Array): void {
+  const { batch, dim, seqlen: L, width: W } = a;
+  for (let row = 0; row < batch * dim; row++) {
+    const d = row % dim;
+    const xt = (i: number): number => (i < W - 1 ? (a.initialState ? a.initialState[row * (W - 1) + i]! : 0) : a.x[row * L + i - (W - 1)]!);
+    for (let t = 0; t < L; t++) {
+      let out = a.bias ? a.bias[d]! : 0;
+      for (let w = 0; w < W; w++) out += a.weight[d * W + w]! * xt(t + w); // x̃ index t + w is x[t − W + 1 + w]
+      y[row * L + t] = a.silu ? silu(out) : out;
+    }
+    if (finalState) for (let i = 0; i < W - 1; i++) finalState[row * (W - 1) + i] = xt(L + i);
+  }
+}
+
 class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly threads = 1;
@@ -115,6 +130,21 @@ class JsBackend implements Backend {
     const o = new Float32Array(a.batch * a.seqlen * a.valueHeads * a.valueDim);
     deltaRecurrence(a, state, o);
     return a.returnFinalState ? { o, finalState: Float32Array.from(state) } : { o };
+  }
+
+  async causalConv1d(a: CausalConv1dArgs): Promise<CausalConv1dOutputs> {
+    const y = new Float32Array(a.batch * a.dim * a.seqlen);
+    const finalState = a.returnFinalState ? new Float32Array(a.batch * a.dim * (a.width - 1)) : undefined;
+    causalConv(a, y, finalState);
+    return finalState ? { y, finalState } : { y };
+  }
+
+  async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
+    const y = new Float32Array(a.batch * a.dim);
+    const state = new Float32Array(a.state.length);
+    causalConv({ ...a, seqlen: 1, initialState: a.state, returnFinalState: true }, y, state);
+    a.state.set(state);
+    return { y };
   }
 
   async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {

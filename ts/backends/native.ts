@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  Backend, BackendLoader, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
 import { DELTA_ALGORITHMS } from './codes.js';
@@ -20,6 +20,8 @@ interface Addon {
   selectiveScanStep(args: object): Promise<{ y: Float32Array }>;
   deltaRule(args: object): Promise<DeltaRuleOutputs>;
   deltaRuleStep(args: object): Promise<{ o: Float32Array }>;
+  causalConv1d(args: object): Promise<CausalConv1dOutputs>;
+  causalConv1dStep(args: object): Promise<{ y: Float32Array }>;
 }
 
 const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
@@ -57,6 +59,14 @@ class NativeBackend implements Backend {
 
   deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
     return this.addon.deltaRuleStep({ ...a, threads: this.threads });
+  }
+
+  causalConv1d(a: CausalConv1dArgs): Promise<CausalConv1dOutputs> {
+    return this.addon.causalConv1d({ ...a, threads: this.threads });
+  }
+
+  causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
+    return this.addon.causalConv1dStep({ ...a, threads: this.threads });
   }
 }
 

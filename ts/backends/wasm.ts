@@ -6,7 +6,7 @@
  * understand; `init({ wasmPath })` or `init({ wasmBinary })` override that.
  */
 import type {
-  Backend, BackendLoader, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
 import { DELTA_ALGORITHMS } from './codes.js';
@@ -172,6 +172,37 @@ class WasmBackend implements Backend {
       const out: DeltaRuleOutputs = { o: heap.read(o, outSize) };
       if (final) out.finalState = heap.read(final, stateSize);
       return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async causalConv1d(a: CausalConv1dArgs): Promise<CausalConv1dOutputs> {
+    const size = a.batch * a.dim * a.seqlen;
+    const stateSize = a.batch * a.dim * (a.width - 1);
+    const heap = new HeapArena(this.m, floats(a.x, a.weight, a.bias, a.initialState, size, a.returnFinalState ? stateSize : 0), 'causalConv1d');
+    try {
+      const x = heap.put(a.x), weight = heap.put(a.weight), bias = heap.put(a.bias), init = heap.put(a.initialState);
+      const y = heap.put(undefined, size);
+      const final = a.returnFinalState ? heap.put(undefined, stateSize) : 0;
+      this.check(this.m._ls_wasm_causal_conv1d(a.batch, a.dim, a.seqlen, a.width, a.silu ? 1 : 0, x, weight, bias, init, y, final), 'causalConv1d');
+      const out: CausalConv1dOutputs = { y: heap.read(y, size) };
+      if (final) out.finalState = heap.read(final, stateSize);
+      return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
+    const size = a.batch * a.dim;
+    const heap = new HeapArena(this.m, floats(a.state, a.x, a.weight, a.bias, size), 'causalConv1dStep');
+    try {
+      const state = heap.put(a.state), x = heap.put(a.x), weight = heap.put(a.weight), bias = heap.put(a.bias);
+      const y = heap.put(undefined, size);
+      this.check(this.m._ls_wasm_causal_conv1d_step(a.batch, a.dim, a.width, a.silu ? 1 : 0, state, x, weight, bias, y), 'causalConv1dStep');
+      a.state.set(heap.read(state, a.state.length));
+      return { y: heap.read(y, size) };
     } finally {
       heap.free();
     }

@@ -157,6 +157,44 @@ typedef struct ls_delta_rule_step_params {
 
 LS_API ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p);
 
+typedef enum ls_activation {
+  LS_ACTIVATION_NONE = 0,
+  LS_ACTIVATION_SILU = 1
+} ls_activation;
+
+/* Short causal depthwise convolution (causal_conv1d_fn):
+ *   y[b,d,t] = act(bias[d] + sum_{w<W} weight[d,w] * xx[b,d,t-W+1+w]),  xx = initial_state ++ x along time,
+ * final_state = the last W-1 columns of xx. x, y: [batch, dim, seqlen]; weight: [dim, width]; bias: [dim];
+ * initial_state, final_state: [batch, dim, width-1] (optional; may alias). 2 <= width <= 64. */
+typedef struct ls_causal_conv1d_params {
+  int32_t threads;
+  int64_t batch, dim, seqlen, width;
+  const float* x;
+  const float* weight;
+  const float* bias;
+  const float* initial_state;
+  int32_t activation; /* ls_activation */
+  float* y;
+  float* final_state;
+} ls_causal_conv1d_params;
+
+LS_API ls_status ls_causal_conv1d_cpu(const ls_causal_conv1d_params* p);
+
+/* One decode step (causal_conv1d_update): state [batch, dim, width-1] holds the last width-1 inputs and is
+ * shifted in place; x, y: [batch, dim]. */
+typedef struct ls_causal_conv1d_step_params {
+  int32_t threads;
+  int64_t batch, dim, width;
+  float* state;
+  const float* x;
+  const float* weight;
+  const float* bias;
+  int32_t activation;
+  float* y;
+} ls_causal_conv1d_step_params;
+
+LS_API ls_status ls_causal_conv1d_step_cpu(const ls_causal_conv1d_step_params* p);
+
 #ifdef __cplusplus
 }
 #endif
