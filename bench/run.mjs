@@ -10,6 +10,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { available, init } from '../dist/index.node.js';
+import { cases as causalConv1dCases } from './cases/causalConv1d.mjs';
 import { cases as deltaRuleCases } from './cases/deltaRule.mjs';
 import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
@@ -26,7 +27,7 @@ const onlyOp = option('op', undefined);
 const write = !argv.includes('--no-write');
 const progress = (...m) => process.stderr.write(`${m.join(' ')}\n`);
 
-const ALL_CASES = [...selectiveScanCases, ...deltaRuleCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
+const ALL_CASES = [...selectiveScanCases, ...deltaRuleCases, ...causalConv1dCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
 // Inputs are rotated through this many bytes so consecutive runs do not find them in the caches.
 const ROTATE_BYTES = 256 << 20;
 

@@ -14,7 +14,7 @@ export async function loadWasmModule() {
 export function prepare(m, c, params) {
   const pointers = {};
   for (const [name, value] of Object.entries(params)) {
-    if (typeof value !== 'object') continue;
+    if (typeof value !== 'object' || value === null) continue;
     pointers[name] = m._malloc(value.data.length * 4) >>> 0;
     m.HEAPF32.set(value.data, pointers[name] >>> 2);
   }
@@ -43,6 +43,11 @@ export function prepare(m, c, params) {
     const heads = params.q.shape[1];
     call = () => m._ls_wasm_delta_rule_step(batch, heads, valueHeads, keyDim, valueDim, 1 / Math.sqrt(keyDim), 1,
       p('state'), p('q'), p('k'), p('v'), p('beta'), p('g'), out);
+  } else if (c.op === 'causalConv1d') {
+    const [batch, dim, seqlen] = params.x.shape;
+    const width = params.weight.shape[1];
+    call = () => m._ls_wasm_causal_conv1d(batch, dim, seqlen, width, params.activation === 'silu' ? 1 : 0, p('x'),
+      p('weight'), p('bias'), 0, out, 0);
   } else {
     return undefined;
   }

@@ -45,6 +45,7 @@ void Time(const std::function<void(int)>& run, int copies, double min_seconds, i
 // Bench cases, one file per op.
 void BenchSelectiveScan(int threads, double min_seconds, std::vector<Result>* results);
 void BenchDeltaRule(int threads, double min_seconds, std::vector<Result>* results);
+void BenchCausalConv1d(int threads, double min_seconds, std::vector<Result>* results);
 
 }  // namespace ls_bench
 
