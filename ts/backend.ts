@@ -127,6 +127,28 @@ export interface CausalConv1dStepArgs {
   silu: boolean;
 }
 
+export type FftConvAlgorithm = 'auto' | 'fft' | 'direct';
+
+export interface FftConvArgs {
+  batch: number;
+  channels: number;
+  seqlen: number;
+  kernelLen: number;
+  u: Float32Array;
+  /** Absent when `spectrum` (from this backend's fftConvSpectrum) is given. */
+  k?: Float32Array;
+  spectrum?: unknown;
+  D?: Float32Array;
+  algorithm: FftConvAlgorithm;
+}
+
+export interface FftConvSpectrumArgs {
+  channels: number;
+  seqlen: number;
+  kernelLen: number;
+  k: Float32Array;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** CPU threads the kernels use (1 for js and single-threaded wasm). */
@@ -139,6 +161,9 @@ export interface Backend {
   deltaRuleStep(args: DeltaRuleStepArgs): Promise<{ o: Float32Array }>;
   causalConv1d(args: CausalConv1dArgs): Promise<CausalConv1dOutputs>;
   causalConv1dStep(args: CausalConv1dStepArgs): Promise<{ y: Float32Array }>;
+  fftConv(args: FftConvArgs): Promise<{ y: Float32Array }>;
+  /** The kernel's precomputed form for repeated fftConv calls; opaque, only this backend reads it. */
+  fftConvSpectrum(args: FftConvSpectrumArgs): Promise<unknown>;
 }
 
 export interface InitOptions {

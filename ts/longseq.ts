@@ -6,6 +6,7 @@ import { deltaRule, type DeltaRuleParams, type DeltaRuleResult } from './ops/del
 import { deltaRuleStep, type DeltaRuleStepParams } from './ops/deltaRuleStep.js';
 import { causalConv1d, type CausalConv1dParams, type CausalConv1dResult } from './ops/causalConv1d.js';
 import { causalConv1dStep, type CausalConv1dStepParams } from './ops/causalConv1dStep.js';
+import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftConvPlanParams } from './ops/fftConv.js';
 import type { Tensor } from './tensor.js';
 
 export class LongSeq {
@@ -58,6 +59,16 @@ export class LongSeq {
   /** One decode token of causalConv1d; updates `params.state` in place. */
   causalConv1dStep(params: CausalConv1dStepParams): Promise<{ y: Tensor }> {
     return causalConv1dStep(this.#backend, params);
+  }
+
+  /** Long causal convolution; see ops/fftConv.ts. */
+  fftConv(params: FftConvParams): Promise<{ y: Tensor }> {
+    return fftConv(this.#backend, params);
+  }
+
+  /** A fixed filter transformed once: `(await ls.fftConvPlan({ k, L })).run({ u, D })`. */
+  fftConvPlan(params: FftConvPlanParams): Promise<FftConvPlan> {
+    return fftConvPlan(this.#backend, params);
   }
 }
 

@@ -4,8 +4,10 @@
  * boolean, unknown option) are TypeErrors; wrong sizes and values are RangeErrors.
  */
 import type {
-  CausalConv1dArgs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanStepArgs,
+  CausalConv1dArgs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleStepArgs, FftConvArgs, FftConvSpectrumArgs,
+  SelectiveScanArgs, SelectiveScanStepArgs,
 } from './backend.js';
+import type { FftConvParams, FftConvPlanParams, FftConvRunParams } from './ops/fftConv.js';
 import type { CausalConv1dParams } from './ops/causalConv1d.js';
 import type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import type { DeltaRuleParams } from './ops/deltaRule.js';
@@ -317,4 +319,63 @@ export function validateCausalConv1dStep(params: CausalConv1dStepParams): Causal
   checkShape(op, 'x', x, [batch, dim], '[B, D] from state [B, D, W-1]');
   const bias = checkOptionalTensor(op, 'bias', p.bias, [dim], '[D]');
   return { batch, dim, width, state: state.data, x: x.data, weight: weight.data, bias: bias?.data, silu: checkActivation(op, p.activation) };
+}
+
+/** The longest sequence fftConv takes (the FFT size, a power of two >= L + Lk - 1, must stay <= 2^31). */
+export const MAX_FFT_CONV_LENGTH = 2 ** 30;
+
+function checkFftKernel(op: string, value: unknown, channels: number, seqlen: number): Tensor {
+  const k = checkTensor(op, 'k', value, [2]);
+  if (k.shape[0] !== channels || k.shape[1]! > seqlen) {
+    throw new RangeError(`${op}: k must have shape [${channels}, Lk] ([H, Lk] with Lk <= L = ${seqlen}), got ${fmt(k.shape)}`);
+  }
+  return k;
+}
+
+function checkLength(op: string, seqlen: number): void {
+  if (seqlen > MAX_FFT_CONV_LENGTH) throw new RangeError(`${op}: L must be <= 2^30, got ${seqlen}`);
+}
+
+const FFT_CONV_KEYS = ['u', 'k', 'D', 'algorithm'] as const;
+
+export function validateFftConv(params: FftConvParams): FftConvArgs {
+  const op = 'fftConv';
+  const p = checkParams(op, params, FFT_CONV_KEYS);
+  const u = checkTensor(op, 'u', p.u, [3]);
+  const [batch, channels, seqlen] = u.shape as [number, number, number];
+  checkLength(op, seqlen);
+  const k = checkFftKernel(op, p.k, channels, seqlen);
+  const D = checkOptionalTensor(op, 'D', p.D, [channels], '[H]');
+  return {
+    batch, channels, seqlen, kernelLen: k.shape[1]!, u: u.data, k: k.data, D: D?.data,
+    algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'fft', 'direct'], 'auto'),
+  };
+}
+
+const FFT_CONV_PLAN_KEYS = ['k', 'L'] as const;
+
+export function validateFftConvPlan(params: FftConvPlanParams): FftConvSpectrumArgs {
+  const op = 'fftConvPlan';
+  const p = checkParams(op, params, FFT_CONV_PLAN_KEYS);
+  if (typeof p.L !== 'number') throw new TypeError(`${op}: L must be a number, got ${typeof p.L}`);
+  if (!Number.isSafeInteger(p.L) || p.L < 1) throw new RangeError(`${op}: L must be an integer >= 1, got ${p.L}`);
+  checkLength(op, p.L);
+  const k = checkTensor(op, 'k', p.k, [2]);
+  const [channels, kernelLen] = k.shape as [number, number];
+  if (kernelLen > p.L) throw new RangeError(`${op}: k's length Lk = ${kernelLen} must be <= L = ${p.L}`);
+  return { channels, seqlen: p.L, kernelLen, k: k.data };
+}
+
+const FFT_CONV_RUN_KEYS = ['u', 'D'] as const;
+
+/** plan.run's params against the plan's H and L. */
+export function validateFftConvRun(params: FftConvRunParams, channels: number, seqlen: number): Pick<FftConvArgs, 'batch' | 'u' | 'D'> {
+  const op = 'fftConvPlan.run';
+  const p = checkParams(op, params, FFT_CONV_RUN_KEYS);
+  const u = checkTensor(op, 'u', p.u, [3]);
+  if (u.shape[1] !== channels || u.shape[2] !== seqlen) {
+    throw new RangeError(`${op}: u must have shape [B, ${channels}, ${seqlen}] ([B, H, L] with the plan's H and L), got ${fmt(u.shape)}`);
+  }
+  const D = checkOptionalTensor(op, 'D', p.D, [channels], '[H]');
+  return { batch: u.shape[0]!, u: u.data, D: D?.data };
 }

@@ -144,4 +144,30 @@ ls_status ls_wasm_causal_conv1d_step(double batch, double dim, double width, int
   return ls_causal_conv1d_step_cpu(&p);
 }
 
+ls_status ls_wasm_fft_conv(double batch, double channels, double seqlen, double kernel_len, int algorithm,
+                           const float* u, const float* k, const float* spectrum, const float* D, float* y) {
+  ls_fft_conv_params p = {};
+  p.batch = static_cast<int64_t>(batch);
+  p.channels = static_cast<int64_t>(channels);
+  p.seqlen = static_cast<int64_t>(seqlen);
+  p.kernel_len = static_cast<int64_t>(kernel_len);
+  p.algorithm = algorithm;
+  p.u = u;
+  p.k = k;
+  p.spectrum = spectrum;
+  p.D = D;
+  p.y = y;
+  return ls_fft_conv_cpu(&p);
+}
+
+ls_status ls_wasm_fft_conv_spectrum(double channels, double seqlen, double kernel_len, const float* k, float* spectrum) {
+  ls_fft_conv_spectrum_params p = {};
+  p.channels = static_cast<int64_t>(channels);
+  p.seqlen = static_cast<int64_t>(seqlen);
+  p.kernel_len = static_cast<int64_t>(kernel_len);
+  p.k = k;
+  p.spectrum = spectrum;
+  return ls_fft_conv_spectrum_cpu(&p);
+}
+
 }  // extern "C"

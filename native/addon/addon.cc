@@ -21,6 +21,8 @@ constexpr OpEntry kOps[] = {
     {"deltaRuleStep", DeltaRuleStep},
     {"causalConv1d", CausalConv1d},
     {"causalConv1dStep", CausalConv1dStep},
+    {"fftConv", FftConv},
+    {"fftConvSpectrum", FftConvSpectrum},
 };
 
 }  // namespace

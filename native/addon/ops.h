@@ -12,6 +12,8 @@ Napi::Value DeltaRule(const Napi::CallbackInfo& info);
 Napi::Value DeltaRuleStep(const Napi::CallbackInfo& info);
 Napi::Value CausalConv1d(const Napi::CallbackInfo& info);
 Napi::Value CausalConv1dStep(const Napi::CallbackInfo& info);
+Napi::Value FftConv(const Napi::CallbackInfo& info);
+Napi::Value FftConvSpectrum(const Napi::CallbackInfo& info);
 
 }  // namespace ls_addon
 

@@ -10,7 +10,7 @@
 #define HWY_TARGET_INCLUDE "cpu/causal_conv1d.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "cpu/simd_math-inl.h"
+#include "cpu/conv-inl.h"
 
 #ifndef LONGSEQ_CPU_CAUSAL_CONV1D_ONCE
 #define LONGSEQ_CPU_CAUSAL_CONV1D_ONCE
@@ -34,26 +34,6 @@ HWY_BEFORE_NAMESPACE();
 namespace ls {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// y[0, count) = act(bias + sum_w weight[w] * src[t + w]): src holds the W-1 inputs before y[0] first.
-template <class D>
-HWY_INLINE void ConvolveRun(D d, const float* src, int64_t count, const float* weight, int64_t W, float bias,
-                            bool silu, float* y) {
-  using V = hn::Vec<D>;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  int64_t t = 0;
-  for (; t + lanes <= count; t += lanes) {
-    V acc = hn::Set(d, bias);
-    for (int64_t w = 0; w < W; ++w) acc = hn::MulAdd(hn::Set(d, weight[w]), hn::LoadU(d, src + t + w), acc);
-    if (silu) acc = Silu(d, acc);
-    hn::StoreU(acc, d, y + t);
-  }
-  for (; t < count; ++t) {
-    float acc = bias;
-    for (int64_t w = 0; w < W; ++w) acc += weight[w] * src[t + w];
-    y[t] = silu ? acc / (1.0f + expf(-acc)) : acc;
-  }
-}
 
 // Rows [row0, row1) of the flattened [B * D] rows.
 void ConvRows(const ls_causal_conv1d_params& p, int64_t row0, int64_t row1) {

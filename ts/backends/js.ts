@@ -3,7 +3,7 @@
  * backends are tested against, so it stays simple; it is not meant to be fast.
  */
 import type {
-  Backend, BackendLoader, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
+  Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs,
 } from '../backend.js';
 
@@ -104,6 +104,19 @@ function causalConv(a: CausalConv1dArgs, y: Float32Array, finalState?: Float32Ar
   }
 }
 
+/** fftConv of DESIGN §3 by direct summation in float64: y[t] = Σ_{s ≤ min(t, Lk−1)} k[s]·u[t−s] + D·u[t]. */
+function longConv(a: FftConvArgs, k: Float32Array, y: Float32Array): void {
+  const { batch, channels: H, seqlen: L, kernelLen: Lk } = a;
+  for (let row = 0; row < batch * H; row++) {
+    const h = row % H;
+    for (let t = 0; t < L; t++) {
+      let out = (a.D ? a.D[h]! : 0) * a.u[row * L + t]!;
+      for (let s = 0; s <= Math.min(t, Lk - 1); s++) out += k[h * Lk + s]! * a.u[row * L + t - s]!;
+      y[row * L + t] = out;
+    }
+  }
+}
+
 class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly threads = 1;
@@ -145,6 +158,17 @@ class JsBackend implements Backend {
     causalConv({ ...a, seqlen: 1, initialState: a.state, returnFinalState: true }, y, state);
     a.state.set(state);
     return { y };
+  }
+
+  async fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {
+    const y = new Float32Array(a.batch * a.channels * a.seqlen);
+    longConv(a, (a.k ?? a.spectrum) as Float32Array, y);
+    return { y };
+  }
+
+  /** The reference has no FFT: its "spectrum" is a copy of k. */
+  async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
+    return Float32Array.from(a.k);
   }
 
   async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {

@@ -7,10 +7,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  Backend, BackendLoader, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
-import { DELTA_ALGORITHMS } from './codes.js';
+import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS } from './codes.js';
 
 /** What build/Release/longseq.node exports (native/addon/addon.cc). */
 interface Addon {
@@ -22,6 +22,8 @@ interface Addon {
   deltaRuleStep(args: object): Promise<{ o: Float32Array }>;
   causalConv1d(args: object): Promise<CausalConv1dOutputs>;
   causalConv1dStep(args: object): Promise<{ y: Float32Array }>;
+  fftConv(args: object): Promise<{ y: Float32Array }>;
+  fftConvSpectrum(args: object): Promise<{ spectrum: Float32Array }>;
 }
 
 const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
@@ -67,6 +69,14 @@ class NativeBackend implements Backend {
 
   causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
     return this.addon.causalConv1dStep({ ...a, threads: this.threads });
+  }
+
+  fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {
+    return this.addon.fftConv({ ...a, algorithm: FFT_CONV_ALGORITHMS[a.algorithm], threads: this.threads });
+  }
+
+  async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
+    return (await this.addon.fftConvSpectrum({ ...a, threads: this.threads })).spectrum;
   }
 }
 

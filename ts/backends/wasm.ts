@@ -6,10 +6,10 @@
  * understand; `init({ wasmPath })` or `init({ wasmBinary })` override that.
  */
 import type {
-  Backend, BackendLoader, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
-import { DELTA_ALGORITHMS } from './codes.js';
+import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, spectrumFloats } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
 const DEFAULT_WASM_URL = new URL('../../wasm/dist/longseq.wasm', import.meta.url);
@@ -189,6 +189,33 @@ class WasmBackend implements Backend {
       const out: CausalConv1dOutputs = { y: heap.read(y, size) };
       if (final) out.finalState = heap.read(final, stateSize);
       return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {
+    const size = a.batch * a.channels * a.seqlen;
+    const spectrum = a.spectrum as Float32Array | undefined;
+    const heap = new HeapArena(this.m, floats(a.u, a.k, spectrum, a.D, size), 'fftConv');
+    try {
+      const u = heap.put(a.u), k = heap.put(a.k), s = heap.put(spectrum), D = heap.put(a.D);
+      const y = heap.put(undefined, size);
+      this.check(this.m._ls_wasm_fft_conv(a.batch, a.channels, a.seqlen, a.kernelLen, FFT_CONV_ALGORITHMS[a.algorithm], u, k, s, D, y), 'fftConv');
+      return { y: heap.read(y, size) };
+    } finally {
+      heap.free();
+    }
+  }
+
+  async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
+    const size = spectrumFloats(a.channels, a.seqlen, a.kernelLen);
+    const heap = new HeapArena(this.m, floats(a.k, size), 'fftConvPlan');
+    try {
+      const k = heap.put(a.k);
+      const spectrum = heap.put(undefined, size);
+      this.check(this.m._ls_wasm_fft_conv_spectrum(a.channels, a.seqlen, a.kernelLen, k, spectrum), 'fftConvPlan');
+      return heap.read(spectrum, size);
     } finally {
       heap.free();
     }

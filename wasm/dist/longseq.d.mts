@@ -12,6 +12,8 @@ export interface LongseqModule {
   _ls_wasm_delta_rule_step(...args: number[]): number;
   _ls_wasm_causal_conv1d(...args: number[]): number;
   _ls_wasm_causal_conv1d_step(...args: number[]): number;
+  _ls_wasm_fft_conv(...args: number[]): number;
+  _ls_wasm_fft_conv_spectrum(...args: number[]): number;
   UTF8ToString(pointer: number): string;
 }
 

@@ -195,6 +195,45 @@ typedef struct ls_causal_conv1d_step_params {
 
 LS_API ls_status ls_causal_conv1d_step_cpu(const ls_causal_conv1d_step_params* p);
 
+/* How fftConv computes: FFT, direct summation, or the faster for the shape (rule in native/cpu/fft_conv.cc). */
+typedef enum ls_fft_conv_algorithm {
+  LS_FFT_CONV_AUTO = 0,
+  LS_FFT_CONV_FFT = 1,
+  LS_FFT_CONV_DIRECT = 2
+} ls_fft_conv_algorithm;
+
+/* Long causal convolution (Hyena's fftconv):
+ *   y[b,h,t] = sum_{s=0}^{min(t, kernel_len-1)} k[h,s] u[b,h,t-s] + D[h] u[b,h,t]
+ * u, y: [batch, channels, seqlen]; k: [channels, kernel_len], kernel_len <= seqlen; D: [channels] (optional).
+ * spectrum (optional): k's spectrum from ls_fft_conv_spectrum_cpu for the same channels, seqlen and kernel_len;
+ * when given, k may be NULL and the FFT path is used. */
+typedef struct ls_fft_conv_params {
+  int32_t threads;
+  int64_t batch, channels, seqlen, kernel_len;
+  const float* u;
+  const float* k;
+  const float* spectrum;
+  const float* D;
+  int32_t algorithm; /* ls_fft_conv_algorithm */
+  float* y;
+} ls_fft_conv_params;
+
+LS_API ls_status ls_fft_conv_cpu(const ls_fft_conv_params* p);
+
+/* Floats of the spectrum ls_fft_conv_spectrum_cpu writes (channels x 2 x (n/2 + 1), n the FFT size), or -1
+ * when the sizes are invalid. */
+LS_API int64_t ls_fft_conv_spectrum_floats(int64_t channels, int64_t seqlen, int64_t kernel_len);
+
+/* The kernel's spectrum, computed once for repeated ls_fft_conv_cpu calls with a fixed filter. */
+typedef struct ls_fft_conv_spectrum_params {
+  int32_t threads;
+  int64_t channels, seqlen, kernel_len;
+  const float* k;
+  float* spectrum; /* ls_fft_conv_spectrum_floats(...) floats */
+} ls_fft_conv_spectrum_params;
+
+LS_API ls_status ls_fft_conv_spectrum_cpu(const ls_fft_conv_spectrum_params* p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,47 @@
+// Direct causal convolution of one row, time in the SIMD lanes (Highway per-target header: include after
+// foreach_target.h). Shared by causalConv1d and fftConv's direct path.
+
+#if defined(LONGSEQ_CPU_CONV_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LONGSEQ_CPU_CONV_INL_H_
+#undef LONGSEQ_CPU_CONV_INL_H_
+#else
+#define LONGSEQ_CPU_CONV_INL_H_
+#endif
+
+#include <math.h>
+#include <stdint.h>
+
+#include "cpu/simd_math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ls {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// y[0, count) = act(bias + sum_{w<W} weight[w] * src[t + w]): src holds the W-1 inputs before y[0] first.
+// Each output vector takes W unaligned loads (L1 hits) and one broadcast weight per tap.
+template <class D>
+HWY_INLINE void ConvolveRun(D d, const float* src, int64_t count, const float* weight, int64_t W, float bias,
+                            bool silu, float* y) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t t = 0;
+  for (; t + lanes <= count; t += lanes) {
+    V acc = hn::Set(d, bias);
+    for (int64_t w = 0; w < W; ++w) acc = hn::MulAdd(hn::Set(d, weight[w]), hn::LoadU(d, src + t + w), acc);
+    if (silu) acc = Silu(d, acc);
+    hn::StoreU(acc, d, y + t);
+  }
+  for (; t < count; ++t) {
+    float acc = bias;
+    for (int64_t w = 0; w < W; ++w) acc += weight[w] * src[t + w];
+    y[t] = silu ? acc / (1.0f + expf(-acc)) : acc;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ls
+HWY_AFTER_NAMESPACE();
+
+#endif  // LONGSEQ_CPU_CONV_INL_H_

@@ -1,0 +1,178 @@
+// Real FFTs of power-of-two sizes, `lanes` independent signals at once (Highway per-target header: include after
+// foreach_target.h).
+//
+// The convolutions transform many channels of the same length, so each SIMD lane carries its own channel and
+// the FFT itself is written as scalar code on vectors: every stage vectorises fully, with no shuffles, and
+// twiddles are scalars broadcast to all lanes. Arrays hold complex element i of every lane at
+// re[i * lanes .. + lanes) and im[i * lanes .. + lanes).
+//
+// The complex FFT is a radix-4 Stockham autosort (one radix-2 stage when log2 size is odd): out of place,
+// ping-ponging between two buffers, natural order in and out.
+
+#if defined(LONGSEQ_CPU_FFT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LONGSEQ_CPU_FFT_INL_H_
+#undef LONGSEQ_CPU_FFT_INL_H_
+#else
+#define LONGSEQ_CPU_FFT_INL_H_
+#endif
+
+#include <stdint.h>
+
+#include <utility>
+
+#include "cpu/fft.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ls {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// A pair of complex vectors.
+template <class V>
+struct Cplx {
+  V re, im;
+};
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE Cplx<V> LoadC(D d, const float* re, const float* im, int64_t offset) {
+  return {hn::Load(d, re + offset), hn::Load(d, im + offset)};
+}
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void StoreC(D d, Cplx<V> z, float* re, float* im, int64_t offset) {
+  hn::Store(z.re, d, re + offset);
+  hn::Store(z.im, d, im + offset);
+}
+
+// (wr + i wi) z
+template <class V>
+HWY_INLINE Cplx<V> MulC(V wr, V wi, Cplx<V> z) {
+  return {hn::NegMulAdd(wi, z.im, hn::Mul(wr, z.re)), hn::MulAdd(wi, z.re, hn::Mul(wr, z.im))};
+}
+
+// One radix-4 stage: sequences of length n >= 4 at stride s (in elements). kInverse conjugates the twiddles.
+template <bool kInverse, class D>
+HWY_INLINE void Radix4Stage(D d, const FftPlan& plan, int64_t n, int64_t s, const float* xr, const float* xi,
+                            float* yr, float* yi) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t quarter = n / 4;
+  const int64_t step = plan.m / n;  // w_n^p = w_m^(p * step)
+  const float sign = kInverse ? -1.0f : 1.0f;
+  for (int64_t p = 0; p < quarter; ++p) {
+    const V w1r = hn::Set(d, plan.w_re[p * step]), w1i = hn::Set(d, sign * plan.w_im[p * step]);
+    const V w2r = hn::Set(d, plan.w_re[2 * p * step]), w2i = hn::Set(d, sign * plan.w_im[2 * p * step]);
+    const V w3r = hn::Set(d, plan.w_re[3 * p * step]), w3i = hn::Set(d, sign * plan.w_im[3 * p * step]);
+    const float* a_re = xr + s * p * lanes;
+    const float* a_im = xi + s * p * lanes;
+    const int64_t to_b = s * quarter * lanes;
+    float* y_re = yr + s * 4 * p * lanes;
+    float* y_im = yi + s * 4 * p * lanes;
+    const int64_t to_y = s * lanes;
+    for (int64_t q = 0; q < s * lanes; q += lanes) {
+      const Cplx<V> a = LoadC(d, a_re, a_im, q);
+      const Cplx<V> b = LoadC(d, a_re, a_im, q + to_b);
+      const Cplx<V> c = LoadC(d, a_re, a_im, q + 2 * to_b);
+      const Cplx<V> e = LoadC(d, a_re, a_im, q + 3 * to_b);
+      const Cplx<V> apc = {hn::Add(a.re, c.re), hn::Add(a.im, c.im)};
+      const Cplx<V> amc = {hn::Sub(a.re, c.re), hn::Sub(a.im, c.im)};
+      const Cplx<V> bpe = {hn::Add(b.re, e.re), hn::Add(b.im, e.im)};
+      const Cplx<V> bme = {hn::Sub(b.re, e.re), hn::Sub(b.im, e.im)};
+      // Forward (w = e^-2 pi i / n, w^(n/4) = -i): outputs 1 and 3 are (a - c) -/+ i (b - e); inverse: +/-.
+      const Cplx<V> minus_i = {hn::Add(amc.re, bme.im), hn::Sub(amc.im, bme.re)};  // amc - i bme
+      const Cplx<V> plus_i = {hn::Sub(amc.re, bme.im), hn::Add(amc.im, bme.re)};   // amc + i bme
+      StoreC(d, Cplx<V>{hn::Add(apc.re, bpe.re), hn::Add(apc.im, bpe.im)}, y_re, y_im, q);
+      StoreC(d, MulC(w1r, w1i, kInverse ? plus_i : minus_i), y_re, y_im, q + to_y);
+      StoreC(d, MulC(w2r, w2i, Cplx<V>{hn::Sub(apc.re, bpe.re), hn::Sub(apc.im, bpe.im)}), y_re, y_im, q + 2 * to_y);
+      StoreC(d, MulC(w3r, w3i, kInverse ? minus_i : plus_i), y_re, y_im, q + 3 * to_y);
+    }
+  }
+}
+
+// The last stage when log2 m is odd: sequences of length 2 at stride s, no twiddles.
+template <class D>
+HWY_INLINE void Radix2Stage(D d, int64_t s, const float* xr, const float* xi, float* yr, float* yi) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t half = s * lanes;
+  for (int64_t q = 0; q < half; q += lanes) {
+    const Cplx<V> a = LoadC(d, xr, xi, q);
+    const Cplx<V> b = LoadC(d, xr, xi, q + half);
+    StoreC(d, Cplx<V>{hn::Add(a.re, b.re), hn::Add(a.im, b.im)}, yr, yi, q);
+    StoreC(d, Cplx<V>{hn::Sub(a.re, b.re), hn::Sub(a.im, b.im)}, yr, yi, q + half);
+  }
+}
+
+// Complex FFT of size plan.m on (re, im), using (work_re, work_im) as the other buffer; unnormalised. On return
+// re/im point at the result and work_re/work_im at the free buffer.
+template <bool kInverse, class D>
+HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+  int64_t n = plan.m, s = 1;
+  for (; n >= 4; n /= 4, s *= 4) {
+    Radix4Stage<kInverse>(d, plan, n, s, re, im, work_re, work_im);
+    std::swap(re, work_re);
+    std::swap(im, work_im);
+  }
+  if (n == 2) {
+    Radix2Stage(d, s, re, im, work_re, work_im);
+    std::swap(re, work_re);
+    std::swap(im, work_im);
+  }
+}
+
+// Real forward FFT of size plan.n. In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements.
+// Out: X[k] for k = 0..m (m + 1 elements) in (re, im); (work_re, work_im) is the other buffer; both buffers
+// hold m + 1 elements.
+template <class D>
+HWY_INLINE void RealForward(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m = plan.m;
+  ComplexFft<false>(d, plan, re, im, work_re, work_im);
+  // With A = Z[k], B = conj(Z[m - k]) (Z[m] = Z[0]): E = (A + B) / 2 is the even samples' spectrum,
+  // O = (A - B) / 2i the odd samples'; X[k] = E + r^k O with r = e^(-2 pi i / n).
+  const V half = hn::Set(d, 0.5f);
+  for (int64_t k = 0; k <= m; ++k) {
+    const int64_t kk = k == m ? 0 : k;
+    const int64_t mk = k == 0 ? 0 : m - k;
+    const Cplx<V> a = LoadC(d, re, im, kk * lanes);
+    const Cplx<V> z = LoadC(d, re, im, mk * lanes);
+    const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, z.re)), hn::Mul(half, hn::Sub(a.im, z.im))};
+    // (A - B) / 2i = (Im(A - B) - i Re(A - B)) / 2, with A - B = (a.re - z.re) + i (a.im + z.im)
+    const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, z.im)), hn::Mul(half, hn::Sub(z.re, a.re))};
+    const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
+    StoreC(d, Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)}, work_re, work_im, k * lanes);
+  }
+  std::swap(re, work_re);
+  std::swap(im, work_im);
+}
+
+// Real inverse FFT of size plan.n, times m (unnormalised, like the forward): X[0..m] in (re, im) gives the
+// packed signal z[j] = x[2j] + i x[2j+1], m elements, in (re, im).
+template <class D>
+HWY_INLINE void RealInverse(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m = plan.m;
+  // E[k] = (X[k] + conj(X[m - k])) / 2, O[k] = (X[k] - conj(X[m - k])) conj(r^k) / 2, Z[k] = E[k] + i O[k].
+  const V half = hn::Set(d, 0.5f);
+  for (int64_t k = 0; k < m; ++k) {
+    const Cplx<V> a = LoadC(d, re, im, k * lanes);
+    const Cplx<V> z = LoadC(d, re, im, (m - k) * lanes);
+    const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, z.re)), hn::Mul(half, hn::Sub(a.im, z.im))};
+    const Cplx<V> diff = {hn::Mul(half, hn::Sub(a.re, z.re)), hn::Mul(half, hn::Add(a.im, z.im))};
+    const Cplx<V> o = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, -plan.r_im[k]), diff);
+    // Z = E + i O = (e.re - o.im) + i (e.im + o.re)
+    StoreC(d, Cplx<V>{hn::Sub(e.re, o.im), hn::Add(e.im, o.re)}, work_re, work_im, k * lanes);
+  }
+  std::swap(re, work_re);
+  std::swap(im, work_im);
+  ComplexFft<true>(d, plan, re, im, work_re, work_im);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ls
+HWY_AFTER_NAMESPACE();
+
+#endif  // LONGSEQ_CPU_FFT_INL_H_

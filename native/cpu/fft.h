@@ -1,0 +1,32 @@
+// FFT plans: twiddle tables for real FFTs of power-of-two sizes, built once per size and cached.
+#ifndef LONGSEQ_CPU_FFT_H_
+#define LONGSEQ_CPU_FFT_H_
+
+#include <stdint.h>
+
+#include <vector>
+
+namespace ls {
+
+// Real FFT of size n = 2m (m a power of two, m >= 1), computed as a complex FFT of size m on the even/odd
+// samples packed as z[j] = x[2j] + i x[2j+1], then unpacked. Twiddles are computed in float64 and rounded once,
+// so their error does not grow with n (no recurrences).
+struct FftPlan {
+  int64_t n = 0;  // real size
+  int64_t m = 0;  // complex size, n / 2
+  // w[j] = exp(-2 pi i j / m), j < m: the complex FFT's twiddles (each stage reads a stride of them).
+  std::vector<float> w_re, w_im;
+  // r[k] = exp(-2 pi i k / n), k <= m: the real unpacking twiddles.
+  std::vector<float> r_re, r_im;
+};
+
+// The plan for real size n (a power of two >= 2), shared and never freed; nullptr if out of memory.
+const FftPlan* GetFftPlan(int64_t n);
+
+// The FFT size for a causal convolution of a length-`seqlen` signal with a length-`kernel_len` kernel: the
+// smallest power of two >= seqlen + kernel_len - 1 (and >= 2), so the circular convolution does not wrap.
+int64_t FftConvSize(int64_t seqlen, int64_t kernel_len);
+
+}  // namespace ls
+
+#endif  // LONGSEQ_CPU_FFT_H_

@@ -1,0 +1,308 @@
+// Long causal convolution on the CPU: ls_fft_conv_cpu, ls_fft_conv_spectrum_cpu.
+//
+// FFT path: per group of `lanes` channels (one channel per SIMD lane, see fft-inl.h), the kernel's spectrum is
+// computed (or loaded from a plan's spectrum) once and reused for every batch row; each row is transformed,
+// multiplied, transformed back and gets the D term. FFT size: the smallest power of two >= L + Lk - 1.
+// Direct path: time in the lanes, Lk taps per output (conv-inl.h). The crossover is at ChooseDirect.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/fft_conv.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "cpu/conv-inl.h"
+#include "cpu/fft-inl.h"
+
+#ifndef LONGSEQ_CPU_FFT_CONV_ONCE
+#define LONGSEQ_CPU_FFT_CONV_ONCE
+#include <string.h>
+
+#include "cpu/fft.h"
+#include "cpu/scratch.h"
+#include "cpu/status.h"
+#include "cpu/thread_pool.h"
+#include "longseq/longseq.h"
+
+namespace ls {
+// Above this much scratch per worker with full-width vectors, the FFT runs on 4-lane vectors instead (a
+// quarter of the memory on AVX-512): L = 2^20 would otherwise take 400 MiB per worker.
+constexpr int64_t kMaxFftScratchBytes = int64_t{96} << 20;
+// Rows per direct-path task.
+constexpr int64_t kDirectRowsPerTask = 8;
+// Scratch floats of one FFT group: two ping-pong buffers and the kernel spectrum, (m + 1) x lanes complex each.
+inline int64_t FftGroupScratchFloats(int64_t m, int64_t lanes) { return 6 * (m + 1) * lanes; }
+}  // namespace ls
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace ls {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Packs rows[c][0, len) (zero past len and past `count` lanes) as z[j] = x[2j] + i x[2j+1].
+template <class D>
+HWY_INLINE void PackRows(D d, const float* rows, int64_t row_stride, int64_t count, int64_t len, int64_t m,
+                         float* re, float* im) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  memset(re, 0, sizeof(float) * m * lanes);
+  memset(im, 0, sizeof(float) * m * lanes);
+  for (int64_t c = 0; c < count; ++c) {
+    const float* x = rows + c * row_stride;
+    for (int64_t t = 0; t < len; ++t) (t & 1 ? im : re)[(t >> 1) * lanes + c] = x[t];
+  }
+}
+
+// The spectrum of k's rows [c0, c0 + count) into (kr, ki), (m + 1) x lanes each. a_*/b_* are work buffers.
+template <class D>
+HWY_INLINE void KernelSpectrum(D d, const FftPlan& plan, const float* k, int64_t kernel_len, int64_t count,
+                               float* a_re, float* a_im, float* b_re, float* b_im, float* kr, float* ki) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  PackRows(d, k, kernel_len, count, kernel_len, plan.m, a_re, a_im);
+  float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
+  RealForward(d, plan, re, im, wre, wim);
+  memcpy(kr, re, sizeof(float) * (plan.m + 1) * lanes);
+  memcpy(ki, im, sizeof(float) * (plan.m + 1) * lanes);
+}
+
+// FFT convolution of channels [c0, c0 + count) for every batch row.
+template <class D>
+HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& plan, int64_t c0, int64_t count,
+                              float* scratch) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m = plan.m, L = p.seqlen, H = p.channels;
+  const int64_t stride = (m + 1) * lanes;
+  float* a_re = scratch;
+  float* a_im = a_re + stride;
+  float* b_re = a_im + stride;
+  float* b_im = b_re + stride;
+  float* kr = b_im + stride;
+  float* ki = kr + stride;
+  if (p.spectrum) {
+    memset(kr, 0, sizeof(float) * 2 * stride);
+    for (int64_t c = 0; c < count; ++c) {
+      const float* s = p.spectrum + (c0 + c) * 2 * (m + 1);
+      for (int64_t k = 0; k <= m; ++k) {
+        kr[k * lanes + c] = s[k];
+        ki[k * lanes + c] = s[m + 1 + k];
+      }
+    }
+  } else {
+    KernelSpectrum(d, plan, p.k + c0 * p.kernel_len, p.kernel_len, count, a_re, a_im, b_re, b_im, kr, ki);
+  }
+  const float inverse_m = 1.0f / static_cast<float>(m);
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const float* u = p.u + (b * H + c0) * L;
+    PackRows(d, u, L, count, L, m, a_re, a_im);
+    float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
+    RealForward(d, plan, re, im, wre, wim);
+    for (int64_t k = 0; k <= m; ++k) {
+      const Cplx<V> x = LoadC(d, re, im, k * lanes);
+      StoreC(d, MulC(hn::Load(d, kr + k * lanes), hn::Load(d, ki + k * lanes), x), re, im, k * lanes);
+    }
+    RealInverse(d, plan, re, im, wre, wim);
+    for (int64_t c = 0; c < count; ++c) {
+      const float skip = p.D ? p.D[c0 + c] : 0.0f;
+      const float* uc = u + c * L;
+      float* y = p.y + (b * H + c0 + c) * L;
+      for (int64_t t = 0; t < L; ++t) {
+        y[t] = (t & 1 ? im : re)[(t >> 1) * lanes + c] * inverse_m + skip * uc[t];
+      }
+    }
+  }
+}
+
+// Lanes per FFT group: the full vector width, but no wider than the channel count (lanes past it would only
+// transform zeros: 2 channels in 16 lanes ran 8x slower than in 4) and no more memory than
+// kMaxFftScratchBytes per worker (L = 2^20 with 16 lanes would take 400 MiB); at least 4.
+using Tag16 = hn::ScalableTag<float>;
+using Tag8 = hn::CappedTag<float, 8>;
+using Tag4 = hn::CappedTag<float, 4>;
+
+int64_t FftGroupLanes(int64_t m, int64_t channels) {
+  int64_t lanes = static_cast<int64_t>(hn::Lanes(Tag16()));
+  while (lanes > 4 && (lanes > channels * 2 - 1 || FftGroupScratchFloats(m, lanes) * 4 > kMaxFftScratchBytes)) {
+    lanes /= 2;
+  }
+  return lanes < static_cast<int64_t>(hn::Lanes(Tag4())) ? static_cast<int64_t>(hn::Lanes(Tag4())) : lanes;
+}
+
+void FftConvGroup(const ls_fft_conv_params& p, const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count,
+                  float* scratch) {
+  if (lanes == static_cast<int64_t>(hn::Lanes(Tag16()))) {
+    FftConvGroupT(Tag16(), p, plan, c0, count, scratch);
+  } else if (lanes == static_cast<int64_t>(hn::Lanes(Tag8()))) {
+    FftConvGroupT(Tag8(), p, plan, c0, count, scratch);
+  } else {
+    FftConvGroupT(Tag4(), p, plan, c0, count, scratch);
+  }
+}
+
+template <class D>
+HWY_INLINE void SpectrumGroupT(D d, const ls_fft_conv_spectrum_params& p, const FftPlan& plan, int64_t c0,
+                               int64_t count, float* scratch) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m = plan.m, stride = (m + 1) * lanes;
+  float* kr = scratch + 4 * stride;
+  float* ki = kr + stride;
+  KernelSpectrum(d, plan, p.k + c0 * p.kernel_len, p.kernel_len, count, scratch, scratch + stride,
+                 scratch + 2 * stride, scratch + 3 * stride, kr, ki);
+  for (int64_t c = 0; c < count; ++c) {
+    float* s = p.spectrum + (c0 + c) * 2 * (m + 1);
+    for (int64_t k = 0; k <= m; ++k) {
+      s[k] = kr[k * lanes + c];
+      s[m + 1 + k] = ki[k * lanes + c];
+    }
+  }
+}
+
+void SpectrumGroup(const ls_fft_conv_spectrum_params& p, const FftPlan& plan, int64_t lanes, int64_t c0,
+                   int64_t count, float* scratch) {
+  if (lanes == static_cast<int64_t>(hn::Lanes(Tag16()))) {
+    SpectrumGroupT(Tag16(), p, plan, c0, count, scratch);
+  } else if (lanes == static_cast<int64_t>(hn::Lanes(Tag8()))) {
+    SpectrumGroupT(Tag8(), p, plan, c0, count, scratch);
+  } else {
+    SpectrumGroupT(Tag4(), p, plan, c0, count, scratch);
+  }
+}
+
+// Direct convolution of rows [row0, row1) of [B * H]; scratch holds L + 2 Lk floats.
+void DirectRows(const ls_fft_conv_params& p, int64_t row0, int64_t row1, float* scratch) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = p.seqlen, Lk = p.kernel_len;
+  float* padded = scratch;         // [Lk - 1 zeros | u row]
+  float* reversed = scratch + L + Lk;  // k reversed, D folded into the tap that meets u[t]
+  memset(padded, 0, sizeof(float) * (Lk - 1));
+  for (int64_t row = row0; row < row1; ++row) {
+    const int64_t h = row % p.channels;
+    for (int64_t s = 0; s < Lk; ++s) reversed[Lk - 1 - s] = p.k[h * Lk + s];
+    if (p.D) reversed[Lk - 1] += p.D[h];
+    memcpy(padded + Lk - 1, p.u + row * L, sizeof(float) * L);
+    ConvolveRun(d, padded, L, reversed, Lk, 0.0f, false, p.y + row * L);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ls
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ls {
+HWY_EXPORT(FftConvGroup);
+HWY_EXPORT(FftGroupLanes);
+HWY_EXPORT(SpectrumGroup);
+HWY_EXPORT(DirectRows);
+
+namespace {
+
+ls_status CheckSizes(int64_t channels, int64_t seqlen, int64_t kernel_len) {
+  ls_status s;
+  if ((s = CheckPositive("channels", channels)) || (s = CheckPositive("seqlen", seqlen)) ||
+      (s = CheckPositive("kernel_len", kernel_len))) {
+    return s;
+  }
+  if (kernel_len > seqlen) {
+    return Fail(LS_INVALID_ARGUMENT, "kernel_len (%lld) must be <= seqlen (%lld)", static_cast<long long>(kernel_len),
+                static_cast<long long>(seqlen));
+  }
+  if (seqlen > (int64_t{1} << 30)) {
+    return Fail(LS_INVALID_ARGUMENT, "seqlen must be <= 2^30, got %lld", static_cast<long long>(seqlen));
+  }
+  return LS_OK;
+}
+
+// Direct summation costs Lk multiply-adds per output against the FFT path's ~3 transforms of size n per row;
+// measured crossover: see BENCHMARKS.md ("fftConv direct vs FFT").
+constexpr int64_t kDirectMaxTaps = 48;
+
+bool ChooseDirect(const ls_fft_conv_params& p) {
+  if (p.algorithm == LS_FFT_CONV_DIRECT) return true;
+  if (p.algorithm == LS_FFT_CONV_FFT || p.spectrum) return false;
+  return p.kernel_len <= kDirectMaxTaps;
+}
+
+}  // namespace
+
+ls_status FftConv(const ls_fft_conv_params& p) {
+  ls_status s;
+  if ((s = CheckPositive("batch", p.batch)) || (s = CheckSizes(p.channels, p.seqlen, p.kernel_len)) ||
+      (s = CheckPointer("u", p.u)) || (s = CheckPointer("y", p.y))) {
+    return s;
+  }
+  if (p.algorithm < LS_FFT_CONV_AUTO || p.algorithm > LS_FFT_CONV_DIRECT) {
+    return Fail(LS_INVALID_ARGUMENT, "algorithm must be 0 (auto), 1 (fft) or 2 (direct), got %d", p.algorithm);
+  }
+  if (!p.k && (!p.spectrum || p.algorithm == LS_FFT_CONV_DIRECT)) {
+    return Fail(LS_INVALID_ARGUMENT, "k must not be null (it may be only when a spectrum is given, for the FFT path)");
+  }
+  if (ChooseDirect(p)) {
+    const int64_t rows = p.batch * p.channels;
+    const int64_t tasks = (rows + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
+    const int workers = ParallelWorkers(tasks, p.threads);
+    ScratchBuffers scratch(workers, p.seqlen + 3 * p.kernel_len);
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for scratch buffers");
+    auto task = [&](int64_t i, int worker) {
+      const int64_t row0 = i * kDirectRowsPerTask;
+      const int64_t row1 = row0 + kDirectRowsPerTask < rows ? row0 + kDirectRowsPerTask : rows;
+      HWY_DYNAMIC_DISPATCH(DirectRows)(p, row0, row1, scratch.get(worker));
+    };
+    ParallelFor(tasks, workers, task);
+    return LS_OK;
+  }
+  const FftPlan* plan = GetFftPlan(FftConvSize(p.seqlen, p.kernel_len));
+  if (!plan) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for the FFT plan");
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(plan->m, p.channels);
+  const int64_t groups = (p.channels + lanes - 1) / lanes;
+  const int workers = ParallelWorkers(groups, p.threads);
+  ScratchBuffers scratch(workers, FftGroupScratchFloats(plan->m, lanes));
+  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for scratch buffers");
+  auto task = [&](int64_t g, int worker) {
+    const int64_t c0 = g * lanes;
+    HWY_DYNAMIC_DISPATCH(FftConvGroup)(p, *plan, lanes, c0, p.channels - c0 < lanes ? p.channels - c0 : lanes,
+                                       scratch.get(worker));
+  };
+  ParallelFor(groups, workers, task);
+  return LS_OK;
+}
+
+ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
+  ls_status s;
+  if ((s = CheckSizes(p.channels, p.seqlen, p.kernel_len)) || (s = CheckPointer("k", p.k)) ||
+      (s = CheckPointer("spectrum", p.spectrum))) {
+    return s;
+  }
+  const FftPlan* plan = GetFftPlan(FftConvSize(p.seqlen, p.kernel_len));
+  if (!plan) return Fail(LS_OUT_OF_MEMORY, "fftConvPlan: out of memory for the FFT plan");
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(plan->m, p.channels);
+  const int64_t groups = (p.channels + lanes - 1) / lanes;
+  const int workers = ParallelWorkers(groups, p.threads);
+  ScratchBuffers scratch(workers, FftGroupScratchFloats(plan->m, lanes));
+  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConvPlan: out of memory for scratch buffers");
+  auto task = [&](int64_t g, int worker) {
+    const int64_t c0 = g * lanes;
+    HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, *plan, lanes, c0, p.channels - c0 < lanes ? p.channels - c0 : lanes,
+                                        scratch.get(worker));
+  };
+  ParallelFor(groups, workers, task);
+  return LS_OK;
+}
+
+}  // namespace ls
+
+extern "C" ls_status ls_fft_conv_cpu(const ls_fft_conv_params* p) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  return ls::FftConv(*p);
+}
+
+extern "C" int64_t ls_fft_conv_spectrum_floats(int64_t channels, int64_t seqlen, int64_t kernel_len) {
+  if (channels < 1 || seqlen < 1 || kernel_len < 1 || kernel_len > seqlen || seqlen > (int64_t{1} << 30)) return -1;
+  return channels * 2 * (ls::FftConvSize(seqlen, kernel_len) / 2 + 1);
+}
+
+extern "C" ls_status ls_fft_conv_spectrum_cpu(const ls_fft_conv_spectrum_params* p) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  return ls::FftConvSpectrum(*p);
+}
+#endif  // HWY_ONCE
