@@ -1,0 +1,117 @@
+import { describe, expect, test } from 'vitest';
+import { tensor, type FftConvParams } from '../ts/index.node.js';
+import { backend, testBackends, title } from './helpers/backends.js';
+import { expectClose } from './helpers/compare.js';
+import { causalConv64 } from './helpers/fft64.js';
+import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { choose, pick, rng, uniform } from './helpers/random.js';
+
+/** Random fftConv params: lengths include 1, primes and powers of two. */
+function randomConv(seed: number): FftConvParams {
+  const r = rng(seed);
+  const [B, H] = [pick(r, 1, 2), pick(r, 1, 21)];
+  const L = choose(r, [1, 2, 3, 7, 31, 64, 97, 128, 257, 1000, 1024, 1031]);
+  const Lk = Math.min(L, choose(r, [1, 2, 5, Math.max(1, L >> 1), L, pick(r, 1, L)]));
+  const p: FftConvParams = { u: uniform(r, [B, H, L]), k: uniform(r, [H, Lk], -1 / Math.sqrt(Lk), 1 / Math.sqrt(Lk)) };
+  if (r() < 0.7) p.D = uniform(r, [H]);
+  return p;
+}
+
+const goldens = goldenCases('fftConv');
+
+test.skipIf(!goldenDir)('the golden folder has fftConv cases', () => {
+  expect(goldens.length).toBeGreaterThan(0);
+});
+
+describe.each(testBackends)('fftConv on $name', (b) => {
+  const run = b.available ? test : test.skip;
+  const algorithms = b.name === 'js' ? (['auto'] as const) : (['auto', 'fft', 'direct'] as const);
+
+  if (goldenDir) {
+    for (const algorithm of algorithms) {
+      run.each(goldens)(`golden %s, ${algorithm} (${title(b)})`, async (name) => {
+        const c = { ...loadGolden(name), options: { algorithm } };
+        const out = await runGolden(await backend(b.name), c);
+        for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
+      });
+    }
+  } else {
+    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
+  }
+
+  run('FFT == direct == the js reference on random shapes and lengths (primes, powers of two, 1)', async () => {
+    const ls = await backend(b.name);
+    const js = await backend('js');
+    for (let seed = 1; seed <= 30; seed++) {
+      const p = randomConv(seed);
+      const ref = await js.fftConv(p);
+      for (const algorithm of algorithms) {
+        const out = await ls.fftConv({ ...p, algorithm });
+        expectClose(`seed ${seed} ${algorithm} (L ${p.u.shape[2]}, Lk ${p.k.shape[1]})`, out.y, ref.y, 1e-5);
+      }
+    }
+  });
+
+  run('a plan gives the same result as the plain call, for any batch', async () => {
+    const ls = await backend(b.name);
+    for (let seed = 40; seed < 50; seed++) {
+      const p = randomConv(seed);
+      const plan = await ls.fftConvPlan({ k: p.k, L: p.u.shape[2]! });
+      expect([plan.channels, plan.kernelLength, plan.length]).toEqual([p.k.shape[0], p.k.shape[1], p.u.shape[2]]);
+      const [plain, planned] = await Promise.all([ls.fftConv({ ...p, algorithm: 'fft' }), plan.run({ u: p.u, D: p.D })]);
+      expectClose(`seed ${seed}`, planned.y, plain.y, 1e-6);
+      const u2 = uniform(rng(seed), [3, p.u.shape[1]!, p.u.shape[2]!]);
+      const [a, c] = await Promise.all([plan.run({ u: u2 }), ls.fftConv({ u: u2, k: p.k })]);
+      expectClose(`seed ${seed} batch 3`, a.y, c.y, 1e-5);
+    }
+    const plan = await ls.fftConvPlan({ k: uniform(rng(1), [2, 4]), L: 10 });
+    await expect(plan.run({ u: uniform(rng(2), [1, 2, 11]) })).rejects.toThrow(/u must have shape \[B, 2, 10\]/);
+    await expect(plan.run({ u: uniform(rng(2), [1, 3, 10]) })).rejects.toThrow(RangeError);
+  });
+
+  (b.available && b.name !== 'js' ? test : test.skip)('stays within 1e-4 of a float64 reference at L = 2^20', async () => {
+    const ls = await backend(b.name);
+    const L = 2 ** 20;
+    const r = rng(2020);
+    const u = uniform(r, [1, 1, L]);
+    const k = uniform(r, [1, L], -1e-3, 1e-3);
+    const D = uniform(r, [1]);
+    const { y } = await ls.fftConv({ u, k, D });
+    const ref = causalConv64(u.data, k.data, D.data[0]!);
+    expectClose('L = 2^20', y, tensor(Float32Array.from(ref), [1, 1, L]), 1e-4);
+  });
+
+  run('propagates NaN in the data', async () => {
+    const ls = await backend(b.name);
+    const r = rng(3);
+    const u = uniform(r, [1, 2, 100]);
+    u.data[5] = NaN;
+    for (const algorithm of algorithms) {
+      const { y } = await ls.fftConv({ u, k: uniform(r, [2, 60]), algorithm });
+      expect(Number.isNaN(y.data[30]!), algorithm).toBe(true); // t = 30 sums u[0..30], u[5] among them
+    }
+  });
+});
+
+describe.each(testBackends)('fftConv errors on $name', (b) => {
+  const run = b.available ? test : test.skip;
+  const r = rng(4);
+  const good = { u: uniform(r, [2, 3, 10]), k: uniform(r, [3, 4]) };
+  run.each([
+    ['a kernel longer than the input', { k: uniform(r, [3, 11]) }, RangeError, /k must have shape \[3, Lk\] \(\[H, Lk\] with Lk <= L = 10\), got \[3, 11\]/],
+    ['a kernel for other channels', { k: uniform(r, [2, 4]) }, RangeError, /k must have shape \[3, Lk\]/],
+    ['D of the wrong size', { D: uniform(r, [2]) }, RangeError, /D must have shape \[3\]/],
+    ['an unknown algorithm', { algorithm: 'winograd' }, TypeError, /algorithm must be one of "auto", "fft", "direct"/],
+  ] as const)('%s', async (_what, change, type, message) => {
+    const ls = await backend(b.name);
+    const call = ls.fftConv({ ...good, ...change } as never);
+    await expect(call).rejects.toThrow(type);
+    await expect(call).rejects.toThrow(message);
+  });
+  run('plan errors', async () => {
+    const ls = await backend(b.name);
+    await expect(ls.fftConvPlan({ k: good.k, L: 3 })).rejects.toThrow(/Lk = 4 must be <= L = 3/);
+    await expect(ls.fftConvPlan({ k: good.k, L: 2.5 })).rejects.toThrow(/L must be an integer >= 1, got 2.5/);
+    await expect(ls.fftConvPlan({ k: good.k, L: '10' } as never)).rejects.toThrow(TypeError);
+  });
+});
