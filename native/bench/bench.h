@@ -46,6 +46,7 @@ void Time(const std::function<void(int)>& run, int copies, double min_seconds, i
 void BenchSelectiveScan(int threads, double min_seconds, std::vector<Result>* results);
 void BenchDeltaRule(int threads, double min_seconds, std::vector<Result>* results);
 void BenchCausalConv1d(int threads, double min_seconds, std::vector<Result>* results);
+void BenchFftConv(int threads, double min_seconds, std::vector<Result>* results);
 
 }  // namespace ls_bench
 

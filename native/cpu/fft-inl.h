@@ -17,6 +17,7 @@
 #endif
 
 #include <stdint.h>
+#include <string.h>
 
 #include <utility>
 
@@ -104,10 +105,10 @@ HWY_INLINE void Radix2Stage(D d, int64_t s, const float* xr, const float* xi, fl
   }
 }
 
-// Complex FFT of size plan.m on (re, im), using (work_re, work_im) as the other buffer; unnormalised. On return
-// re/im point at the result and work_re/work_im at the free buffer.
+// Radix-4 passes for a complex FFT of size plan.m on (re, im), using (work_re, work_im) as the other buffer;
+// unnormalised. On return re/im point at the result and work_re/work_im at the free buffer.
 template <bool kInverse, class D>
-HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+HWY_INLINE void StockhamFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
   int64_t n = plan.m, s = 1;
   for (; n >= 4; n /= 4, s *= 4) {
     Radix4Stage<kInverse>(d, plan, n, s, re, im, work_re, work_im);
@@ -121,15 +122,57 @@ HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, flo
   }
 }
 
+// Complex FFT of size plan.m, natural order in and out. Large sizes run as the four-step decomposition
+// m = m1 x m2, element j = j1 m2 + j2: m2 FFTs of size m1 down the columns (gathered into `local`, which stays
+// in L1/L2), a twiddle w_m^(j2 k1), then m1 FFTs of size m2 along the rows, written out to X[k1 + m1 k2]. That
+// is two passes over the data where the radix-4 passes alone make log4(m) of them through L3 or DRAM.
+// `local` holds 4 max(m1, m2) lanes floats.
+template <bool kInverse, class D>
+HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
+                           float* local) {
+  if (!plan.cols) return StockhamFft<kInverse>(d, plan, re, im, work_re, work_im);
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const FftPlan& cols = *plan.cols;
+  const FftPlan& rows = *plan.rows;
+  const int64_t m1 = cols.m, m2 = rows.m;
+  const int64_t largest = m1 > m2 ? m1 : m2;
+  float* lre = local;
+  float* lim = lre + largest * lanes;
+  float* lwre = lim + largest * lanes;
+  float* lwim = lwre + largest * lanes;
+  const float sign = kInverse ? -1.0f : 1.0f;
+  for (int64_t j2 = 0; j2 < m2; ++j2) {
+    for (int64_t j1 = 0; j1 < m1; ++j1) StoreC(d, LoadC(d, re, im, (j1 * m2 + j2) * lanes), lre, lim, j1 * lanes);
+    float *a = lre, *b = lim, *c = lwre, *e = lwim;
+    StockhamFft<kInverse>(d, cols, a, b, c, e);
+    for (int64_t k1 = 0; k1 < m1; ++k1) {
+      const int64_t w = j2 * k1;  // < m1 m2 = m
+      const Cplx<V> z = MulC(hn::Set(d, plan.w_re[w]), hn::Set(d, sign * plan.w_im[w]), LoadC(d, a, b, k1 * lanes));
+      StoreC(d, z, re, im, (k1 * m2 + j2) * lanes);
+    }
+  }
+  for (int64_t k1 = 0; k1 < m1; ++k1) {
+    memcpy(lre, re + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
+    memcpy(lim, im + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
+    float *a = lre, *b = lim, *c = lwre, *e = lwim;
+    StockhamFft<kInverse>(d, rows, a, b, c, e);
+    for (int64_t k2 = 0; k2 < m2; ++k2) StoreC(d, LoadC(d, a, b, k2 * lanes), work_re, work_im, (k1 + m1 * k2) * lanes);
+  }
+  std::swap(re, work_re);
+  std::swap(im, work_im);
+}
+
 // Real forward FFT of size plan.n. In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements.
 // Out: X[k] for k = 0..m (m + 1 elements) in (re, im); (work_re, work_im) is the other buffer; both buffers
 // hold m + 1 elements.
 template <class D>
-HWY_INLINE void RealForward(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+HWY_INLINE void RealForward(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
+                            float* local) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
-  ComplexFft<false>(d, plan, re, im, work_re, work_im);
+  ComplexFft<false>(d, plan, re, im, work_re, work_im, local);
   // With A = Z[k], B = conj(Z[m - k]) (Z[m] = Z[0]): E = (A + B) / 2 is the even samples' spectrum,
   // O = (A - B) / 2i the odd samples'; X[k] = E + r^k O with r = e^(-2 pi i / n).
   const V half = hn::Set(d, 0.5f);
@@ -151,7 +194,8 @@ HWY_INLINE void RealForward(D d, const FftPlan& plan, float*& re, float*& im, fl
 // Real inverse FFT of size plan.n, times m (unnormalised, like the forward): X[0..m] in (re, im) gives the
 // packed signal z[j] = x[2j] + i x[2j+1], m elements, in (re, im).
 template <class D>
-HWY_INLINE void RealInverse(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+HWY_INLINE void RealInverse(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
+                            float* local) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
@@ -168,7 +212,7 @@ HWY_INLINE void RealInverse(D d, const FftPlan& plan, float*& re, float*& im, fl
   }
   std::swap(re, work_re);
   std::swap(im, work_im);
-  ComplexFft<true>(d, plan, re, im, work_re, work_im);
+  ComplexFft<true>(d, plan, re, im, work_re, work_im, local);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -42,14 +42,23 @@ std::unique_ptr<FftPlan> MakePlan(int64_t n) {
 }  // namespace
 
 const FftPlan* GetFftPlan(int64_t n) {
-  static std::mutex mutex;
+  // Recursive: a four-step plan asks for the plans of its sub-transforms while the lock is held.
+  static std::recursive_mutex mutex;
   static std::map<int64_t, std::unique_ptr<FftPlan>>* plans = new std::map<int64_t, std::unique_ptr<FftPlan>>;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::recursive_mutex> lock(mutex);
   auto it = plans->find(n);
   if (it != plans->end()) return it->second.get();
   std::unique_ptr<FftPlan> plan = MakePlan(n);
+  if (!plan) return nullptr;
+  if (plan->m >= kFourStepMin) {
+    int64_t m1 = 1;
+    while (m1 * m1 < plan->m) m1 *= 2;  // m1 = 2^ceil(log2(m) / 2), m2 = m / m1
+    plan->cols = GetFftPlan(2 * m1);
+    plan->rows = GetFftPlan(2 * (plan->m / m1));
+    if (!plan->cols || !plan->rows) return nullptr;
+  }
   const FftPlan* result = plan.get();
-  if (plan) (*plans)[n] = std::move(plan);
+  (*plans)[n] = std::move(plan);
   return result;
 }
 

@@ -18,7 +18,15 @@ struct FftPlan {
   std::vector<float> w_re, w_im;
   // r[k] = exp(-2 pi i k / n), k <= m: the real unpacking twiddles.
   std::vector<float> r_re, r_im;
+  // For m >= kFourStepMin, the complex FFT runs as m = m1 x m2 sub-FFTs (see fft-inl.h): the plans of real size
+  // 2 m1 and 2 m2. Null below.
+  const FftPlan* cols = nullptr;
+  const FftPlan* rows = nullptr;
 };
+
+// Complex sizes from which the four-step decomposition is used: below, the whole transform's buffers stay in
+// L2 and the plain radix-4 passes are faster.
+constexpr int64_t kFourStepMin = int64_t{1} << 13;
 
 // The plan for real size n (a power of two >= 2), shared and never freed; nullptr if out of memory.
 const FftPlan* GetFftPlan(int64_t n);
