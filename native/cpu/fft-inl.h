@@ -163,12 +163,12 @@ HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, flo
   std::swap(im, work_im);
 }
 
-// Real forward FFT of size plan.n. In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements.
-// Out: X[k] for k = 0..m (m + 1 elements) in (re, im); (work_re, work_im) is the other buffer; both buffers
-// hold m + 1 elements.
+// Real forward FFT of size plan.n (for spectra kept for later: the convolution itself goes through
+// MultiplySpectrum). In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements; (work_re,
+// work_im) is the other buffer of the complex FFT. Out: X[k] for k = 0..m in (out_re, out_im).
 template <class D>
-HWY_INLINE void RealForward(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
-                            float* local) {
+HWY_INLINE void RealForward(D d, const FftPlan& plan, float* re, float* im, float* work_re, float* work_im,
+                            float* local, float* out_re, float* out_im) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
@@ -185,34 +185,54 @@ HWY_INLINE void RealForward(D d, const FftPlan& plan, float*& re, float*& im, fl
     // (A - B) / 2i = (Im(A - B) - i Re(A - B)) / 2, with A - B = (a.re - z.re) + i (a.im + z.im)
     const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, z.im)), hn::Mul(half, hn::Sub(z.re, a.re))};
     const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
-    StoreC(d, Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)}, work_re, work_im, k * lanes);
+    StoreC(d, Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)}, out_re, out_im, k * lanes);
   }
-  std::swap(re, work_re);
-  std::swap(im, work_im);
 }
 
-// Real inverse FFT of size plan.n, times m (unnormalised, like the forward): X[0..m] in (re, im) gives the
-// packed signal z[j] = x[2j] + i x[2j+1], m elements, in (re, im).
+// The middle of a real convolution in one pass: Z is the complex FFT of a packed real signal x (as RealForward
+// leaves it before unpacking), K[0..m] a real spectrum (RealForward's output). Replaces Z, in place, by the
+// packed spectrum whose inverse complex FFT is m times the packed x * k (circular). Each k is done with its
+// partner m - k: unpack X[k], X[m - k] from Z[k], Z[m - k], multiply by K, and repack, which saves two passes
+// over the data against unpack, multiply and repack one after the other.
 template <class D>
-HWY_INLINE void RealInverse(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
-                            float* local) {
+HWY_INLINE void MultiplySpectrum(D d, const FftPlan& plan, float* re, float* im, const float* kr, const float* ki) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
-  // E[k] = (X[k] + conj(X[m - k])) / 2, O[k] = (X[k] - conj(X[m - k])) conj(r^k) / 2, Z[k] = E[k] + i O[k].
   const V half = hn::Set(d, 0.5f);
-  for (int64_t k = 0; k < m; ++k) {
-    const Cplx<V> a = LoadC(d, re, im, k * lanes);
-    const Cplx<V> z = LoadC(d, re, im, (m - k) * lanes);
-    const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, z.re)), hn::Mul(half, hn::Sub(a.im, z.im))};
-    const Cplx<V> diff = {hn::Mul(half, hn::Sub(a.re, z.re)), hn::Mul(half, hn::Add(a.im, z.im))};
+  // X[k] = E + r^k O with E = (A + conj B) / 2, O = (A - conj B) / 2i for A = Z[k], B = Z[m - k] (Z[m] = Z[0]).
+  auto unpack = [&](Cplx<V> a, Cplx<V> b, int64_t k) {
+    const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, b.re)), hn::Mul(half, hn::Sub(a.im, b.im))};
+    const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, b.im)), hn::Mul(half, hn::Sub(b.re, a.re))};
+    const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
+    return Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)};
+  };
+  // Z[k] = E + i O with E = (Y[k] + conj Y[m - k]) / 2, O = (Y[k] - conj Y[m - k]) conj(r^k) / 2.
+  auto repack = [&](Cplx<V> y, Cplx<V> partner, int64_t k) {
+    const Cplx<V> e = {hn::Mul(half, hn::Add(y.re, partner.re)), hn::Mul(half, hn::Sub(y.im, partner.im))};
+    const Cplx<V> diff = {hn::Mul(half, hn::Sub(y.re, partner.re)), hn::Mul(half, hn::Add(y.im, partner.im))};
     const Cplx<V> o = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, -plan.r_im[k]), diff);
-    // Z = E + i O = (e.re - o.im) + i (e.im + o.re)
-    StoreC(d, Cplx<V>{hn::Sub(e.re, o.im), hn::Add(e.im, o.re)}, work_re, work_im, k * lanes);
+    return Cplx<V>{hn::Sub(e.re, o.im), hn::Add(e.im, o.re)};
+  };
+  auto times_k = [&](Cplx<V> x, int64_t k) {
+    return MulC(hn::Load(d, kr + k * lanes), hn::Load(d, ki + k * lanes), x);
+  };
+  // k = 0 pairs with k = m (both from Z[0]).
+  {
+    const Cplx<V> z0 = LoadC(d, re, im, 0);
+    const Cplx<V> y0 = times_k(unpack(z0, z0, 0), 0);
+    const Cplx<V> ym = times_k(unpack(z0, z0, m), m);
+    StoreC(d, repack(y0, ym, 0), re, im, 0);
   }
-  std::swap(re, work_re);
-  std::swap(im, work_im);
-  ComplexFft<true>(d, plan, re, im, work_re, work_im, local);
+  for (int64_t k = 1; 2 * k <= m; ++k) {
+    const int64_t partner = m - k;
+    const Cplx<V> a = LoadC(d, re, im, k * lanes);
+    const Cplx<V> b = LoadC(d, re, im, partner * lanes);
+    const Cplx<V> yk = times_k(unpack(a, b, k), k);
+    const Cplx<V> yp = times_k(unpack(b, a, partner), partner);
+    StoreC(d, repack(yk, yp, k), re, im, k * lanes);
+    if (partner != k) StoreC(d, repack(yp, yk, partner), re, im, partner * lanes);
+  }
 }
 
 }  // namespace HWY_NAMESPACE

@@ -137,19 +137,14 @@ template <class D>
 HWY_INLINE void KernelSpectrum(D d, const FftPlan& plan, const float* k, int64_t kernel_len, int64_t count,
                                float* a_re, float* a_im, float* b_re, float* b_im, float* kr, float* ki,
                                float* local, float* tile) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   PackRows(d, k, kernel_len, count, kernel_len, plan.m, a_re, a_im, tile);
-  float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
-  RealForward(d, plan, re, im, wre, wim, local);
-  memcpy(kr, re, sizeof(float) * (plan.m + 1) * lanes);
-  memcpy(ki, im, sizeof(float) * (plan.m + 1) * lanes);
+  RealForward(d, plan, a_re, a_im, b_re, b_im, local, kr, ki);
 }
 
 // FFT convolution of channels [c0, c0 + count) for every batch row.
 template <class D>
 HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& plan, int64_t c0, int64_t count,
                               float* scratch) {
-  using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m, L = p.seqlen, H = p.channels;
   const int64_t stride = (m + 1) * lanes;
@@ -178,12 +173,9 @@ HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& p
     const float* u = p.u + (b * H + c0) * L;
     PackRows(d, u, L, count, L, m, a_re, a_im, tile);
     float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
-    RealForward(d, plan, re, im, wre, wim, local);
-    for (int64_t k = 0; k <= m; ++k) {
-      const Cplx<V> x = LoadC(d, re, im, k * lanes);
-      StoreC(d, MulC(hn::Load(d, kr + k * lanes), hn::Load(d, ki + k * lanes), x), re, im, k * lanes);
-    }
-    RealInverse(d, plan, re, im, wre, wim, local);
+    ComplexFft<false>(d, plan, re, im, wre, wim, local);
+    MultiplySpectrum(d, plan, re, im, kr, ki);
+    ComplexFft<true>(d, plan, re, im, wre, wim, local);
     UnpackRows(d, re, im, count, L, inverse_m, p.D ? p.D + c0 : nullptr, u, p.y + (b * H + c0) * L, L, tile);
   }
 }
