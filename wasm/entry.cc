@@ -170,4 +170,9 @@ ls_status ls_wasm_fft_conv_spectrum(double channels, double seqlen, double kerne
   return ls_fft_conv_spectrum_cpu(&p);
 }
 
+double ls_wasm_fft_conv_spectrum_floats(double channels, double seqlen, double kernel_len) {
+  return static_cast<double>(ls_fft_conv_spectrum_floats(static_cast<int64_t>(channels), static_cast<int64_t>(seqlen),
+                                                         static_cast<int64_t>(kernel_len)));
+}
+
 }  // extern "C"

@@ -185,7 +185,9 @@ HWY_INLINE void RealForward(D d, const FftPlan& plan, float* re, float* im, floa
     // (A - B) / 2i = (Im(A - B) - i Re(A - B)) / 2, with A - B = (a.re - z.re) + i (a.im + z.im)
     const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, z.im)), hn::Mul(half, hn::Sub(z.re, a.re))};
     const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
-    StoreC(d, Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)}, out_re, out_im, k * lanes);
+    // The output may be a plan's spectrum in caller memory: unaligned stores.
+    hn::StoreU(hn::Add(e.re, ro.re), d, out_re + k * lanes);
+    hn::StoreU(hn::Add(e.im, ro.im), d, out_im + k * lanes);
   }
 }
 
@@ -215,7 +217,7 @@ HWY_INLINE void MultiplySpectrum(D d, const FftPlan& plan, float* re, float* im,
     return Cplx<V>{hn::Sub(e.re, o.im), hn::Add(e.im, o.re)};
   };
   auto times_k = [&](Cplx<V> x, int64_t k) {
-    return MulC(hn::Load(d, kr + k * lanes), hn::Load(d, ki + k * lanes), x);
+    return MulC(hn::LoadU(d, kr + k * lanes), hn::LoadU(d, ki + k * lanes), x);  // kr, ki: maybe caller memory
   };
   // k = 0 pairs with k = m (both from Z[0]).
   {

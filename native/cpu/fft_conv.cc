@@ -26,7 +26,7 @@
 namespace ls {
 // Above this much scratch per worker with full-width vectors, the FFT runs on 4-lane vectors instead (a
 // quarter of the memory on AVX-512): L = 2^20 would otherwise take 400 MiB per worker.
-constexpr int64_t kMaxFftScratchBytes = int64_t{96} << 20;
+constexpr int64_t kMaxFftScratchBytes = int64_t{256} << 20;
 // Rows per direct-path task.
 constexpr int64_t kDirectRowsPerTask = 8;
 // Samples per tile when moving rows in and out of the FFT layout (fft_conv.cc, PackRows).
@@ -152,21 +152,14 @@ HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& p
   float* a_im = a_re + stride;
   float* b_re = a_im + stride;
   float* b_im = b_re + stride;
-  float* kr = b_im + stride;
-  float* ki = kr + stride;
-  float* tile = ki + stride;
+  float* tile = b_im + 3 * stride;  // past the kernel spectrum's two arrays
   float* local = tile + 2 * lanes * kPackTile;
-  if (p.spectrum) {
-    memset(kr, 0, sizeof(float) * 2 * stride);
-    for (int64_t c = 0; c < count; ++c) {
-      const float* s = p.spectrum + (c0 + c) * 2 * (m + 1);
-      for (int64_t k = 0; k <= m; ++k) {
-        kr[k * lanes + c] = s[k];
-        ki[k * lanes + c] = s[m + 1 + k];
-      }
-    }
-  } else {
-    KernelSpectrum(d, plan, p.k + c0 * p.kernel_len, p.kernel_len, count, a_re, a_im, b_re, b_im, kr, ki, local, tile);
+  // A plan's spectrum is already in this group's layout (SpectrumGroupT): read it in place.
+  const float* kr = p.spectrum ? p.spectrum + (c0 / lanes) * 2 * stride : b_im + stride;
+  const float* ki = kr + stride;
+  if (!p.spectrum) {
+    KernelSpectrum(d, plan, p.k + c0 * p.kernel_len, p.kernel_len, count, a_re, a_im, b_re, b_im, b_im + stride,
+                   b_im + 2 * stride, local, tile);
   }
   const float inverse_m = 1.0f / static_cast<float>(m);
   for (int64_t b = 0; b < p.batch; ++b) {
@@ -206,22 +199,17 @@ void FftConvGroup(const ls_fft_conv_params& p, const FftPlan& plan, int64_t lane
   }
 }
 
+// A plan's spectrum is kept in the FFT groups' own layout, group after group: (m + 1) x lanes real parts, then
+// as many imaginary parts (padding lanes zero), so runs read it in place.
 template <class D>
 HWY_INLINE void SpectrumGroupT(D d, const ls_fft_conv_spectrum_params& p, const FftPlan& plan, int64_t c0,
                                int64_t count, float* scratch) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t m = plan.m, stride = (m + 1) * lanes;
-  float* kr = scratch + 4 * stride;
-  float* ki = kr + stride;
+  const int64_t stride = (plan.m + 1) * lanes;
+  float* kr = p.spectrum + (c0 / lanes) * 2 * stride;
   KernelSpectrum(d, plan, p.k + c0 * p.kernel_len, p.kernel_len, count, scratch, scratch + stride,
-                 scratch + 2 * stride, scratch + 3 * stride, kr, ki, ki + stride + 2 * lanes * kPackTile, ki + stride);
-  for (int64_t c = 0; c < count; ++c) {
-    float* s = p.spectrum + (c0 + c) * 2 * (m + 1);
-    for (int64_t k = 0; k <= m; ++k) {
-      s[k] = kr[k * lanes + c];
-      s[m + 1 + k] = ki[k * lanes + c];
-    }
-  }
+                 scratch + 2 * stride, scratch + 3 * stride, kr, kr + stride, scratch + 6 * stride + 2 * lanes * kPackTile,
+                 scratch + 6 * stride);
 }
 
 void SpectrumGroup(const ls_fft_conv_spectrum_params& p, const FftPlan& plan, int64_t lanes, int64_t c0,
@@ -280,9 +268,10 @@ ls_status CheckSizes(int64_t channels, int64_t seqlen, int64_t kernel_len) {
   return LS_OK;
 }
 
-// Direct summation costs Lk multiply-adds per output against the FFT path's ~3 transforms of size n per row;
-// measured crossover: see BENCHMARKS.md ("fftConv direct vs FFT").
-constexpr int64_t kDirectMaxTaps = 48;
+// Direct summation costs Lk multiply-adds per output against the FFT path's two transforms of size n per row.
+// Measured (AVX-512, one thread, B1 H768 L4096, ms, direct / FFT): Lk 64 8.0 / 14.3, Lk 96 12.5 / 14.4,
+// Lk 128 18.0 / 14.5. The FFT's cost per output grows with log n, so the crossover only rises with L.
+constexpr int64_t kDirectMaxTaps = 96;
 
 bool ChooseDirect(const ls_fft_conv_params& p) {
   if (p.algorithm == LS_FFT_CONV_DIRECT) return true;
@@ -356,6 +345,14 @@ ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
   return LS_OK;
 }
 
+int64_t SpectrumFloats(int64_t channels, int64_t seqlen, int64_t kernel_len) {
+  if (channels < 1 || seqlen < 1 || kernel_len < 1 || kernel_len > seqlen || seqlen > (int64_t{1} << 30)) return -1;
+  const FftPlan* plan = GetFftPlan(FftConvSize(seqlen, kernel_len));
+  if (!plan) return -1;
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(*plan, channels);
+  return (channels + lanes - 1) / lanes * 2 * (plan->m + 1) * lanes;
+}
+
 }  // namespace ls
 
 extern "C" ls_status ls_fft_conv_cpu(const ls_fft_conv_params* p) {
@@ -365,8 +362,7 @@ extern "C" ls_status ls_fft_conv_cpu(const ls_fft_conv_params* p) {
 }
 
 extern "C" int64_t ls_fft_conv_spectrum_floats(int64_t channels, int64_t seqlen, int64_t kernel_len) {
-  if (channels < 1 || seqlen < 1 || kernel_len < 1 || kernel_len > seqlen || seqlen > (int64_t{1} << 30)) return -1;
-  return channels * 2 * (ls::FftConvSize(seqlen, kernel_len) / 2 + 1);
+  return ls::SpectrumFloats(channels, seqlen, kernel_len);
 }
 
 extern "C" ls_status ls_fft_conv_spectrum_cpu(const ls_fft_conv_spectrum_params* p) {

@@ -9,7 +9,7 @@ import type {
   Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
-import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, spectrumFloats } from './codes.js';
+import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
 const DEFAULT_WASM_URL = new URL('../../wasm/dist/longseq.wasm', import.meta.url);
@@ -209,7 +209,8 @@ class WasmBackend implements Backend {
   }
 
   async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
-    const size = spectrumFloats(a.channels, a.seqlen, a.kernelLen);
+    const size = this.m._ls_wasm_fft_conv_spectrum_floats(a.channels, a.seqlen, a.kernelLen);
+    if (size < 0) throw new RangeError('fftConvPlan: cannot allocate the FFT plan');
     const heap = new HeapArena(this.m, floats(a.k, size), 'fftConvPlan');
     try {
       const k = heap.put(a.k);

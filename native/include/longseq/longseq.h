@@ -220,8 +220,8 @@ typedef struct ls_fft_conv_params {
 
 LS_API ls_status ls_fft_conv_cpu(const ls_fft_conv_params* p);
 
-/* Floats of the spectrum ls_fft_conv_spectrum_cpu writes (channels x 2 x (n/2 + 1), n the FFT size), or -1
- * when the sizes are invalid. */
+/* Floats of the spectrum ls_fft_conv_spectrum_cpu writes (about channels x (n + 2), n the FFT size, in an
+ * internal layout), or -1 when the sizes are invalid or the FFT plan cannot be allocated. */
 LS_API int64_t ls_fft_conv_spectrum_floats(int64_t channels, int64_t seqlen, int64_t kernel_len);
 
 /* The kernel's spectrum, computed once for repeated ls_fft_conv_cpu calls with a fixed filter. */
