@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { available, init } from '../dist/index.node.js';
 import { cases as causalConv1dCases } from './cases/causalConv1d.mjs';
 import { cases as deltaRuleCases } from './cases/deltaRule.mjs';
+import { cases as fftConvCases } from './cases/fftConv.mjs';
 import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
 
@@ -27,7 +28,7 @@ const onlyOp = option('op', undefined);
 const write = !argv.includes('--no-write');
 const progress = (...m) => process.stderr.write(`${m.join(' ')}\n`);
 
-const ALL_CASES = [...selectiveScanCases, ...deltaRuleCases, ...causalConv1dCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
+const ALL_CASES = [...selectiveScanCases, ...deltaRuleCases, ...causalConv1dCases, ...fftConvCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
 // Inputs are rotated through this many bytes so consecutive runs do not find them in the caches.
 const ROTATE_BYTES = 256 << 20;
 
@@ -128,7 +129,8 @@ async function main() {
     for (const ls of backends) {
       if (ls.backend === 'js' && c.skipJs) continue;
       // Steps update their state in place: fresh inputs per backend keep the runs comparable.
-      const inputs = Array.from({ length: copies }, (_, i) => c.make(1000 + i));
+      let inputs = Array.from({ length: copies }, (_, i) => c.make(1000 + i));
+      if (c.prepare) inputs = await Promise.all(inputs.map((params) => c.prepare(ls, params)));
       progress(`  ${c.op} ${c.config} on ${ls.backend} (${ls.threads} thread${ls.threads > 1 ? 's' : ''})...`);
       const t = await time((i) => c.run(ls, inputs[i % inputs.length]), ls.backend === 'js');
       const r = row({ via: 'JS API', backend: ls.backend, op: c.op, config: c.config, threads: ls.threads,

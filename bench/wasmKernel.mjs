@@ -14,7 +14,7 @@ export async function loadWasmModule() {
 export function prepare(m, c, params) {
   const pointers = {};
   for (const [name, value] of Object.entries(params)) {
-    if (typeof value !== 'object' || value === null) continue;
+    if (typeof value !== 'object' || value === null || !(value.data instanceof Float32Array)) continue;
     pointers[name] = m._malloc(value.data.length * 4) >>> 0;
     m.HEAPF32.set(value.data, pointers[name] >>> 2);
   }
@@ -48,6 +48,9 @@ export function prepare(m, c, params) {
     const width = params.weight.shape[1];
     call = () => m._ls_wasm_causal_conv1d(batch, dim, seqlen, width, params.activation === 'silu' ? 1 : 0, p('x'),
       p('weight'), p('bias'), 0, out, 0);
+  } else if (c.op === 'fftConv') {
+    const [batch, channels, seqlen] = params.u.shape;
+    call = () => m._ls_wasm_fft_conv(batch, channels, seqlen, params.k.shape[1], 1, p('u'), p('k'), 0, p('D'), out);
   } else {
     return undefined;
   }
