@@ -4,6 +4,7 @@
 // longseq-bench binary when it is built). Writes bench/results/<date>.json and the tables in BENCHMARKS.md.
 //
 //   node bench/run.mjs [--min-time SECONDS] [--backend NAME] [--op NAME] [--no-write]
+//   node bench/run.mjs --render bench/results/<date>.json   (rewrites BENCHMARKS.md's tables from a results file)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -86,11 +87,13 @@ const rate = (x) => (x >= 10 ? x.toFixed(1) : x.toPrecision(3));
 const pct = (x) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
 function table(rows) {
-  const header = '| via | backend | op | config | threads | median ms | M elem/s | % FMA peak | % bandwidth |';
-  const lines = [header, '|---|---|---|---|---:|---:|---:|---:|---:|'];
+  const header = '| via | backend | op | config | threads | median ms | M elem/s | GFLOP/s | % FMA peak | GB/s | % bandwidth |';
+  const lines = [header, '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
+    const seconds = r.medianMs / 1e3;
     lines.push(`| ${r.via} | ${r.backend} | ${r.op} | ${r.config} | ${r.threads} | ${r.medianMs.toFixed(3)} | ` +
-      `${rate(r.melemPerS)} | ${pct(r.fmaFraction)} | ${pct(r.bwFraction)} |`);
+      `${rate(r.melemPerS)} | ${rate(r.flops / seconds / 1e9)} | ${pct(r.fmaFraction)} | ${rate(r.bytes / seconds / 1e9)} | ` +
+      `${pct(r.bwFraction)} |`);
   }
   return lines.join('\n');
 }
@@ -166,9 +169,16 @@ async function main() {
   console.log(table(rows));
 
   if (write) {
-    const result = { date, cpu, hardwareThreads: os.cpus().length, node: process.versions.node, limits, rows };
     mkdirSync(join(root, 'bench', 'results'), { recursive: true });
     const file = join(root, 'bench', 'results', `${date}.json`);
+    // A partial run (--op, --backend) updates its rows in the day's file and keeps the others.
+    const key = (r) => [r.via, r.backend, r.op, r.config, r.threads].join('|');
+    const fresh = new Map(rows.map((r) => [key(r), r]));
+    const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).rows : [];
+    const merged = previous.map((r) => fresh.get(key(r)) ?? r);
+    const seen = new Set(previous.map(key));
+    merged.push(...rows.filter((r) => !seen.has(key(r))));
+    const result = { date, cpu, hardwareThreads: os.cpus().length, node: process.versions.node, limits, rows: merged };
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     updateBenchmarksMd(result);
     progress(`\nwrote ${file} and BENCHMARKS.md`);
@@ -201,7 +211,8 @@ function updateBenchmarksMd(result) {
   writeFileSync(file, updated);
 }
 
-main().catch((e) => {
+const render = option('render', undefined);
+(render ? Promise.resolve(updateBenchmarksMd(JSON.parse(readFileSync(render, 'utf8')))) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

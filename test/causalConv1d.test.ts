@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { tensor, type CausalConv1dParams, type Tensor } from '../ts/index.node.js';
-import { backend, testBackends, title } from './helpers/backends.js';
+import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
-import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { goldenFolderHasCases, goldenTests } from './helpers/goldenTests.js';
 import { choose, clone, pick, rng, uniform } from './helpers/random.js';
 
 function randomConv(seed: number, overrides: Partial<{ L: number; W: number }> = {}): CausalConv1dParams {
@@ -17,24 +17,12 @@ function randomConv(seed: number, overrides: Partial<{ L: number; W: number }> =
   return p;
 }
 
-const goldens = goldenCases('causalConv1d');
-
-test.skipIf(!goldenDir)('the golden folder has causalConv1d cases', () => {
-  expect(goldens.length).toBeGreaterThan(0);
-});
+goldenFolderHasCases('causalConv1d');
 
 describe.each(testBackends)('causalConv1d on $name', (b) => {
   const run = b.available ? test : test.skip;
 
-  if (goldenDir) {
-    run.each(goldens)(`golden %s (${title(b)})`, async (name) => {
-      const c = loadGolden(name);
-      const out = await runGolden(await backend(b.name), c);
-      for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
-    });
-  } else {
-    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
-  }
+  goldenTests('causalConv1d', b);
 
   run('matches the js reference for widths 2 to 64, any length, with every option', async () => {
     const ls = await backend(b.name);

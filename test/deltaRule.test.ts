@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { tensor, type DeltaRuleParams, type DeltaRuleResult, type LongSeq, type Tensor } from '../ts/index.node.js';
-import { backend, testBackends, title } from './helpers/backends.js';
+import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
-import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { goldenFolderHasCases, goldenTests } from './helpers/goldenTests.js';
 import { choose, pick, rng, uniform } from './helpers/random.js';
 
 /**
@@ -33,29 +33,16 @@ function randomDeltaRule(seed: number, overrides: Partial<{ T: number; gated: bo
   return p;
 }
 
-const goldens = goldenCases('deltaRule');
 const ALGORITHMS = ['recurrent', 'chunked'] as const;
 
-test.skipIf(!goldenDir)('the golden folder has deltaRule cases', () => {
-  expect(goldens.length).toBeGreaterThan(0);
-});
+goldenFolderHasCases('deltaRule');
 
 describe.each(testBackends)('deltaRule on $name', (b) => {
   const run = b.available ? test : test.skip;
   // The js reference always runs the recurrence; native and wasm are tested with each algorithm.
   const algorithms = b.name === 'js' ? (['auto'] as const) : (['auto', ...ALGORITHMS] as const);
 
-  if (goldenDir) {
-    for (const algorithm of algorithms) {
-      run.each(goldens)(`golden %s, ${algorithm} (${title(b)})`, async (name) => {
-        const c = { ...loadGolden(name), options: { algorithm } };
-        const out = await runGolden(await backend(b.name), c);
-        for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
-      });
-    }
-  } else {
-    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
-  }
+  goldenTests('deltaRule', b, algorithms.map((algorithm) => ({ algorithm })));
 
   run('matches the js reference on random shapes, with every option', async () => {
     const ls = await backend(b.name);

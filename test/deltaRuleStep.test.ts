@@ -1,14 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { backend, testBackends, title } from './helpers/backends.js';
+import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
-import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { goldenFolderHasCases, goldenTests } from './helpers/goldenTests.js';
 import { clone, pick, rng, uniform } from './helpers/random.js';
 
-const goldens = goldenCases('deltaRuleStep');
-
-test.skipIf(!goldenDir)('the golden folder has deltaRuleStep cases', () => {
-  expect(goldens.length).toBeGreaterThan(0);
-});
+goldenFolderHasCases('deltaRuleStep');
 
 function randomStep(seed: number) {
   const r = rng(seed);
@@ -23,15 +19,7 @@ function randomStep(seed: number) {
 describe.each(testBackends)('deltaRuleStep on $name', (b) => {
   const run = b.available ? test : test.skip;
 
-  if (goldenDir) {
-    run.each(goldens)(`golden %s (${title(b)})`, async (name) => {
-      const c = loadGolden(name);
-      const out = await runGolden(await backend(b.name), c);
-      for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
-    });
-  } else {
-    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
-  }
+  goldenTests('deltaRuleStep', b);
 
   run('matches the js reference on random shapes', async () => {
     const ls = await backend(b.name);

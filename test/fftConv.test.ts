@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { tensor, type FftConvParams } from '../ts/index.node.js';
-import { backend, testBackends, title } from './helpers/backends.js';
+import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
 import { causalConv64 } from './helpers/fft64.js';
-import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { goldenFolderHasCases, goldenTests } from './helpers/goldenTests.js';
 import { choose, pick, rng, uniform } from './helpers/random.js';
 
 /** Random fftConv params: lengths include 1, primes and powers of two. */
@@ -17,27 +17,13 @@ function randomConv(seed: number): FftConvParams {
   return p;
 }
 
-const goldens = goldenCases('fftConv');
-
-test.skipIf(!goldenDir)('the golden folder has fftConv cases', () => {
-  expect(goldens.length).toBeGreaterThan(0);
-});
+goldenFolderHasCases('fftConv');
 
 describe.each(testBackends)('fftConv on $name', (b) => {
   const run = b.available ? test : test.skip;
   const algorithms = b.name === 'js' ? (['auto'] as const) : (['auto', 'fft', 'direct'] as const);
 
-  if (goldenDir) {
-    for (const algorithm of algorithms) {
-      run.each(goldens)(`golden %s, ${algorithm} (${title(b)})`, async (name) => {
-        const c = { ...loadGolden(name), options: { algorithm } };
-        const out = await runGolden(await backend(b.name), c);
-        for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
-      });
-    }
-  } else {
-    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
-  }
+  goldenTests('fftConv', b, algorithms.map((algorithm) => ({ algorithm })));
 
   run('FFT == direct == the js reference on random shapes and lengths (primes, powers of two, 1)', async () => {
     const ls = await backend(b.name);

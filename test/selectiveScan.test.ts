@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { tensor, type LongSeq, type SelectiveScanParams, type SelectiveScanResult, type Tensor } from '../ts/index.node.js';
-import { backend, testBackends, title } from './helpers/backends.js';
+import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
-import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { goldenFolderHasCases, goldenTests } from './helpers/goldenTests.js';
 import { choose, clone, pick, rng, uniform } from './helpers/random.js';
 
 /** Random selectiveScan params: channels d in [1, 40] (not multiples of any SIMD width), any N and L. */
@@ -31,24 +31,12 @@ function randomScan(seed: number): SelectiveScanParams {
   return p;
 }
 
-const goldens = goldenCases('selectiveScan');
-
-test.skipIf(!goldenDir)('the golden folder has selectiveScan cases', () => {
-  expect(goldens.length).toBeGreaterThan(0);
-});
+goldenFolderHasCases('selectiveScan');
 
 describe.each(testBackends)('selectiveScan on $name', (b) => {
   const run = b.available ? test : test.skip;
 
-  if (goldenDir) {
-    run.each(goldens)(`golden %s (${title(b)})`, async (name) => {
-      const c = loadGolden(name);
-      const out = await runGolden(await backend(b.name), c);
-      for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
-    });
-  } else {
-    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
-  }
+  goldenTests('selectiveScan', b);
 
   run('matches the js reference on random shapes, groups and options', async () => {
     const ls = await backend(b.name);

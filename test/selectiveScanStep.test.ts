@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { tensor, type SelectiveScanParams, type Tensor } from '../ts/index.node.js';
-import { backend, testBackends, title } from './helpers/backends.js';
+import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
-import { goldenCases, goldenDir, loadGolden, runGolden } from './helpers/golden.js';
+import { goldenFolderHasCases, goldenTests } from './helpers/goldenTests.js';
 import { choose, clone, pick, rng, uniform } from './helpers/random.js';
 
 /** Column t of a [B, X, L] tensor as [B, X]; of a [B, G, N, L] tensor as [B, G, N]. */
@@ -35,24 +35,12 @@ function randomScan(seed: number): SelectiveScanParams {
   };
 }
 
-const goldens = goldenCases('selectiveScanStep');
-
-test.skipIf(!goldenDir)('the golden folder has selectiveScanStep cases', () => {
-  expect(goldens.length).toBeGreaterThan(0);
-});
+goldenFolderHasCases('selectiveScanStep');
 
 describe.each(testBackends)('selectiveScanStep on $name', (b) => {
   const run = b.available ? test : test.skip;
 
-  if (goldenDir) {
-    run.each(goldens)(`golden %s (${title(b)})`, async (name) => {
-      const c = loadGolden(name);
-      const out = await runGolden(await backend(b.name), c);
-      for (const [key, ref] of Object.entries(c.expected)) expectClose(`${name} ${key}`, out[key], ref, 1e-4);
-    });
-  } else {
-    test.skip('golden cases: no golden folder here (set LONGSEQ_GOLDEN)', () => {});
-  }
+  goldenTests('selectiveScanStep', b);
 
   run('prefill with finalState, then one step per token, equals the whole scan', async () => {
     const ls = await backend(b.name);

@@ -64,6 +64,7 @@ export const cases = [
     ruleCase(algorithm, 1024, 8, 64, 64),
     ruleCase(algorithm, 4096, 8, 64, 64),
     ruleCase(algorithm, 16384, 8, 64, 64),
+    ruleCase(algorithm, 1024, 8, 128, 128),
     ruleCase(algorithm, 4096, 8, 128, 128),
     ruleCase(algorithm, 16384, 8, 128, 128),
   ]),

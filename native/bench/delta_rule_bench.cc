@@ -123,7 +123,7 @@ void BenchStep(int64_t B, int64_t H, int64_t K, int64_t V, int threads, double m
 void BenchDeltaRule(int threads, double min_seconds, std::vector<Result>* results) {
   for (int algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {
     for (int64_t T : {1024, 4096, 16384}) BenchRule(T, 8, 64, 64, algorithm, threads, min_seconds, results);
-    for (int64_t T : {4096, 16384}) BenchRule(T, 8, 128, 128, algorithm, threads, min_seconds, results);
+    for (int64_t T : {1024, 4096, 16384}) BenchRule(T, 8, 128, 128, algorithm, threads, min_seconds, results);
   }
   BenchStep(64, 16, 128, 128, threads, min_seconds, results);
 }

@@ -279,6 +279,26 @@ bool ChooseDirect(const ls_fft_conv_params& p) {
   return p.kernel_len <= kDirectMaxTaps;
 }
 
+// Runs group(plan, lanes, c0, count, scratch) for every group of `lanes` channels, in parallel, with the FFT
+// plan and per-worker scratch taken first.
+template <class Group>
+ls_status ForEachFftGroup(const char* op, int32_t threads, int64_t channels, int64_t seqlen, int64_t kernel_len,
+                          const Group& group) {
+  const FftPlan* plan = GetFftPlan(FftConvSize(seqlen, kernel_len));
+  if (!plan) return Fail(LS_OUT_OF_MEMORY, "%s: out of memory for the FFT plan", op);
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(*plan, channels);
+  const int64_t groups = (channels + lanes - 1) / lanes;
+  const int workers = ParallelWorkers(groups, threads);
+  ScratchBuffers scratch(workers, FftGroupScratchFloats(*plan, lanes));
+  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "%s: out of memory for scratch buffers", op);
+  auto task = [&](int64_t g, int worker) {
+    const int64_t c0 = g * lanes;
+    group(*plan, lanes, c0, channels - c0 < lanes ? channels - c0 : lanes, scratch.get(worker));
+  };
+  ParallelFor(groups, workers, task);
+  return LS_OK;
+}
+
 }  // namespace
 
 ls_status FftConv(const ls_fft_conv_params& p) {
@@ -307,20 +327,10 @@ ls_status FftConv(const ls_fft_conv_params& p) {
     ParallelFor(tasks, workers, task);
     return LS_OK;
   }
-  const FftPlan* plan = GetFftPlan(FftConvSize(p.seqlen, p.kernel_len));
-  if (!plan) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for the FFT plan");
-  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(*plan, p.channels);
-  const int64_t groups = (p.channels + lanes - 1) / lanes;
-  const int workers = ParallelWorkers(groups, p.threads);
-  ScratchBuffers scratch(workers, FftGroupScratchFloats(*plan, lanes));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for scratch buffers");
-  auto task = [&](int64_t g, int worker) {
-    const int64_t c0 = g * lanes;
-    HWY_DYNAMIC_DISPATCH(FftConvGroup)(p, *plan, lanes, c0, p.channels - c0 < lanes ? p.channels - c0 : lanes,
-                                       scratch.get(worker));
-  };
-  ParallelFor(groups, workers, task);
-  return LS_OK;
+  return ForEachFftGroup("fftConv", p.threads, p.channels, p.seqlen, p.kernel_len,
+                         [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
+                           HWY_DYNAMIC_DISPATCH(FftConvGroup)(p, plan, lanes, c0, count, scratch);
+                         });
 }
 
 ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
@@ -329,20 +339,10 @@ ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
       (s = CheckPointer("spectrum", p.spectrum))) {
     return s;
   }
-  const FftPlan* plan = GetFftPlan(FftConvSize(p.seqlen, p.kernel_len));
-  if (!plan) return Fail(LS_OUT_OF_MEMORY, "fftConvPlan: out of memory for the FFT plan");
-  const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(*plan, p.channels);
-  const int64_t groups = (p.channels + lanes - 1) / lanes;
-  const int workers = ParallelWorkers(groups, p.threads);
-  ScratchBuffers scratch(workers, FftGroupScratchFloats(*plan, lanes));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConvPlan: out of memory for scratch buffers");
-  auto task = [&](int64_t g, int worker) {
-    const int64_t c0 = g * lanes;
-    HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, *plan, lanes, c0, p.channels - c0 < lanes ? p.channels - c0 : lanes,
-                                        scratch.get(worker));
-  };
-  ParallelFor(groups, workers, task);
-  return LS_OK;
+  return ForEachFftGroup("fftConvPlan", p.threads, p.channels, p.seqlen, p.kernel_len,
+                         [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
+                           HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, plan, lanes, c0, count, scratch);
+                         });
 }
 
 int64_t SpectrumFloats(int64_t channels, int64_t seqlen, int64_t kernel_len) {
