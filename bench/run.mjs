@@ -3,7 +3,7 @@
 // backend available here, through the public API, against the machine's own limits (measured by the native
 // longseq-bench binary when it is built). Writes bench/results/<date>.json and the tables in BENCHMARKS.md.
 //
-//   node bench/run.mjs [--min-time SECONDS] [--backend NAME] [--op NAME] [--no-write]
+//   node bench/run.mjs [--min-time SECONDS] [--time-limit SECONDS] [--backend NAME] [--op NAME] [--no-write]
 //   node bench/run.mjs --render bench/results/<date>.json   (rewrites BENCHMARKS.md's tables from a results file)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,9 @@ const option = (name, fallback) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 };
 const minSeconds = Number(option('min-time', '1'));
+// Each case on each backend gets at most this long: its calls carry an AbortSignal that fires then (native work
+// stops at once; the js and wasm backends check it between calls).
+const timeLimit = Number(option('time-limit', '120'));
 const onlyBackend = option('backend', undefined);
 const onlyOp = option('op', undefined);
 const write = !argv.includes('--no-write');
@@ -135,7 +138,15 @@ async function main() {
       let inputs = Array.from({ length: copies }, (_, i) => c.make(1000 + i));
       if (c.prepare) inputs = await Promise.all(inputs.map((params) => c.prepare(ls, params)));
       progress(`  ${c.op} ${c.config} on ${ls.backend} (${ls.threads} thread${ls.threads > 1 ? 's' : ''})...`);
-      const t = await time((i) => c.run(ls, inputs[i % inputs.length]), ls.backend === 'js');
+      const signal = AbortSignal.timeout(timeLimit * 1000);
+      let t;
+      try {
+        t = await time((i) => c.run(ls, { ...inputs[i % inputs.length], signal }), ls.backend === 'js');
+      } catch (e) {
+        if (e?.name !== 'TimeoutError' && e?.name !== 'AbortError') throw e;
+        progress(`    over the ${timeLimit} s limit: skipped`);
+        continue;
+      }
       const r = row({ via: 'JS API', backend: ls.backend, op: c.op, config: c.config, threads: ls.threads,
         elements: c.elements, flops: c.flops, bytes: c.bytes, ...t }, limits);
       rows.push(r);

@@ -21,15 +21,17 @@ const { parentPort, workerData } = require('node:worker_threads');
   const p = { u: u([B, D, L]), delta: u([B, D, L], -2, 1), A: u([D, N], -3, -0.1), B: u([B, N, L]), C: u([B, N, L]), deltaSoftplus: true };
   const ls = await init({ backend: 'native' });
   const { y } = await ls.selectiveScan(p);
-  parentPort.postMessage(y.data);
+  const { o } = await ls.deltaRule({ q: u([1, 40, 2, 8]), k: u([1, 40, 2, 8], -0.3, 0.3), v: u([1, 40, 2, 8]), beta: u([1, 40, 2], 0, 1) });
+  const f = await ls.fftConv({ u: u([1, 2, 500]), k: u([2, 300]) });
+  parentPort.postMessage([y.data, o.data, f.y.data]);
 })().catch((e) => parentPort.postMessage(String(e)));
 `;
 
-test.skipIf(!native.available || !existsSync(dist))('selectiveScan in four worker_threads at once matches the main thread', async () => {
+test.skipIf(!native.available || !existsSync(dist))('ops in four worker_threads at once match the main thread', async () => {
   const runWorker = () =>
-    new Promise<Float32Array>((resolve, reject) => {
+    new Promise<Float32Array[]>((resolve, reject) => {
       const w = new Worker(WORKER, { eval: true, workerData: { dist: dist.href, seed: 9 } });
-      w.once('message', (m) => (typeof m === 'string' ? reject(new Error(m)) : resolve(m as Float32Array)));
+      w.once('message', (m) => (typeof m === 'string' ? reject(new Error(m)) : resolve(m as Float32Array[])));
       w.once('error', reject);
     });
   const results = await Promise.all([runWorker(), runWorker(), runWorker(), runWorker()]);
@@ -39,6 +41,14 @@ test.skipIf(!native.available || !existsSync(dist))('selectiveScan in four worke
     u: uniform(r, [B, D, L]), delta: uniform(r, [B, D, L], -2, 1), A: uniform(r, [D, N], -3, -0.1),
     B: uniform(r, [B, N, L]), C: uniform(r, [B, N, L]), deltaSoftplus: true,
   };
-  const { y } = await (await backend('native')).selectiveScan(p);
-  for (const data of results) expect(data).toEqual(y.data);
+  const ls = await backend('native');
+  const { y } = await ls.selectiveScan(p);
+  const u = (shape: number[], lo = -1, hi = 1) => uniform(r, shape, lo, hi);
+  const { o } = await ls.deltaRule({ q: u([1, 40, 2, 8]), k: u([1, 40, 2, 8], -0.3, 0.3), v: u([1, 40, 2, 8]), beta: u([1, 40, 2], 0, 1) });
+  const f = await ls.fftConv({ u: u([1, 2, 500]), k: u([2, 300]) });
+  for (const [ys, os, fs] of results) {
+    expect(ys).toEqual(y.data);
+    expect(os).toEqual(o.data);
+    expect(fs).toEqual(f.y.data);
+  }
 });

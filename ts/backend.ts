@@ -11,7 +11,13 @@ export type BackendName = 'cuda' | 'native' | 'wasm' | 'js';
 /** Backends in order of preference: `init()` without a backend picks the first that loads. */
 export const BACKEND_PREFERENCE: readonly BackendName[] = ['cuda', 'native', 'wasm', 'js'];
 
-export interface SelectiveScanArgs {
+/** What every op's args carry besides their tensors. */
+export interface CallOptions {
+  /** Set to 1 to ask the native kernels to stop early (see cancel.ts). */
+  cancel?: Int32Array;
+}
+
+export interface SelectiveScanArgs extends CallOptions {
   batch: number;
   dim: number;
   dstate: number;
@@ -35,7 +41,7 @@ export interface SelectiveScanOutputs {
   finalState?: Float32Array;
 }
 
-export interface SelectiveScanStepArgs {
+export interface SelectiveScanStepArgs extends CallOptions {
   batch: number;
   dim: number;
   dstate: number;
@@ -55,7 +61,7 @@ export interface SelectiveScanStepArgs {
 
 export type DeltaRuleAlgorithm = 'auto' | 'chunked' | 'recurrent';
 
-export interface DeltaRuleArgs {
+export interface DeltaRuleArgs extends CallOptions {
   batch: number;
   seqlen: number;
   heads: number;
@@ -80,7 +86,7 @@ export interface DeltaRuleOutputs {
   finalState?: Float32Array;
 }
 
-export interface DeltaRuleStepArgs {
+export interface DeltaRuleStepArgs extends CallOptions {
   batch: number;
   heads: number;
   valueHeads: number;
@@ -97,7 +103,7 @@ export interface DeltaRuleStepArgs {
   useQkL2Norm: boolean;
 }
 
-export interface CausalConv1dArgs {
+export interface CausalConv1dArgs extends CallOptions {
   batch: number;
   dim: number;
   seqlen: number;
@@ -115,7 +121,7 @@ export interface CausalConv1dOutputs {
   finalState?: Float32Array;
 }
 
-export interface CausalConv1dStepArgs {
+export interface CausalConv1dStepArgs extends CallOptions {
   batch: number;
   dim: number;
   width: number;
@@ -129,7 +135,7 @@ export interface CausalConv1dStepArgs {
 
 export type FftConvAlgorithm = 'auto' | 'fft' | 'direct';
 
-export interface FftConvArgs {
+export interface FftConvArgs extends CallOptions {
   batch: number;
   channels: number;
   seqlen: number;
@@ -142,7 +148,7 @@ export interface FftConvArgs {
   algorithm: FftConvAlgorithm;
 }
 
-export interface FftConvSpectrumArgs {
+export interface FftConvSpectrumArgs extends CallOptions {
   channels: number;
   seqlen: number;
   kernelLen: number;

@@ -138,7 +138,7 @@ function checkScanBC(op: string, Bt: Tensor, Ct: Tensor, batch: number, dim: num
 }
 
 const SELECTIVE_SCAN_KEYS = [
-  'u', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'initialState', 'deltaSoftplus', 'returnFinalState',
+  'u', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'initialState', 'deltaSoftplus', 'returnFinalState', 'signal',
 ] as const;
 
 export function validateSelectiveScan(params: SelectiveScanParams): SelectiveScanArgs {
@@ -172,7 +172,7 @@ export function validateSelectiveScan(params: SelectiveScanParams): SelectiveSca
   };
 }
 
-const SELECTIVE_SCAN_STEP_KEYS = ['state', 'x', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'deltaSoftplus'] as const;
+const SELECTIVE_SCAN_STEP_KEYS = ['state', 'x', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'deltaSoftplus', 'signal'] as const;
 
 export function validateSelectiveScanStep(params: SelectiveScanStepParams): SelectiveScanStepArgs {
   const op = 'selectiveScanStep';
@@ -200,7 +200,7 @@ export function validateSelectiveScanStep(params: SelectiveScanStepParams): Sele
 }
 
 const DELTA_RULE_KEYS = [
-  'q', 'k', 'v', 'beta', 'g', 'initialState', 'scale', 'chunkSize', 'returnFinalState', 'useQkL2Norm', 'algorithm',
+  'q', 'k', 'v', 'beta', 'g', 'initialState', 'scale', 'chunkSize', 'returnFinalState', 'useQkL2Norm', 'algorithm', 'signal',
 ] as const;
 
 /** q/k heads H and value heads HV: HV must be a multiple of H (grouped value heads). */
@@ -241,7 +241,7 @@ export function validateDeltaRule(params: DeltaRuleParams): DeltaRuleArgs {
   };
 }
 
-const DELTA_RULE_STEP_KEYS = ['state', 'q', 'k', 'v', 'beta', 'g', 'scale', 'useQkL2Norm'] as const;
+const DELTA_RULE_STEP_KEYS = ['state', 'q', 'k', 'v', 'beta', 'g', 'scale', 'useQkL2Norm', 'signal'] as const;
 
 export function validateDeltaRuleStep(params: DeltaRuleStepParams): DeltaRuleStepArgs {
   const op = 'deltaRuleStep';
@@ -287,7 +287,7 @@ function checkConvWeight(op: string, value: unknown, dim: number): Tensor {
   return weight;
 }
 
-const CAUSAL_CONV1D_KEYS = ['x', 'weight', 'bias', 'initialState', 'activation', 'returnFinalState'] as const;
+const CAUSAL_CONV1D_KEYS = ['x', 'weight', 'bias', 'initialState', 'activation', 'returnFinalState', 'signal'] as const;
 
 export function validateCausalConv1d(params: CausalConv1dParams): CausalConv1dArgs {
   const op = 'causalConv1d';
@@ -305,7 +305,7 @@ export function validateCausalConv1d(params: CausalConv1dParams): CausalConv1dAr
   };
 }
 
-const CAUSAL_CONV1D_STEP_KEYS = ['state', 'x', 'weight', 'bias', 'activation'] as const;
+const CAUSAL_CONV1D_STEP_KEYS = ['state', 'x', 'weight', 'bias', 'activation', 'signal'] as const;
 
 export function validateCausalConv1dStep(params: CausalConv1dStepParams): CausalConv1dStepArgs {
   const op = 'causalConv1dStep';
@@ -336,7 +336,7 @@ function checkLength(op: string, seqlen: number): void {
   if (seqlen > MAX_FFT_CONV_LENGTH) throw new RangeError(`${op}: L must be <= 2^30, got ${seqlen}`);
 }
 
-const FFT_CONV_KEYS = ['u', 'k', 'D', 'algorithm'] as const;
+const FFT_CONV_KEYS = ['u', 'k', 'D', 'algorithm', 'signal'] as const;
 
 export function validateFftConv(params: FftConvParams): FftConvArgs {
   const op = 'fftConv';
@@ -352,7 +352,7 @@ export function validateFftConv(params: FftConvParams): FftConvArgs {
   };
 }
 
-const FFT_CONV_PLAN_KEYS = ['k', 'L'] as const;
+const FFT_CONV_PLAN_KEYS = ['k', 'L', 'signal'] as const;
 
 export function validateFftConvPlan(params: FftConvPlanParams): FftConvSpectrumArgs {
   const op = 'fftConvPlan';
@@ -366,7 +366,7 @@ export function validateFftConvPlan(params: FftConvPlanParams): FftConvSpectrumA
   return { channels, seqlen: p.L, kernelLen, k: k.data };
 }
 
-const FFT_CONV_RUN_KEYS = ['u', 'D'] as const;
+const FFT_CONV_RUN_KEYS = ['u', 'D', 'signal'] as const;
 
 /** plan.run's params against the plan's H and L. */
 export function validateFftConvRun(params: FftConvRunParams, channels: number, seqlen: number): Pick<FftConvArgs, 'batch' | 'u' | 'D'> {

@@ -31,7 +31,7 @@ function convCase(H, L, withPlan) {
     },
     // The plan is made before the timing, like a model's fixed filter.
     prepare: withPlan ? async (ls, params) => ({ ...params, plan: await ls.fftConvPlan({ k: params.k, L }) }) : undefined,
-    run: (ls, params) => (withPlan ? params.plan.run({ u: params.u, D: params.D }) : ls.fftConv(params)),
+    run: (ls, { plan, ...params }) => (withPlan ? plan.run({ u: params.u, D: params.D, signal: params.signal }) : ls.fftConv(params)),
   };
 }
 

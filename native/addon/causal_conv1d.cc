@@ -36,6 +36,7 @@ Napi::Value CausalConv1d(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<CausalConv1dWorker>(env);
   ls_causal_conv1d_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.dim = GetDim(args, "dim");
   p.seqlen = GetDim(args, "seqlen");
@@ -60,6 +61,7 @@ Napi::Value CausalConv1dStep(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<CausalConv1dStepWorker>(env);
   ls_causal_conv1d_step_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.dim = GetDim(args, "dim");
   p.width = GetDim(args, "width");

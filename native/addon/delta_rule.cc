@@ -37,6 +37,7 @@ Napi::Value DeltaRule(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<DeltaRuleWorker>(env);
   ls_delta_rule_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.seqlen = GetDim(args, "seqlen");
   p.heads = GetDim(args, "heads");
@@ -71,6 +72,7 @@ Napi::Value DeltaRuleStep(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<DeltaRuleStepWorker>(env);
   ls_delta_rule_step_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.heads = GetDim(args, "heads");
   p.value_heads = GetDim(args, "valueHeads");

@@ -42,6 +42,7 @@ Napi::Value FftConv(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<FftConvWorker>(env);
   ls_fft_conv_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.channels = GetDim(args, "channels");
   p.seqlen = GetDim(args, "seqlen");
@@ -64,6 +65,7 @@ Napi::Value FftConvSpectrum(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<FftConvSpectrumWorker>(env);
   ls_fft_conv_spectrum_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.channels = GetDim(args, "channels");
   p.seqlen = GetDim(args, "seqlen");
   p.kernel_len = GetDim(args, "kernelLen");

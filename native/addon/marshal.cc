@@ -73,6 +73,10 @@ void OpWorker::OnError(const Napi::Error& error) {
   const std::string message = error.Message();
   if (status_ == LS_INVALID_ARGUMENT || status_ == LS_OUT_OF_MEMORY) {
     deferred_.Reject(Napi::RangeError::New(env, message).Value());
+  } else if (status_ == LS_CANCELLED) {
+    Napi::Error aborted = Napi::Error::New(env, message);
+    aborted.Set("name", Napi::String::New(env, "AbortError"));
+    deferred_.Reject(aborted.Value());
   } else {
     deferred_.Reject(Napi::Error::New(env, message).Value());
   }
@@ -129,6 +133,17 @@ int32_t GetThreads(const Napi::Object& args) {
 const float* GetInput(const Napi::Object& args, const char* name, int64_t elements, bool required,
                       OpWorker* worker) {
   return GetFloats(args, name, elements, required, worker);
+}
+
+const ls_cancel_flag* GetCancel(const Napi::Object& args, OpWorker* worker) {
+  const Napi::Value value = args.Get("cancel");
+  if (value.IsUndefined()) return nullptr;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      value.As<Napi::Int32Array>().ElementLength() < 1) {
+    ThrowType(args.Env(), "cancel must be an Int32Array of at least one element");
+  }
+  worker->Keep(value);
+  return value.As<Napi::Int32Array>().Data();
 }
 
 float* GetInOut(const Napi::Object& args, const char* name, int64_t elements, OpWorker* worker) {

@@ -59,6 +59,9 @@ const float* GetInput(const Napi::Object& args, const char* name, int64_t elemen
                       OpWorker* worker);
 float* GetInOut(const Napi::Object& args, const char* name, int64_t elements, OpWorker* worker);
 
+// The optional `cancel` Int32Array(1) (kept alive by `worker`): JS sets element 0 to stop the call early.
+const ls_cancel_flag* GetCancel(const Napi::Object& args, OpWorker* worker);
+
 // A new Float32Array of `elements` for the kernel to fill, resolved by the op's promise as `name`.
 float* NewOutput(const Napi::Env& env, const char* name, int64_t elements, OpWorker* worker);
 

@@ -36,6 +36,7 @@ Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<SelectiveScanWorker>(env);
   ls_selective_scan_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.dim = GetDim(args, "dim");
   p.dstate = GetDim(args, "dstate");
@@ -76,6 +77,7 @@ Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<SelectiveScanStepWorker>(env);
   ls_selective_scan_step_params& p = worker->params;
   p.threads = GetThreads(args);
+  p.cancel = GetCancel(args, worker.get());
   p.batch = GetDim(args, "batch");
   p.dim = GetDim(args, "dim");
   p.dstate = GetDim(args, "dstate");

@@ -102,11 +102,12 @@ ls_status CausalConv1d(const ls_causal_conv1d_params& p) {
   const int64_t rows = p.batch * p.dim;
   const int64_t tasks = (rows + kConvRowsPerTask - 1) / kConvRowsPerTask;
   auto task = [&](int64_t i, int) {
+    if (Cancelled(p.cancel)) return;
     const int64_t row0 = i * kConvRowsPerTask;
     HWY_DYNAMIC_DISPATCH(ConvRows)(p, row0, row0 + kConvRowsPerTask < rows ? row0 + kConvRowsPerTask : rows);
   };
   ParallelFor(tasks, p.threads, task);
-  return LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus("causalConv1d") : LS_OK;
 }
 
 ls_status CausalConv1dStep(const ls_causal_conv1d_step_params& p) {
@@ -116,6 +117,7 @@ ls_status CausalConv1dStep(const ls_causal_conv1d_step_params& p) {
       (s = CheckPointer("weight", p.weight)) || (s = CheckPointer("y", p.y))) {
     return s;
   }
+  if (Cancelled(p.cancel)) return CancelledStatus("causalConv1dStep");  // only before: state is all or nothing
   // B * D rows of W multiply-adds each: a single pass over the state, not worth SIMD or threads below ~1M rows.
   const int64_t W = p.width;
   const int64_t rows = p.batch * p.dim;

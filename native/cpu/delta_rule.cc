@@ -258,6 +258,7 @@ void ChunkedHead(const ls_delta_rule_params& p, int64_t b, int64_t hv, float* sc
   }
 
   for (int64_t t0 = 0; t0 < T; t0 += C) {
+    if (Cancelled(p.cancel)) return;
     const int64_t Cc = T - t0 < C ? T - t0 : C;
     float cumulative = 0.0f;
     for (int64_t t = 0; t < Cc; ++t) {
@@ -422,6 +423,7 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
     ScratchBuffers scratch(workers, RecurrentScratchFloats(lanes, block, p.key_dim));
     if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
     auto task = [&](int64_t i, int worker) {
+      if (Cancelled(p.cancel)) return;
       const int64_t head = i / blocks;
       HWY_DYNAMIC_DISPATCH(Recurrent)(p, head / p.value_heads, head % p.value_heads, (i % blocks) * block,
                                       scratch.get(worker));
@@ -432,11 +434,12 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
     ScratchBuffers scratch(workers, ChunkedScratchFloats(lanes, p.key_dim, p.value_dim, p.chunk_size));
     if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
     auto task = [&](int64_t head, int worker) {
+      if (Cancelled(p.cancel)) return;
       HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, head / p.value_heads, head % p.value_heads, scratch.get(worker));
     };
     ParallelFor(heads, workers, task);
   }
-  return LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus("deltaRule") : LS_OK;
 }
 
 }  // namespace ls
@@ -451,6 +454,8 @@ extern "C" ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p) 
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::CheckPointer("state", p->state)) return s;
+  // Cancellation is checked only before the step, so the state is updated entirely or not at all.
+  if (ls::Cancelled(p->cancel)) return ls::CancelledStatus("deltaRuleStep");
   // A step is the recurrence over one token ([B, H, K] is [B, 1, H, K]), starting from the state and writing
   // it back in place.
   ls_delta_rule_params rule = {};

@@ -163,6 +163,7 @@ HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& p
   }
   const float inverse_m = 1.0f / static_cast<float>(m);
   for (int64_t b = 0; b < p.batch; ++b) {
+    if (Cancelled(p.cancel)) return;
     const float* u = p.u + (b * H + c0) * L;
     PackRows(d, u, L, count, L, m, a_re, a_im, tile);
     float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
@@ -282,8 +283,8 @@ bool ChooseDirect(const ls_fft_conv_params& p) {
 // Runs group(plan, lanes, c0, count, scratch) for every group of `lanes` channels, in parallel, with the FFT
 // plan and per-worker scratch taken first.
 template <class Group>
-ls_status ForEachFftGroup(const char* op, int32_t threads, int64_t channels, int64_t seqlen, int64_t kernel_len,
-                          const Group& group) {
+ls_status ForEachFftGroup(const char* op, int32_t threads, const ls_cancel_flag* cancel, int64_t channels,
+                          int64_t seqlen, int64_t kernel_len, const Group& group) {
   const FftPlan* plan = GetFftPlan(FftConvSize(seqlen, kernel_len));
   if (!plan) return Fail(LS_OUT_OF_MEMORY, "%s: out of memory for the FFT plan", op);
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(*plan, channels);
@@ -292,11 +293,12 @@ ls_status ForEachFftGroup(const char* op, int32_t threads, int64_t channels, int
   ScratchBuffers scratch(workers, FftGroupScratchFloats(*plan, lanes));
   if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "%s: out of memory for scratch buffers", op);
   auto task = [&](int64_t g, int worker) {
+    if (Cancelled(cancel)) return;
     const int64_t c0 = g * lanes;
     group(*plan, lanes, c0, channels - c0 < lanes ? channels - c0 : lanes, scratch.get(worker));
   };
   ParallelFor(groups, workers, task);
-  return LS_OK;
+  return Cancelled(cancel) ? CancelledStatus(op) : LS_OK;
 }
 
 }  // namespace
@@ -320,14 +322,15 @@ ls_status FftConv(const ls_fft_conv_params& p) {
     ScratchBuffers scratch(workers, p.seqlen + 3 * p.kernel_len);
     if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for scratch buffers");
     auto task = [&](int64_t i, int worker) {
+      if (Cancelled(p.cancel)) return;
       const int64_t row0 = i * kDirectRowsPerTask;
       const int64_t row1 = row0 + kDirectRowsPerTask < rows ? row0 + kDirectRowsPerTask : rows;
       HWY_DYNAMIC_DISPATCH(DirectRows)(p, row0, row1, scratch.get(worker));
     };
     ParallelFor(tasks, workers, task);
-    return LS_OK;
+    return Cancelled(p.cancel) ? CancelledStatus("fftConv") : LS_OK;
   }
-  return ForEachFftGroup("fftConv", p.threads, p.channels, p.seqlen, p.kernel_len,
+  return ForEachFftGroup("fftConv", p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
                          [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
                            HWY_DYNAMIC_DISPATCH(FftConvGroup)(p, plan, lanes, c0, count, scratch);
                          });
@@ -339,7 +342,7 @@ ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
       (s = CheckPointer("spectrum", p.spectrum))) {
     return s;
   }
-  return ForEachFftGroup("fftConvPlan", p.threads, p.channels, p.seqlen, p.kernel_len,
+  return ForEachFftGroup("fftConvPlan", p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
                          [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
                            HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, plan, lanes, c0, count, scratch);
                          });

@@ -318,6 +318,7 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
   ScratchBuffers scratch(workers, ScanScratchFloats(lanes, p.dstate, chunk));
   if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "selectiveScan: out of memory for scratch buffers");
   auto scan_task = [&](int64_t task, int worker) {
+    if (Cancelled(p.cancel)) return;
     const int64_t b = task / tasks_per_batch;
     const int64_t in_batch = task % tasks_per_batch;
     const int64_t group = in_batch / blocks_per_group;
@@ -327,7 +328,7 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
     HWY_DYNAMIC_DISPATCH(ScanBlock)(p, b, d0, nl, chunk, scratch.get(worker));
   };
   ParallelFor(tasks, workers, scan_task);
-  return LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus("selectiveScan") : LS_OK;
 }
 
 ls_status SelectiveScanStep(const ls_selective_scan_step_params& p) {
@@ -343,6 +344,7 @@ ls_status SelectiveScanStep(const ls_selective_scan_step_params& p) {
     return Fail(LS_INVALID_ARGUMENT, "dim (%lld) must be a multiple of groups (%lld)",
                 static_cast<long long>(p.dim), static_cast<long long>(p.groups));
   }
+  if (Cancelled(p.cancel)) return CancelledStatus("selectiveScanStep");  // only before: state is all or nothing
   const int64_t blocks = (p.dim + kStepBlock - 1) / kStepBlock;
   auto step_task = [&](int64_t task, int) {
     const int64_t b = task / blocks;

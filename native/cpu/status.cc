@@ -18,6 +18,8 @@ ls_status Fail(ls_status status, const char* format, ...) {
 
 void ClearError() { g_message[0] = '\0'; }
 
+ls_status CancelledStatus(const char* op) { return Fail(LS_CANCELLED, "%s: cancelled", op); }
+
 ls_status CheckPositive(const char* name, int64_t value) {
   if (value >= 1) return LS_OK;
   return Fail(LS_INVALID_ARGUMENT, "%s must be >= 1, got %lld", name, static_cast<long long>(value));

@@ -14,6 +14,12 @@ ls_status Fail(ls_status status, const char* format, ...) __attribute__((format(
 // Clears the message; every C entry point calls it first.
 void ClearError();
 
+// Whether the caller asked the call to stop (see ls_cancel_flag).
+inline bool Cancelled(const ls_cancel_flag* flag) { return flag != nullptr && *flag != 0; }
+
+// The status and message of a cancelled call.
+ls_status CancelledStatus(const char* op);
+
 // Checks shared by the op entries; each returns LS_OK or fails with a message naming `name`.
 ls_status CheckPositive(const char* name, int64_t value);
 ls_status CheckPointer(const char* name, const void* pointer);

@@ -6,6 +6,7 @@
  */
 import type { Backend } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateCausalConv1d } from '../validate.js';
 
 export interface CausalConv1dParams {
@@ -21,6 +22,8 @@ export interface CausalConv1dParams {
   activation?: 'silu' | null;
   /** Also return the last W−1 inputs, [B, D, W−1] (default false). */
   returnFinalState?: boolean;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface CausalConv1dResult {
@@ -32,7 +35,7 @@ export interface CausalConv1dResult {
 
 export async function causalConv1d(backend: Backend, params: CausalConv1dParams): Promise<CausalConv1dResult> {
   const a = validateCausalConv1d(params);
-  const out = await backend.causalConv1d(a);
+  const out = await cancellable(checkSignal('causalConv1d', params.signal), (cancel) => backend.causalConv1d({ ...a, cancel }));
   const result: CausalConv1dResult = { y: tensor(out.y, [a.batch, a.dim, a.seqlen]) };
   if (a.returnFinalState) result.finalState = tensor(out.finalState!, [a.batch, a.dim, a.width - 1]);
   return result;

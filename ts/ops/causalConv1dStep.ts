@@ -6,6 +6,7 @@
  */
 import type { Backend } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateCausalConv1dStep } from '../validate.js';
 
 export interface CausalConv1dStepParams {
@@ -18,10 +19,14 @@ export interface CausalConv1dStepParams {
   /** [D] */
   bias?: Tensor;
   activation?: 'silu' | null;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function causalConv1dStep(backend: Backend, params: CausalConv1dStepParams): Promise<{ y: Tensor }> {
   const a = validateCausalConv1dStep(params);
-  const out = await backend.causalConv1dStep(a);
+  const out = await cancellable(checkSignal('causalConv1dStep', params.signal), (cancel) =>
+    backend.causalConv1dStep({ ...a, cancel }),
+  );
   return { y: tensor(out.y, [a.batch, a.dim]) };
 }

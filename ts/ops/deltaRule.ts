@@ -9,6 +9,7 @@
  */
 import type { Backend, DeltaRuleAlgorithm } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateDeltaRule } from '../validate.js';
 
 export interface DeltaRuleParams {
@@ -34,6 +35,8 @@ export interface DeltaRuleParams {
   algorithm?: DeltaRuleAlgorithm;
   /** Also return the state after the last token, [B, HV, K, V] (default false). */
   returnFinalState?: boolean;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface DeltaRuleResult {
@@ -45,7 +48,7 @@ export interface DeltaRuleResult {
 
 export async function deltaRule(backend: Backend, params: DeltaRuleParams): Promise<DeltaRuleResult> {
   const a = validateDeltaRule(params);
-  const out = await backend.deltaRule(a);
+  const out = await cancellable(checkSignal('deltaRule', params.signal), (cancel) => backend.deltaRule({ ...a, cancel }));
   const result: DeltaRuleResult = { o: tensor(out.o, [a.batch, a.seqlen, a.valueHeads, a.valueDim]) };
   if (a.returnFinalState) result.finalState = tensor(out.finalState!, [a.batch, a.valueHeads, a.keyDim, a.valueDim]);
   return result;

@@ -6,6 +6,7 @@
  */
 import type { Backend } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateDeltaRuleStep } from '../validate.js';
 
 export interface DeltaRuleStepParams {
@@ -24,10 +25,12 @@ export interface DeltaRuleStepParams {
   /** Default K^-0.5. */
   scale?: number;
   useQkL2Norm?: boolean;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function deltaRuleStep(backend: Backend, params: DeltaRuleStepParams): Promise<{ o: Tensor }> {
   const a = validateDeltaRuleStep(params);
-  const out = await backend.deltaRuleStep(a);
+  const out = await cancellable(checkSignal('deltaRuleStep', params.signal), (cancel) => backend.deltaRuleStep({ ...a, cancel }));
   return { o: tensor(out.o, [a.batch, a.valueHeads, a.valueDim]) };
 }

@@ -10,6 +10,7 @@
  */
 import type { Backend, FftConvAlgorithm } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateFftConv, validateFftConvPlan, validateFftConvRun } from '../validate.js';
 
 export interface FftConvParams {
@@ -21,6 +22,8 @@ export interface FftConvParams {
   D?: Tensor;
   /** 'fft', 'direct', or 'auto' (default): the same result, different speed. */
   algorithm?: FftConvAlgorithm;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface FftConvPlanParams {
@@ -28,6 +31,8 @@ export interface FftConvPlanParams {
   k: Tensor;
   /** The sequence length the plan serves (Lk <= L). */
   L: number;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface FftConvRunParams {
@@ -35,11 +40,13 @@ export interface FftConvRunParams {
   u: Tensor;
   /** [H] */
   D?: Tensor;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function fftConv(backend: Backend, params: FftConvParams): Promise<{ y: Tensor }> {
   const a = validateFftConv(params);
-  const { y } = await backend.fftConv(a);
+  const { y } = await cancellable(checkSignal('fftConv', params.signal), (cancel) => backend.fftConv({ ...a, cancel }));
   return { y: tensor(y, [a.batch, a.channels, a.seqlen]) };
 }
 
@@ -63,16 +70,20 @@ export class FftConvPlan {
   /** fftConv of u with the plan's filter; the same result as ls.fftConv({ u, k, D }). */
   async run(params: FftConvRunParams): Promise<{ y: Tensor }> {
     const a = validateFftConvRun(params, this.channels, this.length);
-    const { y } = await this.#backend.fftConv({
-      ...a, channels: this.channels, seqlen: this.length, kernelLen: this.kernelLength, spectrum: this.#spectrum,
-      algorithm: 'fft',
-    });
+    const { y } = await cancellable(checkSignal('fftConvPlan.run', params.signal), (cancel) =>
+      this.#backend.fftConv({
+        ...a, channels: this.channels, seqlen: this.length, kernelLen: this.kernelLength, spectrum: this.#spectrum,
+        algorithm: 'fft', cancel,
+      }),
+    );
     return { y: tensor(y, [a.batch, this.channels, this.length]) };
   }
 }
 
 export async function fftConvPlan(backend: Backend, params: FftConvPlanParams): Promise<FftConvPlan> {
   const a = validateFftConvPlan(params);
-  const spectrum = await backend.fftConvSpectrum(a);
+  const spectrum = await cancellable(checkSignal('fftConvPlan', params.signal), (cancel) =>
+    backend.fftConvSpectrum({ ...a, cancel }),
+  );
   return new FftConvPlan(backend, spectrum, a.channels, a.kernelLen, a.seqlen);
 }

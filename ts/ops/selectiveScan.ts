@@ -8,6 +8,7 @@
  */
 import type { Backend } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateSelectiveScan } from '../validate.js';
 
 export interface SelectiveScanParams {
@@ -33,6 +34,8 @@ export interface SelectiveScanParams {
   deltaSoftplus?: boolean;
   /** Also return the state after the last step, [B, D, N] (default false). */
   returnFinalState?: boolean;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface SelectiveScanResult {
@@ -44,7 +47,7 @@ export interface SelectiveScanResult {
 
 export async function selectiveScan(backend: Backend, params: SelectiveScanParams): Promise<SelectiveScanResult> {
   const args = validateSelectiveScan(params);
-  const out = await backend.selectiveScan(args);
+  const out = await cancellable(checkSignal('selectiveScan', params.signal), (cancel) => backend.selectiveScan({ ...args, cancel }));
   const result: SelectiveScanResult = { y: tensor(out.y, [args.batch, args.dim, args.seqlen]) };
   if (args.returnFinalState) result.finalState = tensor(out.finalState!, [args.batch, args.dim, args.dstate]);
   return result;

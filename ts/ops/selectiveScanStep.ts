@@ -6,6 +6,7 @@
  */
 import type { Backend } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
+import { cancellable, checkSignal } from '../cancel.js';
 import { validateSelectiveScanStep } from '../validate.js';
 
 export interface SelectiveScanStepParams {
@@ -28,10 +29,14 @@ export interface SelectiveScanStepParams {
   /** [D] */
   deltaBias?: Tensor;
   deltaSoftplus?: boolean;
+  /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function selectiveScanStep(backend: Backend, params: SelectiveScanStepParams): Promise<{ y: Tensor }> {
   const args = validateSelectiveScanStep(params);
-  const out = await backend.selectiveScanStep(args);
+  const out = await cancellable(checkSignal('selectiveScanStep', params.signal), (cancel) =>
+    backend.selectiveScanStep({ ...args, cancel }),
+  );
   return { y: tensor(out.y, [args.batch, args.dim]) };
 }

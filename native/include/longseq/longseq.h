@@ -24,8 +24,15 @@ typedef enum ls_status {
   LS_OK = 0,
   LS_INVALID_ARGUMENT = 1, /* a size, stride or pointer is wrong: the message names it */
   LS_OUT_OF_MEMORY = 2,    /* scratch memory could not be allocated */
-  LS_INTERNAL = 3          /* a bug: please report the message */
+  LS_INTERNAL = 3,         /* a bug: please report the message */
+  LS_CANCELLED = 4         /* the caller's cancel flag was set; outputs are unspecified */
 } ls_status;
+
+/* Cancellation. Every params struct has `cancel`: NULL, or a flag that the caller may set to non-zero, from any
+ * thread, to stop the call early. The call checks it between pieces of work (tasks, chunks of the sequence)
+ * and returns LS_CANCELLED, outputs unspecified. The one-token *_step calls check it only before they start, so
+ * their in-place state is either fully updated or untouched. */
+typedef volatile int32_t ls_cancel_flag;
 
 /* The message of the last failed call on this thread ("" when none). Valid until the next call. */
 LS_API const char* ls_last_error(void);
@@ -58,6 +65,7 @@ typedef struct ls_row_strides {
  * Optional pointers are NULL when absent. */
 typedef struct ls_selective_scan_params {
   int32_t threads; /* CPU threads to use; 0 = all hardware threads */
+  const ls_cancel_flag* cancel;
   int64_t batch, dim, dstate, seqlen, groups;
   const float* u;
   ls_row_strides u_strides;
@@ -86,6 +94,7 @@ LS_API ls_status ls_selective_scan_cpu(const ls_selective_scan_params* p);
  * All contiguous. */
 typedef struct ls_selective_scan_step_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t batch, dim, dstate, groups;
   float* state;
   const float* x;
@@ -121,6 +130,7 @@ typedef enum ls_delta_algorithm {
  * value_heads must be a multiple of heads (grouped value heads). final_state may alias initial_state. */
 typedef struct ls_delta_rule_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t batch, seqlen, heads, value_heads, key_dim, value_dim;
   const float* q;
   const float* k;
@@ -143,6 +153,7 @@ LS_API ls_status ls_delta_rule_cpu(const ls_delta_rule_params* p);
  * beta, g: [batch, value_heads] (g optional). */
 typedef struct ls_delta_rule_step_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t batch, heads, value_heads, key_dim, value_dim;
   float* state;
   const float* q;
@@ -168,6 +179,7 @@ typedef enum ls_activation {
  * initial_state, final_state: [batch, dim, width-1] (optional; may alias). 2 <= width <= 64. */
 typedef struct ls_causal_conv1d_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t batch, dim, seqlen, width;
   const float* x;
   const float* weight;
@@ -184,6 +196,7 @@ LS_API ls_status ls_causal_conv1d_cpu(const ls_causal_conv1d_params* p);
  * shifted in place; x, y: [batch, dim]. */
 typedef struct ls_causal_conv1d_step_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t batch, dim, width;
   float* state;
   const float* x;
@@ -209,6 +222,7 @@ typedef enum ls_fft_conv_algorithm {
  * when given, k may be NULL and the FFT path is used. */
 typedef struct ls_fft_conv_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t batch, channels, seqlen, kernel_len;
   const float* u;
   const float* k;
@@ -227,6 +241,7 @@ LS_API int64_t ls_fft_conv_spectrum_floats(int64_t channels, int64_t seqlen, int
 /* The kernel's spectrum, computed once for repeated ls_fft_conv_cpu calls with a fixed filter. */
 typedef struct ls_fft_conv_spectrum_params {
   int32_t threads;
+  const ls_cancel_flag* cancel;
   int64_t channels, seqlen, kernel_len;
   const float* k;
   float* spectrum; /* ls_fft_conv_spectrum_floats(...) floats */
