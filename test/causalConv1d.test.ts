@@ -61,6 +61,17 @@ describe.each(testBackends)('causalConv1d on $name', (b) => {
     }
   });
 
+  run('propagates NaN and Inf in the data', async () => {
+    const ls = await backend(b.name);
+    const r = rng(12);
+    const x = uniform(r, [1, 2, 20]);
+    x.data[3] = NaN;
+    x.data[20 + 5] = Infinity;
+    const { y } = await ls.causalConv1d({ x, weight: uniform(r, [2, 4], 0.1, 1) });
+    expect(Number.isNaN(y.data[4]!)).toBe(true); // t = 4 reads x[1..4]
+    expect(y.data[20 + 6]).toBe(Infinity); // positive weights carry +Inf
+  });
+
   run('a rejected step leaves its state untouched', async () => {
     const ls = await backend(b.name);
     const r = rng(8);
