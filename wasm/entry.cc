@@ -7,12 +7,20 @@
 
 extern "C" {
 
+// Threads every call uses (the threaded module; the single-threaded one always runs on one): 0 = all.
+static int32_t g_threads = 0;
+
+void ls_wasm_set_threads(int32_t threads) { g_threads = threads; }
+
+int32_t ls_wasm_threads(void) { return ls_hardware_threads(); }
+
 ls_status ls_wasm_selective_scan(double batch, double dim, double dstate, double seqlen, double groups,
                                  int delta_softplus, const float* u, const float* delta, const float* z,
                                  const float* A, const float* B, const float* C, const float* D,
                                  const float* delta_bias, const float* initial_state, float* y,
                                  float* final_state) {
   ls_selective_scan_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.dim = static_cast<int64_t>(dim);
   p.dstate = static_cast<int64_t>(dstate);
@@ -46,6 +54,7 @@ ls_status ls_wasm_selective_scan_step(double batch, double dim, double dstate, d
                                       const float* z, const float* A, const float* B, const float* C,
                                       const float* D, const float* delta_bias, float* y) {
   ls_selective_scan_step_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.dim = static_cast<int64_t>(dim);
   p.dstate = static_cast<int64_t>(dstate);
@@ -69,6 +78,7 @@ ls_status ls_wasm_delta_rule(double batch, double seqlen, double heads, double v
                              const float* q, const float* k, const float* v, const float* beta, const float* g,
                              const float* initial_state, float* o, float* final_state) {
   ls_delta_rule_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.seqlen = static_cast<int64_t>(seqlen);
   p.heads = static_cast<int64_t>(heads);
@@ -94,6 +104,7 @@ ls_status ls_wasm_delta_rule_step(double batch, double heads, double value_heads
                                   float scale, int use_qk_l2norm, float* state, const float* q, const float* k,
                                   const float* v, const float* beta, const float* g, float* o) {
   ls_delta_rule_step_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.heads = static_cast<int64_t>(heads);
   p.value_heads = static_cast<int64_t>(value_heads);
@@ -115,6 +126,7 @@ ls_status ls_wasm_causal_conv1d(double batch, double dim, double seqlen, double 
                                 const float* weight, const float* bias, const float* initial_state, float* y,
                                 float* final_state) {
   ls_causal_conv1d_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.dim = static_cast<int64_t>(dim);
   p.seqlen = static_cast<int64_t>(seqlen);
@@ -132,6 +144,7 @@ ls_status ls_wasm_causal_conv1d(double batch, double dim, double seqlen, double 
 ls_status ls_wasm_causal_conv1d_step(double batch, double dim, double width, int silu, float* state, const float* x,
                                      const float* weight, const float* bias, float* y) {
   ls_causal_conv1d_step_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.dim = static_cast<int64_t>(dim);
   p.width = static_cast<int64_t>(width);
@@ -147,6 +160,7 @@ ls_status ls_wasm_causal_conv1d_step(double batch, double dim, double width, int
 ls_status ls_wasm_fft_conv(double batch, double channels, double seqlen, double kernel_len, int algorithm,
                            const float* u, const float* k, const float* spectrum, const float* D, float* y) {
   ls_fft_conv_params p = {};
+  p.threads = g_threads;
   p.batch = static_cast<int64_t>(batch);
   p.channels = static_cast<int64_t>(channels);
   p.seqlen = static_cast<int64_t>(seqlen);
@@ -162,6 +176,7 @@ ls_status ls_wasm_fft_conv(double batch, double channels, double seqlen, double 
 
 ls_status ls_wasm_fft_conv_spectrum(double channels, double seqlen, double kernel_len, const float* k, float* spectrum) {
   ls_fft_conv_spectrum_params p = {};
+  p.threads = g_threads;
   p.channels = static_cast<int64_t>(channels);
   p.seqlen = static_cast<int64_t>(seqlen);
   p.kernel_len = static_cast<int64_t>(kernel_len);

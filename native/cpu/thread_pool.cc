@@ -32,6 +32,11 @@ void ParallelFor(int64_t count, int, TaskRef task) {
 
 int HardwareThreads() {
   const unsigned n = std::thread::hardware_concurrency();
+#ifdef __EMSCRIPTEN__
+  // The WASM module starts min(8, cores) workers with itself (CMakeLists.txt): the pool may not use more.
+  constexpr unsigned kWasmMaxThreads = 8;
+  if (n > kWasmMaxThreads) return kWasmMaxThreads;
+#endif
   return n == 0 ? 1 : static_cast<int>(n);
 }
 

@@ -1,9 +1,12 @@
 /**
- * The wasm backend: the same C++ kernels compiled to WebAssembly SIMD (wasm/dist/longseq.{mjs,wasm}).
+ * The wasm backend: the same C++ kernels compiled to WebAssembly SIMD, in two builds: wasm/dist/longseq.{mjs,wasm}
+ * (one thread) and wasm/dist/longseq-threads.{mjs,wasm,worker.js} (Emscripten pthreads). The threaded one is used
+ * where SharedArrayBuffer is allowed (a page served crossOriginIsolated, i.e. with COOP/COEP headers), as tfjs and
+ * onnxruntime-web do, unless init({ threads: 1 }) asks for one thread.
  *
  * Each call copies its inputs into the module's heap, runs the kernel, copies the outputs out and frees the
- * heap memory again. The .wasm is found next to its JS through `new URL(..., import.meta.url)`, which bundlers
- * understand; `init({ wasmPath })` or `init({ wasmBinary })` override that.
+ * heap memory again. The files are found next to this JS through `new URL(..., import.meta.url)`, which bundlers
+ * understand; init({ wasmPath }) (a .wasm file, or the folder holding both) and init({ wasmBinary }) override it.
  */
 import type {
   Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
@@ -12,7 +15,9 @@ import type {
 import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
-const DEFAULT_WASM_URL = new URL('../../wasm/dist/longseq.wasm', import.meta.url);
+const WASM_DIR = new URL('../../wasm/dist/', import.meta.url);
+const FILES = { single: 'longseq.wasm', threads: 'longseq-threads.wasm' } as const;
+type Variant = keyof typeof FILES;
 
 /** Reads the .wasm bytes; Node's entry passes one that reads files, browsers fetch. */
 export type ReadBinary = (url: URL) => Promise<Uint8Array>;
@@ -32,33 +37,70 @@ function checkWasmMagic(bytes: Uint8Array, where: string): void {
   );
 }
 
-/** The one module instance per source, shared by every backend object that uses it. */
-const modules = new Map<string, Promise<LongseqModule>>();
+/** Threads are possible here: shared memory is allowed (crossOriginIsolated pages; never in Node's wasm path). */
+function threadsAllowed(): boolean {
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+}
 
-async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<LongseqModule> {
+/** Which build, and where its .wasm is. */
+function locate(options: InitOptions): { variant: Variant; url?: URL } {
+  const wantThreads = threadsAllowed() && (options.threads === undefined || options.threads > 1);
+  if (options.wasmBinary) {
+    // The threaded build imports its (shared) memory; the single-threaded one defines its own.
+    const bytes = options.wasmBinary instanceof Uint8Array ? options.wasmBinary : new Uint8Array(options.wasmBinary);
+    let importsMemory = false;
+    try {
+      importsMemory = WebAssembly.Module.imports(new WebAssembly.Module(bytes as BufferSource)).some((i) => i.kind === 'memory');
+    } catch {
+      // not WebAssembly at all: instantiate() reports it
+    }
+    if (importsMemory && !threadsAllowed()) {
+      throw new Error('init({ wasmBinary }) holds the threaded build, which needs a crossOriginIsolated page; pass longseq.wasm');
+    }
+    return { variant: importsMemory ? 'threads' : 'single' };
+  }
+  if (options.wasmPath) {
+    const path = String(options.wasmPath);
+    const base = new URL(path, WASM_DIR);
+    if (path.endsWith('.wasm')) return { variant: /threads\.wasm$/.test(path) && threadsAllowed() ? 'threads' : 'single', url: base };
+    const folder = new URL(base.href.endsWith('/') ? base.href : `${base.href}/`);
+    const variant = wantThreads ? 'threads' : 'single';
+    return { variant, url: new URL(FILES[variant], folder) };
+  }
+  const variant = wantThreads ? 'threads' : 'single';
+  return { variant, url: new URL(FILES[variant], WASM_DIR) };
+}
+
+async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<{ module: LongseqModule; variant: Variant }> {
+  const { variant, url } = locate(options);
   let bytes: Uint8Array;
   let where: string;
   if (options.wasmBinary) {
     bytes = options.wasmBinary instanceof Uint8Array ? options.wasmBinary : new Uint8Array(options.wasmBinary);
     where = 'init({ wasmBinary })';
   } else {
-    const url = options.wasmPath ? new URL(String(options.wasmPath), DEFAULT_WASM_URL) : DEFAULT_WASM_URL;
-    where = url.href;
+    where = url!.href;
     try {
-      bytes = await readBinary(url);
+      bytes = await readBinary(url!);
     } catch (e) {
       throw new Error(`cannot read ${where}: ${(e as Error).message}; run 'npm run build' or pass init({ wasmPath })`);
     }
   }
   checkWasmMagic(bytes, where);
-  const { default: createModule } = await import('../../wasm/dist/longseq.mjs');
-  return createModule({ wasmBinary: bytes });
+  // Literal import paths, so bundlers see and bundle both glue modules (and the threads' worker file).
+  const { default: createModule } =
+    variant === 'threads' ? await import('../../wasm/dist/longseq-threads.mjs') : await import('../../wasm/dist/longseq.mjs');
+  return { module: await createModule({ wasmBinary: bytes }), variant };
 }
 
-function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<LongseqModule> {
-  // A caller's own bytes get their own instance; paths share one per path.
+/** The one module instance per source and build, shared by every backend object that uses it. */
+const modules = new Map<string, Promise<{ module: LongseqModule; variant: Variant }>>();
+
+function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<{ module: LongseqModule; variant: Variant }> {
+  // A caller's own bytes get their own instance; paths share one per path and build.
   if (options.wasmBinary) return instantiate(options, readBinary);
-  const key = options.wasmPath ? String(options.wasmPath) : '';
+  const { url } = locate(options);
+  const key = url!.href;
   let module = modules.get(key);
   if (!module) {
     module = instantiate(options, readBinary);
@@ -110,11 +152,19 @@ function floats(...arrays: (Float32Array | number | undefined)[]): number {
 
 class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
-  readonly threads = 1;
+  readonly threads: number;
   readonly description: string;
 
-  constructor(private readonly m: LongseqModule) {
-    this.description = `WebAssembly ${m.UTF8ToString(m._ls_simd_target())}, 1 thread`;
+  constructor(private readonly m: LongseqModule, variant: Variant, options: InitOptions) {
+    const available = variant === 'threads' ? m._ls_wasm_threads() : 1;
+    this.threads = Math.min(options.threads ?? available, available);
+    const simd = m.UTF8ToString(m._ls_simd_target());
+    this.description = `WebAssembly ${simd}, ${this.threads} thread${this.threads === 1 ? '' : 's'}${variant === 'threads' ? ' (pthreads)' : ''}`;
+  }
+
+  /** Before each call: the module is shared by backend objects that may use different thread counts. */
+  private useThreads(): void {
+    this.m._ls_wasm_set_threads(this.threads);
   }
 
   private check(status: number, op: string): void {
@@ -122,6 +172,7 @@ class WasmBackend implements Backend {
   }
 
   async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
+    this.useThreads();
     const bdl = a.batch * a.dim * a.seqlen;
     const bdn = a.batch * a.dim * a.dstate;
     const heap = new HeapArena(this.m, floats(a.u, a.delta, a.z, a.A, a.B, a.C, a.D, a.deltaBias, a.initialState, bdl, a.returnFinalState ? bdn : 0), 'selectiveScan');
@@ -142,6 +193,7 @@ class WasmBackend implements Backend {
   }
 
   async selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
+    this.useThreads();
     const bd = a.batch * a.dim;
     const heap = new HeapArena(this.m, floats(a.state, a.x, a.delta, a.z, a.A, a.B, a.C, a.D, a.deltaBias, bd), 'selectiveScanStep');
     try {
@@ -159,6 +211,7 @@ class WasmBackend implements Backend {
   }
 
   async deltaRule(a: DeltaRuleArgs): Promise<DeltaRuleOutputs> {
+    this.useThreads();
     const outSize = a.batch * a.seqlen * a.valueHeads * a.valueDim;
     const stateSize = a.batch * a.valueHeads * a.keyDim * a.valueDim;
     const heap = new HeapArena(this.m, floats(a.q, a.k, a.v, a.beta, a.g, a.initialState, outSize, a.returnFinalState ? stateSize : 0), 'deltaRule');
@@ -178,6 +231,7 @@ class WasmBackend implements Backend {
   }
 
   async causalConv1d(a: CausalConv1dArgs): Promise<CausalConv1dOutputs> {
+    this.useThreads();
     const size = a.batch * a.dim * a.seqlen;
     const stateSize = a.batch * a.dim * (a.width - 1);
     const heap = new HeapArena(this.m, floats(a.x, a.weight, a.bias, a.initialState, size, a.returnFinalState ? stateSize : 0), 'causalConv1d');
@@ -195,6 +249,7 @@ class WasmBackend implements Backend {
   }
 
   async fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {
+    this.useThreads();
     const size = a.batch * a.channels * a.seqlen;
     const spectrum = a.spectrum as Float32Array | undefined;
     const heap = new HeapArena(this.m, floats(a.u, a.k, spectrum, a.D, size), 'fftConv');
@@ -209,6 +264,7 @@ class WasmBackend implements Backend {
   }
 
   async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
+    this.useThreads();
     const size = this.m._ls_wasm_fft_conv_spectrum_floats(a.channels, a.seqlen, a.kernelLen);
     if (size < 0) throw new RangeError('fftConvPlan: cannot allocate the FFT plan');
     const heap = new HeapArena(this.m, floats(a.k, size), 'fftConvPlan');
@@ -223,6 +279,7 @@ class WasmBackend implements Backend {
   }
 
   async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
+    this.useThreads();
     const size = a.batch * a.dim;
     const heap = new HeapArena(this.m, floats(a.state, a.x, a.weight, a.bias, size), 'causalConv1dStep');
     try {
@@ -237,6 +294,7 @@ class WasmBackend implements Backend {
   }
 
   async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
+    this.useThreads();
     const outSize = a.batch * a.valueHeads * a.valueDim;
     const heap = new HeapArena(this.m, floats(a.state, a.q, a.k, a.v, a.beta, a.g, outSize), 'deltaRuleStep');
     try {
@@ -257,7 +315,8 @@ export function createWasmLoader(readBinary: ReadBinary = fetchBinary): BackendL
   return {
     name: 'wasm',
     async load(options: InitOptions) {
-      return new WasmBackend(await loadModule(options, readBinary));
+      const { module, variant } = await loadModule(options, readBinary);
+      return new WasmBackend(module, variant, options);
     },
   };
 }

@@ -6,6 +6,8 @@ export interface LongseqModule {
   _free(pointer: number): void;
   _ls_last_error(): number;
   _ls_simd_target(): number;
+  _ls_wasm_set_threads(threads: number): void;
+  _ls_wasm_threads(): number;
   _ls_wasm_selective_scan(...args: number[]): number;
   _ls_wasm_selective_scan_step(...args: number[]): number;
   _ls_wasm_delta_rule(...args: number[]): number;
