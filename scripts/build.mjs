@@ -31,6 +31,7 @@ function has(command) {
 
 // Debian packages each part needs, with the check that says whether they are present.
 const REQUIREMENTS = {
+  browser: [{ pkg: 'chromium', ok: () => existsSync('/usr/bin/chromium') }],
   native: [
     { pkg: 'cmake', ok: () => has('cmake') },
     { pkg: 'g++', ok: () => has('g++') || has('c++') },
@@ -113,8 +114,10 @@ function main() {
   if (major < 20) throw new Error(`Node.js >= 20 is required, this is ${process.versions.node}`);
   const wanted = ['native', 'wasm'].filter((part) => !args.has(`--no-${part}`));
   const ready = Object.fromEntries(wanted.map((part) => [part, false]));
-  if (wanted.length > 0) {
-    ensurePackages(wanted);
+  // Chromium is for the browser tests only: installed with the rest, nothing to build.
+  const packages = [...wanted, ...(args.has('--no-browser') ? [] : ['browser'])];
+  if (packages.length > 0) {
+    ensurePackages(packages);
     for (const part of wanted) ready[part] = missingPackages([part]).length === 0;
   }
   ensureNodeModules();

@@ -15,7 +15,12 @@ import type {
 import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
-const WASM_DIR = new URL('../../wasm/dist/', import.meta.url);
+// Whole file names in literal `new URL(..., import.meta.url)` calls: that is the form bundlers (Vite, webpack,
+// esbuild) recognise and rewrite to the emitted asset. A directory URL is rewritten without its trailing slash.
+const DEFAULT_URLS = {
+  single: new URL('../../wasm/dist/longseq.wasm', import.meta.url),
+  threads: new URL('../../wasm/dist/longseq-threads.wasm', import.meta.url),
+};
 const FILES = { single: 'longseq.wasm', threads: 'longseq-threads.wasm' } as const;
 type Variant = keyof typeof FILES;
 
@@ -61,14 +66,14 @@ function locate(options: InitOptions): { variant: Variant; url?: URL } {
   }
   if (options.wasmPath) {
     const path = String(options.wasmPath);
-    const base = new URL(path, WASM_DIR);
+    const base = new URL(path, DEFAULT_URLS.single);
     if (path.endsWith('.wasm')) return { variant: /threads\.wasm$/.test(path) && threadsAllowed() ? 'threads' : 'single', url: base };
     const folder = new URL(base.href.endsWith('/') ? base.href : `${base.href}/`);
     const variant = wantThreads ? 'threads' : 'single';
     return { variant, url: new URL(FILES[variant], folder) };
   }
   const variant = wantThreads ? 'threads' : 'single';
-  return { variant, url: new URL(FILES[variant], WASM_DIR) };
+  return { variant, url: DEFAULT_URLS[variant] };
 }
 
 async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<{ module: LongseqModule; variant: Variant }> {
