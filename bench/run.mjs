@@ -15,6 +15,7 @@ import { cases as causalConv1dCases } from './cases/causalConv1d.mjs';
 import { cases as deltaRuleCases } from './cases/deltaRule.mjs';
 import { cases as fftConvCases } from './cases/fftConv.mjs';
 import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
+import { benchInBrowser } from './browser.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -165,6 +166,18 @@ async function main() {
       kernel.free();
       rows.push(row({ via: 'C API', backend: 'wasm', op: c.op, config: c.config, threads: 1, elements: c.elements,
         flops: c.flops, bytes: c.bytes, ...t }, limits));
+    }
+  }
+
+  if (!onlyBackend || onlyBackend === 'wasm') {
+    // One configuration per op family, one thread against the threaded build, in a real page.
+    const browserCases = [['selectiveScan', 'B1 D1536 N16 L4096'], ['deltaRule recurrent', 'B1 H8 K=V=64 T4096'],
+      ['causalConv1d', 'B1 D1536 L4096 W4'], ['fftConv', 'B1 H768 L4096']].filter(([op]) => !onlyOp || op.startsWith(onlyOp));
+    if (browserCases.length > 0) {
+      progress('the wasm backend in headless Chromium (crossOriginIsolated: one thread and the threaded build)...');
+      const browserRows = await benchInBrowser(root, browserCases, minSeconds);
+      if (!browserRows) progress('  (Chromium not installed: skipped)');
+      for (const r of browserRows ?? []) rows.push(row({ ...r, backend: 'wasm' }, limits));
     }
   }
 

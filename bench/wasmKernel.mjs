@@ -1,13 +1,20 @@
 // Times the WASM module at its C entry points, inputs already in the module heap: the wasm counterpart of the
 // native longseq-bench rows ("C API"), so the two compare kernel to kernel, without the JS API's copies in
 // and out of the heap.
-import { readFileSync } from 'node:fs';
-
 const dist = new URL('../wasm/dist/', import.meta.url);
 
+/** The one-thread module in Node (reads the .wasm from disk). */
 export async function loadWasmModule() {
+  const { readFileSync } = await import('node:fs');
   const { default: createModule } = await import(new URL('longseq.mjs', dist).href);
   return createModule({ wasmBinary: readFileSync(new URL('longseq.wasm', dist)) });
+}
+
+/** The module `name` ('longseq' or 'longseq-threads') in a page. */
+export async function fetchWasmModule(name) {
+  const { default: createModule } = await import(new URL(`${name}.mjs`, dist).href);
+  const bytes = new Uint8Array(await (await fetch(new URL(`${name}.wasm`, dist))).arrayBuffer());
+  return createModule({ wasmBinary: bytes });
 }
 
 /** Copies the case's tensors into the heap once; returns a function that runs the kernel, and a cleanup. */

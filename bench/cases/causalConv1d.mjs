@@ -1,5 +1,5 @@
 // causalConv1d at DESIGN §6: B1 D1536 L4096 W4 with bias and SiLU. Flops: W multiply-adds per output.
-import { tensor } from '../../dist/index.node.js';
+import { tensor } from '../../dist/index.js';
 import { random } from '../random.mjs';
 
 const [B, D, L, W] = [1, 1536, 4096, 4];

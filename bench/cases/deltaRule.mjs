@@ -1,6 +1,6 @@
 // deltaRule (gated, q/k l2-normalised, both algorithms) and deltaRuleStep at the DESIGN §6 configurations.
 // Elements are token·heads; flops are each algorithm's own arithmetic, as in native/bench/delta_rule_bench.cc.
-import { tensor } from '../../dist/index.node.js';
+import { tensor } from '../../dist/index.js';
 import { random } from '../random.mjs';
 
 const CHUNK = 64;

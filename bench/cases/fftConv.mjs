@@ -1,7 +1,7 @@
 // fftConv at the DESIGN §6 CPU configurations: kernel as long as the input (Hyena), D on, the kernel's FFT in
 // every call; and plan.run (the kernel transformed once). Flops: 2.5 n log2 n per real FFT of size n (the
 // usual 5 n log2 n per complex one), three per row (two with a plan); bytes: u read and y written once.
-import { tensor } from '../../dist/index.node.js';
+import { tensor } from '../../dist/index.js';
 import { random } from '../random.mjs';
 
 function fftSize(L) {

@@ -1,7 +1,7 @@
 // selectiveScan and selectiveScanStep at the DESIGN §6 configurations, with the options Mamba uses (softplus,
 // D, z, deltaBias). Work model as in native/bench/selective_scan_bench.cc: 6 flops per output element and
 // state (the exp not counted); compulsory traffic 16 bytes per element (u, delta, z in, y out) plus B and C.
-import { tensor } from '../../dist/index.node.js';
+import { tensor } from '../../dist/index.js';
 import { random } from '../random.mjs';
 
 function scanCase(batch, dim, dstate, seqlen) {

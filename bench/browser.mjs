@@ -1,0 +1,92 @@
+// The wasm backend in headless Chromium, one thread against the threaded build: the page is served
+// crossOriginIsolated (COOP/COEP), so init() picks the threaded module and init({ threads: 1 }) the other.
+// Used by run.mjs when Chromium is installed; the page imports the same bench cases as Node does.
+import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+
+const CHROMIUM = process.env.LONGSEQ_CHROMIUM ?? '/usr/bin/chromium';
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+
+const PAGE = (minSeconds, ops) => `<!doctype html><script type="module">
+import { init } from '/dist/index.js';
+import { fetchWasmModule, prepare } from '/bench/wasmKernel.mjs';
+const modules = { selectiveScan: '/bench/cases/selectiveScan.mjs', deltaRule: '/bench/cases/deltaRule.mjs',
+  causalConv1d: '/bench/cases/causalConv1d.mjs', fftConv: '/bench/cases/fftConv.mjs' };
+const wanted = ${JSON.stringify(ops)};
+const backends = [await init({ backend: 'wasm', threads: 1 }), await init({ backend: 'wasm' })];
+const kernels = [await fetchWasmModule('longseq'), await fetchWasmModule('longseq-threads')];
+const rows = [];
+async function time(run) {
+  await run();
+  const times = [];
+  const start = performance.now();
+  while (times.length < 3 || performance.now() - start < ${minSeconds * 1000}) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: times[times.length >> 1], minMs: times[0], runs: times.length };
+}
+for (const [op, config] of wanted) {
+  const { cases } = await import(modules[op.split(' ')[0]]);
+  const c = cases.find((x) => x.op === op && x.config === config);
+  if (!c) continue;
+  const work = { elements: c.elements, flops: c.flops, bytes: c.bytes };
+  for (const ls of backends) {
+    let params = c.make(1000);
+    if (c.prepare) params = await c.prepare(ls, params);
+    rows.push({ via: 'Chromium JS API', op, config, threads: ls.threads, ...work, ...(await time(() => c.run(ls, params))) });
+  }
+  // The kernels alone, inputs already in the heap: the threads' speed-up without the copies in and out.
+  for (const m of kernels) {
+    const kernel = prepare(m, c, c.make(1000));
+    if (!kernel) continue;
+    const threads = m._ls_wasm_threads();
+    m._ls_wasm_set_threads(threads);
+    rows.push({ via: 'Chromium C API', op, config, threads, ...work, ...(await time(() => kernel.run())) });
+    kernel.free();
+  }
+}
+window.result = rows;
+</script>`;
+
+/** Runs the [op, config] pairs in Chromium; returns rows like run.mjs's, or undefined without Chromium. */
+export async function benchInBrowser(root, ops, minSeconds) {
+  if (!existsSync(CHROMIUM)) return undefined;
+  const page = PAGE(minSeconds, ops);
+  const server = createServer(async (request, response) => {
+    const path = new URL(request.url, 'http://localhost').pathname;
+    const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+    if (path === '/bench.html') {
+      response.writeHead(200, { ...headers, 'Content-Type': 'text/html' });
+      return response.end(page);
+    }
+    try {
+      const body = await readFile(join(root, path));
+      response.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404, headers);
+      response.end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { chromium } = await import('playwright');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(`http://127.0.0.1:${server.address().port}/bench.html`);
+    await tab.waitForFunction(() => 'result' in window, null, { timeout: 600_000 });
+    return await tab.evaluate(() => window.result);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
