@@ -115,28 +115,35 @@ function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<{ mod
   return module;
 }
 
+/** The WebAssembly heap's limit, and the largest single allocation Emscripten's malloc makes (its sbrk takes a
+ * signed 32-bit increment). */
+const HEAP_LIMIT = 0xffff_0000;
+const MAX_ALLOCATION = 2 ** 31 - 2 ** 16;
+
 /**
- * Places float32 arrays in the module heap for one call: one allocation for everything, freed by `free()`.
- * Pointers are unsigned (the heap may grow past 2 GiB, where a signed i32 would turn negative).
+ * Places float32 arrays in the module heap for one call, each in an allocation of its own (see MAX_ALLOCATION),
+ * all freed by `free()`. The constructor refuses a call that cannot fit before allocating anything. Pointers are
+ * unsigned: the heap reaches past 2 GiB, where a signed i32 turns negative.
  */
 class HeapArena {
-  private readonly base: number;
-  private offset = 0;
+  private readonly pointers: number[] = [];
 
-  constructor(private readonly m: LongseqModule, floats: number, op: string) {
-    const bytes = floats * 4;
-    this.base = bytes > 0xffff_0000 ? 0 : m._malloc(bytes) >>> 0;
-    if (this.base === 0) {
-      throw new RangeError(`${op}: cannot allocate ${bytes} bytes in the WebAssembly heap (limit 4 GiB)`);
+  constructor(private readonly m: LongseqModule, floats: number, private readonly op: string) {
+    if (floats * 4 > HEAP_LIMIT) {
+      throw new RangeError(`${op}: cannot allocate ${floats * 4} bytes in the WebAssembly heap (limit 4 GiB)`);
     }
   }
 
-  /** Reserves room for `data` (copied in when given) or for `length` floats; returns the byte pointer. */
+  /** Room for `data` (copied in when given) or for `length` floats; returns the byte pointer (0 for none). */
   put(data: Float32Array | undefined, length = data?.length ?? 0): number {
     if (length === 0) return 0;
-    const pointer = this.base + this.offset * 4;
+    const bytes = length * 4;
+    const pointer = bytes > MAX_ALLOCATION ? 0 : this.m._malloc(bytes) >>> 0;
+    if (pointer === 0) {
+      throw new RangeError(`${this.op}: cannot allocate ${bytes} bytes in the WebAssembly heap (4 GiB, ${MAX_ALLOCATION} bytes per buffer)`);
+    }
+    this.pointers.push(pointer);
     if (data) this.m.HEAPF32.set(data, pointer >>> 2);
-    this.offset += length;
     return pointer;
   }
 
@@ -145,7 +152,7 @@ class HeapArena {
   }
 
   free(): void {
-    this.m._free(this.base);
+    for (const pointer of this.pointers.splice(0)) this.m._free(pointer);
   }
 }
 
