@@ -101,12 +101,14 @@ function buildWasm() {
   delete env.EM_CACHE;
   run('emcmake', ['cmake', '-S', '.', '-B', 'build-wasm', '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release'], { env });
   run('cmake', ['--build', 'build-wasm', '--parallel', '2'], { env });
-  const disassembly = execFileSync('wasm-objdump', ['-d', join(root, 'wasm', 'dist', 'longseq.wasm')], {
-    maxBuffer: 256 << 20,
-  }).toString();
-  const simd = (disassembly.match(/f32x4\./g) ?? []).length;
-  if (simd === 0) throw new Error('wasm/dist/longseq.wasm has no f32x4 instructions: the SIMD build failed');
-  log(`wasm/dist/longseq.wasm: ${simd} f32x4 instructions (SIMD128)`);
+  for (const file of ['longseq.wasm', 'longseq-threads.wasm']) {
+    const disassembly = execFileSync('wasm-objdump', ['-d', join(root, 'wasm', 'dist', file)], {
+      maxBuffer: 256 << 20,
+    }).toString();
+    const simd = (disassembly.match(/f32x4\./g) ?? []).length;
+    if (simd === 0) throw new Error(`wasm/dist/${file} has no f32x4 instructions: the SIMD build failed`);
+    log(`wasm/dist/${file}: ${simd} f32x4 instructions (SIMD128)`);
+  }
 }
 
 function main() {
@@ -130,7 +132,7 @@ function main() {
       continue;
     }
     (part === 'native' ? buildNative : buildWasm)();
-    built.push(part === 'native' ? 'native addon + longseq-bench' : 'wasm module');
+    built.push(part === 'native' ? 'native addon + longseq-bench' : 'wasm modules (one thread, pthreads)');
   }
   log(`built: ${built.join(', ')}`);
   if (skipped.length > 0) log(`skipped: ${skipped.join(', ')}`);
