@@ -26,7 +26,7 @@ export function prepare(m, c, params) {
     m.HEAPF32.set(value.data, pointers[name] >>> 2);
   }
   // Room for the op's largest output (o of deltaRule holds elements x V floats).
-  const outFloats = c.op.startsWith('deltaRule') ? params.v.data.length : c.elements;
+  const outFloats = c.op.startsWith('deltaRule') ? params.v.data.length : c.op.startsWith('ssdScan') ? params.x.data.length : c.elements;
   const out = m._malloc(outFloats * 4) >>> 0;
   const p = (name) => pointers[name] ?? 0;
   const codes = { auto: 0, chunked: 1, recurrent: 2 };
@@ -55,6 +55,11 @@ export function prepare(m, c, params) {
     const width = params.weight.shape[1];
     call = () => m._ls_wasm_causal_conv1d(batch, dim, seqlen, width, params.activation === 'silu' ? 1 : 0, p('x'),
       p('weight'), p('bias'), 0, out, 0);
+  } else if (c.op.startsWith('ssdScan ')) {
+    const [batch, seqlen, heads, headDim] = params.x.shape;
+    const [, , groups, dstate] = params.B.shape;
+    call = () => m._ls_wasm_ssd_scan(batch, seqlen, heads, headDim, groups, dstate, 1, 0, Infinity, 256,
+      codes[params.algorithm], 0, p('x'), p('dt'), p('A'), p('B'), p('C'), p('D'), p('z'), p('dtBias'), 0, out, 0);
   } else if (c.op === 'fftConv') {
     const [batch, channels, seqlen] = params.u.shape;
     call = () => m._ls_wasm_fft_conv(batch, channels, seqlen, params.k.shape[1], 1, p('u'), p('k'), 0, p('D'), out);

@@ -6,13 +6,14 @@ import { rng, uniform } from './helpers/random.js';
 
 const r = rng(31);
 const t = (shape: number[], lo = -1, hi = 1) => uniform(r, shape, lo, hi);
-const steps = new Set(['selectiveScanStep', 'deltaRuleStep', 'causalConv1dStep']);
+const steps = new Set(['selectiveScanStep', 'deltaRuleStep', 'causalConv1dStep', 'ssdScanStep']);
 
 /** One small valid call of each op, with the given signal. */
 function calls(ls: LongSeq, signal: AbortSignal): [string, () => Promise<unknown>, Float32Array?][] {
   const scanState = t([2, 4, 3]);
   const ruleState = t([2, 2, 4, 3]);
   const convState = t([2, 3, 3]);
+  const ssdState = t([1, 2, 3, 4]);
   return [
     ['selectiveScan', () => ls.selectiveScan({ u: t([1, 4, 8]), delta: t([1, 4, 8]), A: t([4, 3], -1, 0), B: t([1, 3, 8]), C: t([1, 3, 8]), signal })],
     ['selectiveScanStep', () => ls.selectiveScanStep({ state: scanState, x: t([2, 4]), delta: t([2, 4]), A: t([4, 3], -1, 0), B: t([2, 3]), C: t([2, 3]), signal }), scanState.data],
@@ -22,6 +23,8 @@ function calls(ls: LongSeq, signal: AbortSignal): [string, () => Promise<unknown
     ['causalConv1dStep', () => ls.causalConv1dStep({ state: convState, x: t([2, 3]), weight: t([3, 4]), signal }), convState.data],
     ['fftConv', () => ls.fftConv({ u: t([1, 2, 9]), k: t([2, 5]), signal })],
     ['fftConvPlan', () => ls.fftConvPlan({ k: t([2, 5]), L: 9, signal })],
+    ['ssdScan', () => ls.ssdScan({ x: t([1, 6, 2, 3]), dt: t([1, 6, 2]), A: t([2], -1, 0), B: t([1, 6, 1, 4]), C: t([1, 6, 1, 4]), signal })],
+    ['ssdScanStep', () => ls.ssdScanStep({ state: ssdState, x: t([1, 2, 3]), dt: t([1, 2]), A: t([2], -1, 0), B: t([1, 1, 4]), C: t([1, 1, 4]), signal }), ssdState.data],
   ];
 }
 

@@ -155,6 +155,59 @@ export interface FftConvSpectrumArgs extends CallOptions {
   k: Float32Array;
 }
 
+export type SsdAlgorithm = 'auto' | 'chunked' | 'recurrent';
+
+export interface SsdScanArgs extends CallOptions {
+  batch: number;
+  seqlen: number;
+  heads: number;
+  headDim: number;
+  groups: number;
+  dstate: number;
+  x: Float32Array;
+  dt: Float32Array;
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array;
+  /** [H], or [H, P] when its length is heads·headDim (and headDim > 1). */
+  D?: Float32Array;
+  z?: Float32Array;
+  dtBias?: Float32Array;
+  initialState?: Float32Array;
+  dtSoftplus: boolean;
+  dtMin: number;
+  dtMax: number;
+  chunkSize: number;
+  algorithm: SsdAlgorithm;
+  returnFinalState: boolean;
+}
+
+export interface SsdScanOutputs {
+  y: Float32Array;
+  finalState?: Float32Array;
+}
+
+export interface SsdScanStepArgs extends CallOptions {
+  batch: number;
+  heads: number;
+  headDim: number;
+  groups: number;
+  dstate: number;
+  /** Updated in place, only once the step has succeeded. */
+  state: Float32Array;
+  x: Float32Array;
+  dt: Float32Array;
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array;
+  D?: Float32Array;
+  z?: Float32Array;
+  dtBias?: Float32Array;
+  dtSoftplus: boolean;
+  dtMin: number;
+  dtMax: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** CPU threads the kernels use (1 for js and single-threaded wasm). */
@@ -170,6 +223,8 @@ export interface Backend {
   fftConv(args: FftConvArgs): Promise<{ y: Float32Array }>;
   /** The kernel's precomputed form for repeated fftConv calls; opaque, only this backend reads it. */
   fftConvSpectrum(args: FftConvSpectrumArgs): Promise<unknown>;
+  ssdScan(args: SsdScanArgs): Promise<SsdScanOutputs>;
+  ssdScanStep(args: SsdScanStepArgs): Promise<{ y: Float32Array }>;
 }
 
 export interface InitOptions {

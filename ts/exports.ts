@@ -10,5 +10,7 @@ export type { DeltaRuleAlgorithm } from './backend.js';
 export type { CausalConv1dParams, CausalConv1dResult } from './ops/causalConv1d.js';
 export type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 export { FftConvPlan, type FftConvParams, type FftConvPlanParams, type FftConvRunParams } from './ops/fftConv.js';
-export type { FftConvAlgorithm } from './backend.js';
+export type { FftConvAlgorithm, SsdAlgorithm } from './backend.js';
+export type { SsdScanParams, SsdScanResult } from './ops/ssdScan.js';
+export type { SsdScanStepParams } from './ops/ssdScanStep.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile } from './io/safetensors.js';

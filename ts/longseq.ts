@@ -7,6 +7,8 @@ import { deltaRuleStep, type DeltaRuleStepParams } from './ops/deltaRuleStep.js'
 import { causalConv1d, type CausalConv1dParams, type CausalConv1dResult } from './ops/causalConv1d.js';
 import { causalConv1dStep, type CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftConvPlanParams } from './ops/fftConv.js';
+import { ssdScan, type SsdScanParams, type SsdScanResult } from './ops/ssdScan.js';
+import { ssdScanStep, type SsdScanStepParams } from './ops/ssdScanStep.js';
 import type { Tensor } from './tensor.js';
 
 export class LongSeq {
@@ -59,6 +61,16 @@ export class LongSeq {
   /** One decode token of causalConv1d; updates `params.state` in place. */
   causalConv1dStep(params: CausalConv1dStepParams): Promise<{ y: Tensor }> {
     return causalConv1dStep(this.#backend, params);
+  }
+
+  /** Mamba-2's SSD scan; see ops/ssdScan.ts. */
+  ssdScan(params: SsdScanParams): Promise<SsdScanResult> {
+    return ssdScan(this.#backend, params);
+  }
+
+  /** One decode token of ssdScan; updates `params.state` in place. */
+  ssdScanStep(params: SsdScanStepParams): Promise<{ y: Tensor }> {
+    return ssdScanStep(this.#backend, params);
   }
 
   /** Long causal convolution; see ops/fftConv.ts. */

@@ -5,8 +5,10 @@
  */
 import type {
   CausalConv1dArgs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleStepArgs, FftConvArgs, FftConvSpectrumArgs,
-  SelectiveScanArgs, SelectiveScanStepArgs,
+  SelectiveScanArgs, SelectiveScanStepArgs, SsdScanArgs, SsdScanStepArgs,
 } from './backend.js';
+import type { SsdScanParams } from './ops/ssdScan.js';
+import type { SsdScanStepParams } from './ops/ssdScanStep.js';
 import type { FftConvParams, FftConvPlanParams, FftConvRunParams } from './ops/fftConv.js';
 import type { CausalConv1dParams } from './ops/causalConv1d.js';
 import type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
@@ -378,4 +380,109 @@ export function validateFftConvRun(params: FftConvRunParams, channels: number, s
   }
   const D = checkOptionalTensor(op, 'D', p.D, [channels], '[H]');
   return { batch: u.shape[0]!, u: u.data, D: D?.data };
+}
+
+/** dtLimit: [lo, hi] with lo <= hi, lo finite, hi finite or Infinity (default [0, Infinity]: no clamp). */
+function checkDtLimit(op: string, value: unknown): [number, number] {
+  if (value === undefined) return [0, Infinity];
+  if (!Array.isArray(value) || value.length !== 2 || value.some((v) => typeof v !== 'number')) {
+    throw new TypeError(`${op}: dtLimit must be an array of two numbers [lo, hi]`);
+  }
+  const [lo, hi] = value as [number, number];
+  if (!Number.isFinite(lo) || Number.isNaN(hi) || hi === -Infinity || lo > hi || Math.abs(lo) > 3.4e38 || (Number.isFinite(hi) && Math.abs(hi) > 3.4e38)) {
+    throw new RangeError(`${op}: dtLimit must be [lo, hi] with finite lo <= hi (hi may be Infinity), got [${lo}, ${hi}]`);
+  }
+  return [lo, hi];
+}
+
+/** D of ssdScan: [H] or [H, P]. */
+function checkSsdSkip(op: string, value: unknown, heads: number, headDim: number): Tensor | undefined {
+  if (value === undefined) return undefined;
+  const D = checkTensor(op, 'D', value, [1, 2]);
+  if (D.shape.length === 1) checkShape(op, 'D', D, [heads], '[H]');
+  else checkShape(op, 'D', D, [heads, headDim], '[H, P]');
+  return D;
+}
+
+function checkSsdGroups(op: string, heads: number, groups: number): void {
+  if (heads % groups !== 0) {
+    throw new RangeError(`${op}: the head count H = ${heads} must be a multiple of the group count G = ${groups} (B's groups dim)`);
+  }
+}
+
+const SSD_SCAN_KEYS = [
+  'x', 'dt', 'A', 'B', 'C', 'D', 'z', 'dtBias', 'initialState', 'dtSoftplus', 'dtLimit', 'chunkSize', 'algorithm',
+  'returnFinalState', 'signal',
+] as const;
+
+export function validateSsdScan(params: SsdScanParams): SsdScanArgs {
+  const op = 'ssdScan';
+  const p = checkParams(op, params, SSD_SCAN_KEYS);
+  const x = checkTensor(op, 'x', p.x, [4]);
+  const [batch, seqlen, heads, headDim] = x.shape as [number, number, number, number];
+  const dt = checkTensor(op, 'dt', p.dt, [3]);
+  checkShape(op, 'dt', dt, [batch, seqlen, heads], '[B, L, H] from x [B, L, H, P]');
+  const A = checkTensor(op, 'A', p.A, [1]);
+  checkShape(op, 'A', A, [heads], '[H]');
+  const Bt = checkTensor(op, 'B', p.B, [4]);
+  if (Bt.shape[0] !== batch || Bt.shape[1] !== seqlen) {
+    throw new RangeError(`${op}: B must have shape [${batch}, ${seqlen}, G, N] ([B, L, G, N] with B, L from x), got ${fmt(Bt.shape)}`);
+  }
+  const [, , groups, dstate] = Bt.shape as [number, number, number, number];
+  checkSsdGroups(op, heads, groups);
+  const Ct = checkTensor(op, 'C', p.C, [4]);
+  checkShape(op, 'C', Ct, Bt.shape, '[B, L, G, N], like B');
+  const D = checkSsdSkip(op, p.D, heads, headDim);
+  const z = checkOptionalTensor(op, 'z', p.z, x.shape, '[B, L, H, P], like x');
+  const dtBias = checkOptionalTensor(op, 'dtBias', p.dtBias, [heads], '[H]');
+  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, heads, headDim, dstate], '[B, H, P, N]');
+  if (batch * heads * headDim * dstate > MAX_ELEMENTS) {
+    throw new RangeError(`${op}: the state [${batch}, ${heads}, ${headDim}, ${dstate}] has more than 2^31 - 1 elements`);
+  }
+  const [dtMin, dtMax] = checkDtLimit(op, p.dtLimit);
+  const chunkSize = p.chunkSize === undefined ? 256 : p.chunkSize;
+  if (typeof chunkSize !== 'number') throw new TypeError(`${op}: chunkSize must be a number, got ${typeof chunkSize}`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1024) {
+    throw new RangeError(`${op}: chunkSize must be an integer in [1, 1024], got ${chunkSize}`);
+  }
+  return {
+    batch, seqlen, heads, headDim, groups, dstate,
+    x: x.data, dt: dt.data, A: A.data, B: Bt.data, C: Ct.data, D: D?.data, z: z?.data, dtBias: dtBias?.data,
+    initialState: initialState?.data,
+    dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax, chunkSize,
+    algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
+    returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+  };
+}
+
+const SSD_SCAN_STEP_KEYS = ['state', 'x', 'dt', 'A', 'B', 'C', 'D', 'z', 'dtBias', 'dtSoftplus', 'dtLimit', 'signal'] as const;
+
+export function validateSsdScanStep(params: SsdScanStepParams): SsdScanStepArgs {
+  const op = 'ssdScanStep';
+  const p = checkParams(op, params, SSD_SCAN_STEP_KEYS);
+  const state = checkTensor(op, 'state', p.state, [4]);
+  const [batch, heads, headDim, dstate] = state.shape as [number, number, number, number];
+  const x = checkTensor(op, 'x', p.x, [3]);
+  checkShape(op, 'x', x, [batch, heads, headDim], '[B, H, P] from state [B, H, P, N]');
+  const dt = checkTensor(op, 'dt', p.dt, [2]);
+  checkShape(op, 'dt', dt, [batch, heads], '[B, H]');
+  const A = checkTensor(op, 'A', p.A, [1]);
+  checkShape(op, 'A', A, [heads], '[H]');
+  const Bt = checkTensor(op, 'B', p.B, [3]);
+  if (Bt.shape[0] !== batch || Bt.shape[2] !== dstate) {
+    throw new RangeError(`${op}: B must have shape [${batch}, G, ${dstate}] ([B, G, N] with B, N from state), got ${fmt(Bt.shape)}`);
+  }
+  const groups = Bt.shape[1]!;
+  checkSsdGroups(op, heads, groups);
+  const Ct = checkTensor(op, 'C', p.C, [3]);
+  checkShape(op, 'C', Ct, Bt.shape, '[B, G, N], like B');
+  const D = checkSsdSkip(op, p.D, heads, headDim);
+  const z = checkOptionalTensor(op, 'z', p.z, x.shape, '[B, H, P], like x');
+  const dtBias = checkOptionalTensor(op, 'dtBias', p.dtBias, [heads], '[H]');
+  const [dtMin, dtMax] = checkDtLimit(op, p.dtLimit);
+  return {
+    batch, heads, headDim, groups, dstate,
+    state: state.data, x: x.data, dt: dt.data, A: A.data, B: Bt.data, C: Ct.data, D: D?.data, z: z?.data,
+    dtBias: dtBias?.data, dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax,
+  };
 }

@@ -190,4 +190,65 @@ double ls_wasm_fft_conv_spectrum_floats(double channels, double seqlen, double k
                                                          static_cast<int64_t>(kernel_len)));
 }
 
+ls_status ls_wasm_ssd_scan(double batch, double seqlen, double heads, double head_dim, double groups, double dstate,
+                           int dt_softplus, float dt_min, float dt_max, int chunk_size, int algorithm, int D_per_dim,
+                           const float* x, const float* dt, const float* A, const float* B, const float* C,
+                           const float* D, const float* z, const float* dt_bias, const float* initial_state, float* y,
+                           float* final_state) {
+  ls_ssd_scan_params p = {};
+  p.threads = g_threads;
+  p.batch = static_cast<int64_t>(batch);
+  p.seqlen = static_cast<int64_t>(seqlen);
+  p.heads = static_cast<int64_t>(heads);
+  p.head_dim = static_cast<int64_t>(head_dim);
+  p.groups = static_cast<int64_t>(groups);
+  p.dstate = static_cast<int64_t>(dstate);
+  p.dt_softplus = dt_softplus;
+  p.dt_min = dt_min;
+  p.dt_max = dt_max;
+  p.chunk_size = chunk_size;
+  p.algorithm = algorithm;
+  p.D_per_dim = D_per_dim;
+  p.x = x;
+  p.dt = dt;
+  p.A = A;
+  p.B = B;
+  p.C = C;
+  p.D = D;
+  p.z = z;
+  p.dt_bias = dt_bias;
+  p.initial_state = initial_state;
+  p.y = y;
+  p.final_state = final_state;
+  return ls_ssd_scan_cpu(&p);
+}
+
+ls_status ls_wasm_ssd_scan_step(double batch, double heads, double head_dim, double groups, double dstate,
+                                int dt_softplus, float dt_min, float dt_max, int D_per_dim, float* state,
+                                const float* x, const float* dt, const float* A, const float* B, const float* C,
+                                const float* D, const float* z, const float* dt_bias, float* y) {
+  ls_ssd_scan_step_params p = {};
+  p.threads = g_threads;
+  p.batch = static_cast<int64_t>(batch);
+  p.heads = static_cast<int64_t>(heads);
+  p.head_dim = static_cast<int64_t>(head_dim);
+  p.groups = static_cast<int64_t>(groups);
+  p.dstate = static_cast<int64_t>(dstate);
+  p.dt_softplus = dt_softplus;
+  p.dt_min = dt_min;
+  p.dt_max = dt_max;
+  p.D_per_dim = D_per_dim;
+  p.state = state;
+  p.x = x;
+  p.dt = dt;
+  p.A = A;
+  p.B = B;
+  p.C = C;
+  p.D = D;
+  p.z = z;
+  p.dt_bias = dt_bias;
+  p.y = y;
+  return ls_ssd_scan_step_cpu(&p);
+}
+
 }  // extern "C"

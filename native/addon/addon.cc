@@ -23,6 +23,8 @@ constexpr OpEntry kOps[] = {
     {"causalConv1dStep", CausalConv1dStep},
     {"fftConv", FftConv},
     {"fftConvSpectrum", FftConvSpectrum},
+    {"ssdScan", SsdScan},
+    {"ssdScanStep", SsdScanStep},
 };
 
 }  // namespace

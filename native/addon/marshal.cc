@@ -109,6 +109,12 @@ float GetFloat(const Napi::Object& args, const char* name) {
   return static_cast<float>(x);
 }
 
+float GetBound(const Napi::Object& args, const char* name) {
+  const Napi::Value value = args.Get(name);
+  if (value.IsNumber() && value.As<Napi::Number>().DoubleValue() == INFINITY) return INFINITY;
+  return GetFloat(args, name);
+}
+
 int32_t GetEnum(const Napi::Object& args, const char* name, int32_t max) {
   const Napi::Value value = args.Get(name);
   if (!value.IsNumber()) ThrowType(args.Env(), std::string(name) + " must be a number");

@@ -48,6 +48,8 @@ int64_t GetDim(const Napi::Object& args, const char* name);
 bool GetBool(const Napi::Object& args, const char* name);
 // A finite number, as float.
 float GetFloat(const Napi::Object& args, const char* name);
+// A float32 upper bound: a finite number or +Infinity.
+float GetBound(const Napi::Object& args, const char* name);
 // An integer in [0, max].
 int32_t GetEnum(const Napi::Object& args, const char* name, int32_t max);
 // Threads for the CPU kernels: 0 (all) or more.

@@ -14,6 +14,8 @@ Napi::Value CausalConv1d(const Napi::CallbackInfo& info);
 Napi::Value CausalConv1dStep(const Napi::CallbackInfo& info);
 Napi::Value FftConv(const Napi::CallbackInfo& info);
 Napi::Value FftConvSpectrum(const Napi::CallbackInfo& info);
+Napi::Value SsdScan(const Napi::CallbackInfo& info);
+Napi::Value SsdScanStep(const Napi::CallbackInfo& info);
 
 }  // namespace ls_addon
 

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
       if (only.empty() || only == "deltaRule") BenchDeltaRule(t, min_seconds, &results);
       if (only.empty() || only == "causalConv1d") BenchCausalConv1d(t, min_seconds, &results);
       if (only.empty() || only == "fftConv") BenchFftConv(t, min_seconds, &results);
+      if (only.empty() || only == "ssdScan") BenchSsdScan(t, min_seconds, &results);
     }
 
     printf("%-20s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");

@@ -47,6 +47,7 @@ void BenchSelectiveScan(int threads, double min_seconds, std::vector<Result>* re
 void BenchDeltaRule(int threads, double min_seconds, std::vector<Result>* results);
 void BenchCausalConv1d(int threads, double min_seconds, std::vector<Result>* results);
 void BenchFftConv(int threads, double min_seconds, std::vector<Result>* results);
+void BenchSsdScan(int threads, double min_seconds, std::vector<Result>* results);
 
 }  // namespace ls_bench
 

@@ -27,12 +27,15 @@ const VALID = {
   causalConv1dStep: () => ({ state: t([2, 3, 3]), x: t([2, 3]), weight: t([3, 4]) }),
   fftConv: () => ({ u: t([1, 2, 9]), k: t([2, 5]), D: t([2]) }),
   fftConvPlan: () => ({ k: t([2, 5]), L: 9 }),
+  ssdScan: () => ({ x: t([1, 6, 2, 3]), dt: t([1, 6, 2]), A: t([2], -1, 0), B: t([1, 6, 1, 4]), C: t([1, 6, 1, 4]), dtSoftplus: true }),
+  ssdScanStep: () => ({ state: t([2, 2, 3, 4]), x: t([2, 2, 3]), dt: t([2, 2]), A: t([2], -1, 0), B: t([2, 1, 4]), C: t([2, 1, 4]) }),
 };
 // Options each op takes, with values that must be rejected.
 const BAD_OPTIONS = {
   deltaSoftplus: [1, 'yes', null], returnFinalState: [0, 'true'], chunkSize: [0, 7, NaN, 128, '64'],
   scale: [NaN, Infinity, -Infinity, '0.5', 1e39], useQkL2Norm: [1], algorithm: ['fast', 3, null],
   activation: ['relu', 1, true], L: [0, -1, 2.5, NaN, 2 ** 40, '9', 4], signal: [{}, 1, 'x'],
+  dtSoftplus: [1, 'no'], dtLimit: [[1, 0], [NaN, 1], 0.5, [0], ['0', 1]],
 };
 
 // The options each op takes.
@@ -41,6 +44,7 @@ const OPTIONS = {
   deltaRule: ['scale', 'chunkSize', 'useQkL2Norm', 'algorithm', 'returnFinalState', 'signal'],
   deltaRuleStep: ['scale', 'useQkL2Norm', 'signal'], causalConv1d: ['activation', 'returnFinalState', 'signal'],
   causalConv1dStep: ['activation', 'signal'], fftConv: ['algorithm', 'signal'], fftConvPlan: ['L', 'signal'],
+  ssdScan: ['dtSoftplus', 'dtLimit', 'algorithm', 'returnFinalState', 'signal'], ssdScanStep: ['dtSoftplus', 'dtLimit', 'signal'],
 };
 
 // Malformed replacements for a tensor argument, each with the error it must raise.

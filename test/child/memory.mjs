@@ -20,6 +20,8 @@ const OPS = {
   causalConv1dStep: () => ls.causalConv1dStep({ state: t([2, 16, 3]), x: t([2, 16]), weight: t([16, 4]) }),
   fftConv: () => ls.fftConv({ u: t([1, 4, 64]), k: t([4, 64]), algorithm: 'fft' }),
   fftConvPlanRun: () => plan.run({ u: t([1, 4, 64]) }),
+  ssdScan: () => ls.ssdScan({ x: t([1, 32, 2, 8]), dt: t([1, 32, 2]), A: t([2], -1, 0), B: t([1, 32, 1, 16]), C: t([1, 32, 1, 16]), returnFinalState: true }),
+  ssdScanStep: () => ls.ssdScanStep({ state: t([2, 2, 8, 16]), x: t([2, 2, 8]), dt: t([2, 2]), A: t([2], -1, 0), B: t([2, 1, 16]), C: t([2, 1, 16]) }),
 };
 
 const rss = () => {

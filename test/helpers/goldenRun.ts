@@ -39,6 +39,8 @@ const RUNNERS: Record<string, Runner> = {
   causalConv1d: (ls, c) =>
     ls.causalConv1d({ ...c.inputs, ...c.params, returnFinalState: 'finalState' in c.expected } as never) as never,
   fftConv: (ls, c) => ls.fftConv({ ...c.inputs, ...c.params, ...c.options } as never),
+  ssdScan: (ls, c) =>
+    ls.ssdScan({ ...c.inputs, ...c.params, ...c.options, returnFinalState: 'finalState' in c.expected } as never) as never,
   deltaRuleStep: async (ls, c) => {
     const { o } = await ls.deltaRuleStep({ ...c.inputs, ...c.params } as never);
     return { o, state: c.inputs.state };

@@ -3,7 +3,7 @@
  * backends are tested against, so it stays simple; it is not meant to be fast.
  */
 import type {
-  Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
+  Backend, BackendLoader, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs,
 } from '../backend.js';
 
@@ -117,6 +117,37 @@ function longConv(a: FftConvArgs, k: Float32Array, y: Float32Array): void {
   }
 }
 
+/** ssdScan of DESIGN §3 in float64; `state` [B, H, P, N] holds S_0 on entry and S_L on return. */
+function ssd(a: SsdScanArgs, state: Float64Array, y: Float32Array): void {
+  const { batch, seqlen: L, heads: H, headDim: P, groups: G, dstate: N } = a;
+  const perDimD = a.D !== undefined && a.D.length === H * P && P > 1;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / (H / G));
+      const S = state.subarray((b * H + h) * P * N, (b * H + h + 1) * P * N);
+      for (let t = 0; t < L; t++) {
+        const row = (b * L + t) * H + h;
+        let dt = a.dt[row]! + (a.dtBias ? a.dtBias[h]! : 0);
+        if (a.dtSoftplus) dt = softplus(dt);
+        dt = Math.min(Math.max(dt, a.dtMin), a.dtMax);
+        const decay = Math.exp(dt * a.A[h]!);
+        const bc = ((b * L + t) * G + g) * N;
+        for (let p = 0; p < P; p++) {
+          const x = a.x[row * P + p]!;
+          let out = 0;
+          for (let n = 0; n < N; n++) {
+            S[p * N + n] = decay * S[p * N + n]! + dt * x * a.B[bc + n]!; // S ← exp(Δ·A)·S + Δ·x ⊗ B
+            out += S[p * N + n]! * a.C[bc + n]!; // y = S·C
+          }
+          out += (a.D ? a.D[perDimD ? h * P + p : h]! : 0) * x;
+          if (a.z) out *= silu(a.z[row * P + p]!);
+          y[row * P + p] = out;
+        }
+      }
+    }
+  }
+}
+
 class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly threads = 1;
@@ -169,6 +200,22 @@ class JsBackend implements Backend {
   /** The reference has no FFT: its "spectrum" is a copy of k. */
   async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
     return Float32Array.from(a.k);
+  }
+
+  async ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {
+    const size = a.batch * a.heads * a.headDim * a.dstate;
+    const state = a.initialState ? Float64Array.from(a.initialState) : new Float64Array(size);
+    const y = new Float32Array(a.batch * a.seqlen * a.heads * a.headDim);
+    ssd(a, state, y);
+    return a.returnFinalState ? { y, finalState: Float32Array.from(state) } : { y };
+  }
+
+  async ssdScanStep(a: SsdScanStepArgs): Promise<{ y: Float32Array }> {
+    const state = Float64Array.from(a.state);
+    const y = new Float32Array(a.batch * a.heads * a.headDim);
+    ssd({ ...a, seqlen: 1, chunkSize: 1, algorithm: 'recurrent', returnFinalState: true }, state, y);
+    a.state.set(state);
+    return { y };
   }
 
   async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {

@@ -7,10 +7,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
-import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS } from './codes.js';
+import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
 
 /** What build/Release/longseq.node exports (native/addon/addon.cc). */
 interface Addon {
@@ -24,6 +24,8 @@ interface Addon {
   causalConv1dStep(args: object): Promise<{ y: Float32Array }>;
   fftConv(args: object): Promise<{ y: Float32Array }>;
   fftConvSpectrum(args: object): Promise<{ spectrum: Float32Array }>;
+  ssdScan(args: object): Promise<SsdScanOutputs>;
+  ssdScanStep(args: object): Promise<{ y: Float32Array }>;
 }
 
 const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
@@ -69,6 +71,14 @@ class NativeBackend implements Backend {
 
   causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
     return this.addon.causalConv1dStep({ ...a, threads: this.threads });
+  }
+
+  ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {
+    return this.addon.ssdScan({ ...a, algorithm: SSD_ALGORITHMS[a.algorithm], threads: this.threads });
+  }
+
+  ssdScanStep(a: SsdScanStepArgs): Promise<{ y: Float32Array }> {
+    return this.addon.ssdScanStep({ ...a, threads: this.threads });
   }
 
   fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {

@@ -9,10 +9,10 @@
  * understand; init({ wasmPath }) (a .wasm file, or the folder holding both) and init({ wasmBinary }) override it.
  */
 import type {
-  Backend, BackendLoader, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
-import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS } from './codes.js';
+import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
 // Whole file names in literal `new URL(..., import.meta.url)` calls: that is the form bundlers (Vite, webpack,
@@ -255,6 +255,45 @@ class WasmBackend implements Backend {
       const out: CausalConv1dOutputs = { y: heap.read(y, size) };
       if (final) out.finalState = heap.read(final, stateSize);
       return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {
+    this.useThreads();
+    const size = a.batch * a.seqlen * a.heads * a.headDim;
+    const stateSize = a.batch * a.heads * a.headDim * a.dstate;
+    const heap = new HeapArena(this.m, floats(a.x, a.dt, a.A, a.B, a.C, a.D, a.z, a.dtBias, a.initialState, size, a.returnFinalState ? stateSize : 0), 'ssdScan');
+    try {
+      const x = heap.put(a.x), dt = heap.put(a.dt), A = heap.put(a.A), B = heap.put(a.B), C = heap.put(a.C);
+      const D = heap.put(a.D), z = heap.put(a.z), bias = heap.put(a.dtBias), init = heap.put(a.initialState);
+      const y = heap.put(undefined, size);
+      const final = a.returnFinalState ? heap.put(undefined, stateSize) : 0;
+      const perDim = a.D !== undefined && a.D.length === a.heads * a.headDim && a.headDim > 1 ? 1 : 0;
+      this.check(this.m._ls_wasm_ssd_scan(a.batch, a.seqlen, a.heads, a.headDim, a.groups, a.dstate, a.dtSoftplus ? 1 : 0,
+        a.dtMin, a.dtMax, a.chunkSize, SSD_ALGORITHMS[a.algorithm], perDim, x, dt, A, B, C, D, z, bias, init, y, final), 'ssdScan');
+      const out: SsdScanOutputs = { y: heap.read(y, size) };
+      if (final) out.finalState = heap.read(final, stateSize);
+      return out;
+    } finally {
+      heap.free();
+    }
+  }
+
+  async ssdScanStep(a: SsdScanStepArgs): Promise<{ y: Float32Array }> {
+    this.useThreads();
+    const size = a.batch * a.heads * a.headDim;
+    const heap = new HeapArena(this.m, floats(a.state, a.x, a.dt, a.A, a.B, a.C, a.D, a.z, a.dtBias, size), 'ssdScanStep');
+    try {
+      const state = heap.put(a.state), x = heap.put(a.x), dt = heap.put(a.dt), A = heap.put(a.A), B = heap.put(a.B);
+      const C = heap.put(a.C), D = heap.put(a.D), z = heap.put(a.z), bias = heap.put(a.dtBias);
+      const y = heap.put(undefined, size);
+      const perDim = a.D !== undefined && a.D.length === a.heads * a.headDim && a.headDim > 1 ? 1 : 0;
+      this.check(this.m._ls_wasm_ssd_scan_step(a.batch, a.heads, a.headDim, a.groups, a.dstate, a.dtSoftplus ? 1 : 0,
+        a.dtMin, a.dtMax, perDim, state, x, dt, A, B, C, D, z, bias, y), 'ssdScanStep');
+      a.state.set(heap.read(state, a.state.length));
+      return { y: heap.read(y, size) };
     } finally {
       heap.free();
     }

@@ -249,6 +249,68 @@ typedef struct ls_fft_conv_spectrum_params {
 
 LS_API ls_status ls_fft_conv_spectrum_cpu(const ls_fft_conv_spectrum_params* p);
 
+/* How ssdScan computes: the chunked SSD algorithm, the recurrence, or the faster for the shape (the rule and its
+ * numbers are in native/cpu/ssd_scan.cc). */
+typedef enum ls_ssd_algorithm {
+  LS_SSD_AUTO = 0,
+  LS_SSD_CHUNKED = 1,
+  LS_SSD_RECURRENT = 2
+} ls_ssd_algorithm;
+
+/* Mamba-2's state-space-duality scan (mamba_ssm mamba_chunk_scan_combined). Per batch b and head h (group
+ * g = h / (heads / groups)), with state S in R^{head_dim x dstate}:
+ *   dt' = dt + dt_bias[h], softplus(dt') if dt_softplus, clamped to [dt_min, dt_max]
+ *   S_t = exp(dt'_t A[h]) S_{t-1} + dt'_t x_t B_t^T;  y_t = S_t C_t + D x_t,  then y_t *= silu(z_t) if z
+ * Layouts, all contiguous: x, z, y: [batch, seqlen, heads, head_dim]; dt: [batch, seqlen, heads]; A, dt_bias: [heads];
+ * B, C: [batch, seqlen, groups, dstate]; D: [heads], or [heads, head_dim] when D_per_dim;
+ * initial_state, final_state: [batch, heads, head_dim, dstate] (optional; may alias). */
+typedef struct ls_ssd_scan_params {
+  int32_t threads;
+  const ls_cancel_flag* cancel;
+  int64_t batch, seqlen, heads, head_dim, groups, dstate;
+  const float* x;
+  const float* dt;
+  const float* A;
+  const float* B;
+  const float* C;
+  const float* D;
+  int32_t D_per_dim;
+  const float* z;
+  const float* dt_bias;
+  int32_t dt_softplus;
+  float dt_min, dt_max;
+  int32_t chunk_size; /* tokens per chunk of the chunked form, 1 to 1024 */
+  int32_t algorithm;  /* ls_ssd_algorithm */
+  const float* initial_state;
+  float* y;
+  float* final_state;
+} ls_ssd_scan_params;
+
+LS_API ls_status ls_ssd_scan_cpu(const ls_ssd_scan_params* p);
+
+/* One decode step of ssdScan: state [batch, heads, head_dim, dstate] is updated in place; x, z, y:
+ * [batch, heads, head_dim]; dt: [batch, heads]; B, C: [batch, groups, dstate]. */
+typedef struct ls_ssd_scan_step_params {
+  int32_t threads;
+  const ls_cancel_flag* cancel;
+  int64_t batch, heads, head_dim, groups, dstate;
+  float* state;
+  const float* x;
+  const float* dt;
+  const float* A;
+  const float* B;
+  const float* C;
+  const float* D;
+  int32_t D_per_dim;
+  const float* z;
+  const float* dt_bias;
+  int32_t dt_softplus;
+  float dt_min, dt_max;
+  float* y;
+} ls_ssd_scan_step_params;
+
+LS_API ls_status ls_ssd_scan_step_cpu(const ls_ssd_scan_step_params* p);
+
 #ifdef __cplusplus
 }
 #endif
