@@ -150,3 +150,26 @@ describe.each(testBackends)('ssdScan errors on $name', (b) => {
     await expect(call).rejects.toThrow(message);
   });
 });
+
+describe('ssdScan threads', () => {
+  const native = testBackends.find((b) => b.name === 'native')!;
+  test.skipIf(!native.available)('1 and 2 threads give bit-identical results, with heads split unevenly', async () => {
+    const one: LongSeq = await backend('native', 1);
+    const two: LongSeq = await backend('native', 2);
+    const r = rng(9);
+    // 2 x 19 heads: the recurrence takes them in ranges of up to 8, the last range short.
+    const p: SsdScanParams = {
+      x: uniform(r, [2, 37, 19, 20]), dt: uniform(r, [2, 37, 19], -3, 1), A: uniform(r, [19], -2, -0.1),
+      B: uniform(r, [2, 37, 1, 24]), C: uniform(r, [2, 37, 1, 24]), z: uniform(r, [2, 37, 19, 20]),
+      initialState: uniform(r, [2, 19, 20, 24]), dtSoftplus: true, returnFinalState: true,
+    };
+    const ref = await (await backend('js')).ssdScan(p);
+    for (const algorithm of ['chunked', 'recurrent'] as const) {
+      const [a, b] = await Promise.all([one.ssdScan({ ...p, algorithm }), two.ssdScan({ ...p, algorithm })]);
+      expect(Buffer.from(a.y.data.buffer).equals(Buffer.from(b.y.data.buffer)), algorithm).toBe(true);
+      expect(Buffer.from(a.finalState!.data.buffer).equals(Buffer.from(b.finalState!.data.buffer)), algorithm).toBe(true);
+      expectClose(`${algorithm} y`, a.y, ref.y, 1e-5);
+      expectClose(`${algorithm} finalState`, a.finalState, ref.finalState!, 1e-5);
+    }
+  });
+});

@@ -1,10 +1,11 @@
 // Mamba-2's SSD scan on the CPU: ls_ssd_scan_cpu and ls_ssd_scan_step_cpu.
 //
 // A is a scalar per head, so each token's decay is one exp for the whole P x N state of a head. Two algorithms:
-//  - The recurrence (RecurrentHead): the state of one head is kept as S[n][p] with the head dimension p in the
+//  - The recurrence (RecurrentHeads): the state of one head is kept as S[n][p] with the head dimension p in the
 //    SIMD lanes, so both the update S[n] = decay S[n] + B[n] (dt x) and the output y += C[n] S[n] are
 //    multiply-adds of whole vectors with a broadcast scalar: no horizontal sums. A 64 x 128 state is 32 KiB
-//    and stays in L1 for the whole sequence.
+//    and stays in L1 for a block of 16 tokens; a task takes up to 8 heads through the sequence together, a
+//    block at a time (see kSsdBlock and kSsdHeadsPerTask for why).
 //  - The chunked SSD form (ChunkedHead), per chunk of Q tokens with cumulative log-decays a_t:
 //    Y = (C B^T . L) (dt x) + e^a . (C S) with L[t][s] = e^(a_t - a_s) for s <= t, and
 //    S <- e^(a_Q) S + B^T (e^(a_Q - a) . dt x): matrix products (matmul-inl.h), decays only as exp of
@@ -41,7 +42,32 @@ inline float SsdStep(const ls_ssd_scan_params& p, float dt, int64_t h) {
   return dt;
 }
 
-inline int64_t RecurrentSsdFloats(int64_t lanes, int64_t P, int64_t N) { return N * SsdRoundUp(P, lanes) + 2 * SsdRoundUp(P, lanes); }
+// Tokens the recurrence advances per pass over the state (RecurrentColumns).
+constexpr int64_t kSsdTokens = 2;
+// Tokens whose inputs the recurrence gathers at once. One head's consecutive rows of x, z and y are heads x
+// head_dim floats apart, each on its own page; loaded a token at a time, behind a whole pass over the state, each
+// load waited for memory (a third of the time at H32 P64 N128). A block's rows are loaded together.
+constexpr int64_t kSsdBlock = 16;
+
+// Heads the recurrence advances together, a block of tokens at a time: the rows of one token for those heads
+// share pages, so the page walks (expensive in a VM: a third of the time at H32 P64 N128, one head at a time)
+// are shared too. Their states, at most kSsdHeadStateBytes together, stay in L2 between blocks.
+constexpr int64_t kSsdHeadsPerTask = 8;
+constexpr int64_t kSsdHeadStateBytes = 512 * 1024;
+
+inline int64_t SsdHeadsPerTask(int64_t lanes, const ls_ssd_scan_params& p, int workers) {
+  const int64_t state_bytes = 4 * p.dstate * SsdRoundUp(p.head_dim, lanes);
+  int64_t heads = p.batch * p.heads / workers;  // enough tasks for every worker
+  if (heads > kSsdHeadsPerTask) heads = kSsdHeadsPerTask;
+  if (heads > kSsdHeadStateBytes / state_bytes) heads = kSsdHeadStateBytes / state_bytes;
+  if (heads > p.heads) heads = p.heads;
+  return heads < 1 ? 1 : heads;
+}
+
+// S [heads][N][Pp], dt x and y [kSsdBlock][Pp], decays [kSsdBlock].
+inline int64_t RecurrentSsdFloats(int64_t lanes, int64_t P, int64_t N, int64_t heads) {
+  return (heads * N + 2 * kSsdBlock) * SsdRoundUp(P, lanes) + kSsdBlock;
+}
 
 inline int64_t ChunkedSsdFloats(int64_t lanes, int64_t P, int64_t N, int64_t Q) {
   const int64_t Pp = SsdRoundUp(P, lanes), Np = SsdRoundUp(N, lanes), Qp = SsdRoundUp(Q, lanes);
@@ -63,9 +89,14 @@ HWY_INLINE void FinishRow(D d, const ls_ssd_scan_params& p, int64_t h, const flo
                           float* y, float* out) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t P = p.head_dim;
-  for (int64_t j = 0; j < P; ++j) {
-    const float skip = p.D ? (p.D_per_dim ? p.D[h * P + j] : p.D[h]) : 0.0f;
-    y[j] += skip * xrow[j];
+  if (p.D) {
+    const float* skip = p.D_per_dim ? p.D + h * P : nullptr;
+    int64_t j = 0;
+    for (; j + lanes <= P; j += lanes) {
+      const auto dj = skip ? hn::LoadU(d, skip + j) : hn::Set(d, p.D[h]);
+      hn::Store(hn::MulAdd(dj, hn::LoadU(d, xrow + j), hn::Load(d, y + j)), d, y + j);
+    }
+    for (; j < P; ++j) y[j] += (skip ? skip[j] : p.D[h]) * xrow[j];
   }
   if (zrow) {
     int64_t j = 0;
@@ -77,57 +108,128 @@ HWY_INLINE void FinishRow(D d, const ls_ssd_scan_params& p, int64_t h, const flo
   memcpy(out, y, sizeof(float) * P);
 }
 
-// The recurrence for batch b, head h.
-void RecurrentHead(const ls_ssd_scan_params& p, int64_t b, int64_t h, float* scratch) {
+// kTokens tokens of the recurrence for kVecs vectors of the head dimension. Each state vector is loaded and
+// stored once for all kTokens updates, and every token's dt x and y stay in registers across the whole n loop:
+// three vector operations per token and state vector (decay, update, output), against the loads and stores that
+// bound a one-token pass. kVecs and kTokens are template constants so the arrays below live in registers.
+template <int kVecs, int kTokens, class D, class V = hn::Vec<D>>
+HWY_INLINE void RecurrentColumns(D d, int64_t N, int64_t Pp, const V* decay, const float* dx, const float* const* Bt,
+                                 const float* const* Ct, float* S, float* y) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  V acc[kTokens][kVecs], u[kTokens][kVecs];
+  for (int k = 0; k < kTokens; ++k) {
+    for (int v = 0; v < kVecs; ++v) {
+      acc[k][v] = hn::Zero(d);
+      u[k][v] = hn::Load(d, dx + k * Pp + v * lanes);
+    }
+  }
+  for (int64_t n = 0; n < N; ++n) {
+    float* s = S + n * Pp;
+    V state[kVecs];
+    for (int v = 0; v < kVecs; ++v) state[v] = hn::Load(d, s + v * lanes);
+    for (int k = 0; k < kTokens; ++k) {
+      const V bn = hn::Set(d, Bt[k][n]), cn = hn::Set(d, Ct[k][n]);
+      for (int v = 0; v < kVecs; ++v) {
+        state[v] = hn::MulAdd(bn, u[k][v], hn::Mul(decay[k], state[v]));
+        acc[k][v] = hn::MulAdd(cn, state[v], acc[k][v]);
+      }
+    }
+    for (int v = 0; v < kVecs; ++v) hn::Store(state[v], d, s + v * lanes);
+  }
+  for (int k = 0; k < kTokens; ++k) {
+    for (int v = 0; v < kVecs; ++v) hn::Store(acc[k][v], d, y + k * Pp + v * lanes);
+  }
+}
+
+// Vectors of the head dimension per RecurrentColumns call: (kVecs + 1) x kSsdTokens accumulators and inputs
+// plus the state fit the 32 registers of AVX-512 at 4, the 16 of AVX2 / SSE4 / WASM at 2.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr int kSsdVecs = 4;
+#else
+constexpr int kSsdVecs = 2;
+#endif
+
+// Tokens [t, t + kTokens) (rows [k, k + kTokens) of the block's dx, y and decays) of the recurrence of batch b, a
+// head of group g, on its state S [N][Pp].
+template <int kTokens, class D>
+HWY_INLINE void RecurrentTokens(D d, const ls_ssd_scan_params& p, int64_t b, int64_t g, int64_t t, int64_t k, float* S,
+                                const float* dx, float* y, const float* decays) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t L = p.seqlen, N = p.dstate, G = p.groups;
+  const int64_t Pp = SsdRoundUp(p.head_dim, lanes);
+  V decay[kTokens];
+  const float* Bt[kTokens];
+  const float* Ct[kTokens];
+  for (int i = 0; i < kTokens; ++i) {
+    decay[i] = hn::Set(d, decays[k + i]);
+    Bt[i] = p.B + ((b * L + t + i) * G + g) * N;
+    Ct[i] = p.C + ((b * L + t + i) * G + g) * N;
+  }
+  dx += k * Pp;
+  y += k * Pp;
+  int64_t j0 = 0;
+  for (; j0 + kSsdVecs * lanes <= Pp; j0 += kSsdVecs * lanes) {
+    RecurrentColumns<kSsdVecs, kTokens>(d, N, Pp, decay, dx + j0, Bt, Ct, S + j0, y + j0);
+  }
+  for (; j0 < Pp; j0 += lanes) RecurrentColumns<1, kTokens>(d, N, Pp, decay, dx + j0, Bt, Ct, S + j0, y + j0);
+}
+
+// The recurrence for batch b, heads [h0, h0 + heads), a block of tokens at a time.
+void RecurrentHeads(const ls_ssd_scan_params& p, int64_t b, int64_t h0, int64_t heads, float* scratch) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t L = p.seqlen, H = p.heads, P = p.head_dim, N = p.dstate, G = p.groups;
-  const int64_t g = h / (H / G);
   const int64_t Pp = SsdRoundUp(P, lanes);
-  float* S = scratch;     // [N][Pp]
-  float* dx = S + N * Pp;  // [Pp] dt * x, padding zero
-  float* y = dx + Pp;     // [Pp]
-  memset(scratch, 0, sizeof(float) * RecurrentSsdFloats(lanes, P, N));
+  float* states = scratch;                   // [heads][N][Pp]
+  float* dx = states + heads * N * Pp;       // [kSsdBlock][Pp] dt x, padding zero
+  float* y = dx + kSsdBlock * Pp;            // [kSsdBlock][Pp]
+  float* decays = y + kSsdBlock * Pp;        // [kSsdBlock]
+  memset(scratch, 0, sizeof(float) * RecurrentSsdFloats(lanes, P, N, heads));
   if (p.initial_state) {
-    const float* init = p.initial_state + (b * H + h) * P * N;  // [P][N]
-    for (int64_t j = 0; j < P; ++j) {
-      for (int64_t n = 0; n < N; ++n) S[n * Pp + j] = init[j * N + n];
+    for (int64_t i = 0; i < heads; ++i) {
+      const float* init = p.initial_state + (b * H + h0 + i) * P * N;  // [P][N]
+      float* S = states + i * N * Pp;
+      for (int64_t j = 0; j < P; ++j) {
+        for (int64_t n = 0; n < N; ++n) S[n * Pp + j] = init[j * N + n];
+      }
     }
   }
-  const float A = p.A[h];
-  for (int64_t t = 0; t < L; ++t) {
-    if (t % 1024 == 0 && Cancelled(p.cancel)) return;  // one head of a long sequence can take a while
-    const int64_t row = (b * L + t) * H + h;  // token t of head h
-    const float dt = SsdStep(p, p.dt[row], h);
-    const V decay = hn::Set(d, expf(dt * A));
-    const float* x = p.x + row * P;
-    for (int64_t j = 0; j < P; ++j) dx[j] = dt * x[j];
-    const float* Bt = p.B + ((b * L + t) * G + g) * N;
-    const float* Ct = p.C + ((b * L + t) * G + g) * N;
-    for (int64_t j0 = 0; j0 < Pp; j0 += 4 * lanes) {
-      // Up to four vectors of the head dimension at once, their y in registers across the whole n loop.
-      const int64_t vecs = (Pp - j0) / lanes < 4 ? (Pp - j0) / lanes : 4;
-      V acc[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
-      V u[4];
-      for (int64_t v = 0; v < vecs; ++v) u[v] = hn::Load(d, dx + j0 + v * lanes);
-      for (int64_t n = 0; n < N; ++n) {
-        const V bn = hn::Set(d, Bt[n]), cn = hn::Set(d, Ct[n]);
-        float* s = S + n * Pp + j0;
-        for (int64_t v = 0; v < vecs; ++v) {
-          const V updated = hn::MulAdd(bn, u[v], hn::Mul(decay, hn::Load(d, s + v * lanes)));
-          hn::Store(updated, d, s + v * lanes);
-          acc[v] = hn::MulAdd(cn, updated, acc[v]);
-        }
+  for (int64_t t0 = 0; t0 < L; t0 += kSsdBlock) {
+    if (t0 % 1024 == 0 && Cancelled(p.cancel)) return;  // a long sequence can take a while
+    const int64_t count = L - t0 < kSsdBlock ? L - t0 : kSsdBlock;
+    for (int64_t h = h0; h < h0 + heads; ++h) {
+      float* S = states + (h - h0) * N * Pp;
+      const int64_t g = h / (H / G);
+      for (int64_t k = 0; k < count; ++k) {
+        const int64_t row = (b * L + t0 + k) * H + h;  // token t0 + k of head h
+        const float dt = SsdStep(p, p.dt[row], h);
+        decays[k] = expf(dt * p.A[h]);
+        const float* x = p.x + row * P;
+        const V step = hn::Set(d, dt);
+        int64_t j = 0;
+        for (; j + lanes <= P; j += lanes) hn::Store(hn::Mul(step, hn::LoadU(d, x + j)), d, dx + k * Pp + j);
+        for (; j < P; ++j) dx[k * Pp + j] = dt * x[j];
       }
-      for (int64_t v = 0; v < vecs; ++v) hn::Store(acc[v], d, y + j0 + v * lanes);
+      int64_t k = 0;
+      for (; k + kSsdTokens <= count; k += kSsdTokens) {
+        RecurrentTokens<kSsdTokens>(d, p, b, g, t0 + k, k, S, dx, y, decays);
+      }
+      for (; k < count; ++k) RecurrentTokens<1>(d, p, b, g, t0 + k, k, S, dx, y, decays);
+      for (k = 0; k < count; ++k) {
+        const int64_t row = (b * L + t0 + k) * H + h;
+        FinishRow(d, p, h, p.x + row * P, p.z ? p.z + row * P : nullptr, y + k * Pp, p.y + row * P);
+      }
     }
-    FinishRow(d, p, h, x, p.z ? p.z + row * P : nullptr, y, p.y + row * P);
   }
   if (p.final_state) {
-    float* out = p.final_state + (b * H + h) * P * N;
-    for (int64_t j = 0; j < P; ++j) {
-      for (int64_t n = 0; n < N; ++n) out[j * N + n] = S[n * Pp + j];
+    for (int64_t i = 0; i < heads; ++i) {
+      float* out = p.final_state + (b * H + h0 + i) * P * N;
+      const float* S = states + i * N * Pp;
+      for (int64_t j = 0; j < P; ++j) {
+        for (int64_t n = 0; n < N; ++n) out[j * N + n] = S[n * Pp + j];
+      }
     }
   }
 }
@@ -227,7 +329,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace ls {
-HWY_EXPORT(RecurrentHead);
+HWY_EXPORT(RecurrentHeads);
 HWY_EXPORT(ChunkedHead);
 HWY_EXPORT(SsdLanes);
 
@@ -264,8 +366,8 @@ ls_status Validate(const ls_ssd_scan_params& p) {
 
 // The recurrence does 2 P N multiply-adds per token and head; the chunked form adds the within-chunk products
 // (Q N + Q P per token for C B^T and its product with dt x) to the same 2 P N: more arithmetic, in matrix products.
-// Measured (AVX-512, one thread, B1 L4096 H32 P64 N128, ms, recurrent / chunked at Q = 256): see BENCHMARKS.md
-// ("SSD scan"); the recurrence wins, so auto takes it.
+// Measured (AVX-512, one thread, Q = 256): B1 L4096 H32 P64 N128 recurrent 43 ms, chunked 180 ms; B8 L2048 H24
+// 124 ms / 514 ms. The recurrence runs near the FMA peak with its state in L1, so auto takes it.
 ls_ssd_algorithm ChooseAlgorithm(const ls_ssd_scan_params& p) {
   return p.algorithm == LS_SSD_AUTO ? LS_SSD_RECURRENT : static_cast<ls_ssd_algorithm>(p.algorithm);
 }
@@ -275,19 +377,28 @@ ls_ssd_algorithm ChooseAlgorithm(const ls_ssd_scan_params& p) {
 ls_status SsdScan(const ls_ssd_scan_params& p) {
   if (ls_status s = Validate(p)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(SsdLanes)();
-  const int64_t tasks = p.batch * p.heads;
-  const bool chunked = ChooseAlgorithm(p) == LS_SSD_CHUNKED;
+  if (ChooseAlgorithm(p) == LS_SSD_CHUNKED) {
+    const int64_t tasks = p.batch * p.heads;
+    const int workers = ParallelWorkers(tasks, p.threads);
+    ScratchBuffers scratch(workers, ChunkedSsdFloats(lanes, p.head_dim, p.dstate, p.chunk_size));
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "ssdScan: out of memory for scratch buffers");
+    auto task = [&](int64_t i, int worker) {
+      if (!Cancelled(p.cancel)) HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, i / p.heads, i % p.heads, scratch.get(worker));
+    };
+    ParallelFor(tasks, workers, task);
+    return Cancelled(p.cancel) ? CancelledStatus("ssdScan") : LS_OK;
+  }
+  const int64_t heads = SsdHeadsPerTask(lanes, p, ParallelWorkers(p.batch * p.heads, p.threads));
+  const int64_t ranges = (p.heads + heads - 1) / heads;  // per batch
+  const int64_t tasks = p.batch * ranges;
   const int workers = ParallelWorkers(tasks, p.threads);
-  ScratchBuffers scratch(workers, chunked ? ChunkedSsdFloats(lanes, p.head_dim, p.dstate, p.chunk_size)
-                                          : RecurrentSsdFloats(lanes, p.head_dim, p.dstate));
+  ScratchBuffers scratch(workers, RecurrentSsdFloats(lanes, p.head_dim, p.dstate, heads));
   if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "ssdScan: out of memory for scratch buffers");
   auto task = [&](int64_t i, int worker) {
     if (Cancelled(p.cancel)) return;
-    if (chunked) {
-      HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, i / p.heads, i % p.heads, scratch.get(worker));
-    } else {
-      HWY_DYNAMIC_DISPATCH(RecurrentHead)(p, i / p.heads, i % p.heads, scratch.get(worker));
-    }
+    const int64_t h0 = i % ranges * heads;
+    const int64_t count = p.heads - h0 < heads ? p.heads - h0 : heads;
+    HWY_DYNAMIC_DISPATCH(RecurrentHeads)(p, i / ranges, h0, count, scratch.get(worker));
   };
   ParallelFor(tasks, workers, task);
   return Cancelled(p.cancel) ? CancelledStatus("ssdScan") : LS_OK;
