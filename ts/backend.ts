@@ -6,6 +6,9 @@
  * user (native code checks again only to protect the process).
  */
 
+import type { DeviceTensor } from './device.js';
+import type { DType } from './tensor.js';
+
 export type BackendName = 'cuda' | 'native' | 'wasm' | 'js';
 
 /** Backends in order of preference: `init()` without a backend picks the first that loads. */
@@ -208,8 +211,34 @@ export interface SsdScanStepArgs extends CallOptions {
   dtMax: number;
 }
 
+/** A tensor as a backend with device memory takes it: host data (of the call's dtype) or a device tensor. */
+export type Operand = Float32Array | Uint16Array | DeviceTensor;
+
+/** `T` with every Float32Array field also allowed to be an Operand. */
+export type WithOperands<T> = {
+  [K in keyof T]: T[K] extends Float32Array ? Operand : T[K] extends Float32Array | undefined ? Operand | undefined : T[K];
+};
+
+/** What a call on device-capable backends adds: the storage dtype, and where the outputs go. */
+export interface DeviceCallOptions {
+  storage: DType;
+  outputsOnDevice: boolean;
+}
+
+/** Device memory and the ops that run on it (the cuda backend). */
+export interface DeviceSupport {
+  /** Copies host data to a new device tensor. */
+  upload(data: Float32Array | Uint16Array, dtype: DType, shape: readonly number[]): Promise<DeviceTensor>;
+  /** Copies a device tensor's data back. */
+  download(t: DeviceTensor): Promise<Float32Array | Uint16Array>;
+  selectiveScan(args: WithOperands<SelectiveScanArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }>;
+  selectiveScanStep(args: WithOperands<SelectiveScanStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
+}
+
 export interface Backend {
   readonly name: BackendName;
+  /** Present on backends with device memory (cuda): ops that take device tensors or bfloat16 run there. */
+  readonly device?: DeviceSupport;
   /** CPU threads the kernels use (1 for js and single-threaded wasm). */
   readonly threads: number;
   /** Details for humans: SIMD target, build, device. */
@@ -261,7 +290,7 @@ export class BackendUnavailableError extends Error {
 }
 
 const NOT_IN_THIS_BUILD: Record<BackendName, string> = {
-  cuda: 'the CUDA backend is not built yet',
+  cuda: 'CUDA is only reachable from the Node.js entry point (through the native addon)',
   native: 'the native addon is only loaded by the Node.js entry point',
   wasm: 'not part of this entry point',
   js: 'not part of this entry point',

@@ -1,8 +1,11 @@
 /** What both entry points export besides init() and available(). */
 export { LongSeq } from './longseq.js';
-export { tensor, zeros, sizeOf, type Tensor, type DType } from './tensor.js';
+export {
+  tensor, zeros, sizeOf, toBFloat16, toFloat32, floatsToBFloat16, bfloat16ToFloats, type Tensor, type AnyTensor, type DType,
+} from './tensor.js';
+export { DeviceTensor } from './device.js';
 export { BackendUnavailableError, type BackendName, type BackendStatus, type InitOptions } from './backend.js';
-export type { SelectiveScanParams, SelectiveScanResult } from './ops/selectiveScan.js';
+export type { SelectiveScanParams, SelectiveScanResult, ScanInput, FloatInput, OutputLike, StateLike } from './ops/selectiveScan.js';
 export type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
 export type { DeltaRuleParams, DeltaRuleResult } from './ops/deltaRule.js';
 export type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';

@@ -1,6 +1,8 @@
 /** The object `init()` resolves to: the ops, bound to one backend. */
 import { backendStatus, loadBackend, type Backend, type BackendLoader, type BackendName, type BackendStatus, type InitOptions } from './backend.js';
-import { selectiveScan, type SelectiveScanParams, type SelectiveScanResult } from './ops/selectiveScan.js';
+import {
+  selectiveScan, type FloatInput, type OutputLike, type ScanInput, type SelectiveScanParams, type SelectiveScanResult, type StateLike,
+} from './ops/selectiveScan.js';
 import { selectiveScanStep, type SelectiveScanStepParams } from './ops/selectiveScanStep.js';
 import { deltaRule, type DeltaRuleParams, type DeltaRuleResult } from './ops/deltaRule.js';
 import { deltaRuleStep, type DeltaRuleStepParams } from './ops/deltaRuleStep.js';
@@ -9,7 +11,9 @@ import { causalConv1dStep, type CausalConv1dStepParams } from './ops/causalConv1
 import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftConvPlanParams } from './ops/fftConv.js';
 import { ssdScan, type SsdScanParams, type SsdScanResult } from './ops/ssdScan.js';
 import { ssdScanStep, type SsdScanStepParams } from './ops/ssdScanStep.js';
-import type { Tensor } from './tensor.js';
+import { tensor, type DType, type Tensor } from './tensor.js';
+import { DeviceTensor } from './device.js';
+import { checkOperand } from './validate.js';
 
 export class LongSeq {
   readonly #backend: Backend;
@@ -33,14 +37,39 @@ export class LongSeq {
     return this.#backend.description;
   }
 
-  /** Mamba-1 selective scan; see ops/selectiveScan.ts. */
-  selectiveScan(params: SelectiveScanParams): Promise<SelectiveScanResult> {
-    return selectiveScan(this.#backend, params);
+  /** Mamba-1 selective scan; see ops/selectiveScan.ts. y follows u: its dtype, and the device when u is there. */
+  selectiveScan<P extends SelectiveScanParams<ScanInput, FloatInput>>(params: P): Promise<SelectiveScanResult<OutputLike<P['u']>, StateLike<P['u']>>> {
+    return selectiveScan(this.#backend, params) as Promise<SelectiveScanResult<OutputLike<P['u']>, StateLike<P['u']>>>;
   }
 
-  /** One decode step; updates `params.state` in place. */
-  selectiveScanStep(params: SelectiveScanStepParams): Promise<{ y: Tensor }> {
-    return selectiveScanStep(this.#backend, params);
+  /** One decode step; updates `params.state` in place. y follows x. */
+  selectiveScanStep<P extends SelectiveScanStepParams<ScanInput, FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
+    return selectiveScanStep(this.#backend, params) as Promise<{ y: OutputLike<P['x']> }>;
+  }
+
+  /**
+   * Copies a host tensor (float32 or bfloat16) to the GPU (cuda backend). Free it with `dispose()` when done;
+   * see device.ts.
+   */
+  async toDevice<D extends DType>(t: Tensor<D>): Promise<DeviceTensor<D>> {
+    const device = this.#backend.device;
+    if (!device) {
+      throw new TypeError(`toDevice: the '${this.#backend.name}' backend has no device memory; use init({ backend: 'cuda' })`);
+    }
+    if (t instanceof DeviceTensor) throw new TypeError('toDevice: t is already a device tensor');
+    const shape = (t as Partial<Tensor<D>> | null)?.shape;
+    const checked = checkOperand('toDevice', 't', t, [Array.isArray(shape) ? shape.length : 0], true);
+    return (await device.upload(checked.operand as Float32Array | Uint16Array, checked.dtype, checked.shape)) as DeviceTensor<D>;
+  }
+
+  /** Copies a device tensor back to a new host tensor of its dtype. */
+  async toHost<D extends DType>(d: DeviceTensor<D>): Promise<Tensor<D>> {
+    const device = this.#backend.device;
+    if (!(d instanceof DeviceTensor)) throw new TypeError('toHost: d must be a DeviceTensor (from ls.toDevice or an op)');
+    if (!device) throw new TypeError(`toHost: the '${this.#backend.name}' backend has no device memory`);
+    d.handleFor('toHost', 'd');
+    const data = await device.download(d);
+    return (d.dtype === 'bfloat16' ? tensor(data as Uint16Array, d.shape, 'bfloat16') : tensor(data as Float32Array, d.shape)) as Tensor<D>;
   }
 
   /** DeltaNet / Gated DeltaNet; see ops/deltaRule.ts. */

@@ -14,9 +14,11 @@ import type { CausalConv1dParams } from './ops/causalConv1d.js';
 import type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import type { DeltaRuleParams } from './ops/deltaRule.js';
 import type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
-import type { SelectiveScanParams } from './ops/selectiveScan.js';
+import type { FloatInput, ScanInput, SelectiveScanParams } from './ops/selectiveScan.js';
 import type { SelectiveScanStepParams } from './ops/selectiveScanStep.js';
-import { sizeOf, type Tensor } from './tensor.js';
+import { bfloat16ToFloats, sizeOf, type DType, type Tensor } from './tensor.js';
+import { DeviceTensor } from './device.js';
+import type { Operand, WithOperands } from './backend.js';
 
 /** The largest buffer an op accepts, in elements (DESIGN §5: indices stay within 32-bit signed range). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
@@ -45,6 +47,9 @@ export function checkParams(op: string, params: unknown, allowed: readonly strin
 
 /** A float32 tensor whose data matches its shape, of one of the given ranks. */
 export function checkTensor(op: string, name: string, value: unknown, ranks: readonly number[]): Tensor {
+  if (value instanceof DeviceTensor) {
+    throw new TypeError(`${op}: ${name} is a CUDA device tensor, which ${op} does not take yet; copy it back with ls.toHost()`);
+  }
   if (typeof value !== 'object' || value === null) {
     throw new TypeError(`${op}: ${name} must be a Tensor (use tensor(data, shape)), got ${value === null ? 'null' : typeof value}`);
   }
@@ -52,32 +57,109 @@ export function checkTensor(op: string, name: string, value: unknown, ranks: rea
   if (t.dtype !== 'float32') {
     throw new TypeError(`${op}: ${name} must have dtype float32, got ${String(t.dtype)}`);
   }
-  if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    throw new TypeError(`${op}: ${name}.shape must be an array of non-negative integers`);
-  }
+  checkShapeArray(op, name, t.shape);
   if (!isFloat32Array(t.data)) {
     throw new TypeError(`${op}: ${name}.data must be a Float32Array`);
   }
-  if (!ranks.includes(t.shape.length)) {
-    throw new RangeError(
-      `${op}: ${name} must have rank ${ranks.join(' or ')}, got rank ${t.shape.length} (shape ${fmt(t.shape)})`,
-    );
-  }
-  const elements = sizeOf(t.shape);
-  if (elements > MAX_ELEMENTS) {
-    throw new RangeError(`${op}: ${name} has ${elements} elements (shape ${fmt(t.shape)}), more than the 2^31 - 1 supported`);
-  }
-  if (t.data.length !== elements) {
-    throw new RangeError(`${op}: ${name}.data holds ${t.data.length} elements but its shape ${fmt(t.shape)} needs ${elements}`);
-  }
-  for (let i = 0; i < t.shape.length; i++) {
-    if (t.shape[i] === 0) throw new RangeError(`${op}: ${name} has an empty dimension (shape ${fmt(t.shape)})`);
-  }
+  checkRankAndLength(op, name, t.shape, t.data.length, ranks);
   return t as Tensor;
 }
 
+function checkShapeArray(op: string, name: string, shape: unknown): asserts shape is readonly number[] {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw new TypeError(`${op}: ${name}.shape must be an array of non-negative integers`);
+  }
+}
+
+/** The rank is one of `ranks`, the size is supported, and the data holds exactly the shape's elements. */
+function checkRankAndLength(op: string, name: string, shape: readonly number[], length: number, ranks: readonly number[]): void {
+  if (!ranks.includes(shape.length)) {
+    throw new RangeError(
+      `${op}: ${name} must have rank ${ranks.join(' or ')}, got rank ${shape.length} (shape ${fmt(shape)})`,
+    );
+  }
+  const elements = sizeOf(shape);
+  if (elements > MAX_ELEMENTS) {
+    throw new RangeError(`${op}: ${name} has ${elements} elements (shape ${fmt(shape)}), more than the 2^31 - 1 supported`);
+  }
+  if (length !== elements) {
+    throw new RangeError(`${op}: ${name}.data holds ${length} elements but its shape ${fmt(shape)} needs ${elements}`);
+  }
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 0) throw new RangeError(`${op}: ${name} has an empty dimension (shape ${fmt(shape)})`);
+  }
+}
+
+/** A checked tensor of the ops that also take bfloat16 and device tensors (the selective scan). */
+export interface CheckedOperand {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly operand: Operand;
+}
+
+/**
+ * A host tensor (float32, or bfloat16 when `bf16`) or a device tensor of one of the given ranks. The dtype
+ * rules between tensors are the caller's.
+ */
+export function checkOperand(op: string, name: string, value: unknown, ranks: readonly number[], bf16: boolean): CheckedOperand {
+  if (value instanceof DeviceTensor) {
+    value.handleFor(op, name);  // throws once disposed
+    if (!bf16 && value.dtype !== 'float32') {
+      throw new TypeError(`${op}: ${name} must have dtype float32, got ${value.dtype}`);
+    }
+    checkRankAndLength(op, name, value.shape, sizeOf(value.shape), ranks);
+    return { dtype: value.dtype, shape: value.shape, operand: value };
+  }
+  if (bf16 && typeof value === 'object' && value !== null && (value as Partial<Tensor<DType>>).dtype === 'bfloat16') {
+    const t = value as Partial<Tensor<'bfloat16'>>;
+    checkShapeArray(op, name, t.shape);
+    const data = t.data;
+    if (!(data instanceof Uint16Array || Object.prototype.toString.call(data) === '[object Uint16Array]')) {
+      throw new TypeError(`${op}: ${name}.data must be a Uint16Array (bfloat16 bit patterns)`);
+    }
+    checkRankAndLength(op, name, t.shape, (data as Uint16Array).length, ranks);
+    return { dtype: 'bfloat16', shape: t.shape, operand: data as Uint16Array };
+  }
+  const t = checkTensor(op, name, value, ranks);
+  return { dtype: 'float32', shape: t.shape, operand: t.data };
+}
+
+/** An optional operand of exactly the shape `expected`. */
+function checkOptionalOperand(
+  op: string, name: string, value: unknown, expected: readonly number[], layout: string, bf16: boolean,
+): CheckedOperand | undefined {
+  if (value === undefined) return undefined;
+  const t = checkOperand(op, name, value, [expected.length], bf16);
+  checkShape(op, name, t, expected, layout);
+  return t;
+}
+
+/** u, delta, z, B and C of the selective scan share one dtype. */
+function checkSameDtype(op: string, first: string, dtype: DType, others: Record<string, CheckedOperand | undefined>): void {
+  for (const [name, t] of Object.entries(others)) {
+    if (t && t.dtype !== dtype) {
+      throw new TypeError(`${op}: ${name} has dtype ${t.dtype} but ${first} has ${dtype}; ${first}, ${Object.keys(others).join(', ')} share one dtype`);
+    }
+  }
+}
+
+/**
+ * Host float32 arrays for a backend without device memory: bfloat16 data is widened (exactly); a device
+ * tensor is a TypeError naming the argument.
+ */
+export function hostFloats<T extends object>(op: string, backend: string, args: WithOperands<T>): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (value instanceof DeviceTensor) {
+      throw new TypeError(`${op}: ${key} is a CUDA device tensor but the backend is '${backend}'; use init({ backend: 'cuda' }) or ls.toHost()`);
+    }
+    out[key] = value instanceof Uint16Array ? bfloat16ToFloats(value) : value;
+  }
+  return out as T;
+}
+
 /** `t` must have exactly `expected`; `layout` names the dimensions for the message, e.g. "[B, D, L]". */
-export function checkShape(op: string, name: string, t: Tensor, expected: readonly number[], layout: string): void {
+export function checkShape(op: string, name: string, t: { readonly shape: readonly number[] }, expected: readonly number[], layout: string): void {
   if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
     throw new RangeError(`${op}: ${name} must have shape ${fmt(expected)} (${layout}), got ${fmt(t.shape)}`);
   }
@@ -124,7 +206,7 @@ export function checkBoolean(op: string, name: string, value: unknown, fallback:
 }
 
 /** B and C of the selective scan: [B, N, L] (one group) or [B, G, N, L]. Returns G. */
-function checkScanBC(op: string, Bt: Tensor, Ct: Tensor, batch: number, dim: number, dstate: number, seqlen: number, step: boolean): number {
+function checkScanBC(op: string, Bt: CheckedOperand, Ct: CheckedOperand, batch: number, dim: number, dstate: number, seqlen: number, step: boolean): number {
   const grouped = Bt.shape.length === (step ? 3 : 4);
   const groups = grouped ? Bt.shape[1]! : 1;
   const expected = step
@@ -143,61 +225,71 @@ const SELECTIVE_SCAN_KEYS = [
   'u', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'initialState', 'deltaSoftplus', 'returnFinalState', 'signal',
 ] as const;
 
-export function validateSelectiveScan(params: SelectiveScanParams): SelectiveScanArgs {
+/** The selective scan's checked args: operands (host float32/bfloat16 data or device tensors) and options. */
+export type SelectiveScanOperands = WithOperands<SelectiveScanArgs> & { storage: DType; onDevice: boolean };
+export type SelectiveScanStepOperands = WithOperands<SelectiveScanStepArgs> & { storage: DType; onDevice: boolean };
+
+export function validateSelectiveScan(params: SelectiveScanParams<ScanInput, FloatInput>): SelectiveScanOperands {
   const op = 'selectiveScan';
   const p = checkParams(op, params, SELECTIVE_SCAN_KEYS);
-  const u = checkTensor(op, 'u', p.u, [3]);
+  const u = checkOperand(op, 'u', p.u, [3], true);
   const [batch, dim, seqlen] = u.shape as [number, number, number];
-  const delta = checkTensor(op, 'delta', p.delta, [3]);
+  const delta = checkOperand(op, 'delta', p.delta, [3], true);
   checkShape(op, 'delta', delta, u.shape, '[B, D, L], like u');
-  const A = checkTensor(op, 'A', p.A, [2]);
+  const A = checkOperand(op, 'A', p.A, [2], false);
   if (A.shape[0] !== dim) {
     throw new RangeError(`${op}: A must have shape [${dim}, N] ([D, N] with D = ${dim} from u), got ${fmt(A.shape)}`);
   }
   const dstate = A.shape[1]!;
-  const Bt = checkTensor(op, 'B', p.B, [3, 4]);
-  const Ct = checkTensor(op, 'C', p.C, [3, 4]);
+  const Bt = checkOperand(op, 'B', p.B, [3, 4], true);
+  const Ct = checkOperand(op, 'C', p.C, [3, 4], true);
   const groups = checkScanBC(op, Bt, Ct, batch, dim, dstate, seqlen, false);
-  const z = checkOptionalTensor(op, 'z', p.z, u.shape, '[B, D, L], like u');
-  const D = checkOptionalTensor(op, 'D', p.D, [dim], '[D]');
-  const deltaBias = checkOptionalTensor(op, 'deltaBias', p.deltaBias, [dim], '[D]');
-  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, dim, dstate], '[B, D, N]');
+  const z = checkOptionalOperand(op, 'z', p.z, u.shape, '[B, D, L], like u', true);
+  checkSameDtype(op, 'u', u.dtype, { delta, z, B: Bt, C: Ct });
+  const D = checkOptionalOperand(op, 'D', p.D, [dim], '[D]', false);
+  const deltaBias = checkOptionalOperand(op, 'deltaBias', p.deltaBias, [dim], '[D]', false);
+  const initialState = checkOptionalOperand(op, 'initialState', p.initialState, [batch, dim, dstate], '[B, D, N]', false);
   if (batch * dim * dstate > MAX_ELEMENTS) {
     throw new RangeError(`${op}: the state [${batch}, ${dim}, ${dstate}] has more than 2^31 - 1 elements`);
   }
   return {
     batch, dim, dstate, seqlen, groups,
-    u: u.data, delta: delta.data, A: A.data, B: Bt.data, C: Ct.data,
-    z: z?.data, D: D?.data, deltaBias: deltaBias?.data, initialState: initialState?.data,
+    u: u.operand, delta: delta.operand, A: A.operand, B: Bt.operand, C: Ct.operand,
+    z: z?.operand, D: D?.operand, deltaBias: deltaBias?.operand, initialState: initialState?.operand,
     deltaSoftplus: checkBoolean(op, 'deltaSoftplus', p.deltaSoftplus, false),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+    storage: u.dtype,
+    onDevice: u.operand instanceof DeviceTensor,
   };
 }
 
 const SELECTIVE_SCAN_STEP_KEYS = ['state', 'x', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'deltaSoftplus', 'signal'] as const;
 
-export function validateSelectiveScanStep(params: SelectiveScanStepParams): SelectiveScanStepArgs {
+export function validateSelectiveScanStep(params: SelectiveScanStepParams<ScanInput, FloatInput>): SelectiveScanStepOperands {
   const op = 'selectiveScanStep';
   const p = checkParams(op, params, SELECTIVE_SCAN_STEP_KEYS);
-  const state = checkTensor(op, 'state', p.state, [3]);
+  const state = checkOperand(op, 'state', p.state, [3], false);
   const [batch, dim, dstate] = state.shape as [number, number, number];
-  const x = checkTensor(op, 'x', p.x, [2]);
+  const x = checkOperand(op, 'x', p.x, [2], true);
   checkShape(op, 'x', x, [batch, dim], '[B, D] from state [B, D, N]');
-  const delta = checkTensor(op, 'delta', p.delta, [2]);
+  const delta = checkOperand(op, 'delta', p.delta, [2], true);
   checkShape(op, 'delta', delta, [batch, dim], '[B, D], like x');
-  const A = checkTensor(op, 'A', p.A, [2]);
+  const A = checkOperand(op, 'A', p.A, [2], false);
   checkShape(op, 'A', A, [dim, dstate], '[D, N] from state [B, D, N]');
-  const Bt = checkTensor(op, 'B', p.B, [2, 3]);
-  const Ct = checkTensor(op, 'C', p.C, [2, 3]);
+  const Bt = checkOperand(op, 'B', p.B, [2, 3], true);
+  const Ct = checkOperand(op, 'C', p.C, [2, 3], true);
   const groups = checkScanBC(op, Bt, Ct, batch, dim, dstate, 1, true);
-  const z = checkOptionalTensor(op, 'z', p.z, [batch, dim], '[B, D], like x');
-  const D = checkOptionalTensor(op, 'D', p.D, [dim], '[D]');
-  const deltaBias = checkOptionalTensor(op, 'deltaBias', p.deltaBias, [dim], '[D]');
+  const z = checkOptionalOperand(op, 'z', p.z, [batch, dim], '[B, D], like x', true);
+  checkSameDtype(op, 'x', x.dtype, { delta, z, B: Bt, C: Ct });
+  const D = checkOptionalOperand(op, 'D', p.D, [dim], '[D]', false);
+  const deltaBias = checkOptionalOperand(op, 'deltaBias', p.deltaBias, [dim], '[D]', false);
   return {
     batch, dim, dstate, groups,
-    state: state.data, x: x.data, delta: delta.data, A: A.data, B: Bt.data, C: Ct.data,
-    z: z?.data, D: D?.data, deltaBias: deltaBias?.data,
+    state: state.operand, x: x.operand, delta: delta.operand, A: A.operand, B: Bt.operand, C: Ct.operand,
+    z: z?.operand, D: D?.operand, deltaBias: deltaBias?.operand,
     deltaSoftplus: checkBoolean(op, 'deltaSoftplus', p.deltaSoftplus, false),
+    storage: x.dtype,
+    onDevice: x.operand instanceof DeviceTensor,
   };
 }
 

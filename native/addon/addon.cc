@@ -2,6 +2,7 @@
 // loads in any number of worker_threads. The kernels' thread pool is process-wide and shared by all of them.
 #include <napi.h>
 
+#include "addon/cuda.h"
 #include "addon/ops.h"
 #include "longseq/longseq.h"
 
@@ -25,6 +26,8 @@ constexpr OpEntry kOps[] = {
     {"fftConvSpectrum", FftConvSpectrum},
     {"ssdScan", SsdScan},
     {"ssdScanStep", SsdScanStep},
+    {"cudaSelectiveScan", CudaSelectiveScan},
+    {"cudaSelectiveScanStep", CudaSelectiveScanStep},
 };
 
 }  // namespace
@@ -35,6 +38,7 @@ static Napi::Object InitLongseq(Napi::Env env, Napi::Object exports) {
   exports.Set("hardwareThreads", Napi::Number::New(env, ls_hardware_threads()));
   exports.Set("simdTarget", Napi::String::New(env, ls_simd_target()));
   for (const OpEntry& entry : kOps) exports.Set(entry.name, Napi::Function::New(env, entry.op, entry.name));
+  InitCuda(env, exports);
   return exports;
 }
 

@@ -59,19 +59,22 @@ void OpWorker::AddOutput(const char* name, Napi::Value array) { outputs_.emplace
 void OpWorker::Execute() {
   status_ = Run();
   // ls_last_error() is per thread: read it here, on the thread that ran the kernel.
-  if (status_ != LS_OK) SetError(std::string(op_) + ": " + ls_last_error());
+  if (status_ != LS_OK) SetError(std::string(op_) + ": " + ErrorMessage());
 }
 
 void OpWorker::OnOK() {
+  Done();
   Napi::Object result = Napi::Object::New(Env());
   for (auto& [name, array] : outputs_) result.Set(name, array.Value());
   deferred_.Resolve(result);
 }
 
 void OpWorker::OnError(const Napi::Error& error) {
+  Done();
   const Napi::Env env = Env();
   const std::string message = error.Message();
   if (status_ == LS_INVALID_ARGUMENT || status_ == LS_OUT_OF_MEMORY) {
+    // Out of device memory too: a RangeError naming the size, as for host memory.
     deferred_.Reject(Napi::RangeError::New(env, message).Value());
   } else if (status_ == LS_CANCELLED) {
     Napi::Error aborted = Napi::Error::New(env, message);

@@ -10,6 +10,7 @@
 #include <napi.h>
 #include <stdint.h>
 
+#include <string>
 #include <vector>
 
 #include "longseq/longseq.h"
@@ -30,6 +31,10 @@ class OpWorker : public Napi::AsyncWorker {
 
  protected:
   virtual ls_status Run() = 0;
+  // Runs on the JS thread once the work is over, before the promise settles, success or not.
+  virtual void Done() {}
+  // The failed call's message, read on the thread that ran it (ls_last_error() is per thread).
+  virtual std::string ErrorMessage() { return ls_last_error(); }
 
  private:
   void Execute() override;

@@ -1,8 +1,9 @@
 // longseq-bench: times the C API directly at the configurations of DESIGN §6 and puts each figure against
 // the machine's own limits, measured first.
 //
-//   longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] [--limits]
+//   longseq-bench [--backend cpu|cuda] [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] [--limits]
 //
+// --backend cuda runs the CUDA cases instead (cuda_bench.cu): CUDA-event timing against the card's limits.
 // --threads 0 (default) runs each case with 1 thread and with all hardware threads. --limits measures and
 // prints only the machine's limits (as JSON with --json), for the JS bench runner.
 #include <stdio.h>
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   double min_seconds = 1.0;
   std::string only, json_path;
   bool limits_only = false;
+  bool cuda = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -74,10 +76,38 @@ int main(int argc, char** argv) {
       json_path = argv[++i];
     } else if (arg == "--limits") {
       limits_only = true;
+    } else if (arg == "--backend" && has_value && (strcmp(argv[i + 1], "cpu") == 0 || strcmp(argv[i + 1], "cuda") == 0)) {
+      cuda = strcmp(argv[++i], "cuda") == 0;
     } else {
-      fprintf(stderr, "usage: longseq-bench [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] [--limits]\n");
+      fprintf(stderr,
+              "usage: longseq-bench [--backend cpu|cuda] [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] "
+              "[--limits]\n");
       return 2;
     }
+  }
+
+  if (cuda) {
+    std::vector<Result> results;
+    std::string limits_json;
+    if (RunCudaBench(min_seconds, only, &results, &limits_json) != 0) return 1;
+    if (!json_path.empty()) {
+      FILE* f = fopen(json_path.c_str(), "w");
+      if (!f) {
+        fprintf(stderr, "cannot write %s\n", json_path.c_str());
+        return 1;
+      }
+      fprintf(f, "{\n  \"limits\": {%s},\n  \"results\": [\n", limits_json.c_str());
+      for (size_t i = 0; i < results.size(); ++i) {
+        const Result& r = results[i];
+        fprintf(f, "    {\"op\": \"%s\", \"config\": \"%s\", \"backend\": \"cuda\", \"medianMs\": %.5f, \"minMs\": %.5f, "
+                   "\"runs\": %d, \"elements\": %.0f, \"bytes\": %.0f}%s\n",
+                r.op.c_str(), r.config.c_str(), r.median_ms, r.min_ms, r.runs, r.elements, r.bytes,
+                i + 1 < results.size() ? "," : "");
+      }
+      fprintf(f, "  ]\n}\n");
+      fclose(f);
+    }
+    return 0;
   }
 
   fprintf(stderr, "measuring machine limits...\n");

@@ -49,6 +49,10 @@ void BenchCausalConv1d(int threads, double min_seconds, std::vector<Result>* res
 void BenchFftConv(int threads, double min_seconds, std::vector<Result>* results);
 void BenchSsdScan(int threads, double min_seconds, std::vector<Result>* results);
 
+// --backend cuda (cuda_bench.cu, or a stub that says CUDA was not built): the CUDA kernels, timed with CUDA
+// events; `limits_json` gets the device's measured limits as JSON members. Returns 0, or 1 when unusable.
+int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result>* results, std::string* limits_json);
+
 }  // namespace ls_bench
 
 #endif  // LONGSEQ_BENCH_BENCH_H_

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cpu/scratch.h"
+#include "cpu/selective_scan.h"
 #include "cpu/status.h"
 #include "cpu/thread_pool.h"
 #include "longseq/longseq.h"
@@ -279,7 +280,20 @@ ls_status CheckStrides(const char* name, const ls_row_strides& s) {
   return LS_OK;
 }
 
-ls_status Validate(const ls_selective_scan_params& p) {
+ls_status CheckGroups(int64_t dim, int64_t groups) {
+  if (dim % groups == 0) return LS_OK;
+  return Fail(LS_INVALID_ARGUMENT, "dim (%lld) must be a multiple of groups (%lld)", static_cast<long long>(dim),
+              static_cast<long long>(groups));
+}
+
+ls_status CheckFloat32(int32_t storage) {
+  if (storage == LS_FLOAT32) return LS_OK;
+  return Fail(LS_INVALID_ARGUMENT, "storage must be LS_FLOAT32 on the CPU, got %d", storage);
+}
+
+}  // namespace
+
+ls_status ValidateSelectiveScan(const ls_selective_scan_params& p) {
   ls_status s;
   if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("dim", p.dim)) ||
       (s = CheckPositive("dstate", p.dstate)) || (s = CheckPositive("seqlen", p.seqlen)) ||
@@ -288,23 +302,36 @@ ls_status Validate(const ls_selective_scan_params& p) {
       (s = CheckPointer("C", p.C)) || (s = CheckPointer("y", p.y)) || (s = CheckStrides("u", p.u_strides)) ||
       (s = CheckStrides("delta", p.delta_strides)) || (s = CheckStrides("z", p.z_strides)) ||
       (s = CheckStrides("B", p.B_strides)) || (s = CheckStrides("C", p.C_strides)) ||
-      (s = CheckStrides("y", p.y_strides))) {
+      (s = CheckStrides("y", p.y_strides)) || (s = CheckGroups(p.dim, p.groups))) {
     return s;
-  }
-  if (p.dim % p.groups != 0) {
-    return Fail(LS_INVALID_ARGUMENT, "dim (%lld) must be a multiple of groups (%lld)",
-                static_cast<long long>(p.dim), static_cast<long long>(p.groups));
   }
   if (p.dstate > (int64_t{1} << 20)) {
     return Fail(LS_INVALID_ARGUMENT, "dstate must be <= 2^20, got %lld", static_cast<long long>(p.dstate));
   }
+  if (p.storage != LS_FLOAT32 && p.storage != LS_BFLOAT16) {
+    return Fail(LS_INVALID_ARGUMENT, "storage must be an ls_dtype, got %d", p.storage);
+  }
   return LS_OK;
 }
 
-}  // namespace
+ls_status ValidateSelectiveScanStep(const ls_selective_scan_step_params& p) {
+  ls_status s;
+  if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("dim", p.dim)) ||
+      (s = CheckPositive("dstate", p.dstate)) || (s = CheckPositive("groups", p.groups)) ||
+      (s = CheckPointer("state", p.state)) || (s = CheckPointer("x", p.x)) || (s = CheckPointer("delta", p.delta)) ||
+      (s = CheckPointer("A", p.A)) || (s = CheckPointer("B", p.B)) || (s = CheckPointer("C", p.C)) ||
+      (s = CheckPointer("y", p.y)) || (s = CheckGroups(p.dim, p.groups))) {
+    return s;
+  }
+  if (p.storage != LS_FLOAT32 && p.storage != LS_BFLOAT16) {
+    return Fail(LS_INVALID_ARGUMENT, "storage must be an ls_dtype, got %d", p.storage);
+  }
+  return LS_OK;
+}
 
 ls_status SelectiveScan(const ls_selective_scan_params& p) {
-  if (ls_status s = Validate(p)) return s;
+  if (ls_status s = ValidateSelectiveScan(p)) return s;
+  if (ls_status s = CheckFloat32(p.storage)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(ScanLanes)();
   const int64_t per_group = p.dim / p.groups;
   const int64_t blocks_per_group = (per_group + lanes - 1) / lanes;
@@ -332,18 +359,8 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
 }
 
 ls_status SelectiveScanStep(const ls_selective_scan_step_params& p) {
-  ls_status s;
-  if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("dim", p.dim)) ||
-      (s = CheckPositive("dstate", p.dstate)) || (s = CheckPositive("groups", p.groups)) ||
-      (s = CheckPointer("state", p.state)) || (s = CheckPointer("x", p.x)) || (s = CheckPointer("delta", p.delta)) ||
-      (s = CheckPointer("A", p.A)) || (s = CheckPointer("B", p.B)) || (s = CheckPointer("C", p.C)) ||
-      (s = CheckPointer("y", p.y))) {
-    return s;
-  }
-  if (p.dim % p.groups != 0) {
-    return Fail(LS_INVALID_ARGUMENT, "dim (%lld) must be a multiple of groups (%lld)",
-                static_cast<long long>(p.dim), static_cast<long long>(p.groups));
-  }
+  if (ls_status s = ValidateSelectiveScanStep(p)) return s;
+  if (ls_status s = CheckFloat32(p.storage)) return s;
   if (Cancelled(p.cancel)) return CancelledStatus("selectiveScanStep");  // only before: state is all or nothing
   const int64_t blocks = (p.dim + kStepBlock - 1) / kStepBlock;
   auto step_task = [&](int64_t task, int) {

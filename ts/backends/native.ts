@@ -7,13 +7,13 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  Backend, BackendLoader, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, BackendName, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
 import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
 
-/** What build/Release/longseq.node exports (native/addon/addon.cc). */
-interface Addon {
+/** What build/Release/longseq.node exports for the CPU kernels (native/addon/addon.cc). */
+export interface Addon {
   hardwareThreads: number;
   simdTarget: string;
   selectiveScan(args: object): Promise<SelectiveScanOutputs>;
@@ -31,7 +31,7 @@ interface Addon {
 const ADDON_URL = new URL('../../build/Release/longseq.node', import.meta.url);
 let addon: Addon | undefined;
 
-function loadAddon(): Addon {
+export function loadAddon(): Addon {
   if (addon) return addon;
   const path = fileURLToPath(ADDON_URL);
   if (!existsSync(path)) throw new Error(`the addon is not built (${path} is missing); run 'npm run build'`);
@@ -39,8 +39,8 @@ function loadAddon(): Addon {
   return addon;
 }
 
-class NativeBackend implements Backend {
-  readonly name = 'native' as const;
+export class NativeBackend implements Backend {
+  readonly name: BackendName = 'native';
   readonly threads: number;
   readonly description: string;
 

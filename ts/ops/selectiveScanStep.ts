@@ -3,40 +3,53 @@
  *
  * Advances `state` [B, D, N] by one token **in place** and returns y [B, D]; the math is selectiveScan's with
  * L = 1 and initialState = state. If the call rejects (bad arguments), the state is left untouched.
+ *
+ * x, delta, z, B and C may be bfloat16 (y comes back in it); the state is float32. On the cuda backend every
+ * tensor may be a device tensor (a device state is updated in place on the device, the decode loop's case);
+ * y is a device tensor when x is.
  */
-import type { Backend } from '../backend.js';
-import { tensor, type Tensor } from '../tensor.js';
+import type { Backend, Operand, SelectiveScanStepArgs } from '../backend.js';
+import { floatsToBFloat16, type Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { validateSelectiveScanStep } from '../validate.js';
+import { hostFloats, validateSelectiveScanStep } from '../validate.js';
+import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
-export interface SelectiveScanStepParams {
-  /** [B, D, N], updated in place. */
-  state: Tensor;
+/** U: the type of x, delta, z, B and C; F: the type of state, A, D and deltaBias (see SelectiveScanParams). */
+export interface SelectiveScanStepParams<U extends ScanInput = Tensor, F extends FloatInput = Tensor> {
+  /** [B, D, N] float32, updated in place. */
+  state: F;
   /** This token's input, [B, D]. */
-  x: Tensor;
+  x: U;
   /** [B, D] */
-  delta: Tensor;
+  delta: U;
   /** [D, N] */
-  A: Tensor;
+  A: F;
   /** [B, N] or [B, G, N] */
-  B: Tensor;
+  B: U;
   /** Same shape as B. */
-  C: Tensor;
+  C: U;
   /** [D] */
-  D?: Tensor;
+  D?: F;
   /** [B, D] */
-  z?: Tensor;
+  z?: U;
   /** [D] */
-  deltaBias?: Tensor;
+  deltaBias?: F;
   deltaSoftplus?: boolean;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export async function selectiveScanStep(backend: Backend, params: SelectiveScanStepParams): Promise<{ y: Tensor }> {
-  const args = validateSelectiveScanStep(params);
-  const out = await cancellable(checkSignal('selectiveScanStep', params.signal), (cancel) =>
-    backend.selectiveScanStep({ ...args, cancel }),
-  );
-  return { y: tensor(out.y, [args.batch, args.dim]) };
+export async function selectiveScanStep(backend: Backend, params: SelectiveScanStepParams<ScanInput, FloatInput>): Promise<{ y: unknown }> {
+  const { storage, onDevice, ...args } = validateSelectiveScanStep(params);
+  const signal = checkSignal('selectiveScanStep', params.signal);
+  let y: Operand;
+  if (backend.device) {
+    const device = backend.device;
+    y = (await cancellable(signal, () => device.selectiveScanStep({ ...args, storage, outputsOnDevice: onDevice }))).y;
+  } else {
+    const host = hostFloats<SelectiveScanStepArgs>('selectiveScanStep', backend.name, args);
+    const cpu = await cancellable(signal, (cancel) => backend.selectiveScanStep({ ...host, cancel }));
+    y = storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y;
+  }
+  return { y: outputTensor(y, storage, [args.batch, args.dim]) };
 }

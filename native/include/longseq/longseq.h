@@ -4,7 +4,8 @@
  * validates its params again (the TS layer already did) and returns a status instead of aborting. On failure
  * nothing is written to outputs or in-place state, and ls_last_error() describes the problem.
  *
- * Sizes and strides are int64_t element counts (not bytes). All tensors are float32. */
+ * Sizes and strides are int64_t element counts (not bytes). Tensors are float32, except that the CUDA selective
+ * scan also takes bfloat16 storage for its large tensors (see ls_dtype). */
 #ifndef LONGSEQ_LONGSEQ_H_
 #define LONGSEQ_LONGSEQ_H_
 
@@ -25,8 +26,18 @@ typedef enum ls_status {
   LS_INVALID_ARGUMENT = 1, /* a size, stride or pointer is wrong: the message names it */
   LS_OUT_OF_MEMORY = 2,    /* scratch memory could not be allocated */
   LS_INTERNAL = 3,         /* a bug: please report the message */
-  LS_CANCELLED = 4         /* the caller's cancel flag was set; outputs are unspecified */
+  LS_CANCELLED = 4,        /* the caller's cancel flag was set; outputs are unspecified */
+  LS_UNAVAILABLE = 5,      /* this build or machine cannot run it (no CUDA device, built without nvcc) */
+  LS_DEVICE_ERROR = 6      /* the CUDA runtime reported an error: the message names it */
 } ls_status;
+
+/* Element types of the tensors an op stores. float32 everywhere; bfloat16 (the upper half of a float32, as
+ * uint16_t) for the selective scan's u, delta, z, B, C and y on CUDA, where the pointers typed float* then point
+ * at bfloat16 data. The CPU kernels take float32 only. */
+typedef enum ls_dtype {
+  LS_FLOAT32 = 0,
+  LS_BFLOAT16 = 1
+} ls_dtype;
 
 /* Cancellation. Every params struct has `cancel`: NULL, or a flag that the caller may set to non-zero, from any
  * thread, to stop the call early. The call checks it between pieces of work (tasks, chunks of the sequence)
@@ -85,6 +96,7 @@ typedef struct ls_selective_scan_params {
   float* y;
   ls_row_strides y_strides;
   float* final_state;
+  int32_t storage; /* ls_dtype of u, delta, z, B, C and y; 0 = LS_FLOAT32 */
 } ls_selective_scan_params;
 
 LS_API ls_status ls_selective_scan_cpu(const ls_selective_scan_params* p);
@@ -107,6 +119,7 @@ typedef struct ls_selective_scan_step_params {
   const float* delta_bias;
   int32_t delta_softplus;
   float* y;
+  int32_t storage; /* ls_dtype of x, delta, z, B, C and y; state and the rest stay float32 */
 } ls_selective_scan_step_params;
 
 LS_API ls_status ls_selective_scan_step_cpu(const ls_selective_scan_step_params* p);
@@ -310,6 +323,37 @@ typedef struct ls_ssd_scan_step_params {
 } ls_ssd_scan_step_params;
 
 LS_API ls_status ls_ssd_scan_step_cpu(const ls_ssd_scan_step_params* p);
+
+/* ---- CUDA ----------------------------------------------------------------------------------------------
+ * Built when CMake finds nvcc; otherwise every ls_cuda_* call returns LS_UNAVAILABLE saying so. `stream` is a
+ * cudaStream_t, or NULL for the calling thread's own stream (cudaStreamPerThread). Memory is stream-ordered
+ * (cudaMallocAsync): work on the same stream sees it in order; synchronize before another stream or thread
+ * uses it. The op calls only enqueue work: their pointers are device pointers (except the params struct and
+ * the cancel flag, which CUDA calls ignore), they check their arguments and the launch, and return; errors
+ * that happen later on the device surface at the next ls_cuda_synchronize. */
+
+typedef struct ls_cuda_device_info {
+  char name[256];
+  int32_t compute_major, compute_minor;
+  int32_t multiprocessors;
+  int64_t total_memory; /* bytes */
+  int32_t runtime_version, driver_version; /* as CUDA encodes them: 1000 * major + 10 * minor */
+} ls_cuda_device_info;
+
+/* The current device, or LS_UNAVAILABLE with the reason (no driver, no device, built without CUDA). */
+LS_API ls_status ls_cuda_device(ls_cuda_device_info* info);
+
+LS_API ls_status ls_cuda_malloc(void** pointer, int64_t bytes, void* stream);
+LS_API ls_status ls_cuda_free(void* pointer, void* stream);
+/* Copies `bytes` between any two of host and device memory (cudaMemcpyDefault), ordered on `stream`. */
+LS_API ls_status ls_cuda_copy(void* destination, const void* source, int64_t bytes, void* stream);
+/* Waits for `stream`; reports the first error of the work before it. */
+LS_API ls_status ls_cuda_synchronize(void* stream);
+
+/* The selective scan and its step on the device; the same params and math as the _cpu calls (threads and
+ * cancel are ignored), with `storage` LS_FLOAT32 or LS_BFLOAT16. dstate <= 64. */
+LS_API ls_status ls_selective_scan_cuda(const ls_selective_scan_params* p, void* stream);
+LS_API ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params* p, void* stream);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,462 @@
+// longseq-bench --backend cuda: the CUDA kernels through the C API, timed with CUDA events (median of many
+// runs, inputs rotated so they come from device memory, not L2), checked against the CPU kernels first, and
+// put against the card's own limits measured here: copy bandwidth and the exp rate of the special-function
+// units (the selective scan's two ceilings: 16 bytes and dstate exps per element).
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "bench/bench.h"
+#include "longseq/longseq.h"
+
+namespace ls_bench {
+namespace {
+
+#define CHECK_CUDA(call)                                                                     \
+  do {                                                                                       \
+    const cudaError_t e = (call);                                                            \
+    if (e != cudaSuccess) {                                                                  \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e)); \
+      exit(1);                                                                               \
+    }                                                                                        \
+  } while (0)
+
+#define CHECK_LS(call)                                                                             \
+  do {                                                                                             \
+    if ((call) != LS_OK) {                                                                         \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, ls_last_error());      \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+struct DeviceLimits {
+  double copy_gbps;  // device-to-device copy, bytes read + written
+  double exp_per_s;  // ex2.approx results per second over the whole card
+};
+
+__global__ void ExpRateKernel(float* out, int iterations) {
+  float x[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) x[i] = -1e-3f * (threadIdx.x + i);
+  for (int k = 0; k < iterations; ++k) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) asm volatile("ex2.approx.ftz.f32 %0, %0;" : "+f"(x[i]));
+  }
+  float s = 0;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) s += x[i];
+  if (s == 12345.f) out[0] = s;  // keeps the chains alive
+}
+
+// Median of `runs` timings of `body` with CUDA events, milliseconds.
+template <typename F>
+double TimeEvents(F body, int runs) {
+  cudaEvent_t start, stop;
+  CHECK_CUDA(cudaEventCreate(&start));
+  CHECK_CUDA(cudaEventCreate(&stop));
+  body(0);  // warm-up
+  CHECK_CUDA(cudaDeviceSynchronize());
+  std::vector<float> ms(runs);
+  for (int i = 0; i < runs; ++i) {
+    CHECK_CUDA(cudaEventRecord(start, cudaStreamPerThread));
+    body(i);
+    CHECK_CUDA(cudaEventRecord(stop, cudaStreamPerThread));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    CHECK_CUDA(cudaEventElapsedTime(&ms[i], start, stop));
+  }
+  CHECK_CUDA(cudaEventDestroy(start));
+  CHECK_CUDA(cudaEventDestroy(stop));
+  std::sort(ms.begin(), ms.end());
+  return ms[runs / 2];
+}
+
+DeviceLimits MeasureDeviceLimits() {
+  DeviceLimits l;
+  const size_t bytes = size_t{1} << 30;
+  void *a, *b;
+  CHECK_CUDA(cudaMalloc(&a, bytes));
+  CHECK_CUDA(cudaMalloc(&b, bytes));
+  CHECK_CUDA(cudaMemset(a, 1, bytes));
+  const double copy_ms = TimeEvents([&](int) { CHECK_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, cudaStreamPerThread)); }, 20);
+  l.copy_gbps = 2.0 * bytes / (copy_ms * 1e-3) / 1e9;
+  CHECK_CUDA(cudaFree(a));
+  CHECK_CUDA(cudaFree(b));
+  int sms = 0;
+  CHECK_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  float* out;
+  CHECK_CUDA(cudaMalloc(&out, 4));
+  const int blocks = sms * 8, threads = 256, iterations = 4096;
+  const double exp_ms = TimeEvents([&](int) { ExpRateKernel<<<blocks, threads, 0, cudaStreamPerThread>>>(out, iterations); }, 10);
+  l.exp_per_s = 8.0 * blocks * threads * iterations / (exp_ms * 1e-3);
+  CHECK_CUDA(cudaFree(out));
+  return l;
+}
+
+uint16_t ToBf16(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u += 0x7fff + ((u >> 16) & 1);  // round to nearest even (inputs here are finite)
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float FromBf16(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+// A device copy of host floats in `storage` (bf16 rounds); `rounded` gets the values the device holds.
+void* Upload(const std::vector<float>& host, int32_t storage, std::vector<float>* rounded = nullptr) {
+  void* d;
+  const size_t n = host.size();
+  if (storage == LS_BFLOAT16) {
+    std::vector<uint16_t> h(n);
+    for (size_t i = 0; i < n; ++i) h[i] = ToBf16(host[i]);
+    CHECK_CUDA(cudaMalloc(&d, 2 * n));
+    CHECK_CUDA(cudaMemcpy(d, h.data(), 2 * n, cudaMemcpyHostToDevice));
+    if (rounded) {
+      rounded->resize(n);
+      for (size_t i = 0; i < n; ++i) (*rounded)[i] = FromBf16(h[i]);
+    }
+  } else {
+    CHECK_CUDA(cudaMalloc(&d, 4 * n));
+    CHECK_CUDA(cudaMemcpy(d, host.data(), 4 * n, cudaMemcpyHostToDevice));
+    if (rounded) *rounded = host;
+  }
+  return d;
+}
+
+std::vector<float> Download(const void* d, size_t n, int32_t storage) {
+  std::vector<float> out(n);
+  if (storage == LS_BFLOAT16) {
+    std::vector<uint16_t> h(n);
+    CHECK_CUDA(cudaMemcpy(h.data(), d, 2 * n, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; ++i) out[i] = FromBf16(h[i]);
+  } else {
+    CHECK_CUDA(cudaMemcpy(out.data(), d, 4 * n, cudaMemcpyDeviceToHost));
+  }
+  return out;
+}
+
+double RelL2(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double e = static_cast<double>(got[i]) - want[i];
+    num += e * e;
+    den += static_cast<double>(want[i]) * want[i];
+    if (!std::isfinite(got[i])) return INFINITY;
+  }
+  return sqrt(num / std::max(den, 1e-300));
+}
+
+struct ScanCase {
+  int64_t batch, dim, dstate, seqlen, groups;
+};
+
+// One shape in one storage type: checked against the CPU kernel (on the values the device holds), then timed.
+void BenchScanCase(const ScanCase& s, int32_t storage, double min_seconds, const DeviceLimits& limits, bool check,
+                   std::vector<Result>* results) {
+  const int64_t bdl = s.batch * s.dim * s.seqlen, bnl = s.batch * s.groups * s.dstate * s.seqlen;
+  const size_t es = storage == LS_BFLOAT16 ? 2 : 4;
+  const double bytes = es * (4.0 * bdl + 2.0 * bnl);
+  const int copies = bytes >= 512e6 ? 1 : std::max(2, std::min(8, static_cast<int>(512e6 / bytes) + 1));
+  struct Set {
+    void *u, *delta, *z, *B, *C;
+    std::vector<float> hu, hdelta, hz, hB, hC;
+  };
+  std::vector<Set> sets(copies);
+  for (int c = 0; c < copies; ++c) {
+    const bool keep = check && c == 0;
+    Set& t = sets[c];
+    t.u = Upload(RandomFloats(bdl, -1, 1, 100 * c + 1), storage, keep ? &t.hu : nullptr);
+    t.delta = Upload(RandomFloats(bdl, -3, 0, 100 * c + 2), storage, keep ? &t.hdelta : nullptr);
+    t.z = Upload(RandomFloats(bdl, -2, 2, 100 * c + 3), storage, keep ? &t.hz : nullptr);
+    t.B = Upload(RandomFloats(bnl, -1, 1, 100 * c + 4), storage, keep ? &t.hB : nullptr);
+    t.C = Upload(RandomFloats(bnl, -1, 1, 100 * c + 5), storage, keep ? &t.hC : nullptr);
+  }
+  const auto A = RandomFloats(s.dim * s.dstate, -8, -0.5f, 6), D = RandomFloats(s.dim, -1, 1, 7);
+  const auto bias = RandomFloats(s.dim, -1, 1, 8), init = RandomFloats(s.batch * s.dim * s.dstate, -1, 1, 9);
+  void* dA = Upload(A, LS_FLOAT32);
+  void* dD = Upload(D, LS_FLOAT32);
+  void* dbias = Upload(bias, LS_FLOAT32);
+  void* dinit = Upload(init, LS_FLOAT32);
+  void *dy, *dfinal;
+  CHECK_CUDA(cudaMalloc(&dy, es * bdl));
+  CHECK_CUDA(cudaMalloc(&dfinal, 4 * s.batch * s.dim * s.dstate));
+
+  ls_selective_scan_params p = {};
+  p.batch = s.batch;
+  p.dim = s.dim;
+  p.dstate = s.dstate;
+  p.seqlen = s.seqlen;
+  p.groups = s.groups;
+  p.storage = storage;
+  const ls_row_strides bdl_strides = {s.dim * s.seqlen, s.seqlen};
+  const ls_row_strides bc_strides = {s.groups * s.dstate * s.seqlen, s.seqlen};
+  p.u_strides = p.delta_strides = p.z_strides = p.y_strides = bdl_strides;
+  p.B_strides = p.C_strides = bc_strides;
+  p.A = static_cast<float*>(dA);
+  p.D = static_cast<float*>(dD);
+  p.delta_bias = static_cast<float*>(dbias);
+  p.delta_softplus = 1;
+  p.y = static_cast<float*>(dy);
+  auto use = [&](int c) {
+    p.u = static_cast<float*>(sets[c].u);
+    p.delta = static_cast<float*>(sets[c].delta);
+    p.z = static_cast<float*>(sets[c].z);
+    p.B = static_cast<float*>(sets[c].B);
+    p.C = static_cast<float*>(sets[c].C);
+  };
+  char buf[96];
+  snprintf(buf, sizeof buf, "B%lld D%lld N%lld L%lld", (long long)s.batch, (long long)s.dim, (long long)s.dstate,
+           (long long)s.seqlen);
+  const std::string name = std::string(buf) + (s.groups > 1 ? " G" + std::to_string(s.groups) : "") +
+                           (storage == LS_BFLOAT16 ? " bf16" : " fp32");
+  const char* config = name.c_str();
+
+  if (check) {
+    // With the initial and final state, which the timed runs leave out as mamba_ssm's figures do.
+    use(0);
+    p.initial_state = static_cast<float*>(dinit);
+    p.final_state = static_cast<float*>(dfinal);
+    CHECK_CUDA(cudaMemset(dy, 0xff, es * bdl));  // NaN: every element must be written
+    CHECK_LS(ls_selective_scan_cuda(&p, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    const std::vector<float> y = Download(dy, bdl, storage);
+    const std::vector<float> fs = Download(dfinal, s.batch * s.dim * s.dstate, LS_FLOAT32);
+    std::vector<float> want_y(bdl), want_fs(s.batch * s.dim * s.dstate);
+    ls_selective_scan_params q = p;
+    q.storage = LS_FLOAT32;
+    q.threads = 0;
+    q.u = sets[0].hu.data();
+    q.delta = sets[0].hdelta.data();
+    q.z = sets[0].hz.data();
+    q.B = sets[0].hB.data();
+    q.C = sets[0].hC.data();
+    q.A = A.data();
+    q.D = D.data();
+    q.delta_bias = bias.data();
+    q.initial_state = init.data();
+    q.y = want_y.data();
+    q.final_state = want_fs.data();
+    CHECK_LS(ls_selective_scan_cpu(&q));
+    const double ey = RelL2(y, want_y), ef = RelL2(fs, want_fs);
+    const double tolerance = storage == LS_BFLOAT16 ? 1e-2 : 1e-4;  // bf16: y itself is rounded to 8 bits
+    printf("check %-34s y rel L2 %.2e, final state %.2e  %s\n", config, ey, ef,
+           ey <= tolerance && ef <= 1e-4 ? "ok" : "FAILED");
+    if (!(ey <= tolerance && ef <= 1e-4)) exit(1);
+    p.initial_state = nullptr;
+    p.final_state = nullptr;
+  }
+
+  Result r;
+  r.op = "selectiveScan";
+  r.config = config;
+  r.threads = 0;
+  r.elements = static_cast<double>(bdl);
+  r.flops = static_cast<double>(bdl) * s.dstate;  // exps, set against the exp rate below
+  r.bytes = bytes;
+  int runs = 0;
+  double total_ms = 0;
+  std::vector<float> ms;
+  cudaEvent_t start, stop;
+  CHECK_CUDA(cudaEventCreate(&start));
+  CHECK_CUDA(cudaEventCreate(&stop));
+  use(0);
+  CHECK_LS(ls_selective_scan_cuda(&p, nullptr));  // warm-up
+  while (runs < 10 || total_ms < min_seconds * 1e3) {
+    use(runs % copies);
+    CHECK_CUDA(cudaEventRecord(start, cudaStreamPerThread));
+    CHECK_LS(ls_selective_scan_cuda(&p, nullptr));
+    CHECK_CUDA(cudaEventRecord(stop, cudaStreamPerThread));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    float t;
+    CHECK_CUDA(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t);
+    total_ms += t;
+    ++runs;
+  }
+  std::sort(ms.begin(), ms.end());
+  r.median_ms = ms[ms.size() / 2];
+  r.min_ms = ms.front();
+  r.runs = runs;
+  results->push_back(r);
+  const double seconds = r.median_ms * 1e-3;
+  printf("%-14s %-34s %9.4f ms %8.1f G elem/s  %5.1f%% of exp rate  %5.1f%% of bandwidth\n", r.op.c_str(),
+         config, r.median_ms, bdl / seconds / 1e9, 100.0 * r.flops / seconds / limits.exp_per_s,
+         100.0 * bytes / seconds / 1e9 / limits.copy_gbps);
+  fflush(stdout);
+  for (Set& t : sets) {
+    for (void* d : {t.u, t.delta, t.z, t.B, t.C}) CHECK_CUDA(cudaFree(d));
+  }
+  for (void* d : {dA, dD, dbias, dinit, dy, dfinal}) CHECK_CUDA(cudaFree(d));
+  CHECK_CUDA(cudaEventDestroy(start));
+  CHECK_CUDA(cudaEventDestroy(stop));
+}
+
+// Decode: the step at a serving batch; each launch timed alone, then a graph of 100 steps per step.
+void BenchStepCase(int64_t batch, int64_t dim, int64_t dstate, int32_t storage, const DeviceLimits& limits,
+                   bool check, std::vector<Result>* results) {
+  const int64_t bd = batch * dim, bdn = bd * dstate, bn = batch * dstate;
+  const size_t es = storage == LS_BFLOAT16 ? 2 : 4;
+  std::vector<float> hx, hdelta, hz, hB, hC;
+  void* x = Upload(RandomFloats(bd, -1, 1, 41), storage, &hx);
+  void* delta = Upload(RandomFloats(bd, -3, 0, 42), storage, &hdelta);
+  void* z = Upload(RandomFloats(bd, -2, 2, 43), storage, &hz);
+  void* B = Upload(RandomFloats(bn, -1, 1, 44), storage, &hB);
+  void* C = Upload(RandomFloats(bn, -1, 1, 45), storage, &hC);
+  const auto A = RandomFloats(dim * dstate, -8, -0.5f, 46), D = RandomFloats(dim, -1, 1, 47);
+  const auto bias = RandomFloats(dim, -1, 1, 48), state0 = RandomFloats(bdn, -1, 1, 49);
+  void* dA = Upload(A, LS_FLOAT32);
+  void* dD = Upload(D, LS_FLOAT32);
+  void* dbias = Upload(bias, LS_FLOAT32);
+  void* state = Upload(state0, LS_FLOAT32);
+  void* y;
+  CHECK_CUDA(cudaMalloc(&y, es * bd));
+  ls_selective_scan_step_params p = {};
+  p.batch = batch;
+  p.dim = dim;
+  p.dstate = dstate;
+  p.groups = 1;
+  p.storage = storage;
+  p.state = static_cast<float*>(state);
+  p.x = static_cast<float*>(x);
+  p.delta = static_cast<float*>(delta);
+  p.z = static_cast<float*>(z);
+  p.B = static_cast<float*>(B);
+  p.C = static_cast<float*>(C);
+  p.A = static_cast<float*>(dA);
+  p.D = static_cast<float*>(dD);
+  p.delta_bias = static_cast<float*>(dbias);
+  p.delta_softplus = 1;
+  p.y = static_cast<float*>(y);
+  char config[64];
+  snprintf(config, sizeof config, "B%lld D%lld N%lld %s", (long long)batch, (long long)dim, (long long)dstate,
+           storage == LS_BFLOAT16 ? "bf16" : "fp32");
+  if (check) {
+    CHECK_LS(ls_selective_scan_step_cuda(&p, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    std::vector<float> want_state = state0, want_y(bd);
+    ls_selective_scan_step_params q = p;
+    q.storage = LS_FLOAT32;
+    q.state = want_state.data();
+    q.x = hx.data();
+    q.delta = hdelta.data();
+    q.z = hz.data();
+    q.B = hB.data();
+    q.C = hC.data();
+    q.A = A.data();
+    q.D = D.data();
+    q.delta_bias = bias.data();
+    q.y = want_y.data();
+    CHECK_LS(ls_selective_scan_step_cpu(&q));
+    const double ey = RelL2(Download(y, bd, storage), want_y);
+    const double es_ = RelL2(Download(state, bdn, LS_FLOAT32), want_state);
+    const double tolerance = storage == LS_BFLOAT16 ? 1e-2 : 1e-4;
+    printf("check %-34s y rel L2 %.2e, state %.2e  %s\n", config, ey, es_, ey <= tolerance && es_ <= 1e-4 ? "ok" : "FAILED");
+    if (!(ey <= tolerance && es_ <= 1e-4)) exit(1);
+  }
+  const double one_ms = TimeEvents([&](int) { CHECK_LS(ls_selective_scan_step_cuda(&p, nullptr)); }, 200);
+  // 100 steps captured in a graph: the launch gaps disappear, leaving the kernel's own time.
+  cudaStream_t stream;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < 100; ++i) CHECK_LS(ls_selective_scan_step_cuda(&p, stream));
+  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
+  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  CHECK_CUDA(cudaGraphLaunch(exec, stream));
+  CHECK_CUDA(cudaStreamSynchronize(stream));
+  cudaEvent_t start, stop;
+  CHECK_CUDA(cudaEventCreate(&start));
+  CHECK_CUDA(cudaEventCreate(&stop));
+  std::vector<float> ms(20);
+  for (float& t : ms) {
+    CHECK_CUDA(cudaEventRecord(start, stream));
+    CHECK_CUDA(cudaGraphLaunch(exec, stream));
+    CHECK_CUDA(cudaEventRecord(stop, stream));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    CHECK_CUDA(cudaEventElapsedTime(&t, start, stop));
+  }
+  std::sort(ms.begin(), ms.end());
+  const double step_ms = ms[ms.size() / 2] / 100;
+  const double bytes = 8.0 * bdn + es * (4.0 * bd + 2.0 * bn);
+  printf("%-14s %-34s %9.4f ms alone, %7.2f us/step in a graph, %5.1f%% of bandwidth\n", "selScanStep", config, one_ms,
+         step_ms * 1e3, 100.0 * bytes / (step_ms * 1e-3) / 1e9 / limits.copy_gbps);
+  Result r;
+  r.op = "selectiveScanStep";
+  r.config = std::string(config) + " graph";
+  r.threads = 0;
+  r.median_ms = step_ms;
+  r.min_ms = ms.front() / 100;
+  r.runs = 20 * 100;
+  r.elements = static_cast<double>(bd);
+  r.flops = static_cast<double>(bdn);
+  r.bytes = bytes;
+  results->push_back(r);
+  CHECK_CUDA(cudaGraphExecDestroy(exec));
+  CHECK_CUDA(cudaGraphDestroy(graph));
+  CHECK_CUDA(cudaStreamDestroy(stream));
+  for (void* d : {x, delta, z, B, C, dA, dD, dbias, state, y}) CHECK_CUDA(cudaFree(d));
+}
+
+}  // namespace
+
+int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result>* results, std::string* limits_json) {
+  ls_cuda_device_info info;
+  if (ls_cuda_device(&info) != LS_OK) {
+    fprintf(stderr, "cuda: %s\n", ls_last_error());
+    return 1;
+  }
+  const DeviceLimits limits = MeasureDeviceLimits();
+  printf("device: %s, %d SMs, compute %d.%d, CUDA runtime %d, driver %d\n", info.name, info.multiprocessors,
+         info.compute_major, info.compute_minor, info.runtime_version, info.driver_version);
+  printf("limits: copy %.0f GB/s (read + write), exp2 %.2f T/s\n\n", limits.copy_gbps, limits.exp_per_s / 1e12);
+  char json[512];
+  snprintf(json, sizeof json,
+           "\"device\": \"%s\", \"cudaRuntime\": %d, \"cudaDriver\": %d, \"copyGBps\": %.1f, \"expPerSecond\": %.4g",
+           info.name, info.runtime_version, info.driver_version, limits.copy_gbps, limits.exp_per_s);
+  *limits_json = json;
+  if (only.empty() || only == "selectiveScan") {
+    const ScanCase cases[] = {{1, 2048, 16, 4096, 1}, {8, 1536, 16, 2048, 1}, {1, 2048, 16, 65536, 1},
+                              {1, 1536, 16, 262144, 1}};
+    // Odd sizes, groups and more states: correctness only matters here, timed anyway.
+    const ScanCase odd[] = {{2, 96, 64, 1000, 3}, {3, 40, 5, 333, 2}};
+    const char* variants = getenv("LONGSEQ_BENCH_VARIANTS");
+    std::vector<std::string> list;
+    if (variants) {
+      for (const char* v = variants; *v;) {
+        const char* end = strchr(v, ',');
+        list.emplace_back(v, end ? end - v : strlen(v));
+        v = end ? end + 1 : v + strlen(v);
+      }
+    } else {
+      list.emplace_back("");
+    }
+    for (const std::string& variant : list) {
+      if (!variant.empty()) {
+        setenv("LONGSEQ_CUDA_SCAN_VARIANT", variant.c_str(), 1);
+        printf("-- variant %s\n", variant.c_str());
+      }
+      for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
+        for (const ScanCase& c : odd) BenchScanCase(c, storage, 0.05, limits, true, results);
+        for (const ScanCase& c : cases) BenchScanCase(c, storage, min_seconds, limits, c.seqlen <= 65536, results);
+      }
+    }
+  }
+  if (only.empty() || only == "selectiveScan" || only == "selectiveScanStep") {
+    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) BenchStepCase(64, 2048, 16, storage, limits, true, results);
+  }
+  return 0;
+}
+
+}  // namespace ls_bench

@@ -1,0 +1,80 @@
+// Shared by the CUDA sources: streams, CUDA errors as ls_status, element loads and stores for each storage
+// type, and the fast exp2 the scans are built on.
+#ifndef LONGSEQ_CUDA_COMMON_CUH_
+#define LONGSEQ_CUDA_COMMON_CUH_
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "cpu/status.h"
+#include "longseq/longseq.h"
+
+namespace ls {
+namespace cuda {
+
+// NULL in the C API means the calling thread's own stream, so concurrent callers never serialize.
+inline cudaStream_t Stream(void* stream) {
+  return stream == nullptr ? cudaStreamPerThread : static_cast<cudaStream_t>(stream);
+}
+
+// Turns a CUDA error into a status and a message naming `what`; clears the error where CUDA allows it, so one
+// failed call does not fail the next.
+ls_status Fail(cudaError_t error, const char* what);
+
+#define LS_CUDA_TRY(call, what)                                                 \
+  do {                                                                          \
+    const cudaError_t ls_cuda_error_ = (call);                                  \
+    if (ls_cuda_error_ != cudaSuccess) return ::ls::cuda::Fail(ls_cuda_error_, what); \
+  } while (0)
+
+__device__ __forceinline__ float ToFloat(float x) { return x; }
+__device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ void StoreAs(float* p, float v) { *p = v; }
+__device__ __forceinline__ void StoreAs(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+// Four consecutive elements as floats: one 16-byte (float) or 8-byte (bf16) access.
+template <typename T>
+struct Quad;
+template <>
+struct Quad<float> {
+  using Raw = float4;
+  static __device__ __forceinline__ void Unpack(const Raw& r, float (&v)[4]) {
+    v[0] = r.x, v[1] = r.y, v[2] = r.z, v[3] = r.w;
+  }
+  static __device__ __forceinline__ Raw Pack(const float (&v)[4]) { return make_float4(v[0], v[1], v[2], v[3]); }
+};
+template <>
+struct Quad<__nv_bfloat16> {
+  using Raw = uint2;
+  static __device__ __forceinline__ void Unpack(const Raw& r, float (&v)[4]) {
+    v[0] = __uint_as_float(r.x << 16), v[1] = __uint_as_float(r.x & 0xffff0000u);
+    v[2] = __uint_as_float(r.y << 16), v[3] = __uint_as_float(r.y & 0xffff0000u);
+  }
+  static __device__ __forceinline__ Raw Pack(const float (&v)[4]) {
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
+    return make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
+  }
+};
+
+
+// 2^x on the special-function unit (relative error ~2^-22; flushes results below 2^-126 to zero, which for a
+// decay factor is the same as the exact tiny value once multiplied into a state).
+__device__ __forceinline__ float Exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+// softplus as mamba_ssm computes it: log1p(exp(x)), and x itself above 20.
+__device__ __forceinline__ float Softplus(float x) { return x <= 20.f ? log1pf(__expf(x)) : x; }
+
+// z * sigmoid(z)
+__device__ __forceinline__ float Silu(float z) { return z / (1.f + __expf(-z)); }
+
+}  // namespace cuda
+}  // namespace ls
+
+#endif  // LONGSEQ_CUDA_COMMON_CUH_

@@ -1,0 +1,86 @@
+// The device and its memory behind the C API: ls_cuda_device, ls_cuda_malloc/free/copy/synchronize.
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda/common.cuh"
+
+namespace ls {
+namespace cuda {
+
+ls_status Fail(cudaError_t error, const char* what) {
+  // Non-sticky errors are cleared by reading them; sticky ones (a kernel fault) stay and fail every later call.
+  cudaGetLastError();
+  ls_status status = LS_DEVICE_ERROR;
+  if (error == cudaErrorMemoryAllocation) status = LS_OUT_OF_MEMORY;
+  if (error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver || error == cudaErrorInitializationError) {
+    status = LS_UNAVAILABLE;
+  }
+  return ls::Fail(status, "%s: CUDA error %s (%s)", what, cudaGetErrorName(error), cudaGetErrorString(error));
+}
+
+}  // namespace cuda
+}  // namespace ls
+
+extern "C" ls_status ls_cuda_device(ls_cuda_device_info* info) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("info", info)) return s;
+  memset(info, 0, sizeof(*info));
+  cudaRuntimeGetVersion(&info->runtime_version);
+  cudaDriverGetVersion(&info->driver_version);
+  if (info->driver_version == 0) {
+    return ls::Fail(LS_UNAVAILABLE, "no NVIDIA driver was found (libcuda is not installed); the CUDA backend needs an "
+                                    "NVIDIA GPU of compute capability 8.0 or newer and its driver");
+  }
+  int count = 0;
+  LS_CUDA_TRY(cudaGetDeviceCount(&count), "looking for a CUDA device");
+  if (count == 0) return ls::Fail(LS_UNAVAILABLE, "no CUDA device is present");
+  int device = 0;
+  LS_CUDA_TRY(cudaGetDevice(&device), "cudaGetDevice");
+  cudaDeviceProp prop;
+  LS_CUDA_TRY(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  snprintf(info->name, sizeof(info->name), "%s", prop.name);
+  info->compute_major = prop.major;
+  info->compute_minor = prop.minor;
+  info->multiprocessors = prop.multiProcessorCount;
+  info->total_memory = static_cast<int64_t>(prop.totalGlobalMem);
+  if (prop.major < 8) {
+    return ls::Fail(LS_UNAVAILABLE, "%s has compute capability %d.%d; longseq's CUDA kernels need 8.0 or newer",
+                    prop.name, prop.major, prop.minor);
+  }
+  return LS_OK;
+}
+
+extern "C" ls_status ls_cuda_malloc(void** pointer, int64_t bytes, void* stream) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("pointer", pointer)) return s;
+  if (bytes < 0) return ls::Fail(LS_INVALID_ARGUMENT, "bytes must be >= 0, got %lld", static_cast<long long>(bytes));
+  *pointer = nullptr;
+  LS_CUDA_TRY(cudaMallocAsync(pointer, static_cast<size_t>(bytes > 0 ? bytes : 1), ls::cuda::Stream(stream)),
+              "allocating device memory");
+  return LS_OK;
+}
+
+extern "C" ls_status ls_cuda_free(void* pointer, void* stream) {
+  ls::ClearError();
+  if (pointer == nullptr) return LS_OK;
+  LS_CUDA_TRY(cudaFreeAsync(pointer, ls::cuda::Stream(stream)), "freeing device memory");
+  return LS_OK;
+}
+
+extern "C" ls_status ls_cuda_copy(void* destination, const void* source, int64_t bytes, void* stream) {
+  ls::ClearError();
+  if (bytes == 0) return LS_OK;
+  if (ls_status s = ls::CheckPointer("destination", destination)) return s;
+  if (ls_status s = ls::CheckPointer("source", source)) return s;
+  if (bytes < 0) return ls::Fail(LS_INVALID_ARGUMENT, "bytes must be >= 0, got %lld", static_cast<long long>(bytes));
+  LS_CUDA_TRY(cudaMemcpyAsync(destination, source, static_cast<size_t>(bytes), cudaMemcpyDefault,
+                              ls::cuda::Stream(stream)),
+              "copying memory");
+  return LS_OK;
+}
+
+extern "C" ls_status ls_cuda_synchronize(void* stream) {
+  ls::ClearError();
+  LS_CUDA_TRY(cudaStreamSynchronize(ls::cuda::Stream(stream)), "running the queued device work");
+  return LS_OK;
+}

@@ -1,0 +1,356 @@
+// The Mamba-1 selective scan on the GPU (ls_selective_scan_cuda); math and layouts as ls_selective_scan_cpu.
+//
+// One warp scans one channel d. A tile is 128 time steps: lane l owns steps 4l..4l+3, so its u, delta, z and y
+// are one vector access each, and a warp's accesses are contiguous. Per tile and per group of 8 states:
+//   local   each lane runs its 4 steps from a zero state: h, the segment's decay product P = Π exp(Δ·A), the
+//           partial outputs Σ_n C·h, and W_t[n] = C_t[n]·Π_{s<=t} exp(Δ_s·A[n]), the weight with which the
+//           segment's start state reaches y_t;
+//   scan    an inclusive warp scan of (P, h) under (P1,h1)∘(P2,h2) = (P1·P2, P2·h1 + h2), seeded with the
+//           channel's carry (the state after the previous tile), gives every lane its start state h0;
+//   finish  y_t += Σ_n W_t[n]·h0[n].
+// So each (step, state) costs one exp (the special-function unit's limit: dstate exps per element) and a few
+// FMAs. The warps of a block are channels of one group: the block stages the B and C tiles in shared memory
+// once for all of them, double-buffered with cp.async so the next tile loads while this one computes; u, delta
+// and z for the next tile are loaded into registers ahead too.
+#include <stdlib.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "cpu/selective_scan.h"
+#include "cuda/common.cuh"
+
+namespace ls {
+namespace cuda {
+namespace {
+
+constexpr int kLanes = 32;
+constexpr int kStatePad = 8;               // dstate is padded to a multiple of this (the largest state group)
+constexpr int kMaxStates = 64;
+constexpr int kWarps = 8;                  // channels per block (fewer when a group has fewer)
+
+struct ScanArgs {
+  int64_t batch, dim, dstate, seqlen, groups;
+  const void *u, *delta, *z, *B, *C;
+  ls_row_strides u_strides, delta_strides, z_strides, B_strides, C_strides, y_strides;
+  const float *A, *D, *delta_bias, *initial_state;
+  void* y;
+  float* final_state;
+  bool delta_softplus;
+  int states_padded;  // dstate rounded up to kStatePad
+  int warps;
+  int64_t blocks_per_group;
+};
+
+// A lane's 4 steps starting at `t` of a row (zeros past `len`).
+template <typename T, bool kVector>
+__device__ __forceinline__ void LoadQuad(const T* row, int64_t t, int64_t len, float (&v)[4]) {
+  if (kVector) {
+    if (t < len) {
+      Quad<T>::Unpack(*reinterpret_cast<const typename Quad<T>::Raw*>(row + t), v);
+    } else {
+      v[0] = v[1] = v[2] = v[3] = 0.f;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = t + j < len ? ToFloat(row[t + j]) : 0.f;
+  }
+}
+
+template <typename T, bool kVector>
+__device__ __forceinline__ void StoreQuad(T* row, int64_t t, int64_t len, const float (&v)[4]) {
+  if (kVector) {
+    if (t < len) *reinterpret_cast<typename Quad<T>::Raw*>(row + t) = Quad<T>::Pack(v);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      if (t + j < len) StoreAs(row + t + j, v[j]);
+    }
+  }
+}
+
+// A lane's K steps (K/4 quads) starting at `t` of a row.
+template <typename T, bool kVector, int K>
+__device__ __forceinline__ void LoadSteps(const T* row, int64_t t, int64_t len, float (&v)[K]) {
+#pragma unroll
+  for (int q = 0; q < K / 4; ++q) LoadQuad<T, kVector>(row, t + 4 * q, len, *reinterpret_cast<float(*)[4]>(v + 4 * q));
+}
+
+template <typename T, bool kVector, int K>
+__device__ __forceinline__ void StoreSteps(T* row, int64_t t, int64_t len, const float (&v)[K]) {
+#pragma unroll
+  for (int q = 0; q < K / 4; ++q) StoreQuad<T, kVector>(row, t + 4 * q, len, *reinterpret_cast<const float(*)[4]>(v + 4 * q));
+}
+
+// K steps of a staged shared-memory row.
+template <typename T, int K>
+__device__ __forceinline__ void ReadSteps(const T* row, float (&v)[K]) {
+#pragma unroll
+  for (int q = 0; q < K / 4; ++q) {
+    Quad<T>::Unpack(reinterpret_cast<const typename Quad<T>::Raw*>(row)[q], *reinterpret_cast<float(*)[4]>(v + 4 * q));
+  }
+}
+
+// Copies 4 elements global -> shared without registers, zero-filling when !valid (then `src` is not read).
+template <typename T>
+__device__ __forceinline__ void CopyAsync(T* dst, const T* src, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  if constexpr (sizeof(T) == 4) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 8 : 0));
+  }
+}
+__device__ __forceinline__ void CommitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void WaitAsync() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+// kVector: L and every row start are multiples of 4 elements and aligned, so quads are single accesses.
+// K: time steps per lane in a tile (4 or 8); kGroup: states held in registers at once; kMinBlocks: blocks per
+// SM that registers are capped for.
+template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
+__global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKernel(const ScanArgs a) {
+  constexpr int kTile = kLanes * K;
+  extern __shared__ float4 smem4[];
+  const int np = a.states_padded;
+  const int warp = threadIdx.x / kLanes;
+  const int lane = threadIdx.x % kLanes;
+  // Layout: B and C tiles [2 buffers][np][kTile] in storage type, then per warp A·log2e and the carry ([np]).
+  T* Bs = reinterpret_cast<T*>(smem4);
+  T* Cs = Bs + 2 * np * kTile;
+  float* a2 = reinterpret_cast<float*>(Cs + 2 * np * kTile) + warp * 2 * np;
+  float* carry = a2 + np;
+
+  const int64_t per_group = a.dim / a.groups;
+  const int64_t block = blockIdx.x;
+  const int64_t b = block / (a.groups * a.blocks_per_group);
+  const int64_t g = block / a.blocks_per_group % a.groups;
+  const int64_t in_group = (block % a.blocks_per_group) * a.warps + warp;
+  const bool active = in_group < per_group;  // idle warps still share the block's barriers
+  const int64_t d = g * per_group + (active ? in_group : 0);
+  const int64_t N = a.dstate, L = a.seqlen;
+  const int64_t len = active ? L : 0;  // an idle warp reads and writes nothing
+
+  const T* u = static_cast<const T*>(a.u) + b * a.u_strides.batch + d * a.u_strides.row;
+  const T* delta = static_cast<const T*>(a.delta) + b * a.delta_strides.batch + d * a.delta_strides.row;
+  const T* z = a.z ? static_cast<const T*>(a.z) + b * a.z_strides.batch + d * a.z_strides.row : nullptr;
+  T* y = static_cast<T*>(a.y) + b * a.y_strides.batch + d * a.y_strides.row;
+  const T* Bg = static_cast<const T*>(a.B) + b * a.B_strides.batch + g * N * a.B_strides.row;
+  const T* Cg = static_cast<const T*>(a.C) + b * a.C_strides.batch + g * N * a.C_strides.row;
+  const float bias = a.delta_bias ? a.delta_bias[d] : 0.f;
+  const float skip = a.D ? a.D[d] : 0.f;
+
+  for (int n = lane; n < np; n += kLanes) {
+    a2[n] = n < N ? a.A[d * N + n] * kLog2e : 0.f;
+    carry[n] = n < N && a.initial_state ? a.initial_state[(b * a.dim + d) * N + n] : 0.f;
+  }
+
+  // The block's B and C tile at t0 into buffer `buf`: np rows of kTile/4 quads each.
+  auto stage = [&](int buf, int64_t t0) {
+    T* bdst = Bs + buf * np * kTile;
+    T* cdst = Cs + buf * np * kTile;
+    for (int i = threadIdx.x; i < np * (kTile / 4); i += blockDim.x) {
+      const int n = i / (kTile / 4), q = 4 * (i % (kTile / 4));
+      const int64_t t = t0 + q;
+      if (kVector) {
+        const bool valid = n < N && t < L;
+        CopyAsync(bdst + n * kTile + q, valid ? Bg + n * a.B_strides.row + t : Bg, valid);
+        CopyAsync(cdst + n * kTile + q, valid ? Cg + n * a.C_strides.row + t : Cg, valid);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const bool valid = n < N && t + j < L;
+          bdst[n * kTile + q + j] = valid ? Bg[n * a.B_strides.row + t + j] : T(0.f);
+          cdst[n * kTile + q + j] = valid ? Cg[n * a.C_strides.row + t + j] : T(0.f);
+        }
+      }
+    }
+    CommitAsync();
+  };
+
+  float un[K], dn[K], zn[K] = {};  // the next tile's inputs
+  stage(0, 0);
+  LoadSteps<T, kVector, K>(u, K * lane, len, un);
+  LoadSteps<T, kVector, K>(delta, K * lane, len, dn);
+  if (z) LoadSteps<T, kVector, K>(z, K * lane, len, zn);
+
+  const int64_t tiles = (L + kTile - 1) / kTile;
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t t0 = tile * kTile;
+    const int buf = static_cast<int>(tile & 1);
+    float uj[K], dt[K], zj[K], yj[K];
+#pragma unroll
+    for (int j = 0; j < K; ++j) uj[j] = un[j], dt[j] = dn[j], zj[j] = zn[j];
+    if (tile + 1 < tiles) {
+      stage(buf ^ 1, t0 + kTile);
+      LoadSteps<T, kVector, K>(u, t0 + kTile + K * lane, len, un);
+      LoadSteps<T, kVector, K>(delta, t0 + kTile + K * lane, len, dn);
+      if (z) LoadSteps<T, kVector, K>(z, t0 + kTile + K * lane, len, zn);
+      WaitAsync<1>();
+    } else {
+      WaitAsync<0>();
+    }
+    __syncthreads();
+
+    float dtu[K];
+#pragma unroll
+    for (int j = 0; j < K; ++j) {
+      const float x = dt[j] + bias;
+      // Steps past the end keep the state: a zero step size decays by 1 and adds nothing.
+      dt[j] = t0 + K * lane + j < L ? (a.delta_softplus ? Softplus(x) : x) : 0.f;
+      dtu[j] = dt[j] * uj[j];
+      yj[j] = 0.f;
+    }
+    const T* Bt = Bs + buf * np * kTile + K * lane;
+    const T* Ct = Cs + buf * np * kTile + K * lane;
+    for (int n0 = 0; n0 < np; n0 += kGroup) {
+      float h[kGroup], P[kGroup], W[K][kGroup];
+#pragma unroll
+      for (int i = 0; i < kGroup; ++i) {
+        const float an = a2[n0 + i];
+        float bn[K], cn[K];
+        ReadSteps<T, K>(Bt + (n0 + i) * kTile, bn);
+        ReadSteps<T, K>(Ct + (n0 + i) * kTile, cn);
+        float hi = 0.f, decay = 1.f;
+#pragma unroll
+        for (int j = 0; j < K; ++j) {
+          const float dA = Exp2(dt[j] * an);
+          hi = dA * hi + dtu[j] * bn[j];
+          yj[j] += cn[j] * hi;
+          decay *= dA;
+          W[j][i] = cn[j] * decay;
+        }
+        h[i] = hi;
+        P[i] = decay;
+      }
+#pragma unroll
+      for (int off = 1; off < kLanes; off *= 2) {
+#pragma unroll
+        for (int i = 0; i < kGroup; ++i) {
+          const float hp = __shfl_up_sync(0xffffffffu, h[i], off);
+          const float Pp = __shfl_up_sync(0xffffffffu, P[i], off);
+          if (lane >= off) {
+            h[i] = P[i] * hp + h[i];
+            P[i] *= Pp;
+          }
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < kGroup; ++i) {
+        const float c = carry[n0 + i];
+        const float h_before = __shfl_up_sync(0xffffffffu, h[i], 1);
+        const float P_before = __shfl_up_sync(0xffffffffu, P[i], 1);
+        const float h0 = lane == 0 ? c : P_before * c + h_before;
+#pragma unroll
+        for (int j = 0; j < K; ++j) yj[j] += W[j][i] * h0;
+        __syncwarp();
+        if (lane == kLanes - 1) carry[n0 + i] = P[i] * c + h[i];  // the last lane's inclusive pair spans the tile
+      }
+      __syncwarp();
+    }
+
+#pragma unroll
+    for (int j = 0; j < K; ++j) {
+      yj[j] += skip * uj[j];
+      if (z) yj[j] *= Silu(zj[j]);
+    }
+    StoreSteps<T, kVector, K>(y, t0 + K * lane, len, yj);
+    __syncthreads();  // this buffer is staged again two tiles on
+  }
+
+  if (active && a.final_state) {
+    for (int n = lane; n < N; n += kLanes) a.final_state[(b * a.dim + d) * N + n] = carry[n];
+  }
+}
+
+template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
+ls_status Launch(const ScanArgs& args, cudaStream_t stream) {
+  constexpr int kTile = kLanes * K;
+  const size_t smem = sizeof(T) * 4 * args.states_padded * kTile + sizeof(float) * args.warps * 2 * args.states_padded;
+  static std::once_flag opted_in;
+  static cudaError_t opt_in_error = cudaSuccess;
+  std::call_once(opted_in, [] {
+    // 64 states in float need 128 KiB for the double-buffered tiles, past the default 48 KiB per block.
+    opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        140 * 1024);
+  });
+  LS_CUDA_TRY(opt_in_error, "selectiveScan: setting the kernel's shared memory");
+  const int64_t blocks = args.batch * args.groups * args.blocks_per_group;
+  if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "selectiveScan: batch * dim is too large for one launch");
+  SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks><<<static_cast<unsigned>(blocks), args.warps * kLanes, smem, stream>>>(args);
+  LS_CUDA_TRY(cudaGetLastError(), "selectiveScan: launching the kernel");
+  return LS_OK;
+}
+
+bool Aligned(const void* p, int64_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+bool Quads(const ls_row_strides& s) { return s.batch % 4 == 0 && s.row % 4 == 0; }
+
+ls_status SelectiveScan(const ls_selective_scan_params& p, void* stream) {
+  if (ls_status s = ValidateSelectiveScan(p)) return s;
+  if (p.dstate > kMaxStates) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "selectiveScan on CUDA supports dstate up to %d, got %lld", kMaxStates,
+                    static_cast<long long>(p.dstate));
+  }
+  ScanArgs a = {};
+  a.batch = p.batch;
+  a.dim = p.dim;
+  a.dstate = p.dstate;
+  a.seqlen = p.seqlen;
+  a.groups = p.groups;
+  a.u = p.u;
+  a.delta = p.delta;
+  a.z = p.z;
+  a.B = p.B;
+  a.C = p.C;
+  a.u_strides = p.u_strides;
+  a.delta_strides = p.delta_strides;
+  a.z_strides = p.z_strides;
+  a.B_strides = p.B_strides;
+  a.C_strides = p.C_strides;
+  a.y_strides = p.y_strides;
+  a.A = p.A;
+  a.D = p.D;
+  a.delta_bias = p.delta_bias;
+  a.initial_state = p.initial_state;
+  a.y = p.y;
+  a.final_state = p.final_state;
+  a.delta_softplus = p.delta_softplus != 0;
+  a.states_padded = static_cast<int>((p.dstate + kStatePad - 1) / kStatePad * kStatePad);
+  const int64_t per_group = p.dim / p.groups;
+  a.warps = static_cast<int>(std::min<int64_t>(kWarps, per_group));
+  a.blocks_per_group = (per_group + a.warps - 1) / a.warps;
+
+  const bool bf16 = p.storage == LS_BFLOAT16;
+  const int64_t quad_bytes = bf16 ? 8 : 16;
+  const bool vector = p.seqlen % 4 == 0 && Quads(p.u_strides) && Quads(p.delta_strides) && Quads(p.y_strides) &&
+                      Quads(p.B_strides) && Quads(p.C_strides) && (!p.z || Quads(p.z_strides)) &&
+                      Aligned(p.u, quad_bytes) && Aligned(p.delta, quad_bytes) && Aligned(p.y, quad_bytes) &&
+                      Aligned(p.B, quad_bytes) && Aligned(p.C, quad_bytes) && (!p.z || Aligned(p.z, quad_bytes));
+  const cudaStream_t s = Stream(stream);
+  // TUNING (temporary): LONGSEQ_CUDA_SCAN_VARIANT picks the tile shape for H200 measurements.
+  const char* v = getenv("LONGSEQ_CUDA_SCAN_VARIANT");
+  const int variant = v && a.states_padded <= 32 ? atoi(v) : 0;  // 8-step tiles of 64 states overflow smem
+  if (variant == 3) a.warps = static_cast<int>(std::min<int64_t>(4, per_group)), a.blocks_per_group = (per_group + a.warps - 1) / a.warps;
+  if (variant == 1 || variant == 3) {
+    if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 4, 2>(a, s) : Launch<__nv_bfloat16, false, 8, 4, 2>(a, s);
+    return vector ? Launch<float, true, 8, 4, 2>(a, s) : Launch<float, false, 8, 4, 2>(a, s);
+  }
+  if (variant == 2) {
+    if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 8, 1>(a, s) : Launch<__nv_bfloat16, false, 8, 8, 1>(a, s);
+    return vector ? Launch<float, true, 8, 8, 1>(a, s) : Launch<float, false, 8, 8, 1>(a, s);
+  }
+  if (bf16) return vector ? Launch<__nv_bfloat16, true, 4, 8, 2>(a, s) : Launch<__nv_bfloat16, false, 4, 8, 2>(a, s);
+  return vector ? Launch<float, true, 4, 8, 2>(a, s) : Launch<float, false, 4, 8, 2>(a, s);
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace ls
+
+extern "C" ls_status ls_selective_scan_cuda(const ls_selective_scan_params* p, void* stream) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  return ls::cuda::SelectiveScan(*p, stream);
+}

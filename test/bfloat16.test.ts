@@ -1,0 +1,100 @@
+import { describe, expect, test } from 'vitest';
+import {
+  available, bfloat16ToFloats, floatsToBFloat16, init, tensor, toBFloat16, toFloat32, type SelectiveScanParams, type Tensor,
+} from '../ts/index.node.js';
+import { backend, testBackends } from './helpers/backends.js';
+import { rng, uniform } from './helpers/random.js';
+
+describe('bfloat16 tensors', () => {
+  test('round to nearest even, keep NaN and Inf, and widen exactly', () => {
+    const values = Float32Array.from([1, -2.5, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 3.4e38, Infinity, -Infinity, NaN, 0, -0, 1e-40]);
+    const back = bfloat16ToFloats(floatsToBFloat16(values));
+    expect(Array.from(back.slice(0, 4))).toEqual([1, -2.5, 1, 1 + 4 * 2 ** -8]); // ties to even
+    expect(back[4]).toBe(Infinity); // 3.4e38 rounds past the largest bfloat16
+    expect([back[5], back[6]]).toEqual([Infinity, -Infinity]);
+    expect(Number.isNaN(back[7])).toBe(true);
+    expect(Object.is(back[9], -0)).toBe(true);
+    const exact = bfloat16ToFloats(floatsToBFloat16(back));
+    expect(exact).toEqual(back);
+  });
+
+  test('tensor(data, shape, "bfloat16") takes bit patterns and checks them', () => {
+    const t = toBFloat16(tensor([1, 2, 3, 4], [2, 2]));
+    expect(t.dtype).toBe('bfloat16');
+    expect(t.data).toBeInstanceOf(Uint16Array);
+    expect(Array.from(toFloat32(t).data)).toEqual([1, 2, 3, 4]);
+    expect(() => tensor(new Float32Array(4) as unknown as Uint16Array, [4], 'bfloat16')).toThrow(TypeError);
+    expect(() => tensor(new Uint16Array(3), [4], 'bfloat16')).toThrow(RangeError);
+  });
+});
+
+function scanParams(seed: number): SelectiveScanParams {
+  const r = rng(seed);
+  const [batch, dim, dstate, seqlen] = [2, 6, 5, 37];
+  return {
+    u: uniform(r, [batch, dim, seqlen]), delta: uniform(r, [batch, dim, seqlen], -3, 1), A: uniform(r, [dim, dstate], -4, -0.1),
+    B: uniform(r, [batch, dstate, seqlen]), C: uniform(r, [batch, dstate, seqlen]), D: uniform(r, [dim]),
+    z: uniform(r, [batch, dim, seqlen], -3, 3), deltaBias: uniform(r, [dim]), deltaSoftplus: true, returnFinalState: true,
+  };
+}
+
+const rounded = (t: Tensor): Tensor => toFloat32(toBFloat16(t));
+
+describe.each(testBackends)('selectiveScan in bfloat16 on $name', (b) => {
+  const run = b.available ? test : test.skip;
+
+  run('computes in float32 on the widened inputs and rounds y to bfloat16', async () => {
+    const ls = await backend(b.name);
+    const p = scanParams(5);
+    const bf = await ls.selectiveScan({
+      ...p, u: toBFloat16(p.u), delta: toBFloat16(p.delta), B: toBFloat16(p.B), C: toBFloat16(p.C), z: toBFloat16(p.z!),
+    });
+    const ref = await ls.selectiveScan({ ...p, u: rounded(p.u), delta: rounded(p.delta), B: rounded(p.B), C: rounded(p.C), z: rounded(p.z!) });
+    expect(bf.y.dtype).toBe('bfloat16');
+    expect(bf.y.data).toEqual(floatsToBFloat16(ref.y.data));
+    expect(bf.finalState!.dtype).toBe('float32');
+    expect(bf.finalState!.data).toEqual(ref.finalState!.data);
+  });
+
+  run('the step takes bfloat16 too', async () => {
+    const ls = await backend(b.name);
+    const r = rng(8);
+    const [batch, dim, dstate] = [3, 4, 6];
+    const p = {
+      x: uniform(r, [batch, dim]), delta: uniform(r, [batch, dim]), A: uniform(r, [dim, dstate], -3, -0.1),
+      B: uniform(r, [batch, dstate]), C: uniform(r, [batch, dstate]), deltaSoftplus: true,
+    };
+    const state = uniform(r, [batch, dim, dstate]);
+    const state2 = tensor(state.data.slice(), state.shape);
+    const bf = await ls.selectiveScanStep({ ...p, state, x: toBFloat16(p.x), delta: toBFloat16(p.delta), B: toBFloat16(p.B), C: toBFloat16(p.C) });
+    const ref = await ls.selectiveScanStep({ ...p, state: state2, x: rounded(p.x), delta: rounded(p.delta), B: rounded(p.B), C: rounded(p.C) });
+    expect(bf.y.data).toEqual(floatsToBFloat16(ref.y.data));
+    expect(state.data).toEqual(state2.data);
+  });
+
+  run('rejects mixed dtypes and bfloat16 where float32 is required, naming the argument', async () => {
+    const ls = await backend(b.name);
+    const p = scanParams(6);
+    await expect(ls.selectiveScan({ ...p, u: toBFloat16(p.u) } as unknown as SelectiveScanParams)).rejects.toThrow(
+      /selectiveScan: delta has dtype float32 but u has bfloat16/,
+    );
+    await expect(ls.selectiveScan({ ...p, A: toBFloat16(p.A) } as unknown as SelectiveScanParams)).rejects.toThrow(
+      /selectiveScan: A must have dtype float32, got bfloat16/,
+    );
+  });
+
+  run('device memory needs the cuda backend', async () => {
+    const ls = await backend(b.name);
+    await expect(ls.toDevice(tensor([1, 2], [2]))).rejects.toThrow(new RegExp(`toDevice: the '${b.name}' backend has no device memory`));
+  });
+});
+
+test('available() says why cuda cannot be used here, or describes the GPU', async () => {
+  const cuda = (await available()).find((s) => s.name === 'cuda')!;
+  if (cuda.available) {
+    expect(cuda.description).toMatch(/^CUDA on /);
+  } else {
+    expect(cuda.reason).toMatch(/\S/);
+    await expect(init({ backend: 'cuda' })).rejects.toThrow(`backend 'cuda' is not available: ${cuda.reason}`);
+  }
+});

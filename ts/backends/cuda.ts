@@ -1,0 +1,120 @@
+/**
+ * The cuda backend: the CUDA kernels in the same Node-API addon as the native backend (native/cuda/, built
+ * when nvcc was found). The selective scan runs on the GPU, with host tensors (copied in and out) or device
+ * tensors (see device.ts); the ops without CUDA kernels yet run on the native CPU kernels, on host tensors.
+ *
+ * Each GPU call runs on a libuv worker thread with its own CUDA stream and settles once its device work is
+ * done, so the event loop never waits and concurrent calls overlap on the GPU.
+ */
+import type {
+  BackendLoader, BackendName, DeviceCallOptions, DeviceSupport, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
+  SelectiveScanStepArgs, WithOperands,
+} from '../backend.js';
+import { DeviceTensor, type DeviceMemory } from '../device.js';
+import { sizeOf, type DType } from '../tensor.js';
+import { loadAddon, NativeBackend, type Addon } from './native.js';
+
+interface CudaDeviceInfo {
+  name: string;
+  computeCapability: string;
+  multiprocessors: number;
+  totalMemory: number;
+  runtimeVersion: number;
+  driverVersion: number;
+}
+
+type HostOrHandle = Float32Array | Uint16Array | object;
+
+/** The CUDA part of the addon (native/addon/cuda.cc, selective_scan_cuda.cc). */
+interface CudaAddon extends Addon {
+  cudaDevice(): CudaDeviceInfo;
+  cudaUpload(data: Float32Array | Uint16Array): Promise<{ handle: object }>;
+  cudaDownload(handle: object, bfloat16: boolean, elements: number): Promise<{ data: Float32Array | Uint16Array }>;
+  cudaFree(handle: object): void;
+  cudaSelectiveScan(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
+  cudaSelectiveScanStep(args: object): Promise<{ y: HostOrHandle }>;
+}
+
+function version(v: number): string {
+  return `${Math.floor(v / 1000)}.${(v % 1000) / 10}`;
+}
+
+/** Device tensors become the addon's handles; host data passes as is. */
+function handles(op: string, args: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    out[key] = value instanceof DeviceTensor ? value.handleFor(op, key) : value;
+  }
+  return out;
+}
+
+class CudaDevice implements DeviceSupport {
+  readonly memory: DeviceMemory;
+
+  constructor(private readonly addon: CudaAddon) {
+    this.memory = { free: (handle) => addon.cudaFree(handle) };
+  }
+
+  async upload(data: Float32Array | Uint16Array, dtype: DType, shape: readonly number[]): Promise<DeviceTensor> {
+    const { handle } = await this.addon.cudaUpload(data);
+    return new DeviceTensor(dtype, shape, handle, this.memory);
+  }
+
+  async download(t: DeviceTensor): Promise<Float32Array | Uint16Array> {
+    const handle = t.handleFor('toHost', 'd');
+    return (await this.addon.cudaDownload(handle, t.dtype === 'bfloat16', sizeOf(t.shape))).data;
+  }
+
+  /** An output: a handle becomes a device tensor of the given dtype and shape. */
+  private output(value: HostOrHandle, dtype: DType, shape: readonly number[]): Operand {
+    if (value instanceof Float32Array || value instanceof Uint16Array) return value;
+    return new DeviceTensor(dtype, shape, value, this.memory);
+  }
+
+  async selectiveScan(a: WithOperands<SelectiveScanArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }> {
+    const { cancel: _ignored, ...rest } = a;  // a kernel launch cannot stop halfway
+    const out = await this.addon.cudaSelectiveScan({ ...handles('selectiveScan', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
+    const result: { y: Operand; finalState?: Operand } = { y: this.output(out.y, a.storage, [a.batch, a.dim, a.seqlen]) };
+    if (out.finalState) result.finalState = this.output(out.finalState, 'float32', [a.batch, a.dim, a.dstate]);
+    return result;
+  }
+
+  async selectiveScanStep(a: WithOperands<SelectiveScanStepArgs> & DeviceCallOptions): Promise<{ y: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaSelectiveScanStep({ ...handles('selectiveScanStep', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
+    return { y: this.output(out.y, a.storage, [a.batch, a.dim]) };
+  }
+}
+
+/** The GPU ops on the CUDA kernels; the others inherited from the native backend (CPU). */
+class CudaBackend extends NativeBackend {
+  override readonly name: BackendName = 'cuda';
+  override readonly description: string;
+  readonly device: CudaDevice;
+
+  constructor(addon: CudaAddon, info: CudaDeviceInfo, threads: number) {
+    super(addon, threads);
+    this.device = new CudaDevice(addon);
+    this.description =
+      `CUDA on ${info.name} (compute ${info.computeCapability}, ${info.multiprocessors} SMs, ` +
+      `${(info.totalMemory / 2 ** 30).toFixed(0)} GiB, CUDA runtime ${version(info.runtimeVersion)}, driver ${version(info.driverVersion)}); ` +
+      `ops without CUDA kernels on C++ ${addon.simdTarget}, ${threads} thread${threads === 1 ? '' : 's'}`;
+  }
+
+  override async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
+    return (await this.device.selectiveScan({ ...a, storage: 'float32', outputsOnDevice: false })) as SelectiveScanOutputs;
+  }
+
+  override async selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
+    return (await this.device.selectiveScanStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+  }
+}
+
+export const cudaLoader: BackendLoader = {
+  name: 'cuda',
+  async load(options: InitOptions) {
+    const addon = loadAddon() as CudaAddon;
+    const info = addon.cudaDevice();  // throws, saying why, where CUDA cannot run
+    return new CudaBackend(addon, info, Math.min(options.threads ?? addon.hardwareThreads, addon.hardwareThreads));
+  },
+};
