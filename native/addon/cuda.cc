@@ -243,16 +243,20 @@ ls_status CudaOpWorker::Stage() {
 
 ls_status CudaOpWorker::Finish(ls_status launched) {
   ls_status status = launched;
+  if (status != LS_OK) message_ = ls_last_error();  // every ls_cuda_* call below clears it
   if (status == LS_OK) {
     for (Slot& slot : slots_) {
       if (slot.host_out == nullptr) continue;
-      if ((status = ls_cuda_copy(slot.host_out, slot.temporary, slot.bytes, nullptr)) != LS_OK) break;
+      if ((status = ls_cuda_copy(slot.host_out, slot.temporary, slot.bytes, nullptr)) != LS_OK) {
+        message_ = ls_last_error();
+        break;
+      }
     }
   }
   // Wait even after a failure, so no queued work still uses what is freed below.
   const ls_status synced = ls_cuda_synchronize(nullptr);
-  if (status == LS_OK) status = synced;
-  if (status != LS_OK) message_ = ls_last_error();  // before the frees below clear it
+  if (status == LS_OK && synced != LS_OK) status = synced;
+  if (status != LS_OK && message_.empty()) message_ = ls_last_error();
   for (Slot& slot : slots_) {
     if (slot.temporary != nullptr) ls_cuda_free(slot.temporary, nullptr);
     slot.temporary = nullptr;

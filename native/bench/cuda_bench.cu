@@ -431,30 +431,16 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
                               {1, 1536, 16, 262144, 1}};
     // Odd sizes, groups and more states: correctness only matters here, timed anyway.
     const ScanCase odd[] = {{2, 96, 64, 1000, 3}, {3, 40, 5, 333, 2}};
-    const char* variants = getenv("LONGSEQ_BENCH_VARIANTS");
-    std::vector<std::string> list;
-    if (variants) {
-      for (const char* v = variants; *v;) {
-        const char* end = strchr(v, ',');
-        list.emplace_back(v, end ? end - v : strlen(v));
-        v = end ? end + 1 : v + strlen(v);
-      }
-    } else {
-      list.emplace_back("");
-    }
-    for (const std::string& variant : list) {
-      if (!variant.empty()) {
-        setenv("LONGSEQ_CUDA_SCAN_VARIANT", variant.c_str(), 1);
-        printf("-- variant %s\n", variant.c_str());
-      }
-      for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
-        for (const ScanCase& c : odd) BenchScanCase(c, storage, 0.05, limits, true, results);
-        for (const ScanCase& c : cases) BenchScanCase(c, storage, min_seconds, limits, c.seqlen <= 65536, results);
-      }
+    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
+      for (const ScanCase& c : odd) BenchScanCase(c, storage, 0.05, limits, true, results);
+      for (const ScanCase& c : cases) BenchScanCase(c, storage, min_seconds, limits, c.seqlen <= 65536, results);
     }
   }
   if (only.empty() || only == "selectiveScan" || only == "selectiveScanStep") {
-    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) BenchStepCase(64, 2048, 16, storage, limits, true, results);
+    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
+      BenchStepCase(3, 40, 5, storage, limits, true, results);  // the general kernel: dstate not a multiple of 4
+      BenchStepCase(64, 2048, 16, storage, limits, true, results);
+    }
   }
   return 0;
 }

@@ -12,8 +12,6 @@
 // FMAs. The warps of a block are channels of one group: the block stages the B and C tiles in shared memory
 // once for all of them, double-buffered with cp.async so the next tile loads while this one computes; u, delta
 // and z for the next tile are loaded into registers ahead too.
-#include <stdlib.h>
-
 #include <algorithm>
 #include <mutex>
 
@@ -27,7 +25,7 @@ namespace {
 constexpr int kLanes = 32;
 constexpr int kStatePad = 8;               // dstate is padded to a multiple of this (the largest state group)
 constexpr int kMaxStates = 64;
-constexpr int kWarps = 8;                  // channels per block (fewer when a group has fewer)
+constexpr int kWarps = 8;                  // channels per block at most (see ChooseWarps)
 
 struct ScanArgs {
   int64_t batch, dim, dstate, seqlen, groups;
@@ -265,16 +263,58 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   }
 }
 
+int Multiprocessors() {
+  static const int count = [] {
+    int device = 0, n = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
+    return n > 0 ? n : 1;
+  }();
+  return count;
+}
+
+template <typename T, int K>
+size_t SharedBytes(int states_padded, int warps) {
+  return sizeof(T) * 4 * states_padded * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;
+}
+
+// Channels per block. More share each B/C tile, but when blocks are few the GPU fills unevenly: one SM gets two
+// blocks of 8 warps while another gets one. Counts the warps the busiest SM runs over the whole launch (full
+// rounds of resident blocks, 16 warps at most at kMinBlocks 2, and what shared memory allows) and takes the
+// fewest, then the widest block. Measured on an H200 (B1 D1536 L262144: 8 warps 9.9 ms, 4 warps 8.7 ms; B1 D2048
+// L4096: 8 warps 0.17 ms, 4 warps 0.27 ms, where 4 needed two rounds).
+template <typename T, int K>
+void ChooseWarps(ScanArgs* a, int64_t per_group) {
+  constexpr int64_t kSharedPerSm = 227 * 1024;
+  const int64_t sms = Multiprocessors();
+  int64_t best_cost = 0;
+  for (int warps : {8, 4, 2, 1}) {
+    if (warps > per_group && warps > 1) continue;
+    const int64_t blocks_per_group = (per_group + warps - 1) / warps;
+    const int64_t blocks = a->batch * a->groups * blocks_per_group;
+    const int64_t by_smem = kSharedPerSm / (static_cast<int64_t>(SharedBytes<T, K>(a->states_padded, warps)) + 1024);
+    const int64_t resident = std::max<int64_t>(1, std::min<int64_t>(16 / warps, by_smem));
+    const int64_t per_sm = (blocks + sms - 1) / sms;
+    const int64_t rounds = (per_sm + resident - 1) / resident;
+    const int64_t cost = (rounds > 1 ? rounds * resident : per_sm) * warps;
+    if (best_cost == 0 || cost < best_cost) {
+      best_cost = cost;
+      a->warps = warps;
+      a->blocks_per_group = blocks_per_group;
+    }
+  }
+}
+
 template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
-ls_status Launch(const ScanArgs& args, cudaStream_t stream) {
-  constexpr int kTile = kLanes * K;
-  const size_t smem = sizeof(T) * 4 * args.states_padded * kTile + sizeof(float) * args.warps * 2 * args.states_padded;
+ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
+  ChooseWarps<T, K>(&args, per_group);
+  const size_t smem = SharedBytes<T, K>(args.states_padded, args.warps);
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
     // 64 states in float need 128 KiB for the double-buffered tiles, past the default 48 KiB per block.
-    opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        140 * 1024);
+    opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, 140 * 1024);
   });
   LS_CUDA_TRY(opt_in_error, "selectiveScan: setting the kernel's shared memory");
   const int64_t blocks = args.batch * args.groups * args.blocks_per_group;
@@ -319,8 +359,6 @@ ls_status SelectiveScan(const ls_selective_scan_params& p, void* stream) {
   a.delta_softplus = p.delta_softplus != 0;
   a.states_padded = static_cast<int>((p.dstate + kStatePad - 1) / kStatePad * kStatePad);
   const int64_t per_group = p.dim / p.groups;
-  a.warps = static_cast<int>(std::min<int64_t>(kWarps, per_group));
-  a.blocks_per_group = (per_group + a.warps - 1) / a.warps;
 
   const bool bf16 = p.storage == LS_BFLOAT16;
   const int64_t quad_bytes = bf16 ? 8 : 16;
@@ -329,20 +367,15 @@ ls_status SelectiveScan(const ls_selective_scan_params& p, void* stream) {
                       Aligned(p.u, quad_bytes) && Aligned(p.delta, quad_bytes) && Aligned(p.y, quad_bytes) &&
                       Aligned(p.B, quad_bytes) && Aligned(p.C, quad_bytes) && (!p.z || Aligned(p.z, quad_bytes));
   const cudaStream_t s = Stream(stream);
-  // TUNING (temporary): LONGSEQ_CUDA_SCAN_VARIANT picks the tile shape for H200 measurements.
-  const char* v = getenv("LONGSEQ_CUDA_SCAN_VARIANT");
-  const int variant = v && a.states_padded <= 32 ? atoi(v) : 0;  // 8-step tiles of 64 states overflow smem
-  if (variant == 3) a.warps = static_cast<int>(std::min<int64_t>(4, per_group)), a.blocks_per_group = (per_group + a.warps - 1) / a.warps;
-  if (variant == 1 || variant == 3) {
-    if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 4, 2>(a, s) : Launch<__nv_bfloat16, false, 8, 4, 2>(a, s);
-    return vector ? Launch<float, true, 8, 4, 2>(a, s) : Launch<float, false, 8, 4, 2>(a, s);
+  // Tile shapes measured on an H200 at B1 D2048 N16 L4096 (fp32 / bf16, ms): 4 steps a lane with 8 states in
+  // registers 0.171 / 0.175; 8 steps with 4 states 0.170 / 0.148 (half the scan's shuffles per step); 8 steps
+  // with 8 states (one block per SM) 0.210 / 0.183. 8-step tiles of more than 32 states overflow shared memory.
+  if (a.states_padded > 32) {
+    if (bf16) return vector ? Launch<__nv_bfloat16, true, 4, 8, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 4, 8, 2>(a, per_group, s);
+    return vector ? Launch<float, true, 4, 8, 2>(a, per_group, s) : Launch<float, false, 4, 8, 2>(a, per_group, s);
   }
-  if (variant == 2) {
-    if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 8, 1>(a, s) : Launch<__nv_bfloat16, false, 8, 8, 1>(a, s);
-    return vector ? Launch<float, true, 8, 8, 1>(a, s) : Launch<float, false, 8, 8, 1>(a, s);
-  }
-  if (bf16) return vector ? Launch<__nv_bfloat16, true, 4, 8, 2>(a, s) : Launch<__nv_bfloat16, false, 4, 8, 2>(a, s);
-  return vector ? Launch<float, true, 4, 8, 2>(a, s) : Launch<float, false, 4, 8, 2>(a, s);
+  if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 4, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 8, 4, 2>(a, per_group, s);
+  return vector ? Launch<float, true, 8, 4, 2>(a, per_group, s) : Launch<float, false, 8, 4, 2>(a, per_group, s);
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ function randomScan(seed: number, maxState = 64): SelectiveScanParams {
     u: uniform(r, [batch, dim, seqlen]), delta: uniform(r, [batch, dim, seqlen], -3, 1), A: uniform(r, [dim, dstate], -4, -0.1),
     B: uniform(r, bc), C: uniform(r, bc), deltaSoftplus: r() < 0.8, returnFinalState: r() < 0.7,
   };
+  // Without softplus the step sizes (delta + deltaBias, bias in [-1, 1)) must stay positive, or the state grows
+  // without bound on any backend.
+  if (!p.deltaSoftplus) p.delta = uniform(r, [batch, dim, seqlen], 1, 2.5);
   if (r() < 0.7) p.D = uniform(r, [dim]);
   if (r() < 0.7) p.z = uniform(r, [batch, dim, seqlen], -3, 3);
   if (r() < 0.7) p.deltaBias = uniform(r, [dim], -1, 1);
