@@ -68,11 +68,28 @@ __device__ __forceinline__ float Exp2(float x) {
 
 constexpr float kLog2e = 1.4426950408889634f;
 
-// softplus as mamba_ssm computes it: log1p(exp(x)), and x itself above 20.
-__device__ __forceinline__ float Softplus(float x) { return x <= 20.f ? log1pf(__expf(x)) : x; }
+// softplus(x) = log1p(exp(x)), and x itself above 20 as mamba_ssm. Computed as max(x, 0) + log1p(v) with
+// v = exp(-|x|) in (0, 1] and log1p(v) = v·q(v), q a degree-8 fit of log1p(v)/v on [0, 1] (Chebyshev nodes,
+// float64; relative error under 2e-7 on (0, 1] in float32). With exp2's argument rounding the result is within
+// 6e-7 of softplus for x > -10, and 2e-6 below, where softplus is under 5e-5 (checked against float64 on 2M
+// points). 14 instructions where log1pf(expf(x)) takes about 40: per step, that was a seventh of the scan.
+__device__ __forceinline__ float Softplus(float x) {
+  const float v = Exp2(-fabsf(x) * kLog2e);
+  float q = 0.005253457929939032f;
+  q = fmaf(q, v, -0.02958850748836994f);
+  q = fmaf(q, v, 0.07836166769266129f);
+  q = fmaf(q, v, -0.13674770295619965f);
+  q = fmaf(q, v, 0.19111430644989014f);
+  q = fmaf(q, v, -0.24844369292259216f);
+  q = fmaf(q, v, 0.33319270610809326f);
+  q = fmaf(q, v, -0.49999502301216125f);
+  q = fmaf(q, v, 1.f);
+  const float y = fmaxf(x, 0.f) + v * q;
+  return x <= 20.f ? y : x;  // NaN stays NaN through y
+}
 
-// z * sigmoid(z)
-__device__ __forceinline__ float Silu(float z) { return z / (1.f + __expf(-z)); }
+// z * sigmoid(z), with the fast reciprocal (about 2 ulp): 0 once exp(-z) overflows, as the exact value.
+__device__ __forceinline__ float Silu(float z) { return __fdividef(z, 1.f + __expf(-z)); }
 
 }  // namespace cuda
 }  // namespace ls
