@@ -199,7 +199,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
       // Steps past the end keep the state: a zero step size decays by 1 and adds nothing.
       dt[j] = t0 + K * lane + j < L ? (a.delta_softplus ? Softplus(x) : x) : 0.f;
       dtu[j] = dt[j] * uj[j];
-      yj[j] = 0.f;
+      yj[j] = skip * uj[j];  // the D term first, so u is dead from here on
     }
     const T* Bt = Bs + buf * np * kTile + K * lane;
     const T* Ct = Cs + buf * np * kTile + K * lane;
@@ -251,7 +251,6 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
 
 #pragma unroll
     for (int j = 0; j < K; ++j) {
-      yj[j] += skip * uj[j];
       if (z) yj[j] *= Silu(zj[j]);
     }
     StoreSteps<T, kVector, K>(y, t0 + K * lane, len, yj);
