@@ -124,6 +124,15 @@ export interface CausalConv1dOutputs {
   finalState?: Float32Array;
 }
 
+export interface LinearArgs extends CallOptions {
+  rows: number;
+  inFeatures: number;
+  outFeatures: number;
+  x: Float32Array;
+  weight: Float32Array;
+  bias?: Float32Array;
+}
+
 export interface CausalConv1dStepArgs extends CallOptions {
   batch: number;
   dim: number;
@@ -249,6 +258,7 @@ export interface Backend {
   deltaRuleStep(args: DeltaRuleStepArgs): Promise<{ o: Float32Array }>;
   causalConv1d(args: CausalConv1dArgs): Promise<CausalConv1dOutputs>;
   causalConv1dStep(args: CausalConv1dStepArgs): Promise<{ y: Float32Array }>;
+  linear(args: LinearArgs): Promise<{ y: Float32Array }>;
   fftConv(args: FftConvArgs): Promise<{ y: Float32Array }>;
   /** The kernel's precomputed form for repeated fftConv calls; opaque, only this backend reads it. */
   fftConvSpectrum(args: FftConvSpectrumArgs): Promise<unknown>;

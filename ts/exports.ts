@@ -16,4 +16,5 @@ export { FftConvPlan, type FftConvParams, type FftConvPlanParams, type FftConvRu
 export type { FftConvAlgorithm, SsdAlgorithm } from './backend.js';
 export type { SsdScanParams, SsdScanResult } from './ops/ssdScan.js';
 export type { SsdScanStepParams } from './ops/ssdScanStep.js';
+export type { LinearParams } from './ops/linear.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile } from './io/safetensors.js';

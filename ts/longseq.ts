@@ -11,6 +11,7 @@ import { causalConv1dStep, type CausalConv1dStepParams } from './ops/causalConv1
 import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftConvPlanParams } from './ops/fftConv.js';
 import { ssdScan, type SsdScanParams, type SsdScanResult } from './ops/ssdScan.js';
 import { ssdScanStep, type SsdScanStepParams } from './ops/ssdScanStep.js';
+import { linear, type LinearParams } from './ops/linear.js';
 import { tensor, type DType, type Tensor } from './tensor.js';
 import { DeviceTensor } from './device.js';
 import { checkOperand } from './validate.js';
@@ -100,6 +101,11 @@ export class LongSeq {
   /** One decode token of ssdScan; updates `params.state` in place. */
   ssdScanStep(params: SsdScanStepParams): Promise<{ y: Tensor }> {
     return ssdScanStep(this.#backend, params);
+  }
+
+  /** A linear layer, y = x·weightᵀ + bias; see ops/linear.ts. */
+  linear(params: LinearParams): Promise<{ y: Tensor }> {
+    return linear(this.#backend, params);
   }
 
   /** Long causal convolution; see ops/fftConv.ts. */

@@ -4,13 +4,14 @@
  * boolean, unknown option) are TypeErrors; wrong sizes and values are RangeErrors.
  */
 import type {
-  CausalConv1dArgs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleStepArgs, FftConvArgs, FftConvSpectrumArgs,
+  CausalConv1dArgs, CausalConv1dStepArgs, LinearArgs, DeltaRuleArgs, DeltaRuleStepArgs, FftConvArgs, FftConvSpectrumArgs,
   SelectiveScanArgs, SelectiveScanStepArgs, SsdScanArgs, SsdScanStepArgs,
 } from './backend.js';
 import type { SsdScanParams } from './ops/ssdScan.js';
 import type { SsdScanStepParams } from './ops/ssdScanStep.js';
 import type { FftConvParams, FftConvPlanParams, FftConvRunParams } from './ops/fftConv.js';
 import type { CausalConv1dParams } from './ops/causalConv1d.js';
+import type { LinearParams } from './ops/linear.js';
 import type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import type { DeltaRuleParams } from './ops/deltaRule.js';
 import type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
@@ -577,4 +578,24 @@ export function validateSsdScanStep(params: SsdScanStepParams): SsdScanStepArgs 
     state: state.data, x: x.data, dt: dt.data, A: A.data, B: Bt.data, C: Ct.data, D: D?.data, z: z?.data,
     dtBias: dtBias?.data, dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax,
   };
+}
+
+const LINEAR_KEYS = ['x', 'weight', 'bias', 'signal'] as const;
+
+export function validateLinear(params: LinearParams): LinearArgs {
+  const op = 'linear';
+  const p = checkParams(op, params, LINEAR_KEYS);
+  const x = checkTensor(op, 'x', p.x, [1, 2, 3, 4]);
+  const inFeatures = x.shape[x.shape.length - 1]!;
+  const weight = checkTensor(op, 'weight', p.weight, [2]);
+  if (weight.shape[1] !== inFeatures) {
+    throw new RangeError(`${op}: weight must have shape [N, ${inFeatures}] ([out, in] with in = ${inFeatures} from x), got ${fmt(weight.shape)}`);
+  }
+  const outFeatures = weight.shape[0]!;
+  const bias = checkOptionalTensor(op, 'bias', p.bias, [outFeatures], '[out]');
+  const rows = x.data.length / inFeatures;
+  if (rows * outFeatures > MAX_ELEMENTS) {
+    throw new RangeError(`${op}: the output [${rows}, ${outFeatures}] has more than 2^31 - 1 elements`);
+  }
+  return { rows, inFeatures, outFeatures, x: x.data, weight: weight.data, bias: bias?.data };
 }

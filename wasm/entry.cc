@@ -157,6 +157,20 @@ ls_status ls_wasm_causal_conv1d_step(double batch, double dim, double width, int
   return ls_causal_conv1d_step_cpu(&p);
 }
 
+ls_status ls_wasm_linear(double rows, double in_features, double out_features, const float* x, const float* weight,
+                         const float* bias, float* y) {
+  ls_linear_params p = {};
+  p.threads = g_threads;
+  p.rows = static_cast<int64_t>(rows);
+  p.in_features = static_cast<int64_t>(in_features);
+  p.out_features = static_cast<int64_t>(out_features);
+  p.x = x;
+  p.weight = weight;
+  p.bias = bias;
+  p.y = y;
+  return ls_linear_cpu(&p);
+}
+
 ls_status ls_wasm_fft_conv(double batch, double channels, double seqlen, double kernel_len, int algorithm,
                            const float* u, const float* k, const float* spectrum, const float* D, float* y) {
   ls_fft_conv_params p = {};

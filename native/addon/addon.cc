@@ -26,6 +26,7 @@ constexpr OpEntry kOps[] = {
     {"fftConvSpectrum", FftConvSpectrum},
     {"ssdScan", SsdScan},
     {"ssdScanStep", SsdScanStep},
+    {"linear", Linear},
     {"cudaSelectiveScan", CudaSelectiveScan},
     {"cudaSelectiveScanStep", CudaSelectiveScanStep},
 };

@@ -16,6 +16,7 @@ Napi::Value FftConv(const Napi::CallbackInfo& info);
 Napi::Value FftConvSpectrum(const Napi::CallbackInfo& info);
 Napi::Value SsdScan(const Napi::CallbackInfo& info);
 Napi::Value SsdScanStep(const Napi::CallbackInfo& info);
+Napi::Value Linear(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScan(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScanStep(const Napi::CallbackInfo& info);
 

@@ -29,6 +29,7 @@ const VALID = {
   fftConvPlan: () => ({ k: t([2, 5]), L: 9 }),
   ssdScan: () => ({ x: t([1, 6, 2, 3]), dt: t([1, 6, 2]), A: t([2], -1, 0), B: t([1, 6, 1, 4]), C: t([1, 6, 1, 4]), dtSoftplus: true }),
   ssdScanStep: () => ({ state: t([2, 2, 3, 4]), x: t([2, 2, 3]), dt: t([2, 2]), A: t([2], -1, 0), B: t([2, 1, 4]), C: t([2, 1, 4]) }),
+  linear: () => ({ x: t([3, 4]), weight: t([5, 4]), bias: t([5]) }),
 };
 // Options each op takes, with values that must be rejected.
 const BAD_OPTIONS = {
@@ -44,7 +45,7 @@ const OPTIONS = {
   deltaRule: ['scale', 'chunkSize', 'useQkL2Norm', 'algorithm', 'returnFinalState', 'signal'],
   deltaRuleStep: ['scale', 'useQkL2Norm', 'signal'], causalConv1d: ['activation', 'returnFinalState', 'signal'],
   causalConv1dStep: ['activation', 'signal'], fftConv: ['algorithm', 'signal'], fftConvPlan: ['L', 'signal'],
-  ssdScan: ['dtSoftplus', 'dtLimit', 'algorithm', 'returnFinalState', 'signal'], ssdScanStep: ['dtSoftplus', 'dtLimit', 'signal'],
+  ssdScan: ['dtSoftplus', 'dtLimit', 'algorithm', 'returnFinalState', 'signal'], ssdScanStep: ['dtSoftplus', 'dtLimit', 'signal'], linear: ['signal'],
 };
 
 // Malformed replacements for a tensor argument, each with the error it must raise.

@@ -3,7 +3,7 @@
  * backends are tested against, so it stays simple; it is not meant to be fast.
  */
 import type {
-  Backend, BackendLoader, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
+  Backend, BackendLoader, LinearArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs,
 } from '../backend.js';
 
@@ -181,6 +181,18 @@ class JsBackend implements Backend {
     const finalState = a.returnFinalState ? new Float32Array(a.batch * a.dim * (a.width - 1)) : undefined;
     causalConv(a, y, finalState);
     return finalState ? { y, finalState } : { y };
+  }
+
+  async linear(a: LinearArgs): Promise<{ y: Float32Array }> {
+    const y = new Float32Array(a.rows * a.outFeatures);
+    for (let r = 0; r < a.rows; r++) {
+      for (let o = 0; o < a.outFeatures; o++) {
+        let sum = a.bias ? a.bias[o]! : 0;
+        for (let i = 0; i < a.inFeatures; i++) sum += a.x[r * a.inFeatures + i]! * a.weight[o * a.inFeatures + i]!;
+        y[r * a.outFeatures + o] = sum;
+      }
+    }
+    return { y };
   }
 
   async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  Backend, BackendLoader, BackendName, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, BackendName, LinearArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
 import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
@@ -22,6 +22,7 @@ export interface Addon {
   deltaRuleStep(args: object): Promise<{ o: Float32Array }>;
   causalConv1d(args: object): Promise<CausalConv1dOutputs>;
   causalConv1dStep(args: object): Promise<{ y: Float32Array }>;
+  linear(args: object): Promise<{ y: Float32Array }>;
   fftConv(args: object): Promise<{ y: Float32Array }>;
   fftConvSpectrum(args: object): Promise<{ spectrum: Float32Array }>;
   ssdScan(args: object): Promise<SsdScanOutputs>;
@@ -71,6 +72,10 @@ export class NativeBackend implements Backend {
 
   causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
     return this.addon.causalConv1dStep({ ...a, threads: this.threads });
+  }
+
+  linear(a: LinearArgs): Promise<{ y: Float32Array }> {
+    return this.addon.linear({ ...a, threads: this.threads });
   }
 
   ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {

@@ -9,7 +9,7 @@
  * understand; init({ wasmPath }) (a .wasm file, or the folder holding both) and init({ wasmBinary }) override it.
  */
 import type {
-  Backend, BackendLoader, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, LinearArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
 import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
@@ -324,6 +324,20 @@ class WasmBackend implements Backend {
       const spectrum = heap.put(undefined, size);
       this.check(this.m._ls_wasm_fft_conv_spectrum(a.channels, a.seqlen, a.kernelLen, k, spectrum), 'fftConvPlan');
       return heap.read(spectrum, size);
+    } finally {
+      heap.free();
+    }
+  }
+
+  async linear(a: LinearArgs): Promise<{ y: Float32Array }> {
+    this.useThreads();
+    const size = a.rows * a.outFeatures;
+    const heap = new HeapArena(this.m, floats(a.x, a.weight, a.bias, size), 'linear');
+    try {
+      const x = heap.put(a.x), weight = heap.put(a.weight), bias = heap.put(a.bias);
+      const y = heap.put(undefined, size);
+      this.check(this.m._ls_wasm_linear(a.rows, a.inFeatures, a.outFeatures, x, weight, bias, y), 'linear');
+      return { y: heap.read(y, size) };
     } finally {
       heap.free();
     }

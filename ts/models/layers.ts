@@ -1,7 +1,7 @@
 /**
  * The small blocks around the sequence-mixing ops, on host float32 rows ([rows, features], row-major):
- * embedding, RMSNorm (plain and Mamba-2's gated form), linear layers, and the layout changes between the
- * models' token-major rows and the ops' channel-major tensors. Sums run in float64.
+ * embedding, RMSNorm (plain and Mamba-2's gated form), and the layout changes between the models' token-major
+ * rows and the ops' channel-major tensors. Sums run in float64. (The linear layers are the backend's `linear` op.)
  */
 
 /** Rows of `table` [vocab, dim] for each id; a RangeError names the first id outside the vocabulary. */
@@ -47,23 +47,6 @@ export function gatedRmsNorm(
       }
       const scale = 1 / Math.sqrt(sum / groupSize + eps);
       for (let i = 0; i < groupSize; i++) out[r + g + i] = h[i]! * scale * weight[g + i]!;
-    }
-  }
-  return out;
-}
-
-/** y[r, o] = Σ_i x[r, i]·W[o, i] (+ bias[o]): PyTorch's nn.Linear on each row; W is [outFeatures, inFeatures]. */
-export function linear(x: Float32Array, W: Float32Array, inFeatures: number, bias?: Float32Array): Float32Array {
-  const rows = x.length / inFeatures;
-  const outFeatures = W.length / inFeatures;
-  const out = new Float32Array(rows * outFeatures);
-  for (let r = 0; r < rows; r++) {
-    const xr = r * inFeatures;
-    for (let o = 0; o < outFeatures; o++) {
-      const wo = o * inFeatures;
-      let sum = bias ? bias[o]! : 0;
-      for (let i = 0; i < inFeatures; i++) sum += x[xr + i]! * W[wo + i]!;
-      out[r * outFeatures + o] = sum;
     }
   }
   return out;

@@ -8,20 +8,20 @@ import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { Checkpoint } from './checkpoint.js';
 import { integer, number } from './config.js';
-import { addInto, columns, embed, linear, negExp, rmsNorm, toChannels, toRows } from './layers.js';
+import { addInto, columns, embed, negExp, rmsNorm, toChannels, toRows } from './layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
 interface MambaLayer {
   norm: Float32Array;
-  inProj: Float32Array;
+  inProj: Tensor;
   convWeight: Tensor;
   convBias?: Tensor;
-  xProj: Float32Array;
-  dtProj: Float32Array;
+  xProj: Tensor;
+  dtProj: Tensor;
   dtBias: Tensor;
   A: Tensor;
   D: Tensor;
-  outProj: Float32Array;
+  outProj: Tensor;
 }
 
 export class MambaModel extends CausalLM {
@@ -32,7 +32,7 @@ export class MambaModel extends CausalLM {
   readonly convWidth: number;
   readonly #eps: number;
   readonly #embedding: Float32Array;
-  readonly #lmHead: Float32Array;
+  readonly #lmHead: Tensor;
   readonly #normF: Float32Array;
   readonly #layers: MambaLayer[];
 
@@ -49,22 +49,22 @@ export class MambaModel extends CausalLM {
     this.#eps = number(c, 'layer_norm_epsilon', 1e-5);
     const w = (name: string, shape: number[]) => checkpoint.weight(name, shape);
     this.#embedding = w('backbone.embeddings.weight', [V, H]);
-    this.#lmHead = checkpoint.has('lm_head.weight') ? w('lm_head.weight', [V, H]) : this.#embedding;
+    this.#lmHead = tensor(checkpoint.has('lm_head.weight') ? w('lm_head.weight', [V, H]) : this.#embedding, [V, H]);
     this.#normF = w('backbone.norm_f.weight', [H]);
     this.#layers = Array.from({ length: this.numLayers }, (_, l) => {
       const p = `backbone.layers.${l}.`;
       const m = `${p}mixer.`;
       return {
         norm: w(`${p}norm.weight`, [H]),
-        inProj: w(`${m}in_proj.weight`, [2 * I, H]),
+        inProj: tensor(w(`${m}in_proj.weight`, [2 * I, H]), [2 * I, H]),
         convWeight: tensor(w(`${m}conv1d.weight`, [I, 1, W]), [I, W]),
         convBias: checkpoint.has(`${m}conv1d.bias`) ? tensor(w(`${m}conv1d.bias`, [I]), [I]) : undefined,
-        xProj: w(`${m}x_proj.weight`, [R + 2 * N, I]),
-        dtProj: w(`${m}dt_proj.weight`, [I, R]),
+        xProj: tensor(w(`${m}x_proj.weight`, [R + 2 * N, I]), [R + 2 * N, I]),
+        dtProj: tensor(w(`${m}dt_proj.weight`, [I, R]), [I, R]),
         dtBias: tensor(w(`${m}dt_proj.bias`, [I]), [I]),
         A: tensor(negExp(w(`${m}A_log`, [I, N])), [I, N]),
         D: tensor(w(`${m}D`, [I]), [I]),
-        outProj: w(`${m}out_proj.weight`, [H, I]),
+        outProj: tensor(w(`${m}out_proj.weight`, [H, I]), [H, I]),
       };
     });
   }
@@ -74,24 +74,24 @@ export class MambaModel extends CausalLM {
     const residual = embed(ids, this.#embedding, H);
     const cache: LayerCache[] = [];
     for (const layer of this.#layers) {
-      const proj = linear(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj, H);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
       const x = tensor(toChannels(proj, batch, length, 2 * I, 0, I), [batch, I, length]);
       const z = tensor(toChannels(proj, batch, length, 2 * I, I, I), [batch, I, length]);
       const conv = await this.ls.causalConv1d({
         x, weight: layer.convWeight, bias: layer.convBias, activation: 'silu', returnFinalState: true,
       });
-      const params = linear(toRows(conv.y.data, batch, I, length), layer.xProj, I);
-      const dt = linear(columns(params, R + 2 * N, 0, R), layer.dtProj, R);
+      const params = await this.project(toRows(conv.y.data, batch, I, length), layer.xProj);
+      const dt = await this.project(columns(params, R + 2 * N, 0, R), layer.dtProj);
       const scan = await this.ls.selectiveScan({
         u: conv.y, delta: tensor(toChannels(dt, batch, length, I, 0, I), [batch, I, length]), A: layer.A,
         B: tensor(toChannels(params, batch, length, R + 2 * N, R, N), [batch, N, length]),
         C: tensor(toChannels(params, batch, length, R + 2 * N, R + N, N), [batch, N, length]),
         D: layer.D, z, deltaBias: layer.dtBias, deltaSoftplus: true, returnFinalState: true,
       });
-      addInto(residual, linear(toRows(scan.y.data, batch, I, length), layer.outProj, I));
+      addInto(residual, await this.project(toRows(scan.y.data, batch, I, length), layer.outProj));
       cache.push({ conv: conv.finalState!.data, ssm: scan.finalState!.data });
     }
-    return { logits: linear(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead, H), cache };
+    return { logits: await this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead), cache };
   }
 
   protected async stepLayers(tokens: Int32Array, cache: LayerCache[], batch: number): Promise<Float32Array> {
@@ -99,20 +99,20 @@ export class MambaModel extends CausalLM {
     const residual = embed(tokens, this.#embedding, H);
     for (let l = 0; l < this.#layers.length; l++) {
       const layer = this.#layers[l]!;
-      const proj = linear(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj, H);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
       const { y: x } = await this.ls.causalConv1dStep({
         state: tensor(cache[l]!.conv, [batch, I, W - 1]), x: tensor(columns(proj, 2 * I, 0, I), [batch, I]),
         weight: layer.convWeight, bias: layer.convBias, activation: 'silu',
       });
-      const params = linear(x.data, layer.xProj, I);
+      const params = await this.project(x.data, layer.xProj);
       const { y } = await this.ls.selectiveScanStep({
         state: tensor(cache[l]!.ssm, [batch, I, N]), x,
-        delta: tensor(linear(columns(params, R + 2 * N, 0, R), layer.dtProj, R), [batch, I]), A: layer.A,
+        delta: tensor(await this.project(columns(params, R + 2 * N, 0, R), layer.dtProj), [batch, I]), A: layer.A,
         B: tensor(columns(params, R + 2 * N, R, N), [batch, N]), C: tensor(columns(params, R + 2 * N, R + N, N), [batch, N]),
         D: layer.D, z: tensor(columns(proj, 2 * I, I, I), [batch, I]), deltaBias: layer.dtBias, deltaSoftplus: true,
       });
-      addInto(residual, linear(y.data, layer.outProj, I));
+      addInto(residual, await this.project(y.data, layer.outProj));
     }
-    return linear(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead, H);
+    return this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead);
   }
 }

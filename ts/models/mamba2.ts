@@ -8,19 +8,19 @@ import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { Checkpoint } from './checkpoint.js';
 import { float, integer, number } from './config.js';
-import { addInto, columns, embed, gatedRmsNorm, linear, negExp, rmsNorm, toChannels, toRows } from './layers.js';
+import { addInto, columns, embed, gatedRmsNorm, negExp, rmsNorm, toChannels, toRows } from './layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
 interface Mamba2Layer {
   norm: Float32Array;
-  inProj: Float32Array;
+  inProj: Tensor;
   convWeight: Tensor;
   convBias?: Tensor;
   A: Tensor;
   D: Tensor;
   dtBias: Tensor;
   gateNorm: Float32Array;
-  outProj: Float32Array;
+  outProj: Tensor;
 }
 
 export class Mamba2Model extends CausalLM {
@@ -34,7 +34,7 @@ export class Mamba2Model extends CausalLM {
   readonly #eps: number;
   readonly #dtLimit: [number, number];
   readonly #embedding: Float32Array;
-  readonly #lmHead: Float32Array;
+  readonly #lmHead: Tensor;
   readonly #normF: Float32Array;
   readonly #layers: Mamba2Layer[];
 
@@ -59,21 +59,21 @@ export class Mamba2Model extends CausalLM {
     const conv = I + 2 * G * N;
     const w = (name: string, shape: number[]) => checkpoint.weight(name, shape);
     this.#embedding = w('backbone.embeddings.weight', [V, H]);
-    this.#lmHead = checkpoint.has('lm_head.weight') ? w('lm_head.weight', [V, H]) : this.#embedding;
+    this.#lmHead = tensor(checkpoint.has('lm_head.weight') ? w('lm_head.weight', [V, H]) : this.#embedding, [V, H]);
     this.#normF = w('backbone.norm_f.weight', [H]);
     this.#layers = Array.from({ length: this.numLayers }, (_, l) => {
       const p = `backbone.layers.${l}.`;
       const m = `${p}mixer.`;
       return {
         norm: w(`${p}norm.weight`, [H]),
-        inProj: w(`${m}in_proj.weight`, [I + conv + heads, H]),
+        inProj: tensor(w(`${m}in_proj.weight`, [I + conv + heads, H]), [I + conv + heads, H]),
         convWeight: tensor(w(`${m}conv1d.weight`, [conv, 1, W]), [conv, W]),
         convBias: checkpoint.has(`${m}conv1d.bias`) ? tensor(w(`${m}conv1d.bias`, [conv]), [conv]) : undefined,
         A: tensor(negExp(w(`${m}A_log`, [heads])), [heads]),
         D: tensor(w(`${m}D`, [heads]), [heads]),
         dtBias: tensor(w(`${m}dt_bias`, [heads]), [heads]),
         gateNorm: w(`${m}norm.weight`, [I]),
-        outProj: w(`${m}out_proj.weight`, [H, I]),
+        outProj: tensor(w(`${m}out_proj.weight`, [H, I]), [H, I]),
       };
     });
   }
@@ -85,7 +85,7 @@ export class Mamba2Model extends CausalLM {
     const residual = embed(ids, this.#embedding, H);
     const cache: LayerCache[] = [];
     for (const layer of this.#layers) {
-      const proj = linear(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj, H);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
       const xBC = await this.ls.causalConv1d({
         x: tensor(toChannels(proj, batch, length, width, I, conv), [batch, conv, length]),
         weight: layer.convWeight, bias: layer.convBias, activation: 'silu', returnFinalState: true,
@@ -99,10 +99,10 @@ export class Mamba2Model extends CausalLM {
         D: layer.D, dtBias: layer.dtBias, dtSoftplus: true, dtLimit: this.#dtLimit, returnFinalState: true,
       });
       const gated = gatedRmsNorm(scan.y.data, columns(proj, width, 0, I), I, layer.gateNorm, this.#eps, I / G);
-      addInto(residual, linear(gated, layer.outProj, I));
+      addInto(residual, await this.project(gated, layer.outProj));
       cache.push({ conv: xBC.finalState!.data, ssm: scan.finalState!.data });
     }
-    return { logits: linear(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead, H), cache };
+    return { logits: await this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead), cache };
   }
 
   protected async stepLayers(tokens: Int32Array, cache: LayerCache[], batch: number): Promise<Float32Array> {
@@ -112,7 +112,7 @@ export class Mamba2Model extends CausalLM {
     const residual = embed(tokens, this.#embedding, H);
     for (let l = 0; l < this.#layers.length; l++) {
       const layer = this.#layers[l]!;
-      const proj = linear(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj, H);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
       const { y: xBC } = await this.ls.causalConv1dStep({
         state: tensor(cache[l]!.conv, [batch, conv, W - 1]), x: tensor(columns(proj, width, I, conv), [batch, conv]),
         weight: layer.convWeight, bias: layer.convBias, activation: 'silu',
@@ -124,8 +124,8 @@ export class Mamba2Model extends CausalLM {
         D: layer.D, dtBias: layer.dtBias, dtSoftplus: true, dtLimit: this.#dtLimit,
       });
       const gated = gatedRmsNorm(y.data, columns(proj, width, 0, I), I, layer.gateNorm, this.#eps, I / G);
-      addInto(residual, linear(gated, layer.outProj, I));
+      addInto(residual, await this.project(gated, layer.outProj));
     }
-    return linear(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead, H);
+    return this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead);
   }
 }

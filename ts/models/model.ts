@@ -105,6 +105,12 @@ export abstract class CausalLM {
     this.numLayers = numLayers;
   }
 
+  /** Rows of x [rows, in] through a linear layer weight [out, in] on the backend: [rows, out]. */
+  protected async project(x: Float32Array, weight: Tensor): Promise<Float32Array> {
+    const inFeatures = weight.shape[1]!;
+    return (await this.ls.linear({ x: tensor(x, [x.length / inFeatures, inFeatures]), weight })).y.data;
+  }
+
   /** Logits [batch·length, vocab] of a batch of equal-length sequences, and each layer's cache after them. */
   protected abstract runLayers(ids: Int32Array, batch: number, length: number): Promise<{ logits: Float32Array; cache: LayerCache[] }>;
 

@@ -18,6 +18,7 @@ export interface LongseqModule {
   _ls_wasm_fft_conv_spectrum(...args: number[]): number;
   _ls_wasm_ssd_scan(...args: number[]): number;
   _ls_wasm_ssd_scan_step(...args: number[]): number;
+  _ls_wasm_linear(...args: number[]): number;
   _ls_wasm_fft_conv_spectrum_floats(channels: number, seqlen: number, kernelLen: number): number;
   UTF8ToString(pointer: number): string;
 }

@@ -324,6 +324,21 @@ typedef struct ls_ssd_scan_step_params {
 
 LS_API ls_status ls_ssd_scan_step_cpu(const ls_ssd_scan_step_params* p);
 
+/* A linear layer (PyTorch's nn.Linear) on rows: y[r, o] = sum_i x[r, i] * weight[o, i] + bias[o].
+ * x [rows, in_features], weight [out_features, in_features], bias [out_features] (optional), y [rows,
+ * out_features]; all contiguous. Memory-bound for few rows (a model's decode step): the weights are read once. */
+typedef struct ls_linear_params {
+  int32_t threads;
+  const ls_cancel_flag* cancel;
+  int64_t rows, in_features, out_features;
+  const float* x;
+  const float* weight;
+  const float* bias;
+  float* y;
+} ls_linear_params;
+
+LS_API ls_status ls_linear_cpu(const ls_linear_params* p);
+
 /* ---- CUDA ----------------------------------------------------------------------------------------------
  * Built when CMake finds nvcc; otherwise every ls_cuda_* call returns LS_UNAVAILABLE saying so. `stream` is a
  * cudaStream_t, or NULL for the calling thread's own stream (cudaStreamPerThread). Memory is stream-ordered
