@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Decode speed of a model of mamba-130m's shape (d_model 768, 24 layers, vocab 50280, d_state 16, random
 // weights), against the bound of reading every weight once per token at the machine's copy bandwidth
-// (measured by longseq-bench --limits). Needs a build (npm run build).
+// (read bandwidth, measured by longseq-bench --limits). Needs a build (npm run build).
 //
 //   node bench/model.mjs [--backend native] [--threads N] [--tokens 32] [--no-write]
 //
@@ -77,12 +77,12 @@ if (existsSync(bench)) {
   execFileSync(bench, ['--limits', '--json', out], { stdio: ['ignore', 'ignore', 'inherit'] });
   limits = JSON.parse(readFileSync(out, 'utf8')).limits;
 }
-const bandwidth = limits && (ls.threads === 1 ? limits.copyGBps1t : limits.copyGBpsAll);
+const bandwidth = limits && (ls.threads === 1 ? limits.readGBps1t : limits.readGBpsAll);
 const boundMs = bandwidth ? weightBytes / (bandwidth * 1e9) * 1e3 : undefined;
 const result = {
   date: new Date().toISOString().slice(0, 10), cpu: os.cpus()[0]?.model, backend: ls.backend, description: ls.description,
   threads: ls.threads, model: 'mamba-130m shape (random weights)', weightBytes, tokens, msPerToken, tokensPerSecond: 1e3 / msPerToken,
-  copyGBps: bandwidth, boundMsPerToken: boundMs, fractionOfBound: boundMs ? boundMs / msPerToken : undefined,
+  readGBps: bandwidth, boundMsPerToken: boundMs, fractionOfBound: boundMs ? boundMs / msPerToken : undefined,
 };
 console.log(
   `${result.model} on ${ls.backend} (${ls.description}): ${msPerToken.toFixed(1)} ms/token, ${result.tokensPerSecond.toFixed(1)} tokens/s` +

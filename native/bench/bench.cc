@@ -113,8 +113,10 @@ int main(int argc, char** argv) {
   fprintf(stderr, "measuring machine limits...\n");
   const Limits limits = MeasureLimits();
   printf("machine: %d hardware threads, SIMD %s\n", ls_hardware_threads(), limits.simd_target.c_str());
-  printf("limits: FMA peak %.1f GFLOP/s (1 thread), %.1f (all); copy bandwidth %.1f GB/s (1 thread), %.1f (all)\n\n",
-         limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all);
+  printf("limits: FMA peak %.1f GFLOP/s (1 thread), %.1f (all); copy bandwidth %.1f GB/s (1 thread), %.1f (all); "
+         "read bandwidth %.1f GB/s (1 thread), %.1f (all)\n\n",
+         limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all, limits.read_gbps_1t,
+         limits.read_gbps_all);
 
   std::vector<Result> results;
   if (!limits_only) {
@@ -150,8 +152,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     fprintf(f, "{\n  \"limits\": {\"fmaGflops1t\": %.2f, \"fmaGflopsAll\": %.2f, \"copyGBps1t\": %.2f, \"copyGBpsAll\": %.2f, "
-               "\"simdTarget\": \"%s\", \"hardwareThreads\": %d},\n  \"results\": [\n",
-            limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all,
+               "\"readGBps1t\": %.2f, \"readGBpsAll\": %.2f, \"simdTarget\": \"%s\", \"hardwareThreads\": %d},\n  \"results\": [\n",
+            limits.fma_gflops_1t, limits.fma_gflops_all, limits.copy_gbps_1t, limits.copy_gbps_all, limits.read_gbps_1t,
+            limits.read_gbps_all,
             limits.simd_target.c_str(), ls_hardware_threads());
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];

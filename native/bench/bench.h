@@ -16,6 +16,8 @@ struct Limits {
   double fma_gflops_all;    // the same with every hardware thread
   double copy_gbps_1t;      // memory bandwidth of one thread copying a large buffer (read + write), GB/s
   double copy_gbps_all;     // the same with every hardware thread
+  double read_gbps_1t;      // one thread summing a large buffer (bytes read), GB/s
+  double read_gbps_all;     // the same with every hardware thread
   std::string simd_target;  // Highway target the kernels run on
 };
 Limits MeasureLimits();

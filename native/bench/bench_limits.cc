@@ -1,5 +1,6 @@
 // The machine's limits, measured here so every bench figure can be put against them: float32 FMA peak
-// (Highway, best SIMD target, independent accumulators to hide FMA latency) and copy bandwidth.
+// (Highway, best SIMD target, independent accumulators to hide FMA latency), copy bandwidth, and read
+// bandwidth (the bound of anything that streams weights once, such as a model's decode step).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "bench/bench_limits.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -44,6 +45,20 @@ double FmaLoop(int64_t iterations, float seed) {
   return 2.0 * 12 * hn::Lanes(d) * iterations;
 }
 
+// Sums n floats (a multiple of 4 vectors) with four accumulators: a pure read stream.
+float SumLoop(const float* data, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  for (int64_t i = 0; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::Add(s0, hn::LoadU(d, data + i));
+    s1 = hn::Add(s1, hn::LoadU(d, data + i + N));
+    s2 = hn::Add(s2, hn::LoadU(d, data + i + 2 * N));
+    s3 = hn::Add(s3, hn::LoadU(d, data + i + 3 * N));
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace ls_bench
 HWY_AFTER_NAMESPACE();
@@ -51,6 +66,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace ls_bench {
 HWY_EXPORT(FmaLoop);
+HWY_EXPORT(SumLoop);
 
 namespace {
 
@@ -96,6 +112,27 @@ double CopyGbps(int threads) {
   return best;
 }
 
+// Sums of a 512 MiB buffer split among threads; counts bytes read. Best of 5.
+double ReadGbps(int threads) {
+  const int64_t floats = int64_t{128} << 20;
+  std::vector<float> data(floats, 1.0f);
+  double best = 0;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<float> sums(threads);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    const int64_t part = floats / threads / 256 * 256;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] { sums[t] = HWY_DYNAMIC_DISPATCH(SumLoop)(data.data() + t * part, part); });
+    }
+    for (auto& th : pool) th.join();
+    best = std::max(best, 4.0 * part * threads / Seconds(start) / 1e9);
+    volatile float sink = sums[0];
+    (void)sink;
+  }
+  return best;
+}
+
 }  // namespace
 
 Limits MeasureLimits() {
@@ -105,6 +142,8 @@ Limits MeasureLimits() {
   limits.fma_gflops_all = FmaGflops(all);
   limits.copy_gbps_1t = CopyGbps(1);
   limits.copy_gbps_all = CopyGbps(all);
+  limits.read_gbps_1t = ReadGbps(1);
+  limits.read_gbps_all = ReadGbps(all);
   limits.simd_target = ls_simd_target();
   return limits;
 }

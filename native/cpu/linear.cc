@@ -1,8 +1,9 @@
 // A linear layer on the CPU (ls_linear_cpu): y = x·Wᵀ + b, the projections around a model's scans.
 //
-// In a decode step (a few rows) it is a pass over the weights, so the loop is built for that: a task owns 16
-// output features, their weight rows (16·K floats) are read once and stay in cache while every row of x goes by,
-// four rows and four outputs at a time: 16 vector accumulators, each weight vector loaded once per four rows.
+// In a decode step (a few rows) it is a pass over the weights, so the loop is built for that: a task owns a run
+// of output features (about 256 KB of weights), whose rows are read once and stay in cache while every row of x
+// goes by, four rows and four outputs at a time (16 vector accumulators, each weight vector loaded once per four
+// rows), or for one or two rows eight outputs at a time (eight weight streams in flight).
 // The in_features axis is in the SIMD lanes; each output is one horizontal sum at the end.
 
 #undef HWY_TARGET_INCLUDE
@@ -19,7 +20,8 @@
 #include "longseq/longseq.h"
 
 namespace ls {
-constexpr int64_t kLinearOutputsPerTask = 16;
+// Weight floats per task: big enough that waking a thread (~10 us here) is worth it, small enough to balance.
+constexpr int64_t kLinearWeightsPerTask = 64 * 1024;
 }  // namespace ls
 #endif
 
@@ -62,9 +64,13 @@ HWY_INLINE void DotBlock(const ls_linear_params& p, int64_t r0, int64_t o0) {
   }
 }
 
+// Eight outputs at a time for one or two rows (a decode step: eight weight streams in flight), four for more.
 template <int kR>
 HWY_INLINE void RowBlock(const ls_linear_params& p, int64_t r0, int64_t o0, int64_t o1) {
   int64_t o = o0;
+  if (kR <= 2) {
+    for (; o + 8 <= o1; o += 8) DotBlock<kR, 8>(p, r0, o);
+  }
   for (; o + 4 <= o1; o += 4) DotBlock<kR, 4>(p, r0, o);
   for (; o < o1; ++o) DotBlock<kR, 1>(p, r0, o);
 }
@@ -96,11 +102,14 @@ ls_status Linear(const ls_linear_params& p) {
       (s = CheckPointer("weight", p.weight)) || (s = CheckPointer("y", p.y))) {
     return s;
   }
-  const int64_t tasks = (p.out_features + kLinearOutputsPerTask - 1) / kLinearOutputsPerTask;
+  // Outputs per task: a multiple of 8 holding about kLinearWeightsPerTask weights.
+  int64_t per_task = (kLinearWeightsPerTask / p.in_features + 7) / 8 * 8;
+  if (per_task < 8) per_task = 8;
+  const int64_t tasks = (p.out_features + per_task - 1) / per_task;
   auto task = [&](int64_t i, int) {
     if (Cancelled(p.cancel)) return;
-    const int64_t o0 = i * kLinearOutputsPerTask;
-    const int64_t o1 = o0 + kLinearOutputsPerTask < p.out_features ? o0 + kLinearOutputsPerTask : p.out_features;
+    const int64_t o0 = i * per_task;
+    const int64_t o1 = o0 + per_task < p.out_features ? o0 + per_task : p.out_features;
     HWY_DYNAMIC_DISPATCH(LinearOutputs)(p, o0, o1);
   };
   ParallelFor(tasks, p.threads, task);
