@@ -16,6 +16,7 @@ import { cases as deltaRuleCases } from './cases/deltaRule.mjs';
 import { cases as fftConvCases } from './cases/fftConv.mjs';
 import { cases as selectiveScanCases } from './cases/selectiveScan.mjs';
 import { cases as ssdScanCases } from './cases/ssdScan.mjs';
+import { cases as linearCases } from './cases/linear.mjs';
 import { benchInBrowser } from './browser.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
 
@@ -34,7 +35,7 @@ const onlyOp = option('op', undefined);
 const write = !argv.includes('--no-write');
 const progress = (...m) => process.stderr.write(`${m.join(' ')}\n`);
 
-const ALL_CASES = [...selectiveScanCases, ...ssdScanCases, ...deltaRuleCases, ...causalConv1dCases, ...fftConvCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
+const ALL_CASES = [...selectiveScanCases, ...ssdScanCases, ...deltaRuleCases, ...causalConv1dCases, ...fftConvCases, ...linearCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
 // Inputs are rotated through this many bytes so consecutive runs do not find them in the caches.
 const ROTATE_BYTES = 256 << 20;
 

@@ -60,6 +60,10 @@ export function prepare(m, c, params) {
     const [, , groups, dstate] = params.B.shape;
     call = () => m._ls_wasm_ssd_scan(batch, seqlen, heads, headDim, groups, dstate, 1, 0, Infinity, 256,
       codes[params.algorithm], 0, p('x'), p('dt'), p('A'), p('B'), p('C'), p('D'), p('z'), p('dtBias'), 0, out, 0);
+  } else if (c.op === 'linear') {
+    const inFeatures = params.weight.shape[1];
+    call = () => m._ls_wasm_linear(params.x.data.length / inFeatures, inFeatures, params.weight.shape[0], p('x'),
+      p('weight'), p('bias'), out);
   } else if (c.op === 'fftConv') {
     const [batch, channels, seqlen] = params.u.shape;
     call = () => m._ls_wasm_fft_conv(batch, channels, seqlen, params.k.shape[1], 1, p('u'), p('k'), 0, p('D'), out);

@@ -25,6 +25,7 @@ function calls(ls: LongSeq, signal: AbortSignal): [string, () => Promise<unknown
     ['fftConvPlan', () => ls.fftConvPlan({ k: t([2, 5]), L: 9, signal })],
     ['ssdScan', () => ls.ssdScan({ x: t([1, 6, 2, 3]), dt: t([1, 6, 2]), A: t([2], -1, 0), B: t([1, 6, 1, 4]), C: t([1, 6, 1, 4]), signal })],
     ['ssdScanStep', () => ls.ssdScanStep({ state: ssdState, x: t([1, 2, 3]), dt: t([1, 2]), A: t([2], -1, 0), B: t([1, 1, 4]), C: t([1, 1, 4]), signal }), ssdState.data],
+    ['linear', () => ls.linear({ x: t([3, 5]), weight: t([4, 5]), bias: t([4]), signal })],
   ];
 }
 

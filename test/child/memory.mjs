@@ -22,6 +22,7 @@ const OPS = {
   fftConvPlanRun: () => plan.run({ u: t([1, 4, 64]) }),
   ssdScan: () => ls.ssdScan({ x: t([1, 32, 2, 8]), dt: t([1, 32, 2]), A: t([2], -1, 0), B: t([1, 32, 1, 16]), C: t([1, 32, 1, 16]), returnFinalState: true }),
   ssdScanStep: () => ls.ssdScanStep({ state: t([2, 2, 8, 16]), x: t([2, 2, 8]), dt: t([2, 2]), A: t([2], -1, 0), B: t([2, 1, 16]), C: t([2, 1, 16]) }),
+  linear: () => ls.linear({ x: t([4, 64]), weight: t([96, 64]), bias: t([96]) }),
 };
 
 const rss = () => {
