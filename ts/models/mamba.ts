@@ -7,8 +7,8 @@
 import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { Checkpoint } from './checkpoint.js';
-import { integer, number } from './config.js';
-import { addInto, columns, embed, negExp, rmsNorm, toChannels, toRows } from './layers.js';
+import { integer } from './config.js';
+import { addInto, columns, negExp, rmsNorm, toChannels, toRows } from './layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
 interface MambaLayer {
@@ -25,32 +25,22 @@ interface MambaLayer {
 }
 
 export class MambaModel extends CausalLM {
-  readonly hiddenSize: number;
   readonly innerSize: number;
   readonly stateSize: number;
   readonly dtRank: number;
   readonly convWidth: number;
-  readonly #eps: number;
-  readonly #embedding: Float32Array;
-  readonly #lmHead: Tensor;
-  readonly #normF: Float32Array;
   readonly #layers: MambaLayer[];
 
   constructor(ls: LongSeq, checkpoint: Checkpoint) {
+    super(ls, checkpoint);
     const c = checkpoint.config;
-    const H = integer(c, 'hidden_size');
-    const V = integer(c, 'vocab_size');
-    super(ls, c, V, integer(c, 'num_hidden_layers'));
+    const H = this.hiddenSize;
     const I = integer(c, 'intermediate_size', 2 * H);
     const N = integer(c, 'state_size', 16);
     const R = integer(c, 'time_step_rank', Math.ceil(H / 16));
     const W = integer(c, 'conv_kernel', 4);
-    [this.hiddenSize, this.innerSize, this.stateSize, this.dtRank, this.convWidth] = [H, I, N, R, W];
-    this.#eps = number(c, 'layer_norm_epsilon', 1e-5);
+    [this.innerSize, this.stateSize, this.dtRank, this.convWidth] = [I, N, R, W];
     const w = (name: string, shape: number[]) => checkpoint.weight(name, shape);
-    this.#embedding = w('backbone.embeddings.weight', [V, H]);
-    this.#lmHead = tensor(checkpoint.has('lm_head.weight') ? w('lm_head.weight', [V, H]) : this.#embedding, [V, H]);
-    this.#normF = w('backbone.norm_f.weight', [H]);
     this.#layers = Array.from({ length: this.numLayers }, (_, l) => {
       const p = `backbone.layers.${l}.`;
       const m = `${p}mixer.`;
@@ -71,10 +61,10 @@ export class MambaModel extends CausalLM {
 
   protected async runLayers(ids: Int32Array, batch: number, length: number): Promise<{ logits: Float32Array; cache: LayerCache[] }> {
     const { hiddenSize: H, innerSize: I, stateSize: N, dtRank: R } = this;
-    const residual = embed(ids, this.#embedding, H);
+    const residual = this.embed(ids);
     const cache: LayerCache[] = [];
     for (const layer of this.#layers) {
-      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.eps), layer.inProj);
       const x = tensor(toChannels(proj, batch, length, 2 * I, 0, I), [batch, I, length]);
       const z = tensor(toChannels(proj, batch, length, 2 * I, I, I), [batch, I, length]);
       const conv = await this.ls.causalConv1d({
@@ -91,15 +81,15 @@ export class MambaModel extends CausalLM {
       addInto(residual, await this.project(toRows(scan.y.data, batch, I, length), layer.outProj));
       cache.push({ conv: conv.finalState!.data, ssm: scan.finalState!.data });
     }
-    return { logits: await this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead), cache };
+    return { logits: await this.head(residual), cache };
   }
 
   protected async stepLayers(tokens: Int32Array, cache: LayerCache[], batch: number): Promise<Float32Array> {
     const { hiddenSize: H, innerSize: I, stateSize: N, dtRank: R, convWidth: W } = this;
-    const residual = embed(tokens, this.#embedding, H);
+    const residual = this.embed(tokens);
     for (let l = 0; l < this.#layers.length; l++) {
       const layer = this.#layers[l]!;
-      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.eps), layer.inProj);
       const { y: x } = await this.ls.causalConv1dStep({
         state: tensor(cache[l]!.conv, [batch, I, W - 1]), x: tensor(columns(proj, 2 * I, 0, I), [batch, I]),
         weight: layer.convWeight, bias: layer.convBias, activation: 'silu',
@@ -113,6 +103,6 @@ export class MambaModel extends CausalLM {
       });
       addInto(residual, await this.project(y.data, layer.outProj));
     }
-    return this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead);
+    return this.head(residual);
   }
 }

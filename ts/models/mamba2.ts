@@ -7,8 +7,8 @@
 import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { Checkpoint } from './checkpoint.js';
-import { float, integer, number } from './config.js';
-import { addInto, columns, embed, gatedRmsNorm, negExp, rmsNorm, toChannels, toRows } from './layers.js';
+import { float, integer } from './config.js';
+import { addInto, columns, gatedRmsNorm, negExp, rmsNorm, toChannels, toRows } from './layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
 interface Mamba2Layer {
@@ -24,25 +24,19 @@ interface Mamba2Layer {
 }
 
 export class Mamba2Model extends CausalLM {
-  readonly hiddenSize: number;
   readonly innerSize: number;
   readonly heads: number;
   readonly headDim: number;
   readonly groups: number;
   readonly stateSize: number;
   readonly convWidth: number;
-  readonly #eps: number;
   readonly #dtLimit: [number, number];
-  readonly #embedding: Float32Array;
-  readonly #lmHead: Tensor;
-  readonly #normF: Float32Array;
   readonly #layers: Mamba2Layer[];
 
   constructor(ls: LongSeq, checkpoint: Checkpoint) {
+    super(ls, checkpoint);
     const c = checkpoint.config;
-    const H = integer(c, 'hidden_size');
-    const V = integer(c, 'vocab_size');
-    super(ls, c, V, integer(c, 'num_hidden_layers'));
+    const H = this.hiddenSize;
     const I = integer(c, 'intermediate_size', integer(c, 'expand', 2) * H);
     const heads = integer(c, 'num_heads');
     const P = integer(c, 'head_dim');
@@ -51,16 +45,12 @@ export class Mamba2Model extends CausalLM {
     const W = integer(c, 'conv_kernel', 4);
     if (heads * P !== I) throw new RangeError(`loadModel: num_heads · head_dim = ${heads * P} must equal the inner size ${I}`);
     if (heads % G !== 0) throw new RangeError(`loadModel: num_heads ${heads} must be a multiple of n_groups ${G}`);
-    [this.hiddenSize, this.innerSize, this.heads, this.headDim, this.groups, this.stateSize, this.convWidth] = [H, I, heads, P, G, N, W];
-    this.#eps = number(c, 'layer_norm_epsilon', 1e-5);
+    [this.innerSize, this.heads, this.headDim, this.groups, this.stateSize, this.convWidth] = [I, heads, P, G, N, W];
     const limit = (c.time_step_limit as unknown[] | undefined) ?? [0, Infinity];
     this.#dtLimit = [float(limit[0]), float(limit[1])];
     if (!(this.#dtLimit[0] <= this.#dtLimit[1])) throw new TypeError(`loadModel: config.json's time_step_limit is not a range: ${JSON.stringify(limit)}`);
     const conv = I + 2 * G * N;
     const w = (name: string, shape: number[]) => checkpoint.weight(name, shape);
-    this.#embedding = w('backbone.embeddings.weight', [V, H]);
-    this.#lmHead = tensor(checkpoint.has('lm_head.weight') ? w('lm_head.weight', [V, H]) : this.#embedding, [V, H]);
-    this.#normF = w('backbone.norm_f.weight', [H]);
     this.#layers = Array.from({ length: this.numLayers }, (_, l) => {
       const p = `backbone.layers.${l}.`;
       const m = `${p}mixer.`;
@@ -82,10 +72,10 @@ export class Mamba2Model extends CausalLM {
     const { hiddenSize: H, innerSize: I, heads, headDim: P, groups: G, stateSize: N } = this;
     const conv = I + 2 * G * N;
     const width = I + conv + heads;
-    const residual = embed(ids, this.#embedding, H);
+    const residual = this.embed(ids);
     const cache: LayerCache[] = [];
     for (const layer of this.#layers) {
-      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.eps), layer.inProj);
       const xBC = await this.ls.causalConv1d({
         x: tensor(toChannels(proj, batch, length, width, I, conv), [batch, conv, length]),
         weight: layer.convWeight, bias: layer.convBias, activation: 'silu', returnFinalState: true,
@@ -98,21 +88,21 @@ export class Mamba2Model extends CausalLM {
         C: tensor(columns(rows, conv, I + G * N, G * N), [batch, length, G, N]),
         D: layer.D, dtBias: layer.dtBias, dtSoftplus: true, dtLimit: this.#dtLimit, returnFinalState: true,
       });
-      const gated = gatedRmsNorm(scan.y.data, columns(proj, width, 0, I), I, layer.gateNorm, this.#eps, I / G);
+      const gated = gatedRmsNorm(scan.y.data, columns(proj, width, 0, I), I, layer.gateNorm, this.eps, I / G);
       addInto(residual, await this.project(gated, layer.outProj));
       cache.push({ conv: xBC.finalState!.data, ssm: scan.finalState!.data });
     }
-    return { logits: await this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead), cache };
+    return { logits: await this.head(residual), cache };
   }
 
   protected async stepLayers(tokens: Int32Array, cache: LayerCache[], batch: number): Promise<Float32Array> {
     const { hiddenSize: H, innerSize: I, heads, headDim: P, groups: G, stateSize: N, convWidth: W } = this;
     const conv = I + 2 * G * N;
     const width = I + conv + heads;
-    const residual = embed(tokens, this.#embedding, H);
+    const residual = this.embed(tokens);
     for (let l = 0; l < this.#layers.length; l++) {
       const layer = this.#layers[l]!;
-      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.#eps), layer.inProj);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.eps), layer.inProj);
       const { y: xBC } = await this.ls.causalConv1dStep({
         state: tensor(cache[l]!.conv, [batch, conv, W - 1]), x: tensor(columns(proj, width, I, conv), [batch, conv]),
         weight: layer.convWeight, bias: layer.convBias, activation: 'silu',
@@ -123,9 +113,9 @@ export class Mamba2Model extends CausalLM {
         B: tensor(columns(xBC.data, conv, I, G * N), [batch, G, N]), C: tensor(columns(xBC.data, conv, I + G * N, G * N), [batch, G, N]),
         D: layer.D, dtBias: layer.dtBias, dtSoftplus: true, dtLimit: this.#dtLimit,
       });
-      const gated = gatedRmsNorm(y.data, columns(proj, width, 0, I), I, layer.gateNorm, this.#eps, I / G);
+      const gated = gatedRmsNorm(y.data, columns(proj, width, 0, I), I, layer.gateNorm, this.eps, I / G);
       addInto(residual, await this.project(gated, layer.outProj));
     }
-    return this.project(rmsNorm(residual, H, this.#normF, this.#eps), this.#lmHead);
+    return this.head(residual);
   }
 }

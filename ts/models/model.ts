@@ -5,6 +5,9 @@
  */
 import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
+import type { Checkpoint } from './checkpoint.js';
+import { integer, number } from './config.js';
+import { embed, rmsNorm } from './layers.js';
 
 /** One layer's decode cache for a batch: conv window [B, C, W−1] and scan state, both updated in place. */
 export interface LayerCache {
@@ -92,17 +95,40 @@ function checkOptions(options: GenerateOptions): void {
 }
 
 export abstract class CausalLM {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly hiddenSize: number;
   readonly vocabSize: number;
   readonly numLayers: number;
+  /** RMSNorm epsilon (config layer_norm_epsilon). */
+  protected readonly eps: number;
+  readonly #embedding: Float32Array;
+  readonly #lmHead: Tensor;
+  readonly #normF: Float32Array;
 
+  /** Reads what every Mamba-family checkpoint has: sizes, the embedding, the final norm and the LM head. */
   protected constructor(
     readonly ls: LongSeq,
-    readonly config: Readonly<Record<string, unknown>>,
-    vocabSize: number,
-    numLayers: number,
+    checkpoint: Checkpoint,
   ) {
-    this.vocabSize = vocabSize;
-    this.numLayers = numLayers;
+    const c = checkpoint.config;
+    this.config = c;
+    const [H, V] = [integer(c, 'hidden_size'), integer(c, 'vocab_size')];
+    [this.hiddenSize, this.vocabSize, this.numLayers] = [H, V, integer(c, 'num_hidden_layers')];
+    this.eps = number(c, 'layer_norm_epsilon', 1e-5);
+    this.#embedding = checkpoint.weight('backbone.embeddings.weight', [V, H]);
+    // Tied to the embedding unless the checkpoint has a head of its own.
+    this.#lmHead = tensor(checkpoint.has('lm_head.weight') ? checkpoint.weight('lm_head.weight', [V, H]) : this.#embedding, [V, H]);
+    this.#normF = checkpoint.weight('backbone.norm_f.weight', [H]);
+  }
+
+  /** The residual stream's start: token embeddings [ids, hidden]. */
+  protected embed(ids: Int32Array): Float32Array {
+    return embed(ids, this.#embedding, this.hiddenSize);
+  }
+
+  /** The final RMSNorm and the LM head: logits [rows, vocab]. */
+  protected head(residual: Float32Array): Promise<Float32Array> {
+    return this.project(rmsNorm(residual, this.hiddenSize, this.#normF, this.eps), this.#lmHead);
   }
 
   /** Rows of x [rows, in] through a linear layer weight [out, in] on the backend: [rows, out]. */
