@@ -3,7 +3,7 @@
 // In a decode step (a few rows) it is a pass over the weights, so the loop is built for that: a task owns a run
 // of output features (about 256 KB of weights), whose rows are read once and stay in cache while every row of x
 // goes by, four rows and four outputs at a time (16 vector accumulators, each weight vector loaded once per four
-// rows), or for one or two rows eight outputs at a time (eight weight streams in flight).
+// rows; two rows on WASM, which has half the registers), or for decode rows eight outputs at a time.
 // The in_features axis is in the SIMD lanes; each output is one horizontal sum at the end.
 
 #undef HWY_TARGET_INCLUDE
@@ -64,11 +64,21 @@ HWY_INLINE void DotBlock(const ls_linear_params& p, int64_t r0, int64_t o0) {
   }
 }
 
-// Eight outputs at a time for one or two rows (a decode step: eight weight streams in flight), four for more.
+// Accumulators in flight: 16 where there are 32 vector registers (AVX-512, and AVX2's 16 with room to spare
+// for loads), 8 on WASM's SIMD128 (16 registers, more would spill).
+#if HWY_TARGET == HWY_WASM
+constexpr int kMaxAccumulators = 8;
+#else
+constexpr int kMaxAccumulators = 16;
+#endif
+constexpr int kRowsPerBlock = kMaxAccumulators / 4;
+
+// Eight outputs at a time for decode rows (eight weight streams in flight) where the accumulators allow, four
+// otherwise.
 template <int kR>
 HWY_INLINE void RowBlock(const ls_linear_params& p, int64_t r0, int64_t o0, int64_t o1) {
   int64_t o = o0;
-  if (kR <= 2) {
+  if (kR * 8 <= kMaxAccumulators) {
     for (; o + 8 <= o1; o += 8) DotBlock<kR, 8>(p, r0, o);
   }
   for (; o + 4 <= o1; o += 4) DotBlock<kR, 4>(p, r0, o);
@@ -78,7 +88,7 @@ HWY_INLINE void RowBlock(const ls_linear_params& p, int64_t r0, int64_t o0, int6
 // Every row, outputs [o0, o1).
 void LinearOutputs(const ls_linear_params& p, int64_t o0, int64_t o1) {
   int64_t r = 0;
-  for (; r + 4 <= p.rows; r += 4) RowBlock<4>(p, r, o0, o1);
+  for (; r + kRowsPerBlock <= p.rows; r += kRowsPerBlock) RowBlock<kRowsPerBlock>(p, r, o0, o1);
   switch (p.rows - r) {
     case 3: RowBlock<3>(p, r, o0, o1); break;
     case 2: RowBlock<2>(p, r, o0, o1); break;
