@@ -26,6 +26,8 @@ struct DeviceBuffer {
 class CudaOpWorker : public OpWorker {
  public:
   CudaOpWorker(Napi::Env env, const char* op) : OpWorker(env, op) {}
+  // A worker dropped before it was queued (a later argument was bad) still lets go of the handles it took.
+  ~CudaOpWorker() override { Done(); }
 
   // Binds the operand `name` to `field` in the op's params: a TypedArray of `elements` in `storage`
   // (Float32Array, or Uint16Array for bfloat16; copied to the device in Run()) or a device handle of that size.
