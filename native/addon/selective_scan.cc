@@ -3,6 +3,7 @@
 
 #include "addon/marshal.h"
 #include "addon/ops.h"
+#include "addon/selective_scan_sizes.h"
 
 namespace ls_addon {
 namespace {
@@ -27,6 +28,27 @@ class SelectiveScanStepWorker : public OpWorker {
 
 }  // namespace
 
+void ReadScanSizes(const Napi::Object& args, ls_selective_scan_params* p) {
+  p->batch = GetDim(args, "batch");
+  p->dim = GetDim(args, "dim");
+  p->dstate = GetDim(args, "dstate");
+  p->seqlen = GetDim(args, "seqlen");
+  p->groups = GetDim(args, "groups");
+  p->delta_softplus = GetBool(args, "deltaSoftplus");
+  Elements(args.Env(), "u", {p->batch, p->dim, p->seqlen});  // the strides below stay within 2^53
+  Elements(args.Env(), "B", {p->batch, p->groups, p->dstate, p->seqlen});
+  p->u_strides = p->delta_strides = p->z_strides = p->y_strides = {p->dim * p->seqlen, p->seqlen};
+  p->B_strides = p->C_strides = {p->groups * p->dstate * p->seqlen, p->seqlen};
+}
+
+void ReadScanStepSizes(const Napi::Object& args, ls_selective_scan_step_params* p) {
+  p->batch = GetDim(args, "batch");
+  p->dim = GetDim(args, "dim");
+  p->dstate = GetDim(args, "dstate");
+  p->groups = GetDim(args, "groups");
+  p->delta_softplus = GetBool(args, "deltaSoftplus");
+}
+
 // args: { threads, batch, dim, dstate, seqlen, groups, deltaSoftplus, returnFinalState, u, delta, A, B, C,
 //         D?, z?, deltaBias?, initialState? } with contiguous Float32Arrays; resolves to { y, finalState? }.
 Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
@@ -37,33 +59,20 @@ Napi::Value SelectiveScan(const Napi::CallbackInfo& info) {
   ls_selective_scan_params& p = worker->params;
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
-  p.batch = GetDim(args, "batch");
-  p.dim = GetDim(args, "dim");
-  p.dstate = GetDim(args, "dstate");
-  p.seqlen = GetDim(args, "seqlen");
-  p.groups = GetDim(args, "groups");
-  p.delta_softplus = GetBool(args, "deltaSoftplus");
+  ReadScanSizes(args, &p);
   const int64_t bdl = Elements(env, "u", {p.batch, p.dim, p.seqlen});
   const int64_t bgnl = Elements(env, "B", {p.batch, p.groups, p.dstate, p.seqlen});
   const int64_t bdn = Elements(env, "initialState", {p.batch, p.dim, p.dstate});
-  const ls_row_strides bdl_strides = {p.dim * p.seqlen, p.seqlen};
-  const ls_row_strides bc_strides = {p.groups * p.dstate * p.seqlen, p.seqlen};
   p.u = GetInput(args, "u", bdl, true, worker.get());
-  p.u_strides = bdl_strides;
   p.delta = GetInput(args, "delta", bdl, true, worker.get());
-  p.delta_strides = bdl_strides;
   p.z = GetInput(args, "z", bdl, false, worker.get());
-  p.z_strides = bdl_strides;
   p.A = GetInput(args, "A", Elements(env, "A", {p.dim, p.dstate}), true, worker.get());
   p.B = GetInput(args, "B", bgnl, true, worker.get());
-  p.B_strides = bc_strides;
   p.C = GetInput(args, "C", bgnl, true, worker.get());
-  p.C_strides = bc_strides;
   p.D = GetInput(args, "D", p.dim, false, worker.get());
   p.delta_bias = GetInput(args, "deltaBias", p.dim, false, worker.get());
   p.initial_state = GetInput(args, "initialState", bdn, false, worker.get());
   p.y = NewOutput(env, "y", bdl, worker.get());
-  p.y_strides = bdl_strides;
   p.final_state = GetBool(args, "returnFinalState") ? NewOutput(env, "finalState", bdn, worker.get()) : nullptr;
   return worker.release()->Queue();
 }
@@ -78,11 +87,7 @@ Napi::Value SelectiveScanStep(const Napi::CallbackInfo& info) {
   ls_selective_scan_step_params& p = worker->params;
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
-  p.batch = GetDim(args, "batch");
-  p.dim = GetDim(args, "dim");
-  p.dstate = GetDim(args, "dstate");
-  p.groups = GetDim(args, "groups");
-  p.delta_softplus = GetBool(args, "deltaSoftplus");
+  ReadScanStepSizes(args, &p);
   const int64_t bd = Elements(env, "x", {p.batch, p.dim});
   const int64_t bgn = Elements(env, "B", {p.batch, p.groups, p.dstate});
   p.state = GetInOut(args, "state", Elements(env, "state", {p.batch, p.dim, p.dstate}), worker.get());

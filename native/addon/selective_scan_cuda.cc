@@ -4,6 +4,7 @@
 
 #include "addon/cuda.h"
 #include "addon/ops.h"
+#include "addon/selective_scan_sizes.h"
 
 namespace ls_addon {
 namespace {
@@ -46,17 +47,10 @@ Napi::Value CudaSelectiveScan(const Napi::CallbackInfo& info) {
   ls_selective_scan_params& p = worker->params;
   p.storage = GetEnum(args, "storage", LS_BFLOAT16);
   const bool on_device = GetBool(args, "outputsOnDevice");
-  p.batch = GetDim(args, "batch");
-  p.dim = GetDim(args, "dim");
-  p.dstate = GetDim(args, "dstate");
-  p.seqlen = GetDim(args, "seqlen");
-  p.groups = GetDim(args, "groups");
-  p.delta_softplus = GetBool(args, "deltaSoftplus");
+  ReadScanSizes(args, &p);
   const int64_t bdl = Elements(env, "u", {p.batch, p.dim, p.seqlen});
   const int64_t bgnl = Elements(env, "B", {p.batch, p.groups, p.dstate, p.seqlen});
   const int64_t bdn = Elements(env, "initialState", {p.batch, p.dim, p.dstate});
-  p.u_strides = p.delta_strides = p.z_strides = p.y_strides = {p.dim * p.seqlen, p.seqlen};
-  p.B_strides = p.C_strides = {p.groups * p.dstate * p.seqlen, p.seqlen};
   worker->Input(args, "u", bdl, p.storage, true, &p.u);
   worker->Input(args, "delta", bdl, p.storage, true, &p.delta);
   worker->Input(args, "z", bdl, p.storage, false, &p.z);
@@ -81,11 +75,7 @@ Napi::Value CudaSelectiveScanStep(const Napi::CallbackInfo& info) {
   ls_selective_scan_step_params& p = worker->params;
   p.storage = GetEnum(args, "storage", LS_BFLOAT16);
   const bool on_device = GetBool(args, "outputsOnDevice");
-  p.batch = GetDim(args, "batch");
-  p.dim = GetDim(args, "dim");
-  p.dstate = GetDim(args, "dstate");
-  p.groups = GetDim(args, "groups");
-  p.delta_softplus = GetBool(args, "deltaSoftplus");
+  ReadScanStepSizes(args, &p);
   const int64_t bd = Elements(env, "x", {p.batch, p.dim});
   const int64_t bgn = Elements(env, "B", {p.batch, p.groups, p.dstate});
   worker->InOut(args, "state", Elements(env, "state", {p.batch, p.dim, p.dstate}), &p.state);
