@@ -6,13 +6,13 @@
 //   node bench/model.mjs [--backend native] [--threads N] [--tokens 32] [--no-write]
 //
 // Writes bench/results/<date>-model.json.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, tensor, writeSafetensors } from '../dist/index.node.js';
 import { loadModel } from '../dist/models/index.node.js';
+import { measureLimits } from './limits.mjs';
 import { random } from './random.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,13 +70,7 @@ for (let i = 0; i < tokens; i++) {
 times.sort((a, b) => a - b);
 const msPerToken = times[times.length >> 1];
 
-const bench = join(root, 'build', 'Release', 'longseq-bench');
-let limits;
-if (existsSync(bench)) {
-  const out = join(os.tmpdir(), `longseq-limits-${process.pid}.json`);
-  execFileSync(bench, ['--limits', '--json', out], { stdio: ['ignore', 'ignore', 'inherit'] });
-  limits = JSON.parse(readFileSync(out, 'utf8')).limits;
-}
+const limits = measureLimits(root);
 const bandwidth = limits && (ls.threads === 1 ? limits.readGBps1t : limits.readGBpsAll);
 const boundMs = bandwidth ? weightBytes / (bandwidth * 1e9) * 1e3 : undefined;
 const result = {

@@ -19,6 +19,7 @@ import { cases as ssdScanCases } from './cases/ssdScan.mjs';
 import { cases as linearCases } from './cases/linear.mjs';
 import { benchInBrowser } from './browser.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
+import { measureLimits } from './limits.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -41,14 +42,10 @@ const ROTATE_BYTES = 256 << 20;
 
 const benchBinary = join(root, 'build', 'Release', 'longseq-bench');
 
-function measureLimits() {
-  if (!existsSync(benchBinary)) {
-    progress('  (native bench binary not built: machine limits not measured)');
-    return undefined;
-  }
-  const file = join(os.tmpdir(), `longseq-limits-${process.pid}.json`);
-  execFileSync(benchBinary, ['--limits', '--json', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return JSON.parse(readFileSync(file, 'utf8')).limits;
+function limitsHere() {
+  const limits = measureLimits(root);
+  if (!limits) progress('  (native bench binary not built: machine limits not measured)');
+  return limits;
 }
 
 function runNativeBench() {
@@ -109,7 +106,7 @@ async function main() {
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   progress(`longseq bench — ${date}, ${cpu}, ${os.cpus().length} hardware threads, Node ${process.versions.node}`);
   progress('measuring the machine limits (FMA peak, copy bandwidth)...');
-  const limits = measureLimits();
+  const limits = limitsHere();
   if (limits) {
     progress(`  FMA peak ${limits.fmaGflops1t.toFixed(0)} GFLOP/s (1 thread), ${limits.fmaGflopsAll.toFixed(0)} (all); ` +
       `copy ${limits.copyGBps1t.toFixed(1)} GB/s (1 thread), ${limits.copyGBpsAll.toFixed(1)} (all); SIMD ${limits.simdTarget}`);

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { loadModel } from '../ts/models/index.node.js';
 import { backend } from './helpers/backends.js';
 import { goldenDir } from './helpers/golden.js';
+import { goldenModelFolder } from './helpers/models.js';
 
 const cli = new URL('../bin/longseq.mjs', import.meta.url).pathname;
-const model = join(goldenDir ?? '', 'models', 'mamba2-tiny');
+const model = goldenModelFolder('mamba2-tiny');
 const built = existsSync(new URL('../dist/models/index.node.js', import.meta.url));
 
 test.skipIf(!goldenDir || !built)('npx longseq generate prints the greedy tokens and the decode rate', async () => {

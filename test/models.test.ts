@@ -5,43 +5,30 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { readSafetensors, tensor, type Tensor } from '../ts/index.node.js';
+import { tensor } from '../ts/index.node.js';
 import { loadModel, type Model } from '../ts/models/index.node.js';
 import { backend, testBackends } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
 import { goldenDir } from './helpers/golden.js';
-
-const MODELS = ['mamba-tiny', 'mamba2-tiny'] as const;
-const folder = (name: string) => join(goldenDir ?? '', 'models', name);
-const haveModels = goldenDir !== undefined && MODELS.every((m) => existsSync(folder(m)));
-
-/** input_ids [B, L] (int32) and expect.logits [B, L, V] of a model's io.safetensors. */
-function io(name: string): { ids: number[][]; logits: Tensor } {
-  const file = readSafetensors(new Uint8Array(readFileSync(join(folder(name), 'io.safetensors'))));
-  const entry = file.entries.get('input_ids')!;
-  const flat = new Int32Array(entry.bytes.slice().buffer);
-  const [B, L] = entry.shape as [number, number];
-  const ids = Array.from({ length: B }, (_, b) => Array.from(flat.subarray(b * L, (b + 1) * L)));
-  return { ids, logits: file.tensor('expect.logits') };
-}
+import { GOLDEN_MODELS, goldenModelFolder, goldenModelIo, haveGoldenModels } from './helpers/models.js';
 
 test.skipIf(!goldenDir)('the golden folder has the tiny models', () => {
-  for (const m of MODELS) expect(existsSync(join(folder(m), 'config.json')), m).toBe(true);
+  for (const m of GOLDEN_MODELS) expect(existsSync(join(goldenModelFolder(m), 'config.json')), m).toBe(true);
 });
 
 describe.each(testBackends)('models on $name', (b) => {
-  const run = b.available && haveModels ? test : test.skip;
+  const run = b.available && haveGoldenModels ? test : test.skip;
 
-  for (const name of MODELS) {
+  for (const name of GOLDEN_MODELS) {
     run(`${name}: logits match transformers (float64) within 1e-4`, async () => {
-      const model = await loadModel(folder(name), { ls: await backend(b.name) });
-      const { ids, logits } = io(name);
+      const model = await loadModel(goldenModelFolder(name), { ls: await backend(b.name) });
+      const { ids, logits } = goldenModelIo(name);
       expectClose(`${name} logits`, await model.forward(ids), logits, 1e-4);
     });
 
     run(`${name}: prefill, then one step per token, gives the logits of one forward`, async () => {
-      const model = await loadModel(folder(name), { ls: await backend(b.name) });
-      const seq = io(name).ids[1]!;
+      const model = await loadModel(goldenModelFolder(name), { ls: await backend(b.name) });
+      const seq = goldenModelIo(name).ids[1]!;
       const full = await model.forward([seq]);
       const V = model.vocabSize;
       const row = (t: number) => tensor(full.data.slice(t * V, (t + 1) * V), [1, V]);
@@ -53,12 +40,12 @@ describe.each(testBackends)('models on $name', (b) => {
   }
 });
 
-describe.skipIf(!haveModels)('generation (native, else js)', () => {
+describe.skipIf(!haveGoldenModels)('generation (native, else js)', () => {
   const ls = () => backend(testBackends.find((b) => b.name === 'native')!.available ? 'native' : 'js');
   let model: Model;
 
   test('greedy tokens are the argmax of a forward over the prompt and what came before', async () => {
-    model = await loadModel(folder('mamba2-tiny'), { ls: await ls() });
+    model = await loadModel(goldenModelFolder('mamba2-tiny'), { ls: await ls() });
     const prompt = [5, 17, 33, 2, 9];
     const [tokens] = await model.generate([prompt], { maxNewTokens: 6, eosTokenId: null });
     expect(tokens).toHaveLength(6);
@@ -72,7 +59,7 @@ describe.skipIf(!haveModels)('generation (native, else js)', () => {
   });
 
   test('a batch of prompts of different lengths gives what each gives alone', async () => {
-    const m = await loadModel(folder('mamba-tiny'), { ls: await ls() });
+    const m = await loadModel(goldenModelFolder('mamba-tiny'), { ls: await ls() });
     const prompts = [[1, 2, 3], [40, 41, 42, 43, 44, 45, 46], [7]];
     const options = { maxNewTokens: 5, temperature: 0.8, topK: 20, topP: 0.9, seed: 3, eosTokenId: null };
     const together = await m.generate(prompts, { ...options, temperature: 0 });
@@ -104,12 +91,12 @@ describe.skipIf(!haveModels)('generation (native, else js)', () => {
     const files = (config: object) => ({
       read: async (name: string) => {
         if (name === 'config.json') return new TextEncoder().encode(JSON.stringify(config));
-        const path = join(folder('mamba-tiny'), name);
+        const path = join(goldenModelFolder('mamba-tiny'), name);
         return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
       },
     });
     await expect(loadModel(files({ architectures: ['LlamaForCausalLM'] }), { ls: ls0 })).rejects.toThrow(/"LlamaForCausalLM" is not supported/);
-    const config = JSON.parse(readFileSync(join(folder('mamba-tiny'), 'config.json'), 'utf8'));
+    const config = JSON.parse(readFileSync(join(goldenModelFolder('mamba-tiny'), 'config.json'), 'utf8'));
     await expect(loadModel(files({ ...config, state_size: 8 }), { ls: ls0 })).rejects.toThrow(/loadModel: 'backbone.layers.0.mixer.x_proj.weight' has shape \[40, 128\], expected \[24, 128\] from config.json/);
   });
 });

@@ -8,12 +8,7 @@ import { init } from '../index.node.js';
 import type { ModelFiles } from './checkpoint.js';
 import { modelFromFiles, urlFiles, type LoadModelOptions, type Model } from './load.js';
 
-export type { ModelFiles } from './checkpoint.js';
-export type { LoadModelOptions, LoadProgress, Model } from './load.js';
-export type { GenerateOptions } from './model.js';
-export { CausalLM, DecodeState } from './model.js';
-export { MambaModel } from './mamba.js';
-export { Mamba2Model } from './mamba2.js';
+export * from './exports.js';
 
 /** The files of a folder; a missing file is undefined, other read errors throw. */
 export function folderFiles(folder: string): ModelFiles {

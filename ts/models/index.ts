@@ -12,12 +12,7 @@ import { init } from '../index.js';
 import type { ModelFiles } from './checkpoint.js';
 import { modelFromFiles, urlFiles, type LoadModelOptions, type Model } from './load.js';
 
-export type { ModelFiles } from './checkpoint.js';
-export type { LoadModelOptions, LoadProgress, Model } from './load.js';
-export type { GenerateOptions } from './model.js';
-export { CausalLM, DecodeState } from './model.js';
-export { MambaModel } from './mamba.js';
-export { Mamba2Model } from './mamba2.js';
+export * from './exports.js';
 
 /** A checkpoint from a base URL, or from a ModelFiles of your own. */
 export async function loadModel(source: string | URL | ModelFiles, options: LoadModelOptions = {}): Promise<Model> {
