@@ -6,7 +6,7 @@ import { rng, uniform } from './helpers/random.js';
 
 const r = rng(31);
 const t = (shape: number[], lo = -1, hi = 1) => uniform(r, shape, lo, hi);
-const steps = new Set(['selectiveScanStep', 'deltaRuleStep', 'causalConv1dStep', 'ssdScanStep']);
+const steps = new Set(['selectiveScanStep', 'deltaRuleStep', 'causalConv1dStep', 'ssdScanStep', 'mambaBlocksStep']);
 
 /** One small valid call of each op, with the given signal. */
 function calls(ls: LongSeq, signal: AbortSignal): [string, () => Promise<unknown>, Float32Array?][] {
@@ -14,6 +14,15 @@ function calls(ls: LongSeq, signal: AbortSignal): [string, () => Promise<unknown
   const ruleState = t([2, 2, 4, 3]);
   const convState = t([2, 3, 3]);
   const ssdState = t([1, 2, 3, 4]);
+  const blockState = t([2, 4, 3]);
+  const block = {
+    weights: {
+      norm: t([5]), inProj: t([8, 5]), convWeight: t([4, 2]), xProj: t([8, 4]), dtProj: t([4, 2]), dtBias: t([4]), A: t([4, 3], -1, 0),
+      D: t([4]), outProj: t([5, 4]),
+    },
+    convState: t([2, 4, 1]),
+    ssmState: blockState,
+  };
   return [
     ['selectiveScan', () => ls.selectiveScan({ u: t([1, 4, 8]), delta: t([1, 4, 8]), A: t([4, 3], -1, 0), B: t([1, 3, 8]), C: t([1, 3, 8]), signal })],
     ['selectiveScanStep', () => ls.selectiveScanStep({ state: scanState, x: t([2, 4]), delta: t([2, 4]), A: t([4, 3], -1, 0), B: t([2, 3]), C: t([2, 3]), signal }), scanState.data],
@@ -26,6 +35,7 @@ function calls(ls: LongSeq, signal: AbortSignal): [string, () => Promise<unknown
     ['ssdScan', () => ls.ssdScan({ x: t([1, 6, 2, 3]), dt: t([1, 6, 2]), A: t([2], -1, 0), B: t([1, 6, 1, 4]), C: t([1, 6, 1, 4]), signal })],
     ['ssdScanStep', () => ls.ssdScanStep({ state: ssdState, x: t([1, 2, 3]), dt: t([1, 2]), A: t([2], -1, 0), B: t([1, 1, 4]), C: t([1, 1, 4]), signal }), ssdState.data],
     ['linear', () => ls.linear({ x: t([3, 5]), weight: t([4, 5]), bias: t([4]), signal })],
+    ['mambaBlocksStep', () => ls.mambaBlocksStep({ hidden: t([2, 5]), blocks: [block], signal }), blockState.data],
   ];
 }
 

@@ -133,6 +133,36 @@ export interface LinearArgs extends CallOptions {
   bias?: Float32Array;
 }
 
+/** One block of mambaBlocksStep: its weights and its two states (updated in place). */
+export interface MambaBlockArgs {
+  norm: Float32Array;
+  inProj: Float32Array;
+  convWeight: Float32Array;
+  convBias?: Float32Array;
+  xProj: Float32Array;
+  dtProj: Float32Array;
+  dtBias: Float32Array;
+  A: Float32Array;
+  D: Float32Array;
+  outProj: Float32Array;
+  convState: Float32Array;
+  ssmState: Float32Array;
+}
+
+/** A decode token through consecutive Mamba blocks (ops/mambaBlocksStep.ts); sizes as in ls_mamba_blocks_step_params. */
+export interface MambaBlocksStepArgs extends CallOptions {
+  batch: number;
+  hiddenSize: number;
+  inner: number;
+  dstate: number;
+  dtRank: number;
+  convWidth: number;
+  eps: number;
+  hidden: Float32Array;
+  /** Their states are updated in place, only once the whole call has succeeded. */
+  blocks: MambaBlockArgs[];
+}
+
 export interface CausalConv1dStepArgs extends CallOptions {
   batch: number;
   dim: number;
@@ -259,6 +289,11 @@ export interface Backend {
   causalConv1d(args: CausalConv1dArgs): Promise<CausalConv1dOutputs>;
   causalConv1dStep(args: CausalConv1dStepArgs): Promise<{ y: Float32Array }>;
   linear(args: LinearArgs): Promise<{ y: Float32Array }>;
+  /**
+   * Mamba blocks' decode step fused, where the backend has it (native: one call instead of six per block, see
+   * native/cpu/mamba_blocks_step.cc); elsewhere ops/mambaBlocksStep.ts composes it from the ops above.
+   */
+  mambaBlocksStep?(args: MambaBlocksStepArgs): Promise<{ y: Float32Array }>;
   fftConv(args: FftConvArgs): Promise<{ y: Float32Array }>;
   /** The kernel's precomputed form for repeated fftConv calls; opaque, only this backend reads it. */
   fftConvSpectrum(args: FftConvSpectrumArgs): Promise<unknown>;

@@ -17,4 +17,5 @@ export type { FftConvAlgorithm, SsdAlgorithm } from './backend.js';
 export type { SsdScanParams, SsdScanResult } from './ops/ssdScan.js';
 export type { SsdScanStepParams } from './ops/ssdScanStep.js';
 export type { LinearParams } from './ops/linear.js';
+export type { MambaBlock, MambaBlocksStepParams, MambaBlockWeights } from './ops/mambaBlocksStep.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile } from './io/safetensors.js';

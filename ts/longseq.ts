@@ -12,6 +12,7 @@ import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftCon
 import { ssdScan, type SsdScanParams, type SsdScanResult } from './ops/ssdScan.js';
 import { ssdScanStep, type SsdScanStepParams } from './ops/ssdScanStep.js';
 import { linear, type LinearParams } from './ops/linear.js';
+import { mambaBlocksStep, type MambaBlocksStepParams } from './ops/mambaBlocksStep.js';
 import { tensor, type DType, type Tensor } from './tensor.js';
 import { DeviceTensor } from './device.js';
 import { checkOperand } from './validate.js';
@@ -106,6 +107,11 @@ export class LongSeq {
   /** A linear layer, y = x·weightᵀ + bias; see ops/linear.ts. */
   linear(params: LinearParams): Promise<{ y: Tensor }> {
     return linear(this.#backend, params);
+  }
+
+  /** One decode token through consecutive Mamba blocks, fused where the backend can; see ops/mambaBlocksStep.ts. */
+  mambaBlocksStep(params: MambaBlocksStepParams): Promise<{ y: Tensor }> {
+    return mambaBlocksStep(this.#backend, params);
   }
 
   /** Long causal convolution; see ops/fftConv.ts. */

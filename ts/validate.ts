@@ -4,7 +4,7 @@
  * boolean, unknown option) are TypeErrors; wrong sizes and values are RangeErrors.
  */
 import type {
-  CausalConv1dArgs, CausalConv1dStepArgs, LinearArgs, DeltaRuleArgs, DeltaRuleStepArgs, FftConvArgs, FftConvSpectrumArgs,
+  CausalConv1dArgs, CausalConv1dStepArgs, LinearArgs, MambaBlockArgs, MambaBlocksStepArgs, DeltaRuleArgs, DeltaRuleStepArgs, FftConvArgs, FftConvSpectrumArgs,
   SelectiveScanArgs, SelectiveScanStepArgs, SsdScanArgs, SsdScanStepArgs,
 } from './backend.js';
 import type { SsdScanParams } from './ops/ssdScan.js';
@@ -12,6 +12,7 @@ import type { SsdScanStepParams } from './ops/ssdScanStep.js';
 import type { FftConvParams, FftConvPlanParams, FftConvRunParams } from './ops/fftConv.js';
 import type { CausalConv1dParams } from './ops/causalConv1d.js';
 import type { LinearParams } from './ops/linear.js';
+import type { MambaBlocksStepParams } from './ops/mambaBlocksStep.js';
 import type { CausalConv1dStepParams } from './ops/causalConv1dStep.js';
 import type { DeltaRuleParams } from './ops/deltaRule.js';
 import type { DeltaRuleStepParams } from './ops/deltaRuleStep.js';
@@ -598,4 +599,87 @@ export function validateLinear(params: LinearParams): LinearArgs {
     throw new RangeError(`${op}: the output [${rows}, ${outFeatures}] has more than 2^31 - 1 elements`);
   }
   return { rows, inFeatures, outFeatures, x: x.data, weight: weight.data, bias: bias?.data };
+}
+
+const MAMBA_BLOCKS_STEP_KEYS = ['hidden', 'blocks', 'eps', 'signal'] as const;
+const MAMBA_BLOCK_KEYS = ['weights', 'convState', 'ssmState'] as const;
+const MAMBA_BLOCK_WEIGHT_KEYS = ['norm', 'inProj', 'convWeight', 'convBias', 'xProj', 'dtProj', 'dtBias', 'A', 'D', 'outProj'] as const;
+
+/** An object holding only `allowed` keys; `name` is its path in the params (e.g. "blocks[3].weights"). */
+function checkObject(op: string, name: string, value: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${op}: ${name} must be an object of ${allowed.join(', ')}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw new TypeError(`${op}: unknown argument '${name}.${key}' (expected some of: ${allowed.join(', ')})`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Sizes every block of a mambaBlocksStep call shares; the first block sets them. */
+interface MambaBlockSizes {
+  inner: number;
+  dstate: number;
+  dtRank: number;
+  convWidth: number;
+}
+
+function checkMambaBlock(op: string, i: number, value: unknown, batch: number, hiddenSize: number, sizes?: MambaBlockSizes): MambaBlockArgs & MambaBlockSizes {
+  const b = checkObject(op, `blocks[${i}]`, value, MAMBA_BLOCK_KEYS);
+  const at = `blocks[${i}].weights`;
+  const w = checkObject(op, at, b.weights, MAMBA_BLOCK_WEIGHT_KEYS);
+  const weight = (name: string, ranks: readonly number[]): Tensor => checkTensor(op, `${at}.${name}`, w[name], ranks);
+  const shaped = (name: string, expected: readonly number[], layout: string): Tensor => {
+    const t = weight(name, [expected.length]);
+    checkShape(op, `${at}.${name}`, t, expected, layout);
+    return t;
+  };
+  const norm = shaped('norm', [hiddenSize], '[H] from hidden [B, H]');
+  const inProj = weight('inProj', [2]);
+  const inner = sizes?.inner ?? inProj.shape[0]! / 2;
+  if (!Number.isInteger(inner) || inProj.shape[0] !== 2 * inner || inProj.shape[1] !== hiddenSize) {
+    throw new RangeError(`${op}: ${at}.inProj must have shape [${sizes ? 2 * inner : '2·I'}, ${hiddenSize}] ([2·inner, H]), got ${fmt(inProj.shape)}`);
+  }
+  const convWeight = weight('convWeight', [2]);
+  const convWidth = sizes?.convWidth ?? convWeight.shape[1]!;
+  if (convWeight.shape[0] !== inner || convWeight.shape[1] !== convWidth || convWidth < 2) {
+    throw new RangeError(`${op}: ${at}.convWeight must have shape [${inner}, ${sizes ? convWidth : 'W'}] ([I, W], W >= 2), got ${fmt(convWeight.shape)}`);
+  }
+  const A = weight('A', [2]);
+  const dstate = sizes?.dstate ?? A.shape[1]!;
+  checkShape(op, `${at}.A`, A, [inner, dstate], '[I, N]');
+  const dtProj = weight('dtProj', [2]);
+  const dtRank = sizes?.dtRank ?? dtProj.shape[1]!;
+  checkShape(op, `${at}.dtProj`, dtProj, [inner, dtRank], '[I, R]');
+  const xProj = shaped('xProj', [dtRank + 2 * dstate, inner], '[R + 2·N, I]');
+  const dtBias = shaped('dtBias', [inner], '[I]');
+  const D = shaped('D', [inner], '[I]');
+  const outProj = shaped('outProj', [hiddenSize, inner], '[H, I]');
+  const convBias = checkOptionalTensor(op, `${at}.convBias`, w.convBias, [inner], '[I]');
+  const convState = checkTensor(op, `blocks[${i}].convState`, b.convState, [3]);
+  checkShape(op, `blocks[${i}].convState`, convState, [batch, inner, convWidth - 1], '[B, I, W - 1]');
+  const ssmState = checkTensor(op, `blocks[${i}].ssmState`, b.ssmState, [3]);
+  checkShape(op, `blocks[${i}].ssmState`, ssmState, [batch, inner, dstate], '[B, I, N]');
+  return {
+    inner, dstate, dtRank, convWidth,
+    norm: norm.data, inProj: inProj.data, convWeight: convWeight.data, convBias: convBias?.data, xProj: xProj.data,
+    dtProj: dtProj.data, dtBias: dtBias.data, A: A.data, D: D.data, outProj: outProj.data,
+    convState: convState.data, ssmState: ssmState.data,
+  };
+}
+
+export function validateMambaBlocksStep(params: MambaBlocksStepParams): MambaBlocksStepArgs {
+  const op = 'mambaBlocksStep';
+  const p = checkParams(op, params, MAMBA_BLOCKS_STEP_KEYS);
+  const hidden = checkTensor(op, 'hidden', p.hidden, [2]);
+  const [batch, hiddenSize] = hidden.shape as [number, number];
+  if (!Array.isArray(p.blocks) || p.blocks.length === 0) throw new TypeError(`${op}: blocks must be a non-empty array of { weights, convState, ssmState }`);
+  const first = checkMambaBlock(op, 0, p.blocks[0], batch, hiddenSize);
+  const blocks: MambaBlockArgs[] = [first];
+  for (let i = 1; i < p.blocks.length; i++) blocks.push(checkMambaBlock(op, i, p.blocks[i], batch, hiddenSize, first));
+  const eps = checkFinite(op, 'eps', p.eps, 1e-5);
+  if (eps < 0) throw new RangeError(`${op}: eps must be >= 0, got ${eps}`);
+  if (batch * 2 * first.inner > MAX_ELEMENTS) throw new RangeError(`${op}: batch · 2·inner passes 2^31 - 1 elements`);
+  const { inner, dstate, dtRank, convWidth } = first;
+  return { batch, hiddenSize, inner, dstate, dtRank, convWidth, eps, hidden: hidden.data, blocks };
 }

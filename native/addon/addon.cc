@@ -27,6 +27,7 @@ constexpr OpEntry kOps[] = {
     {"ssdScan", SsdScan},
     {"ssdScanStep", SsdScanStep},
     {"linear", Linear},
+    {"mambaBlocksStep", MambaBlocksStep},
     {"cudaSelectiveScan", CudaSelectiveScan},
     {"cudaSelectiveScanStep", CudaSelectiveScanStep},
 };

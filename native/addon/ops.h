@@ -17,6 +17,7 @@ Napi::Value FftConvSpectrum(const Napi::CallbackInfo& info);
 Napi::Value SsdScan(const Napi::CallbackInfo& info);
 Napi::Value SsdScanStep(const Napi::CallbackInfo& info);
 Napi::Value Linear(const Napi::CallbackInfo& info);
+Napi::Value MambaBlocksStep(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScan(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScanStep(const Napi::CallbackInfo& info);
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type {
-  Backend, BackendLoader, BackendName, LinearArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
+  Backend, BackendLoader, BackendName, LinearArgs, MambaBlocksStepArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
 import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
@@ -23,6 +23,7 @@ export interface Addon {
   causalConv1d(args: object): Promise<CausalConv1dOutputs>;
   causalConv1dStep(args: object): Promise<{ y: Float32Array }>;
   linear(args: object): Promise<{ y: Float32Array }>;
+  mambaBlocksStep(args: object): Promise<{ y: Float32Array }>;
   fftConv(args: object): Promise<{ y: Float32Array }>;
   fftConvSpectrum(args: object): Promise<{ spectrum: Float32Array }>;
   ssdScan(args: object): Promise<SsdScanOutputs>;
@@ -76,6 +77,10 @@ export class NativeBackend implements Backend {
 
   linear(a: LinearArgs): Promise<{ y: Float32Array }> {
     return this.addon.linear({ ...a, threads: this.threads });
+  }
+
+  mambaBlocksStep(a: MambaBlocksStepArgs): Promise<{ y: Float32Array }> {
+    return this.addon.mambaBlocksStep({ ...a, threads: this.threads });
   }
 
   ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {

@@ -5,31 +5,20 @@
  * in the checkpoint).
  */
 import type { LongSeq } from '../longseq.js';
-import { tensor, type Tensor } from '../tensor.js';
+import { tensor } from '../tensor.js';
+import type { MambaBlockWeights } from '../ops/mambaBlocksStep.js';
 import type { Checkpoint } from './checkpoint.js';
 import { integer } from './config.js';
 import { addInto, columns, negExp, rmsNorm, toChannels, toRows } from './layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
-interface MambaLayer {
-  norm: Float32Array;
-  inProj: Tensor;
-  convWeight: Tensor;
-  convBias?: Tensor;
-  xProj: Tensor;
-  dtProj: Tensor;
-  dtBias: Tensor;
-  A: Tensor;
-  D: Tensor;
-  outProj: Tensor;
-}
 
 export class MambaModel extends CausalLM {
   readonly innerSize: number;
   readonly stateSize: number;
   readonly dtRank: number;
   readonly convWidth: number;
-  readonly #layers: MambaLayer[];
+  readonly #layers: MambaBlockWeights[];
 
   constructor(ls: LongSeq, checkpoint: Checkpoint) {
     super(ls, checkpoint);
@@ -45,7 +34,7 @@ export class MambaModel extends CausalLM {
       const p = `backbone.layers.${l}.`;
       const m = `${p}mixer.`;
       return {
-        norm: w(`${p}norm.weight`, [H]),
+        norm: tensor(w(`${p}norm.weight`, [H]), [H]),
         inProj: tensor(w(`${m}in_proj.weight`, [2 * I, H]), [2 * I, H]),
         convWeight: tensor(w(`${m}conv1d.weight`, [I, 1, W]), [I, W]),
         convBias: checkpoint.has(`${m}conv1d.bias`) ? tensor(w(`${m}conv1d.bias`, [I]), [I]) : undefined,
@@ -64,7 +53,7 @@ export class MambaModel extends CausalLM {
     const residual = this.embed(ids);
     const cache: LayerCache[] = [];
     for (const layer of this.#layers) {
-      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.eps), layer.inProj);
+      const proj = await this.project(rmsNorm(residual, H, layer.norm.data, this.eps), layer.inProj);
       const x = tensor(toChannels(proj, batch, length, 2 * I, 0, I), [batch, I, length]);
       const z = tensor(toChannels(proj, batch, length, 2 * I, I, I), [batch, I, length]);
       const conv = await this.ls.causalConv1d({
@@ -85,24 +74,13 @@ export class MambaModel extends CausalLM {
   }
 
   protected async stepLayers(tokens: Int32Array, cache: LayerCache[], batch: number): Promise<Float32Array> {
-    const { hiddenSize: H, innerSize: I, stateSize: N, dtRank: R, convWidth: W } = this;
-    const residual = this.embed(tokens);
-    for (let l = 0; l < this.#layers.length; l++) {
-      const layer = this.#layers[l]!;
-      const proj = await this.project(rmsNorm(residual, H, layer.norm, this.eps), layer.inProj);
-      const { y: x } = await this.ls.causalConv1dStep({
-        state: tensor(cache[l]!.conv, [batch, I, W - 1]), x: tensor(columns(proj, 2 * I, 0, I), [batch, I]),
-        weight: layer.convWeight, bias: layer.convBias, activation: 'silu',
-      });
-      const params = await this.project(x.data, layer.xProj);
-      const { y } = await this.ls.selectiveScanStep({
-        state: tensor(cache[l]!.ssm, [batch, I, N]), x,
-        delta: tensor(await this.project(columns(params, R + 2 * N, 0, R), layer.dtProj), [batch, I]), A: layer.A,
-        B: tensor(columns(params, R + 2 * N, R, N), [batch, N]), C: tensor(columns(params, R + 2 * N, R + N, N), [batch, N]),
-        D: layer.D, z: tensor(columns(proj, 2 * I, I, I), [batch, I]), deltaBias: layer.dtBias, deltaSoftplus: true,
-      });
-      addInto(residual, await this.project(y.data, layer.outProj));
-    }
-    return this.head(residual);
+    const { hiddenSize: H, innerSize: I, stateSize: N, convWidth: W } = this;
+    const { y } = await this.ls.mambaBlocksStep({
+      hidden: tensor(this.embed(tokens), [batch, H]), eps: this.eps,
+      blocks: this.#layers.map((weights, l) => ({
+        weights, convState: tensor(cache[l]!.conv, [batch, I, W - 1]), ssmState: tensor(cache[l]!.ssm, [batch, I, N]),
+      })),
+    });
+    return this.head(y.data);
   }
 }

@@ -339,6 +339,46 @@ typedef struct ls_linear_params {
 
 LS_API ls_status ls_linear_cpu(const ls_linear_params* p);
 
+/* One decode token through consecutive Mamba blocks, fused (transformers' MambaBlock, one token per sequence).
+ * Each block, on the rows of the residual stream r (first `hidden`; the result goes to y):
+ *   h = RMSNorm(r) * norm;  [x | z] = h in_proj^T;  x = SiLU(conv1d step of x with conv_state);
+ *   [dt_in | B | C] = x x_proj^T;  dt = dt_in dt_proj^T;
+ *   s = selective scan step(ssm_state, x, dt + dt_bias through softplus, A, B, C, D, z gate);
+ *   r = r + s out_proj^T.
+ * Sizes, the same for every block: hidden, y [batch, hidden_size]; norm [hidden_size];
+ * in_proj [2 inner, hidden_size]; conv_weight [inner, conv_width], conv_bias [inner] (optional);
+ * x_proj [dt_rank + 2 dstate, inner]; dt_proj [inner, dt_rank]; dt_bias, D [inner]; A [inner, dstate];
+ * out_proj [hidden_size, inner]; conv_state [batch, inner, conv_width - 1] and ssm_state [batch, inner, dstate],
+ * updated in place (only when the call succeeds). y may alias hidden. One call instead of six per block: in a
+ * decode step the time between op calls is what the work would otherwise wait on. */
+typedef struct ls_mamba_block {
+  const float* norm;
+  const float* in_proj;
+  const float* conv_weight;
+  const float* conv_bias;
+  const float* x_proj;
+  const float* dt_proj;
+  const float* dt_bias;
+  const float* A;
+  const float* D;
+  const float* out_proj;
+  float* conv_state;
+  float* ssm_state;
+} ls_mamba_block;
+
+typedef struct ls_mamba_blocks_step_params {
+  int32_t threads;
+  const ls_cancel_flag* cancel;
+  int64_t batch, hidden_size, inner, dstate, dt_rank, conv_width;
+  float eps;
+  int64_t num_blocks;
+  const ls_mamba_block* blocks;
+  const float* hidden;
+  float* y;
+} ls_mamba_blocks_step_params;
+
+LS_API ls_status ls_mamba_blocks_step_cpu(const ls_mamba_blocks_step_params* p);
+
 /* ---- CUDA ----------------------------------------------------------------------------------------------
  * Built when CMake finds nvcc; otherwise every ls_cuda_* call returns LS_UNAVAILABLE saying so. `stream` is a
  * cudaStream_t, or NULL for the calling thread's own stream (cudaStreamPerThread). Memory is stream-ordered
