@@ -31,7 +31,9 @@ void ParallelFor(int64_t count, int, TaskRef task) {
 
 #else
 
-int HardwareThreads() {
+// Counted once: std::thread::hardware_concurrency() reads /sys on every call (glibc's get_nprocs), three
+// system calls that cost more than a small kernel on the virtual machines we measure on.
+static int CountHardwareThreads() {
   const unsigned n = std::thread::hardware_concurrency();
 #ifdef __EMSCRIPTEN__
   // The WASM module starts min(8, cores) workers with itself (CMakeLists.txt): the pool may not use more.
@@ -39,6 +41,11 @@ int HardwareThreads() {
   if (n > kWasmMaxThreads) return kWasmMaxThreads;
 #endif
   return n == 0 ? 1 : static_cast<int>(n);
+}
+
+int HardwareThreads() {
+  static const int threads = CountHardwareThreads();
+  return threads;
 }
 
 namespace {
