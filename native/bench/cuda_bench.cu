@@ -409,6 +409,105 @@ void BenchStepCase(int64_t batch, int64_t dim, int64_t dstate, int32_t storage, 
   for (void* d : {x, delta, z, B, C, dA, dD, dbias, state, y}) CHECK_CUDA(cudaFree(d));
 }
 
+// causalConv1d (bias, SiLU): checked against the CPU kernel with an initial and a final state, then timed alone
+// over rotated inputs. Bytes: x read and y written once (8 per element).
+void BenchConvCase(int64_t batch, int64_t dim, int64_t seqlen, int64_t width, bool check, const DeviceLimits& limits,
+                   std::vector<Result>* results) {
+  const int64_t n = batch * dim * seqlen, states = batch * dim * (width - 1);
+  const double bytes = 8.0 * n;
+  const int copies = bytes >= 512e6 ? 2 : std::max(2, std::min(8, static_cast<int>(1024e6 / bytes) + 1));
+  std::vector<float> hx;
+  std::vector<void*> xs;
+  for (int c = 0; c < copies; ++c) xs.push_back(Upload(RandomFloats(n, -1, 1, 200 + c), LS_FLOAT32, c == 0 ? &hx : nullptr));
+  const auto weight = RandomFloats(dim * width, -0.5f, 0.5f, 210), bias = RandomFloats(dim, -0.2f, 0.2f, 211);
+  const auto init = RandomFloats(states, -1, 1, 212);
+  void* dweight = Upload(weight, LS_FLOAT32);
+  void* dbias = Upload(bias, LS_FLOAT32);
+  void* dstate = Upload(init, LS_FLOAT32);
+  void* dy;
+  CHECK_CUDA(cudaMalloc(&dy, 4 * n));
+  ls_causal_conv1d_params p = {};
+  p.batch = batch;
+  p.dim = dim;
+  p.seqlen = seqlen;
+  p.width = width;
+  p.weight = static_cast<float*>(dweight);
+  p.bias = static_cast<float*>(dbias);
+  p.activation = LS_ACTIVATION_SILU;
+  p.y = static_cast<float*>(dy);
+  char config[64];
+  snprintf(config, sizeof config, "B%lld D%lld L%lld W%lld", (long long)batch, (long long)dim, (long long)seqlen, (long long)width);
+  if (check) {  // the initial and final state share memory, as they may
+    p.x = static_cast<float*>(xs[0]);
+    p.initial_state = static_cast<float*>(dstate);
+    p.final_state = static_cast<float*>(dstate);
+    CHECK_LS(ls_causal_conv1d_cuda(&p, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    std::vector<float> want_y(n), want_state(states);
+    ls_causal_conv1d_params q = p;
+    q.x = hx.data();
+    q.weight = weight.data();
+    q.bias = bias.data();
+    q.initial_state = init.data();
+    q.final_state = want_state.data();
+    q.y = want_y.data();
+    CHECK_LS(ls_causal_conv1d_cpu(&q));
+    const double ey = RelL2(Download(dy, n, LS_FLOAT32), want_y), es = RelL2(Download(dstate, states, LS_FLOAT32), want_state);
+    // The step from the final state: one more token, against the CPU step from the CPU's final state.
+    const auto hx1 = RandomFloats(batch * dim, -1, 1, 213);
+    void* dx1 = Upload(hx1, LS_FLOAT32);
+    ls_causal_conv1d_step_params sp = {};
+    sp.batch = batch;
+    sp.dim = dim;
+    sp.width = width;
+    sp.state = static_cast<float*>(dstate);
+    sp.x = static_cast<float*>(dx1);
+    sp.weight = p.weight;
+    sp.bias = p.bias;
+    sp.activation = LS_ACTIVATION_SILU;
+    sp.y = static_cast<float*>(dy);
+    CHECK_LS(ls_causal_conv1d_step_cuda(&sp, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    std::vector<float> want_y1(batch * dim);
+    ls_causal_conv1d_step_params sq = sp;
+    sq.state = want_state.data();
+    sq.x = hx1.data();
+    sq.weight = weight.data();
+    sq.bias = bias.data();
+    sq.y = want_y1.data();
+    CHECK_LS(ls_causal_conv1d_step_cpu(&sq));
+    const double ey1 = RelL2(Download(dy, batch * dim, LS_FLOAT32), want_y1);
+    const double es1 = RelL2(Download(dstate, states, LS_FLOAT32), want_state);
+    const bool ok = ey <= 1e-5 && es <= 1e-7 && ey1 <= 1e-5 && es1 <= 1e-7;
+    printf("check %-34s y %.2e, final state %.2e, step y %.2e, state %.2e  %s\n", config, ey, es, ey1, es1, ok ? "ok" : "FAILED");
+    if (!ok) exit(1);
+    CHECK_CUDA(cudaFree(dx1));
+  }
+  p.initial_state = nullptr;
+  p.final_state = nullptr;
+  const int runs = std::max(20, std::min(2000, static_cast<int>(2e9 / bytes)));
+  const double ms = TimeEvents([&](int i) {
+    p.x = static_cast<float*>(xs[i % copies]);
+    CHECK_LS(ls_causal_conv1d_cuda(&p, nullptr));
+  }, runs);
+  const double gbps = bytes / (ms * 1e-3) / 1e9;
+  printf("%-14s %-34s %9.4f ms  %7.0f GB/s  %5.1f%% of copy bandwidth\n", "causalConv1d", config, ms, gbps,
+         100.0 * gbps / limits.copy_gbps);
+  Result r;
+  r.op = "causalConv1d";
+  r.config = config;
+  r.threads = 0;
+  r.median_ms = ms;
+  r.min_ms = ms;
+  r.runs = runs;
+  r.elements = static_cast<double>(n);
+  r.flops = 2.0 * width * n;
+  r.bytes = bytes;
+  results->push_back(r);
+  for (void* d : xs) CHECK_CUDA(cudaFree(d));
+  for (void* d : {dweight, dbias, dstate, dy}) CHECK_CUDA(cudaFree(d));
+}
+
 }  // namespace
 
 int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result>* results, std::string* limits_json) {
@@ -441,6 +540,11 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
       BenchStepCase(3, 40, 5, storage, limits, true, results);  // the general kernel: dstate not a multiple of 4
       BenchStepCase(64, 2048, 16, storage, limits, true, results);
     }
+  }
+  if (only.empty() || only == "causalConv1d") {
+    BenchConvCase(3, 37, 1001, 7, true, limits, results);  // odd sizes: the scalar path, a long halo
+    for (int64_t width : {2, 5, 8, 9}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
+    BenchConvCase(8, 4096, 4096, 4, true, limits, results);  // the issue's shape
   }
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/causal_conv1d.h"
 #include "cpu/status.h"
 #include "cpu/thread_pool.h"
 #include "longseq/longseq.h"
@@ -108,13 +109,28 @@ ls_status CheckActivation(int32_t activation) {
 
 }  // namespace
 
-ls_status CausalConv1d(const ls_causal_conv1d_params& p) {
+ls_status ValidateCausalConv1d(const ls_causal_conv1d_params& p) {
   ls_status s;
   if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("dim", p.dim)) ||
       (s = CheckPositive("seqlen", p.seqlen)) || (s = CheckWidth(p.width)) || (s = CheckActivation(p.activation)) ||
       (s = CheckPointer("x", p.x)) || (s = CheckPointer("weight", p.weight)) || (s = CheckPointer("y", p.y))) {
     return s;
   }
+  return LS_OK;
+}
+
+ls_status ValidateCausalConv1dStep(const ls_causal_conv1d_step_params& p) {
+  ls_status s;
+  if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("dim", p.dim)) || (s = CheckWidth(p.width)) ||
+      (s = CheckActivation(p.activation)) || (s = CheckPointer("state", p.state)) || (s = CheckPointer("x", p.x)) ||
+      (s = CheckPointer("weight", p.weight)) || (s = CheckPointer("y", p.y))) {
+    return s;
+  }
+  return LS_OK;
+}
+
+ls_status CausalConv1d(const ls_causal_conv1d_params& p) {
+  if (ls_status s = ValidateCausalConv1d(p)) return s;
   const int64_t rows = p.batch * p.dim;
   const int64_t tasks = (rows + kConvRowsPerTask - 1) / kConvRowsPerTask;
   auto task = [&](int64_t i, int) {
@@ -127,12 +143,7 @@ ls_status CausalConv1d(const ls_causal_conv1d_params& p) {
 }
 
 ls_status CausalConv1dStep(const ls_causal_conv1d_step_params& p) {
-  ls_status s;
-  if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("dim", p.dim)) || (s = CheckWidth(p.width)) ||
-      (s = CheckActivation(p.activation)) || (s = CheckPointer("state", p.state)) || (s = CheckPointer("x", p.x)) ||
-      (s = CheckPointer("weight", p.weight)) || (s = CheckPointer("y", p.y))) {
-    return s;
-  }
+  if (ls_status s = ValidateCausalConv1dStep(p)) return s;
   if (Cancelled(p.cancel)) return CancelledStatus("causalConv1dStep");  // only before: state is all or nothing
   // B * D rows of W multiply-adds each: a single pass over the state, not worth threads below ~1M rows.
   const int64_t W = p.width;

@@ -59,7 +59,7 @@ ls_status Plan(const ls_mamba_blocks_step_params& p, Layout* l) {
                         &l->dt_in,  &l->B,    &l->C, &l->dt, &l->scan, &l->out};
   int64_t total = 0;
   for (int i = 0; i < 12; ++i) {
-    int64_t floats;
+    int64_t floats = 0;
     if (ls_status s = Product("batch x features", p.batch, widths[i], &floats)) return s;
     *offsets[i] = total;
     total += (floats + 15) / 16 * 16;  // 64-byte aligned rows for the SIMD kernels

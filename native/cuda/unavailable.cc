@@ -18,3 +18,5 @@ extern "C" ls_status ls_cuda_copy(void*, const void*, int64_t, void*) { return N
 extern "C" ls_status ls_cuda_synchronize(void*) { return NotBuilt(); }
 extern "C" ls_status ls_selective_scan_cuda(const ls_selective_scan_params*, void*) { return NotBuilt(); }
 extern "C" ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params*, void*) { return NotBuilt(); }
