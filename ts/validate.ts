@@ -674,12 +674,12 @@ export function validateMambaBlocksStep(params: MambaBlocksStepParams): MambaBlo
   const hidden = checkTensor(op, 'hidden', p.hidden, [2]);
   const [batch, hiddenSize] = hidden.shape as [number, number];
   if (!Array.isArray(p.blocks) || p.blocks.length === 0) throw new TypeError(`${op}: blocks must be a non-empty array of { weights, convState, ssmState }`);
-  const first = checkMambaBlock(op, 0, p.blocks[0], batch, hiddenSize);
+  const { inner, dstate, dtRank, convWidth, ...first } = checkMambaBlock(op, 0, p.blocks[0], batch, hiddenSize);
+  const sizes = { inner, dstate, dtRank, convWidth };
   const blocks: MambaBlockArgs[] = [first];
-  for (let i = 1; i < p.blocks.length; i++) blocks.push(checkMambaBlock(op, i, p.blocks[i], batch, hiddenSize, first));
+  for (let i = 1; i < p.blocks.length; i++) blocks.push(checkMambaBlock(op, i, p.blocks[i], batch, hiddenSize, sizes));
   const eps = checkFinite(op, 'eps', p.eps, 1e-5);
   if (eps < 0) throw new RangeError(`${op}: eps must be >= 0, got ${eps}`);
-  if (batch * 2 * first.inner > MAX_ELEMENTS) throw new RangeError(`${op}: batch · 2·inner passes 2^31 - 1 elements`);
-  const { inner, dstate, dtRank, convWidth } = first;
-  return { batch, hiddenSize, inner, dstate, dtRank, convWidth, eps, hidden: hidden.data, blocks };
+  if (batch * 2 * inner > MAX_ELEMENTS) throw new RangeError(`${op}: batch · 2·inner passes 2^31 - 1 elements`);
+  return { batch, hiddenSize, ...sizes, eps, hidden: hidden.data, blocks };
 }
