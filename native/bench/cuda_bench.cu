@@ -543,7 +543,7 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
   }
   if (only.empty() || only == "causalConv1d") {
     BenchConvCase(3, 37, 1001, 7, true, limits, results);  // odd sizes: the scalar path, a long halo
-    for (int64_t width : {2, 5, 8, 9}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
+    for (int64_t width : {2, 5, 8, 9, 16}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
     BenchConvCase(8, 4096, 4096, 4, true, limits, results);  // the issue's shape
   }
   return 0;

@@ -2,14 +2,14 @@
 // as the CPU entries.
 //
 // Both are a single pass over memory (W <= 64 multiply-adds per 8 bytes moved), so the layout serves the
-// memory system: a block takes a tile of kTile outputs of one [batch, dim] row, reads the tile's inputs into
-// shared memory with every thread's 16-byte loads in flight at once, and the W-1 inputs before the tile from the
-// row itself or the initial state. The common case (seqlen % 4 == 0, aligned, W <= 9: QuadConvKernel) then gives
-// each thread quads of 4 outputs read as 16-byte words and stored as one; any other shape takes ConvKernel, one
-// output at a time. Measured on an H200, B8 D4096 L4096 W4 with bias and SiLU (longseq-bench --backend cuda):
-// one output per thread and one load in flight, 42% of the copy bandwidth; four loads in flight, 65%; quads in
-// and out, 94%. The final state, the last W-1 values of [initial state | x], comes from a second small kernel once
-// every tile has read the initial state (they may alias).
+// memory system: a block takes a tile of kTile outputs of one [batch, dim] row and reads the tile's inputs, and
+// the W-1 before it (from the row itself or the initial state), into shared memory. The common case
+// (seqlen % 4 == 0, aligned, W <= 9: QuadConvKernel) reads with every thread's 16-byte loads in flight at once
+// and gives each thread quads of 4 outputs, read as 16-byte words and stored as one; any other shape takes
+// ConvKernel, one element at a time. Measured on an H200, B8 D4096 L4096 W4 with bias and SiLU (longseq-bench
+// --backend cuda): one output per thread, 42% of the copy bandwidth (65% with four 16-byte loads per thread in
+// flight); quads in and out, 94%. The final state, the last W-1 values of [initial state | x], comes from a
+// second small kernel once every tile has read the initial state (they may alias).
 #include "cpu/causal_conv1d.h"
 #include "cuda/common.cuh"
 
@@ -18,7 +18,7 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kPerThread = 16;  // four 16-byte loads in flight per thread (see ConvKernel)
+constexpr int kPerThread = 16;  // QuadConvKernel: four 16-byte loads in flight per thread
 constexpr int kTile = kThreads * kPerThread;
 constexpr int kMaxWidth = 64;  // the C API's limit (cpu/causal_conv1d.h)
 
@@ -29,8 +29,7 @@ struct ConvArgs {
   bool silu;
 };
 
-// One tile of one row per block; blockIdx.x = row * tiles + tile.
-template <bool kVector>
+// Any shape: one tile of one row per block (blockIdx.x = row * tiles + tile), one output at a time.
 __global__ void __launch_bounds__(kThreads) ConvKernel(const ConvArgs a, int64_t tiles) {
   __shared__ float in[kMaxWidth - 1 + kTile];
   __shared__ float w[kMaxWidth];
@@ -47,26 +46,7 @@ __global__ void __launch_bounds__(kThreads) ConvKernel(const ConvArgs a, int64_t
     const int64_t t = t0 - halo + i;
     in[i] = t >= 0 ? x[t] : a.initial_state ? a.initial_state[row * halo + halo + t] : 0.f;
   }
-  if (kVector) {  // the row and the tile start on 16-byte boundaries (seqlen % 4 == 0, x aligned)
-    // Every load issued before any is used: a memory-bound kernel needs bytes in flight.
-    const float4* x4 = reinterpret_cast<const float4*>(x + t0);
-    float4 v[kPerThread / 4];
-#pragma unroll
-    for (int k = 0; k < kPerThread / 4; ++k) {
-      const int q = threadIdx.x + k * kThreads;
-      if (q < count / 4) v[k] = x4[q];
-    }
-#pragma unroll
-    for (int k = 0; k < kPerThread / 4; ++k) {
-      const int q = threadIdx.x + k * kThreads;
-      if (q < count / 4) {
-        float* s = in + halo + 4 * q;
-        s[0] = v[k].x, s[1] = v[k].y, s[2] = v[k].z, s[3] = v[k].w;
-      }
-    }
-  } else {
-    for (int i = threadIdx.x; i < count; i += kThreads) in[halo + i] = x[t0 + i];
-  }
+  for (int i = threadIdx.x; i < count; i += kThreads) in[halo + i] = x[t0 + i];
   __syncthreads();
   const float bias = a.bias ? a.bias[channel] : 0.f;
   float* y = a.y + row * L + t0;
@@ -200,15 +180,14 @@ extern "C" ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params* p, voi
   }
   const cudaStream_t s = Stream(stream);
   const unsigned blocks = static_cast<unsigned>(a.rows * tiles);
-  const bool vector = a.seqlen % 4 == 0 && reinterpret_cast<uintptr_t>(a.x) % 16 == 0;
-  if (vector && reinterpret_cast<uintptr_t>(a.y) % 16 == 0 && a.width <= 5) {
+  const bool quads = a.seqlen % 4 == 0 && reinterpret_cast<uintptr_t>(a.x) % 16 == 0 &&
+                     reinterpret_cast<uintptr_t>(a.y) % 16 == 0;
+  if (quads && a.width <= 5) {
     QuadConvKernel<1><<<blocks, kThreads, 0, s>>>(a, tiles);
-  } else if (vector && reinterpret_cast<uintptr_t>(a.y) % 16 == 0 && a.width <= 9) {
+  } else if (quads && a.width <= 9) {
     QuadConvKernel<2><<<blocks, kThreads, 0, s>>>(a, tiles);
-  } else if (vector) {
-    ConvKernel<true><<<static_cast<unsigned>(a.rows * tiles), kThreads, 0, s>>>(a, tiles);
   } else {
-    ConvKernel<false><<<static_cast<unsigned>(a.rows * tiles), kThreads, 0, s>>>(a, tiles);
+    ConvKernel<<<blocks, kThreads, 0, s>>>(a, tiles);
   }
   LS_CUDA_TRY(cudaGetLastError(), "causal_conv1d launch");
   if (a.final_state) {
