@@ -272,6 +272,8 @@ export interface DeviceSupport {
   download(t: DeviceTensor): Promise<Float32Array | Uint16Array>;
   selectiveScan(args: WithOperands<SelectiveScanArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }>;
   selectiveScanStep(args: WithOperands<SelectiveScanStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
+  causalConv1d(args: WithOperands<CausalConv1dArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }>;
+  causalConv1dStep(args: WithOperands<CausalConv1dStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
 }
 
 export interface Backend {

@@ -84,14 +84,14 @@ export class LongSeq {
     return deltaRuleStep(this.#backend, params);
   }
 
-  /** Short causal depthwise convolution; see ops/causalConv1d.ts. */
-  causalConv1d(params: CausalConv1dParams): Promise<CausalConv1dResult> {
-    return causalConv1d(this.#backend, params);
+  /** Short causal depthwise convolution; see ops/causalConv1d.ts. y and finalState follow x onto the device. */
+  causalConv1d<P extends CausalConv1dParams<FloatInput>>(params: P): Promise<CausalConv1dResult<OutputLike<P['x']>>> {
+    return causalConv1d(this.#backend, params) as Promise<CausalConv1dResult<OutputLike<P['x']>>>;
   }
 
-  /** One decode token of causalConv1d; updates `params.state` in place. */
-  causalConv1dStep(params: CausalConv1dStepParams): Promise<{ y: Tensor }> {
-    return causalConv1dStep(this.#backend, params);
+  /** One decode token of causalConv1d; updates `params.state` in place. y follows x. */
+  causalConv1dStep<P extends CausalConv1dStepParams<FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
+    return causalConv1dStep(this.#backend, params) as Promise<{ y: OutputLike<P['x']> }>;
   }
 
   /** Mamba-2's SSD scan; see ops/ssdScan.ts. */

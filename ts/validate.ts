@@ -374,8 +374,8 @@ function checkActivation(op: string, value: unknown): boolean {
   throw new TypeError(`${op}: activation must be null or 'silu', got ${JSON.stringify(value)}`);
 }
 
-function checkConvWeight(op: string, value: unknown, dim: number): Tensor {
-  const weight = checkTensor(op, 'weight', value, [2]);
+function checkConvWeight(op: string, value: unknown, dim: number): CheckedOperand {
+  const weight = checkOperand(op, 'weight', value, [2], false);
   const width = weight.shape[1]!;
   if (weight.shape[0] !== dim || width < 2 || width > MAX_CONV_WIDTH) {
     throw new RangeError(`${op}: weight must have shape [${dim}, W] ([D, W] with 2 <= W <= ${MAX_CONV_WIDTH}), got ${fmt(weight.shape)}`);
@@ -385,36 +385,44 @@ function checkConvWeight(op: string, value: unknown, dim: number): Tensor {
 
 const CAUSAL_CONV1D_KEYS = ['x', 'weight', 'bias', 'initialState', 'activation', 'returnFinalState', 'signal'] as const;
 
-export function validateCausalConv1d(params: CausalConv1dParams): CausalConv1dArgs {
+/** Checked args with host or device operands (float32), and whether the outputs go to the device (x is there). */
+export type CausalConv1dOperands = WithOperands<CausalConv1dArgs> & { onDevice: boolean };
+export type CausalConv1dStepOperands = WithOperands<CausalConv1dStepArgs> & { onDevice: boolean };
+
+export function validateCausalConv1d(params: CausalConv1dParams<FloatInput>): CausalConv1dOperands {
   const op = 'causalConv1d';
   const p = checkParams(op, params, CAUSAL_CONV1D_KEYS);
-  const x = checkTensor(op, 'x', p.x, [3]);
+  const x = checkOperand(op, 'x', p.x, [3], false);
   const [batch, dim, seqlen] = x.shape as [number, number, number];
   const weight = checkConvWeight(op, p.weight, dim);
   const width = weight.shape[1]!;
-  const bias = checkOptionalTensor(op, 'bias', p.bias, [dim], '[D]');
-  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, dim, width - 1], '[B, D, W-1]');
+  const bias = checkOptionalOperand(op, 'bias', p.bias, [dim], '[D]', false);
+  const initialState = checkOptionalOperand(op, 'initialState', p.initialState, [batch, dim, width - 1], '[B, D, W-1]', false);
   return {
-    batch, dim, seqlen, width, x: x.data, weight: weight.data, bias: bias?.data, initialState: initialState?.data,
+    batch, dim, seqlen, width, x: x.operand, weight: weight.operand, bias: bias?.operand, initialState: initialState?.operand,
     silu: checkActivation(op, p.activation),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+    onDevice: x.operand instanceof DeviceTensor,
   };
 }
 
 const CAUSAL_CONV1D_STEP_KEYS = ['state', 'x', 'weight', 'bias', 'activation', 'signal'] as const;
 
-export function validateCausalConv1dStep(params: CausalConv1dStepParams): CausalConv1dStepArgs {
+export function validateCausalConv1dStep(params: CausalConv1dStepParams<FloatInput>): CausalConv1dStepOperands {
   const op = 'causalConv1dStep';
   const p = checkParams(op, params, CAUSAL_CONV1D_STEP_KEYS);
-  const state = checkTensor(op, 'state', p.state, [3]);
+  const state = checkOperand(op, 'state', p.state, [3], false);
   const [batch, dim] = state.shape as [number, number, number];
   const weight = checkConvWeight(op, p.weight, dim);
   const width = weight.shape[1]!;
   checkShape(op, 'state', state, [batch, dim, width - 1], '[B, D, W-1] with W from weight');
-  const x = checkTensor(op, 'x', p.x, [2]);
+  const x = checkOperand(op, 'x', p.x, [2], false);
   checkShape(op, 'x', x, [batch, dim], '[B, D] from state [B, D, W-1]');
-  const bias = checkOptionalTensor(op, 'bias', p.bias, [dim], '[D]');
-  return { batch, dim, width, state: state.data, x: x.data, weight: weight.data, bias: bias?.data, silu: checkActivation(op, p.activation) };
+  const bias = checkOptionalOperand(op, 'bias', p.bias, [dim], '[D]', false);
+  return {
+    batch, dim, width, state: state.operand, x: x.operand, weight: weight.operand, bias: bias?.operand,
+    silu: checkActivation(op, p.activation), onDevice: x.operand instanceof DeviceTensor,
+  };
 }
 
 /** The longest sequence fftConv takes (the FFT size, a power of two >= L + Lk - 1, must stay <= 2^31). */

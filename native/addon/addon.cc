@@ -30,6 +30,8 @@ constexpr OpEntry kOps[] = {
     {"mambaBlocksStep", MambaBlocksStep},
     {"cudaSelectiveScan", CudaSelectiveScan},
     {"cudaSelectiveScanStep", CudaSelectiveScanStep},
+    {"cudaCausalConv1d", CudaCausalConv1d},
+    {"cudaCausalConv1dStep", CudaCausalConv1dStep},
 };
 
 }  // namespace

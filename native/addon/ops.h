@@ -20,6 +20,8 @@ Napi::Value Linear(const Napi::CallbackInfo& info);
 Napi::Value MambaBlocksStep(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScan(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScanStep(const Napi::CallbackInfo& info);
+Napi::Value CudaCausalConv1d(const Napi::CallbackInfo& info);
+Napi::Value CudaCausalConv1dStep(const Napi::CallbackInfo& info);
 
 }  // namespace ls_addon
 

@@ -1,13 +1,14 @@
 /**
  * The cuda backend: the CUDA kernels in the same Node-API addon as the native backend (native/cuda/, built
- * when nvcc was found). The selective scan runs on the GPU, with host tensors (copied in and out) or device
- * tensors (see device.ts); the ops without CUDA kernels yet run on the native CPU kernels, on host tensors.
+ * when nvcc was found). The selective scan and the causal conv1d run on the GPU, with host tensors (copied in and
+ * out) or device tensors (see device.ts); the ops without CUDA kernels yet run on the native CPU kernels, on host
+ * tensors.
  *
  * Each GPU call runs on a libuv worker thread with its own CUDA stream and settles once its device work is
  * done, so the event loop never waits and concurrent calls overlap on the GPU.
  */
 import type {
-  BackendLoader, BackendName, DeviceCallOptions, DeviceSupport, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
+  BackendLoader, BackendName, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeviceCallOptions, DeviceSupport, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs, WithOperands,
 } from '../backend.js';
 import { DeviceTensor, type DeviceMemory } from '../device.js';
@@ -33,6 +34,8 @@ interface CudaAddon extends Addon {
   cudaFree(handle: object): void;
   cudaSelectiveScan(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
   cudaSelectiveScanStep(args: object): Promise<{ y: HostOrHandle }>;
+  cudaCausalConv1d(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
+  cudaCausalConv1dStep(args: object): Promise<{ y: HostOrHandle }>;
 }
 
 function version(v: number): string {
@@ -84,6 +87,20 @@ class CudaDevice implements DeviceSupport {
     const out = await this.addon.cudaSelectiveScanStep({ ...handles('selectiveScanStep', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
     return { y: this.output(out.y, a.storage, [a.batch, a.dim]) };
   }
+
+  async causalConv1d(a: WithOperands<CausalConv1dArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaCausalConv1d(handles('causalConv1d', rest));
+    const result: { y: Operand; finalState?: Operand } = { y: this.output(out.y, 'float32', [a.batch, a.dim, a.seqlen]) };
+    if (out.finalState) result.finalState = this.output(out.finalState, 'float32', [a.batch, a.dim, a.width - 1]);
+    return result;
+  }
+
+  async causalConv1dStep(a: WithOperands<CausalConv1dStepArgs> & DeviceCallOptions): Promise<{ y: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaCausalConv1dStep(handles('causalConv1dStep', rest));
+    return { y: this.output(out.y, 'float32', [a.batch, a.dim]) };
+  }
 }
 
 /** The GPU ops on the CUDA kernels; the others inherited from the native backend (CPU). */
@@ -107,6 +124,14 @@ class CudaBackend extends NativeBackend {
 
   override async selectiveScanStep(a: SelectiveScanStepArgs): Promise<{ y: Float32Array }> {
     return (await this.device.selectiveScanStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+  }
+
+  override async causalConv1d(a: CausalConv1dArgs): Promise<CausalConv1dOutputs> {
+    return (await this.device.causalConv1d({ ...a, storage: 'float32', outputsOnDevice: false })) as CausalConv1dOutputs;
+  }
+
+  override async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
+    return (await this.device.causalConv1dStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
   }
 }
 

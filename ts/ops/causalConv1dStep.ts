@@ -4,29 +4,37 @@
  * `state` [B, D, W−1] holds the last W−1 inputs; the step computes y [B, D] from them and x, then shifts x into
  * the state **in place**. If the call rejects (bad arguments), the state is left untouched.
  */
-import type { Backend } from '../backend.js';
-import { tensor, type Tensor } from '../tensor.js';
+import type { Backend, CausalConv1dStepArgs, Operand } from '../backend.js';
+import type { DeviceTensor } from '../device.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { validateCausalConv1dStep } from '../validate.js';
+import { hostFloats, validateCausalConv1dStep } from '../validate.js';
+import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface CausalConv1dStepParams {
+export interface CausalConv1dStepParams<X extends FloatInput = Tensor> {
   /** [B, D, W−1], updated in place. */
-  state: Tensor;
+  state: FloatInput;
   /** [B, D] */
-  x: Tensor;
+  x: X;
   /** [D, W] */
-  weight: Tensor;
+  weight: FloatInput;
   /** [D] */
-  bias?: Tensor;
+  bias?: FloatInput;
   activation?: 'silu' | null;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export async function causalConv1dStep(backend: Backend, params: CausalConv1dStepParams): Promise<{ y: Tensor }> {
-  const a = validateCausalConv1dStep(params);
-  const out = await cancellable(checkSignal('causalConv1dStep', params.signal), (cancel) =>
-    backend.causalConv1dStep({ ...a, cancel }),
-  );
-  return { y: tensor(out.y, [a.batch, a.dim]) };
+export async function causalConv1dStep(backend: Backend, params: CausalConv1dStepParams<FloatInput>): Promise<{ y: Tensor | DeviceTensor }> {
+  const { onDevice, ...args } = validateCausalConv1dStep(params);
+  const signal = checkSignal('causalConv1dStep', params.signal);
+  let y: Operand;
+  if (backend.device) {
+    const device = backend.device;
+    ({ y } = await cancellable(signal, () => device.causalConv1dStep({ ...args, storage: 'float32', outputsOnDevice: onDevice })));
+  } else {
+    const host = hostFloats<CausalConv1dStepArgs>('causalConv1dStep', backend.name, args);
+    ({ y } = await cancellable(signal, (cancel) => backend.causalConv1dStep({ ...host, cancel })));
+  }
+  return { y: outputTensor(y, 'float32', [args.batch, args.dim]) as Tensor | DeviceTensor };
 }
