@@ -508,6 +508,93 @@ void BenchConvCase(int64_t batch, int64_t dim, int64_t seqlen, int64_t width, bo
   for (void* d : {dweight, dbias, dstate, dy}) CHECK_CUDA(cudaFree(d));
 }
 
+// ssdScan (softplus dt, D, z, G groups): checked against the CPU recurrence with an initial and final state,
+// then timed. Work: the recurrence's 2 P N multiply-adds per token and head; bytes: x, z, y and B, C once.
+void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim, int64_t groups, int64_t dstate,
+                  bool check, std::vector<Result>* results) {
+  const int64_t nx = batch * seqlen * heads * head_dim, nbc = batch * seqlen * groups * dstate;
+  const int64_t ndt = batch * seqlen * heads, ns = batch * heads * head_dim * dstate;
+  std::vector<float> hx, hz, hdt, hB, hC;
+  void* x = Upload(RandomFloats(nx, -1, 1, 301), LS_FLOAT32, &hx);
+  void* z = Upload(RandomFloats(nx, -2, 2, 302), LS_FLOAT32, &hz);
+  void* dt = Upload(RandomFloats(ndt, -4, 0, 303), LS_FLOAT32, &hdt);
+  void* B = Upload(RandomFloats(nbc, -1, 1, 304), LS_FLOAT32, &hB);
+  void* C = Upload(RandomFloats(nbc, -1, 1, 305), LS_FLOAT32, &hC);
+  const auto A = RandomFloats(heads, -8, -0.5f, 306), D = RandomFloats(heads, -1, 1, 307);
+  const auto bias = RandomFloats(heads, -1, 1, 308), init = RandomFloats(ns, -1, 1, 309);
+  void* dA = Upload(A, LS_FLOAT32);
+  void* dD = Upload(D, LS_FLOAT32);
+  void* dbias = Upload(bias, LS_FLOAT32);
+  void* dstate_ = Upload(init, LS_FLOAT32);
+  void* y;
+  CHECK_CUDA(cudaMalloc(&y, 4 * nx));
+  ls_ssd_scan_params p = {};
+  p.batch = batch;
+  p.seqlen = seqlen;
+  p.heads = heads;
+  p.head_dim = head_dim;
+  p.groups = groups;
+  p.dstate = dstate;
+  p.x = static_cast<float*>(x);
+  p.z = static_cast<float*>(z);
+  p.dt = static_cast<float*>(dt);
+  p.B = static_cast<float*>(B);
+  p.C = static_cast<float*>(C);
+  p.A = static_cast<float*>(dA);
+  p.D = static_cast<float*>(dD);
+  p.dt_bias = static_cast<float*>(dbias);
+  p.dt_softplus = 1;
+  p.dt_min = 0.f;
+  p.dt_max = INFINITY;
+  p.chunk_size = 256;
+  p.y = static_cast<float*>(y);
+  char config[80];
+  snprintf(config, sizeof config, "B%lld L%lld H%lld P%lld N%lld G%lld", (long long)batch, (long long)seqlen,
+           (long long)heads, (long long)head_dim, (long long)dstate, (long long)groups);
+  if (check) {
+    p.initial_state = static_cast<float*>(dstate_);
+    p.final_state = static_cast<float*>(dstate_);
+    CHECK_LS(ls_ssd_scan_cuda(&p, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    std::vector<float> want_y(nx), want_state = init;
+    ls_ssd_scan_params q = p;
+    q.threads = 0;
+    q.algorithm = LS_SSD_RECURRENT;
+    q.x = hx.data();
+    q.z = hz.data();
+    q.dt = hdt.data();
+    q.B = hB.data();
+    q.C = hC.data();
+    q.A = A.data();
+    q.D = D.data();
+    q.dt_bias = bias.data();
+    q.initial_state = want_state.data();
+    q.final_state = want_state.data();
+    q.y = want_y.data();
+    CHECK_LS(ls_ssd_scan_cpu(&q));
+    const double ey = RelL2(Download(y, nx, LS_FLOAT32), want_y), es = RelL2(Download(dstate_, ns, LS_FLOAT32), want_state);
+    printf("check %-34s y rel L2 %.2e, final state %.2e  %s\n", config, ey, es, ey <= 1e-5 && es <= 1e-5 ? "ok" : "FAILED");
+    if (!(ey <= 1e-5 && es <= 1e-5)) exit(1);
+  }
+  p.initial_state = nullptr;
+  p.final_state = nullptr;
+  const double ms = TimeEvents([&](int) { CHECK_LS(ls_ssd_scan_cuda(&p, nullptr)); }, 20);
+  const double flops = 4.0 * seqlen * batch * heads * head_dim * dstate;
+  printf("%-14s %-34s %9.4f ms  %7.1f GFLOP/s (2 P N multiply-adds per token and head)\n", "ssdScan", config, ms, flops / (ms * 1e6));
+  Result r;
+  r.op = "ssdScan";
+  r.config = config;
+  r.threads = 0;
+  r.median_ms = ms;
+  r.min_ms = ms;
+  r.runs = 20;
+  r.elements = static_cast<double>(nx);
+  r.flops = flops;
+  r.bytes = 4.0 * (3 * nx + 2 * nbc + ndt);
+  results->push_back(r);
+  for (void* d : {x, z, dt, B, C, dA, dD, dbias, dstate_, y}) CHECK_CUDA(cudaFree(d));
+}
+
 }  // namespace
 
 int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result>* results, std::string* limits_json) {
@@ -545,6 +632,13 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchConvCase(3, 37, 1001, 7, true, limits, results);  // odd sizes: the scalar path, a long halo
     for (int64_t width : {2, 5, 8, 9, 16}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
     BenchConvCase(8, 4096, 4096, 4, true, limits, results);  // the issue's shape
+  }
+  if (only.empty() || only == "ssdScan") {
+    BenchSsdCase(2, 77, 6, 10, 3, 5, true, results);  // odd sizes: one lane per row, padded states
+    BenchSsdCase(1, 300, 4, 64, 2, 128, true, results);
+    BenchSsdCase(1, 4096, 32, 64, 1, 128, true, results);  // the issue's shapes
+    BenchSsdCase(1, 65536, 32, 64, 1, 128, false, results);
+    BenchSsdCase(8, 2048, 24, 64, 1, 128, true, results);
   }
   return 0;
 }

@@ -27,6 +27,7 @@
 #include "cpu/scratch.h"
 #include "cpu/status.h"
 #include "cpu/thread_pool.h"
+#include "cpu/ssd_scan.h"
 #include "longseq/longseq.h"
 
 namespace ls {
@@ -354,9 +355,7 @@ HWY_EXPORT(RecurrentHeads);
 HWY_EXPORT(ChunkedHead);
 HWY_EXPORT(SsdLanes);
 
-namespace {
-
-ls_status Validate(const ls_ssd_scan_params& p) {
+ls_status ValidateSsdScan(const ls_ssd_scan_params& p) {
   ls_status s;
   if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("seqlen", p.seqlen)) ||
       (s = CheckPositive("heads", p.heads)) || (s = CheckPositive("head_dim", p.head_dim)) ||
@@ -385,6 +384,8 @@ ls_status Validate(const ls_ssd_scan_params& p) {
   return LS_OK;
 }
 
+namespace {
+
 // The recurrence does 2 P N multiply-adds per token and head; the chunked form adds the within-chunk products
 // (Q N + Q P per token for C B^T and its product with dt x) to the same 2 P N: more arithmetic, in matrix products.
 // Measured (AVX-512, one thread, Q = 256): B1 L4096 H32 P64 N128 recurrent 43 ms, chunked 180 ms; B8 L2048 H24
@@ -396,7 +397,7 @@ ls_ssd_algorithm ChooseAlgorithm(const ls_ssd_scan_params& p) {
 }  // namespace
 
 ls_status SsdScan(const ls_ssd_scan_params& p) {
-  if (ls_status s = Validate(p)) return s;
+  if (ls_status s = ValidateSsdScan(p)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(SsdLanes)();
   if (ChooseAlgorithm(p) == LS_SSD_CHUNKED) {
     const int64_t tasks = p.batch * p.heads;

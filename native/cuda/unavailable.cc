@@ -20,3 +20,5 @@ extern "C" ls_status ls_selective_scan_cuda(const ls_selective_scan_params*, voi
 extern "C" ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params*, void*) { return NotBuilt(); }
 extern "C" ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params*, void*) { return NotBuilt(); }
 extern "C" ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params*, void*) { return NotBuilt(); }

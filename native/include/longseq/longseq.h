@@ -412,6 +412,9 @@ LS_API ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params
 /* The causal conv1d and its step (float32); the CPU entries' arguments and checks. */
 LS_API ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params* p, void* stream);
 LS_API ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params* p, void* stream);
+/* Mamba-2's SSD scan and its step (float32, dstate <= 256), as the recurrence whatever `algorithm` asks. */
+LS_API ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params* p, void* stream);
+LS_API ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params* p, void* stream);
 
 #ifdef __cplusplus
 }
