@@ -85,23 +85,23 @@ export class LongSeq {
   }
 
   /** Short causal depthwise convolution; see ops/causalConv1d.ts. y and finalState follow x onto the device. */
-  causalConv1d<P extends CausalConv1dParams<FloatInput>>(params: P): Promise<CausalConv1dResult<OutputLike<P['x']>>> {
+  causalConv1d<P extends CausalConv1dParams<FloatInput, FloatInput>>(params: P): Promise<CausalConv1dResult<OutputLike<P['x']>>> {
     return causalConv1d(this.#backend, params) as Promise<CausalConv1dResult<OutputLike<P['x']>>>;
   }
 
   /** One decode token of causalConv1d; updates `params.state` in place. y follows x. */
-  causalConv1dStep<P extends CausalConv1dStepParams<FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
+  causalConv1dStep<P extends CausalConv1dStepParams<FloatInput, FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
     return causalConv1dStep(this.#backend, params) as Promise<{ y: OutputLike<P['x']> }>;
   }
 
-  /** Mamba-2's SSD scan; see ops/ssdScan.ts. */
-  ssdScan(params: SsdScanParams): Promise<SsdScanResult> {
-    return ssdScan(this.#backend, params);
+  /** Mamba-2's SSD scan; see ops/ssdScan.ts. y and finalState follow x onto the device. */
+  ssdScan<P extends SsdScanParams<FloatInput, FloatInput>>(params: P): Promise<SsdScanResult<OutputLike<P['x']>>> {
+    return ssdScan(this.#backend, params) as Promise<SsdScanResult<OutputLike<P['x']>>>;
   }
 
-  /** One decode token of ssdScan; updates `params.state` in place. */
-  ssdScanStep(params: SsdScanStepParams): Promise<{ y: Tensor }> {
-    return ssdScanStep(this.#backend, params);
+  /** One decode token of ssdScan; updates `params.state` in place. y follows x. */
+  ssdScanStep<P extends SsdScanStepParams<FloatInput, FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
+    return ssdScanStep(this.#backend, params) as Promise<{ y: OutputLike<P['x']> }>;
   }
 
   /** A linear layer, y = x·weightᵀ + bias; see ops/linear.ts. */

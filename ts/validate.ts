@@ -389,7 +389,7 @@ const CAUSAL_CONV1D_KEYS = ['x', 'weight', 'bias', 'initialState', 'activation',
 export type CausalConv1dOperands = WithOperands<CausalConv1dArgs> & { onDevice: boolean };
 export type CausalConv1dStepOperands = WithOperands<CausalConv1dStepArgs> & { onDevice: boolean };
 
-export function validateCausalConv1d(params: CausalConv1dParams<FloatInput>): CausalConv1dOperands {
+export function validateCausalConv1d(params: CausalConv1dParams<FloatInput, FloatInput>): CausalConv1dOperands {
   const op = 'causalConv1d';
   const p = checkParams(op, params, CAUSAL_CONV1D_KEYS);
   const x = checkOperand(op, 'x', p.x, [3], false);
@@ -408,7 +408,7 @@ export function validateCausalConv1d(params: CausalConv1dParams<FloatInput>): Ca
 
 const CAUSAL_CONV1D_STEP_KEYS = ['state', 'x', 'weight', 'bias', 'activation', 'signal'] as const;
 
-export function validateCausalConv1dStep(params: CausalConv1dStepParams<FloatInput>): CausalConv1dStepOperands {
+export function validateCausalConv1dStep(params: CausalConv1dStepParams<FloatInput, FloatInput>): CausalConv1dStepOperands {
   const op = 'causalConv1dStep';
   const p = checkParams(op, params, CAUSAL_CONV1D_STEP_KEYS);
   const state = checkOperand(op, 'state', p.state, [3], false);
@@ -497,10 +497,20 @@ function checkDtLimit(op: string, value: unknown): [number, number] {
   return [lo, hi];
 }
 
+/** Checked ssdScan args with host or device operands; whether outputs go to the device, and D's layout. */
+export type SsdScanOperands = WithOperands<SsdScanArgs> & SsdDeviceFields;
+export type SsdScanStepOperands = WithOperands<SsdScanStepArgs> & SsdDeviceFields;
+export interface SsdDeviceFields {
+  /** x is a device tensor: the outputs stay there. */
+  onDevice: boolean;
+  /** D is [H, P] (per head dimension), not [H]. */
+  dPerDim: boolean;
+}
+
 /** D of ssdScan: [H] or [H, P]. */
-function checkSsdSkip(op: string, value: unknown, heads: number, headDim: number): Tensor | undefined {
+function checkSsdSkip(op: string, value: unknown, heads: number, headDim: number): CheckedOperand | undefined {
   if (value === undefined) return undefined;
-  const D = checkTensor(op, 'D', value, [1, 2]);
+  const D = checkOperand(op, 'D', value, [1, 2], false);
   if (D.shape.length === 1) checkShape(op, 'D', D, [heads], '[H]');
   else checkShape(op, 'D', D, [heads, headDim], '[H, P]');
   return D;
@@ -517,27 +527,27 @@ const SSD_SCAN_KEYS = [
   'returnFinalState', 'signal',
 ] as const;
 
-export function validateSsdScan(params: SsdScanParams): SsdScanArgs {
+export function validateSsdScan(params: SsdScanParams<FloatInput, FloatInput>): SsdScanOperands {
   const op = 'ssdScan';
   const p = checkParams(op, params, SSD_SCAN_KEYS);
-  const x = checkTensor(op, 'x', p.x, [4]);
+  const x = checkOperand(op, 'x', p.x, [4], false);
   const [batch, seqlen, heads, headDim] = x.shape as [number, number, number, number];
-  const dt = checkTensor(op, 'dt', p.dt, [3]);
+  const dt = checkOperand(op, 'dt', p.dt, [3], false);
   checkShape(op, 'dt', dt, [batch, seqlen, heads], '[B, L, H] from x [B, L, H, P]');
-  const A = checkTensor(op, 'A', p.A, [1]);
+  const A = checkOperand(op, 'A', p.A, [1], false);
   checkShape(op, 'A', A, [heads], '[H]');
-  const Bt = checkTensor(op, 'B', p.B, [4]);
+  const Bt = checkOperand(op, 'B', p.B, [4], false);
   if (Bt.shape[0] !== batch || Bt.shape[1] !== seqlen) {
     throw new RangeError(`${op}: B must have shape [${batch}, ${seqlen}, G, N] ([B, L, G, N] with B, L from x), got ${fmt(Bt.shape)}`);
   }
   const [, , groups, dstate] = Bt.shape as [number, number, number, number];
   checkSsdGroups(op, heads, groups);
-  const Ct = checkTensor(op, 'C', p.C, [4]);
+  const Ct = checkOperand(op, 'C', p.C, [4], false);
   checkShape(op, 'C', Ct, Bt.shape, '[B, L, G, N], like B');
   const D = checkSsdSkip(op, p.D, heads, headDim);
-  const z = checkOptionalTensor(op, 'z', p.z, x.shape, '[B, L, H, P], like x');
-  const dtBias = checkOptionalTensor(op, 'dtBias', p.dtBias, [heads], '[H]');
-  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, heads, headDim, dstate], '[B, H, P, N]');
+  const z = checkOptionalOperand(op, 'z', p.z, x.shape, '[B, L, H, P], like x', false);
+  const dtBias = checkOptionalOperand(op, 'dtBias', p.dtBias, [heads], '[H]', false);
+  const initialState = checkOptionalOperand(op, 'initialState', p.initialState, [batch, heads, headDim, dstate], '[B, H, P, N]', false);
   if (batch * heads * headDim * dstate > MAX_ELEMENTS) {
     throw new RangeError(`${op}: the state [${batch}, ${heads}, ${headDim}, ${dstate}] has more than 2^31 - 1 elements`);
   }
@@ -549,43 +559,45 @@ export function validateSsdScan(params: SsdScanParams): SsdScanArgs {
   }
   return {
     batch, seqlen, heads, headDim, groups, dstate,
-    x: x.data, dt: dt.data, A: A.data, B: Bt.data, C: Ct.data, D: D?.data, z: z?.data, dtBias: dtBias?.data,
-    initialState: initialState?.data,
+    x: x.operand, dt: dt.operand, A: A.operand, B: Bt.operand, C: Ct.operand, D: D?.operand, z: z?.operand, dtBias: dtBias?.operand,
+    initialState: initialState?.operand,
     dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax, chunkSize,
     algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+    onDevice: x.operand instanceof DeviceTensor, dPerDim: D?.shape.length === 2,
   };
 }
 
 const SSD_SCAN_STEP_KEYS = ['state', 'x', 'dt', 'A', 'B', 'C', 'D', 'z', 'dtBias', 'dtSoftplus', 'dtLimit', 'signal'] as const;
 
-export function validateSsdScanStep(params: SsdScanStepParams): SsdScanStepArgs {
+export function validateSsdScanStep(params: SsdScanStepParams<FloatInput, FloatInput>): SsdScanStepOperands {
   const op = 'ssdScanStep';
   const p = checkParams(op, params, SSD_SCAN_STEP_KEYS);
-  const state = checkTensor(op, 'state', p.state, [4]);
+  const state = checkOperand(op, 'state', p.state, [4], false);
   const [batch, heads, headDim, dstate] = state.shape as [number, number, number, number];
-  const x = checkTensor(op, 'x', p.x, [3]);
+  const x = checkOperand(op, 'x', p.x, [3], false);
   checkShape(op, 'x', x, [batch, heads, headDim], '[B, H, P] from state [B, H, P, N]');
-  const dt = checkTensor(op, 'dt', p.dt, [2]);
+  const dt = checkOperand(op, 'dt', p.dt, [2], false);
   checkShape(op, 'dt', dt, [batch, heads], '[B, H]');
-  const A = checkTensor(op, 'A', p.A, [1]);
+  const A = checkOperand(op, 'A', p.A, [1], false);
   checkShape(op, 'A', A, [heads], '[H]');
-  const Bt = checkTensor(op, 'B', p.B, [3]);
+  const Bt = checkOperand(op, 'B', p.B, [3], false);
   if (Bt.shape[0] !== batch || Bt.shape[2] !== dstate) {
     throw new RangeError(`${op}: B must have shape [${batch}, G, ${dstate}] ([B, G, N] with B, N from state), got ${fmt(Bt.shape)}`);
   }
   const groups = Bt.shape[1]!;
   checkSsdGroups(op, heads, groups);
-  const Ct = checkTensor(op, 'C', p.C, [3]);
+  const Ct = checkOperand(op, 'C', p.C, [3], false);
   checkShape(op, 'C', Ct, Bt.shape, '[B, G, N], like B');
   const D = checkSsdSkip(op, p.D, heads, headDim);
-  const z = checkOptionalTensor(op, 'z', p.z, x.shape, '[B, H, P], like x');
-  const dtBias = checkOptionalTensor(op, 'dtBias', p.dtBias, [heads], '[H]');
+  const z = checkOptionalOperand(op, 'z', p.z, x.shape, '[B, H, P], like x', false);
+  const dtBias = checkOptionalOperand(op, 'dtBias', p.dtBias, [heads], '[H]', false);
   const [dtMin, dtMax] = checkDtLimit(op, p.dtLimit);
   return {
     batch, heads, headDim, groups, dstate,
-    state: state.data, x: x.data, dt: dt.data, A: A.data, B: Bt.data, C: Ct.data, D: D?.data, z: z?.data,
-    dtBias: dtBias?.data, dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax,
+    state: state.operand, x: x.operand, dt: dt.operand, A: A.operand, B: Bt.operand, C: Ct.operand, D: D?.operand, z: z?.operand,
+    dtBias: dtBias?.operand, dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax,
+    onDevice: x.operand instanceof DeviceTensor, dPerDim: D?.shape.length === 2,
   };
 }
 

@@ -3,6 +3,7 @@
 
 #include "addon/marshal.h"
 #include "addon/ops.h"
+#include "addon/ssd_scan_sizes.h"
 
 namespace ls_addon {
 namespace {
@@ -39,6 +40,30 @@ const float* GetSkip(const Napi::Object& args, int64_t heads, int64_t head_dim, 
 
 }  // namespace
 
+void ReadSsdScanSizes(const Napi::Object& args, ls_ssd_scan_params* p) {
+  p->batch = GetDim(args, "batch");
+  p->seqlen = GetDim(args, "seqlen");
+  p->heads = GetDim(args, "heads");
+  p->head_dim = GetDim(args, "headDim");
+  p->groups = GetDim(args, "groups");
+  p->dstate = GetDim(args, "dstate");
+  p->dt_softplus = GetBool(args, "dtSoftplus");
+  p->dt_min = GetFloat(args, "dtMin");
+  p->dt_max = GetBound(args, "dtMax");
+  p->chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
+}
+
+void ReadSsdScanStepSizes(const Napi::Object& args, ls_ssd_scan_step_params* p) {
+  p->batch = GetDim(args, "batch");
+  p->heads = GetDim(args, "heads");
+  p->head_dim = GetDim(args, "headDim");
+  p->groups = GetDim(args, "groups");
+  p->dstate = GetDim(args, "dstate");
+  p->dt_softplus = GetBool(args, "dtSoftplus");
+  p->dt_min = GetFloat(args, "dtMin");
+  p->dt_max = GetBound(args, "dtMax");
+}
+
 // args: { threads, cancel?, batch, seqlen, heads, headDim, groups, dstate, dtSoftplus, dtMin, dtMax, chunkSize,
 //         algorithm (0 auto, 1 chunked, 2 recurrent), returnFinalState, x, dt, A, B, C, D?, z?, dtBias?,
 //         initialState? }. Resolves to { y, finalState? }.
@@ -50,16 +75,7 @@ Napi::Value SsdScan(const Napi::CallbackInfo& info) {
   ls_ssd_scan_params& p = worker->params;
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
-  p.batch = GetDim(args, "batch");
-  p.seqlen = GetDim(args, "seqlen");
-  p.heads = GetDim(args, "heads");
-  p.head_dim = GetDim(args, "headDim");
-  p.groups = GetDim(args, "groups");
-  p.dstate = GetDim(args, "dstate");
-  p.dt_softplus = GetBool(args, "dtSoftplus");
-  p.dt_min = GetFloat(args, "dtMin");
-  p.dt_max = GetBound(args, "dtMax");
-  p.chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
+  ReadSsdScanSizes(args, &p);
   p.algorithm = GetEnum(args, "algorithm", 2);
   const int64_t blhp = Elements(env, "x", {p.batch, p.seqlen, p.heads, p.head_dim});
   const int64_t blgn = Elements(env, "B", {p.batch, p.seqlen, p.groups, p.dstate});
@@ -88,14 +104,7 @@ Napi::Value SsdScanStep(const Napi::CallbackInfo& info) {
   ls_ssd_scan_step_params& p = worker->params;
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
-  p.batch = GetDim(args, "batch");
-  p.heads = GetDim(args, "heads");
-  p.head_dim = GetDim(args, "headDim");
-  p.groups = GetDim(args, "groups");
-  p.dstate = GetDim(args, "dstate");
-  p.dt_softplus = GetBool(args, "dtSoftplus");
-  p.dt_min = GetFloat(args, "dtMin");
-  p.dt_max = GetBound(args, "dtMax");
+  ReadSsdScanStepSizes(args, &p);
   const int64_t bhp = Elements(env, "x", {p.batch, p.heads, p.head_dim});
   const int64_t bgn = Elements(env, "B", {p.batch, p.groups, p.dstate});
   p.state = GetInOut(args, "state", Elements(env, "state", {p.batch, p.heads, p.head_dim, p.dstate}), worker.get());

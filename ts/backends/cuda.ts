@@ -1,6 +1,6 @@
 /**
  * The cuda backend: the CUDA kernels in the same Node-API addon as the native backend (native/cuda/, built
- * when nvcc was found). The selective scan and the causal conv1d run on the GPU, with host tensors (copied in and
+ * when nvcc was found). The selective scan, the causal conv1d and the SSD scan run on the GPU, with host tensors (copied in and
  * out) or device tensors (see device.ts); the ops without CUDA kernels yet run on the native CPU kernels, on host
  * tensors.
  *
@@ -9,7 +9,7 @@
  */
 import type {
   BackendLoader, BackendName, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeviceCallOptions, DeviceSupport, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
-  SelectiveScanStepArgs, WithOperands,
+  SelectiveScanStepArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, WithOperands,
 } from '../backend.js';
 import { DeviceTensor, type DeviceMemory } from '../device.js';
 import { sizeOf, type DType } from '../tensor.js';
@@ -36,6 +36,8 @@ interface CudaAddon extends Addon {
   cudaSelectiveScanStep(args: object): Promise<{ y: HostOrHandle }>;
   cudaCausalConv1d(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
   cudaCausalConv1dStep(args: object): Promise<{ y: HostOrHandle }>;
+  cudaSsdScan(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
+  cudaSsdScanStep(args: object): Promise<{ y: HostOrHandle }>;
 }
 
 function version(v: number): string {
@@ -101,6 +103,20 @@ class CudaDevice implements DeviceSupport {
     const out = await this.addon.cudaCausalConv1dStep(handles('causalConv1dStep', rest));
     return { y: this.output(out.y, 'float32', [a.batch, a.dim]) };
   }
+
+  async ssdScan(a: WithOperands<SsdScanArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand; finalState?: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaSsdScan(handles('ssdScan', rest));
+    const result: { y: Operand; finalState?: Operand } = { y: this.output(out.y, 'float32', [a.batch, a.seqlen, a.heads, a.headDim]) };
+    if (out.finalState) result.finalState = this.output(out.finalState, 'float32', [a.batch, a.heads, a.headDim, a.dstate]);
+    return result;
+  }
+
+  async ssdScanStep(a: WithOperands<SsdScanStepArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaSsdScanStep(handles('ssdScanStep', rest));
+    return { y: this.output(out.y, 'float32', [a.batch, a.heads, a.headDim]) };
+  }
 }
 
 /** The GPU ops on the CUDA kernels; the others inherited from the native backend (CPU). */
@@ -132,6 +148,16 @@ class CudaBackend extends NativeBackend {
 
   override async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
     return (await this.device.causalConv1dStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+  }
+
+  override async ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {
+    const dPerDim = a.D !== undefined && a.headDim > 1 && a.D.length === a.heads * a.headDim;
+    return (await this.device.ssdScan({ ...a, dPerDim, storage: 'float32', outputsOnDevice: false })) as SsdScanOutputs;
+  }
+
+  override async ssdScanStep(a: SsdScanStepArgs): Promise<{ y: Float32Array }> {
+    const dPerDim = a.D !== undefined && a.headDim > 1 && a.D.length === a.heads * a.headDim;
+    return (await this.device.ssdScanStep({ ...a, dPerDim, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
   }
 }
 

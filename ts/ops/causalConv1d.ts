@@ -11,15 +11,15 @@ import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateCausalConv1d } from '../validate.js';
 import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface CausalConv1dParams<X extends FloatInput = Tensor> {
+export interface CausalConv1dParams<X extends FloatInput = Tensor, F extends FloatInput = Tensor> {
   /** [B, D, L] */
   x: X;
   /** [D, W] */
-  weight: FloatInput;
+  weight: F;
   /** [D] */
-  bias?: FloatInput;
+  bias?: F;
   /** The W−1 inputs before x, [B, D, W−1]; zeros when absent. */
-  initialState?: FloatInput;
+  initialState?: F;
   /** null (default) or 'silu'. */
   activation?: 'silu' | null;
   /** Also return the last W−1 inputs, [B, D, W−1] (default false). */
@@ -35,7 +35,7 @@ export interface CausalConv1dResult<Y = Tensor> {
   finalState?: Y;
 }
 
-export async function causalConv1d(backend: Backend, params: CausalConv1dParams<FloatInput>): Promise<CausalConv1dResult<Tensor | DeviceTensor>> {
+export async function causalConv1d(backend: Backend, params: CausalConv1dParams<FloatInput, FloatInput>): Promise<CausalConv1dResult<Tensor | DeviceTensor>> {
   const { onDevice, ...args } = validateCausalConv1d(params);
   const signal = checkSignal('causalConv1d', params.signal);
   let out: { y: Operand; finalState?: Operand };

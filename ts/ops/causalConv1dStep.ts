@@ -11,21 +11,21 @@ import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateCausalConv1dStep } from '../validate.js';
 import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface CausalConv1dStepParams<X extends FloatInput = Tensor> {
+export interface CausalConv1dStepParams<X extends FloatInput = Tensor, F extends FloatInput = Tensor> {
   /** [B, D, W−1], updated in place. */
-  state: FloatInput;
+  state: F;
   /** [B, D] */
   x: X;
   /** [D, W] */
-  weight: FloatInput;
+  weight: F;
   /** [D] */
-  bias?: FloatInput;
+  bias?: F;
   activation?: 'silu' | null;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export async function causalConv1dStep(backend: Backend, params: CausalConv1dStepParams<FloatInput>): Promise<{ y: Tensor | DeviceTensor }> {
+export async function causalConv1dStep(backend: Backend, params: CausalConv1dStepParams<FloatInput, FloatInput>): Promise<{ y: Tensor | DeviceTensor }> {
   const { onDevice, ...args } = validateCausalConv1dStep(params);
   const signal = checkSignal('causalConv1dStep', params.signal);
   let y: Operand;

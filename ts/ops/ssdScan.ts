@@ -7,30 +7,32 @@
  * Native and wasm compute it either as the chunked SSD form or as the recurrence (`algorithm`; 'auto' picks the
  * faster for the shape); the js reference is the recurrence.
  */
-import type { Backend, SsdAlgorithm } from '../backend.js';
+import type { Backend, Operand, SsdAlgorithm, SsdScanArgs } from '../backend.js';
+import type { DeviceTensor } from '../device.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { tensor, type Tensor } from '../tensor.js';
-import { validateSsdScan } from '../validate.js';
+import type { Tensor } from '../tensor.js';
+import { hostFloats, validateSsdScan } from '../validate.js';
+import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface SsdScanParams {
-  /** [B, L, H, P] */
-  x: Tensor;
+export interface SsdScanParams<X extends FloatInput = Tensor, F extends FloatInput = Tensor> {
+  /** [B, L, H, P]; on the device (cuda backend), the outputs stay there. */
+  x: X;
   /** Step sizes before bias and softplus, [B, L, H]. */
-  dt: Tensor;
+  dt: F;
   /** One (negative) decay rate per head, [H]. */
-  A: Tensor;
+  A: F;
   /** [B, L, G, N], H a multiple of G. */
-  B: Tensor;
+  B: F;
   /** [B, L, G, N] */
-  C: Tensor;
+  C: F;
   /** Skip term, [H] or [H, P]. */
-  D?: Tensor;
+  D?: F;
   /** Gate, [B, L, H, P]: y ·= z·sigmoid(z). */
-  z?: Tensor;
+  z?: F;
   /** [H] */
-  dtBias?: Tensor;
+  dtBias?: F;
   /** [B, H, P, N]; zeros when absent. */
-  initialState?: Tensor;
+  initialState?: F;
   /** Softplus on dt + dtBias (default false; Mamba-2 uses true). */
   dtSoftplus?: boolean;
   /** Clamp Δ to [lo, hi] (default [0, Infinity]: none). */
@@ -45,17 +47,29 @@ export interface SsdScanParams {
   signal?: AbortSignal;
 }
 
-export interface SsdScanResult {
-  /** [B, L, H, P] */
-  y: Tensor;
-  /** [B, H, P, N], present when returnFinalState was true. */
-  finalState?: Tensor;
+export interface SsdScanResult<Y = Tensor> {
+  /** [B, L, H, P], on the device when x is. */
+  y: Y;
+  /** [B, H, P, N], present when returnFinalState was true; on the device when x is. */
+  finalState?: Y;
 }
 
-export async function ssdScan(backend: Backend, params: SsdScanParams): Promise<SsdScanResult> {
-  const a = validateSsdScan(params);
-  const out = await cancellable(checkSignal('ssdScan', params.signal), (cancel) => backend.ssdScan({ ...a, cancel }));
-  const result: SsdScanResult = { y: tensor(out.y, [a.batch, a.seqlen, a.heads, a.headDim]) };
-  if (a.returnFinalState) result.finalState = tensor(out.finalState!, [a.batch, a.heads, a.headDim, a.dstate]);
+export async function ssdScan(backend: Backend, params: SsdScanParams<FloatInput, FloatInput>): Promise<SsdScanResult<Tensor | DeviceTensor>> {
+  const { onDevice, dPerDim, ...args } = validateSsdScan(params);
+  const signal = checkSignal('ssdScan', params.signal);
+  let out: { y: Operand; finalState?: Operand };
+  if (backend.device) {
+    const device = backend.device;
+    out = await cancellable(signal, () => device.ssdScan({ ...args, dPerDim, storage: 'float32', outputsOnDevice: onDevice }));
+  } else {
+    const host = hostFloats<SsdScanArgs>('ssdScan', backend.name, args);
+    out = await cancellable(signal, (cancel) => backend.ssdScan({ ...host, cancel }));
+  }
+  const result: SsdScanResult<Tensor | DeviceTensor> = {
+    y: outputTensor(out.y, 'float32', [args.batch, args.seqlen, args.heads, args.headDim]) as Tensor | DeviceTensor,
+  };
+  if (args.returnFinalState) {
+    result.finalState = outputTensor(out.finalState!, 'float32', [args.batch, args.heads, args.headDim, args.dstate]) as Tensor | DeviceTensor;
+  }
   return result;
 }

@@ -1,0 +1,94 @@
+/**
+ * The cuda backend's SSD scan (Mamba-2) and its step, on a GPU (`npm run test:cuda`; skipped, saying why, where
+ * CUDA cannot run): golden cases, random shapes against the native backend (groups, D per head or per dimension,
+ * dtLimit, states up to 256, lengths across chunks), device tensors, prefill + steps.
+ */
+import { describe, expect, test } from 'vitest';
+import { available, DeviceTensor, tensor, type SsdScanParams, type Tensor } from '../../ts/index.node.js';
+import { backend, type TestBackend } from '../helpers/backends.js';
+import { expectClose } from '../helpers/compare.js';
+import { goldenTests } from '../helpers/goldenTests.js';
+import { choose, pick, rng, uniform } from '../helpers/random.js';
+
+const status = (await available()).find((s) => s.name === 'cuda')!;
+const cuda: TestBackend = { name: 'cuda', available: status.available, reason: status.reason ?? '' };
+const run = cuda.available ? test : test.skip;
+
+function randomSsd(seed: number): SsdScanParams {
+  const r = rng(seed);
+  const [B, G] = [pick(r, 1, 2), choose(r, [1, 1, 2])];
+  const H = G * pick(r, 1, 3);
+  const L = choose(r, [1, 2, 17, 64, 130, 1000]);
+  const P = choose(r, [1, 3, 16, 20, 64]);
+  const N = choose(r, [1, 5, 16, 24, 64, 128, 256]);
+  const p: SsdScanParams = {
+    x: uniform(r, [B, L, H, P]), dt: uniform(r, [B, L, H], -3, 1), A: uniform(r, [H], -2, -0.1),
+    B: uniform(r, [B, L, G, N]), C: uniform(r, [B, L, G, N]), dtSoftplus: r() < 0.8, returnFinalState: r() < 0.7,
+  };
+  if (!p.dtSoftplus) p.dt = uniform(r, [B, L, H], 0, 1);
+  if (r() < 0.7) p.D = r() < 0.5 ? uniform(r, [H]) : uniform(r, [H, P]);
+  if (r() < 0.6) p.z = uniform(r, [B, L, H, P], -3, 3);
+  if (r() < 0.6) p.dtBias = uniform(r, [H], -1, 1);
+  if (r() < 0.5) p.initialState = uniform(r, [B, H, P, N]);
+  if (r() < 0.3) p.dtLimit = [0.05, 0.8];
+  return p;
+}
+
+/** Token t of [B, L, ...] as [B, ...]. */
+function token(t: Tensor, index: number): Tensor {
+  const [B, L] = t.shape as [number, number];
+  const inner = t.data.length / (B * L);
+  const out = new Float32Array(B * inner);
+  for (let b = 0; b < B; b++) out.set(t.data.subarray((b * L + index) * inner, (b * L + index + 1) * inner), b * inner);
+  return tensor(out, [B, ...t.shape.slice(2)]);
+}
+
+describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`, () => {
+  goldenTests('ssdScan', cuda);
+
+  run('matches the native backend on random shapes and options', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    for (let seed = 1; seed <= 40; seed++) {
+      const p = randomSsd(seed);
+      const [out, ref] = await Promise.all([gpu.ssdScan(p), cpu.ssdScan(p)]);
+      expectClose(`seed ${seed} y`, out.y, ref.y, 1e-5);
+      if (p.returnFinalState) expectClose(`seed ${seed} finalState`, out.finalState!, ref.finalState!, 1e-5);
+    }
+  });
+
+  run('device tensors in and out; prefill, then steps on a device state == the whole sequence', async () => {
+    const gpu = await backend('cuda');
+    const r = rng(5);
+    const [B, L, H, P, G, N, T] = [2, 40, 4, 16, 2, 32, 30];
+    const p = {
+      x: uniform(r, [B, L, H, P]), dt: uniform(r, [B, L, H], -3, 1), A: uniform(r, [H], -2, -0.1), B: uniform(r, [B, L, G, N]),
+      C: uniform(r, [B, L, G, N]), D: uniform(r, [H, P]), z: uniform(r, [B, L, H, P], -3, 3), dtBias: uniform(r, [H], -1, 1),
+      dtSoftplus: true,
+    };
+    const full = await gpu.ssdScan({ ...p, returnFinalState: true });
+    const dev = async (t: Tensor) => gpu.toDevice(t);
+    const weights = { A: await dev(p.A), D: await dev(p.D), dtBias: await dev(p.dtBias) };
+    const onDevice = await gpu.ssdScan({ ...p, ...weights, x: await dev(p.x), returnFinalState: true });
+    expect(onDevice.y).toBeInstanceOf(DeviceTensor);
+    expectClose('device y', await gpu.toHost(onDevice.y), full.y, 0);
+    const prefix = (t: Tensor) => {
+      const inner = t.data.length / (B * L);
+      const out = new Float32Array(B * T * inner);
+      for (let b = 0; b < B; b++) out.set(t.data.subarray(b * L * inner, (b * L + T) * inner), b * T * inner);
+      return tensor(out, [B, T, ...t.shape.slice(2)]);
+    };
+    const prefill = await gpu.ssdScan({ ...p, x: prefix(p.x), dt: prefix(p.dt), B: prefix(p.B), C: prefix(p.C), z: prefix(p.z), returnFinalState: true });
+    const state = await dev(prefill.finalState!);
+    for (let t = T; t < L; t++) {
+      const { y } = await gpu.ssdScanStep({
+        ...weights, state, x: await dev(token(p.x, t)), dt: token(p.dt, t), B: token(p.B, t), C: token(p.C, t), z: token(p.z, t),
+        dtSoftplus: true,
+      });
+      expect(y).toBeInstanceOf(DeviceTensor);
+      expectClose(`step ${t}`, await gpu.toHost(y), token(full.y, t), 1e-5);
+      y.dispose();
+    }
+    expectClose('final state', await gpu.toHost(state), full.finalState!, 1e-5);
+    for (const d of [...Object.values(weights), onDevice.y, onDevice.finalState!, state]) d.dispose();
+  });
+});
