@@ -53,6 +53,11 @@ function handles(op: string, args: object): Record<string, unknown> {
   return out;
 }
 
+/** Whether host args' D is [H, P] (its length says so, as the CPU addon reads it) rather than [H]. */
+function skipPerDim(a: { D?: Float32Array; heads: number; headDim: number }): boolean {
+  return a.D !== undefined && a.headDim > 1 && a.D.length === a.heads * a.headDim;
+}
+
 class CudaDevice implements DeviceSupport {
   readonly memory: DeviceMemory;
 
@@ -151,13 +156,11 @@ class CudaBackend extends NativeBackend {
   }
 
   override async ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {
-    const dPerDim = a.D !== undefined && a.headDim > 1 && a.D.length === a.heads * a.headDim;
-    return (await this.device.ssdScan({ ...a, dPerDim, storage: 'float32', outputsOnDevice: false })) as SsdScanOutputs;
+    return (await this.device.ssdScan({ ...a, dPerDim: skipPerDim(a), storage: 'float32', outputsOnDevice: false })) as SsdScanOutputs;
   }
 
   override async ssdScanStep(a: SsdScanStepArgs): Promise<{ y: Float32Array }> {
-    const dPerDim = a.D !== undefined && a.headDim > 1 && a.D.length === a.heads * a.headDim;
-    return (await this.device.ssdScanStep({ ...a, dPerDim, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+    return (await this.device.ssdScanStep({ ...a, dPerDim: skipPerDim(a), storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
   }
 }
 

@@ -9,7 +9,7 @@ import { tensor } from '../tensor.js';
 import type { MambaBlockWeights } from '../ops/mambaBlocksStep.js';
 import type { Checkpoint } from './checkpoint.js';
 import { integer } from './config.js';
-import { addInto, columns, negExp, rmsNorm, toChannels, toRows } from './layers.js';
+import { addInto, columns, negExp, rmsNorm, toChannels, toRows } from '../layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
 

@@ -8,7 +8,7 @@ import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { Checkpoint } from './checkpoint.js';
 import { float, integer } from './config.js';
-import { addInto, columns, gatedRmsNorm, negExp, rmsNorm, toChannels, toRows } from './layers.js';
+import { addInto, columns, gatedRmsNorm, negExp, rmsNorm, toChannels, toRows } from '../layers.js';
 import { CausalLM, type LayerCache } from './model.js';
 
 interface Mamba2Layer {

@@ -7,7 +7,7 @@ import type { LongSeq } from '../longseq.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { Checkpoint } from './checkpoint.js';
 import { integer, number } from './config.js';
-import { embed, rmsNorm } from './layers.js';
+import { embed, rmsNorm } from '../layers.js';
 
 /** One layer's decode cache for a batch: conv window [B, C, W−1] and scan state, both updated in place. */
 export interface LayerCache {

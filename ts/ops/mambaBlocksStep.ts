@@ -15,7 +15,7 @@ import type { Backend, MambaBlocksStepArgs } from '../backend.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { validateMambaBlocksStep } from '../validate.js';
-import { addInto, columns, rmsNorm } from '../models/layers.js';
+import { addInto, columns, rmsNorm } from '../layers.js';
 
 /** One block's weights, as a checkpoint stores them (A already as −exp(A_log)). */
 export interface MambaBlockWeights {
