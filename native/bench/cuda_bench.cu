@@ -508,6 +508,104 @@ void BenchConvCase(int64_t batch, int64_t dim, int64_t seqlen, int64_t width, bo
   for (void* d : {dweight, dbias, dstate, dy}) CHECK_CUDA(cudaFree(d));
 }
 
+// fftConv (D term): checked against the CPU's FFT path, the plan against the plain call, then timed with the
+// filters' FFT included (as PyTorch's rfft convolution is measured) and with a plan. Work: the model of three
+// real FFTs of size n (5/2 n log2 n each) per row, the filters' once per channel; bytes: u, k, y once.
+void BenchFftConvCase(int64_t batch, int64_t channels, int64_t seqlen, int64_t kernel_len, bool check,
+                      const DeviceLimits& limits, std::vector<Result>* results) {
+  const int64_t nu = batch * channels * seqlen, nk = channels * kernel_len;
+  const double bytes = 4.0 * (2 * nu + nk);
+  const int copies = bytes >= 512e6 ? 2 : std::max(2, std::min(8, static_cast<int>(1024e6 / bytes) + 1));
+  std::vector<float> hu;
+  std::vector<void*> us;
+  for (int c = 0; c < copies; ++c) us.push_back(Upload(RandomFloats(nu, -1, 1, 400 + c), LS_FLOAT32, c == 0 ? &hu : nullptr));
+  std::vector<float> hk = RandomFloats(nk, -1, 1, 410);
+  for (int64_t i = 0; i < nk; ++i) hk[i] /= 1.f + 0.01f * static_cast<float>(i % kernel_len);  // decaying, as Hyena's
+  const auto hD = RandomFloats(channels, -1, 1, 411);
+  void* dk = Upload(hk, LS_FLOAT32);
+  void* dD = Upload(hD, LS_FLOAT32);
+  void* dy;
+  CHECK_CUDA(cudaMalloc(&dy, 4 * nu));
+  const int64_t spectrum_floats = ls_fft_conv_spectrum_floats_cuda(channels, seqlen, kernel_len);
+  void* dspectrum;
+  CHECK_CUDA(cudaMalloc(&dspectrum, 4 * spectrum_floats));
+  ls_fft_conv_spectrum_params sp = {};
+  sp.channels = channels;
+  sp.seqlen = seqlen;
+  sp.kernel_len = kernel_len;
+  sp.k = static_cast<float*>(dk);
+  sp.spectrum = static_cast<float*>(dspectrum);
+  CHECK_LS(ls_fft_conv_spectrum_cuda(&sp, nullptr));
+  ls_fft_conv_params p = {};
+  p.batch = batch;
+  p.channels = channels;
+  p.seqlen = seqlen;
+  p.kernel_len = kernel_len;
+  p.k = static_cast<float*>(dk);
+  p.D = static_cast<float*>(dD);
+  p.y = static_cast<float*>(dy);
+  p.u = static_cast<float*>(us[0]);
+  char config[64];
+  snprintf(config, sizeof config, "B%lld H%lld L%lld Lk%lld", (long long)batch, (long long)channels, (long long)seqlen,
+           (long long)kernel_len);
+  if (check) {
+    CHECK_LS(ls_fft_conv_cuda(&p, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    const auto got = Download(dy, nu, LS_FLOAT32);
+    ls_fft_conv_params planned = p;
+    planned.k = nullptr;
+    planned.spectrum = static_cast<float*>(dspectrum);
+    CHECK_LS(ls_fft_conv_cuda(&planned, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    const auto got_plan = Download(dy, nu, LS_FLOAT32);
+    std::vector<float> want(nu);
+    ls_fft_conv_params q = p;
+    q.u = hu.data();
+    q.k = hk.data();
+    q.D = hD.data();
+    q.y = want.data();
+    q.algorithm = LS_FFT_CONV_FFT;
+    CHECK_LS(ls_fft_conv_cpu(&q));
+    const double e = RelL2(got, want), ep = RelL2(got_plan, got);
+    const bool ok = e <= 2e-5 && ep <= 1e-6;
+    printf("check %-34s y %.2e against the CPU, plan %.2e against the plain call  %s\n", config, e, ep, ok ? "ok" : "FAILED");
+    if (!ok) exit(1);
+  }
+  int64_t n = 2;
+  while (n < seqlen + kernel_len - 1) n *= 2;
+  const double fft_flops = 2.5 * n * std::log2(static_cast<double>(n));
+  const int runs = std::max(10, std::min(1000, static_cast<int>(2e9 / bytes)));
+  for (bool plan : {false, true}) {
+    ls_fft_conv_params r = p;
+    if (plan) {
+      r.k = nullptr;
+      r.spectrum = static_cast<float*>(dspectrum);
+    }
+    const double ms = TimeEvents([&](int i) {
+      r.u = static_cast<float*>(us[i % copies]);
+      CHECK_LS(ls_fft_conv_cuda(&r, nullptr));
+    }, runs);
+    const double flops = fft_flops * (2.0 * batch * channels + (plan ? 0 : channels));
+    const double gbps = bytes / (ms * 1e-3) / 1e9;
+    const char* op = plan ? "fftConvPlan" : "fftConv";
+    printf("%-14s %-34s %9.4f ms  %7.0f GFLOP/s  %6.0f GB/s (%4.1f%% of copy)\n", op, config, ms, flops / (ms * 1e-3) / 1e9,
+           gbps, 100.0 * gbps / limits.copy_gbps);
+    Result res;
+    res.op = op;
+    res.config = config;
+    res.threads = 0;
+    res.median_ms = ms;
+    res.min_ms = ms;
+    res.runs = runs;
+    res.elements = static_cast<double>(nu);
+    res.flops = flops;
+    res.bytes = bytes;
+    results->push_back(res);
+  }
+  for (void* d : us) CHECK_CUDA(cudaFree(d));
+  for (void* d : {dk, dD, dy, dspectrum}) CHECK_CUDA(cudaFree(d));
+}
+
 // ssdScan (softplus dt, D, z, G groups): checked against the CPU recurrence with an initial and final state,
 // then timed. Work: the recurrence's 2 P N multiply-adds per token and head; bytes: x, z, y and B, C once.
 void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim, int64_t groups, int64_t dstate,
@@ -632,6 +730,21 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchConvCase(3, 37, 1001, 7, true, limits, results);  // odd sizes: the scalar path, a long halo
     for (int64_t width : {2, 5, 8, 9, 16}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
     BenchConvCase(8, 4096, 4096, 4, true, limits, results);  // the issue's shape
+  }
+  if (only.empty() || only == "fftConv") {
+    // Odd sizes first (an odd channel count, short filters, each fused size and the four-step), then the issue's.
+    BenchFftConvCase(2, 5, 1000, 1000, true, limits, results);
+    BenchFftConvCase(3, 7, 300, 17, true, limits, results);
+    BenchFftConvCase(1, 3, 1, 1, true, limits, results);
+    for (int64_t L : {2, 8, 40, 100, 257, 1024, 2048, 5000, 8192, 8193, 20000, 65536}) {
+      BenchFftConvCase(1, 9, L, L, true, limits, results);
+      BenchFftConvCase(2, 6, L, (L + 1) / 2, true, limits, results);
+    }
+    BenchFftConvCase(1, 768, 4096, 4096, true, limits, results);
+    BenchFftConvCase(8, 768, 8192, 8192, true, limits, results);
+    BenchFftConvCase(1, 768, 131072, 131072, true, limits, results);
+    BenchFftConvCase(1, 256, 1048576, 1048576, true, limits, results);
+    BenchFftConvCase(1, 64, 4194304, 4194304, false, limits, results);
   }
   if (only.empty() || only == "ssdScan") {
     BenchSsdCase(2, 77, 6, 10, 3, 5, true, results);  // odd sizes: one lane per row, padded states

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cpu/fft.h"
+#include "cpu/fft_conv.h"
 #include "cpu/scratch.h"
 #include "cpu/status.h"
 #include "cpu/thread_pool.h"
@@ -303,7 +304,7 @@ ls_status ForEachFftGroup(const char* op, int32_t threads, const ls_cancel_flag*
 
 }  // namespace
 
-ls_status FftConv(const ls_fft_conv_params& p) {
+ls_status ValidateFftConv(const ls_fft_conv_params& p) {
   ls_status s;
   if ((s = CheckPositive("batch", p.batch)) || (s = CheckSizes(p.channels, p.seqlen, p.kernel_len)) ||
       (s = CheckPointer("u", p.u)) || (s = CheckPointer("y", p.y))) {
@@ -315,6 +316,20 @@ ls_status FftConv(const ls_fft_conv_params& p) {
   if (!p.k && (!p.spectrum || p.algorithm == LS_FFT_CONV_DIRECT)) {
     return Fail(LS_INVALID_ARGUMENT, "k must not be null (it may be only when a spectrum is given, for the FFT path)");
   }
+  return LS_OK;
+}
+
+ls_status ValidateFftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
+  ls_status s;
+  if ((s = CheckSizes(p.channels, p.seqlen, p.kernel_len)) || (s = CheckPointer("k", p.k)) ||
+      (s = CheckPointer("spectrum", p.spectrum))) {
+    return s;
+  }
+  return LS_OK;
+}
+
+ls_status FftConv(const ls_fft_conv_params& p) {
+  if (ls_status s = ValidateFftConv(p)) return s;
   if (ChooseDirect(p)) {
     const int64_t rows = p.batch * p.channels;
     const int64_t tasks = (rows + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
@@ -337,11 +352,7 @@ ls_status FftConv(const ls_fft_conv_params& p) {
 }
 
 ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
-  ls_status s;
-  if ((s = CheckSizes(p.channels, p.seqlen, p.kernel_len)) || (s = CheckPointer("k", p.k)) ||
-      (s = CheckPointer("spectrum", p.spectrum))) {
-    return s;
-  }
+  if (ls_status s = ValidateFftConvSpectrum(p)) return s;
   return ForEachFftGroup("fftConvPlan", p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
                          [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
                            HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, plan, lanes, c0, count, scratch);

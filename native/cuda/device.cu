@@ -18,6 +18,17 @@ ls_status Fail(cudaError_t error, const char* what) {
   return ls::Fail(status, "%s: CUDA error %s (%s)", what, cudaGetErrorName(error), cudaGetErrorString(error));
 }
 
+ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, const char* what) {
+  int device = 0;
+  cudaMemPool_t pool;
+  if (cudaGetDevice(&device) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+    uint64_t keep = uint64_t{1} << 30;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  LS_CUDA_TRY(cudaMallocAsync(pointer, static_cast<size_t>(bytes > 0 ? bytes : 1), stream), what);
+  return LS_OK;
+}
+
 }  // namespace cuda
 }  // namespace ls
 
@@ -55,9 +66,7 @@ extern "C" ls_status ls_cuda_malloc(void** pointer, int64_t bytes, void* stream)
   if (ls_status s = ls::CheckPointer("pointer", pointer)) return s;
   if (bytes < 0) return ls::Fail(LS_INVALID_ARGUMENT, "bytes must be >= 0, got %lld", static_cast<long long>(bytes));
   *pointer = nullptr;
-  LS_CUDA_TRY(cudaMallocAsync(pointer, static_cast<size_t>(bytes > 0 ? bytes : 1), ls::cuda::Stream(stream)),
-              "allocating device memory");
-  return LS_OK;
+  return ls::cuda::AllocateAsync(pointer, bytes, ls::cuda::Stream(stream), "allocating device memory");
 }
 
 extern "C" ls_status ls_cuda_free(void* pointer, void* stream) {

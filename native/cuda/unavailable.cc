@@ -22,3 +22,6 @@ extern "C" ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params*, void*
 extern "C" ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params*, void*) { return NotBuilt(); }
 extern "C" ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params*, void*) { return NotBuilt(); }
 extern "C" ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_fft_conv_cuda(const ls_fft_conv_params*, void*) { return NotBuilt(); }
+extern "C" int64_t ls_fft_conv_spectrum_floats_cuda(int64_t, int64_t, int64_t) { return -1; }
+extern "C" ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params*, void*) { return NotBuilt(); }

@@ -412,6 +412,13 @@ LS_API ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params
 /* The causal conv1d and its step (float32); the CPU entries' arguments and checks. */
 LS_API ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params* p, void* stream);
 LS_API ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params* p, void* stream);
+/* fftConv on the GPU: u, k, D, y and spectrum are device pointers; `algorithm` is ignored (always the FFT) and
+ * so are threads and cancel. seqlen + kernel_len - 1 <= 2^24. The spectrum (ls_fft_conv_spectrum_cuda, for
+ * repeated calls with a fixed filter) has its own layout, ls_fft_conv_spectrum_floats_cuda(...) floats, and is
+ * not interchangeable with the CPU's; -1 there means the sizes are invalid. */
+LS_API ls_status ls_fft_conv_cuda(const ls_fft_conv_params* p, void* stream);
+LS_API int64_t ls_fft_conv_spectrum_floats_cuda(int64_t channels, int64_t seqlen, int64_t kernel_len);
+LS_API ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params* p, void* stream);
 /* Mamba-2's SSD scan and its step (float32, dstate <= 256), as the recurrence whatever `algorithm` asks. */
 LS_API ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params* p, void* stream);
 LS_API ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params* p, void* stream);

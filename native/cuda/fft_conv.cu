@@ -1,0 +1,605 @@
+// Long causal convolution on the GPU (ls_fft_conv_cuda, ls_fft_conv_spectrum_cuda), as the CPU entries:
+// y = irfft(rfft(u) * rfft(k)) over n = the smallest power of two >= L + Lk - 1, plus D u.
+//
+// Two channels share one complex FFT: rows a and b of u go in as a + i b (zero-padded to n), and so do their
+// filters. From Z = FFT(a + i b) and S = FFT(ka + i kb), the spectrum of (a*ka) + i (b*kb) at f needs Z and S
+// at f and at -f (UntangleMultiply), so the inverse FFT gives both channels' outputs as its real and imaginary
+// parts. That halves the transforms against one real row per complex FFT, and needs no separate real-FFT pass.
+//
+// Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (then 8, 4 or 2 for the rest), each
+// thread taking its butterfly's points into registers, so the output is in natural order and no bit reversal is
+// needed. The twiddles come from the special-function unit (__sincosf, absolute error under 4e-7), four per
+// radix-16 butterfly and the rest as their products.
+//
+// n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): load, FFT, multiply, inverse
+// FFT, D term, store; the filters' FFT too when the batch is one row and both fit in shared memory (n <= 2^13),
+// otherwise their spectrum comes from a first kernel (or a plan). Larger n: the four-step FFT, n = n1 x n2 with
+// n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the twiddles W_n^(j2 k1)), then a
+// row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in row n1 - k1), transforms
+// them, multiplies, transforms back and applies the inverse twiddles, then an inverse column pass that writes y.
+// The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the filters'
+// spectrum is kept in the same order. The rows go through the passes in chunks small enough that the
+// intermediate buffer stays in the L2 cache between passes.
+#include <type_traits>
+
+#include "cpu/fft.h"
+#include "cpu/fft_conv.h"
+#include "cuda/common.cuh"
+
+namespace ls {
+namespace cuda {
+namespace {
+
+constexpr int kLogMaxFused = 14;     // the fused kernel's largest n
+constexpr int kLogMaxInline = 13;    // ... with the filters' FFT in the same block
+constexpr int kLogRow = 12;          // four-step: n2
+constexpr int kLogMaxN = 24;         // the largest n: n1 <= 4096
+constexpr int kPassThreads = 512;    // four-step kernels: 8192 points per block, 16 per thread
+constexpr int64_t kChunkBytes = int64_t{24} << 20;  // four-step: intermediate rows per chunk, to stay in L2
+
+__device__ __forceinline__ float2 Mul(float2 a, float2 b) {
+  return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+__device__ __forceinline__ float2 Add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
+__device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+
+// Shared-memory slot of point x: one float2 of padding every 16, so that a radix-16 pass's stride-16 accesses
+// fall on distinct banks.
+__device__ __forceinline__ int Pad(int x) { return x + (x >> 4); }
+__host__ __device__ constexpr int PaddedFloat2s(int points) { return points + points / 16; }
+
+// cos and sin of 2 pi t / 16, t < 8.
+__device__ constexpr float Cos16(int t) {
+  return t == 0 ? 1.f : t == 1 ? 0.92387953251128674f : t == 2 ? 0.70710678118654752f : t == 3 ? 0.38268343236508977f
+       : t == 4 ? 0.f : t == 5 ? -0.38268343236508977f : t == 6 ? -0.70710678118654752f : -0.92387953251128674f;
+}
+__device__ constexpr float Sin16(int t) {
+  return t == 0 ? 0.f : t == 1 || t == 7 ? 0.38268343236508977f : t == 2 || t == 6 ? 0.70710678118654752f
+       : t == 3 || t == 5 ? 0.92387953251128674f : 1.f;
+}
+
+// a * W^t, W = e^(-2 pi i / 16) (forward) or its conjugate (inverse), t < 8 a compile-time constant.
+template <bool kInverse>
+__device__ __forceinline__ float2 Rotate(float2 a, int t) {
+  if (t == 0) return a;
+  if (t == 4) return kInverse ? make_float2(-a.y, a.x) : make_float2(a.y, -a.x);
+  const float c = Cos16(t), s = kInverse ? Sin16(t) : -Sin16(t);
+  return make_float2(a.x * c - a.y * s, a.x * s + a.y * c);
+}
+
+// i's low `bits` bits reversed (bits <= 4), as one expression so that it folds to a constant.
+__device__ constexpr int Reverse(int i, int bits) {
+  return (((i & 1) << 3) | ((i & 2) << 1) | ((i & 4) >> 1) | ((i & 8) >> 3)) >> (4 - bits);
+}
+
+// In-register DFT of R = 2^kBits points (radix-2 decimation in time, constant twiddles). Every index is a
+// compile-time constant once unrolled, so the points stay in registers.
+template <int kBits, bool kInverse>
+__device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
+  constexpr int R = 1 << kBits;
+  float2 x[R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) x[i] = v[Reverse(i, kBits)];
+#pragma unroll
+  for (int stage = 0; stage < kBits; ++stage) {
+#pragma unroll
+    for (int i = 0; i < R / 2; ++i) {
+      const int half = 1 << stage, m = i & (half - 1), top = (i - m) * 2 + m;  // butterfly i of this stage
+      const float2 a = x[top], b = Rotate<kInverse>(x[top + half], m * (8 >> stage));
+      x[top] = Add(a, b);
+      x[top + half] = Sub(a, b);
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < R; ++i) v[i] = x[i];
+}
+
+// v[r] *= W_M^(k r) for a butterfly of R points: e^(-+ i theta r), theta = 2 pi k / M < 2 pi / R. The powers
+// 1, 2, 4 and 8 come from the special-function unit (theta r < pi, where its error bound holds), the others as
+// products of two to four of them.
+template <int kBits, bool kInverse>
+__device__ __forceinline__ void Twiddle(float2 (&v)[1 << kBits], float theta) {
+  float2 power[kBits];  // W^(2^bit)
+#pragma unroll
+  for (int bit = 0; bit < kBits; ++bit) {
+    float s, c;
+    __sincosf(theta * (1 << bit), &s, &c);
+    power[bit] = make_float2(c, kInverse ? s : -s);
+  }
+#pragma unroll
+  for (int r = 1; r < (1 << kBits); ++r) {
+    float2 w = make_float2(1.f, 0.f);
+    bool first = true;
+#pragma unroll
+    for (int bit = 0; bit < kBits; ++bit) {
+      if ((r >> bit) & 1) {
+        w = first ? power[bit] : Mul(w, power[bit]);
+        first = false;
+      }
+    }
+    v[r] = Mul(v[r], w);
+  }
+}
+
+// One Stockham pass of radix R = 2^kBits over kCount transforms of N = 2^kLogN points, point (i, c) at
+// buf[Pad(i * kBatch + c)]; the kDone bits already done (Ns = 2^kDone). In natural order in, natural order out.
+template <int kLogN, int kBits, int kDone, int kBatch, int kCount, int kThreads, bool kInverse>
+__device__ __forceinline__ void StockhamPass(float2* buf) {
+  constexpr int kR = 1 << kBits, kNs = 1 << kDone, kStride = (1 << kLogN) / kR;
+  constexpr int kButterflies = kStride * kCount;
+  constexpr int kPer = (kButterflies + kThreads - 1) / kThreads;
+  float2 v[kPer][kR];
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    const int b = threadIdx.x + q * kThreads;
+    if (kButterflies % kThreads == 0 || b < kButterflies) {
+      const int c = b % kCount, j = b / kCount;
+#pragma unroll
+      for (int r = 0; r < kR; ++r) v[q][r] = buf[Pad((j + r * kStride) * kBatch + c)];
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    const int b = threadIdx.x + q * kThreads;
+    if (kButterflies % kThreads == 0 || b < kButterflies) {
+      const int c = b % kCount, j = b / kCount;
+      const int k = j & (kNs - 1);
+      if (kNs > 1) Twiddle<kBits, kInverse>(v[q], 6.283185307179586f / (kNs * kR) * k);
+      Dft<kBits, kInverse>(v[q]);
+      const int dst = (j - k) * kR + k;
+#pragma unroll
+      for (int r = 0; r < kR; ++r) buf[Pad((dst + r * kNs) * kBatch + c)] = v[q][r];
+    }
+  }
+  __syncthreads();
+}
+
+// kCount FFTs of 2^kLogN points in shared memory (layout as StockhamPass), unnormalized; every thread of the
+// block calls it, after the points are stored and synchronized.
+template <int kLogN, int kBatch, int kCount, int kThreads, bool kInverse, int kDone = 0>
+__device__ __forceinline__ void BlockFft(float2* buf) {
+  if constexpr (kDone < kLogN) {
+    constexpr int kBits = kLogN - kDone >= 4 ? 4 : kLogN - kDone;
+    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse>(buf);
+    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits>(buf);
+  }
+}
+
+// Z = FFT(a + i b) of two real rows and S = FFT(ka + i kb) of their filters, at f (z1, s1) and at -f (z2, s2).
+// Returns the spectrum of (a * ka) + i (b * kb) at f and -f, times `scale`. With Ka, Kb the filters' own
+// spectra (Hermitian, as they are real) and A, B the rows': W = A Ka + i B Kb = P Z(f) + Q conj(Z(-f)) where
+// P = (Ka + Kb) / 2, Q = (Ka - Kb) / 2; at -f, P and Q are conjugated.
+__device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1, float2 s2, float scale, float2& w1,
+                                                 float2& w2) {
+  const float2 ka = make_float2(0.5f * (s1.x + s2.x), 0.5f * (s1.y - s2.y));  // (S(f) + conj S(-f)) / 2
+  const float2 kb = make_float2(0.5f * (s1.y + s2.y), -0.5f * (s1.x - s2.x));  // (S(f) - conj S(-f)) / 2i
+  const float h = 0.5f * scale;
+  const float2 p = make_float2(h * (ka.x + kb.x), h * (ka.y + kb.y));
+  const float2 q = make_float2(h * (ka.x - kb.x), h * (ka.y - kb.y));
+  w1 = Add(Mul(p, z1), Mul(q, make_float2(z2.x, -z2.y)));
+  w2 = Add(Mul(make_float2(p.x, -p.y), z2), Mul(make_float2(q.x, -q.y), make_float2(z1.x, -z1.y)));
+}
+
+// The two real rows of item `item`: channels 2p and 2p + 1 of batch row b (item = b * pairs + p), `len` samples
+// each; the second is absent when the channel count is odd.
+struct RowPair {
+  const float* src;  // [batch, channels, len]
+  int64_t channels, len, pairs;
+
+  __device__ __forceinline__ const float* First(int64_t item, bool& has_second) const {
+    const int64_t b = item / pairs, p = item % pairs;
+    has_second = 2 * p + 1 < channels;
+    return src + (b * channels + 2 * p) * len;
+  }
+};
+
+// y = the real and imaginary parts of the inverse FFT, plus D u, for the first L samples.
+struct Output {
+  const float *u, *D;
+  float* y;
+  int64_t channels, seqlen, pairs;
+};
+
+__device__ __forceinline__ float2 LoadPair(const float* a, bool has_b, int64_t len, int64_t t) {
+  if (t >= len) return make_float2(0.f, 0.f);
+  return make_float2(a[t], has_b ? a[len + t] : 0.f);
+}
+
+// --- n <= 2^14: one block per transform ------------------------------------------------------------------------
+
+__host__ __device__ constexpr int FusedThreads(int log_n, int batch) {
+  const int t = (batch << log_n) / 16;
+  return t < 32 ? 32 : t > 1024 ? 1024 : t;
+}
+
+// Blocks per SM the registers must allow: two where their shared memory fits twice (227 KiB per SM), so one
+// block's loads overlap the other's transforms.
+__host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch) {
+  return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch) <= 512 ? 2 : 1;
+}
+
+// The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order.
+template <int kLogN>
+__global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 1)) SpectrumKernel(const RowPair k, float2* spectrum) {
+  extern __shared__ float2 buf[];
+  constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1);
+  bool has_b;
+  const float* ka = k.First(blockIdx.x, has_b);
+  for (int i = threadIdx.x; i < kN; i += kThreads) buf[Pad(i)] = LoadPair(ka, has_b, k.len, i);
+  __syncthreads();
+  BlockFft<kLogN, 1, 1, kThreads, false>(buf);
+  float2* s = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
+  for (int i = threadIdx.x; i < kN; i += kThreads) s[i] = buf[Pad(i)];
+}
+
+// One (pair of channels, batch row) per block, blockIdx.x = p * batch + b so the blocks of one pair run together
+// and share its spectrum in L2. kInline: the filters' FFT in the same block (points (i, 1)), else `spectrum`.
+template <int kLogN, bool kInline>
+__global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMinBlocks(kLogN, kInline ? 2 : 1))
+    FusedConvKernel(const RowPair u, const RowPair k, const float2* spectrum, const Output out, int64_t batch) {
+  extern __shared__ float2 buf[];
+  constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
+  const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
+  bool has_b;
+  const float* ua = u.First(b * u.pairs + p, has_b);
+  for (int i = threadIdx.x; i < kN; i += kThreads) {
+    buf[Pad(i * kBatch)] = LoadPair(ua, has_b, u.len, i);
+    if (kInline) buf[Pad(i * kBatch + 1)] = LoadPair(k.src + 2 * p * k.len, has_b, k.len, i);
+  }
+  __syncthreads();
+  BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf);
+  const float2* s = spectrum + p * kN;
+  for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
+    const int g = (kN - f) & (kN - 1);
+    const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : s[f];
+    const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : s[g];
+    float2 w1, w2;
+    UntangleMultiply(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, 1.f / kN, w1, w2);
+    buf[Pad(f * kBatch)] = w1;
+    if (g != f) buf[Pad(g * kBatch)] = w2;
+  }
+  __syncthreads();
+  BlockFft<kLogN, kBatch, 1, kThreads, true>(buf);
+  const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
+  const int64_t row = b * out.channels + 2 * p;
+  const float* ur = out.u + row * out.seqlen;
+  float* y = out.y + row * out.seqlen;
+  for (int i = threadIdx.x; i < out.seqlen; i += kThreads) {
+    const float2 z = buf[Pad(i * kBatch)];
+    y[i] = z.x + da * ur[i];
+    if (has_b) y[out.seqlen + i] = z.y + db * ur[out.seqlen + i];
+  }
+}
+
+// --- n > 2^14: the four-step FFT ---------------------------------------------------------------------------------
+
+// Shared memory of a four-step kernel: 8192 points and their padding.
+constexpr size_t kPassShared = sizeof(float2) * PaddedFloat2s(8192);
+
+// W_n^(j2 k1), or its conjugate: j2 k1 < n <= 2^24, so 2 j2 k1 / n is exact in float and sincospif accurate.
+__device__ __forceinline__ float2 FourStepTwiddle(int64_t j2, int64_t k1, int log_n, bool inverse) {
+  float s, c;
+  sincospif(static_cast<float>(j2 * k1) * __int_as_float((127 + 1 - log_n) << 23), &s, &c);
+  return make_float2(c, inverse ? s : -s);
+}
+
+// Column pass, forward: for kTC columns j2 of the items' rows (as an n1 x n2 matrix), FFTs of length n1 along
+// the columns, times W_n^(j2 k1), into T[item - item0][k1][j2]. blockIdx.x = (item - item0) * tiles + tile.
+template <int kLogN1>
+__global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const RowPair rows, float2* T, int64_t item0, int log_n) {
+  extern __shared__ float2 buf[];
+  constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
+  const int64_t local = blockIdx.x / kTiles, j2_0 = (blockIdx.x % kTiles) * kTC;
+  bool has_b;
+  const float* a = rows.First(item0 + local, has_b);
+#pragma unroll 4
+  for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
+    const int j1 = e / kTC, c = e % kTC;
+    buf[Pad(e)] = LoadPair(a, has_b, rows.len, (int64_t{j1} << kLogRow) + j2_0 + c);
+  }
+  __syncthreads();
+  BlockFft<kLogN1, kTC, kTC, kPassThreads, false>(buf);
+  float2* t = T + (local << log_n) + j2_0;
+#pragma unroll 4
+  for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
+    const int k1 = e / kTC, c = e % kTC;
+    t[(int64_t{k1} << kLogRow) + c] = Mul(buf[Pad(e)], FourStepTwiddle(j2_0 + c, k1, log_n, false));
+  }
+}
+
+// Row pass for the filters: rows 2q and 2q + 1 of each item, forward FFTs in place: T becomes the spectrum in
+// the four-step's order. blockIdx.x = (item - item0) * n1 / 2 + q.
+__global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, int log_n, int log_n1) {
+  extern __shared__ float2 buf[];
+  constexpr int kN2 = 1 << kLogRow;
+  const int64_t half = int64_t{1} << (log_n1 - 1);
+  const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
+  float2* t = T + (local << log_n) + 2 * q * kN2;  // rows 2q, 2q + 1: contiguous
+  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) buf[Pad((e % kN2) * 2 + e / kN2)] = t[e];
+  __syncthreads();
+  BlockFft<kLogRow, 2, 2, kPassThreads, false>(buf);
+  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) t[e] = buf[Pad((e % kN2) * 2 + e / kN2)];
+}
+
+// Row pass for the inputs: rows r0 = q, r1 = n1 - q (q = 0: rows 0 and n1 / 2, each its own partner) of each
+// item: forward FFTs, UntangleMultiply with the pair's spectrum (scaled by 1 / n), inverse FFTs, times
+// W_n^(-j2 k1). blockIdx.x = (item - item0) * n1 / 2 + q. The spectrum holds items spectrum_item0 on, `pairs` of
+// them, one per pair of channels: a whole spectrum (0) or a chunk's own (item0).
+__global__ void __launch_bounds__(kPassThreads)
+    RowConvKernel(float2* T, const float2* spectrum, int64_t item0, int64_t spectrum_item0, int64_t pairs, int log_n,
+                  int log_n1) {
+  extern __shared__ float2 buf[];
+  constexpr int kN2 = 1 << kLogRow;
+  const int64_t n1 = int64_t{1} << log_n1, half = n1 / 2;
+  const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
+  const int64_t r0 = q, r1 = q == 0 ? half : n1 - q;  // rows of slots 0 and 1
+  float2* t = T + (local << log_n);
+  const float2* s = spectrum + (((item0 + local - spectrum_item0) % pairs) << log_n);
+#pragma unroll 4
+  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) {
+    const int slot = e / kN2, k2 = e % kN2;
+    buf[Pad(k2 * 2 + slot)] = t[(slot ? r1 : r0) * kN2 + k2];
+  }
+  __syncthreads();
+  BlockFft<kLogRow, 2, 2, kPassThreads, false>(buf);
+  // Each unordered pair {f, -f} once: q > 0: (r0, k2) with (r1, n2 - 1 - k2); q = 0: row 0's k2 <= n2 / 2 with
+  // (0, -k2), row n1 / 2's k2 < n2 / 2 with (n1 / 2, n2 - 1 - k2).
+  const float scale = __int_as_float((127 - log_n) << 23);
+  const int pairs_here = q > 0 ? kN2 : kN2 + 1;
+  for (int e = threadIdx.x; e < pairs_here; e += kPassThreads) {
+    int slot1, k1, slot2, k2;
+    if (q > 0) {
+      slot1 = 0, k1 = e, slot2 = 1, k2 = kN2 - 1 - e;
+    } else if (e <= kN2 / 2) {
+      slot1 = 0, k1 = e, slot2 = 0, k2 = (kN2 - e) & (kN2 - 1);
+    } else {
+      const int i = e - (kN2 / 2 + 1);
+      slot1 = 1, k1 = i, slot2 = 1, k2 = kN2 - 1 - i;
+    }
+    float2 w1, w2;
+    UntangleMultiply(buf[Pad(k1 * 2 + slot1)], buf[Pad(k2 * 2 + slot2)], s[(slot1 ? r1 : r0) * kN2 + k1],
+                     s[(slot2 ? r1 : r0) * kN2 + k2], scale, w1, w2);
+    buf[Pad(k1 * 2 + slot1)] = w1;
+    if (k1 != k2 || slot1 != slot2) buf[Pad(k2 * 2 + slot2)] = w2;
+  }
+  __syncthreads();
+  BlockFft<kLogRow, 2, 2, kPassThreads, true>(buf);
+#pragma unroll 4
+  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) {
+    const int slot = e / kN2, j2 = e % kN2;
+    const int64_t row = slot ? r1 : r0;
+    t[row * kN2 + j2] = Mul(buf[Pad(j2 * 2 + slot)], FourStepTwiddle(j2, row, log_n, true));
+  }
+}
+
+// Column pass, inverse: FFTs of length n1 along kTC columns of T, then y = real / imaginary part + D u for the
+// samples below L.
+template <int kLogN1>
+__global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const float2* T, const Output out, int64_t item0, int log_n) {
+  extern __shared__ float2 buf[];
+  constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
+  const int64_t local = blockIdx.x / kTiles, j2_0 = (blockIdx.x % kTiles) * kTC;
+  const float2* t = T + (local << log_n) + j2_0;
+#pragma unroll 4
+  for (int e = threadIdx.x; e < 8192; e += kPassThreads) buf[Pad(e)] = t[(int64_t{e / kTC} << kLogRow) + e % kTC];
+  __syncthreads();
+  BlockFft<kLogN1, kTC, kTC, kPassThreads, true>(buf);
+  const int64_t item = item0 + local, b = item / out.pairs, p = item % out.pairs;
+  const bool has_b = 2 * p + 1 < out.channels;
+  const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
+  const int64_t row = b * out.channels + 2 * p, L = out.seqlen;
+  const float* ua = out.u + row * L;
+  float* y = out.y + row * L;
+#pragma unroll 4
+  for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
+    const int64_t i = (int64_t{e / kTC} << kLogRow) + j2_0 + e % kTC;
+    if (i < L) {
+      const float2 z = buf[Pad(e)];
+      y[i] = z.x + da * ua[i];
+      if (has_b) y[L + i] = z.y + db * ua[L + i];
+    }
+  }
+}
+
+// --- host side ---------------------------------------------------------------------------------------------------
+
+// Calls f(std::integral_constant<int, v>) for the v in [kLo, kHi] equal to `value`.
+template <int kLo, int kHi, class F>
+void Dispatch(int value, const F& f) {
+  if constexpr (kLo <= kHi) {
+    if (value == kLo) {
+      f(std::integral_constant<int, kLo>());
+    } else {
+      Dispatch<kLo + 1, kHi>(value, f);
+    }
+  }
+}
+
+int Log2(int64_t n) {
+  int l = 0;
+  while ((int64_t{1} << l) < n) ++l;
+  return l;
+}
+
+// Launches `kernel` with `shared` bytes of dynamic shared memory (opting in above 48 KiB).
+template <class Kernel, class... Args>
+ls_status Launch(Kernel kernel, int64_t blocks, int threads, size_t shared, cudaStream_t stream, const char* what,
+                 const Args&... args) {
+  if (shared > (48 << 10)) {
+    LS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)), what);
+  }
+  kernel<<<static_cast<unsigned>(blocks), threads, shared, stream>>>(args...);
+  LS_CUDA_TRY(cudaGetLastError(), what);
+  return LS_OK;
+}
+
+// The four-step passes over items [item0, item0 + count), n = 2^log_n.
+struct FourStepPasses {
+  int log_n, log_n1;
+  cudaStream_t stream;
+
+  int64_t ColumnBlocks(int64_t count) const { return count << (log_n1 - 1); }  // n2 / (8192 / n1) tiles per item
+  int64_t RowBlocks(int64_t count) const { return count << (log_n1 - 1); }     // n1 / 2 row pairs per item
+
+  // rows' items -> T (their local index), forward along the columns.
+  ls_status ColumnForward(const RowPair& rows, float2* T, int64_t item0, int64_t count) const {
+    ls_status status = LS_OK;
+    Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
+      status = Launch(ColumnForwardKernel<decltype(c)::value>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
+                      "fft_conv column launch", rows, T, item0, log_n);
+    });
+    return status;
+  }
+  ls_status RowSpectrum(float2* T, int64_t count) const {
+    return Launch(RowSpectrumKernel, RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv spectrum row launch",
+                  T, log_n, log_n1);
+  }
+  ls_status RowConv(float2* T, const float2* spectrum, int64_t item0, int64_t count, int64_t spectrum_item0,
+                    int64_t pairs) const {
+    return Launch(RowConvKernel, RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv row launch", T, spectrum,
+                  item0, spectrum_item0, pairs, log_n, log_n1);
+  }
+  ls_status ColumnInverse(const float2* T, const Output& out, int64_t item0, int64_t count) const {
+    ls_status status = LS_OK;
+    Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
+      status = Launch(ColumnInverseKernel<decltype(c)::value>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
+                      "fft_conv inverse column launch", T, out, item0, log_n);
+    });
+    return status;
+  }
+};
+
+// The filters' spectrum (`pairs` items) into `spectrum`, in the layout FftConv reads.
+ls_status Spectrum(const RowPair& k, int log_n, float2* spectrum, cudaStream_t stream) {
+  if (log_n > kLogMaxFused) {
+    const FourStepPasses passes = {log_n, log_n - kLogRow, stream};
+    if (ls_status s = passes.ColumnForward(k, spectrum, 0, k.pairs)) return s;
+    return passes.RowSpectrum(spectrum, k.pairs);
+  }
+  ls_status status = LS_OK;
+  Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
+    constexpr int kLogN = decltype(c)::value;
+    status = Launch(SpectrumKernel<kLogN>, k.pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+                    stream, "fft_conv spectrum launch", k, spectrum);
+  });
+  return status;
+}
+
+// A stream-ordered temporary device buffer.
+class DeviceScratch {
+ public:
+  explicit DeviceScratch(cudaStream_t stream) : stream_(stream) {}
+  ~DeviceScratch() {
+    if (pointer_) cudaFreeAsync(pointer_, stream_);
+  }
+  ls_status Allocate(int64_t bytes) {
+    return AllocateAsync(&pointer_, bytes, stream_, "fft_conv: allocating device scratch");
+  }
+  float2* get() const { return static_cast<float2*>(pointer_); }
+
+ private:
+  cudaStream_t stream_;
+  void* pointer_ = nullptr;
+};
+
+ls_status CheckLength(int64_t seqlen, int64_t kernel_len) {
+  if (Log2(FftConvSize(seqlen, kernel_len)) > kLogMaxN) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "on the GPU, seqlen + kernel_len - 1 must be <= 2^%d, got %lld", kLogMaxN,
+                    static_cast<long long>(seqlen + kernel_len - 1));
+  }
+  return LS_OK;
+}
+
+ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
+  const int log_n = Log2(FftConvSize(p.seqlen, p.kernel_len));
+  const int64_t n = int64_t{1} << log_n, pairs = (p.channels + 1) / 2, items = p.batch * pairs;
+  if (items > (int64_t{1} << 31) / (n > 8192 ? n / 8192 : 1)) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "fftConv on the GPU: batch * ceil(channels / 2) * n / 8192 must be below 2^31");
+  }
+  const RowPair u = {p.u, p.channels, p.seqlen, pairs};
+  const RowPair k = {p.k, p.channels, p.kernel_len, pairs};
+  const Output out = {p.u, p.D, p.y, p.channels, p.seqlen, pairs};
+  const float2* spectrum = reinterpret_cast<const float2*>(p.spectrum);
+  DeviceScratch spectrum_scratch(stream), rows_scratch(stream);
+  // The filters' spectrum up front, unless a plan gave it or the kernels below compute it as they go: in the
+  // fused kernel's block (one batch row, n <= 2^13), or per chunk of the four-step (one batch row).
+  const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline;
+  const bool per_chunk = !spectrum && p.batch == 1 && log_n > kLogMaxFused;
+  if (!spectrum && !inline_filters && !per_chunk) {
+    if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n)) return s;
+    if (ls_status s = Spectrum(k, log_n, spectrum_scratch.get(), stream)) return s;
+    spectrum = spectrum_scratch.get();
+  }
+  if (log_n <= kLogMaxFused) {
+    ls_status status = LS_OK;
+    Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
+      constexpr int kLogN = decltype(c)::value;
+      if constexpr (kLogN <= kLogMaxInline) {
+        if (inline_filters) {
+          status = Launch(FusedConvKernel<kLogN, true>, items, FusedThreads(kLogN, 2),
+                          sizeof(float2) * PaddedFloat2s(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, out,
+                          p.batch);
+          return;
+        }
+      }
+      status = Launch(FusedConvKernel<kLogN, false>, items, FusedThreads(kLogN, 1),
+                      sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, out, p.batch);
+    });
+    return status;
+  }
+  // Four-step, a chunk of items at a time (with the chunk's filters' spectrum beside it when per_chunk).
+  const FourStepPasses passes = {log_n, log_n - kLogRow, stream};
+  const int64_t buffers = per_chunk ? 2 : 1;
+  int64_t chunk = kChunkBytes / (buffers * static_cast<int64_t>(sizeof(float2)) * n);
+  chunk = chunk < 1 ? 1 : chunk > items ? items : chunk;
+  if (ls_status s = rows_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * n * chunk * buffers)) return s;
+  float2* T = rows_scratch.get();
+  float2* chunk_spectrum = T + n * chunk;
+  for (int64_t item0 = 0; item0 < items; item0 += chunk) {
+    const int64_t count = items - item0 < chunk ? items - item0 : chunk;
+    ls_status s;
+    if (per_chunk) {  // items are pairs of channels here (one batch row)
+      if ((s = passes.ColumnForward(k, chunk_spectrum, item0, count)) || (s = passes.RowSpectrum(chunk_spectrum, count)) ||
+          (s = passes.ColumnForward(u, T, item0, count)) ||
+          (s = passes.RowConv(T, chunk_spectrum, item0, count, item0, pairs))) {
+        return s;
+      }
+    } else if ((s = passes.ColumnForward(u, T, item0, count)) || (s = passes.RowConv(T, spectrum, item0, count, 0, pairs))) {
+      return s;
+    }
+    if ((s = passes.ColumnInverse(T, out, item0, count))) return s;
+  }
+  return LS_OK;
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace ls
+
+extern "C" int64_t ls_fft_conv_spectrum_floats_cuda(int64_t channels, int64_t seqlen, int64_t kernel_len) {
+  if (channels < 1 || seqlen < 1 || kernel_len < 1 || kernel_len > seqlen) return -1;
+  const int64_t n = ls::FftConvSize(seqlen, kernel_len);
+  if (ls::cuda::Log2(n) > ls::cuda::kLogMaxN) return -1;
+  return (channels + 1) / 2 * n * 2;
+}
+
+extern "C" ls_status ls_fft_conv_cuda(const ls_fft_conv_params* p, void* stream) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  if (ls_status s = ls::ValidateFftConv(*p)) return s;
+  if (ls_status s = ls::cuda::CheckLength(p->seqlen, p->kernel_len)) return s;
+  return ls::cuda::FftConv(*p, ls::cuda::Stream(stream));
+}
+
+extern "C" ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params* p, void* stream) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  if (ls_status s = ls::ValidateFftConvSpectrum(*p)) return s;
+  if (ls_status s = ls::cuda::CheckLength(p->seqlen, p->kernel_len)) return s;
+  using namespace ls::cuda;
+  const int log_n = Log2(ls::FftConvSize(p->seqlen, p->kernel_len));
+  const int64_t pairs = (p->channels + 1) / 2;
+  const RowPair k = {p->k, p->channels, p->kernel_len, pairs};
+  return Spectrum(k, log_n, reinterpret_cast<float2*>(p->spectrum), Stream(stream));
+}
