@@ -274,6 +274,9 @@ export interface DeviceSupport {
   selectiveScanStep(args: WithOperands<SelectiveScanStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
   causalConv1d(args: WithOperands<CausalConv1dArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }>;
   causalConv1dStep(args: WithOperands<CausalConv1dStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
+  fftConv(args: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
+  /** A plan's spectrum, kept on the device. */
+  fftConvSpectrum(args: WithOperands<FftConvSpectrumArgs>): Promise<DeviceTensor>;
   /** dPerDim: D is [H, P] rather than [H]. */
   ssdScan(args: WithOperands<SsdScanArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand; finalState?: Operand }>;
   ssdScanStep(args: WithOperands<SsdScanStepArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand }>;

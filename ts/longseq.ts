@@ -8,7 +8,7 @@ import { deltaRule, type DeltaRuleParams, type DeltaRuleResult } from './ops/del
 import { deltaRuleStep, type DeltaRuleStepParams } from './ops/deltaRuleStep.js';
 import { causalConv1d, type CausalConv1dParams, type CausalConv1dResult } from './ops/causalConv1d.js';
 import { causalConv1dStep, type CausalConv1dStepParams } from './ops/causalConv1dStep.js';
-import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftConvPlanParams } from './ops/fftConv.js';
+import { fftConv, fftConvPlan, type FftConvParams, type FftConvPlan, type FftConvPlanParams, type FftConvResult } from './ops/fftConv.js';
 import { ssdScan, type SsdScanParams, type SsdScanResult } from './ops/ssdScan.js';
 import { ssdScanStep, type SsdScanStepParams } from './ops/ssdScanStep.js';
 import { linear, type LinearParams } from './ops/linear.js';
@@ -115,12 +115,12 @@ export class LongSeq {
   }
 
   /** Long causal convolution; see ops/fftConv.ts. */
-  fftConv(params: FftConvParams): Promise<{ y: Tensor }> {
-    return fftConv(this.#backend, params);
+  fftConv<P extends FftConvParams<FloatInput, FloatInput>>(params: P): Promise<FftConvResult<OutputLike<P['u']>>> {
+    return fftConv(this.#backend, params) as Promise<FftConvResult<OutputLike<P['u']>>>;
   }
 
   /** A fixed filter transformed once: `(await ls.fftConvPlan({ k, L })).run({ u, D })`. */
-  fftConvPlan(params: FftConvPlanParams): Promise<FftConvPlan> {
+  fftConvPlan(params: FftConvPlanParams<FloatInput>): Promise<FftConvPlan> {
     return fftConvPlan(this.#backend, params);
   }
 }

@@ -38,7 +38,7 @@ const RUNNERS: Record<string, Runner> = {
     ls.deltaRule({ ...c.inputs, ...c.params, ...c.options, returnFinalState: 'finalState' in c.expected } as never) as never,
   causalConv1d: (ls, c) =>
     ls.causalConv1d({ ...c.inputs, ...c.params, returnFinalState: 'finalState' in c.expected } as never) as never,
-  fftConv: (ls, c) => ls.fftConv({ ...c.inputs, ...c.params, ...c.options } as never),
+  fftConv: (ls, c) => ls.fftConv({ ...c.inputs, ...c.params, ...c.options } as never) as never,
   ssdScan: (ls, c) =>
     ls.ssdScan({ ...c.inputs, ...c.params, ...c.options, returnFinalState: 'finalState' in c.expected } as never) as never,
   deltaRuleStep: async (ls, c) => {

@@ -1,6 +1,6 @@
 /**
  * The cuda backend: the CUDA kernels in the same Node-API addon as the native backend (native/cuda/, built
- * when nvcc was found). The selective scan, the causal conv1d and the SSD scan run on the GPU, with host tensors (copied in and
+ * when nvcc was found). The selective scan, the causal conv1d, fftConv and the SSD scan run on the GPU, with host tensors (copied in and
  * out) or device tensors (see device.ts); the ops without CUDA kernels yet run on the native CPU kernels, on host
  * tensors.
  *
@@ -8,7 +8,7 @@
  * done, so the event loop never waits and concurrent calls overlap on the GPU.
  */
 import type {
-  BackendLoader, BackendName, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeviceCallOptions, DeviceSupport, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
+  BackendLoader, BackendName, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeviceCallOptions, DeviceSupport, FftConvArgs, FftConvSpectrumArgs, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, WithOperands,
 } from '../backend.js';
 import { DeviceTensor, type DeviceMemory } from '../device.js';
@@ -36,6 +36,8 @@ interface CudaAddon extends Addon {
   cudaSelectiveScanStep(args: object): Promise<{ y: HostOrHandle }>;
   cudaCausalConv1d(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
   cudaCausalConv1dStep(args: object): Promise<{ y: HostOrHandle }>;
+  cudaFftConv(args: object): Promise<{ y: HostOrHandle }>;
+  cudaFftConvSpectrum(args: object): Promise<{ spectrum: object }>;
   cudaSsdScan(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
   cudaSsdScanStep(args: object): Promise<{ y: HostOrHandle }>;
 }
@@ -109,6 +111,21 @@ class CudaDevice implements DeviceSupport {
     return { y: this.output(out.y, 'float32', [a.batch, a.dim]) };
   }
 
+  async fftConv(a: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }> {
+    const { cancel: _ignored, algorithm: _fft, ...rest } = a;  // the GPU always takes the FFT path
+    const out = await this.addon.cudaFftConv(handles('fftConv', rest));
+    return { y: this.output(out.y, 'float32', [a.batch, a.channels, a.seqlen]) };
+  }
+
+  async fftConvSpectrum(a: WithOperands<FftConvSpectrumArgs>): Promise<DeviceTensor> {
+    const { cancel: _ignored, ...rest } = a;
+    const { spectrum } = await this.addon.cudaFftConvSpectrum(handles('fftConvPlan', rest));
+    // (H + 1) / 2 pairs of channels, n complex values each (ls_fft_conv_spectrum_floats_cuda)
+    let n = 2;
+    while (n < a.seqlen + a.kernelLen - 1) n *= 2;
+    return new DeviceTensor('float32', [Math.ceil(a.channels / 2), n, 2], spectrum, this.memory);
+  }
+
   async ssdScan(a: WithOperands<SsdScanArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand; finalState?: Operand }> {
     const { cancel: _ignored, ...rest } = a;
     const out = await this.addon.cudaSsdScan(handles('ssdScan', rest));
@@ -153,6 +170,14 @@ class CudaBackend extends NativeBackend {
 
   override async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
     return (await this.device.causalConv1dStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+  }
+
+  override async fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {
+    return (await this.device.fftConv({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+  }
+
+  override async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
+    return this.device.fftConvSpectrum(a);
   }
 
   override async ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {

@@ -3,51 +3,74 @@
  *
  *   y[b,h,t] = Σ_{s=0..min(t, Lk−1)} k[h,s]·u[b,h,t−s] + D[h]·u[b,h,t]
  * Native and wasm use an FFT of size ≥ L + Lk − 1 (any L), or direct summation for short kernels where it is
- * faster (`algorithm: 'auto'`, the default); the js reference sums directly in float64.
+ * faster (`algorithm: 'auto'`, the default); cuda always uses the FFT (L + Lk − 1 ≤ 2^24 there); the js reference
+ * sums directly in float64.
  *
  * A model applies the same filter k to every input: `ls.fftConvPlan({ k, L })` transforms it once, and
- * `plan.run({ u, D })` then skips the kernel's FFT.
+ * `plan.run({ u, D })` then skips the kernel's FFT. On cuda the plan's spectrum stays in GPU memory
+ * (`plan.dispose()` frees it; a FinalizationRegistry does eventually otherwise).
  */
-import type { Backend, FftConvAlgorithm } from '../backend.js';
-import { tensor, type Tensor } from '../tensor.js';
+import type { Backend, FftConvAlgorithm, Operand } from '../backend.js';
+import { DeviceTensor } from '../device.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { validateFftConv, validateFftConvPlan, validateFftConvRun } from '../validate.js';
+import { hostFloats, validateFftConv, validateFftConvPlan, validateFftConvRun, type FftConvOperands } from '../validate.js';
+import type { FftConvArgs, FftConvSpectrumArgs } from '../backend.js';
+import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface FftConvParams {
+export interface FftConvParams<U extends FloatInput = Tensor, F extends FloatInput = Tensor> {
   /** Input, [B, H, L]. */
-  u: Tensor;
+  u: U;
   /** Causal filter, [H, Lk], Lk <= L. */
-  k: Tensor;
+  k: F;
   /** Skip term, [H]. */
-  D?: Tensor;
+  D?: F;
   /** 'fft', 'direct', or 'auto' (default): the same result, different speed. */
   algorithm?: FftConvAlgorithm;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export interface FftConvPlanParams {
+export interface FftConvPlanParams<F extends FloatInput = Tensor> {
   /** Causal filter, [H, Lk]. */
-  k: Tensor;
+  k: F;
   /** The sequence length the plan serves (Lk <= L). */
   L: number;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export interface FftConvRunParams {
+export interface FftConvRunParams<U extends FloatInput = Tensor, F extends FloatInput = Tensor> {
   /** [B, H, L], with the plan's H and L. */
-  u: Tensor;
+  u: U;
   /** [H] */
-  D?: Tensor;
+  D?: F;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export async function fftConv(backend: Backend, params: FftConvParams): Promise<{ y: Tensor }> {
+/** y, on the device when u is. */
+export interface FftConvResult<Y = Tensor> {
+  y: Y;
+}
+
+/** Runs checked args on the backend: on its device when it has one, else on host copies. */
+async function run(backend: Backend, op: string, a: FftConvOperands, signal: AbortSignal | undefined): Promise<Tensor | DeviceTensor> {
+  const { onDevice, ...args } = a;
+  let y: Operand;
+  if (backend.device) {
+    const device = backend.device;
+    y = (await cancellable(signal, () => device.fftConv({ ...args, storage: 'float32', outputsOnDevice: onDevice }))).y;
+  } else {
+    const host = hostFloats<FftConvArgs>(op, backend.name, args);
+    y = (await cancellable(signal, (cancel) => backend.fftConv({ ...host, cancel }))).y;
+  }
+  return outputTensor(y, 'float32', [a.batch, a.channels, a.seqlen]) as Tensor | DeviceTensor;
+}
+
+export async function fftConv(backend: Backend, params: FftConvParams<FloatInput, FloatInput>): Promise<FftConvResult<Tensor | DeviceTensor>> {
   const a = validateFftConv(params);
-  const { y } = await cancellable(checkSignal('fftConv', params.signal), (cancel) => backend.fftConv({ ...a, cancel }));
-  return { y: tensor(y, [a.batch, a.channels, a.seqlen]) };
+  return { y: await run(backend, 'fftConv', a, checkSignal('fftConv', params.signal)) };
 }
 
 /** A filter transformed once for one sequence length; reusable for any batch. */
@@ -68,22 +91,32 @@ export class FftConvPlan {
   }
 
   /** fftConv of u with the plan's filter; the same result as ls.fftConv({ u, k, D }). */
-  async run(params: FftConvRunParams): Promise<{ y: Tensor }> {
+  async run<U extends FloatInput = Tensor, F extends FloatInput = Tensor>(params: FftConvRunParams<U, F>): Promise<FftConvResult<U extends DeviceTensor ? DeviceTensor<'float32'> : Tensor>>;
+  async run(params: FftConvRunParams<FloatInput, FloatInput>): Promise<FftConvResult<Tensor | DeviceTensor>> {
     const a = validateFftConvRun(params, this.channels, this.length);
-    const { y } = await cancellable(checkSignal('fftConvPlan.run', params.signal), (cancel) =>
-      this.#backend.fftConv({
-        ...a, channels: this.channels, seqlen: this.length, kernelLen: this.kernelLength, spectrum: this.#spectrum,
-        algorithm: 'fft', cancel,
-      }),
-    );
-    return { y: tensor(y, [a.batch, this.channels, this.length]) };
+    if (this.#spectrum instanceof DeviceTensor && this.#spectrum.disposed) throw new TypeError('fftConvPlan.run: the plan was disposed');
+    const args: FftConvOperands = {
+      ...a, channels: this.channels, seqlen: this.length, kernelLen: this.kernelLength, spectrum: this.#spectrum, algorithm: 'fft',
+    };
+    return { y: await run(this.#backend, 'fftConvPlan.run', args, checkSignal('fftConvPlan.run', params.signal)) };
+  }
+
+  /** Frees the spectrum's device memory (cuda); later runs throw. Nothing to do on the other backends. */
+  dispose(): void {
+    if (this.#spectrum instanceof DeviceTensor) this.#spectrum.dispose();
   }
 }
 
-export async function fftConvPlan(backend: Backend, params: FftConvPlanParams): Promise<FftConvPlan> {
+export async function fftConvPlan(backend: Backend, params: FftConvPlanParams<FloatInput>): Promise<FftConvPlan> {
   const a = validateFftConvPlan(params);
-  const spectrum = await cancellable(checkSignal('fftConvPlan', params.signal), (cancel) =>
-    backend.fftConvSpectrum({ ...a, cancel }),
-  );
+  const signal = checkSignal('fftConvPlan', params.signal);
+  let spectrum: unknown;
+  if (backend.device) {
+    const device = backend.device;
+    spectrum = await cancellable(signal, () => device.fftConvSpectrum(a));
+  } else {
+    const host = hostFloats<FftConvSpectrumArgs>('fftConvPlan', backend.name, a);
+    spectrum = await cancellable(signal, (cancel) => backend.fftConvSpectrum({ ...host, cancel }));
+  }
   return new FftConvPlan(backend, spectrum, a.channels, a.kernelLen, a.seqlen);
 }
