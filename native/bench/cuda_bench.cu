@@ -731,6 +731,13 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     for (int64_t width : {2, 5, 8, 9, 16}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
     BenchConvCase(8, 4096, 4096, 4, true, limits, results);  // the issue's shape
   }
+  if (only == "fftConv-issue") {  // the issue's shapes alone, unchecked (for profilers)
+    BenchFftConvCase(1, 768, 4096, 4096, false, limits, results);
+    BenchFftConvCase(8, 768, 8192, 8192, false, limits, results);
+    BenchFftConvCase(1, 768, 131072, 131072, false, limits, results);
+    BenchFftConvCase(1, 256, 1048576, 1048576, false, limits, results);
+    BenchFftConvCase(1, 64, 4194304, 4194304, false, limits, results);
+  }
   if (only.empty() || only == "fftConv") {
     // Odd sizes first (an odd channel count, short filters, each fused size and the four-step), then the issue's.
     BenchFftConvCase(2, 5, 1000, 1000, true, limits, results);

@@ -35,7 +35,11 @@ constexpr int kLogMaxInline = 13;    // ... with the filters' FFT in the same bl
 constexpr int kLogRow = 12;          // four-step: n2
 constexpr int kLogMaxN = 24;         // the largest n: n1 <= 4096
 constexpr int kPassThreads = 512;    // four-step kernels: 8192 points per block, 16 per thread
-constexpr int64_t kChunkBytes = int64_t{24} << 20;  // four-step: intermediate rows per chunk, to stay in L2
+// Four-step: items per chunk, as many as keep the intermediate buffer in L2 (kChunkBytes), but at least enough
+// for kMinChunkBlocks blocks per launch. Measured on an H200 at L = 2^17, H768: chunks of 5 items (160 blocks,
+// under one wave) took 5.3 ms; by blocks, xx ms.
+constexpr int64_t kChunkBytes = int64_t{24} << 20;
+constexpr int64_t kMinChunkBlocks = 2048;
 
 __device__ __forceinline__ float2 Mul(float2 a, float2 b) {
   return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
@@ -47,6 +51,12 @@ __device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a
 // fall on distinct banks.
 __device__ __forceinline__ int Pad(int x) { return x + (x >> 4); }
 __host__ __device__ constexpr int PaddedFloat2s(int points) { return points + points / 16; }
+// Pad(x + r * kStep) from padded = Pad(x): a constant offset when kStep is a multiple of 16.
+template <int kStep>
+__device__ __forceinline__ int PadStep(int x, int padded, int r) {
+  if constexpr (kStep % 16 == 0) return padded + r * (kStep + kStep / 16);
+  return Pad(x + r * kStep);
+}
 
 // cos and sin of 2 pi t / 16, t < 8.
 __device__ constexpr float Cos16(int t) {
@@ -95,30 +105,24 @@ __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
 }
 
 // v[r] *= W_M^(k r) for a butterfly of R points: e^(-+ i theta r), theta = 2 pi k / M < 2 pi / R. The powers
-// 1, 2, 4 and 8 come from the special-function unit (theta r < pi, where its error bound holds), the others as
-// products of two to four of them.
+// 1, 2, 4 and 8 come from the special-function unit (theta r < pi, where its error bound holds), each other one
+// as the product of two before it.
 template <int kBits, bool kInverse>
 __device__ __forceinline__ void Twiddle(float2 (&v)[1 << kBits], float theta) {
-  float2 power[kBits];  // W^(2^bit)
+  constexpr int R = 1 << kBits;
+  float2 w[R];
 #pragma unroll
   for (int bit = 0; bit < kBits; ++bit) {
     float s, c;
     __sincosf(theta * (1 << bit), &s, &c);
-    power[bit] = make_float2(c, kInverse ? s : -s);
+    w[1 << bit] = make_float2(c, kInverse ? s : -s);
   }
 #pragma unroll
-  for (int r = 1; r < (1 << kBits); ++r) {
-    float2 w = make_float2(1.f, 0.f);
-    bool first = true;
-#pragma unroll
-    for (int bit = 0; bit < kBits; ++bit) {
-      if ((r >> bit) & 1) {
-        w = first ? power[bit] : Mul(w, power[bit]);
-        first = false;
-      }
-    }
-    v[r] = Mul(v[r], w);
+  for (int r = 3; r < R; ++r) {
+    if (r & (r - 1)) w[r] = Mul(w[r & (r - 1)], w[r & -r]);  // r without its lowest bit, times its lowest bit
   }
+#pragma unroll
+  for (int r = 1; r < R; ++r) v[r] = Mul(v[r], w[r]);
 }
 
 // One Stockham pass of radix R = 2^kBits over kCount transforms of N = 2^kLogN points, point (i, c) at
@@ -133,9 +137,9 @@ __device__ __forceinline__ void StockhamPass(float2* buf) {
   for (int q = 0; q < kPer; ++q) {
     const int b = threadIdx.x + q * kThreads;
     if (kButterflies % kThreads == 0 || b < kButterflies) {
-      const int c = b % kCount, j = b / kCount;
+      const int c = b % kCount, j = b / kCount, x = j * kBatch + c, padded = Pad(x);
 #pragma unroll
-      for (int r = 0; r < kR; ++r) v[q][r] = buf[Pad((j + r * kStride) * kBatch + c)];
+      for (int r = 0; r < kR; ++r) v[q][r] = buf[PadStep<kStride * kBatch>(x, padded, r)];
     }
   }
   __syncthreads();
@@ -147,9 +151,9 @@ __device__ __forceinline__ void StockhamPass(float2* buf) {
       const int k = j & (kNs - 1);
       if (kNs > 1) Twiddle<kBits, kInverse>(v[q], 6.283185307179586f / (kNs * kR) * k);
       Dft<kBits, kInverse>(v[q]);
-      const int dst = (j - k) * kR + k;
+      const int x = ((j - k) * kR + k) * kBatch + c, padded = Pad(x);
 #pragma unroll
-      for (int r = 0; r < kR; ++r) buf[Pad((dst + r * kNs) * kBatch + c)] = v[q][r];
+      for (int r = 0; r < kR; ++r) buf[PadStep<kNs * kBatch>(x, padded, r)] = v[q][r];
     }
   }
   __syncthreads();
@@ -277,12 +281,17 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
 // Shared memory of a four-step kernel: 8192 points and their padding.
 constexpr size_t kPassShared = sizeof(float2) * PaddedFloat2s(8192);
 
-// W_n^(j2 k1), or its conjugate: j2 k1 < n <= 2^24, so 2 j2 k1 / n is exact in float and sincospif accurate.
-__device__ __forceinline__ float2 FourStepTwiddle(int64_t j2, int64_t k1, int log_n, bool inverse) {
+// W_n^m, or its conjugate, for m < n <= 2^24: the angle 2 pi m / n taken into [-pi, pi), where the special-
+// function unit's error bound (4e-7) holds; m is exact in float.
+__device__ __forceinline__ float2 FourStepTwiddle(int m, int log_n, bool inverse) {
+  if (2 * m >= (1 << log_n)) m -= 1 << log_n;
   float s, c;
-  sincospif(static_cast<float>(j2 * k1) * __int_as_float((127 + 1 - log_n) << 23), &s, &c);
+  __sincosf(static_cast<float>(m) * (6.283185307179586f * __int_as_float((127 - log_n) << 23)), &s, &c);
   return make_float2(c, inverse ? s : -s);
 }
+
+// The offset of sample (j1, j2) = j1 n2 + j2 in a row of n <= 2^24 samples.
+__device__ __forceinline__ int FourStepIndex(int j1, int j2) { return (j1 << kLogRow) + j2; }
 
 // Column pass, forward: for kTC columns j2 of the items' rows (as an n1 x n2 matrix), FFTs of length n1 along
 // the columns, times W_n^(j2 k1), into T[item - item0][k1][j2]. blockIdx.x = (item - item0) * tiles + tile.
@@ -290,21 +299,24 @@ template <int kLogN1>
 __global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const RowPair rows, float2* T, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
   constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
-  const int64_t local = blockIdx.x / kTiles, j2_0 = (blockIdx.x % kTiles) * kTC;
+  const int64_t local = blockIdx.x / kTiles;
+  const int j2_0 = (blockIdx.x % kTiles) * kTC;
+  const int len = static_cast<int>(rows.len < (1 << log_n) ? rows.len : (1 << log_n));
   bool has_b;
   const float* a = rows.First(item0 + local, has_b);
+  const float* b = has_b ? a + rows.len : nullptr;
 #pragma unroll 4
   for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
-    const int j1 = e / kTC, c = e % kTC;
-    buf[Pad(e)] = LoadPair(a, has_b, rows.len, (int64_t{j1} << kLogRow) + j2_0 + c);
+    const int t = FourStepIndex(e / kTC, j2_0 + e % kTC);
+    buf[Pad(e)] = t < len ? make_float2(a[t], b ? b[t] : 0.f) : make_float2(0.f, 0.f);
   }
   __syncthreads();
   BlockFft<kLogN1, kTC, kTC, kPassThreads, false>(buf);
-  float2* t = T + (local << log_n) + j2_0;
+  float2* out = T + (local << log_n) + j2_0;
 #pragma unroll 4
   for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
     const int k1 = e / kTC, c = e % kTC;
-    t[(int64_t{k1} << kLogRow) + c] = Mul(buf[Pad(e)], FourStepTwiddle(j2_0 + c, k1, log_n, false));
+    out[FourStepIndex(k1, c)] = Mul(buf[Pad(e)], FourStepTwiddle((j2_0 + c) * k1, log_n, false));
   }
 }
 
@@ -368,8 +380,8 @@ __global__ void __launch_bounds__(kPassThreads)
 #pragma unroll 4
   for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) {
     const int slot = e / kN2, j2 = e % kN2;
-    const int64_t row = slot ? r1 : r0;
-    t[row * kN2 + j2] = Mul(buf[Pad(j2 * 2 + slot)], FourStepTwiddle(j2, row, log_n, true));
+    const int row = static_cast<int>(slot ? r1 : r0);
+    t[row * kN2 + j2] = Mul(buf[Pad(j2 * 2 + slot)], FourStepTwiddle(j2 * row, log_n, true));
   }
 }
 
@@ -379,25 +391,29 @@ template <int kLogN1>
 __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const float2* T, const Output out, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
   constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
-  const int64_t local = blockIdx.x / kTiles, j2_0 = (blockIdx.x % kTiles) * kTC;
+  const int64_t local = blockIdx.x / kTiles;
+  const int j2_0 = (blockIdx.x % kTiles) * kTC;
   const float2* t = T + (local << log_n) + j2_0;
 #pragma unroll 4
-  for (int e = threadIdx.x; e < 8192; e += kPassThreads) buf[Pad(e)] = t[(int64_t{e / kTC} << kLogRow) + e % kTC];
+  for (int e = threadIdx.x; e < 8192; e += kPassThreads) buf[Pad(e)] = t[FourStepIndex(e / kTC, e % kTC)];
   __syncthreads();
   BlockFft<kLogN1, kTC, kTC, kPassThreads, true>(buf);
   const int64_t item = item0 + local, b = item / out.pairs, p = item % out.pairs;
   const bool has_b = 2 * p + 1 < out.channels;
   const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
-  const int64_t row = b * out.channels + 2 * p, L = out.seqlen;
-  const float* ua = out.u + row * L;
-  float* y = out.y + row * L;
+  const int64_t row = b * out.channels + 2 * p;
+  const int L = static_cast<int>(out.seqlen < (1 << log_n) ? out.seqlen : (1 << log_n));
+  const float* ua = out.u + row * out.seqlen;
+  float* ya = out.y + row * out.seqlen;
+  const float* ub = ua + out.seqlen;
+  float* yb = ya + out.seqlen;
 #pragma unroll 4
   for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
-    const int64_t i = (int64_t{e / kTC} << kLogRow) + j2_0 + e % kTC;
+    const int i = FourStepIndex(e / kTC, j2_0 + e % kTC);
     if (i < L) {
       const float2 z = buf[Pad(e)];
-      y[i] = z.x + da * ua[i];
-      if (has_b) y[L + i] = z.y + db * ua[L + i];
+      ya[i] = z.x + da * ua[i];
+      if (has_b) yb[i] = z.y + db * ub[i];
     }
   }
 }
@@ -551,8 +567,10 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   // Four-step, a chunk of items at a time (with the chunk's filters' spectrum beside it when per_chunk).
   const FourStepPasses passes = {log_n, log_n - kLogRow, stream};
   const int64_t buffers = per_chunk ? 2 : 1;
-  int64_t chunk = kChunkBytes / (buffers * static_cast<int64_t>(sizeof(float2)) * n);
-  chunk = chunk < 1 ? 1 : chunk > items ? items : chunk;
+  const int64_t by_bytes = kChunkBytes / (buffers * static_cast<int64_t>(sizeof(float2)) * n);
+  const int64_t by_blocks = (kMinChunkBlocks + passes.ColumnBlocks(1) - 1) / passes.ColumnBlocks(1);
+  int64_t chunk = by_bytes > by_blocks ? by_bytes : by_blocks;
+  chunk = chunk > items ? items : chunk;
   if (ls_status s = rows_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * n * chunk * buffers)) return s;
   float2* T = rows_scratch.get();
   float2* chunk_spectrum = T + n * chunk;
