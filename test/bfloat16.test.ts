@@ -83,6 +83,25 @@ describe.each(testBackends)('selectiveScan in bfloat16 on $name', (b) => {
     );
   });
 
+  run('fftConv and its plans take bfloat16 u and k: float32 arithmetic on the widened values, y rounded', async () => {
+    const ls = await backend(b.name);
+    const r = rng(9);
+    const p = { u: uniform(r, [2, 3, 50]), k: uniform(r, [3, 20], -0.3, 0.3), D: uniform(r, [3]) };
+    const bf = await ls.fftConv({ ...p, u: toBFloat16(p.u), k: toBFloat16(p.k) });
+    const ref = await ls.fftConv({ ...p, u: rounded(p.u), k: rounded(p.k) });
+    expect(bf.y.dtype).toBe('bfloat16');
+    expect(bf.y.data).toEqual(floatsToBFloat16(ref.y.data));
+    const plan = await ls.fftConvPlan({ k: toBFloat16(p.k), L: 50 });
+    const planned = await plan.run({ u: toBFloat16(p.u), D: p.D });
+    expect(planned.y.dtype).toBe('bfloat16');
+    const error = Math.max(...Array.from(bfloat16ToFloats(planned.y.data as Uint16Array), (v, i) => Math.abs(v - ref.y.data[i]!)));
+    expect(error).toBeLessThanOrEqual(0.01 * Math.max(...Array.from(ref.y.data, Math.abs)));
+    await expect(ls.fftConv({ ...p, u: toBFloat16(p.u) } as never)).rejects.toThrow(/fftConv: k has dtype float32 but u has bfloat16/);
+    await expect(ls.fftConv({ ...p, u: toBFloat16(p.u), k: toBFloat16(p.k), D: toBFloat16(p.D) } as never)).rejects.toThrow(
+      /fftConv: D must have dtype float32, got bfloat16/,
+    );
+  });
+
   run('device memory needs the cuda backend', async () => {
     const ls = await backend(b.name);
     await expect(ls.toDevice(tensor([1, 2], [2]))).rejects.toThrow(new RegExp(`toDevice: the '${b.name}' backend has no device memory`));

@@ -275,8 +275,8 @@ export interface DeviceSupport {
   causalConv1d(args: WithOperands<CausalConv1dArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }>;
   causalConv1dStep(args: WithOperands<CausalConv1dStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
   fftConv(args: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
-  /** A plan's spectrum, kept on the device. */
-  fftConvSpectrum(args: WithOperands<FftConvSpectrumArgs>): Promise<DeviceTensor>;
+  /** A plan's spectrum (float32), kept on the device; `storage` is k's dtype. */
+  fftConvSpectrum(args: WithOperands<FftConvSpectrumArgs> & { storage: DType }): Promise<DeviceTensor>;
   /** dPerDim: D is [H, P] rather than [H]. */
   ssdScan(args: WithOperands<SsdScanArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand; finalState?: Operand }>;
   ssdScanStep(args: WithOperands<SsdScanStepArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand }>;

@@ -115,12 +115,12 @@ export class LongSeq {
   }
 
   /** Long causal convolution; see ops/fftConv.ts. */
-  fftConv<P extends FftConvParams<FloatInput, FloatInput>>(params: P): Promise<FftConvResult<OutputLike<P['u']>>> {
+  fftConv<P extends FftConvParams<ScanInput, FloatInput>>(params: P): Promise<FftConvResult<OutputLike<P['u']>>> {
     return fftConv(this.#backend, params) as Promise<FftConvResult<OutputLike<P['u']>>>;
   }
 
   /** A fixed filter transformed once: `(await ls.fftConvPlan({ k, L })).run({ u, D })`. */
-  fftConvPlan(params: FftConvPlanParams<FloatInput>): Promise<FftConvPlan> {
+  fftConvPlan(params: FftConvPlanParams<ScanInput>): Promise<FftConvPlan> {
     return fftConvPlan(this.#backend, params);
   }
 }

@@ -429,7 +429,7 @@ export function validateCausalConv1dStep(params: CausalConv1dStepParams<FloatInp
 export const MAX_FFT_CONV_LENGTH = 2 ** 30;
 
 function checkFftKernel(op: string, value: unknown, channels: number, seqlen: number): CheckedOperand {
-  const k = checkOperand(op, 'k', value, [2], false);
+  const k = checkOperand(op, 'k', value, [2], true);
   if (k.shape[0] !== channels || k.shape[1]! > seqlen) {
     throw new RangeError(`${op}: k must have shape [${channels}, Lk] ([H, Lk] with Lk <= L = ${seqlen}), got ${fmt(k.shape)}`);
   }
@@ -440,54 +440,58 @@ function checkLength(op: string, seqlen: number): void {
   if (seqlen > MAX_FFT_CONV_LENGTH) throw new RangeError(`${op}: L must be <= 2^30, got ${seqlen}`);
 }
 
-/** Checked fftConv args with host or device operands (float32), and whether y goes to the device (u is there). */
-export type FftConvOperands = WithOperands<FftConvArgs> & { onDevice: boolean };
+/**
+ * Checked fftConv args with host or device operands, the storage dtype of u, k and y (float32 or bfloat16), and
+ * whether y goes to the device (u is there).
+ */
+export type FftConvOperands = WithOperands<FftConvArgs> & { storage: DType; onDevice: boolean };
 
 const FFT_CONV_KEYS = ['u', 'k', 'D', 'algorithm', 'signal'] as const;
 
-export function validateFftConv(params: FftConvParams<FloatInput, FloatInput>): FftConvOperands {
+export function validateFftConv(params: FftConvParams<ScanInput, FloatInput>): FftConvOperands {
   const op = 'fftConv';
   const p = checkParams(op, params, FFT_CONV_KEYS);
-  const u = checkOperand(op, 'u', p.u, [3], false);
+  const u = checkOperand(op, 'u', p.u, [3], true);
   const [batch, channels, seqlen] = u.shape as [number, number, number];
   checkLength(op, seqlen);
   const k = checkFftKernel(op, p.k, channels, seqlen);
+  checkSameDtype(op, 'u', u.dtype, { k });
   const D = checkOptionalOperand(op, 'D', p.D, [channels], '[H]', false);
   return {
     batch, channels, seqlen, kernelLen: k.shape[1]!, u: u.operand, k: k.operand, D: D?.operand,
     algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'fft', 'direct'], 'auto'),
-    onDevice: u.operand instanceof DeviceTensor,
+    storage: u.dtype, onDevice: u.operand instanceof DeviceTensor,
   };
 }
 
 const FFT_CONV_PLAN_KEYS = ['k', 'L', 'signal'] as const;
 
-export function validateFftConvPlan(params: FftConvPlanParams<FloatInput>): WithOperands<FftConvSpectrumArgs> {
+export function validateFftConvPlan(params: FftConvPlanParams<ScanInput>): WithOperands<FftConvSpectrumArgs> & { storage: DType } {
   const op = 'fftConvPlan';
   const p = checkParams(op, params, FFT_CONV_PLAN_KEYS);
   if (typeof p.L !== 'number') throw new TypeError(`${op}: L must be a number, got ${typeof p.L}`);
   if (!Number.isSafeInteger(p.L) || p.L < 1) throw new RangeError(`${op}: L must be an integer >= 1, got ${p.L}`);
   checkLength(op, p.L);
-  const k = checkOperand(op, 'k', p.k, [2], false);
+  const k = checkOperand(op, 'k', p.k, [2], true);
   const [channels, kernelLen] = k.shape as [number, number];
   if (kernelLen > p.L) throw new RangeError(`${op}: k's length Lk = ${kernelLen} must be <= L = ${p.L}`);
-  return { channels, seqlen: p.L, kernelLen, k: k.operand };
+  return { channels, seqlen: p.L, kernelLen, k: k.operand, storage: k.dtype };
 }
 
 const FFT_CONV_RUN_KEYS = ['u', 'D', 'signal'] as const;
 
 /** plan.run's params against the plan's H and L. */
 export function validateFftConvRun(
-  params: FftConvRunParams<FloatInput, FloatInput>, channels: number, seqlen: number,
-): Pick<FftConvOperands, 'batch' | 'u' | 'D' | 'onDevice'> {
+  params: FftConvRunParams<ScanInput, FloatInput>, channels: number, seqlen: number,
+): Pick<FftConvOperands, 'batch' | 'u' | 'D' | 'storage' | 'onDevice'> {
   const op = 'fftConvPlan.run';
   const p = checkParams(op, params, FFT_CONV_RUN_KEYS);
-  const u = checkOperand(op, 'u', p.u, [3], false);
+  const u = checkOperand(op, 'u', p.u, [3], true);
   if (u.shape[1] !== channels || u.shape[2] !== seqlen) {
     throw new RangeError(`${op}: u must have shape [B, ${channels}, ${seqlen}] ([B, H, L] with the plan's H and L), got ${fmt(u.shape)}`);
   }
   const D = checkOptionalOperand(op, 'D', p.D, [channels], '[H]', false);
-  return { batch: u.shape[0]!, u: u.operand, D: D?.operand, onDevice: u.operand instanceof DeviceTensor };
+  return { batch: u.shape[0]!, u: u.operand, D: D?.operand, storage: u.dtype, onDevice: u.operand instanceof DeviceTensor };
 }
 
 /** dtLimit: [lo, hi] with lo <= hi, lo finite, hi finite or Infinity (default [0, Infinity]: no clamp). */

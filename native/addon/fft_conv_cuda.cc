@@ -1,5 +1,6 @@
-// cudaFftConv / cudaFftConvSpectrum: fftConv on the GPU (float32), with host Float32Arrays (copied in and out)
-// or device handles for u, k, D and y; a plan's spectrum is a device handle.
+// cudaFftConv / cudaFftConvSpectrum: fftConv on the GPU, with host TypedArrays (copied in and out) or device
+// handles for u, k, D and y; u, k and y in float32 or bfloat16 (`storage`), D float32; a plan's spectrum is a
+// device handle.
 #include <memory>
 
 #include "addon/cuda.h"
@@ -43,7 +44,7 @@ int64_t SpectrumFloats(const Napi::Env& env, int64_t channels, int64_t seqlen, i
 }  // namespace
 
 // args: as fftConv's (batch, channels, seqlen, kernelLen, u, k? or spectrum (a handle from cudaFftConvSpectrum),
-// D?), plus { outputsOnDevice }. Resolves to { y }, a Float32Array or a handle.
+// D?), plus { storage (0 float32, 1 bfloat16), outputsOnDevice }. Resolves to { y }, a TypedArray or a handle.
 Napi::Value CudaFftConv(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "cudaFftConv(args): args must be an object");
@@ -55,18 +56,19 @@ Napi::Value CudaFftConv(const Napi::CallbackInfo& info) {
   p.channels = GetDim(args, "channels");
   p.seqlen = GetDim(args, "seqlen");
   p.kernel_len = GetDim(args, "kernelLen");
+  p.storage = GetEnum(args, "storage", LS_BFLOAT16);
   const int64_t bhl = Elements(env, "u", {p.batch, p.channels, p.seqlen});
   const int64_t spectrum = SpectrumFloats(env, p.channels, p.seqlen, p.kernel_len);
-  worker->Input(args, "u", bhl, LS_FLOAT32, true, &p.u);
+  worker->Input(args, "u", bhl, p.storage, true, &p.u);
   const bool planned = !args.Get("spectrum").IsUndefined();  // the fields are set only once staged
   worker->Input(args, "spectrum", spectrum, LS_FLOAT32, false, &p.spectrum);
-  worker->Input(args, "k", Elements(env, "k", {p.channels, p.kernel_len}), LS_FLOAT32, !planned, &p.k);
+  worker->Input(args, "k", Elements(env, "k", {p.channels, p.kernel_len}), p.storage, !planned, &p.k);
   worker->Input(args, "D", p.channels, LS_FLOAT32, false, &p.D);
-  worker->Output("y", bhl, LS_FLOAT32, on_device, &p.y);
+  worker->Output("y", bhl, p.storage, on_device, &p.y);
   return worker.release()->Queue();
 }
 
-// args: { channels, seqlen, kernelLen, k }. Resolves to { spectrum }, a device handle.
+// args: { channels, seqlen, kernelLen, k, storage (of k) }. Resolves to { spectrum }, a device handle.
 Napi::Value CudaFftConvSpectrum(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "cudaFftConvSpectrum(args): args must be an object");
@@ -76,8 +78,9 @@ Napi::Value CudaFftConvSpectrum(const Napi::CallbackInfo& info) {
   p.channels = GetDim(args, "channels");
   p.seqlen = GetDim(args, "seqlen");
   p.kernel_len = GetDim(args, "kernelLen");
+  p.storage = GetEnum(args, "storage", LS_BFLOAT16);
   const int64_t spectrum = SpectrumFloats(env, p.channels, p.seqlen, p.kernel_len);
-  worker->Input(args, "k", Elements(env, "k", {p.channels, p.kernel_len}), LS_FLOAT32, true, &p.k);
+  worker->Input(args, "k", Elements(env, "k", {p.channels, p.kernel_len}), p.storage, true, &p.k);
   worker->Output("spectrum", spectrum, LS_FLOAT32, true, &p.spectrum);
   return worker.release()->Queue();
 }

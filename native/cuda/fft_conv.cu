@@ -187,11 +187,12 @@ __device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1
 
 // The two real rows of item `item`: channels 2p and 2p + 1 of batch row b (item = b * pairs + p), `len` samples
 // each; the second is absent when the channel count is odd.
+template <typename S>
 struct RowPair {
-  const float* src;  // [batch, channels, len]
+  const S* src;  // [batch, channels, len], float or bfloat16
   int64_t channels, len, pairs;
 
-  __device__ __forceinline__ const float* First(int64_t item, bool& has_second) const {
+  __device__ __forceinline__ const S* First(int64_t item, bool& has_second) const {
     const int64_t b = item / pairs, p = item % pairs;
     has_second = 2 * p + 1 < channels;
     return src + (b * channels + 2 * p) * len;
@@ -199,15 +200,18 @@ struct RowPair {
 };
 
 // y = the real and imaginary parts of the inverse FFT, plus D u, for the first L samples.
+template <typename S>
 struct Output {
-  const float *u, *D;
-  float* y;
+  const S* u;
+  const float* D;
+  S* y;
   int64_t channels, seqlen, pairs;
 };
 
-__device__ __forceinline__ float2 LoadPair(const float* a, bool has_b, int64_t len, int64_t t) {
+template <typename S>
+__device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, int64_t t) {
   if (t >= len) return make_float2(0.f, 0.f);
-  return make_float2(a[t], has_b ? a[len + t] : 0.f);
+  return make_float2(ToFloat(a[t]), has_b ? ToFloat(a[len + t]) : 0.f);
 }
 
 // --- n <= 2^14: one block per transform ------------------------------------------------------------------------
@@ -224,12 +228,12 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch) {
 }
 
 // The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order.
-template <int kLogN>
-__global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 1)) SpectrumKernel(const RowPair k, float2* spectrum) {
+template <int kLogN, typename S>
+__global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 1)) SpectrumKernel(const RowPair<S> k, float2* spectrum) {
   extern __shared__ float2 buf[];
   constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1);
   bool has_b;
-  const float* ka = k.First(blockIdx.x, has_b);
+  const S* ka = k.First(blockIdx.x, has_b);
   for (int i = threadIdx.x; i < kN; i += kThreads) buf[Pad(i)] = LoadPair(ka, has_b, k.len, i);
   __syncthreads();
   BlockFft<kLogN, 1, 1, kThreads, false>(buf);
@@ -239,14 +243,14 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 
 
 // One (pair of channels, batch row) per block, blockIdx.x = p * batch + b so the blocks of one pair run together
 // and share its spectrum in L2. kInline: the filters' FFT in the same block (points (i, 1)), else `spectrum`.
-template <int kLogN, bool kInline>
+template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMinBlocks(kLogN, kInline ? 2 : 1))
-    FusedConvKernel(const RowPair u, const RowPair k, const float2* spectrum, const Output out, int64_t batch) {
+    FusedConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const Output<S> out, int64_t batch) {
   extern __shared__ float2 buf[];
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
   bool has_b;
-  const float* ua = u.First(b * u.pairs + p, has_b);
+  const S* ua = u.First(b * u.pairs + p, has_b);
   for (int i = threadIdx.x; i < kN; i += kThreads) {
     buf[Pad(i * kBatch)] = LoadPair(ua, has_b, u.len, i);
     if (kInline) buf[Pad(i * kBatch + 1)] = LoadPair(k.src + 2 * p * k.len, has_b, k.len, i);
@@ -267,12 +271,12 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   BlockFft<kLogN, kBatch, 1, kThreads, true>(buf);
   const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
   const int64_t row = b * out.channels + 2 * p;
-  const float* ur = out.u + row * out.seqlen;
-  float* y = out.y + row * out.seqlen;
+  const S* ur = out.u + row * out.seqlen;
+  S* y = out.y + row * out.seqlen;
   for (int i = threadIdx.x; i < out.seqlen; i += kThreads) {
     const float2 z = buf[Pad(i * kBatch)];
-    y[i] = z.x + da * ur[i];
-    if (has_b) y[out.seqlen + i] = z.y + db * ur[out.seqlen + i];
+    StoreAs(y + i, z.x + da * ToFloat(ur[i]));
+    if (has_b) StoreAs(y + out.seqlen + i, z.y + db * ToFloat(ur[out.seqlen + i]));
   }
 }
 
@@ -295,20 +299,20 @@ __device__ __forceinline__ int FourStepIndex(int j1, int j2) { return (j1 << kLo
 
 // Column pass, forward: for kTC columns j2 of the items' rows (as an n1 x n2 matrix), FFTs of length n1 along
 // the columns, times W_n^(j2 k1), into T[item - item0][k1][j2]. blockIdx.x = (item - item0) * tiles + tile.
-template <int kLogN1>
-__global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const RowPair rows, float2* T, int64_t item0, int log_n) {
+template <int kLogN1, typename S>
+__global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const RowPair<S> rows, float2* T, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
   constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
   const int len = static_cast<int>(rows.len < (1 << log_n) ? rows.len : (1 << log_n));
   bool has_b;
-  const float* a = rows.First(item0 + local, has_b);
-  const float* b = has_b ? a + rows.len : nullptr;
+  const S* a = rows.First(item0 + local, has_b);
+  const S* b = has_b ? a + rows.len : nullptr;
 #pragma unroll 4
   for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
     const int t = FourStepIndex(e / kTC, j2_0 + e % kTC);
-    buf[Pad(e)] = t < len ? make_float2(a[t], b ? b[t] : 0.f) : make_float2(0.f, 0.f);
+    buf[Pad(e)] = t < len ? make_float2(ToFloat(a[t]), b ? ToFloat(b[t]) : 0.f) : make_float2(0.f, 0.f);
   }
   __syncthreads();
   BlockFft<kLogN1, kTC, kTC, kPassThreads, false>(buf);
@@ -387,8 +391,8 @@ __global__ void __launch_bounds__(kPassThreads)
 
 // Column pass, inverse: FFTs of length n1 along kTC columns of T, then y = real / imaginary part + D u for the
 // samples below L.
-template <int kLogN1>
-__global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const float2* T, const Output out, int64_t item0, int log_n) {
+template <int kLogN1, typename S>
+__global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const float2* T, const Output<S> out, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
   constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
@@ -403,17 +407,17 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const flo
   const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
   const int64_t row = b * out.channels + 2 * p;
   const int L = static_cast<int>(out.seqlen < (1 << log_n) ? out.seqlen : (1 << log_n));
-  const float* ua = out.u + row * out.seqlen;
-  float* ya = out.y + row * out.seqlen;
-  const float* ub = ua + out.seqlen;
-  float* yb = ya + out.seqlen;
+  const S* ua = out.u + row * out.seqlen;
+  S* ya = out.y + row * out.seqlen;
+  const S* ub = ua + out.seqlen;
+  S* yb = ya + out.seqlen;
 #pragma unroll 4
   for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
     const int i = FourStepIndex(e / kTC, j2_0 + e % kTC);
     if (i < L) {
       const float2 z = buf[Pad(e)];
-      ya[i] = z.x + da * ua[i];
-      if (has_b) yb[i] = z.y + db * ub[i];
+      StoreAs(ya + i, z.x + da * ToFloat(ua[i]));
+      if (has_b) StoreAs(yb + i, z.y + db * ToFloat(ub[i]));
     }
   }
 }
@@ -459,10 +463,11 @@ struct FourStepPasses {
   int64_t RowBlocks(int64_t count) const { return count << (log_n1 - 1); }     // n1 / 2 row pairs per item
 
   // rows' items -> T (their local index), forward along the columns.
-  ls_status ColumnForward(const RowPair& rows, float2* T, int64_t item0, int64_t count) const {
+  template <typename S>
+  ls_status ColumnForward(const RowPair<S>& rows, float2* T, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
     Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
-      status = Launch(ColumnForwardKernel<decltype(c)::value>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
+      status = Launch(ColumnForwardKernel<decltype(c)::value, S>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
                       "fft_conv column launch", rows, T, item0, log_n);
     });
     return status;
@@ -476,10 +481,11 @@ struct FourStepPasses {
     return Launch(RowConvKernel, RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv row launch", T, spectrum,
                   item0, spectrum_item0, pairs, log_n, log_n1);
   }
-  ls_status ColumnInverse(const float2* T, const Output& out, int64_t item0, int64_t count) const {
+  template <typename S>
+  ls_status ColumnInverse(const float2* T, const Output<S>& out, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
     Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
-      status = Launch(ColumnInverseKernel<decltype(c)::value>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
+      status = Launch(ColumnInverseKernel<decltype(c)::value, S>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
                       "fft_conv inverse column launch", T, out, item0, log_n);
     });
     return status;
@@ -487,7 +493,8 @@ struct FourStepPasses {
 };
 
 // The filters' spectrum (`pairs` items) into `spectrum`, in the layout FftConv reads.
-ls_status Spectrum(const RowPair& k, int log_n, float2* spectrum, cudaStream_t stream) {
+template <typename S>
+ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_t stream) {
   if (log_n > kLogMaxFused) {
     const FourStepPasses passes = {log_n, log_n - kLogRow, stream};
     if (ls_status s = passes.ColumnForward(k, spectrum, 0, k.pairs)) return s;
@@ -496,7 +503,7 @@ ls_status Spectrum(const RowPair& k, int log_n, float2* spectrum, cudaStream_t s
   ls_status status = LS_OK;
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
-    status = Launch(SpectrumKernel<kLogN>, k.pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+    status = Launch(SpectrumKernel<kLogN, S>, k.pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
                     stream, "fft_conv spectrum launch", k, spectrum);
   });
   return status;
@@ -527,15 +534,16 @@ ls_status CheckLength(int64_t seqlen, int64_t kernel_len) {
   return LS_OK;
 }
 
+template <typename S>
 ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   const int log_n = Log2(FftConvSize(p.seqlen, p.kernel_len));
   const int64_t n = int64_t{1} << log_n, pairs = (p.channels + 1) / 2, items = p.batch * pairs;
   if (items > (int64_t{1} << 31) / (n > 8192 ? n / 8192 : 1)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "fftConv on the GPU: batch * ceil(channels / 2) * n / 8192 must be below 2^31");
   }
-  const RowPair u = {p.u, p.channels, p.seqlen, pairs};
-  const RowPair k = {p.k, p.channels, p.kernel_len, pairs};
-  const Output out = {p.u, p.D, p.y, p.channels, p.seqlen, pairs};
+  const RowPair<S> u = {reinterpret_cast<const S*>(p.u), p.channels, p.seqlen, pairs};
+  const RowPair<S> k = {reinterpret_cast<const S*>(p.k), p.channels, p.kernel_len, pairs};
+  const Output<S> out = {reinterpret_cast<const S*>(p.u), p.D, reinterpret_cast<S*>(p.y), p.channels, p.seqlen, pairs};
   const float2* spectrum = reinterpret_cast<const float2*>(p.spectrum);
   DeviceScratch spectrum_scratch(stream), rows_scratch(stream);
   // The filters' spectrum up front, unless a plan gave it or the kernels below compute it as they go: in the
@@ -553,13 +561,13 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
       constexpr int kLogN = decltype(c)::value;
       if constexpr (kLogN <= kLogMaxInline) {
         if (inline_filters) {
-          status = Launch(FusedConvKernel<kLogN, true>, items, FusedThreads(kLogN, 2),
+          status = Launch(FusedConvKernel<kLogN, true, S>, items, FusedThreads(kLogN, 2),
                           sizeof(float2) * PaddedFloat2s(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, out,
                           p.batch);
           return;
         }
       }
-      status = Launch(FusedConvKernel<kLogN, false>, items, FusedThreads(kLogN, 1),
+      status = Launch(FusedConvKernel<kLogN, false, S>, items, FusedThreads(kLogN, 1),
                       sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, out, p.batch);
     });
     return status;
@@ -607,7 +615,8 @@ extern "C" ls_status ls_fft_conv_cuda(const ls_fft_conv_params* p, void* stream)
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::ValidateFftConv(*p)) return s;
   if (ls_status s = ls::cuda::CheckLength(p->seqlen, p->kernel_len)) return s;
-  return ls::cuda::FftConv(*p, ls::cuda::Stream(stream));
+  const cudaStream_t s = ls::cuda::Stream(stream);
+  return p->storage == LS_BFLOAT16 ? ls::cuda::FftConv<__nv_bfloat16>(*p, s) : ls::cuda::FftConv<float>(*p, s);
 }
 
 extern "C" ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params* p, void* stream) {
@@ -618,6 +627,11 @@ extern "C" ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params
   using namespace ls::cuda;
   const int log_n = Log2(ls::FftConvSize(p->seqlen, p->kernel_len));
   const int64_t pairs = (p->channels + 1) / 2;
-  const RowPair k = {p->k, p->channels, p->kernel_len, pairs};
-  return Spectrum(k, log_n, reinterpret_cast<float2*>(p->spectrum), Stream(stream));
+  float2* spectrum = reinterpret_cast<float2*>(p->spectrum);
+  if (p->storage == LS_BFLOAT16) {
+    const RowPair<__nv_bfloat16> k = {reinterpret_cast<const __nv_bfloat16*>(p->k), p->channels, p->kernel_len, pairs};
+    return Spectrum(k, log_n, spectrum, Stream(stream));
+  }
+  const RowPair<float> k = {p->k, p->channels, p->kernel_len, pairs};
+  return Spectrum(k, log_n, spectrum, Stream(stream));
 }

@@ -4,7 +4,7 @@
  * filters shorter than the input), L = 2^20 against float64, plans on the device, device tensors, errors.
  */
 import { describe, expect, test } from 'vitest';
-import { available, DeviceTensor, tensor, type FftConvParams, type Tensor } from '../../ts/index.node.js';
+import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type FftConvParams, type Tensor } from '../../ts/index.node.js';
 import { backend, type TestBackend } from '../helpers/backends.js';
 import { expectClose } from '../helpers/compare.js';
 import { causalConv64 } from '../helpers/fft64.js';
@@ -90,6 +90,28 @@ describe(`fftConv on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     for (const p of cases) alone.push((await gpu.fftConv(p)).y);
     const together = await Promise.all(cases.flatMap((p) => [gpu.fftConv(p), gpu.fftConv(p)]));
     together.forEach((out, i) => expectClose(`call ${i}`, out.y, alone[i >> 1]!, 0));
+  });
+
+  run('bfloat16 storage: float32 arithmetic on the widened inputs, y rounded once; plans and device tensors too', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const rounded = (t: Tensor): Tensor => toFloat32(toBFloat16(t));
+    for (const seed of [5, 12, 19, 26, 33]) {  // fused and four-step sizes
+      const p = randomConv(seed);
+      const bf = { ...p, u: toBFloat16(p.u), k: toBFloat16(p.k) };
+      const out = await gpu.fftConv(bf);
+      expect(out.y.dtype).toBe('bfloat16');
+      const ref = await cpu.fftConv({ ...p, u: rounded(p.u), k: rounded(p.k), algorithm: 'fft' });
+      // float32 results within 1e-5 of each other round to the same bfloat16 but for rare ties: 1e-2 bounds both
+      expectClose(`seed ${seed}`, toFloat32(out.y), ref.y, 1e-2);
+      const plan = await gpu.fftConvPlan({ k: bf.k, L: p.u.shape[2]! });
+      const du = await gpu.toDevice(bf.u);
+      const planned = await plan.run({ u: du, D: p.D });
+      expect(planned.y.dtype).toBe('bfloat16');
+      expectClose(`seed ${seed} plan`, toFloat32(await gpu.toHost(planned.y)), toFloat32(out.y), 1e-2);
+      plan.dispose();
+      du.dispose();
+      planned.y.dispose();
+    }
   });
 
   run('refuses lengths past its FFT size and a device tensor on a CPU backend', async () => {

@@ -113,13 +113,13 @@ class CudaDevice implements DeviceSupport {
 
   async fftConv(a: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }> {
     const { cancel: _ignored, algorithm: _fft, ...rest } = a;  // the GPU always takes the FFT path
-    const out = await this.addon.cudaFftConv(handles('fftConv', rest));
-    return { y: this.output(out.y, 'float32', [a.batch, a.channels, a.seqlen]) };
+    const out = await this.addon.cudaFftConv({ ...handles('fftConv', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
+    return { y: this.output(out.y, a.storage, [a.batch, a.channels, a.seqlen]) };
   }
 
-  async fftConvSpectrum(a: WithOperands<FftConvSpectrumArgs>): Promise<DeviceTensor> {
+  async fftConvSpectrum(a: WithOperands<FftConvSpectrumArgs> & { storage: DType }): Promise<DeviceTensor> {
     const { cancel: _ignored, ...rest } = a;
-    const { spectrum } = await this.addon.cudaFftConvSpectrum(handles('fftConvPlan', rest));
+    const { spectrum } = await this.addon.cudaFftConvSpectrum({ ...handles('fftConvPlan', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
     // (H + 1) / 2 pairs of channels, n complex values each (ls_fft_conv_spectrum_floats_cuda)
     let n = 2;
     while (n < a.seqlen + a.kernelLen - 1) n *= 2;
@@ -177,7 +177,7 @@ class CudaBackend extends NativeBackend {
   }
 
   override async fftConvSpectrum(a: FftConvSpectrumArgs): Promise<unknown> {
-    return this.device.fftConvSpectrum(a);
+    return this.device.fftConvSpectrum({ ...a, storage: 'float32' });
   }
 
   override async ssdScan(a: SsdScanArgs): Promise<SsdScanOutputs> {

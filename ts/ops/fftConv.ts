@@ -12,17 +12,21 @@
  */
 import type { Backend, FftConvAlgorithm, Operand } from '../backend.js';
 import { DeviceTensor } from '../device.js';
-import type { Tensor } from '../tensor.js';
+import { floatsToBFloat16, type Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateFftConv, validateFftConvPlan, validateFftConvRun, type FftConvOperands } from '../validate.js';
 import type { FftConvArgs, FftConvSpectrumArgs } from '../backend.js';
-import { outputTensor, type FloatInput } from './selectiveScan.js';
+import { outputTensor, type FloatInput, type OutputLike, type ScanInput } from './selectiveScan.js';
 
-export interface FftConvParams<U extends FloatInput = Tensor, F extends FloatInput = Tensor> {
+/**
+ * U: the type of u and k, float32 or bfloat16 (cuda computes in float32 from bfloat16 storage; the CPU
+ * backends widen it and round y back), on the host or the device; F: the type of D (float32).
+ */
+export interface FftConvParams<U extends ScanInput = Tensor, F extends FloatInput = Tensor> {
   /** Input, [B, H, L]. */
   u: U;
-  /** Causal filter, [H, Lk], Lk <= L. */
-  k: F;
+  /** Causal filter, [H, Lk], Lk <= L; u's dtype. */
+  k: U;
   /** Skip term, [H]. */
   D?: F;
   /** 'fft', 'direct', or 'auto' (default): the same result, different speed. */
@@ -31,17 +35,17 @@ export interface FftConvParams<U extends FloatInput = Tensor, F extends FloatInp
   signal?: AbortSignal;
 }
 
-export interface FftConvPlanParams<F extends FloatInput = Tensor> {
-  /** Causal filter, [H, Lk]. */
-  k: F;
+export interface FftConvPlanParams<K extends ScanInput = Tensor> {
+  /** Causal filter, [H, Lk], float32 or bfloat16. */
+  k: K;
   /** The sequence length the plan serves (Lk <= L). */
   L: number;
   /** Aborts the call (see cancel.ts); it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export interface FftConvRunParams<U extends FloatInput = Tensor, F extends FloatInput = Tensor> {
-  /** [B, H, L], with the plan's H and L. */
+export interface FftConvRunParams<U extends ScanInput = Tensor, F extends FloatInput = Tensor> {
+  /** [B, H, L], with the plan's H and L; float32 or bfloat16, whatever the plan's filter was. */
   u: U;
   /** [H] */
   D?: F;
@@ -49,26 +53,27 @@ export interface FftConvRunParams<U extends FloatInput = Tensor, F extends Float
   signal?: AbortSignal;
 }
 
-/** y, on the device when u is. */
+/** y, u's dtype, on the device when u is. */
 export interface FftConvResult<Y = Tensor> {
   y: Y;
 }
 
 /** Runs checked args on the backend: on its device when it has one, else on host copies. */
-async function run(backend: Backend, op: string, a: FftConvOperands, signal: AbortSignal | undefined): Promise<Tensor | DeviceTensor> {
-  const { onDevice, ...args } = a;
+async function run(backend: Backend, op: string, a: FftConvOperands, signal: AbortSignal | undefined): Promise<Tensor | Tensor<'bfloat16'> | DeviceTensor> {
+  const { onDevice, storage, ...args } = a;
   let y: Operand;
   if (backend.device) {
     const device = backend.device;
-    y = (await cancellable(signal, () => device.fftConv({ ...args, storage: 'float32', outputsOnDevice: onDevice }))).y;
+    y = (await cancellable(signal, () => device.fftConv({ ...args, storage, outputsOnDevice: onDevice }))).y;
   } else {
     const host = hostFloats<FftConvArgs>(op, backend.name, args);
-    y = (await cancellable(signal, (cancel) => backend.fftConv({ ...host, cancel }))).y;
+    const out = (await cancellable(signal, (cancel) => backend.fftConv({ ...host, cancel }))).y;
+    y = storage === 'bfloat16' ? floatsToBFloat16(out) : out;
   }
-  return outputTensor(y, 'float32', [a.batch, a.channels, a.seqlen]) as Tensor | DeviceTensor;
+  return outputTensor(y, storage, [a.batch, a.channels, a.seqlen]);
 }
 
-export async function fftConv(backend: Backend, params: FftConvParams<FloatInput, FloatInput>): Promise<FftConvResult<Tensor | DeviceTensor>> {
+export async function fftConv(backend: Backend, params: FftConvParams<ScanInput, FloatInput>): Promise<FftConvResult<Tensor | Tensor<'bfloat16'> | DeviceTensor>> {
   const a = validateFftConv(params);
   return { y: await run(backend, 'fftConv', a, checkSignal('fftConv', params.signal)) };
 }
@@ -91,8 +96,8 @@ export class FftConvPlan {
   }
 
   /** fftConv of u with the plan's filter; the same result as ls.fftConv({ u, k, D }). */
-  async run<U extends FloatInput = Tensor, F extends FloatInput = Tensor>(params: FftConvRunParams<U, F>): Promise<FftConvResult<U extends DeviceTensor ? DeviceTensor<'float32'> : Tensor>>;
-  async run(params: FftConvRunParams<FloatInput, FloatInput>): Promise<FftConvResult<Tensor | DeviceTensor>> {
+  async run<U extends ScanInput = Tensor, F extends FloatInput = Tensor>(params: FftConvRunParams<U, F>): Promise<FftConvResult<OutputLike<U>>>;
+  async run(params: FftConvRunParams<ScanInput, FloatInput>): Promise<FftConvResult<Tensor | Tensor<'bfloat16'> | DeviceTensor>> {
     const a = validateFftConvRun(params, this.channels, this.length);
     if (this.#spectrum instanceof DeviceTensor && this.#spectrum.disposed) throw new TypeError('fftConvPlan.run: the plan was disposed');
     const args: FftConvOperands = {
@@ -107,13 +112,13 @@ export class FftConvPlan {
   }
 }
 
-export async function fftConvPlan(backend: Backend, params: FftConvPlanParams<FloatInput>): Promise<FftConvPlan> {
-  const a = validateFftConvPlan(params);
+export async function fftConvPlan(backend: Backend, params: FftConvPlanParams<ScanInput>): Promise<FftConvPlan> {
+  const { storage, ...a } = validateFftConvPlan(params);
   const signal = checkSignal('fftConvPlan', params.signal);
   let spectrum: unknown;
   if (backend.device) {
     const device = backend.device;
-    spectrum = await cancellable(signal, () => device.fftConvSpectrum(a));
+    spectrum = await cancellable(signal, () => device.fftConvSpectrum({ ...a, storage }));
   } else {
     const host = hostFloats<FftConvSpectrumArgs>('fftConvPlan', backend.name, a);
     spectrum = await cancellable(signal, (cancel) => backend.fftConvSpectrum({ ...host, cancel }));

@@ -243,6 +243,7 @@ typedef struct ls_fft_conv_params {
   const float* D;
   int32_t algorithm; /* ls_fft_conv_algorithm */
   float* y;
+  int32_t storage; /* ls_dtype of u, k and y (D stays float32); the CPU takes LS_FLOAT32 (0) only */
 } ls_fft_conv_params;
 
 LS_API ls_status ls_fft_conv_cpu(const ls_fft_conv_params* p);
@@ -258,6 +259,7 @@ typedef struct ls_fft_conv_spectrum_params {
   int64_t channels, seqlen, kernel_len;
   const float* k;
   float* spectrum; /* ls_fft_conv_spectrum_floats(...) floats */
+  int32_t storage; /* ls_dtype of k; the CPU takes LS_FLOAT32 (0) only */
 } ls_fft_conv_spectrum_params;
 
 LS_API ls_status ls_fft_conv_spectrum_cpu(const ls_fft_conv_spectrum_params* p);
