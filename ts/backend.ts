@@ -274,6 +274,8 @@ export interface DeviceSupport {
   selectiveScanStep(args: WithOperands<SelectiveScanStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
   causalConv1d(args: WithOperands<CausalConv1dArgs> & DeviceCallOptions): Promise<{ y: Operand; finalState?: Operand }>;
   causalConv1dStep(args: WithOperands<CausalConv1dStepArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
+  deltaRule(args: WithOperands<DeltaRuleArgs> & DeviceCallOptions): Promise<{ o: Operand; finalState?: Operand }>;
+  deltaRuleStep(args: WithOperands<DeltaRuleStepArgs> & DeviceCallOptions): Promise<{ o: Operand }>;
   fftConv(args: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }>;
   /** A plan's spectrum (float32), kept on the device; `storage` is k's dtype. */
   fftConvSpectrum(args: WithOperands<FftConvSpectrumArgs> & { storage: DType }): Promise<DeviceTensor>;

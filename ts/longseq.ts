@@ -75,13 +75,13 @@ export class LongSeq {
   }
 
   /** DeltaNet / Gated DeltaNet; see ops/deltaRule.ts. */
-  deltaRule(params: DeltaRuleParams): Promise<DeltaRuleResult> {
-    return deltaRule(this.#backend, params);
+  deltaRule<P extends DeltaRuleParams<FloatInput>>(params: P): Promise<DeltaRuleResult<OutputLike<P['q']>>> {
+    return deltaRule(this.#backend, params) as Promise<DeltaRuleResult<OutputLike<P['q']>>>;
   }
 
   /** One decode token of the delta rule; updates `params.state` in place. */
-  deltaRuleStep(params: DeltaRuleStepParams): Promise<{ o: Tensor }> {
-    return deltaRuleStep(this.#backend, params);
+  deltaRuleStep<P extends DeltaRuleStepParams<FloatInput>>(params: P): Promise<{ o: OutputLike<P['q']> }> {
+    return deltaRuleStep(this.#backend, params) as Promise<{ o: OutputLike<P['q']> }>;
   }
 
   /** Short causal depthwise convolution; see ops/causalConv1d.ts. y and finalState follow x onto the device. */

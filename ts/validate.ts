@@ -306,62 +306,68 @@ function checkHeads(op: string, heads: number, valueHeads: number): void {
   }
 }
 
-export function validateDeltaRule(params: DeltaRuleParams): DeltaRuleArgs {
+/** Checked delta rule args with host or device operands (float32), and whether the outputs go to the device. */
+export type DeltaRuleOperands = WithOperands<DeltaRuleArgs> & { onDevice: boolean };
+export type DeltaRuleStepOperands = WithOperands<DeltaRuleStepArgs> & { onDevice: boolean };
+
+export function validateDeltaRule(params: DeltaRuleParams<FloatInput>): DeltaRuleOperands {
   const op = 'deltaRule';
   const p = checkParams(op, params, DELTA_RULE_KEYS);
-  const q = checkTensor(op, 'q', p.q, [4]);
+  const q = checkOperand(op, 'q', p.q, [4], false);
   const [batch, seqlen, heads, keyDim] = q.shape as [number, number, number, number];
-  const k = checkTensor(op, 'k', p.k, [4]);
+  const k = checkOperand(op, 'k', p.k, [4], false);
   checkShape(op, 'k', k, q.shape, '[B, T, H, K], like q');
-  const v = checkTensor(op, 'v', p.v, [4]);
+  const v = checkOperand(op, 'v', p.v, [4], false);
   if (v.shape[0] !== batch || v.shape[1] !== seqlen) {
     throw new RangeError(`${op}: v must have shape [${batch}, ${seqlen}, HV, V] ([B, T, HV, V] with B, T from q), got ${fmt(v.shape)}`);
   }
   const [, , valueHeads, valueDim] = v.shape as [number, number, number, number];
   checkHeads(op, heads, valueHeads);
-  const beta = checkTensor(op, 'beta', p.beta, [3]);
+  const beta = checkOperand(op, 'beta', p.beta, [3], false);
   checkShape(op, 'beta', beta, [batch, seqlen, valueHeads], '[B, T, HV]');
-  const g = checkOptionalTensor(op, 'g', p.g, [batch, seqlen, valueHeads], '[B, T, HV]');
-  const initialState = checkOptionalTensor(op, 'initialState', p.initialState, [batch, valueHeads, keyDim, valueDim], '[B, HV, K, V]');
+  const g = checkOptionalOperand(op, 'g', p.g, [batch, seqlen, valueHeads], '[B, T, HV]', false);
+  const initialState = checkOptionalOperand(op, 'initialState', p.initialState, [batch, valueHeads, keyDim, valueDim], '[B, HV, K, V]', false);
   if (batch * valueHeads * keyDim * valueDim > MAX_ELEMENTS) {
     throw new RangeError(`${op}: the state [${batch}, ${valueHeads}, ${keyDim}, ${valueDim}] has more than 2^31 - 1 elements`);
   }
   return {
     batch, seqlen, heads, valueHeads, keyDim, valueDim,
-    q: q.data, k: k.data, v: v.data, beta: beta.data, g: g?.data, initialState: initialState?.data,
+    q: q.operand, k: k.operand, v: v.operand, beta: beta.operand, g: g?.operand, initialState: initialState?.operand,
     scale: checkFinite(op, 'scale', p.scale, 1 / Math.sqrt(keyDim)),
     chunkSize: checkChoice(op, 'chunkSize', p.chunkSize, [16, 32, 64], 64),
     useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
     algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+    onDevice: q.operand instanceof DeviceTensor,
   };
 }
 
 const DELTA_RULE_STEP_KEYS = ['state', 'q', 'k', 'v', 'beta', 'g', 'scale', 'useQkL2Norm', 'signal'] as const;
 
-export function validateDeltaRuleStep(params: DeltaRuleStepParams): DeltaRuleStepArgs {
+export function validateDeltaRuleStep(params: DeltaRuleStepParams<FloatInput>): DeltaRuleStepOperands {
   const op = 'deltaRuleStep';
   const p = checkParams(op, params, DELTA_RULE_STEP_KEYS);
-  const state = checkTensor(op, 'state', p.state, [4]);
+  const state = checkOperand(op, 'state', p.state, [4], false);
   const [batch, valueHeads, keyDim, valueDim] = state.shape as [number, number, number, number];
-  const q = checkTensor(op, 'q', p.q, [3]);
+  const q = checkOperand(op, 'q', p.q, [3], false);
   if (q.shape[0] !== batch || q.shape[2] !== keyDim) {
     throw new RangeError(`${op}: q must have shape [${batch}, H, ${keyDim}] ([B, H, K] with B, K from state [B, HV, K, V]), got ${fmt(q.shape)}`);
   }
   const heads = q.shape[1]!;
   checkHeads(op, heads, valueHeads);
-  const k = checkTensor(op, 'k', p.k, [3]);
+  const k = checkOperand(op, 'k', p.k, [3], false);
   checkShape(op, 'k', k, q.shape, '[B, H, K], like q');
-  const v = checkTensor(op, 'v', p.v, [3]);
+  const v = checkOperand(op, 'v', p.v, [3], false);
   checkShape(op, 'v', v, [batch, valueHeads, valueDim], '[B, HV, V] from state [B, HV, K, V]');
-  const beta = checkTensor(op, 'beta', p.beta, [2]);
+  const beta = checkOperand(op, 'beta', p.beta, [2], false);
   checkShape(op, 'beta', beta, [batch, valueHeads], '[B, HV]');
-  const g = checkOptionalTensor(op, 'g', p.g, [batch, valueHeads], '[B, HV]');
+  const g = checkOptionalOperand(op, 'g', p.g, [batch, valueHeads], '[B, HV]', false);
   return {
     batch, heads, valueHeads, keyDim, valueDim,
-    state: state.data, q: q.data, k: k.data, v: v.data, beta: beta.data, g: g?.data,
+    state: state.operand, q: q.operand, k: k.operand, v: v.operand, beta: beta.operand, g: g?.operand,
     scale: checkFinite(op, 'scale', p.scale, 1 / Math.sqrt(keyDim)),
     useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
+    onDevice: q.operand instanceof DeviceTensor,
   };
 }
 

@@ -32,6 +32,8 @@ constexpr OpEntry kOps[] = {
     {"cudaSelectiveScanStep", CudaSelectiveScanStep},
     {"cudaCausalConv1d", CudaCausalConv1d},
     {"cudaCausalConv1dStep", CudaCausalConv1dStep},
+    {"cudaDeltaRule", CudaDeltaRule},
+    {"cudaDeltaRuleStep", CudaDeltaRuleStep},
     {"cudaFftConv", CudaFftConv},
     {"cudaFftConvSpectrum", CudaFftConvSpectrum},
     {"cudaSsdScan", CudaSsdScan},

@@ -22,6 +22,8 @@ Napi::Value CudaSelectiveScan(const Napi::CallbackInfo& info);
 Napi::Value CudaSelectiveScanStep(const Napi::CallbackInfo& info);
 Napi::Value CudaCausalConv1d(const Napi::CallbackInfo& info);
 Napi::Value CudaCausalConv1dStep(const Napi::CallbackInfo& info);
+Napi::Value CudaDeltaRule(const Napi::CallbackInfo& info);
+Napi::Value CudaDeltaRuleStep(const Napi::CallbackInfo& info);
 Napi::Value CudaFftConv(const Napi::CallbackInfo& info);
 Napi::Value CudaFftConvSpectrum(const Napi::CallbackInfo& info);
 Napi::Value CudaSsdScan(const Napi::CallbackInfo& info);

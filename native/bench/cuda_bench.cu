@@ -611,6 +611,105 @@ void BenchFftConvCase(int64_t batch, int64_t channels, int64_t seqlen, int64_t k
   for (void* d : {dk, dD, dy, dspectrum}) CHECK_CUDA(cudaFree(d));
 }
 
+// deltaRule (gated, q/k L2-normalized inside, grouped value heads where HV > H): checked against the CPU
+// recurrence with an initial and final state (aliased), then timed. Work: the recurrence's 3 K V multiply-adds
+// per token and value head; bytes: q, k, v, o and the state read and written once.
+void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t value_heads, int64_t key_dim,
+                        int64_t value_dim, bool check, const DeviceLimits& limits, std::vector<Result>* results) {
+  const int64_t nqk = batch * seqlen * heads * key_dim, nv = batch * seqlen * value_heads * value_dim;
+  const int64_t nb = batch * seqlen * value_heads, ns = batch * value_heads * key_dim * value_dim;
+  std::vector<float> hq, hk, hv, hbeta, hg, hs;
+  void* q = Upload(RandomFloats(nqk, -1, 1, 501), LS_FLOAT32, &hq);
+  void* k = Upload(RandomFloats(nqk, -1, 1, 502), LS_FLOAT32, &hk);
+  void* v = Upload(RandomFloats(nv, -1, 1, 503), LS_FLOAT32, &hv);
+  void* beta = Upload(RandomFloats(nb, 0.1f, 0.9f, 504), LS_FLOAT32, &hbeta);
+  void* g = Upload(RandomFloats(nb, -0.5f, 0.f, 505), LS_FLOAT32, &hg);
+  void* state = Upload(RandomFloats(ns, -0.1f, 0.1f, 506), LS_FLOAT32, &hs);
+  void* o;
+  CHECK_CUDA(cudaMalloc(&o, 4 * nv));
+  ls_delta_rule_params p = {};
+  p.batch = batch;
+  p.seqlen = seqlen;
+  p.heads = heads;
+  p.value_heads = value_heads;
+  p.key_dim = key_dim;
+  p.value_dim = value_dim;
+  p.q = static_cast<float*>(q);
+  p.k = static_cast<float*>(k);
+  p.v = static_cast<float*>(v);
+  p.beta = static_cast<float*>(beta);
+  p.g = static_cast<float*>(g);
+  p.scale = 1.f / sqrtf(static_cast<float>(key_dim));
+  p.use_qk_l2norm = 1;
+  p.chunk_size = 64;
+  p.algorithm = LS_DELTA_RECURRENT;
+  p.o = static_cast<float*>(o);
+  char config[80];
+  snprintf(config, sizeof config, "B%lld T%lld H%lld HV%lld K%lld V%lld", (long long)batch, (long long)seqlen,
+           (long long)heads, (long long)value_heads, (long long)key_dim, (long long)value_dim);
+  if (check) {
+    p.initial_state = static_cast<float*>(state);
+    p.final_state = static_cast<float*>(state);
+    CHECK_LS(ls_delta_rule_cuda(&p, nullptr));
+    CHECK_LS(ls_cuda_synchronize(nullptr));
+    std::vector<float> want_o(nv), want_s = hs;
+    ls_delta_rule_params c = p;
+    c.q = hq.data(), c.k = hk.data(), c.v = hv.data(), c.beta = hbeta.data(), c.g = hg.data();
+    c.initial_state = want_s.data(), c.final_state = want_s.data(), c.o = want_o.data();
+    CHECK_LS(ls_delta_rule_cpu(&c));
+    const double eo = RelL2(Download(o, nv, LS_FLOAT32), want_o), es = RelL2(Download(state, ns, LS_FLOAT32), want_s);
+    bool ok = eo <= 1e-5 && es <= 1e-5;
+    printf("check %-40s o %.2e, final state %.2e  %s\n", config, eo, es, ok ? "ok" : "FAILED");
+    if (seqlen == 1) {  // the step entry from there, on the GPU and the CPU
+      ls_delta_rule_step_params sp = {};
+      sp.batch = batch, sp.heads = heads, sp.value_heads = value_heads, sp.key_dim = key_dim, sp.value_dim = value_dim;
+      sp.state = static_cast<float*>(state), sp.q = p.q, sp.k = p.k, sp.v = p.v, sp.beta = p.beta, sp.g = p.g;
+      sp.scale = p.scale, sp.use_qk_l2norm = 1, sp.o = p.o;
+      CHECK_LS(ls_delta_rule_step_cuda(&sp, nullptr));
+      CHECK_LS(ls_cuda_synchronize(nullptr));
+      ls_delta_rule_step_params sc = sp;
+      sc.state = want_s.data(), sc.q = hq.data(), sc.k = hk.data(), sc.v = hv.data(), sc.beta = hbeta.data();
+      sc.g = hg.data(), sc.o = want_o.data();
+      CHECK_LS(ls_delta_rule_step_cpu(&sc));
+      const double so = RelL2(Download(o, nv, LS_FLOAT32), want_o), ss = RelL2(Download(state, ns, LS_FLOAT32), want_s);
+      ok = ok && so <= 1e-5 && ss <= 1e-5;
+      printf("check %-40s step o %.2e, state %.2e  %s\n", config, so, ss, ok ? "ok" : "FAILED");
+    }
+    if (!ok) exit(1);
+  }
+  p.initial_state = nullptr;
+  p.final_state = static_cast<float*>(state);
+  const double bytes = 4.0 * (2 * nqk + 2 * nv + 2 * nb + (seqlen == 1 ? 2 : 1) * ns);
+  const int runs = std::max(10, std::min(2000, static_cast<int>(2e9 / bytes)));
+  const char* op = seqlen == 1 ? "deltaRuleStep" : "deltaRule";
+  double ms;
+  if (seqlen == 1) {  // the decode step proper: the state read and updated in place
+    ls_delta_rule_step_params sp = {};
+    sp.batch = batch, sp.heads = heads, sp.value_heads = value_heads, sp.key_dim = key_dim, sp.value_dim = value_dim;
+    sp.state = static_cast<float*>(state), sp.q = p.q, sp.k = p.k, sp.v = p.v, sp.beta = p.beta, sp.g = p.g;
+    sp.scale = p.scale, sp.use_qk_l2norm = 1, sp.o = p.o;
+    ms = TimeEvents([&](int) { CHECK_LS(ls_delta_rule_step_cuda(&sp, nullptr)); }, runs);
+  } else {
+    ms = TimeEvents([&](int) { CHECK_LS(ls_delta_rule_cuda(&p, nullptr)); }, runs);
+  }
+  const double gbps = bytes / (ms * 1e-3) / 1e9;
+  const double token_heads = static_cast<double>(batch * seqlen * value_heads);
+  printf("%-14s %-40s %9.4f ms  %8.1f M token-heads/s  %6.0f GB/s (%4.1f%% of copy)\n", op, config, ms,
+         token_heads / (ms * 1e-3) / 1e6, gbps, 100.0 * gbps / limits.copy_gbps);
+  Result r;
+  r.op = op;
+  r.config = config;
+  r.threads = 0;
+  r.median_ms = ms;
+  r.min_ms = ms;
+  r.runs = runs;
+  r.elements = token_heads;
+  r.flops = 6.0 * token_heads * key_dim * value_dim;
+  r.bytes = bytes;
+  results->push_back(r);
+  for (void* d : {q, k, v, beta, g, state, o}) CHECK_CUDA(cudaFree(d));
+}
+
 // ssdScan (softplus dt, D, z, G groups): checked against the CPU recurrence with an initial and final state,
 // then timed. Work: the recurrence's 2 P N multiply-adds per token and head; bytes: x, z, y and B, C once.
 void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim, int64_t groups, int64_t dstate,
@@ -762,6 +861,16 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchFftConvCase(8, 768, 8192, 8192, true, limits, results, LS_BFLOAT16);
     BenchFftConvCase(1, 768, 131072, 131072, false, limits, results, LS_BFLOAT16);
     BenchFftConvCase(1, 256, 1048576, 1048576, false, limits, results, LS_BFLOAT16);
+  }
+  if (only.empty() || only == "deltaRule" || only == "deltaRuleStep") {
+    BenchDeltaRuleCase(2, 77, 3, 6, 40, 50, true, limits, results);    // odd sizes: partial row and column groups
+    BenchDeltaRuleCase(1, 100, 2, 2, 256, 64, true, limits, results);  // the widest key_dim
+    BenchDeltaRuleCase(3, 1, 4, 8, 128, 128, true, limits, results);   // one token
+    BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, limits, results);  // the issue's decode step
+    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, limits, results);  // the issue's shapes
+    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, limits, results);
+    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, limits, results);
+    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, limits, results);
   }
   if (only.empty() || only == "ssdScan") {
     BenchSsdCase(2, 77, 6, 10, 3, 5, true, results);  // odd sizes: one lane per row, padded states

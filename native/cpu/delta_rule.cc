@@ -25,6 +25,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/delta_rule.h"
 #include "cpu/scratch.h"
 #include "cpu/status.h"
 #include "cpu/thread_pool.h"
@@ -370,9 +371,7 @@ HWY_EXPORT(DeltaLanes);
 HWY_EXPORT(RecurrentWidth);
 HWY_EXPORT(PreferChunked);
 
-namespace {
-
-ls_status Validate(const ls_delta_rule_params& p) {
+ls_status ValidateDeltaRule(const ls_delta_rule_params& p) {
   ls_status s;
   if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("seqlen", p.seqlen)) ||
       (s = CheckPositive("heads", p.heads)) || (s = CheckPositive("value_heads", p.value_heads)) ||
@@ -399,6 +398,32 @@ ls_status Validate(const ls_delta_rule_params& p) {
   return LS_OK;
 }
 
+ls_delta_rule_params DeltaRuleStepAsRule(const ls_delta_rule_step_params& p) {
+  ls_delta_rule_params rule = {};
+  rule.threads = p.threads;
+  rule.batch = p.batch;
+  rule.seqlen = 1;
+  rule.heads = p.heads;
+  rule.value_heads = p.value_heads;
+  rule.key_dim = p.key_dim;
+  rule.value_dim = p.value_dim;
+  rule.q = p.q;
+  rule.k = p.k;
+  rule.v = p.v;
+  rule.beta = p.beta;
+  rule.g = p.g;
+  rule.initial_state = p.state;
+  rule.scale = p.scale;
+  rule.use_qk_l2norm = p.use_qk_l2norm;
+  rule.chunk_size = 64;
+  rule.algorithm = LS_DELTA_RECURRENT;
+  rule.o = p.o;
+  rule.final_state = p.state;
+  return rule;
+}
+
+namespace {
+
 // The recurrence does 3 K V multiply-adds per token and head against the chunked form's ~5.5 K V + 2.5 C K
 // (C = 64), but it is a chain of dependent sweeps while the chunked form is matrix products. Measured at the
 // C API, one thread, gated, B1 H8, M token·heads/s (recurrent / chunked):
@@ -413,7 +438,7 @@ ls_delta_algorithm ChooseAlgorithm(const ls_delta_rule_params& p) {
 }  // namespace
 
 ls_status DeltaRule(const ls_delta_rule_params& p) {
-  if (ls_status s = Validate(p)) return s;
+  if (ls_status s = ValidateDeltaRule(p)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(DeltaLanes)();
   const int64_t heads = p.batch * p.value_heads;
   if (ChooseAlgorithm(p) == LS_DELTA_RECURRENT) {
@@ -456,28 +481,6 @@ extern "C" ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p) 
   if (ls_status s = ls::CheckPointer("state", p->state)) return s;
   // Cancellation is checked only before the step, so the state is updated entirely or not at all.
   if (ls::Cancelled(p->cancel)) return ls::CancelledStatus("deltaRuleStep");
-  // A step is the recurrence over one token ([B, H, K] is [B, 1, H, K]), starting from the state and writing
-  // it back in place.
-  ls_delta_rule_params rule = {};
-  rule.threads = p->threads;
-  rule.batch = p->batch;
-  rule.seqlen = 1;
-  rule.heads = p->heads;
-  rule.value_heads = p->value_heads;
-  rule.key_dim = p->key_dim;
-  rule.value_dim = p->value_dim;
-  rule.q = p->q;
-  rule.k = p->k;
-  rule.v = p->v;
-  rule.beta = p->beta;
-  rule.g = p->g;
-  rule.initial_state = p->state;
-  rule.scale = p->scale;
-  rule.use_qk_l2norm = p->use_qk_l2norm;
-  rule.chunk_size = 64;
-  rule.algorithm = LS_DELTA_RECURRENT;
-  rule.o = p->o;
-  rule.final_state = p->state;
-  return ls::DeltaRule(rule);
+  return ls::DeltaRule(ls::DeltaRuleStepAsRule(*p));
 }
 #endif  // HWY_ONCE

@@ -25,3 +25,5 @@ extern "C" ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params*, void*
 extern "C" ls_status ls_fft_conv_cuda(const ls_fft_conv_params*, void*) { return NotBuilt(); }
 extern "C" int64_t ls_fft_conv_spectrum_floats_cuda(int64_t, int64_t, int64_t) { return -1; }
 extern "C" ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_delta_rule_cuda(const ls_delta_rule_params*, void*) { return NotBuilt(); }
+extern "C" ls_status ls_delta_rule_step_cuda(const ls_delta_rule_step_params*, void*) { return NotBuilt(); }

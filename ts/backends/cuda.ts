@@ -1,6 +1,6 @@
 /**
  * The cuda backend: the CUDA kernels in the same Node-API addon as the native backend (native/cuda/, built
- * when nvcc was found). The selective scan, the causal conv1d, fftConv and the SSD scan run on the GPU, with host tensors (copied in and
+ * when nvcc was found). The selective scan, the delta rule, the causal conv1d, fftConv and the SSD scan run on the GPU, with host tensors (copied in and
  * out) or device tensors (see device.ts); the ops without CUDA kernels yet run on the native CPU kernels, on host
  * tensors.
  *
@@ -8,11 +8,12 @@
  * done, so the event loop never waits and concurrent calls overlap on the GPU.
  */
 import type {
-  BackendLoader, BackendName, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeviceCallOptions, DeviceSupport, FftConvArgs, FftConvSpectrumArgs, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
+  BackendLoader, BackendName, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, DeviceCallOptions, DeviceSupport, FftConvArgs, FftConvSpectrumArgs, InitOptions, Operand, SelectiveScanArgs, SelectiveScanOutputs,
   SelectiveScanStepArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, WithOperands,
 } from '../backend.js';
 import { DeviceTensor, type DeviceMemory } from '../device.js';
 import { sizeOf, type DType } from '../tensor.js';
+import { DELTA_ALGORITHMS } from './codes.js';
 import { loadAddon, NativeBackend, type Addon } from './native.js';
 
 interface CudaDeviceInfo {
@@ -36,6 +37,8 @@ interface CudaAddon extends Addon {
   cudaSelectiveScanStep(args: object): Promise<{ y: HostOrHandle }>;
   cudaCausalConv1d(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
   cudaCausalConv1dStep(args: object): Promise<{ y: HostOrHandle }>;
+  cudaDeltaRule(args: object): Promise<{ o: HostOrHandle; finalState?: HostOrHandle }>;
+  cudaDeltaRuleStep(args: object): Promise<{ o: HostOrHandle }>;
   cudaFftConv(args: object): Promise<{ y: HostOrHandle }>;
   cudaFftConvSpectrum(args: object): Promise<{ spectrum: object }>;
   cudaSsdScan(args: object): Promise<{ y: HostOrHandle; finalState?: HostOrHandle }>;
@@ -111,6 +114,20 @@ class CudaDevice implements DeviceSupport {
     return { y: this.output(out.y, 'float32', [a.batch, a.dim]) };
   }
 
+  async deltaRule(a: WithOperands<DeltaRuleArgs> & DeviceCallOptions): Promise<{ o: Operand; finalState?: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaDeltaRule({ ...handles('deltaRule', rest), algorithm: DELTA_ALGORITHMS[a.algorithm] });
+    const result: { o: Operand; finalState?: Operand } = { o: this.output(out.o, 'float32', [a.batch, a.seqlen, a.valueHeads, a.valueDim]) };
+    if (out.finalState) result.finalState = this.output(out.finalState, 'float32', [a.batch, a.valueHeads, a.keyDim, a.valueDim]);
+    return result;
+  }
+
+  async deltaRuleStep(a: WithOperands<DeltaRuleStepArgs> & DeviceCallOptions): Promise<{ o: Operand }> {
+    const { cancel: _ignored, ...rest } = a;
+    const out = await this.addon.cudaDeltaRuleStep(handles('deltaRuleStep', rest));
+    return { o: this.output(out.o, 'float32', [a.batch, a.valueHeads, a.valueDim]) };
+  }
+
   async fftConv(a: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }> {
     const { cancel: _ignored, algorithm: _fft, ...rest } = a;  // the GPU always takes the FFT path
     const out = await this.addon.cudaFftConv({ ...handles('fftConv', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
@@ -170,6 +187,14 @@ class CudaBackend extends NativeBackend {
 
   override async causalConv1dStep(a: CausalConv1dStepArgs): Promise<{ y: Float32Array }> {
     return (await this.device.causalConv1dStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { y: Float32Array };
+  }
+
+  override async deltaRule(a: DeltaRuleArgs): Promise<DeltaRuleOutputs> {
+    return (await this.device.deltaRule({ ...a, storage: 'float32', outputsOnDevice: false })) as DeltaRuleOutputs;
+  }
+
+  override async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
+    return (await this.device.deltaRuleStep({ ...a, storage: 'float32', outputsOnDevice: false })) as { o: Float32Array };
   }
 
   override async fftConv(a: FftConvArgs): Promise<{ y: Float32Array }> {

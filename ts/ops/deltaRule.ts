@@ -5,26 +5,31 @@
  *   S ← exp(g_t)·S;  v' = β_t·(v_t − Sᵀk_t);  S ← S + k_t v'ᵀ;  o_t = scale·Sᵀq_t
  * Without g it is plain DeltaNet (g = 0). With useQkL2Norm, q and k are first divided by √(Σx² + 1e-6) (fla's
  * `use_qk_l2norm_in_kernel`). Native and wasm compute it either as the chunked WY / UT-transform form or as a
- * fused recurrence (`algorithm`; 'auto' picks the faster for the shape); the js reference is the recurrence.
+ * fused recurrence (`algorithm`; 'auto' picks the faster for the shape); the js reference is the recurrence, and
+ * so is cuda for now (one pass over time per head; the chunked form on tensor cores is not written yet), with host
+ * or device tensors (key dim K ≤ 256 there).
  */
-import type { Backend, DeltaRuleAlgorithm } from '../backend.js';
-import { tensor, type Tensor } from '../tensor.js';
+import type { Backend, DeltaRuleAlgorithm, DeltaRuleArgs, Operand } from '../backend.js';
+import type { DeviceTensor } from '../device.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { validateDeltaRule } from '../validate.js';
+import { hostFloats, validateDeltaRule } from '../validate.js';
+import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface DeltaRuleParams {
+/** X: the type of every tensor, a host float32 Tensor or (cuda backend) a device tensor. */
+export interface DeltaRuleParams<X extends FloatInput = Tensor> {
   /** Queries, [B, T, H, K]. */
-  q: Tensor;
+  q: X;
   /** Keys, [B, T, H, K]. */
-  k: Tensor;
+  k: X;
   /** Values, [B, T, HV, V]; HV = m·H value heads share each q/k head (grouped value heads). */
-  v: Tensor;
+  v: X;
   /** Writing strength, [B, T, HV]. */
-  beta: Tensor;
+  beta: X;
   /** Log-decay (≤ 0), [B, T, HV]: Gated DeltaNet. Absent: plain DeltaNet. */
-  g?: Tensor;
+  g?: X;
   /** State at t = 0, [B, HV, K, V]; zeros when absent. */
-  initialState?: Tensor;
+  initialState?: X;
   /** Output scale (default K^-0.5). */
   scale?: number;
   /** Tokens per chunk of the chunked form: 16, 32 or 64 (default 64). */
@@ -39,17 +44,29 @@ export interface DeltaRuleParams {
   signal?: AbortSignal;
 }
 
-export interface DeltaRuleResult {
-  /** [B, T, HV, V] */
-  o: Tensor;
-  /** [B, HV, K, V], present when returnFinalState was true. */
-  finalState?: Tensor;
+export interface DeltaRuleResult<Y = Tensor> {
+  /** [B, T, HV, V], on the device when q is. */
+  o: Y;
+  /** [B, HV, K, V], present when returnFinalState was true; on the device when q is. */
+  finalState?: Y;
 }
 
-export async function deltaRule(backend: Backend, params: DeltaRuleParams): Promise<DeltaRuleResult> {
-  const a = validateDeltaRule(params);
-  const out = await cancellable(checkSignal('deltaRule', params.signal), (cancel) => backend.deltaRule({ ...a, cancel }));
-  const result: DeltaRuleResult = { o: tensor(out.o, [a.batch, a.seqlen, a.valueHeads, a.valueDim]) };
-  if (a.returnFinalState) result.finalState = tensor(out.finalState!, [a.batch, a.valueHeads, a.keyDim, a.valueDim]);
+export async function deltaRule(backend: Backend, params: DeltaRuleParams<FloatInput>): Promise<DeltaRuleResult<Tensor | DeviceTensor>> {
+  const { onDevice, ...args } = validateDeltaRule(params);
+  const signal = checkSignal('deltaRule', params.signal);
+  let out: { o: Operand; finalState?: Operand };
+  if (backend.device) {
+    const device = backend.device;
+    out = await cancellable(signal, () => device.deltaRule({ ...args, storage: 'float32', outputsOnDevice: onDevice }));
+  } else {
+    const host = hostFloats<DeltaRuleArgs>('deltaRule', backend.name, args);
+    out = await cancellable(signal, (cancel) => backend.deltaRule({ ...host, cancel }));
+  }
+  const result: DeltaRuleResult<Tensor | DeviceTensor> = {
+    o: outputTensor(out.o, 'float32', [args.batch, args.seqlen, args.valueHeads, args.valueDim]) as Tensor | DeviceTensor,
+  };
+  if (args.returnFinalState) {
+    result.finalState = outputTensor(out.finalState!, 'float32', [args.batch, args.valueHeads, args.keyDim, args.valueDim]) as Tensor | DeviceTensor;
+  }
   return result;
 }

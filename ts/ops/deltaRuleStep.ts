@@ -4,24 +4,27 @@
  * Advances `state` [B, HV, K, V] by one token **in place** and returns o [B, HV, V]; the math is deltaRule's
  * with T = 1 and initialState = state. If the call rejects (bad arguments), the state is left untouched.
  */
-import type { Backend } from '../backend.js';
-import { tensor, type Tensor } from '../tensor.js';
+import type { Backend, DeltaRuleStepArgs, Operand } from '../backend.js';
+import type { DeviceTensor } from '../device.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { validateDeltaRuleStep } from '../validate.js';
+import { hostFloats, validateDeltaRuleStep } from '../validate.js';
+import { outputTensor, type FloatInput } from './selectiveScan.js';
 
-export interface DeltaRuleStepParams {
+/** X: the type of every tensor, a host float32 Tensor or (cuda backend) a device tensor. */
+export interface DeltaRuleStepParams<X extends FloatInput = Tensor> {
   /** [B, HV, K, V], updated in place. */
-  state: Tensor;
+  state: X;
   /** [B, H, K] */
-  q: Tensor;
+  q: X;
   /** [B, H, K] */
-  k: Tensor;
+  k: X;
   /** [B, HV, V] */
-  v: Tensor;
+  v: X;
   /** [B, HV] */
-  beta: Tensor;
+  beta: X;
   /** Log-decay, [B, HV] (Gated DeltaNet). */
-  g?: Tensor;
+  g?: X;
   /** Default K^-0.5. */
   scale?: number;
   useQkL2Norm?: boolean;
@@ -29,8 +32,16 @@ export interface DeltaRuleStepParams {
   signal?: AbortSignal;
 }
 
-export async function deltaRuleStep(backend: Backend, params: DeltaRuleStepParams): Promise<{ o: Tensor }> {
-  const a = validateDeltaRuleStep(params);
-  const out = await cancellable(checkSignal('deltaRuleStep', params.signal), (cancel) => backend.deltaRuleStep({ ...a, cancel }));
-  return { o: tensor(out.o, [a.batch, a.valueHeads, a.valueDim]) };
+export async function deltaRuleStep(backend: Backend, params: DeltaRuleStepParams<FloatInput>): Promise<{ o: Tensor | DeviceTensor }> {
+  const { onDevice, ...args } = validateDeltaRuleStep(params);
+  const signal = checkSignal('deltaRuleStep', params.signal);
+  let o: Operand;
+  if (backend.device) {
+    const device = backend.device;
+    ({ o } = await cancellable(signal, () => device.deltaRuleStep({ ...args, storage: 'float32', outputsOnDevice: onDevice })));
+  } else {
+    const host = hostFloats<DeltaRuleStepArgs>('deltaRuleStep', backend.name, args);
+    ({ o } = await cancellable(signal, (cancel) => backend.deltaRuleStep({ ...host, cancel })));
+  }
+  return { o: outputTensor(o, 'float32', [args.batch, args.valueHeads, args.valueDim]) as Tensor | DeviceTensor };
 }

@@ -411,6 +411,9 @@ LS_API ls_status ls_cuda_synchronize(void* stream);
  * cancel are ignored), with `storage` LS_FLOAT32 or LS_BFLOAT16. dstate <= 64. */
 LS_API ls_status ls_selective_scan_cuda(const ls_selective_scan_params* p, void* stream);
 LS_API ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params* p, void* stream);
+/* The delta rule and its step (float32), as the recurrence whatever `algorithm` asks; key_dim <= 256. */
+LS_API ls_status ls_delta_rule_cuda(const ls_delta_rule_params* p, void* stream);
+LS_API ls_status ls_delta_rule_step_cuda(const ls_delta_rule_step_params* p, void* stream);
 /* The causal conv1d and its step (float32); the CPU entries' arguments and checks. */
 LS_API ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params* p, void* stream);
 LS_API ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params* p, void* stream);

@@ -1,0 +1,104 @@
+// cudaDeltaRule / cudaDeltaRuleStep: the delta rule on the GPU (float32), with host Float32Arrays (copied in and
+// out) or device handles for any tensor.
+#include <memory>
+
+#include "addon/cuda.h"
+#include "addon/ops.h"
+
+namespace ls_addon {
+namespace {
+
+class CudaDeltaRuleWorker : public CudaOpWorker {
+ public:
+  explicit CudaDeltaRuleWorker(Napi::Env env) : CudaOpWorker(env, "deltaRule") {}
+  ls_delta_rule_params params = {};
+
+ private:
+  ls_status Run() override {
+    ls_status s = Stage();
+    if (s == LS_OK) s = ls_delta_rule_cuda(&params, nullptr);
+    return Finish(s);
+  }
+};
+
+class CudaDeltaRuleStepWorker : public CudaOpWorker {
+ public:
+  explicit CudaDeltaRuleStepWorker(Napi::Env env) : CudaOpWorker(env, "deltaRuleStep") {}
+  ls_delta_rule_step_params params = {};
+
+ private:
+  ls_status Run() override {
+    ls_status s = Stage();
+    if (s == LS_OK) s = ls_delta_rule_step_cuda(&params, nullptr);
+    return Finish(s);
+  }
+};
+
+}  // namespace
+
+// args: as deltaRule's (batch, seqlen, heads, valueHeads, keyDim, valueDim, scale, useQkL2Norm, chunkSize,
+// algorithm, returnFinalState, q, k, v, beta, g?, initialState?), plus { outputsOnDevice }. Resolves to
+// { o, finalState? }, Float32Arrays or handles.
+Napi::Value CudaDeltaRule(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "cudaDeltaRule(args): args must be an object");
+  const Napi::Object args = info[0].As<Napi::Object>();
+  auto worker = std::make_unique<CudaDeltaRuleWorker>(env);
+  ls_delta_rule_params& p = worker->params;
+  const bool on_device = GetBool(args, "outputsOnDevice");
+  p.batch = GetDim(args, "batch");
+  p.seqlen = GetDim(args, "seqlen");
+  p.heads = GetDim(args, "heads");
+  p.value_heads = GetDim(args, "valueHeads");
+  p.key_dim = GetDim(args, "keyDim");
+  p.value_dim = GetDim(args, "valueDim");
+  p.scale = GetFloat(args, "scale");
+  p.use_qk_l2norm = GetBool(args, "useQkL2Norm");
+  p.chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
+  p.algorithm = GetEnum(args, "algorithm", 2);
+  const int64_t bthk = Elements(env, "q", {p.batch, p.seqlen, p.heads, p.key_dim});
+  const int64_t bth = Elements(env, "beta", {p.batch, p.seqlen, p.value_heads});
+  const int64_t state = Elements(env, "initialState", {p.batch, p.value_heads, p.key_dim, p.value_dim});
+  const int64_t bthv = Elements(env, "v", {p.batch, p.seqlen, p.value_heads, p.value_dim});
+  worker->Input(args, "q", bthk, LS_FLOAT32, true, &p.q);
+  worker->Input(args, "k", bthk, LS_FLOAT32, true, &p.k);
+  worker->Input(args, "v", bthv, LS_FLOAT32, true, &p.v);
+  worker->Input(args, "beta", bth, LS_FLOAT32, true, &p.beta);
+  worker->Input(args, "g", bth, LS_FLOAT32, false, &p.g);
+  worker->Input(args, "initialState", state, LS_FLOAT32, false, &p.initial_state);
+  worker->Output("o", bthv, LS_FLOAT32, on_device, &p.o);
+  if (GetBool(args, "returnFinalState")) worker->Output("finalState", state, LS_FLOAT32, on_device, &p.final_state);
+  return worker.release()->Queue();
+}
+
+// args: as deltaRuleStep's (batch, heads, valueHeads, keyDim, valueDim, scale, useQkL2Norm, state, q, k, v, beta,
+// g?), plus { outputsOnDevice }; state is a Float32Array (copied in and back) or a handle, updated in place.
+// Resolves to { o }.
+Napi::Value CudaDeltaRuleStep(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "cudaDeltaRuleStep(args): args must be an object");
+  const Napi::Object args = info[0].As<Napi::Object>();
+  auto worker = std::make_unique<CudaDeltaRuleStepWorker>(env);
+  ls_delta_rule_step_params& p = worker->params;
+  const bool on_device = GetBool(args, "outputsOnDevice");
+  p.batch = GetDim(args, "batch");
+  p.heads = GetDim(args, "heads");
+  p.value_heads = GetDim(args, "valueHeads");
+  p.key_dim = GetDim(args, "keyDim");
+  p.value_dim = GetDim(args, "valueDim");
+  p.scale = GetFloat(args, "scale");
+  p.use_qk_l2norm = GetBool(args, "useQkL2Norm");
+  const int64_t bhk = Elements(env, "q", {p.batch, p.heads, p.key_dim});
+  const int64_t bh = Elements(env, "beta", {p.batch, p.value_heads});
+  const int64_t bhv = Elements(env, "v", {p.batch, p.value_heads, p.value_dim});
+  worker->InOut(args, "state", Elements(env, "state", {p.batch, p.value_heads, p.key_dim, p.value_dim}), &p.state);
+  worker->Input(args, "q", bhk, LS_FLOAT32, true, &p.q);
+  worker->Input(args, "k", bhk, LS_FLOAT32, true, &p.k);
+  worker->Input(args, "v", bhv, LS_FLOAT32, true, &p.v);
+  worker->Input(args, "beta", bh, LS_FLOAT32, true, &p.beta);
+  worker->Input(args, "g", bh, LS_FLOAT32, false, &p.g);
+  worker->Output("o", bhv, LS_FLOAT32, on_device, &p.o);
+  return worker.release()->Queue();
+}
+
+}  // namespace ls_addon

@@ -1,0 +1,186 @@
+// The (gated) delta rule and its decode step on the GPU (ls_delta_rule_cuda, ls_delta_rule_step_cuda), as the
+// recurrence: per token, S <- exp(g) S; v' = beta (v - S^T k); S <- S + k v'^T; o = scale S^T q.
+//
+// A block takes one (batch, value head) and 32 columns of its K x V state, one column per lane; warp w holds rows
+// [16 w, 16 w + 16) of them in registers, so the state is read and written once, coalesced (a row of 32 columns per
+// warp access). Per token a thread forms its rows' parts of S^T k and S^T q in one sweep, the warps add their
+// parts through shared memory (one barrier per token, the parts double-buffered), and with d = exp(g):
+// v' = beta (v - d S^T k), o = scale (d S^T q + v' k^T q), S = d S + k v'^T. Tokens are staged in chunks: q, k
+// (L2-normalized there when asked), v, beta, exp(g) and k^T q. The step is the same kernel over one token.
+//
+// This is the recurrent form only (the chunked WY form on tensor cores is not written yet): the work is
+// sequential in time within a block, so it suits decode, many heads or short sequences; key_dim <= 256.
+#include "cpu/delta_rule.h"
+#include "cuda/common.cuh"
+
+namespace ls {
+namespace cuda {
+namespace {
+
+constexpr int kRows = 16;      // state rows per thread
+constexpr int kColumns = 32;   // state columns per block, one per lane
+constexpr int kMaxKeyDim = 256;
+constexpr int kChunk = 32;     // tokens staged at once
+
+struct RuleArgs {
+  int64_t batch, seqlen, heads, value_heads, key_dim, value_dim;
+  const float *q, *k, *v, *beta, *g, *initial_state;
+  float *o, *final_state;
+  float scale;
+  bool l2norm;
+};
+
+// Shared floats for `padded` = 16 x warps rows: q and k of a chunk, v of its 32 columns, beta, exp(g), k^T q,
+// and the warps' parts of S^T k and S^T q (two buffers).
+size_t SharedBytes(int padded, int warps) {
+  return sizeof(float) * (2 * kChunk * padded + kChunk * kColumns + 3 * kChunk + 2 * 2 * warps * kColumns);
+}
+
+__device__ __forceinline__ float WarpSum(float x) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  return x;
+}
+
+// blockIdx.x = (b * value_heads + hv) * groups + group; blockDim.x = 32 x ceil(key_dim / 16).
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const RuleArgs a, int groups) {
+  extern __shared__ float shared[];
+  const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim), T = static_cast<int>(a.seqlen);
+  const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int padded = warps * kRows;  // rows past K are zero in q and k, so they leave S's zero rows alone
+  float* qs = shared;                        // [kChunk][padded]
+  float* ks = qs + kChunk * padded;          // [kChunk][padded]
+  float* vs = ks + kChunk * padded;          // [kChunk][32]
+  float* betas = vs + kChunk * kColumns;     // [kChunk]
+  float* decays = betas + kChunk;            // [kChunk]
+  float* kqs = decays + kChunk;              // [kChunk]
+  float2* parts = reinterpret_cast<float2*>(kqs + kChunk);  // [2][warps][32]
+  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int64_t h = hv / (a.value_heads / a.heads);
+  const int column0 = (blockIdx.x % groups) * kColumns, j = column0 + lane, row0 = warp * kRows;
+  const bool has_column = j < V;
+
+  float S[kRows];
+  const float* s0 = a.initial_state ? a.initial_state + bh * K * V : nullptr;
+#pragma unroll
+  for (int m = 0; m < kRows; ++m) {
+    const int i = row0 + m;
+    S[m] = s0 && has_column && i < K ? s0[static_cast<int64_t>(i) * V + j] : 0.f;
+  }
+
+  for (int t0 = 0; t0 < T; t0 += kChunk) {
+    const int n = T - t0 < kChunk ? T - t0 : kChunk;
+    __syncthreads();  // the previous chunk is done with the staging buffers
+    for (int e = threadIdx.x; e < n * padded; e += blockDim.x) {
+      const int t = e / padded, i = e % padded;
+      const int64_t at = ((b * a.seqlen + t0 + t) * a.heads + h) * K + i;
+      qs[e] = i < K ? a.q[at] : 0.f;
+      ks[e] = i < K ? a.k[at] : 0.f;
+    }
+    for (int e = threadIdx.x; e < n * kColumns; e += blockDim.x) {
+      const int t = e / kColumns, c = column0 + e % kColumns;
+      vs[e] = c < V ? a.v[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + c] : 0.f;
+    }
+    for (int t = threadIdx.x; t < n; t += blockDim.x) {
+      const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
+      betas[t] = a.beta[at];
+      decays[t] = a.g ? Exp2(a.g[at] * kLog2e) : 1.f;
+    }
+    __syncthreads();
+    for (int t = warp; t < n; t += warps) {  // per token: the norms, and k^T q
+      float qq = 0.f, kk = 0.f, kq = 0.f;
+      for (int i = lane; i < K; i += 32) {
+        const float x = qs[t * padded + i], y = ks[t * padded + i];
+        qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
+      }
+      qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
+      if (a.l2norm) {
+        const float rq = rsqrtf(qq + 1e-6f), rk = rsqrtf(kk + 1e-6f);
+        for (int i = lane; i < K; i += 32) qs[t * padded + i] *= rq, ks[t * padded + i] *= rk;
+        kq *= rq * rk;
+      }
+      if (lane == 0) kqs[t] = kq;
+    }
+    __syncthreads();
+    for (int t = 0; t < n; ++t) {
+      const float4* kt = reinterpret_cast<const float4*>(ks + t * padded + row0);
+      const float4* qt = reinterpret_cast<const float4*>(qs + t * padded + row0);
+      float kr[kRows];
+      float pk = 0.f, pq = 0.f;
+#pragma unroll
+      for (int m4 = 0; m4 < kRows / 4; ++m4) {
+        const float4 k4 = kt[m4], q4 = qt[m4];
+        kr[4 * m4] = k4.x, kr[4 * m4 + 1] = k4.y, kr[4 * m4 + 2] = k4.z, kr[4 * m4 + 3] = k4.w;
+        pk = fmaf(S[4 * m4], k4.x, pk), pq = fmaf(S[4 * m4], q4.x, pq);
+        pk = fmaf(S[4 * m4 + 1], k4.y, pk), pq = fmaf(S[4 * m4 + 1], q4.y, pq);
+        pk = fmaf(S[4 * m4 + 2], k4.z, pk), pq = fmaf(S[4 * m4 + 2], q4.z, pq);
+        pk = fmaf(S[4 * m4 + 3], k4.w, pk), pq = fmaf(S[4 * m4 + 3], q4.w, pq);
+      }
+      float2* part = parts + (t & 1) * warps * kColumns;
+      part[warp * kColumns + lane] = make_float2(pk, pq);
+      __syncthreads();
+      float sk = 0.f, sq = 0.f;
+      for (int w = 0; w < warps; ++w) {
+        const float2 p = part[w * kColumns + lane];
+        sk += p.x, sq += p.y;
+      }
+      const float d = decays[t], vp = betas[t] * (vs[t * kColumns + lane] - d * sk);
+      if (warp == 0 && has_column) {
+        a.o[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j] = a.scale * fmaf(d, sq, vp * kqs[t]);
+      }
+#pragma unroll
+      for (int m = 0; m < kRows; ++m) S[m] = fmaf(d, S[m], kr[m] * vp);
+    }
+  }
+
+  if (a.final_state && has_column) {
+    float* s1 = a.final_state + bh * K * V;
+#pragma unroll
+    for (int m = 0; m < kRows; ++m) {
+      const int i = row0 + m;
+      if (i < K) s1[static_cast<int64_t>(i) * V + j] = S[m];
+    }
+  }
+}
+
+ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char* op) {
+  if (p.key_dim > kMaxKeyDim) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "%s on the GPU needs key_dim <= %d, got %lld", op, kMaxKeyDim,
+                    static_cast<long long>(p.key_dim));
+  }
+  const int groups = static_cast<int>((p.value_dim + kColumns - 1) / kColumns);
+  const int64_t blocks = p.batch * p.value_heads * groups;
+  if (blocks >= (int64_t{1} << 31) || p.seqlen > (int64_t{1} << 31) - kChunk) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "%s on the GPU: batch * value_heads * ceil(value_dim / 32) and seqlen must be "
+                                         "below 2^31", op);
+  }
+  const int warps = static_cast<int>((p.key_dim + kRows - 1) / kRows);
+  const size_t shared = SharedBytes(warps * kRows, warps);
+  LS_CUDA_TRY(cudaFuncSetAttribute(DeltaRuleKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+              op);
+  const RuleArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim, p.q, p.k, p.v, p.beta, p.g,
+                      p.initial_state, p.o, p.final_state, p.scale, p.use_qk_l2norm != 0};
+  DeltaRuleKernel<<<static_cast<unsigned>(blocks), 32 * warps, shared, stream>>>(a, groups);
+  LS_CUDA_TRY(cudaGetLastError(), op);
+  return LS_OK;
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace ls
+
+extern "C" ls_status ls_delta_rule_cuda(const ls_delta_rule_params* p, void* stream) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  if (ls_status s = ls::ValidateDeltaRule(*p)) return s;
+  return ls::cuda::Launch(*p, ls::cuda::Stream(stream), "deltaRule");
+}
+
+extern "C" ls_status ls_delta_rule_step_cuda(const ls_delta_rule_step_params* p, void* stream) {
+  ls::ClearError();
+  if (ls_status s = ls::CheckPointer("params", p)) return s;
+  if (ls_status s = ls::CheckPointer("state", p->state)) return s;
+  const ls_delta_rule_params rule = ls::DeltaRuleStepAsRule(*p);
+  if (ls_status s = ls::ValidateDeltaRule(rule)) return s;
+  return ls::cuda::Launch(rule, ls::cuda::Stream(stream), "deltaRuleStep");
+}

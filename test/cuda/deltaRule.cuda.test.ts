@@ -1,0 +1,116 @@
+/**
+ * The cuda backend's delta rule and its step, on a GPU (`npm run test:cuda`; skipped, saying why, where CUDA
+ * cannot run): golden cases, random shapes against the native backend (key dims that are and are not multiples of
+ * 16, value dims past one block of 32 columns, grouped value heads, long sequences across staging chunks), device
+ * tensors, prefill + steps on a device state, a host state updated in place, and the GPU's key_dim limit.
+ */
+import { describe, expect, test } from 'vitest';
+import { available, DeviceTensor, tensor, type DeltaRuleParams, type Tensor } from '../../ts/index.node.js';
+import { backend, type TestBackend } from '../helpers/backends.js';
+import { expectClose } from '../helpers/compare.js';
+import { goldenTests } from '../helpers/goldenTests.js';
+import { choose, pick, rng, uniform } from '../helpers/random.js';
+
+const status = (await available()).find((s) => s.name === 'cuda')!;
+const cuda: TestBackend = { name: 'cuda', available: status.available, reason: status.reason ?? '' };
+const run = cuda.available ? test : test.skip;
+
+function randomRule(seed: number): DeltaRuleParams {
+  const r = rng(seed);
+  const [B, T, H] = [pick(r, 1, 3), choose(r, [1, 2, 31, 32, 33, 100, 500]), pick(r, 1, 3)];
+  const HV = H * choose(r, [1, 2]);
+  const K = choose(r, [4, 16, 24, 64, 100, 128, 256]);
+  const V = choose(r, [1, 8, 32, 33, 64, 100, 128]);
+  const keyScale = Math.sqrt(3 / K);
+  const p: DeltaRuleParams = {
+    q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K], -keyScale, keyScale), v: uniform(r, [B, T, HV, V]),
+    beta: uniform(r, [B, T, HV], 0, 1), useQkL2Norm: r() < 0.5, returnFinalState: true,
+  };
+  if (r() < 0.7) p.g = uniform(r, [B, T, HV], -0.7, 0);
+  if (r() < 0.6) p.initialState = uniform(r, [B, HV, K, V], -0.5, 0.5);
+  if (r() < 0.3) p.scale = 0.5 + r();
+  return p;
+}
+
+/** Token t of [B, T, X, Y] as [B, X, Y] (or of [B, T, X] as [B, X]). */
+function token(t: Tensor, index: number): Tensor {
+  const [B, T] = t.shape as [number, number];
+  const inner = t.data.length / (B * T);
+  const out = new Float32Array(B * inner);
+  for (let b = 0; b < B; b++) out.set(t.data.subarray((b * T + index) * inner, (b * T + index + 1) * inner), b * inner);
+  return tensor(out, [B, ...t.shape.slice(2)]);
+}
+
+describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`, () => {
+  goldenTests('deltaRule', cuda);
+  goldenTests('deltaRuleStep', cuda);
+
+  run('matches the native recurrence on random shapes', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    for (let seed = 1; seed <= 40; seed++) {
+      const p = randomRule(seed);
+      const [out, ref] = await Promise.all([gpu.deltaRule(p), cpu.deltaRule({ ...p, algorithm: 'recurrent' })]);
+      const what = `seed ${seed} (T ${p.q.shape[1]} K ${p.q.shape[3]} V ${p.v.shape[3]})`;
+      expectClose(`${what} o`, out.o, ref.o, 1e-5);
+      expectClose(`${what} finalState`, out.finalState!, ref.finalState!, 1e-5);
+    }
+  });
+
+  run('device tensors in and out; prefill then steps on a device state == the whole sequence', async () => {
+    const gpu = await backend('cuda');
+    const r = rng(11);
+    const [B, T, H, HV, K, V, prefix] = [2, 40, 2, 4, 64, 48, 30];
+    const p = {
+      q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K], -0.2, 0.2), v: uniform(r, [B, T, HV, V]),
+      beta: uniform(r, [B, T, HV], 0, 1), g: uniform(r, [B, T, HV], -0.5, 0), useQkL2Norm: true,
+    };
+    const full = await gpu.deltaRule({ ...p, returnFinalState: true });
+    const onDevice = await Promise.all([p.q, p.k, p.v, p.beta, p.g].map((t) => gpu.toDevice(t)));
+    const [q, k, v, beta, g] = onDevice;
+    const deviceFull = await gpu.deltaRule({ q: q!, k: k!, v: v!, beta: beta!, g: g!, useQkL2Norm: true, returnFinalState: true });
+    expect(deviceFull.o).toBeInstanceOf(DeviceTensor);
+    expectClose('device o', await gpu.toHost(deviceFull.o), full.o, 0);
+    const slice = (t: Tensor, from: number, to: number): Tensor => {
+      const inner = t.data.length / (B * T);
+      const out = new Float32Array(B * (to - from) * inner);
+      for (let b = 0; b < B; b++) out.set(t.data.subarray((b * T + from) * inner, (b * T + to) * inner), b * (to - from) * inner);
+      return tensor(out, [B, to - from, ...t.shape.slice(2)]);
+    };
+    const prefill = await gpu.deltaRule({
+      q: slice(p.q, 0, prefix), k: slice(p.k, 0, prefix), v: slice(p.v, 0, prefix), beta: slice(p.beta, 0, prefix),
+      g: slice(p.g, 0, prefix), useQkL2Norm: true, returnFinalState: true,
+    });
+    const state = await gpu.toDevice(prefill.finalState!);
+    for (let t = prefix; t < T; t++) {
+      const step = await Promise.all([p.q, p.k, p.v, p.beta, p.g].map((x) => gpu.toDevice(token(x, t))));
+      const { o } = await gpu.deltaRuleStep({ state, q: step[0]!, k: step[1]!, v: step[2]!, beta: step[3]!, g: step[4]!, useQkL2Norm: true });
+      expect(o).toBeInstanceOf(DeviceTensor);
+      expectClose(`step ${t}`, await gpu.toHost(o), token(full.o, t), 1e-5);
+      for (const d of [...step, o]) d.dispose();
+    }
+    expectClose('final state', await gpu.toHost(state), full.finalState!, 1e-5);
+    for (const d of [...onDevice, deviceFull.o, deviceFull.finalState!, state]) d.dispose();
+  });
+
+  run('a host state is updated in place by the step, as on the CPU', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const r = rng(12);
+    const [B, H, HV, K, V] = [3, 2, 4, 128, 128];
+    const p = {
+      q: uniform(r, [B, H, K]), k: uniform(r, [B, H, K]), v: uniform(r, [B, HV, V]), beta: uniform(r, [B, HV], 0, 1),
+      g: uniform(r, [B, HV], -1, 0), useQkL2Norm: true,
+    };
+    const s1 = uniform(r, [B, HV, K, V], -0.2, 0.2);
+    const s2 = tensor(s1.data.slice(), s1.shape);
+    const [a, c] = [await gpu.deltaRuleStep({ ...p, state: s1 }), await cpu.deltaRuleStep({ ...p, state: s2 })];
+    expectClose('o', a.o, c.o, 1e-5);
+    expectClose('state', s1, s2, 1e-6);
+  });
+
+  run('refuses key_dim > 256 on the GPU, naming it', async () => {
+    const gpu = await backend('cuda');
+    const r = rng(13);
+    const p = { q: uniform(r, [1, 2, 1, 257]), k: uniform(r, [1, 2, 1, 257]), v: uniform(r, [1, 2, 1, 4]), beta: uniform(r, [1, 2, 1]) };
+    await expect(gpu.deltaRule(p)).rejects.toThrow(/key_dim <= 256/);
+  });
+});
