@@ -862,7 +862,11 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchFftConvCase(1, 768, 131072, 131072, false, limits, results, LS_BFLOAT16);
     BenchFftConvCase(1, 256, 1048576, 1048576, false, limits, results, LS_BFLOAT16);
   }
-  if (only.empty() || only == "deltaRule" || only == "deltaRuleStep") {
+  if (only == "deltaRuleStep") {
+    BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, limits, results);  // the issue's decode step
+    BenchDeltaRuleCase(3, 1, 4, 8, 128, 128, true, limits, results);
+  }
+  if (only.empty() || only == "deltaRule") {
     BenchDeltaRuleCase(2, 77, 3, 6, 40, 50, true, limits, results);    // odd sizes: partial row and column groups
     BenchDeltaRuleCase(1, 100, 2, 2, 256, 64, true, limits, results);  // the widest key_dim
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 128, true, limits, results);   // one token

@@ -6,10 +6,13 @@
 // warp access). Per token a thread forms its rows' parts of S^T k and S^T q in one sweep, the warps add their
 // parts through shared memory (one barrier per token, the parts double-buffered), and with d = exp(g):
 // v' = beta (v - d S^T k), o = scale (d S^T q + v' k^T q), S = d S + k v'^T. Tokens are staged in chunks: q, k
-// (L2-normalized there when asked), v, beta, exp(g) and k^T q. The step is the same kernel over one token.
+// (L2-normalized there when asked), v, beta, exp(g) and k^T q. One token (the step) takes DeltaStepKernel, the same
+// layout without the staging.
 //
 // This is the recurrent form only (the chunked WY form on tensor cores is not written yet): the work is
 // sequential in time within a block, so it suits decode, many heads or short sequences; key_dim <= 256.
+#include <mutex>
+
 #include "cpu/delta_rule.h"
 #include "cuda/common.cuh"
 
@@ -143,6 +146,59 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const
   }
 }
 
+// One token (the decode step, or a rule over T = 1): the same block layout without the staging, so that the state
+// is the only traffic and one barrier the only wait. Each warp forms the norms and k^T q over all of K itself
+// (K <= 256 values, read through L1) and its rows of k and q directly.
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const RuleArgs a, int groups) {
+  __shared__ float2 parts[kMaxKeyDim / kRows][kColumns];
+  const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim);
+  const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int64_t h = hv / (a.value_heads / a.heads);
+  const int j = (blockIdx.x % groups) * kColumns + lane, row0 = warp * kRows;
+  const bool has_column = j < V;
+  float S[kRows];
+  const float* s0 = a.initial_state ? a.initial_state + bh * K * V : nullptr;
+#pragma unroll
+  for (int m = 0; m < kRows; ++m) {
+    const int i = row0 + m;
+    S[m] = s0 && has_column && i < K ? s0[i * V + j] : 0.f;
+  }
+  const float* q = a.q + (b * a.heads + h) * K;
+  const float* k = a.k + (b * a.heads + h) * K;
+  float qq = 0.f, kk = 0.f, kq = 0.f;
+  for (int i = lane; i < K; i += 32) {
+    const float x = q[i], y = k[i];
+    qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
+  }
+  qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
+  const float rq = a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f, rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  float kr[kRows];
+  float pk = 0.f, pq = 0.f;
+#pragma unroll
+  for (int m = 0; m < kRows; ++m) {
+    const int i = row0 + m;
+    kr[m] = i < K ? k[i] * rk : 0.f;
+    pk = fmaf(S[m], kr[m], pk);
+    pq = fmaf(S[m], i < K ? q[i] * rq : 0.f, pq);
+  }
+  parts[warp][lane] = make_float2(pk, pq);
+  __syncthreads();
+  float sk = 0.f, sq = 0.f;
+  for (int w = 0; w < warps; ++w) sk += parts[w][lane].x, sq += parts[w][lane].y;
+  const float d = a.g ? Exp2(a.g[bh] * kLog2e) : 1.f;
+  const float vp = a.beta[bh] * ((has_column ? a.v[bh * V + j] : 0.f) - d * sk);
+  if (warp == 0 && has_column) a.o[bh * V + j] = a.scale * fmaf(d, sq, vp * kq * rq * rk);
+  if (a.final_state && has_column) {
+    float* s1 = a.final_state + bh * K * V;
+#pragma unroll
+    for (int m = 0; m < kRows; ++m) {
+      const int i = row0 + m;
+      if (i < K) s1[i * V + j] = fmaf(d, S[m], kr[m] * vp);
+    }
+  }
+}
+
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char* op) {
   if (p.key_dim > kMaxKeyDim) {
     return ls::Fail(LS_INVALID_ARGUMENT, "%s on the GPU needs key_dim <= %d, got %lld", op, kMaxKeyDim,
@@ -156,11 +212,21 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char*
   }
   const int warps = static_cast<int>((p.key_dim + kRows - 1) / kRows);
   const size_t shared = SharedBytes(warps * kRows, warps);
-  LS_CUDA_TRY(cudaFuncSetAttribute(DeltaRuleKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
-              op);
+  // Once, for the widest key_dim: setting it on every call cost as much as a small step.
+  static std::once_flag opted_in;
+  static cudaError_t opt_in_error = cudaSuccess;
+  std::call_once(opted_in, [] {
+    const int most = static_cast<int>(SharedBytes(kMaxKeyDim, kMaxKeyDim / kRows));
+    opt_in_error = cudaFuncSetAttribute(DeltaRuleKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+  });
+  LS_CUDA_TRY(opt_in_error, op);
   const RuleArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim, p.q, p.k, p.v, p.beta, p.g,
                       p.initial_state, p.o, p.final_state, p.scale, p.use_qk_l2norm != 0};
-  DeltaRuleKernel<<<static_cast<unsigned>(blocks), 32 * warps, shared, stream>>>(a, groups);
+  if (p.seqlen == 1) {
+    DeltaStepKernel<<<static_cast<unsigned>(blocks), 32 * warps, 0, stream>>>(a, groups);
+  } else {
+    DeltaRuleKernel<<<static_cast<unsigned>(blocks), 32 * warps, shared, stream>>>(a, groups);
+  }
   LS_CUDA_TRY(cudaGetLastError(), op);
   return LS_OK;
 }

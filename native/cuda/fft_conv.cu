@@ -20,6 +20,7 @@
 // The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the filters'
 // spectrum is kept in the same order. The rows go through the passes in chunks small enough that the
 // intermediate buffer stays in the L2 cache between passes.
+#include <mutex>
 #include <type_traits>
 
 #include "cpu/fft.h"
@@ -442,14 +443,19 @@ int Log2(int64_t n) {
   return l;
 }
 
-// Launches `kernel` with `shared` bytes of dynamic shared memory (opting in above 48 KiB).
-template <class Kernel, class... Args>
-ls_status Launch(Kernel kernel, int64_t blocks, int threads, size_t shared, cudaStream_t stream, const char* what,
-                 const Args&... args) {
+// Launches kKernel with `shared` bytes of dynamic shared memory (the same for every launch of one kernel),
+// opting in above 48 KiB once.
+template <auto kKernel, class... Args>
+ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream, const char* what, const Args&... args) {
   if (shared > (48 << 10)) {
-    LS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)), what);
+    static std::once_flag opted_in;
+    static cudaError_t opt_in_error = cudaSuccess;
+    std::call_once(opted_in, [shared] {
+      opt_in_error = cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+    });
+    LS_CUDA_TRY(opt_in_error, what);
   }
-  kernel<<<static_cast<unsigned>(blocks), threads, shared, stream>>>(args...);
+  kKernel<<<static_cast<unsigned>(blocks), threads, shared, stream>>>(args...);
   LS_CUDA_TRY(cudaGetLastError(), what);
   return LS_OK;
 }
@@ -467,25 +473,25 @@ struct FourStepPasses {
   ls_status ColumnForward(const RowPair<S>& rows, float2* T, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
     Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
-      status = Launch(ColumnForwardKernel<decltype(c)::value, S>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
+      status = Launch<ColumnForwardKernel<decltype(c)::value, S>>(ColumnBlocks(count), kPassThreads, kPassShared, stream,
                       "fft_conv column launch", rows, T, item0, log_n);
     });
     return status;
   }
   ls_status RowSpectrum(float2* T, int64_t count) const {
-    return Launch(RowSpectrumKernel, RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv spectrum row launch",
+    return Launch<RowSpectrumKernel>(RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv spectrum row launch",
                   T, log_n, log_n1);
   }
   ls_status RowConv(float2* T, const float2* spectrum, int64_t item0, int64_t count, int64_t spectrum_item0,
                     int64_t pairs) const {
-    return Launch(RowConvKernel, RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv row launch", T, spectrum,
+    return Launch<RowConvKernel>(RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv row launch", T, spectrum,
                   item0, spectrum_item0, pairs, log_n, log_n1);
   }
   template <typename S>
   ls_status ColumnInverse(const float2* T, const Output<S>& out, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
     Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
-      status = Launch(ColumnInverseKernel<decltype(c)::value, S>, ColumnBlocks(count), kPassThreads, kPassShared, stream,
+      status = Launch<ColumnInverseKernel<decltype(c)::value, S>>(ColumnBlocks(count), kPassThreads, kPassShared, stream,
                       "fft_conv inverse column launch", T, out, item0, log_n);
     });
     return status;
@@ -503,7 +509,7 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   ls_status status = LS_OK;
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
-    status = Launch(SpectrumKernel<kLogN, S>, k.pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+    status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
                     stream, "fft_conv spectrum launch", k, spectrum);
   });
   return status;
@@ -561,13 +567,13 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
       constexpr int kLogN = decltype(c)::value;
       if constexpr (kLogN <= kLogMaxInline) {
         if (inline_filters) {
-          status = Launch(FusedConvKernel<kLogN, true, S>, items, FusedThreads(kLogN, 2),
+          status = Launch<FusedConvKernel<kLogN, true, S>>(items, FusedThreads(kLogN, 2),
                           sizeof(float2) * PaddedFloat2s(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, out,
                           p.batch);
           return;
         }
       }
-      status = Launch(FusedConvKernel<kLogN, false, S>, items, FusedThreads(kLogN, 1),
+      status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1),
                       sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, out, p.batch);
     });
     return status;
