@@ -1,6 +1,7 @@
 // deltaRule / deltaRuleStep: JS object in, ls_delta_rule*_cpu on a worker thread, Promise out.
 #include <memory>
 
+#include "addon/delta_rule_sizes.h"
 #include "addon/marshal.h"
 #include "addon/ops.h"
 
@@ -27,6 +28,29 @@ class DeltaRuleStepWorker : public OpWorker {
 
 }  // namespace
 
+void ReadDeltaRuleSizes(const Napi::Object& args, ls_delta_rule_params* p) {
+  p->batch = GetDim(args, "batch");
+  p->seqlen = GetDim(args, "seqlen");
+  p->heads = GetDim(args, "heads");
+  p->value_heads = GetDim(args, "valueHeads");
+  p->key_dim = GetDim(args, "keyDim");
+  p->value_dim = GetDim(args, "valueDim");
+  p->scale = GetFloat(args, "scale");
+  p->use_qk_l2norm = GetBool(args, "useQkL2Norm");
+  p->chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
+  p->algorithm = GetEnum(args, "algorithm", 2);
+}
+
+void ReadDeltaRuleStepSizes(const Napi::Object& args, ls_delta_rule_step_params* p) {
+  p->batch = GetDim(args, "batch");
+  p->heads = GetDim(args, "heads");
+  p->value_heads = GetDim(args, "valueHeads");
+  p->key_dim = GetDim(args, "keyDim");
+  p->value_dim = GetDim(args, "valueDim");
+  p->scale = GetFloat(args, "scale");
+  p->use_qk_l2norm = GetBool(args, "useQkL2Norm");
+}
+
 // args: { threads, batch, seqlen, heads, valueHeads, keyDim, valueDim, scale, useQkL2Norm, chunkSize,
 //         algorithm (0 auto, 1 chunked, 2 recurrent), returnFinalState, q, k, v, beta, g?, initialState? }
 // Resolves to { o, finalState? }.
@@ -38,16 +62,7 @@ Napi::Value DeltaRule(const Napi::CallbackInfo& info) {
   ls_delta_rule_params& p = worker->params;
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
-  p.batch = GetDim(args, "batch");
-  p.seqlen = GetDim(args, "seqlen");
-  p.heads = GetDim(args, "heads");
-  p.value_heads = GetDim(args, "valueHeads");
-  p.key_dim = GetDim(args, "keyDim");
-  p.value_dim = GetDim(args, "valueDim");
-  p.scale = GetFloat(args, "scale");
-  p.use_qk_l2norm = GetBool(args, "useQkL2Norm");
-  p.chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
-  p.algorithm = GetEnum(args, "algorithm", 2);
+  ReadDeltaRuleSizes(args, &p);
   const int64_t bthk = Elements(env, "q", {p.batch, p.seqlen, p.heads, p.key_dim});
   const int64_t bth = Elements(env, "beta", {p.batch, p.seqlen, p.value_heads});
   const int64_t state = Elements(env, "initialState", {p.batch, p.value_heads, p.key_dim, p.value_dim});
@@ -73,13 +88,7 @@ Napi::Value DeltaRuleStep(const Napi::CallbackInfo& info) {
   ls_delta_rule_step_params& p = worker->params;
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
-  p.batch = GetDim(args, "batch");
-  p.heads = GetDim(args, "heads");
-  p.value_heads = GetDim(args, "valueHeads");
-  p.key_dim = GetDim(args, "keyDim");
-  p.value_dim = GetDim(args, "valueDim");
-  p.scale = GetFloat(args, "scale");
-  p.use_qk_l2norm = GetBool(args, "useQkL2Norm");
+  ReadDeltaRuleStepSizes(args, &p);
   const int64_t bhk = Elements(env, "q", {p.batch, p.heads, p.key_dim});
   const int64_t bh = Elements(env, "beta", {p.batch, p.value_heads});
   const int64_t bhv = Elements(env, "v", {p.batch, p.value_heads, p.value_dim});

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "addon/cuda.h"
+#include "addon/delta_rule_sizes.h"
 #include "addon/ops.h"
 
 namespace ls_addon {
@@ -46,16 +47,7 @@ Napi::Value CudaDeltaRule(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<CudaDeltaRuleWorker>(env);
   ls_delta_rule_params& p = worker->params;
   const bool on_device = GetBool(args, "outputsOnDevice");
-  p.batch = GetDim(args, "batch");
-  p.seqlen = GetDim(args, "seqlen");
-  p.heads = GetDim(args, "heads");
-  p.value_heads = GetDim(args, "valueHeads");
-  p.key_dim = GetDim(args, "keyDim");
-  p.value_dim = GetDim(args, "valueDim");
-  p.scale = GetFloat(args, "scale");
-  p.use_qk_l2norm = GetBool(args, "useQkL2Norm");
-  p.chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
-  p.algorithm = GetEnum(args, "algorithm", 2);
+  ReadDeltaRuleSizes(args, &p);
   const int64_t bthk = Elements(env, "q", {p.batch, p.seqlen, p.heads, p.key_dim});
   const int64_t bth = Elements(env, "beta", {p.batch, p.seqlen, p.value_heads});
   const int64_t state = Elements(env, "initialState", {p.batch, p.value_heads, p.key_dim, p.value_dim});
@@ -81,13 +73,7 @@ Napi::Value CudaDeltaRuleStep(const Napi::CallbackInfo& info) {
   auto worker = std::make_unique<CudaDeltaRuleStepWorker>(env);
   ls_delta_rule_step_params& p = worker->params;
   const bool on_device = GetBool(args, "outputsOnDevice");
-  p.batch = GetDim(args, "batch");
-  p.heads = GetDim(args, "heads");
-  p.value_heads = GetDim(args, "valueHeads");
-  p.key_dim = GetDim(args, "keyDim");
-  p.value_dim = GetDim(args, "valueDim");
-  p.scale = GetFloat(args, "scale");
-  p.use_qk_l2norm = GetBool(args, "useQkL2Norm");
+  ReadDeltaRuleStepSizes(args, &p);
   const int64_t bhk = Elements(env, "q", {p.batch, p.heads, p.key_dim});
   const int64_t bh = Elements(env, "beta", {p.batch, p.value_heads});
   const int64_t bhv = Elements(env, "v", {p.batch, p.value_heads, p.value_dim});

@@ -611,6 +611,15 @@ void BenchFftConvCase(int64_t batch, int64_t channels, int64_t seqlen, int64_t k
   for (void* d : {dk, dD, dy, dspectrum}) CHECK_CUDA(cudaFree(d));
 }
 
+// The step params for a one-token rule p, on `state`.
+ls_delta_rule_step_params StepOf(const ls_delta_rule_params& p, float* state) {
+  ls_delta_rule_step_params sp = {};
+  sp.batch = p.batch, sp.heads = p.heads, sp.value_heads = p.value_heads, sp.key_dim = p.key_dim;
+  sp.value_dim = p.value_dim, sp.state = state, sp.q = p.q, sp.k = p.k, sp.v = p.v, sp.beta = p.beta, sp.g = p.g;
+  sp.scale = p.scale, sp.use_qk_l2norm = p.use_qk_l2norm, sp.o = p.o;
+  return sp;
+}
+
 // deltaRule (gated, q/k L2-normalized inside, grouped value heads where HV > H): checked against the CPU
 // recurrence with an initial and final state (aliased), then timed. Work: the recurrence's 3 K V multiply-adds
 // per token and value head; bytes: q, k, v, o and the state read and written once.
@@ -661,10 +670,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
     bool ok = eo <= 1e-5 && es <= 1e-5;
     printf("check %-40s o %.2e, final state %.2e  %s\n", config, eo, es, ok ? "ok" : "FAILED");
     if (seqlen == 1) {  // the step entry from there, on the GPU and the CPU
-      ls_delta_rule_step_params sp = {};
-      sp.batch = batch, sp.heads = heads, sp.value_heads = value_heads, sp.key_dim = key_dim, sp.value_dim = value_dim;
-      sp.state = static_cast<float*>(state), sp.q = p.q, sp.k = p.k, sp.v = p.v, sp.beta = p.beta, sp.g = p.g;
-      sp.scale = p.scale, sp.use_qk_l2norm = 1, sp.o = p.o;
+      ls_delta_rule_step_params sp = StepOf(p, static_cast<float*>(state));
       CHECK_LS(ls_delta_rule_step_cuda(&sp, nullptr));
       CHECK_LS(ls_cuda_synchronize(nullptr));
       ls_delta_rule_step_params sc = sp;
@@ -684,10 +690,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
   const char* op = seqlen == 1 ? "deltaRuleStep" : "deltaRule";
   double ms;
   if (seqlen == 1) {  // the decode step proper: the state read and updated in place
-    ls_delta_rule_step_params sp = {};
-    sp.batch = batch, sp.heads = heads, sp.value_heads = value_heads, sp.key_dim = key_dim, sp.value_dim = value_dim;
-    sp.state = static_cast<float*>(state), sp.q = p.q, sp.k = p.k, sp.v = p.v, sp.beta = p.beta, sp.g = p.g;
-    sp.scale = p.scale, sp.use_qk_l2norm = 1, sp.o = p.o;
+    ls_delta_rule_step_params sp = StepOf(p, static_cast<float*>(state));
     ms = TimeEvents([&](int) { CHECK_LS(ls_delta_rule_step_cuda(&sp, nullptr)); }, runs);
   } else {
     ms = TimeEvents([&](int) { CHECK_LS(ls_delta_rule_cuda(&p, nullptr)); }, runs);
