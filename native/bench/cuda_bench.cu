@@ -77,6 +77,22 @@ double TimeEvents(F body, int runs) {
   return ms[runs / 2];
 }
 
+// A case timed by TimeEvents: its median is the only figure (min_ms repeats it).
+void AddEventResult(std::vector<Result>* results, const std::string& op, const std::string& config, double ms, int runs,
+                    double elements, double flops, double bytes) {
+  Result r;
+  r.op = op;
+  r.config = config;
+  r.threads = 0;
+  r.median_ms = ms;
+  r.min_ms = ms;
+  r.runs = runs;
+  r.elements = elements;
+  r.flops = flops;
+  r.bytes = bytes;
+  results->push_back(r);
+}
+
 DeviceLimits MeasureDeviceLimits() {
   DeviceLimits l;
   const size_t bytes = size_t{1} << 30;
@@ -493,17 +509,7 @@ void BenchConvCase(int64_t batch, int64_t dim, int64_t seqlen, int64_t width, bo
   const double gbps = bytes / (ms * 1e-3) / 1e9;
   printf("%-14s %-34s %9.4f ms  %7.0f GB/s  %5.1f%% of copy bandwidth\n", "causalConv1d", config, ms, gbps,
          100.0 * gbps / limits.copy_gbps);
-  Result r;
-  r.op = "causalConv1d";
-  r.config = config;
-  r.threads = 0;
-  r.median_ms = ms;
-  r.min_ms = ms;
-  r.runs = runs;
-  r.elements = static_cast<double>(n);
-  r.flops = 2.0 * width * n;
-  r.bytes = bytes;
-  results->push_back(r);
+  AddEventResult(results, "causalConv1d", config, ms, runs, static_cast<double>(n), 2.0 * width * n, bytes);
   for (void* d : xs) CHECK_CUDA(cudaFree(d));
   for (void* d : {dweight, dbias, dstate, dy}) CHECK_CUDA(cudaFree(d));
 }
@@ -595,17 +601,7 @@ void BenchFftConvCase(int64_t batch, int64_t channels, int64_t seqlen, int64_t k
     const char* op = plan ? "fftConvPlan" : "fftConv";
     printf("%-14s %-34s %9.4f ms  %7.0f GFLOP/s  %6.0f GB/s (%4.1f%% of copy)\n", op, config, ms, flops / (ms * 1e-3) / 1e9,
            gbps, 100.0 * gbps / limits.copy_gbps);
-    Result res;
-    res.op = op;
-    res.config = config;
-    res.threads = 0;
-    res.median_ms = ms;
-    res.min_ms = ms;
-    res.runs = runs;
-    res.elements = static_cast<double>(nu);
-    res.flops = flops;
-    res.bytes = bytes;
-    results->push_back(res);
+    AddEventResult(results, op, config, ms, runs, static_cast<double>(nu), flops, bytes);
   }
   for (void* d : us) CHECK_CUDA(cudaFree(d));
   for (void* d : {dk, dD, dy, dspectrum}) CHECK_CUDA(cudaFree(d));
@@ -699,17 +695,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
   const double token_heads = static_cast<double>(batch * seqlen * value_heads);
   printf("%-14s %-40s %9.4f ms  %8.1f M token-heads/s  %6.0f GB/s (%4.1f%% of copy)\n", op, config, ms,
          token_heads / (ms * 1e-3) / 1e6, gbps, 100.0 * gbps / limits.copy_gbps);
-  Result r;
-  r.op = op;
-  r.config = config;
-  r.threads = 0;
-  r.median_ms = ms;
-  r.min_ms = ms;
-  r.runs = runs;
-  r.elements = token_heads;
-  r.flops = 6.0 * token_heads * key_dim * value_dim;
-  r.bytes = bytes;
-  results->push_back(r);
+  AddEventResult(results, op, config, ms, runs, token_heads, 6.0 * token_heads * key_dim * value_dim, bytes);
   for (void* d : {q, k, v, beta, g, state, o}) CHECK_CUDA(cudaFree(d));
 }
 
@@ -786,17 +772,8 @@ void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim
   const double ms = TimeEvents([&](int) { CHECK_LS(ls_ssd_scan_cuda(&p, nullptr)); }, 20);
   const double flops = 4.0 * seqlen * batch * heads * head_dim * dstate;
   printf("%-14s %-34s %9.4f ms  %7.1f GFLOP/s (2 P N multiply-adds per token and head)\n", "ssdScan", config, ms, flops / (ms * 1e6));
-  Result r;
-  r.op = "ssdScan";
-  r.config = config;
-  r.threads = 0;
-  r.median_ms = ms;
-  r.min_ms = ms;
-  r.runs = 20;
-  r.elements = static_cast<double>(nx);
-  r.flops = flops;
-  r.bytes = 4.0 * (3 * nx + 2 * nbc + ndt);
-  results->push_back(r);
+  const double bytes = 4.0 * (3 * nx + 2 * nbc + ndt);
+  AddEventResult(results, "ssdScan", config, ms, 20, static_cast<double>(nx), flops, bytes);
   for (void* d : {x, z, dt, B, C, dA, dD, dbias, dstate_, y}) CHECK_CUDA(cudaFree(d));
 }
 
