@@ -275,16 +275,6 @@ ls_status CheckSizes(int64_t channels, int64_t seqlen, int64_t kernel_len) {
 // Lk 128 18.0 / 14.5. The FFT's cost per output grows with log n, so the crossover only rises with L.
 constexpr int64_t kDirectMaxTaps = 96;
 
-ls_status CheckStorage(int32_t storage) {
-  if (storage == LS_FLOAT32 || storage == LS_BFLOAT16) return LS_OK;
-  return Fail(LS_INVALID_ARGUMENT, "storage must be an ls_dtype, got %d", storage);
-}
-
-ls_status CheckFloat32(int32_t storage) {
-  if (storage == LS_FLOAT32) return LS_OK;
-  return Fail(LS_INVALID_ARGUMENT, "storage must be LS_FLOAT32 on the CPU, got %d", storage);
-}
-
 bool ChooseDirect(const ls_fft_conv_params& p) {
   if (p.algorithm == LS_FFT_CONV_DIRECT) return true;
   if (p.algorithm == LS_FFT_CONV_FFT || p.spectrum) return false;
@@ -340,7 +330,7 @@ ls_status ValidateFftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
 
 ls_status FftConv(const ls_fft_conv_params& p) {
   if (ls_status s = ValidateFftConv(p)) return s;
-  if (ls_status s = CheckFloat32(p.storage)) return s;
+  if (ls_status s = CheckFloat32Storage(p.storage)) return s;
   if (ChooseDirect(p)) {
     const int64_t rows = p.batch * p.channels;
     const int64_t tasks = (rows + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
@@ -364,7 +354,7 @@ ls_status FftConv(const ls_fft_conv_params& p) {
 
 ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
   if (ls_status s = ValidateFftConvSpectrum(p)) return s;
-  if (ls_status s = CheckFloat32(p.storage)) return s;
+  if (ls_status s = CheckFloat32Storage(p.storage)) return s;
   return ForEachFftGroup("fftConvPlan", p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
                          [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
                            HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, plan, lanes, c0, count, scratch);

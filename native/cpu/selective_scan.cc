@@ -286,11 +286,6 @@ ls_status CheckGroups(int64_t dim, int64_t groups) {
               static_cast<long long>(groups));
 }
 
-ls_status CheckFloat32(int32_t storage) {
-  if (storage == LS_FLOAT32) return LS_OK;
-  return Fail(LS_INVALID_ARGUMENT, "storage must be LS_FLOAT32 on the CPU, got %d", storage);
-}
-
 }  // namespace
 
 ls_status ValidateSelectiveScan(const ls_selective_scan_params& p) {
@@ -308,10 +303,7 @@ ls_status ValidateSelectiveScan(const ls_selective_scan_params& p) {
   if (p.dstate > (int64_t{1} << 20)) {
     return Fail(LS_INVALID_ARGUMENT, "dstate must be <= 2^20, got %lld", static_cast<long long>(p.dstate));
   }
-  if (p.storage != LS_FLOAT32 && p.storage != LS_BFLOAT16) {
-    return Fail(LS_INVALID_ARGUMENT, "storage must be an ls_dtype, got %d", p.storage);
-  }
-  return LS_OK;
+  return CheckStorage(p.storage);
 }
 
 ls_status ValidateSelectiveScanStep(const ls_selective_scan_step_params& p) {
@@ -323,15 +315,12 @@ ls_status ValidateSelectiveScanStep(const ls_selective_scan_step_params& p) {
       (s = CheckPointer("y", p.y)) || (s = CheckGroups(p.dim, p.groups))) {
     return s;
   }
-  if (p.storage != LS_FLOAT32 && p.storage != LS_BFLOAT16) {
-    return Fail(LS_INVALID_ARGUMENT, "storage must be an ls_dtype, got %d", p.storage);
-  }
-  return LS_OK;
+  return CheckStorage(p.storage);
 }
 
 ls_status SelectiveScan(const ls_selective_scan_params& p) {
   if (ls_status s = ValidateSelectiveScan(p)) return s;
-  if (ls_status s = CheckFloat32(p.storage)) return s;
+  if (ls_status s = CheckFloat32Storage(p.storage)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(ScanLanes)();
   const int64_t per_group = p.dim / p.groups;
   const int64_t blocks_per_group = (per_group + lanes - 1) / lanes;
@@ -360,7 +349,7 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
 
 ls_status SelectiveScanStep(const ls_selective_scan_step_params& p) {
   if (ls_status s = ValidateSelectiveScanStep(p)) return s;
-  if (ls_status s = CheckFloat32(p.storage)) return s;
+  if (ls_status s = CheckFloat32Storage(p.storage)) return s;
   if (Cancelled(p.cancel)) return CancelledStatus("selectiveScanStep");  // only before: state is all or nothing
   const int64_t blocks = (p.dim + kStepBlock - 1) / kStepBlock;
   auto step_task = [&](int64_t task, int) {

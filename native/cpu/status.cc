@@ -30,6 +30,16 @@ ls_status CheckPointer(const char* name, const void* pointer) {
   return Fail(LS_INVALID_ARGUMENT, "%s must not be null", name);
 }
 
+ls_status CheckStorage(int32_t storage) {
+  if (storage == LS_FLOAT32 || storage == LS_BFLOAT16) return LS_OK;
+  return Fail(LS_INVALID_ARGUMENT, "storage must be an ls_dtype, got %d", storage);
+}
+
+ls_status CheckFloat32Storage(int32_t storage) {
+  if (storage == LS_FLOAT32) return LS_OK;
+  return Fail(LS_INVALID_ARGUMENT, "storage must be LS_FLOAT32 on the CPU, got %d", storage);
+}
+
 }  // namespace ls
 
 extern "C" const char* ls_last_error(void) { return ls::g_message; }

@@ -23,6 +23,9 @@ ls_status CancelledStatus(const char* op);
 // Checks shared by the op entries; each returns LS_OK or fails with a message naming `name`.
 ls_status CheckPositive(const char* name, int64_t value);
 ls_status CheckPointer(const char* name, const void* pointer);
+// `storage` (of the ops with bfloat16 storage) is an ls_dtype; the CPU kernels take LS_FLOAT32 only.
+ls_status CheckStorage(int32_t storage);
+ls_status CheckFloat32Storage(int32_t storage);
 
 }  // namespace ls
 
