@@ -9,12 +9,14 @@
 // (L2-normalized there when asked), v, beta, exp(g) and k^T q. One token (the step) takes DeltaStepKernel, the same
 // layout without the staging.
 //
-// This is the recurrent form only (the chunked WY form on tensor cores is not written yet): the work is
-// sequential in time within a block, so it suits decode, many heads or short sequences; key_dim <= 256.
+// Sequences longer than a chunk go to the chunked form (delta_rule_chunked.cu, PreferChunked below) where
+// key_dim <= 128: the recurrence is sequential in time within a block, so it suits decode, short sequences and
+// key_dim up to 256.
 #include <mutex>
 
 #include "cpu/delta_rule.h"
 #include "cuda/common.cuh"
+#include "cuda/delta_rule_chunked.h"
 
 namespace ls {
 namespace cuda {
@@ -231,6 +233,13 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char*
   return LS_OK;
 }
 
+// The chunked form (delta_rule_chunked.cu) from two chunks on, where it fits: its sequential part is a walk over
+// chunks of 64 tokens where the recurrence walks tokens.
+bool PreferChunked(const ls_delta_rule_params& p) {
+  if (p.algorithm == LS_DELTA_RECURRENT || !DeltaRuleChunkedFits(p)) return false;
+  return p.algorithm == LS_DELTA_CHUNKED ? p.seqlen > 1 : p.seqlen > 64;
+}
+
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
@@ -239,6 +248,7 @@ extern "C" ls_status ls_delta_rule_cuda(const ls_delta_rule_params* p, void* str
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::ValidateDeltaRule(*p)) return s;
+  if (ls::cuda::PreferChunked(*p)) return ls::cuda::LaunchDeltaRuleChunked(*p, ls::cuda::Stream(stream));
   return ls::cuda::Launch(*p, ls::cuda::Stream(stream), "deltaRule");
 }
 

@@ -1,0 +1,422 @@
+// The (gated) delta rule on the GPU in the chunked WY / UT-transform form (the CPU's ChunkedHead in
+// cpu/delta_rule.cc has the derivation), its matrix products on tensor cores in 3xTF32: each float32 operand is
+// split into a TF32 high part and a TF32 remainder, and hi·hi + hi·lo + lo·hi keeps float32 accuracy (~1e-6
+// relative) where plain TF32 would lose three decimal digits.
+//
+// Per segment of the sequence, two kernels:
+//  - PrepareKernel, a block per (batch, value head, chunk of 64 tokens), every chunk at once: normalized keys and
+//    queries, the cumulative log-decays gamma, A = strictly-lower(beta_t e^(gamma_t - gamma_s) k_t . k_s),
+//    T = (I + A)^-1 by forward substitution (a column per four threads), W = T diag(beta e^gamma) K,
+//    U = T diag(beta) V, the causal P = (scale Q K^T) . e^(gamma_t - gamma_s), Qg = scale e^gamma Q and
+//    Kg = e^(gamma_last - gamma) K, into a workspace.
+//  - StateKernel, a block per (batch, value head, 32 state columns), chunk after chunk with the state's K x 32
+//    slice in shared memory: V' = U - W S, O = Qg S + P V', S <- e^gamma_last S + Kg^T V'.
+// Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
+// holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
+// buffer (or a temporary one), each block reading and writing only its own slice.
+#include <algorithm>
+#include <mutex>
+
+#include "cuda/common.cuh"
+#include "cuda/delta_rule_chunked.h"
+
+namespace ls {
+namespace cuda {
+namespace {
+
+constexpr int kC = 64;          // tokens per chunk
+constexpr int kMaxPadded = 128;  // key_dim rounded up to 16
+constexpr int kCols = 32;        // state columns per StateKernel block
+constexpr int kThreads = 256;    // 8 warps
+constexpr int kValueBlock = 64;  // value columns of U formed at once in PrepareKernel
+constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
+
+struct ChunkArgs {
+  int64_t batch, seqlen, heads, value_heads;
+  int K, V, Kp, Vp;  // key and value dims, and padded to 16 and 32
+  const float *q, *k, *v, *beta, *g;
+  float* o;
+  float scale;
+  bool l2norm;
+};
+
+// One segment's chunks, each (batch, value head, chunk) a record at index bh * chunks + chunk.
+struct Workspace {
+  float *W, *Qg, *Kg;  // [kC][Kp] each
+  float* P;            // [kC][kC]
+  float* U;            // [kC][Vp]
+  float* decay;        // e^gamma_last
+  int64_t chunks;
+};
+
+// Row strides in shared memory, chosen so that the fragment loads below hit 32 distinct banks: a row-major A
+// operand (and a B operand read as columns of a row-major matrix) wants a stride of 4 or 20 mod 32, a row-major B
+// operand and a transposed A operand 8 or 24.
+__host__ __device__ constexpr int RowStride(int Kp) { return Kp + 4; }
+__host__ __device__ constexpr int ColumnStride(int Kp) { return Kp + 8; }
+constexpr int kAStride = kC + 4;     // A and P
+constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps the substitution's reads distinct
+constexpr int kVbStride = kValueBlock + 8;
+constexpr int kSStride = kCols + 8;  // S and V'
+
+size_t PrepareShared(int Kp) {
+  const int staging = std::max(ColumnStride(Kp), kVbStride);
+  return sizeof(float) * (kC * RowStride(Kp) + kC * staging + kC * kAStride + kC * kTStride + 2 * kC);
+}
+
+size_t StateShared(int Kp) {
+  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + kC * kSStride + Kp * kSStride);
+}
+
+__device__ __forceinline__ uint32_t Tf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+
+__device__ __forceinline__ void SplitTf32(float x, uint32_t& hi, uint32_t& lo) {
+  hi = Tf32(x);
+  lo = Tf32(x - __uint_as_float(hi));
+}
+
+__device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// A warp's 16 x 16 tile of a product: acc[n] (columns 8n .. 8n + 7) += A B over `depth` (a multiple of 8), A's
+// element (r, k) at A[r * ar + k * ak], B's (k, c) at B[k * br + c * bc]. acc[n][e] is the element at row
+// lane / 4 + 8 (e / 2), column 8 n + 2 (lane % 4) + e % 2 (the mma accumulator layout).
+__device__ __forceinline__ void WarpProduct(float (&acc)[2][4], const float* A, int ar, int ak, const float* B, int br,
+                                            int bc, int depth) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  for (int k0 = 0; k0 < depth; k0 += 8) {
+    uint32_t ah[4], al[4];
+    SplitTf32(A[g * ar + (k0 + t) * ak], ah[0], al[0]);
+    SplitTf32(A[(g + 8) * ar + (k0 + t) * ak], ah[1], al[1]);
+    SplitTf32(A[g * ar + (k0 + t + 4) * ak], ah[2], al[2]);
+    SplitTf32(A[(g + 8) * ar + (k0 + t + 4) * ak], ah[3], al[3]);
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      uint32_t bh[2], bl[2];
+      SplitTf32(B[(k0 + t) * br + (8 * n + g) * bc], bh[0], bl[0]);
+      SplitTf32(B[(k0 + t + 4) * br + (8 * n + g) * bc], bh[1], bl[1]);
+      Mma(acc[n], al, bh);
+      Mma(acc[n], ah, bl);
+      Mma(acc[n], ah, bh);
+    }
+  }
+}
+
+// Row and column (within the 16 x 16 tile) of accumulator element acc[n][e].
+__device__ __forceinline__ int TileRow(int e) { return threadIdx.x % 32 / 4 + 8 * (e / 2); }
+__device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (threadIdx.x % 4) + e % 2; }
+
+__device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
+
+// blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk) {
+  extern __shared__ float shared[];
+  const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* ks = shared;                                  // [kC][rs] normalized keys
+  float* qs = ks + kC * rs;                            // [kC][rs] normalized queries times scale, then
+  float* kb = qs;                                      // [kC][cs] beta e^gamma k, then
+  float* vb = qs;                                      // [kC][kVbStride] beta v
+  float* As = qs + kC * max(cs, kVbStride);            // [kC][kAStride] A
+  float* Ts = As + kC * kAStride;                      // [kC][kTStride] (I + A)^-1
+  float* gamma = Ts + kC * kTStride;                   // [kC]
+  float* beta = gamma + kC;                            // [kC]
+  const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
+  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
+  const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
+  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+
+  for (int e = threadIdx.x; e < kC * Kp; e += blockDim.x) {
+    const int t = e / Kp, i = e % Kp;
+    float x = 0.f, y = 0.f;
+    if (t < n && i < K) {
+      const int64_t at = ((b * a.seqlen + t0 + t) * a.heads + h) * K + i;
+      x = a.q[at], y = a.k[at];
+    }
+    qs[t * rs + i] = x, ks[t * rs + i] = y;
+  }
+  if (threadIdx.x < kC) {
+    const int t = threadIdx.x;
+    const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
+    beta[t] = t < n ? a.beta[at] : 0.f;
+    gamma[t] = t < n && a.g ? a.g[at] : 0.f;  // padding adds nothing: gamma stays at the last token's
+  }
+  __syncthreads();
+  if (warp == 0) {  // gamma = cumulative sum, two tokens per lane
+    const float x0 = gamma[2 * lane], x1 = gamma[2 * lane + 1];
+    float sum = x0 + x1;
+#pragma unroll
+    for (int offset = 1; offset < 32; offset <<= 1) {
+      const float up = __shfl_up_sync(0xffffffffu, sum, offset);
+      if (lane >= offset) sum += up;
+    }
+    gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
+  }
+  for (int t = warp; t < n; t += kThreads / 32) {  // a warp per token: the L2 normalization and the scale
+    float qq = 0.f, kk = 0.f;
+    for (int i = lane; i < Kp; i += 32) qq = fmaf(qs[t * rs + i], qs[t * rs + i], qq), kk = fmaf(ks[t * rs + i], ks[t * rs + i], kk);
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+      qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
+    }
+    const float rq = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+    for (int i = lane; i < Kp; i += 32) qs[t * rs + i] *= rq, ks[t * rs + i] *= rk;
+  }
+  __syncthreads();
+
+  // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
+  const float last = gamma[kC - 1];
+  float* P = w.P + record * kC * kC;
+  for (int unit = warp; unit < 16; unit += kThreads / 32) {
+    const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
+    float gk[2][4] = {}, qk[2][4] = {};
+    if (c0 <= r0) {
+      WarpProduct(gk, ks + r0 * rs, rs, 1, ks + c0 * rs, 1, rs, Kp);
+      WarpProduct(qk, qs + r0 * rs, rs, 1, ks + c0 * rs, 1, rs, Kp);
+    }
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
+        const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) : 0.f;
+        As[t * kAStride + s] = s < t ? beta[t] * decay * gk[m][e] : 0.f;
+        P[t * kC + s] = decay * qk[m][e];
+      }
+    }
+  }
+  float* Qg = w.Qg + record * kC * Kp;
+  float* Kg = w.Kg + record * kC * Kp;
+  for (int e = threadIdx.x; e < kC * Kp; e += blockDim.x) {
+    const int t = e / Kp, i = e % Kp;
+    Qg[e] = ExpOf(gamma[t]) * qs[t * rs + i];
+    Kg[e] = ExpOf(last - gamma[t]) * ks[t * rs + i];
+  }
+  if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
+  __syncthreads();
+
+  for (int e = threadIdx.x; e < kC * Kp; e += blockDim.x) {  // queries are done: their space takes beta e^gamma k
+    const int t = e / Kp, i = e % Kp;
+    kb[t * cs + i] = beta[t] * ExpOf(gamma[t]) * ks[t * rs + i];
+  }
+  {  // (I + A) T = I, row after row; column c on four lanes of one warp, each summing every fourth term
+    const int c = threadIdx.x / 4, part = threadIdx.x % 4;
+    for (int t = 0; t < kC; ++t) {
+      float sum = 0.f;
+      for (int s = (c & ~3) + part; s < t; s += 4) sum = fmaf(As[t * kAStride + s], Ts[s * kTStride + c], sum);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      if (part == 0) Ts[t * kTStride + c] = t == c ? 1.f : (t < c ? 0.f : -sum);
+      __syncwarp();
+    }
+  }
+  __syncthreads();
+
+  // W = T kb: row tile r0 needs T's columns up to r0 + 16 only (T is lower triangular).
+  float* W = w.W + record * kC * Kp;
+  for (int unit = warp; unit < 4 * (Kp / 16); unit += kThreads / 32) {
+    const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
+    float acc[2][4] = {};
+    WarpProduct(acc, Ts + r0 * kTStride, kTStride, 1, kb + c0, cs, 1, r0 + 16);
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) W[(r0 + TileRow(e)) * Kp + c0 + TileColumn(m, e)] = acc[m][e];
+    }
+  }
+  // U = T diag(beta) V, kValueBlock columns at a time (the padding columns up to Vp are zero).
+  float* U = w.U + record * kC * a.Vp;
+  for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
+    __syncthreads();  // the previous users of the staging space are done
+    for (int e = threadIdx.x; e < kC * kValueBlock; e += blockDim.x) {
+      const int t = e / kValueBlock, j = j0 + e % kValueBlock;
+      vb[t * kVbStride + e % kValueBlock] =
+          t < n && j < a.V ? beta[t] * a.v[((b * a.seqlen + t0 + t) * a.value_heads + hv) * a.V + j] : 0.f;
+    }
+    __syncthreads();
+    for (int unit = warp; unit < 16; unit += kThreads / 32) {
+      const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
+      if (j0 + c0 >= a.Vp) continue;
+      float acc[2][4] = {};
+      WarpProduct(acc, Ts + r0 * kTStride, kTStride, 1, vb + c0, kVbStride, 1, r0 + 16);
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) U[(r0 + TileRow(e)) * a.Vp + j0 + c0 + TileColumn(m, e)] = acc[m][e];
+      }
+    }
+  }
+}
+
+// Copies rows x Kp floats (a multiple of 4) from global `from` into shared rows of `stride` floats.
+__device__ __forceinline__ void Stage(float* to, int stride, const float* from, int rows, int Kp) {
+  const int quads = Kp / 4;
+  for (int e = threadIdx.x; e < rows * quads; e += blockDim.x) {
+    const int r = e / quads, i = e % quads;
+    *reinterpret_cast<float4*>(to + r * stride + 4 * i) = reinterpret_cast<const float4*>(from)[e];
+  }
+}
+
+// blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
+__global__ void __launch_bounds__(kThreads) StateKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk, int groups,
+                                                        const float* state_in, float* state_out) {
+  extern __shared__ float shared[];
+  const int Kp = a.Kp, K = a.K, V = a.V, rs = RowStride(Kp), cs = ColumnStride(Kp);
+  const int warp = threadIdx.x / 32;
+  float* Ws = shared;               // [kC][rs]
+  float* Qs = Ws + kC * rs;         // [kC][rs]
+  float* Ks = Qs + kC * rs;         // [kC][cs]
+  float* Ps = Ks + kC * cs;         // [kC][kAStride]
+  float* Vs = Ps + kC * kAStride;   // [kC][kSStride] V'
+  float* Ss = Vs + kC * kSStride;   // [Kp][kSStride] the state's slice
+  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int column0 = blockIdx.x % groups * kCols;
+  const int64_t state_at = bh * K * V + column0;
+
+  for (int e = threadIdx.x; e < Kp * kCols; e += blockDim.x) {
+    const int i = e / kCols, j = e % kCols;
+    Ss[i * kSStride + j] = state_in && i < K && column0 + j < V ? state_in[state_at + static_cast<int64_t>(i) * V + j] : 0.f;
+  }
+  // Phase one's tile: rows r0.. of V' and O, columns c0.. of the slice.
+  const int r0 = warp / 2 * 16, c0 = warp % 2 * 16;
+  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
+    const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
+    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+    Stage(Ws, rs, w.W + record * kC * Kp, kC, Kp);
+    Stage(Qs, rs, w.Qg + record * kC * Kp, kC, Kp);
+    Stage(Ks, cs, w.Kg + record * kC * Kp, kC, Kp);
+    Stage(Ps, kAStride, w.P + record * kC * kC, kC, kC);
+    const float decay = w.decay[record];
+    __syncthreads();
+
+    // V' = U - W S and O = Qg S.
+    float vn[2][4] = {}, o[2][4] = {};
+    WarpProduct(vn, Ws + r0 * rs, rs, 1, Ss + c0, kSStride, 1, Kp);
+    WarpProduct(o, Qs + r0 * rs, rs, 1, Ss + c0, kSStride, 1, Kp);
+    const float* U = w.U + record * kC * a.Vp + column0;
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
+        Vs[t * kSStride + j] = U[t * a.Vp + j] - vn[m][e];
+      }
+    }
+    __syncthreads();
+
+    // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
+    WarpProduct(o, Ps + r0 * kAStride, kAStride, 1, Vs + c0, kSStride, 1, r0 + 16);
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(m, e);
+        if (t < n && j < V) a.o[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j] = o[m][e];
+      }
+    }
+    // S <- e^gamma_last S + Kg^T V', each warp on its own tiles of the slice.
+    for (int unit = warp; unit < Kp / 16 * 2; unit += kThreads / 32) {
+      const int i0 = unit / 2 * 16, j0 = unit % 2 * 16;
+      float s[2][4];
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[m][e] = decay * Ss[(i0 + TileRow(e)) * kSStride + j0 + TileColumn(m, e)];
+      }
+      WarpProduct(s, Ks + i0, 1, cs, Vs + j0, kSStride, 1, kC);
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) Ss[(i0 + TileRow(e)) * kSStride + j0 + TileColumn(m, e)] = s[m][e];
+      }
+    }
+    __syncthreads();
+  }
+  if (state_out) {
+    for (int e = threadIdx.x; e < K * kCols; e += blockDim.x) {
+      const int i = e / kCols, j = e % kCols;
+      if (column0 + j < V) state_out[state_at + static_cast<int64_t>(i) * V + j] = Ss[i * kSStride + j];
+    }
+  }
+}
+
+// A stream-ordered temporary device buffer, freed when it goes out of scope.
+class Scratch {
+ public:
+  explicit Scratch(cudaStream_t stream) : stream_(stream) {}
+  ~Scratch() {
+    if (pointer_) cudaFreeAsync(pointer_, stream_);
+  }
+  ls_status Allocate(int64_t floats) {
+    return AllocateAsync(reinterpret_cast<void**>(&pointer_), 4 * floats, stream_, "deltaRule: allocating device scratch");
+  }
+  float* get() const { return pointer_; }
+
+ private:
+  cudaStream_t stream_;
+  float* pointer_ = nullptr;
+};
+
+}  // namespace
+
+bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) { return p.key_dim <= kMaxPadded; }
+
+ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
+  const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
+  const int groups = static_cast<int>((p.value_dim + kCols - 1) / kCols);
+  const int Vp = groups * kCols;
+  const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
+  const int64_t record_floats = 3 * kC * Kp + kC * kC + kC * Vp + 1;
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / (4 * heads * record_floats)));
+  if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 32) must be below 2^31");
+  }
+  static std::once_flag opted_in;
+  static cudaError_t opt_in_error = cudaSuccess;
+  std::call_once(opted_in, [] {
+    opt_in_error = cudaFuncSetAttribute(PrepareKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(PrepareShared(kMaxPadded)));
+    if (opt_in_error == cudaSuccess) {
+      opt_in_error = cudaFuncSetAttribute(StateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(kMaxPadded)));
+    }
+  });
+  LS_CUDA_TRY(opt_in_error, "deltaRule");
+
+  Scratch workspace(stream), temporary_state(stream);
+  if (ls_status s = workspace.Allocate(heads * per_segment * record_floats)) return s;
+  float* base = workspace.get();
+  Workspace w;
+  w.W = base, w.Qg = w.W + heads * per_segment * kC * Kp, w.Kg = w.Qg + heads * per_segment * kC * Kp;
+  w.P = w.Kg + heads * per_segment * kC * Kp, w.U = w.P + heads * per_segment * kC * kC;
+  w.decay = w.U + heads * per_segment * kC * Vp;
+  float* state = p.final_state;
+  if (!state && per_segment < chunks) {  // the state must outlive a segment
+    if (ls_status s = temporary_state.Allocate(heads * p.key_dim * p.value_dim)) return s;
+    state = temporary_state.get();
+  }
+  const ChunkArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
+                       Kp, Vp, p.q, p.k, p.v, p.beta, p.g, p.o, p.scale, p.use_qk_l2norm != 0};
+  for (int64_t first = 0; first < chunks; first += per_segment) {
+    w.chunks = std::min(per_segment, chunks - first);
+    PrepareKernel<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
+    LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
+    const float* state_in = first == 0 ? p.initial_state : state;
+    StateKernel<<<static_cast<unsigned>(heads * groups), kThreads, StateShared(Kp), stream>>>(a, w, first, groups, state_in,
+                                                                                           state);
+    LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
+  }
+  return LS_OK;
+}
+
+}  // namespace cuda
+}  // namespace ls
