@@ -851,6 +851,12 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results);  // the issue's decode step
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 128, true, LS_DELTA_AUTO, limits, results);
   }
+  if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, unchecked
+    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results);
+    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results);
+    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, false, LS_DELTA_AUTO, limits, results);
+    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results);
+  }
   if (only.empty() || only == "deltaRule") {
     for (ls_delta_algorithm algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {
       BenchDeltaRuleCase(2, 77, 3, 6, 40, 50, true, algorithm, limits, results);  // odd sizes: partial tiles and chunks
@@ -861,7 +867,7 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results);  // the issue's decode step
     for (ls_delta_algorithm algorithm : {LS_DELTA_AUTO, LS_DELTA_RECURRENT}) {  // the issue's shapes
       BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, algorithm, limits, results);
-      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, algorithm, limits, results);
+      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, algorithm == LS_DELTA_AUTO, algorithm, limits, results);  // ten segments
       BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, algorithm, limits, results);
       BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, algorithm, limits, results);
     }

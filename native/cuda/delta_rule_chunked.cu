@@ -9,7 +9,7 @@
 //    T = (I + A)^-1 by forward substitution (a column per four threads), W = T diag(beta e^gamma) K,
 //    U = T diag(beta) V, the causal P = (scale Q K^T) . e^(gamma_t - gamma_s), Qg = scale e^gamma Q and
 //    Kg = e^(gamma_last - gamma) K, into a workspace.
-//  - StateKernel, a block per (batch, value head, 32 state columns), chunk after chunk with the state's K x 32
+//  - StateKernel, 16 warps per (batch, value head, 32 state columns), chunk after chunk with the state's K x 32
 //    slice in shared memory: V' = U - W S, O = Qg S + P V', S <- e^gamma_last S + Kg^T V'.
 // Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
 // holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
@@ -27,7 +27,8 @@ namespace {
 constexpr int kC = 64;          // tokens per chunk
 constexpr int kMaxPadded = 128;  // key_dim rounded up to 16
 constexpr int kCols = 32;        // state columns per StateKernel block
-constexpr int kThreads = 256;    // 8 warps
+constexpr int kThreads = 256;    // PrepareKernel's 8 warps
+constexpr int kStateThreads = 512;  // StateKernel's 16: a 16 x 8 tile of V' and O each, and a 16 x 16 of S
 constexpr int kValueBlock = 64;  // value columns of U formed at once in PrepareKernel
 constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 
@@ -68,47 +69,70 @@ size_t StateShared(int Kp) {
   return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + kC * kSStride + Kp * kSStride);
 }
 
-__device__ __forceinline__ uint32_t Tf32(float x) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-}
-
+// x = hi + lo with hi = x truncated to TF32 (the top 19 bits) and lo the exact rest, whose own low bits the tensor
+// cores drop (a relative error of 2^-20 of x at most). Two instructions where cvt.rna.tf32 pairs took several.
 __device__ __forceinline__ void SplitTf32(float x, uint32_t& hi, uint32_t& lo) {
-  hi = Tf32(x);
-  lo = Tf32(x - __uint_as_float(hi));
+  hi = __float_as_uint(x) & 0xffffe000u;
+  lo = __float_as_uint(x - __uint_as_float(hi));
 }
 
 __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// A warp's 16 x 16 tile of a product: acc[n] (columns 8n .. 8n + 7) += A B over `depth` (a multiple of 8), A's
-// element (r, k) at A[r * ar + k * ak], B's (k, c) at B[k * br + c * bc]. acc[n][e] is the element at row
-// lane / 4 + 8 (e / 2), column 8 n + 2 (lane % 4) + e % 2 (the mma accumulator layout).
-__device__ __forceinline__ void WarpProduct(float (&acc)[2][4], const float* A, int ar, int ak, const float* B, int br,
-                                            int bc, int depth) {
+// A warp's 16 x 8 kN tiles of kA products with one right-hand side: acc[p][n] (columns 8n .. 8n + 7) += A[p] B
+// over `depth` (a multiple of 8), A[p]'s element (r, k) at A[p][r * ar + k * ak], B's (k, c) at B[k * br + c * bc].
+// acc[p][n][e] is the element at row lane / 4 + 8 (e / 2), column 8 n + 2 (lane % 4) + e % 2 (the mma
+// accumulator layout). The two remainder products go to their own accumulators, so three chains of dependent
+// mma per tile run side by side instead of one three times as long.
+template <int kA, int kN>
+__device__ __forceinline__ void WarpProducts(float (&acc)[kA][kN][4], const float* const (&A)[kA], int ar, int ak,
+                                             const float* B, int br, int bc, int depth) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  float fix[kA][kN][2][4] = {};
   for (int k0 = 0; k0 < depth; k0 += 8) {
-    uint32_t ah[4], al[4];
-    SplitTf32(A[g * ar + (k0 + t) * ak], ah[0], al[0]);
-    SplitTf32(A[(g + 8) * ar + (k0 + t) * ak], ah[1], al[1]);
-    SplitTf32(A[g * ar + (k0 + t + 4) * ak], ah[2], al[2]);
-    SplitTf32(A[(g + 8) * ar + (k0 + t + 4) * ak], ah[3], al[3]);
+    uint32_t bh[kN][2], bl[kN][2];
 #pragma unroll
-    for (int n = 0; n < 2; ++n) {
-      uint32_t bh[2], bl[2];
-      SplitTf32(B[(k0 + t) * br + (8 * n + g) * bc], bh[0], bl[0]);
-      SplitTf32(B[(k0 + t + 4) * br + (8 * n + g) * bc], bh[1], bl[1]);
-      Mma(acc[n], al, bh);
-      Mma(acc[n], ah, bl);
-      Mma(acc[n], ah, bh);
+    for (int n = 0; n < kN; ++n) {
+      SplitTf32(B[(k0 + t) * br + (8 * n + g) * bc], bh[n][0], bl[n][0]);
+      SplitTf32(B[(k0 + t + 4) * br + (8 * n + g) * bc], bh[n][1], bl[n][1]);
+    }
+#pragma unroll
+    for (int p = 0; p < kA; ++p) {
+      const float* a = A[p];
+      uint32_t ah[4], al[4];
+      SplitTf32(a[g * ar + (k0 + t) * ak], ah[0], al[0]);
+      SplitTf32(a[(g + 8) * ar + (k0 + t) * ak], ah[1], al[1]);
+      SplitTf32(a[g * ar + (k0 + t + 4) * ak], ah[2], al[2]);
+      SplitTf32(a[(g + 8) * ar + (k0 + t + 4) * ak], ah[3], al[3]);
+#pragma unroll
+      for (int n = 0; n < kN; ++n) {
+        Mma(fix[p][n][0], al, bh[n]);
+        Mma(fix[p][n][1], ah, bl[n]);
+        Mma(acc[p][n], ah, bh[n]);
+      }
     }
   }
+#pragma unroll
+  for (int p = 0; p < kA; ++p) {
+#pragma unroll
+    for (int n = 0; n < kN; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[p][n][e] += fix[p][n][0][e] + fix[p][n][1][e];
+    }
+  }
+}
+
+// One product's 16 x 8 kN tiles.
+template <int kN>
+__device__ __forceinline__ void WarpProduct(float (&acc)[kN][4], const float* A, int ar, int ak, const float* B, int br,
+                                            int bc, int depth) {
+  float (&one)[1][kN][4] = reinterpret_cast<float (&)[1][kN][4]>(acc);
+  const float* const a[1] = {A};
+  WarpProducts<1, kN>(one, a, ar, ak, B, br, bc, depth);
 }
 
 // Row and column (within the 16 x 16 tile) of accumulator element acc[n][e].
@@ -116,6 +140,30 @@ __device__ __forceinline__ int TileRow(int e) { return threadIdx.x % 32 / 4 + 8 
 __device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (threadIdx.x % 4) + e % 2; }
 
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
+
+__device__ __forceinline__ void CopyAsync(float* shared_to, const float* global_from) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(global_from) : "memory");
+}
+// One float, or a zero where !inside (nothing is read from `global_from` then).
+__device__ __forceinline__ void CopyAsyncOrZero(float* shared_to, const float* global_from, bool inside) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 4 : 0) : "memory");
+}
+__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// Waits for this thread's copies but the most recent `kPending` groups.
+template <int kPending>
+__device__ __forceinline__ void WaitCopies() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
+// Starts copying rows x width floats (width a multiple of 4, at most 4 blockDim.x) from global `from` into shared
+// rows of `stride`: thread x takes quad x % quads of rows x / quads, x / quads + blockDim.x / quads, ...
+__device__ __forceinline__ void StageAsync(float* to, int stride, const float* from, int rows, int width) {
+  const int quads = width / 4, i = threadIdx.x % quads, step = blockDim.x / quads;
+  if (threadIdx.x >= step * quads) return;
+  for (int r = threadIdx.x / quads; r < rows; r += step) CopyAsync(to + r * stride + 4 * i, from + r * width + 4 * i);
+}
 
 // blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
 __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk) {
@@ -135,21 +183,22 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
   const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
 
-  for (int e = threadIdx.x; e < kC * Kp; e += blockDim.x) {
-    const int t = e / Kp, i = e % Kp;
-    float x = 0.f, y = 0.f;
-    if (t < n && i < K) {
-      const int64_t at = ((b * a.seqlen + t0 + t) * a.heads + h) * K + i;
-      x = a.q[at], y = a.k[at];
+  // A warp per token (row); the copies in flight all at once, the padding zero-filled.
+  for (int t = warp; t < kC; t += kThreads / 32) {
+    const int64_t at = t < n ? ((b * a.seqlen + t0 + t) * a.heads + h) * K : 0;
+    for (int i = lane; i < Kp; i += 32) {
+      const bool inside = t < n && i < K;
+      CopyAsyncOrZero(qs + t * rs + i, a.q + at + i, inside), CopyAsyncOrZero(ks + t * rs + i, a.k + at + i, inside);
     }
-    qs[t * rs + i] = x, ks[t * rs + i] = y;
   }
+  CommitCopies();
   if (threadIdx.x < kC) {
     const int t = threadIdx.x;
     const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
     beta[t] = t < n ? a.beta[at] : 0.f;
     gamma[t] = t < n && a.g ? a.g[at] : 0.f;  // padding adds nothing: gamma stays at the last token's
   }
+  WaitCopies<0>();
   __syncthreads();
   if (warp == 0) {  // gamma = cumulative sum, two tokens per lane
     const float x0 = gamma[2 * lane], x1 = gamma[2 * lane + 1];
@@ -178,11 +227,12 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
   float* P = w.P + record * kC * kC;
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
-    float gk[2][4] = {}, qk[2][4] = {};
+    float products[2][2][4] = {};
     if (c0 <= r0) {
-      WarpProduct(gk, ks + r0 * rs, rs, 1, ks + c0 * rs, 1, rs, Kp);
-      WarpProduct(qk, qs + r0 * rs, rs, 1, ks + c0 * rs, 1, rs, Kp);
+      const float* const rows[2] = {ks + r0 * rs, qs + r0 * rs};
+      WarpProducts<2, 2>(products, rows, rs, 1, ks + c0 * rs, 1, rs, Kp);
     }
+    const float (&gk)[2][4] = products[0], (&qk)[2][4] = products[1];
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
 #pragma unroll
@@ -196,26 +246,30 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
   }
   float* Qg = w.Qg + record * kC * Kp;
   float* Kg = w.Kg + record * kC * Kp;
-  for (int e = threadIdx.x; e < kC * Kp; e += blockDim.x) {
-    const int t = e / Kp, i = e % Kp;
-    Qg[e] = ExpOf(gamma[t]) * qs[t * rs + i];
-    Kg[e] = ExpOf(last - gamma[t]) * ks[t * rs + i];
+  for (int t = warp; t < kC; t += kThreads / 32) {
+    const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
+    for (int i = lane; i < Kp; i += 32) {
+      Qg[t * Kp + i] = to_query * qs[t * rs + i];
+      Kg[t * Kp + i] = to_last * ks[t * rs + i];
+    }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
 
-  for (int e = threadIdx.x; e < kC * Kp; e += blockDim.x) {  // queries are done: their space takes beta e^gamma k
-    const int t = e / Kp, i = e % Kp;
-    kb[t * cs + i] = beta[t] * ExpOf(gamma[t]) * ks[t * rs + i];
+  for (int t = warp; t < kC; t += kThreads / 32) {  // queries are done: their space takes e^gamma k
+    const float factor = ExpOf(gamma[t]);
+    for (int i = lane; i < Kp; i += 32) kb[t * cs + i] = factor * ks[t * rs + i];
   }
-  {  // (I + A) T = I, row after row; column c on four lanes of one warp, each summing every fourth term
+  // (I + A) T = diag(beta), row after row (T diag(beta) is what W and U take); column c on four lanes of one warp,
+  // each summing every fourth term.
+  {
     const int c = threadIdx.x / 4, part = threadIdx.x % 4;
     for (int t = 0; t < kC; ++t) {
       float sum = 0.f;
       for (int s = (c & ~3) + part; s < t; s += 4) sum = fmaf(As[t * kAStride + s], Ts[s * kTStride + c], sum);
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      if (part == 0) Ts[t * kTStride + c] = t == c ? 1.f : (t < c ? 0.f : -sum);
+      if (part == 0) Ts[t * kTStride + c] = t == c ? beta[c] : (t < c ? 0.f : -sum);
       __syncwarp();
     }
   }
@@ -226,7 +280,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
   for (int unit = warp; unit < 4 * (Kp / 16); unit += kThreads / 32) {
     const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
     float acc[2][4] = {};
-    WarpProduct(acc, Ts + r0 * kTStride, kTStride, 1, kb + c0, cs, 1, r0 + 16);
+    WarpProduct<2>(acc, Ts + r0 * kTStride, kTStride, 1, kb + c0, cs, 1, r0 + 16);
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
 #pragma unroll
@@ -237,17 +291,20 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
   float* U = w.U + record * kC * a.Vp;
   for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
     __syncthreads();  // the previous users of the staging space are done
-    for (int e = threadIdx.x; e < kC * kValueBlock; e += blockDim.x) {
-      const int t = e / kValueBlock, j = j0 + e % kValueBlock;
-      vb[t * kVbStride + e % kValueBlock] =
-          t < n && j < a.V ? beta[t] * a.v[((b * a.seqlen + t0 + t) * a.value_heads + hv) * a.V + j] : 0.f;
+    for (int t = warp; t < kC; t += kThreads / 32) {
+      const int64_t at = t < n ? (b * a.seqlen + t0 + t) * a.value_heads + hv : 0;
+      for (int j = lane; j < kValueBlock; j += 32) {
+        CopyAsyncOrZero(vb + t * kVbStride + j, a.v + at * a.V + j0 + j, t < n && j0 + j < a.V);
+      }
     }
+    CommitCopies();
+    WaitCopies<0>();
     __syncthreads();
     for (int unit = warp; unit < 16; unit += kThreads / 32) {
       const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
       if (j0 + c0 >= a.Vp) continue;
       float acc[2][4] = {};
-      WarpProduct(acc, Ts + r0 * kTStride, kTStride, 1, vb + c0, kVbStride, 1, r0 + 16);
+      WarpProduct<2>(acc, Ts + r0 * kTStride, kTStride, 1, vb + c0, kVbStride, 1, r0 + 16);
 #pragma unroll
       for (int m = 0; m < 2; ++m) {
 #pragma unroll
@@ -257,17 +314,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
   }
 }
 
-// Copies rows x Kp floats (a multiple of 4) from global `from` into shared rows of `stride` floats.
-__device__ __forceinline__ void Stage(float* to, int stride, const float* from, int rows, int Kp) {
-  const int quads = Kp / 4;
-  for (int e = threadIdx.x; e < rows * quads; e += blockDim.x) {
-    const int r = e / quads, i = e % quads;
-    *reinterpret_cast<float4*>(to + r * stride + 4 * i) = reinterpret_cast<const float4*>(from)[e];
-  }
-}
-
 // blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
-__global__ void __launch_bounds__(kThreads) StateKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk, int groups,
+__global__ void __launch_bounds__(kStateThreads) StateKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk, int groups,
                                                         const float* state_in, float* state_out) {
   extern __shared__ float shared[];
   const int Kp = a.Kp, K = a.K, V = a.V, rs = RowStride(Kp), cs = ColumnStride(Kp);
@@ -286,45 +334,60 @@ __global__ void __launch_bounds__(kThreads) StateKernel(const ChunkArgs a, const
     const int i = e / kCols, j = e % kCols;
     Ss[i * kSStride + j] = state_in && i < K && column0 + j < V ? state_in[state_at + static_cast<int64_t>(i) * V + j] : 0.f;
   }
-  // Phase one's tile: rows r0.. of V' and O, columns c0.. of the slice.
-  const int r0 = warp / 2 * 16, c0 = warp % 2 * 16;
+  // Phase one's tile: rows r0.. of V' and O, columns c0.. c0 + 7 of the slice.
+  const int r0 = warp / 4 * 16, c0 = warp % 4 * 8;
+  // The copies run under the products: W and Qg of the next chunk during phase two, Kg and P during phase one.
+  // Groups are committed in the order WQ(0), KP(0), WQ(1), KP(1), ..., an empty group past the last chunk.
+  const auto stage_wq = [&](int64_t chunk) {
+    if (chunk < w.chunks) {
+      const int64_t record = bh * w.chunks + chunk;
+      StageAsync(Ws, rs, w.W + record * kC * Kp, kC, Kp);
+      StageAsync(Qs, rs, w.Qg + record * kC * Kp, kC, Kp);
+    }
+    CommitCopies();
+  };
+  const auto stage_kp = [&](int64_t chunk) {
+    if (chunk < w.chunks) {
+      const int64_t record = bh * w.chunks + chunk;
+      StageAsync(Ks, cs, w.Kg + record * kC * Kp, kC, Kp);
+      StageAsync(Ps, kAStride, w.P + record * kC * kC, kC, kC);
+    }
+    CommitCopies();
+  };
+  stage_wq(0);
+  stage_kp(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
     const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
-    Stage(Ws, rs, w.W + record * kC * Kp, kC, Kp);
-    Stage(Qs, rs, w.Qg + record * kC * Kp, kC, Kp);
-    Stage(Ks, cs, w.Kg + record * kC * Kp, kC, Kp);
-    Stage(Ps, kAStride, w.P + record * kC * kC, kC, kC);
+    const float* U = w.U + record * kC * a.Vp + column0;
+    float u[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) u[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
     const float decay = w.decay[record];
+    WaitCopies<1>();  // W and Qg of this chunk
     __syncthreads();
 
     // V' = U - W S and O = Qg S.
-    float vn[2][4] = {}, o[2][4] = {};
-    WarpProduct(vn, Ws + r0 * rs, rs, 1, Ss + c0, kSStride, 1, Kp);
-    WarpProduct(o, Qs + r0 * rs, rs, 1, Ss + c0, kSStride, 1, Kp);
-    const float* U = w.U + record * kC * a.Vp + column0;
+    float products[2][1][4] = {};
+    const float* const rows[2] = {Ws + r0 * rs, Qs + r0 * rs};
+    WarpProducts<2, 1>(products, rows, rs, 1, Ss + c0, kSStride, 1, Kp);
+    float (&o)[1][4] = products[1];
 #pragma unroll
-    for (int m = 0; m < 2; ++m) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
-        Vs[t * kSStride + j] = U[t * a.Vp + j] - vn[m][e];
-      }
-    }
+    for (int e = 0; e < 4; ++e) Vs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = u[e] - products[0][0][e];
+    __syncthreads();
+    stage_wq(chunk + 1);
+    WaitCopies<1>();  // Kg and P of this chunk
     __syncthreads();
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
-    WarpProduct(o, Ps + r0 * kAStride, kAStride, 1, Vs + c0, kSStride, 1, r0 + 16);
+    WarpProduct<1>(o, Ps + r0 * kAStride, kAStride, 1, Vs + c0, kSStride, 1, r0 + 16);
 #pragma unroll
-    for (int m = 0; m < 2; ++m) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(m, e);
-        if (t < n && j < V) a.o[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j] = o[m][e];
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(0, e);
+      if (t < n && j < V) a.o[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j] = o[0][e];
     }
-    // S <- e^gamma_last S + Kg^T V', each warp on its own tiles of the slice.
-    for (int unit = warp; unit < Kp / 16 * 2; unit += kThreads / 32) {
+    // S <- e^gamma_last S + Kg^T V', each warp on its own 16 x 16 tiles of the slice.
+    for (int unit = warp; unit < Kp / 16 * 2; unit += kStateThreads / 32) {
       const int i0 = unit / 2 * 16, j0 = unit % 2 * 16;
       float s[2][4];
 #pragma unroll
@@ -332,7 +395,7 @@ __global__ void __launch_bounds__(kThreads) StateKernel(const ChunkArgs a, const
 #pragma unroll
         for (int e = 0; e < 4; ++e) s[m][e] = decay * Ss[(i0 + TileRow(e)) * kSStride + j0 + TileColumn(m, e)];
       }
-      WarpProduct(s, Ks + i0, 1, cs, Vs + j0, kSStride, 1, kC);
+      WarpProduct<2>(s, Ks + i0, 1, cs, Vs + j0, kSStride, 1, kC);
 #pragma unroll
       for (int m = 0; m < 2; ++m) {
 #pragma unroll
@@ -340,6 +403,7 @@ __global__ void __launch_bounds__(kThreads) StateKernel(const ChunkArgs a, const
       }
     }
     __syncthreads();
+    stage_kp(chunk + 1);
   }
   if (state_out) {
     for (int e = threadIdx.x; e < K * kCols; e += blockDim.x) {
@@ -411,7 +475,7 @@ ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t str
     PrepareKernel<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
-    StateKernel<<<static_cast<unsigned>(heads * groups), kThreads, StateShared(Kp), stream>>>(a, w, first, groups, state_in,
+    StateKernel<<<static_cast<unsigned>(heads * groups), kStateThreads, StateShared(Kp), stream>>>(a, w, first, groups, state_in,
                                                                                            state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }
