@@ -5,9 +5,9 @@
  *   S ← exp(g_t)·S;  v' = β_t·(v_t − Sᵀk_t);  S ← S + k_t v'ᵀ;  o_t = scale·Sᵀq_t
  * Without g it is plain DeltaNet (g = 0). With useQkL2Norm, q and k are first divided by √(Σx² + 1e-6) (fla's
  * `use_qk_l2norm_in_kernel`). Native and wasm compute it either as the chunked WY / UT-transform form or as a
- * fused recurrence (`algorithm`; 'auto' picks the faster for the shape); the js reference is the recurrence, and
- * so is cuda for now (one pass over time per head; the chunked form on tensor cores is not written yet), with host
- * or device tensors (key dim K ≤ 256 there).
+ * fused recurrence (`algorithm`; 'auto' picks the faster for the shape); the js reference is the recurrence. cuda
+ * has both too, with host or device tensors: the chunked form (64-token chunks whatever chunkSize says, products
+ * on tensor cores at float32 accuracy) for K ≤ 128 past one chunk under 'auto', the recurrence otherwise (K ≤ 256).
  */
 import type { Backend, DeltaRuleAlgorithm, DeltaRuleArgs, Operand } from '../backend.js';
 import type { DeviceTensor } from '../device.js';
