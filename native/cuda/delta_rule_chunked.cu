@@ -315,10 +315,13 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
 }
 
 // blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
-__global__ void __launch_bounds__(kStateThreads) StateKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk, int groups,
+// kKp = a.Kp as a constant: every shared-memory offset in the products is then an immediate.
+template <int kKp>
+__global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk, int groups,
                                                         const float* state_in, float* state_out) {
   extern __shared__ float shared[];
-  const int Kp = a.Kp, K = a.K, V = a.V, rs = RowStride(Kp), cs = ColumnStride(Kp);
+  constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp);
+  const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32;
   float* Ws = shared;               // [kC][rs]
   float* Qs = Ws + kC * rs;         // [kC][rs]
@@ -413,6 +416,12 @@ __global__ void __launch_bounds__(kStateThreads) StateKernel(const ChunkArgs a, 
   }
 }
 
+using StateKernelFunction = void (*)(const ChunkArgs, const Workspace, int64_t, int, const float*, float*);
+// By padded key dim / 16 - 1.
+constexpr StateKernelFunction kStateKernels[kMaxPadded / 16] = {
+    StateKernel<16>, StateKernel<32>, StateKernel<48>, StateKernel<64>,
+    StateKernel<80>, StateKernel<96>, StateKernel<112>, StateKernel<128>};
+
 // A stream-ordered temporary device buffer, freed when it goes out of scope.
 class Scratch {
  public:
@@ -449,9 +458,9 @@ ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t str
   std::call_once(opted_in, [] {
     opt_in_error = cudaFuncSetAttribute(PrepareKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(PrepareShared(kMaxPadded)));
-    if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kMaxPadded)));
+    for (int i = 0; i < kMaxPadded / 16 && opt_in_error == cudaSuccess; ++i) {
+      opt_in_error = cudaFuncSetAttribute(kStateKernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(16 * (i + 1))));
     }
   });
   LS_CUDA_TRY(opt_in_error, "deltaRule");
@@ -475,8 +484,8 @@ ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t str
     PrepareKernel<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
-    StateKernel<<<static_cast<unsigned>(heads * groups), kStateThreads, StateShared(Kp), stream>>>(a, w, first, groups, state_in,
-                                                                                           state);
+    kStateKernels[Kp / 16 - 1]<<<static_cast<unsigned>(heads * groups), kStateThreads, StateShared(Kp), stream>>>(
+        a, w, first, groups, state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }
   return LS_OK;
