@@ -27,6 +27,26 @@ ls_status Fail(cudaError_t error, const char* what);
 // per call on an H200).
 ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, const char* what);
 
+// A stream-ordered temporary device buffer from AllocateAsync, given back (stream-ordered) when it goes out of scope.
+class DeviceScratch {
+ public:
+  explicit DeviceScratch(cudaStream_t stream) : stream_(stream) {}
+  ~DeviceScratch() {
+    if (pointer_) cudaFreeAsync(pointer_, stream_);
+  }
+  DeviceScratch(const DeviceScratch&) = delete;
+  DeviceScratch& operator=(const DeviceScratch&) = delete;
+  ls_status Allocate(int64_t bytes, const char* what) { return AllocateAsync(&pointer_, bytes, stream_, what); }
+  template <typename T>
+  T* get() const {
+    return static_cast<T*>(pointer_);
+  }
+
+ private:
+  cudaStream_t stream_;
+  void* pointer_ = nullptr;
+};
+
 #define LS_CUDA_TRY(call, what)                                                 \
   do {                                                                          \
     const cudaError_t ls_cuda_error_ = (call);                                  \

@@ -422,23 +422,6 @@ constexpr StateKernelFunction kStateKernels[kMaxPadded / 16] = {
     StateKernel<16>, StateKernel<32>, StateKernel<48>, StateKernel<64>,
     StateKernel<80>, StateKernel<96>, StateKernel<112>, StateKernel<128>};
 
-// A stream-ordered temporary device buffer, freed when it goes out of scope.
-class Scratch {
- public:
-  explicit Scratch(cudaStream_t stream) : stream_(stream) {}
-  ~Scratch() {
-    if (pointer_) cudaFreeAsync(pointer_, stream_);
-  }
-  ls_status Allocate(int64_t floats) {
-    return AllocateAsync(reinterpret_cast<void**>(&pointer_), 4 * floats, stream_, "deltaRule: allocating device scratch");
-  }
-  float* get() const { return pointer_; }
-
- private:
-  cudaStream_t stream_;
-  float* pointer_ = nullptr;
-};
-
 }  // namespace
 
 bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) { return p.key_dim <= kMaxPadded; }
@@ -465,17 +448,18 @@ ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t str
   });
   LS_CUDA_TRY(opt_in_error, "deltaRule");
 
-  Scratch workspace(stream), temporary_state(stream);
-  if (ls_status s = workspace.Allocate(heads * per_segment * record_floats)) return s;
-  float* base = workspace.get();
+  constexpr const char* kWhat = "deltaRule: allocating device scratch";
+  DeviceScratch workspace(stream), temporary_state(stream);
+  if (ls_status s = workspace.Allocate(4 * heads * per_segment * record_floats, kWhat)) return s;
+  float* base = workspace.get<float>();
   Workspace w;
   w.W = base, w.Qg = w.W + heads * per_segment * kC * Kp, w.Kg = w.Qg + heads * per_segment * kC * Kp;
   w.P = w.Kg + heads * per_segment * kC * Kp, w.U = w.P + heads * per_segment * kC * kC;
   w.decay = w.U + heads * per_segment * kC * Vp;
   float* state = p.final_state;
   if (!state && per_segment < chunks) {  // the state must outlive a segment
-    if (ls_status s = temporary_state.Allocate(heads * p.key_dim * p.value_dim)) return s;
-    state = temporary_state.get();
+    if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim, kWhat)) return s;
+    state = temporary_state.get<float>();
   }
   const ChunkArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
                        Kp, Vp, p.q, p.k, p.v, p.beta, p.g, p.o, p.scale, p.use_qk_l2norm != 0};

@@ -519,22 +519,7 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   return status;
 }
 
-// A stream-ordered temporary device buffer.
-class DeviceScratch {
- public:
-  explicit DeviceScratch(cudaStream_t stream) : stream_(stream) {}
-  ~DeviceScratch() {
-    if (pointer_) cudaFreeAsync(pointer_, stream_);
-  }
-  ls_status Allocate(int64_t bytes) {
-    return AllocateAsync(&pointer_, bytes, stream_, "fft_conv: allocating device scratch");
-  }
-  float2* get() const { return static_cast<float2*>(pointer_); }
-
- private:
-  cudaStream_t stream_;
-  void* pointer_ = nullptr;
-};
+constexpr const char* kScratchWhat = "fft_conv: allocating device scratch";
 
 ls_status CheckLength(int64_t seqlen, int64_t kernel_len) {
   if (Log2(FftConvSize(seqlen, kernel_len)) > kLogMaxN) {
@@ -561,9 +546,9 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline;
   const bool per_chunk = !spectrum && p.batch == 1 && log_n > kLogMaxFused;
   if (!spectrum && !inline_filters && !per_chunk) {
-    if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n)) return s;
-    if (ls_status s = Spectrum(k, log_n, spectrum_scratch.get(), stream)) return s;
-    spectrum = spectrum_scratch.get();
+    if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n, kScratchWhat)) return s;
+    if (ls_status s = Spectrum(k, log_n, spectrum_scratch.get<float2>(), stream)) return s;
+    spectrum = spectrum_scratch.get<float2>();
   }
   if (log_n <= kLogMaxFused) {
     ls_status status = LS_OK;
@@ -589,8 +574,8 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   const int64_t by_blocks = (kMinChunkBlocks + passes.ColumnBlocks(1) - 1) / passes.ColumnBlocks(1);
   int64_t chunk = by_bytes > by_blocks ? by_bytes : by_blocks;
   chunk = chunk > items ? items : chunk;
-  if (ls_status s = rows_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * n * chunk * buffers)) return s;
-  float2* T = rows_scratch.get();
+  if (ls_status s = rows_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * n * chunk * buffers, kScratchWhat)) return s;
+  float2* T = rows_scratch.get<float2>();
   float2* chunk_spectrum = T + n * chunk;
   for (int64_t item0 = 0; item0 < items; item0 += chunk) {
     const int64_t count = items - item0 < chunk ? items - item0 : chunk;
