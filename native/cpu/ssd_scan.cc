@@ -355,6 +355,35 @@ HWY_EXPORT(RecurrentHeads);
 HWY_EXPORT(ChunkedHead);
 HWY_EXPORT(SsdLanes);
 
+ls_ssd_scan_params SsdScanStepAsScan(const ls_ssd_scan_step_params& p) {
+  ls_ssd_scan_params scan = {};
+  scan.threads = p.threads;
+  scan.batch = p.batch;
+  scan.seqlen = 1;
+  scan.heads = p.heads;
+  scan.head_dim = p.head_dim;
+  scan.groups = p.groups;
+  scan.dstate = p.dstate;
+  scan.x = p.x;
+  scan.dt = p.dt;
+  scan.A = p.A;
+  scan.B = p.B;
+  scan.C = p.C;
+  scan.D = p.D;
+  scan.D_per_dim = p.D_per_dim;
+  scan.z = p.z;
+  scan.dt_bias = p.dt_bias;
+  scan.dt_softplus = p.dt_softplus;
+  scan.dt_min = p.dt_min;
+  scan.dt_max = p.dt_max;
+  scan.chunk_size = 1;
+  scan.algorithm = LS_SSD_RECURRENT;
+  scan.initial_state = p.state;
+  scan.y = p.y;
+  scan.final_state = p.state;
+  return scan;
+}
+
 ls_status ValidateSsdScan(const ls_ssd_scan_params& p) {
   ls_status s;
   if ((s = CheckPositive("batch", p.batch)) || (s = CheckPositive("seqlen", p.seqlen)) ||
@@ -440,32 +469,6 @@ extern "C" ls_status ls_ssd_scan_step_cpu(const ls_ssd_scan_step_params* p) {
   if (ls_status s = ls::CheckPointer("state", p->state)) return s;
   // Checked only before the step, so the state is updated entirely or not at all.
   if (ls::Cancelled(p->cancel)) return ls::CancelledStatus("ssdScanStep");
-  // A step is the recurrence over one token ([B, H, P] is [B, 1, H, P]), from the state and back into it.
-  ls_ssd_scan_params scan = {};
-  scan.threads = p->threads;
-  scan.batch = p->batch;
-  scan.seqlen = 1;
-  scan.heads = p->heads;
-  scan.head_dim = p->head_dim;
-  scan.groups = p->groups;
-  scan.dstate = p->dstate;
-  scan.x = p->x;
-  scan.dt = p->dt;
-  scan.A = p->A;
-  scan.B = p->B;
-  scan.C = p->C;
-  scan.D = p->D;
-  scan.D_per_dim = p->D_per_dim;
-  scan.z = p->z;
-  scan.dt_bias = p->dt_bias;
-  scan.dt_softplus = p->dt_softplus;
-  scan.dt_min = p->dt_min;
-  scan.dt_max = p->dt_max;
-  scan.chunk_size = 1;
-  scan.algorithm = LS_SSD_RECURRENT;
-  scan.initial_state = p->state;
-  scan.y = p->y;
-  scan.final_state = p->state;
-  return ls::SsdScan(scan);
+  return ls::SsdScan(ls::SsdScanStepAsScan(*p));
 }
 #endif  // HWY_ONCE

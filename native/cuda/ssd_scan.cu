@@ -219,32 +219,8 @@ extern "C" ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params* p, voi
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::CheckPointer("state", p->state)) return s;
-  // A step is the scan over one token ([B, H, P] is [B, 1, H, P]), from the state and back into it (each thread
-  // reads its states before it writes them).
-  ls_ssd_scan_params scan = {};
-  scan.batch = p->batch;
-  scan.seqlen = 1;
-  scan.heads = p->heads;
-  scan.head_dim = p->head_dim;
-  scan.groups = p->groups;
-  scan.dstate = p->dstate;
-  scan.x = p->x;
-  scan.dt = p->dt;
-  scan.A = p->A;
-  scan.B = p->B;
-  scan.C = p->C;
-  scan.D = p->D;
-  scan.D_per_dim = p->D_per_dim;
-  scan.z = p->z;
-  scan.dt_bias = p->dt_bias;
-  scan.dt_softplus = p->dt_softplus;
-  scan.dt_min = p->dt_min;
-  scan.dt_max = p->dt_max;
-  scan.chunk_size = 1;
-  scan.algorithm = LS_SSD_RECURRENT;
-  scan.initial_state = p->state;
-  scan.y = p->y;
-  scan.final_state = p->state;
+  // Each thread reads its states before it writes them, so the state can be both ends of the one-token scan.
+  const ls_ssd_scan_params scan = ls::SsdScanStepAsScan(*p);
   if (ls_status s = ls::ValidateSsdScan(scan)) return s;
   return ls::cuda::Scan(scan, ls::cuda::Stream(stream));
 }
