@@ -707,7 +707,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
 // ssdScan (softplus dt, D, z, G groups): checked against the CPU recurrence with an initial and final state,
 // then timed. Work: the recurrence's 2 P N multiply-adds per token and head; bytes: x, z, y and B, C once.
 void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim, int64_t groups, int64_t dstate,
-                  bool check, std::vector<Result>* results) {
+                  bool check, ls_ssd_algorithm algorithm, std::vector<Result>* results) {
   const int64_t nx = batch * seqlen * heads * head_dim, nbc = batch * seqlen * groups * dstate;
   const int64_t ndt = batch * seqlen * heads, ns = batch * heads * head_dim * dstate;
   std::vector<float> hx, hz, hdt, hB, hC;
@@ -743,6 +743,7 @@ void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim
   p.dt_min = 0.f;
   p.dt_max = INFINITY;
   p.chunk_size = 256;
+  p.algorithm = algorithm;
   p.y = static_cast<float*>(y);
   char config[80];
   snprintf(config, sizeof config, "B%lld L%lld H%lld P%lld N%lld G%lld", (long long)batch, (long long)seqlen,
@@ -769,16 +770,19 @@ void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim
     q.y = want_y.data();
     CHECK_LS(ls_ssd_scan_cpu(&q));
     const double ey = RelL2(Download(y, nx, LS_FLOAT32), want_y), es = RelL2(Download(dstate_, ns, LS_FLOAT32), want_state);
-    printf("check %-34s y rel L2 %.2e, final state %.2e  %s\n", config, ey, es, ey <= 1e-5 && es <= 1e-5 ? "ok" : "FAILED");
-    if (!(ey <= 1e-5 && es <= 1e-5)) exit(1);
+    // The chunked form sums in another order (DESIGN's 1e-4); the recurrence should match the CPU's closely.
+    const double bound = algorithm == LS_SSD_RECURRENT ? 1e-5 : 1e-4;
+    printf("check %-34s y rel L2 %.2e, final state %.2e  %s\n", config, ey, es, ey <= bound && es <= bound ? "ok" : "FAILED");
+    if (!(ey <= bound && es <= bound)) exit(1);
   }
   p.initial_state = nullptr;
   p.final_state = nullptr;
   const double ms = TimeEvents([&](int) { CHECK_LS(ls_ssd_scan_cuda(&p, nullptr)); }, 20);
   const double flops = 4.0 * seqlen * batch * heads * head_dim * dstate;
-  printf("%-14s %-34s %9.4f ms  %7.1f GFLOP/s (2 P N multiply-adds per token and head)\n", "ssdScan", config, ms, flops / (ms * 1e6));
+  const char* op = algorithm == LS_SSD_RECURRENT ? "ssdScan recurrent" : algorithm == LS_SSD_CHUNKED ? "ssdScan chunked" : "ssdScan";
+  printf("%-18s %-34s %9.4f ms  %7.1f GFLOP/s (2 P N multiply-adds per token and head)\n", op, config, ms, flops / (ms * 1e6));
   const double bytes = 4.0 * (3 * nx + 2 * nbc + ndt);
-  AddEventResult(results, "ssdScan", config, ms, 20, static_cast<double>(nx), flops, bytes);
+  AddEventResult(results, op, config, ms, 20, static_cast<double>(nx), flops, bytes);
   for (void* d : {x, z, dt, B, C, dA, dD, dbias, dstate_, y}) CHECK_CUDA(cudaFree(d));
 }
 
@@ -873,11 +877,16 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     }
   }
   if (only.empty() || only == "ssdScan") {
-    BenchSsdCase(2, 77, 6, 10, 3, 5, true, results);  // odd sizes: one lane per row, padded states
-    BenchSsdCase(1, 300, 4, 64, 2, 128, true, results);
-    BenchSsdCase(1, 4096, 32, 64, 1, 128, true, results);  // the issue's shapes
-    BenchSsdCase(1, 65536, 32, 64, 1, 128, false, results);
-    BenchSsdCase(8, 2048, 24, 64, 1, 128, true, results);
+    for (ls_ssd_algorithm algorithm : {LS_SSD_RECURRENT, LS_SSD_CHUNKED}) {
+      BenchSsdCase(2, 77, 6, 10, 3, 5, true, algorithm, results);  // odd sizes: partial rows, states and chunks
+      BenchSsdCase(1, 300, 4, 64, 2, 128, true, algorithm, results);
+      BenchSsdCase(2, 1000, 4, 20, 2, 40, true, algorithm, results);
+    }
+    for (ls_ssd_algorithm algorithm : {LS_SSD_AUTO, LS_SSD_RECURRENT}) {  // the issue's shapes
+      BenchSsdCase(1, 4096, 32, 64, 1, 128, true, algorithm, results);
+      BenchSsdCase(1, 65536, 32, 64, 1, 128, algorithm == LS_SSD_AUTO, algorithm, results);  // three segments
+      BenchSsdCase(8, 2048, 24, 64, 1, 128, true, algorithm, results);
+    }
   }
   return 0;
 }

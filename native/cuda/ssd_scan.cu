@@ -6,14 +6,16 @@
 // a thread 3 kPer FP operations and y_t[p] is a sum over the row's lanes by shuffles. Tokens go in chunks through
 // shared memory: B and C of the chunk (zero-padded to lanes x kPer states), x and z of the block's rows, and the
 // step sizes and decays, computed once per token for the block; y is gathered there and written out coalesced.
-// This is the recurrent form only (the chunked SSD form on tensor cores is not written yet), so the work is
-// sequential in time within a block. Measured on an H200 (fp32, softplus dt, D, z; mamba_ssm's Triton kernels,
-// bf16, for scale): B1 L4096 H32 P64 N128 1.38 ms (Triton 0.47), B1 L65536 21.8 ms (1.23), B8 L2048 H24 2.98 ms
-// (0.97). Tried: each thread holding 4 rows, so B and C are read from shared memory once per 4 rows: B8 2.27 ms,
+// The recurrence is sequential in time within a block: it takes the step, short inputs and dstate up to 256;
+// longer inputs go to the chunked form on tensor cores (ssd_scan_chunked.cu, PreferChunked below). The recurrence
+// alone measured on an H200 (fp32, softplus dt, D, z): B1 L4096 H32 P64 N128 1.38 ms, B1 L65536 21.8 ms, B8 L2048
+// H24 2.98 ms. Tried: each thread holding 4 rows, so B and C are read from shared memory once per 4 rows: B8 2.27 ms,
 // but B1 3.55 ms (a quarter of the warps, each waiting on shuffles and shared loads: Nsight Compute's top stall
-// is the short scoreboard). Reaching the Triton kernels needs the chunked form, with parallel work along time.
+// is the short scoreboard).
 #include "cpu/ssd_scan.h"
 #include "cuda/common.cuh"
+#include "cuda/ssd_scan_chunked.h"
+#include "cuda/tensor_core.cuh"
 
 namespace ls {
 namespace cuda {
@@ -30,13 +32,6 @@ struct SsdArgs {
   bool D_per_dim, dt_softplus;
   float dt_min, dt_max;
 };
-
-// One float global -> shared without registers (zero-filled when !valid; `src` is then not read): a chunk's
-// staging issues all its copies before waiting once, where plain loads waited for each in turn.
-__device__ __forceinline__ void CopyAsync(float* dst, const float* src, bool valid) {
-  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 4 : 0));
-}
 
 // The chunk of tokens a block stages at once, for `width` padded states and `rows` rows per block.
 int ChunkTokens(int width, int rows) {
@@ -85,24 +80,22 @@ __global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs a, int lanes
     for (int i = threadIdx.x; i < count << width_log2; i += kThreads) {
       const int t = i >> width_log2, n = i & (width - 1);
       const int64_t at = n < N ? ((b * L + t0 + t) * a.groups + g) * N + n : 0;
-      CopyAsync(Bs + i, a.B + at, n < N);
-      CopyAsync(Cs + i, a.C + at, n < N);
+      CopyAsyncOrZero(Bs + i, a.B + at, n < N);
+      CopyAsyncOrZero(Cs + i, a.C + at, n < N);
     }
     for (int i = threadIdx.x; i < count << rows_log2; i += kThreads) {
       const int t = i >> rows_log2, r = i & (rows - 1);
       const int64_t at = p0 + r < P ? ((b * L + t0 + t) * H + h) * P + p0 + r : 0;
-      CopyAsync(xs + i, a.x + at, p0 + r < P);
-      if (a.z) CopyAsync(zs + i, a.z + at, p0 + r < P);
+      CopyAsyncOrZero(xs + i, a.x + at, p0 + r < P);
+      if (a.z) CopyAsyncOrZero(zs + i, a.z + at, p0 + r < P);
     }
     for (int t = threadIdx.x; t < count; t += kThreads) {
-      float dt = a.dt[(b * L + t0 + t) * H + h] + bias;
-      if (a.dt_softplus) dt = Softplus(dt);
-      if (dt < a.dt_min) dt = a.dt_min;  // NaN stays NaN, as on the CPU
-      if (dt > a.dt_max) dt = a.dt_max;
+      const float dt = SsdStepSize(a.dt[(b * L + t0 + t) * H + h], bias, a.dt_softplus, a.dt_min, a.dt_max);
       dts[t] = dt;
       decays[t] = Exp2(dt * A);
     }
-    asm volatile("cp.async.wait_all;\n" ::: "memory");
+    CommitCopies();
+    WaitCopies<0>();
     __syncthreads();
     // kTokens tokens at a time: their sums and shuffles are independent chains that overlap (one token at a time,
     // each waited on its own eight dependent multiply-adds and log2(lanes) shuffles).
@@ -204,6 +197,13 @@ ls_status Scan(const ls_ssd_scan_params& p, cudaStream_t stream) {
   return Launch<8>(a, lanes_log2, stream);
 }
 
+// The chunked form (ssd_scan_chunked.cu) past one chunk of 128 tokens, where it fits. Measured on an H200: B1 L300
+// H4 P64 N128 G2 chunked 0.063 ms, recurrent 0.107; B2 L77 H6 P10 N5 0.040 against 0.035.
+bool PreferChunked(const ls_ssd_scan_params& p) {
+  if (p.algorithm == LS_SSD_RECURRENT || !SsdChunkedFits(p)) return false;
+  return p.algorithm == LS_SSD_CHUNKED ? p.seqlen > 1 : p.seqlen > 128;
+}
+
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
@@ -212,6 +212,7 @@ extern "C" ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params* p, void* stream)
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::ValidateSsdScan(*p)) return s;
+  if (ls::cuda::PreferChunked(*p)) return ls::cuda::LaunchSsdChunked(*p, ls::cuda::Stream(stream));
   return ls::cuda::Scan(*p, ls::cuda::Stream(stream));
 }
 

@@ -1,0 +1,374 @@
+// Mamba-2's SSD scan on the GPU in the chunked form (the state-space duality; the CPU's ChunkedHead in
+// cpu/ssd_scan.cc is the same math), its matrix products on tensor cores in 3xTF32 (tensor_core.cuh: float32
+// accuracy). Per head, in chunks of kQ tokens, with gamma_t = sum of dt_u A over the chunk's tokens u <= t:
+//   y_t   = e^gamma_t C_t S_in + sum_{s <= t} (C_t . B_s) e^(gamma_t - gamma_s) dt_s x_s + D x_t, then the z gate
+//   S_out = e^gamma_last S_in + sum_s e^(gamma_last - gamma_s) dt_s x_s B_s^T
+// Four kernels per segment of the sequence:
+//  - DecayKernel, per (batch, head, chunk): dt (bias, softplus, clamp) and gamma (in float64: within a chunk of
+//    strong decay gamma reaches the thousands, and float32 differences of it would lose 1e-4 near the diagonal);
+//  - GramKernel, per (batch, group, chunk): the lower triangle of C B^T, shared by the group's heads;
+//  - StateKernel, per (batch, head, 16 head dims): the walk over chunks with the state's slice in registers. It
+//    writes the state entering each chunk and adds the chunk's own part, a product over the chunk's tokens that
+//    does not depend on the walk: no chain of dependent latencies, the next chunk's operands arriving by cp.async
+//    under the product;
+//  - OutputKernel, per (batch, head, chunk, 64 head dims): y from the entering state and the chunk's tokens.
+// Decays appear only as exp of differences of cumulative log-decays within a chunk. The workspace holds one
+// segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state buffer (or a
+// temporary one).
+#include <algorithm>
+#include <mutex>
+
+#include "cuda/common.cuh"
+#include "cuda/ssd_scan_chunked.h"
+#include "cuda/tensor_core.cuh"
+
+namespace ls {
+namespace cuda {
+namespace {
+
+constexpr int kQ = 128;           // tokens per chunk
+constexpr int kMaxPadded = 128;   // dstate rounded up to 16
+constexpr int kThreads = 256;     // 8 warps
+constexpr int kWalkRows = 16;     // head dims per StateKernel block
+constexpr int kOutColumns = 64;   // head dims per OutputKernel block
+constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
+
+// Row strides in shared memory for conflict-free fragment loads (tensor_core.cuh): a row-major A operand and a B
+// operand read as columns want 4 or 20 mod 32, a row-major B operand and a transposed A operand 8 or 24.
+__host__ __device__ constexpr int RowStride(int Np) { return Np + 4; }
+__host__ __device__ constexpr int ColumnStride(int Np) { return Np + 8; }
+constexpr int kWalkStride = kWalkRows + 8;
+constexpr int kMixStride = kQ + 4;
+constexpr int kOutStride = kOutColumns + 8;
+constexpr int kSlice = 64;  // states per round of OutputKernel's product with the entering state
+constexpr int kSliceStride = kSlice + 4;
+
+struct SsdChunkArgs {
+  int64_t batch, seqlen, heads, groups;
+  int P, N, Np;  // head_dim, dstate, and dstate padded to 16
+  const float *x, *dt, *A, *B, *C, *D, *z, *dt_bias;
+  float* y;
+  bool D_per_dim, dt_softplus;
+  float dt_min, dt_max;
+};
+
+// One segment's chunks.
+struct SsdWorkspace {
+  double* gamma;  // [batch * heads][chunks][kQ] cumulative log2-decays within each chunk
+  float* dt;      // [batch * heads][chunks][kQ] step sizes (0 past the end)
+  float* gram;    // [batch * groups][chunks][kQ][kQ] C B^T (lower triangle)
+  float* state;   // [batch * heads][chunks][P][Np] the state entering each chunk
+  int64_t chunks;
+};
+
+size_t GramShared(int Np) { return sizeof(float) * 2 * kQ * RowStride(Np); }
+size_t StateShared(int Np) { return sizeof(float) * 2 * kQ * (kWalkStride + ColumnStride(Np) + 3); }
+// OutputKernel's staging: first a slice of C and of the entering state at a time, then C B^T in the same space.
+constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSliceStride);
+constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride + 3));
+
+// Starts copying `rows` rows of `width` floats (global row r at from + r * from_stride) into shared rows of
+// `stride`, zeros for rows >= valid_rows and columns >= valid_width; 16-byte copies where the rows allow.
+__device__ void StageRows(float* to, int stride, const float* from, int64_t from_stride, int rows, int valid_rows,
+                          int width, int valid_width) {
+  if (valid_width % 4 == 0 && from_stride % 4 == 0 && (reinterpret_cast<uintptr_t>(from) & 15) == 0) {
+    const int quads = width / 4;
+    if ((quads & (quads - 1)) == 0 && quads <= blockDim.x) {  // a power of two: shifts, each thread on one column
+      const int shift = __ffs(quads) - 1, step = blockDim.x >> shift, c = 4 * (threadIdx.x & (quads - 1));
+      for (int r = threadIdx.x >> shift; r < rows; r += step) {
+        const bool inside = r < valid_rows && c < valid_width;
+        CopyQuadAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+      }
+      return;
+    }
+    for (int i = threadIdx.x; i < rows * quads; i += blockDim.x) {
+      const int r = i / quads, c = 4 * (i % quads);
+      const bool inside = r < valid_rows && c < valid_width;
+      CopyQuadAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+    }
+  } else {
+    for (int i = threadIdx.x; i < rows * width; i += blockDim.x) {
+      const int r = i / width, c = i % width;
+      const bool inside = r < valid_rows && c < valid_width;
+      CopyAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+    }
+  }
+}
+
+// blockIdx.x = bh * w.chunks + chunk, a thread per token.
+__global__ void __launch_bounds__(kQ) DecayKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
+  __shared__ double totals[kQ / 32];
+  const int64_t bh = blockIdx.x / w.chunks, chunk = blockIdx.x % w.chunks;
+  const int64_t b = bh / a.heads, h = bh % a.heads, t = (first_chunk + chunk) * kQ + threadIdx.x;
+  const float bias = a.dt_bias ? a.dt_bias[h] : 0.f;
+  const float dt = t < a.seqlen ? SsdStepSize(a.dt[(b * a.seqlen + t) * a.heads + h], bias, a.dt_softplus, a.dt_min, a.dt_max) : 0.f;
+  double sum = dt * (a.A[h] * kLog2e);  // the recurrence's exponent, summed in float64
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const double up = __shfl_up_sync(0xffffffffu, sum, offset);
+    if (lane >= offset) sum += up;
+  }
+  if (lane == 31) totals[warp] = sum;
+  __syncthreads();
+  for (int i = 0; i < warp; ++i) sum += totals[i];
+  w.dt[blockIdx.x * kQ + threadIdx.x] = dt;
+  w.gamma[blockIdx.x * kQ + threadIdx.x] = sum;
+}
+
+// blockIdx.x = bg * w.chunks + chunk: C B^T's 36 tiles of 16 x 16 on and below the diagonal.
+__global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
+  extern __shared__ float shared[];
+  const int Np = a.Np, rs = RowStride(Np);
+  float* Cs = shared;          // [kQ][rs]
+  float* Bs = Cs + kQ * rs;    // [kQ][rs]
+  const int64_t bg = blockIdx.x / w.chunks, chunk = blockIdx.x % w.chunks;
+  const int64_t t0 = (first_chunk + chunk) * kQ;
+  const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0));
+  const int64_t row0 = ((bg / a.groups * a.seqlen + t0) * a.groups + bg % a.groups) * a.N;
+  StageRows(Cs, rs, a.C + row0, a.groups * a.N, kQ, n, Np, a.N);
+  StageRows(Bs, rs, a.B + row0, a.groups * a.N, kQ, n, Np, a.N);
+  CommitCopies();
+  WaitCopies<0>();
+  __syncthreads();
+  float* gram = w.gram + blockIdx.x * kQ * kQ;
+  for (int unit = threadIdx.x / 32; unit < kQ / 16 * (kQ / 16 + 1) / 2; unit += kThreads / 32) {
+    int r = 0;
+    while ((r + 1) * (r + 2) / 2 <= unit) ++r;
+    const int c = unit - r * (r + 1) / 2;
+    float acc[2][4] = {};
+    WarpProduct<2>(acc, Cs + 16 * r * rs, rs, 1, Bs + 16 * c * rs, 1, rs, Np);
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) gram[(16 * r + TileRow(e)) * kQ + 16 * c + TileColumn(m, e)] = acc[m][e];
+    }
+  }
+}
+
+// blockIdx.x = bh * ceil(P / kWalkRows) + row block; warp w keeps state columns 16 w .. 16 w + 15 of the block's
+// rows. state_in (null: zeros) and state_out (null: not kept) may be the same.
+__global__ void __launch_bounds__(kThreads, 1) StateKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk,
+                                                        const float* state_in, float* state_out) {
+  extern __shared__ float shared[];
+  const int Np = a.Np, cs = ColumnStride(Np), P = a.P, N = a.N;
+  float* Xs = shared;                   // [2][kQ][kWalkStride] x, then scaled by dt e^(gamma_last - gamma)
+  float* Bs = Xs + 2 * kQ * kWalkStride;  // [2][kQ][cs]
+  double* gammas = reinterpret_cast<double*>(Bs + 2 * kQ * cs);  // [2][kQ]
+  float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);          // [2][kQ]
+  const int row_blocks = (P + kWalkRows - 1) / kWalkRows;
+  const int64_t bh = blockIdx.x / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
+  const int p0 = blockIdx.x % row_blocks * kWalkRows, rows = min(kWalkRows, P - p0);
+  const int c0 = threadIdx.x / 32 * 16;
+  const bool active = c0 < Np;
+
+  float S[2][4];  // the state's 16 x 16 tile (rows p0.., columns c0..) in the mma accumulator layout
+  const int64_t state_at = bh * P * N;
+#pragma unroll
+  for (int m = 0; m < 2; ++m) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int row = TileRow(e), column = c0 + TileColumn(m, e);
+      S[m][e] = state_in && row < rows && column < N ? state_in[state_at + static_cast<int64_t>(p0 + row) * N + column] : 0.f;
+    }
+  }
+  const auto stage = [&](int64_t chunk) {
+    if (chunk < w.chunks) {
+      const int buffer = static_cast<int>(chunk & 1);
+      const int64_t t0 = (first_chunk + chunk) * kQ, record = bh * w.chunks + chunk;
+      const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0));
+      StageRows(Xs + buffer * kQ * kWalkStride, kWalkStride, a.x + ((b * a.seqlen + t0) * a.heads + h) * P + p0,
+                a.heads * P, kQ, n, kWalkRows, rows);
+      StageRows(Bs + buffer * kQ * cs, cs, a.B + ((b * a.seqlen + t0) * a.groups + g) * N, a.groups * N, kQ, n, Np, N);
+      StageRows(reinterpret_cast<float*>(gammas + buffer * kQ), 0, reinterpret_cast<const float*>(w.gamma + record * kQ), 0,
+                1, 1, 2 * kQ, 2 * kQ);
+      StageRows(dts + buffer * kQ, 0, w.dt + record * kQ, 0, 1, 1, kQ, kQ);
+    }
+    CommitCopies();
+  };
+  stage(0);
+  stage(1);
+  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
+    const int buffer = static_cast<int>(chunk & 1);
+    float* X = Xs + buffer * kQ * kWalkStride;
+    const float* Bc = Bs + buffer * kQ * cs;
+    const double* gamma = gammas + buffer * kQ;
+    float* dt = dts + buffer * kQ;
+    WaitCopies<1>();  // this chunk's operands
+    __syncthreads();
+    if (threadIdx.x < kQ) dt[threadIdx.x] *= Exp2(static_cast<float>(gamma[kQ - 1] - gamma[threadIdx.x]));
+    if (active) {  // the state entering the chunk
+      float* out = w.state + (bh * w.chunks + chunk) * P * Np + static_cast<int64_t>(p0) * Np;
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          if (TileRow(e) < rows) out[TileRow(e) * Np + c0 + TileColumn(m, e)] = S[m][e];
+        }
+      }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < kQ * kWalkRows; i += kThreads) X[i / kWalkRows * kWalkStride + i % kWalkRows] *= dt[i / kWalkRows];
+    __syncthreads();
+    if (active) {  // S <- e^gamma_last S + (x scaled)^T B
+      const float decay = Exp2(static_cast<float>(gamma[kQ - 1]));
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) S[m][e] *= decay;
+      }
+      WarpProduct<2>(S, X, 1, kWalkStride, Bc + c0, cs, 1, kQ);
+    }
+    __syncthreads();
+    stage(chunk + 2);
+  }
+  if (state_out && active) {
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int row = TileRow(e), column = c0 + TileColumn(m, e);
+        if (row < rows && column < N) state_out[state_at + static_cast<int64_t>(p0 + row) * N + column] = S[m][e];
+      }
+    }
+  }
+}
+
+// blockIdx.x = (bh * w.chunks + chunk) * ceil(P / kOutColumns) + column block. Warp w takes row tiles w / 2 and
+// 7 - w / 2 (the causal part's work is then the same for every warp) and the column half w % 2. Staged a slice of
+// states at a time, two blocks fit an SM (one block alone waited on its loads most of the time).
+__global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
+  extern __shared__ float shared[];
+  const int Np = a.Np, P = a.P;
+  float* Cs = shared;                       // [kQ][kSliceStride] a slice of C's states
+  float* Ss = Cs + kQ * kSliceStride;       // [kOutColumns][kSliceStride] the same slice of the entering state's rows
+  float* Ms = shared;                       // [kQ][kMixStride] then C B^T, then the causal mixing matrix
+  float* Xs = shared + kOutStaging;         // [kQ][kOutStride]
+  double* gamma = reinterpret_cast<double*>(Xs + kQ * kOutStride);  // [kQ]
+  float* dt = reinterpret_cast<float*>(gamma + kQ);                  // [kQ]
+  const int column_blocks = (P + kOutColumns - 1) / kOutColumns;
+  const int64_t record = blockIdx.x / column_blocks, bh = record / w.chunks, chunk = record % w.chunks;
+  const int64_t b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
+  const int p0 = blockIdx.x % column_blocks * kOutColumns, columns = min(kOutColumns, P - p0);
+  const int64_t t0 = (first_chunk + chunk) * kQ;
+  const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0));
+  const int64_t x_at = ((b * a.seqlen + t0) * a.heads + h) * P + p0;  // token t's row at x_at + t H P
+  const float* C = a.C + ((b * a.seqlen + t0) * a.groups + g) * a.N;
+  const float* S = w.state + record * P * Np + static_cast<int64_t>(p0) * Np;
+
+  StageRows(Xs, kOutStride, a.x + x_at, a.heads * P, kQ, n, kOutColumns, columns);
+  StageRows(reinterpret_cast<float*>(gamma), 0, reinterpret_cast<const float*>(w.gamma + record * kQ), 0, 1, 1, 2 * kQ, 2 * kQ);
+  StageRows(dt, 0, w.dt + record * kQ, 0, 1, 1, kQ, kQ);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, half = warp % 2;
+  const int tiles[2] = {warp / 2, kQ / 16 - 1 - warp / 2};
+  float acc[2][4][4] = {};
+  for (int n0 = 0; n0 < Np; n0 += kSlice) {  // C S^T
+    const int width = min(kSlice, Np - n0);
+    if (n0 > 0) __syncthreads();  // the previous slice's readers are done
+    StageRows(Cs, kSliceStride, C + n0, a.groups * a.N, kQ, n, width, min(width, a.N - n0));
+    StageRows(Ss, kSliceStride, S + n0, Np, kOutColumns, columns, width, width);
+    CommitCopies();
+    WaitCopies<0>();
+    __syncthreads();
+    const float* const rows[2] = {Cs + 16 * tiles[0] * kSliceStride, Cs + 16 * tiles[1] * kSliceStride};
+    WarpProducts<2, 4>(acc, rows, kSliceStride, 1, Ss + 32 * half * kSliceStride, 1, kSliceStride, width);
+  }
+  __syncthreads();
+  StageRows(Ms, kMixStride, w.gram + ((b * a.groups + g) * w.chunks + chunk) * kQ * kQ, kQ, kQ, kQ, kQ, kQ);
+  CommitCopies();
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {  // e^gamma_t on the state's part, while C B^T arrives
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float to_token = Exp2(static_cast<float>(gamma[16 * tiles[i] + TileRow(e)]));
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[i][c][e] *= to_token;
+    }
+  }
+  WaitCopies<0>();
+  __syncthreads();
+  for (int t = warp; t < kQ; t += kThreads / 32) {
+    const double to_row = gamma[t];
+    for (int s = lane; s < (t / 16 + 1) * 16; s += 32) {
+      float& m = Ms[t * kMixStride + s];
+      m = s <= t ? m * dt[s] * Exp2(static_cast<float>(to_row - gamma[s])) : 0.f;
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {  // + the causal part: row tile r needs the first 16 (r + 1) tokens only
+    WarpProduct<4>(acc[i], Ms + 16 * tiles[i] * kMixStride, kMixStride, 1, Xs + 32 * half, kOutStride, 1, 16 * (tiles[i] + 1));
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = 16 * tiles[i] + TileRow(e), p = 32 * half + TileColumn(c, e);
+        if (t >= n || p >= columns) continue;
+        const int64_t at = x_at + t * a.heads * P + p;
+        const float D = a.D ? a.D[a.D_per_dim ? h * P + p0 + p : h] : 0.f;
+        float y = fmaf(D, Xs[t * kOutStride + p], acc[i][c][e]);
+        if (a.z) y *= Silu(a.z[at]);
+        a.y[at] = y;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool SsdChunkedFits(const ls_ssd_scan_params& p) { return p.dstate <= kMaxPadded; }
+
+ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
+  const int Np = static_cast<int>((p.dstate + 15) / 16 * 16), P = static_cast<int>(p.head_dim);
+  const int64_t heads = p.batch * p.heads, groups = p.batch * p.groups, chunks = (p.seqlen + kQ - 1) / kQ;
+  const int64_t chunk_bytes = heads * (12 * kQ + 4 * int64_t{P} * Np) + groups * 4 * kQ * kQ;
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / chunk_bytes));
+  const int64_t column_blocks = (P + kOutColumns - 1) / kOutColumns, row_blocks = (P + kWalkRows - 1) / kWalkRows;
+  if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || heads * row_blocks >= (int64_t{1} << 31)) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
+  }
+  static std::once_flag opted_in;
+  static cudaError_t opt_in_error = cudaSuccess;
+  std::call_once(opted_in, [] {
+    opt_in_error = cudaFuncSetAttribute(GramKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
+    if (opt_in_error == cudaSuccess) {
+      opt_in_error = cudaFuncSetAttribute(StateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(StateShared(kMaxPadded)));
+    }
+    if (opt_in_error == cudaSuccess) {
+      opt_in_error = cudaFuncSetAttribute(OutputKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
+    }
+  });
+  LS_CUDA_TRY(opt_in_error, "ssdScan");
+
+  constexpr const char* kWhat = "ssdScan: allocating device scratch";
+  DeviceScratch workspace(stream), temporary_state(stream);
+  if (ls_status s = workspace.Allocate(chunk_bytes * per_segment, kWhat)) return s;
+  SsdWorkspace w;
+  w.gamma = workspace.get<double>();
+  w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);
+  w.gram = w.dt + heads * per_segment * kQ;
+  w.state = w.gram + groups * per_segment * kQ * kQ;
+  float* state = p.final_state;
+  if (!state && per_segment < chunks) {  // the state must outlive a segment
+    if (ls_status s = temporary_state.Allocate(4 * heads * P * p.dstate, kWhat)) return s;
+    state = temporary_state.get<float>();
+  }
+  const SsdChunkArgs a = {p.batch, p.seqlen, p.heads, p.groups, P, static_cast<int>(p.dstate), Np, p.x, p.dt, p.A, p.B, p.C,
+                          p.D, p.z, p.dt_bias, p.y, p.D_per_dim != 0, p.dt_softplus != 0, p.dt_min, p.dt_max};
+  for (int64_t first = 0; first < chunks; first += per_segment) {
+    w.chunks = std::min(per_segment, chunks - first);
+    DecayKernel<<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
+    GramKernel<<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
+    StateKernel<<<static_cast<unsigned>(heads * row_blocks), kThreads, StateShared(Np), stream>>>(
+        a, w, first, first == 0 ? p.initial_state : state, state);
+    OutputKernel<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
+    LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked) launch");
+  }
+  return LS_OK;
+}
+
+}  // namespace cuda
+}  // namespace ls

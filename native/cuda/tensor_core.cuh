@@ -1,0 +1,115 @@
+// Matrix products on tensor cores in float32 accuracy (3xTF32 through mma.sync), and the asynchronous copies
+// (cp.async) that stage their operands in shared memory: shared by the chunked kernels (delta rule, SSD).
+#ifndef LONGSEQ_CUDA_TENSOR_CORE_CUH_
+#define LONGSEQ_CUDA_TENSOR_CORE_CUH_
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+namespace ls {
+namespace cuda {
+
+// x = hi + lo with hi = x truncated to TF32 (the top 19 bits) and lo the exact rest, whose own low bits the tensor
+// cores drop (a relative error of 2^-20 of x at most). Two instructions where cvt.rna.tf32 pairs took several.
+__device__ __forceinline__ void SplitTf32(float x, uint32_t& hi, uint32_t& lo) {
+  hi = __float_as_uint(x) & 0xffffe000u;
+  lo = __float_as_uint(x - __uint_as_float(hi));
+}
+
+__device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// A warp's 16 x 8 kN tiles of kA products with one right-hand side: acc[p][n] (columns 8n .. 8n + 7) += A[p] B
+// over `depth` (a multiple of 8), A[p]'s element (r, k) at A[p][r * ar + k * ak], B's (k, c) at B[k * br + c * bc].
+// acc[p][n][e] is the element at row lane / 4 + 8 (e / 2), column 8 n + 2 (lane % 4) + e % 2 (the mma
+// accumulator layout). The two remainder products go to their own accumulators, so three chains of dependent
+// mma per tile run side by side instead of one three times as long.
+template <int kA, int kN>
+__device__ __forceinline__ void WarpProducts(float (&acc)[kA][kN][4], const float* const (&A)[kA], int ar, int ak,
+                                             const float* B, int br, int bc, int depth) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  float fix[kA][kN][2][4] = {};
+  for (int k0 = 0; k0 < depth; k0 += 8) {
+    uint32_t bh[kN][2], bl[kN][2];
+#pragma unroll
+    for (int n = 0; n < kN; ++n) {
+      SplitTf32(B[(k0 + t) * br + (8 * n + g) * bc], bh[n][0], bl[n][0]);
+      SplitTf32(B[(k0 + t + 4) * br + (8 * n + g) * bc], bh[n][1], bl[n][1]);
+    }
+#pragma unroll
+    for (int p = 0; p < kA; ++p) {
+      const float* a = A[p];
+      uint32_t ah[4], al[4];
+      SplitTf32(a[g * ar + (k0 + t) * ak], ah[0], al[0]);
+      SplitTf32(a[(g + 8) * ar + (k0 + t) * ak], ah[1], al[1]);
+      SplitTf32(a[g * ar + (k0 + t + 4) * ak], ah[2], al[2]);
+      SplitTf32(a[(g + 8) * ar + (k0 + t + 4) * ak], ah[3], al[3]);
+#pragma unroll
+      for (int n = 0; n < kN; ++n) {
+        Mma(fix[p][n][0], al, bh[n]);
+        Mma(fix[p][n][1], ah, bl[n]);
+        Mma(acc[p][n], ah, bh[n]);
+      }
+    }
+  }
+#pragma unroll
+  for (int p = 0; p < kA; ++p) {
+#pragma unroll
+    for (int n = 0; n < kN; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[p][n][e] += fix[p][n][0][e] + fix[p][n][1][e];
+    }
+  }
+}
+
+// One product's 16 x 8 kN tiles.
+template <int kN>
+__device__ __forceinline__ void WarpProduct(float (&acc)[kN][4], const float* A, int ar, int ak, const float* B, int br,
+                                            int bc, int depth) {
+  float (&one)[1][kN][4] = reinterpret_cast<float (&)[1][kN][4]>(acc);
+  const float* const a[1] = {A};
+  WarpProducts<1, kN>(one, a, ar, ak, B, br, bc, depth);
+}
+
+// Row and column (within the 16 x 16 tile) of accumulator element acc[n][e].
+__device__ __forceinline__ int TileRow(int e) { return threadIdx.x % 32 / 4 + 8 * (e / 2); }
+__device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (threadIdx.x % 4) + e % 2; }
+
+// Four floats (16 bytes, both ends 16-byte aligned).
+__device__ __forceinline__ void CopyAsync(float* shared_to, const float* global_from) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(global_from) : "memory");
+}
+// One float, or a zero where !inside (nothing is read from `global_from` then).
+__device__ __forceinline__ void CopyAsyncOrZero(float* shared_to, const float* global_from, bool inside) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 4 : 0) : "memory");
+}
+// Four floats, or four zeros where !inside.
+__device__ __forceinline__ void CopyQuadAsyncOrZero(float* shared_to, const float* global_from, bool inside) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// Waits for this thread's copies but the most recent `kPending` groups.
+template <int kPending>
+__device__ __forceinline__ void WaitCopies() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
+// Starts copying rows x width floats (width a multiple of 4, at most 4 blockDim.x) from global `from` into shared
+// rows of `stride`: thread x takes quad x % quads of rows x / quads, x / quads + blockDim.x / quads, ...
+__device__ __forceinline__ void StageAsync(float* to, int stride, const float* from, int rows, int width) {
+  const int quads = width / 4, i = threadIdx.x % quads, step = blockDim.x / quads;
+  if (threadIdx.x >= step * quads) return;
+  for (int r = threadIdx.x / quads; r < rows; r += step) CopyAsync(to + r * stride + 4 * i, from + r * width + 4 * i);
+}
+
+}  // namespace cuda
+}  // namespace ls
+
+#endif  // LONGSEQ_CUDA_TENSOR_CORE_CUH_
