@@ -27,6 +27,9 @@ ls_status Fail(cudaError_t error, const char* what);
 // per call on an H200).
 ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, const char* what);
 
+// The current device's SM count (read once), for choosing launch shapes.
+int Multiprocessors();
+
 // A stream-ordered temporary device buffer from AllocateAsync, given back (stream-ordered) when it goes out of scope.
 class DeviceScratch {
  public:

@@ -29,6 +29,16 @@ ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, cons
   return LS_OK;
 }
 
+int Multiprocessors() {
+  static const int count = [] {
+    int device = 0, n = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
+    return n > 0 ? n : 1;
+  }();
+  return count;
+}
+
 }  // namespace cuda
 }  // namespace ls
 

@@ -262,16 +262,6 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   }
 }
 
-int Multiprocessors() {
-  static const int count = [] {
-    int device = 0, n = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
-    return n > 0 ? n : 1;
-  }();
-  return count;
-}
-
 template <typename T, int K>
 size_t SharedBytes(int states_padded, int warps) {
   return sizeof(T) * 4 * states_padded * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;

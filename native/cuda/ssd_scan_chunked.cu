@@ -62,7 +62,7 @@ struct SsdWorkspace {
 };
 
 size_t GramShared(int Np) { return sizeof(float) * 2 * kQ * RowStride(Np); }
-size_t StateShared(int Np) { return sizeof(float) * 2 * kQ * (kWalkStride + ColumnStride(Np) + 3); }
+size_t StateShared(int tokens, int Np) { return sizeof(float) * 2 * (tokens * (kWalkStride + ColumnStride(Np)) + 3 * kQ); }
 // OutputKernel's staging: first a slice of C and of the entering state at a time, then C B^T in the same space.
 constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSliceStride);
 constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride + 3));
@@ -147,15 +147,19 @@ __global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs a, con
 }
 
 // blockIdx.x = bh * ceil(P / kWalkRows) + row block; warp w keeps state columns 16 w .. 16 w + 15 of the block's
-// rows. state_in (null: zeros) and state_out (null: not kept) may be the same.
-__global__ void __launch_bounds__(kThreads, 1) StateKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk,
-                                                        const float* state_in, float* state_out) {
+// rows. Operands arrive kTokens tokens at a time, double-buffered: a whole chunk (one block per SM), or half a
+// chunk (two blocks fit an SM, for launches of more blocks than SMs). state_in (null: zeros) and state_out (null:
+// not kept) may be the same.
+template <int kTokens>
+__global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk,
+                                                                   const float* state_in, float* state_out) {
+  constexpr int kParts = kQ / kTokens;
   extern __shared__ float shared[];
   const int Np = a.Np, cs = ColumnStride(Np), P = a.P, N = a.N;
-  float* Xs = shared;                   // [2][kQ][kWalkStride] x, then scaled by dt e^(gamma_last - gamma)
-  float* Bs = Xs + 2 * kQ * kWalkStride;  // [2][kQ][cs]
-  double* gammas = reinterpret_cast<double*>(Bs + 2 * kQ * cs);  // [2][kQ]
-  float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);          // [2][kQ]
+  float* Xs = shared;                          // [2][kTokens][kWalkStride] x, then scaled by dt e^(gamma_last - gamma)
+  float* Bs = Xs + 2 * kTokens * kWalkStride;  // [2][kTokens][cs]
+  double* gammas = reinterpret_cast<double*>(Bs + 2 * kTokens * cs);  // [2][kQ] by chunk parity
+  float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);               // [2][kQ] by chunk parity
   const int row_blocks = (P + kWalkRows - 1) / kWalkRows;
   const int64_t bh = blockIdx.x / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x % row_blocks * kWalkRows, rows = min(kWalkRows, P - p0);
@@ -172,55 +176,66 @@ __global__ void __launch_bounds__(kThreads, 1) StateKernel(const SsdChunkArgs a,
       S[m][e] = state_in && row < rows && column < N ? state_in[state_at + static_cast<int64_t>(p0 + row) * N + column] : 0.f;
     }
   }
-  const auto stage = [&](int64_t chunk) {
-    if (chunk < w.chunks) {
-      const int buffer = static_cast<int>(chunk & 1);
-      const int64_t t0 = (first_chunk + chunk) * kQ, record = bh * w.chunks + chunk;
-      const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0));
-      StageRows(Xs + buffer * kQ * kWalkStride, kWalkStride, a.x + ((b * a.seqlen + t0) * a.heads + h) * P + p0,
-                a.heads * P, kQ, n, kWalkRows, rows);
-      StageRows(Bs + buffer * kQ * cs, cs, a.B + ((b * a.seqlen + t0) * a.groups + g) * N, a.groups * N, kQ, n, Np, N);
-      StageRows(reinterpret_cast<float*>(gammas + buffer * kQ), 0, reinterpret_cast<const float*>(w.gamma + record * kQ), 0,
-                1, 1, 2 * kQ, 2 * kQ);
-      StageRows(dts + buffer * kQ, 0, w.dt + record * kQ, 0, 1, 1, kQ, kQ);
+  // Unit u is part u % kParts of chunk u / kParts, in buffer u % 2.
+  const auto stage = [&](int64_t unit) {
+    if (unit < kParts * w.chunks) {
+      const int part = static_cast<int>(unit % kParts), buffer = static_cast<int>(unit & 1);
+      const int64_t chunk = unit / kParts, t0 = (first_chunk + chunk) * kQ + part * kTokens, record = bh * w.chunks + chunk;
+      const int n = static_cast<int>(min(static_cast<int64_t>(kTokens), a.seqlen - t0));  // may be <= 0: all zeros
+      StageRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, a.x + ((b * a.seqlen + t0) * a.heads + h) * P + p0,
+                a.heads * P, kTokens, n, kWalkRows, rows);
+      StageRows(Bs + buffer * kTokens * cs, cs, a.B + ((b * a.seqlen + t0) * a.groups + g) * N, a.groups * N, kTokens, n, Np, N);
+      if (part == 0) {
+        const int parity = static_cast<int>(chunk & 1);
+        StageRows(reinterpret_cast<float*>(gammas + parity * kQ), 0, reinterpret_cast<const float*>(w.gamma + record * kQ), 0,
+                  1, 1, 2 * kQ, 2 * kQ);
+        StageRows(dts + parity * kQ, 0, w.dt + record * kQ, 0, 1, 1, kQ, kQ);
+      }
     }
     CommitCopies();
   };
   stage(0);
   stage(1);
-  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
-    const int buffer = static_cast<int>(chunk & 1);
-    float* X = Xs + buffer * kQ * kWalkStride;
-    const float* Bc = Bs + buffer * kQ * cs;
-    const double* gamma = gammas + buffer * kQ;
-    float* dt = dts + buffer * kQ;
-    WaitCopies<1>();  // this chunk's operands
+  for (int64_t unit = 0; unit < kParts * w.chunks; ++unit) {
+    const int part = static_cast<int>(unit % kParts), buffer = static_cast<int>(unit & 1);
+    const int64_t chunk = unit / kParts;
+    float* X = Xs + buffer * kTokens * kWalkStride;
+    const float* Bc = Bs + buffer * kTokens * cs;
+    const double* gamma = gammas + (chunk & 1) * kQ;
+    float* dt = dts + (chunk & 1) * kQ;
+    WaitCopies<1>();  // this unit's operands
     __syncthreads();
-    if (threadIdx.x < kQ) dt[threadIdx.x] *= Exp2(static_cast<float>(gamma[kQ - 1] - gamma[threadIdx.x]));
-    if (active) {  // the state entering the chunk
-      float* out = w.state + (bh * w.chunks + chunk) * P * Np + static_cast<int64_t>(p0) * Np;
+    if (part == 0) {
+      if (threadIdx.x < kQ) dt[threadIdx.x] *= Exp2(static_cast<float>(gamma[kQ - 1] - gamma[threadIdx.x]));
+      if (active) {  // the state entering the chunk
+        float* out = w.state + (bh * w.chunks + chunk) * P * Np + static_cast<int64_t>(p0) * Np;
 #pragma unroll
-      for (int m = 0; m < 2; ++m) {
+        for (int m = 0; m < 2; ++m) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          if (TileRow(e) < rows) out[TileRow(e) * Np + c0 + TileColumn(m, e)] = S[m][e];
+          for (int e = 0; e < 4; ++e) {
+            if (TileRow(e) < rows) out[TileRow(e) * Np + c0 + TileColumn(m, e)] = S[m][e];
+          }
         }
       }
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < kTokens * kWalkRows; i += kThreads) {
+      X[i / kWalkRows * kWalkStride + i % kWalkRows] *= dt[part * kTokens + i / kWalkRows];
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < kQ * kWalkRows; i += kThreads) X[i / kWalkRows * kWalkStride + i % kWalkRows] *= dt[i / kWalkRows];
-    __syncthreads();
-    if (active) {  // S <- e^gamma_last S + (x scaled)^T B
-      const float decay = Exp2(static_cast<float>(gamma[kQ - 1]));
+    if (active) {  // S <- e^gamma_last S + (x scaled)^T B, the decay once per chunk
+      if (part == 0) {
+        const float decay = Exp2(static_cast<float>(gamma[kQ - 1]));
 #pragma unroll
-      for (int m = 0; m < 2; ++m) {
+        for (int m = 0; m < 2; ++m) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) S[m][e] *= decay;
+          for (int e = 0; e < 4; ++e) S[m][e] *= decay;
+        }
       }
-      WarpProduct<2>(S, X, 1, kWalkStride, Bc + c0, cs, 1, kQ);
+      WarpProduct<2>(S, X, 1, kWalkStride, Bc + c0, cs, 1, kTokens);
     }
     __syncthreads();
-    stage(chunk + 2);
+    stage(unit + 2);
   }
   if (state_out && active) {
 #pragma unroll
@@ -335,7 +350,11 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
   std::call_once(opted_in, [] {
     opt_in_error = cudaFuncSetAttribute(GramKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(StateShared(kMaxPadded)));
+      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(StateShared(kQ, kMaxPadded)));
+    }
+    if (opt_in_error == cudaSuccess) {
+      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ / 2>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(kQ / 2, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
       opt_in_error = cudaFuncSetAttribute(OutputKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
@@ -362,7 +381,12 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
     w.chunks = std::min(per_segment, chunks - first);
     DecayKernel<<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
     GramKernel<<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
-    StateKernel<<<static_cast<unsigned>(heads * row_blocks), kThreads, StateShared(Np), stream>>>(
+    // Half-chunk staging where the walk has more blocks than SMs (B8 L2048 H24: 0.82 -> 0.77 ms), whole chunks
+    // where one block per SM is all there is (B1 L4096 H32: 0.30 ms against 0.33 by halves).
+    const bool halves = heads * row_blocks > Multiprocessors();
+    const auto walk = halves ? StateKernel<kQ / 2> : StateKernel<kQ>;
+    const size_t walk_shared = StateShared(halves ? kQ / 2 : kQ, Np);
+    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, walk_shared, stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
     OutputKernel<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked) launch");
