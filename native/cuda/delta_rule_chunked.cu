@@ -251,16 +251,16 @@ __global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs 
   const auto stage_wq = [&](int64_t chunk) {
     if (chunk < w.chunks) {
       const int64_t record = bh * w.chunks + chunk;
-      StageAsync(Ws, rs, w.W + record * kC * Kp, kC, Kp);
-      StageAsync(Qs, rs, w.Qg + record * kC * Kp, kC, Kp);
+      StageRows(Ws, rs, w.W + record * kC * Kp, Kp, kC, kC, Kp, Kp);
+      StageRows(Qs, rs, w.Qg + record * kC * Kp, Kp, kC, kC, Kp, Kp);
     }
     CommitCopies();
   };
   const auto stage_kp = [&](int64_t chunk) {
     if (chunk < w.chunks) {
       const int64_t record = bh * w.chunks + chunk;
-      StageAsync(Ks, cs, w.Kg + record * kC * Kp, kC, Kp);
-      StageAsync(Ps, kAStride, w.P + record * kC * kC, kC, kC);
+      StageRows(Ks, cs, w.Kg + record * kC * Kp, Kp, kC, kC, Kp, Kp);
+      StageRows(Ps, kAStride, w.P + record * kC * kC, kC, kC, kC, kC, kC);
     }
     CommitCopies();
   };

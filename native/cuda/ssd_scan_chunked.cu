@@ -67,34 +67,6 @@ size_t StateShared(int tokens, int Np) { return sizeof(float) * 2 * (tokens * (k
 constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSliceStride);
 constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride + 3));
 
-// Starts copying `rows` rows of `width` floats (global row r at from + r * from_stride) into shared rows of
-// `stride`, zeros for rows >= valid_rows and columns >= valid_width; 16-byte copies where the rows allow.
-__device__ void StageRows(float* to, int stride, const float* from, int64_t from_stride, int rows, int valid_rows,
-                          int width, int valid_width) {
-  if (valid_width % 4 == 0 && from_stride % 4 == 0 && (reinterpret_cast<uintptr_t>(from) & 15) == 0) {
-    const int quads = width / 4;
-    if ((quads & (quads - 1)) == 0 && quads <= blockDim.x) {  // a power of two: shifts, each thread on one column
-      const int shift = __ffs(quads) - 1, step = blockDim.x >> shift, c = 4 * (threadIdx.x & (quads - 1));
-      for (int r = threadIdx.x >> shift; r < rows; r += step) {
-        const bool inside = r < valid_rows && c < valid_width;
-        CopyQuadAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
-      }
-      return;
-    }
-    for (int i = threadIdx.x; i < rows * quads; i += blockDim.x) {
-      const int r = i / quads, c = 4 * (i % quads);
-      const bool inside = r < valid_rows && c < valid_width;
-      CopyQuadAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
-    }
-  } else {
-    for (int i = threadIdx.x; i < rows * width; i += blockDim.x) {
-      const int r = i / width, c = i % width;
-      const bool inside = r < valid_rows && c < valid_width;
-      CopyAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
-    }
-  }
-}
-
 // blockIdx.x = bh * w.chunks + chunk, a thread per token.
 __global__ void __launch_bounds__(kQ) DecayKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
   __shared__ double totals[kQ / 32];

@@ -79,11 +79,6 @@ __device__ __forceinline__ void WarpProduct(float (&acc)[kN][4], const float* A,
 __device__ __forceinline__ int TileRow(int e) { return threadIdx.x % 32 / 4 + 8 * (e / 2); }
 __device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (threadIdx.x % 4) + e % 2; }
 
-// Four floats (16 bytes, both ends 16-byte aligned).
-__device__ __forceinline__ void CopyAsync(float* shared_to, const float* global_from) {
-  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(global_from) : "memory");
-}
 // One float, or a zero where !inside (nothing is read from `global_from` then).
 __device__ __forceinline__ void CopyAsyncOrZero(float* shared_to, const float* global_from, bool inside) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
@@ -101,12 +96,32 @@ __device__ __forceinline__ void WaitCopies() {
   asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
-// Starts copying rows x width floats (width a multiple of 4, at most 4 blockDim.x) from global `from` into shared
-// rows of `stride`: thread x takes quad x % quads of rows x / quads, x / quads + blockDim.x / quads, ...
-__device__ __forceinline__ void StageAsync(float* to, int stride, const float* from, int rows, int width) {
-  const int quads = width / 4, i = threadIdx.x % quads, step = blockDim.x / quads;
-  if (threadIdx.x >= step * quads) return;
-  for (int r = threadIdx.x / quads; r < rows; r += step) CopyAsync(to + r * stride + 4 * i, from + r * width + 4 * i);
+// Starts copying `rows` rows of `width` floats (global row r at from + r * from_stride) into shared rows of
+// `stride`, zeros for rows >= valid_rows and columns >= valid_width. Where the rows allow 16-byte copies (and
+// width <= 4 blockDim.x), each thread keeps one column of quads, its rows a step apart: no division per copy.
+__device__ __forceinline__ void StageRows(float* to, int stride, const float* from, int64_t from_stride, int rows,
+                                          int valid_rows, int width, int valid_width) {
+  if (valid_width % 4 == 0 && from_stride % 4 == 0 && (reinterpret_cast<uintptr_t>(from) & 15) == 0) {
+    const int quads = width / 4;
+    int first, step, c;
+    if ((quads & (quads - 1)) == 0) {  // a power of two: shifts
+      const int shift = __ffs(quads) - 1;
+      first = threadIdx.x >> shift, step = blockDim.x >> shift, c = 4 * (threadIdx.x & (quads - 1));
+    } else {
+      first = threadIdx.x / quads, step = blockDim.x / quads, c = 4 * (threadIdx.x % quads);
+      if (threadIdx.x >= step * quads) return;
+    }
+    for (int r = first; r < rows; r += step) {
+      const bool inside = r < valid_rows && c < valid_width;
+      CopyQuadAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+    }
+    return;
+  }
+  for (int i = threadIdx.x; i < rows * width; i += blockDim.x) {
+    const int r = i / width, c = i % width;
+    const bool inside = r < valid_rows && c < valid_width;
+    CopyAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+  }
 }
 
 }  // namespace cuda
