@@ -29,7 +29,6 @@ namespace {
 constexpr int kQ = 128;           // tokens per chunk
 constexpr int kMaxPadded = 128;   // dstate rounded up to 16
 constexpr int kThreads = 256;     // 8 warps
-constexpr int kWalkRows = 16;     // head dims per StateKernel block
 constexpr int kOutColumns = 64;   // head dims per OutputKernel block
 constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 
@@ -37,7 +36,6 @@ constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 // operand read as columns want 4 or 20 mod 32, a row-major B operand and a transposed A operand 8 or 24.
 __host__ __device__ constexpr int RowStride(int Np) { return Np + 4; }
 __host__ __device__ constexpr int ColumnStride(int Np) { return Np + 8; }
-constexpr int kWalkStride = kWalkRows + 8;
 constexpr int kMixStride = kQ + 4;
 constexpr int kOutStride = kOutColumns + 8;
 constexpr int kSlice = 64;  // states per round of OutputKernel's product with the entering state
@@ -62,7 +60,10 @@ struct SsdWorkspace {
 };
 
 size_t GramShared(int Np) { return sizeof(float) * 2 * kQ * RowStride(Np); }
-size_t StateShared(int tokens, int Np) { return sizeof(float) * 2 * (tokens * (kWalkStride + ColumnStride(Np)) + 3 * kQ); }
+__host__ __device__ constexpr int WalkStride(int rows) { return rows + 8; }
+size_t StateShared(int tokens, int rows, int Np) {
+  return sizeof(float) * 2 * (tokens * (WalkStride(rows) + ColumnStride(Np)) + 3 * kQ);
+}
 // OutputKernel's staging: first a slice of C and of the entering state at a time, then C B^T in the same space.
 constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSliceStride);
 constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride + 3));
@@ -118,34 +119,37 @@ __global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs a, con
   }
 }
 
-// blockIdx.x = bh * ceil(P / kWalkRows) + row block; warp w keeps state columns 16 w .. 16 w + 15 of the block's
-// rows. Operands arrive kTokens tokens at a time, double-buffered: a whole chunk (one block per SM), or half a
-// chunk (two blocks fit an SM, for launches of more blocks than SMs). state_in (null: zeros) and state_out (null:
-// not kept) may be the same.
-template <int kTokens>
+// blockIdx.x = bh * ceil(P / kRows) + row block; warp w keeps state columns 16 w .. 16 w + 15 of the block's kRows
+// rows. Operands arrive kTokens tokens at a time, double-buffered. Two shapes: 16 rows and whole chunks (one block
+// per SM) where blocks are few, 32 rows (each B fragment feeds two row tiles) and half chunks (two blocks fit an SM)
+// where there are more than SMs. state_in (null: zeros) and state_out (null: not kept) may be the same.
+template <int kTokens, int kRows>
 __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
-  constexpr int kParts = kQ / kTokens;
+  constexpr int kParts = kQ / kTokens, kTiles = kRows / 16, kWalkStride = WalkStride(kRows);
   extern __shared__ float shared[];
   const int Np = a.Np, cs = ColumnStride(Np), P = a.P, N = a.N;
   float* Xs = shared;                          // [2][kTokens][kWalkStride] x, then scaled by dt e^(gamma_last - gamma)
   float* Bs = Xs + 2 * kTokens * kWalkStride;  // [2][kTokens][cs]
   double* gammas = reinterpret_cast<double*>(Bs + 2 * kTokens * cs);  // [2][kQ] by chunk parity
   float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);               // [2][kQ] by chunk parity
-  const int row_blocks = (P + kWalkRows - 1) / kWalkRows;
+  const int row_blocks = (P + kRows - 1) / kRows;
   const int64_t bh = blockIdx.x / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
-  const int p0 = blockIdx.x % row_blocks * kWalkRows, rows = min(kWalkRows, P - p0);
+  const int p0 = blockIdx.x % row_blocks * kRows, rows = min(kRows, P - p0);
   const int c0 = threadIdx.x / 32 * 16;
   const bool active = c0 < Np;
 
-  float S[2][4];  // the state's 16 x 16 tile (rows p0.., columns c0..) in the mma accumulator layout
+  float S[kTiles][2][4];  // the state's 16 x 16 tiles (rows p0 + 16 i.., columns c0..), mma accumulator layout
   const int64_t state_at = bh * P * N;
 #pragma unroll
-  for (int m = 0; m < 2; ++m) {
+  for (int i = 0; i < kTiles; ++i) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int row = TileRow(e), column = c0 + TileColumn(m, e);
-      S[m][e] = state_in && row < rows && column < N ? state_in[state_at + static_cast<int64_t>(p0 + row) * N + column] : 0.f;
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int row = 16 * i + TileRow(e), column = c0 + TileColumn(m, e);
+        S[i][m][e] = state_in && row < rows && column < N ? state_in[state_at + static_cast<int64_t>(p0 + row) * N + column] : 0.f;
+      }
     }
   }
   // Unit u is part u % kParts of chunk u / kParts, in buffer u % 2.
@@ -155,7 +159,7 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
       const int64_t chunk = unit / kParts, t0 = (first_chunk + chunk) * kQ + part * kTokens, record = bh * w.chunks + chunk;
       const int n = static_cast<int>(min(static_cast<int64_t>(kTokens), a.seqlen - t0));  // may be <= 0: all zeros
       StageRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, a.x + ((b * a.seqlen + t0) * a.heads + h) * P + p0,
-                a.heads * P, kTokens, n, kWalkRows, rows);
+                a.heads * P, kTokens, n, kRows, rows);
       StageRows(Bs + buffer * kTokens * cs, cs, a.B + ((b * a.seqlen + t0) * a.groups + g) * N, a.groups * N, kTokens, n, Np, N);
       if (part == 0) {
         const int parity = static_cast<int>(chunk & 1);
@@ -182,40 +186,51 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
       if (active) {  // the state entering the chunk
         float* out = w.state + (bh * w.chunks + chunk) * P * Np + static_cast<int64_t>(p0) * Np;
 #pragma unroll
-        for (int m = 0; m < 2; ++m) {
+        for (int i = 0; i < kTiles; ++i) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            if (TileRow(e) < rows) out[TileRow(e) * Np + c0 + TileColumn(m, e)] = S[m][e];
+          for (int m = 0; m < 2; ++m) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int row = 16 * i + TileRow(e);
+              if (row < rows) out[row * Np + c0 + TileColumn(m, e)] = S[i][m][e];
+            }
           }
         }
       }
       __syncthreads();
     }
-    for (int i = threadIdx.x; i < kTokens * kWalkRows; i += kThreads) {
-      X[i / kWalkRows * kWalkStride + i % kWalkRows] *= dt[part * kTokens + i / kWalkRows];
-    }
+    for (int i = threadIdx.x; i < kTokens * kRows; i += kThreads) X[i / kRows * kWalkStride + i % kRows] *= dt[part * kTokens + i / kRows];
     __syncthreads();
     if (active) {  // S <- e^gamma_last S + (x scaled)^T B, the decay once per chunk
       if (part == 0) {
         const float decay = Exp2(static_cast<float>(gamma[kQ - 1]));
 #pragma unroll
-        for (int m = 0; m < 2; ++m) {
+        for (int i = 0; i < kTiles; ++i) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) S[m][e] *= decay;
+          for (int m = 0; m < 2; ++m) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) S[i][m][e] *= decay;
+          }
         }
       }
-      WarpProduct<2>(S, X, 1, kWalkStride, Bc + c0, cs, 1, kTokens);
+      const float* tiles[kTiles];  // A's row tile i: x's columns 16 i..
+#pragma unroll
+      for (int i = 0; i < kTiles; ++i) tiles[i] = X + 16 * i;
+      WarpProducts<kTiles, 2>(S, tiles, 1, kWalkStride, Bc + c0, cs, 1, kTokens);
     }
     __syncthreads();
     stage(unit + 2);
   }
   if (state_out && active) {
 #pragma unroll
-    for (int m = 0; m < 2; ++m) {
+    for (int i = 0; i < kTiles; ++i) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int row = TileRow(e), column = c0 + TileColumn(m, e);
-        if (row < rows && column < N) state_out[state_at + static_cast<int64_t>(p0 + row) * N + column] = S[m][e];
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int row = 16 * i + TileRow(e), column = c0 + TileColumn(m, e);
+          if (row < rows && column < N) state_out[state_at + static_cast<int64_t>(p0 + row) * N + column] = S[i][m][e];
+        }
       }
     }
   }
@@ -286,19 +301,32 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a
   for (int i = 0; i < 2; ++i) {  // + the causal part: row tile r needs the first 16 (r + 1) tokens only
     WarpProduct<4>(acc[i], Ms + 16 * tiles[i] * kMixStride, kMixStride, 1, Xs + 32 * half, kOutStride, 1, 16 * (tiles[i] + 1));
   }
+  // y = acc + D x, gated; accumulator elements e, e + 1 are neighbours in a row: one float2 access where aligned.
+  const bool pairs = P % 2 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % 8 == 0;
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
+      for (int e = 0; e < 4; e += 2) {
         const int t = 16 * tiles[i] + TileRow(e), p = 32 * half + TileColumn(c, e);
         if (t >= n || p >= columns) continue;
-        const int64_t at = x_at + t * a.heads * P + p;
-        const float D = a.D ? a.D[a.D_per_dim ? h * P + p0 + p : h] : 0.f;
-        float y = fmaf(D, Xs[t * kOutStride + p], acc[i][c][e]);
-        if (a.z) y *= Silu(a.z[at]);
-        a.y[at] = y;
+        const int64_t at = x_at + static_cast<int64_t>(t) * a.heads * P + p;
+        float y[2];
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const float D = a.D ? a.D[a.D_per_dim ? h * P + p0 + min(p + j, columns - 1) : h] : 0.f;
+          y[j] = fmaf(D, Xs[t * kOutStride + p + j], acc[i][c][e + j]);
+        }
+        if (pairs && p + 1 < columns) {
+          if (a.z) {
+            const float2 z = *reinterpret_cast<const float2*>(a.z + at);
+            y[0] *= Silu(z.x), y[1] *= Silu(z.y);
+          }
+          *reinterpret_cast<float2*>(a.y + at) = make_float2(y[0], y[1]);
+        } else {
+          for (int j = 0; j < 2 && p + j < columns; ++j) a.y[at + j] = a.z ? y[j] * Silu(a.z[at + j]) : y[j];
+        }
       }
     }
   }
@@ -313,7 +341,10 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
   const int64_t heads = p.batch * p.heads, groups = p.batch * p.groups, chunks = (p.seqlen + kQ - 1) / kQ;
   const int64_t chunk_bytes = heads * (12 * kQ + 4 * int64_t{P} * Np) + groups * 4 * kQ * kQ;
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / chunk_bytes));
-  const int64_t column_blocks = (P + kOutColumns - 1) / kOutColumns, row_blocks = (P + kWalkRows - 1) / kWalkRows;
+  const int64_t column_blocks = (P + kOutColumns - 1) / kOutColumns;
+  // The walk's shape (StateKernel): 16 rows and whole chunks while its blocks fit the SMs, else 32 rows by halves.
+  const bool few = heads * ((P + 15) / 16) <= Multiprocessors();
+  const int walk_rows = few ? 16 : 32, row_blocks = (P + walk_rows - 1) / walk_rows;
   if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || heads * row_blocks >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
   }
@@ -322,11 +353,12 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
   std::call_once(opted_in, [] {
     opt_in_error = cudaFuncSetAttribute(GramKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(StateShared(kQ, kMaxPadded)));
+      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(kQ, 16, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ / 2>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ / 2, kMaxPadded)));
+      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
       opt_in_error = cudaFuncSetAttribute(OutputKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
@@ -353,12 +385,8 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
     w.chunks = std::min(per_segment, chunks - first);
     DecayKernel<<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
     GramKernel<<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
-    // Half-chunk staging where the walk has more blocks than SMs (B8 L2048 H24: 0.82 -> 0.77 ms), whole chunks
-    // where one block per SM is all there is (B1 L4096 H32: 0.30 ms against 0.33 by halves).
-    const bool halves = heads * row_blocks > Multiprocessors();
-    const auto walk = halves ? StateKernel<kQ / 2> : StateKernel<kQ>;
-    const size_t walk_shared = StateShared(halves ? kQ / 2 : kQ, Np);
-    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, walk_shared, stream>>>(
+    const auto walk = few ? StateKernel<kQ, 16> : StateKernel<kQ / 2, 32>;
+    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np) : StateShared(kQ / 2, 32, Np), stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
     OutputKernel<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked) launch");

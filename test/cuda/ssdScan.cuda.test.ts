@@ -74,13 +74,13 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     }
   });
 
-  run('the chunked form matches with more state-walk blocks than SMs (its half-chunk staging)', async () => {
+  run('the chunked form matches with more state-walk blocks than SMs (its 32-row, half-chunk walk)', async () => {
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     const r = rng(78);
-    const [B, L, H, P, G, N] = [2, 300, 40, 64, 2, 64];
+    const [B, L, H, P, G, N] = [2, 300, 40, 40, 2, 64];  // 40 head dims: the second block of 32 rows partly empty
     const p: SsdScanParams = {
       x: uniform(r, [B, L, H, P]), dt: uniform(r, [B, L, H], -3, 1), A: uniform(r, [H], -2, -0.1), B: uniform(r, [B, L, G, N]),
-      C: uniform(r, [B, L, G, N]), D: uniform(r, [H]), z: uniform(r, [B, L, H, P], -3, 3), initialState: uniform(r, [B, H, P, N]),
+      C: uniform(r, [B, L, G, N]), D: uniform(r, [H, P]), z: uniform(r, [B, L, H, P], -3, 3), initialState: uniform(r, [B, H, P, N]),
       dtSoftplus: true, returnFinalState: true, algorithm: 'chunked',
     };
     const [out, ref] = await Promise.all([gpu.ssdScan(p), cpu.ssdScan({ ...p, algorithm: 'recurrent' })]);
