@@ -102,6 +102,34 @@ describe.each(testBackends)('selectiveScan in bfloat16 on $name', (b) => {
     );
   });
 
+  run('ssdScan and its step take bfloat16 x, z, B and C: float32 arithmetic on the widened values, y rounded', async () => {
+    const ls = await backend(b.name);
+    const r = rng(10);
+    const [B, L, H, P, G, N] = [2, 21, 4, 6, 2, 5];
+    const p = {
+      x: uniform(r, [B, L, H, P]), dt: uniform(r, [B, L, H], -3, 1), A: uniform(r, [H], -2, -0.1), B: uniform(r, [B, L, G, N]),
+      C: uniform(r, [B, L, G, N]), D: uniform(r, [H]), z: uniform(r, [B, L, H, P], -3, 3), dtSoftplus: true, returnFinalState: true,
+    };
+    const bf = await ls.ssdScan({ ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C), z: toBFloat16(p.z) });
+    const ref = await ls.ssdScan({ ...p, x: rounded(p.x), B: rounded(p.B), C: rounded(p.C), z: rounded(p.z) });
+    expect(bf.y.dtype).toBe('bfloat16');
+    expect(bf.y.data).toEqual(floatsToBFloat16(ref.y.data));
+    expect(bf.finalState!.dtype).toBe('float32');
+    expect(bf.finalState!.data).toEqual(ref.finalState!.data);
+    const token = (t: Tensor) => tensor(t.data.filter((_, i) => Math.floor(i / (t.data.length / (B * L))) % L === 0), [B, ...t.shape.slice(2)]);
+    const step = { dt: token(p.dt), A: p.A, D: p.D, dtSoftplus: true };
+    const state = tensor(ref.finalState!.data.slice(), ref.finalState!.shape), state2 = tensor(ref.finalState!.data.slice(), ref.finalState!.shape);
+    const one = await ls.ssdScanStep({
+      ...step, state, x: toBFloat16(token(p.x)), B: toBFloat16(token(p.B)), C: toBFloat16(token(p.C)), z: toBFloat16(token(p.z)),
+    });
+    const one2 = await ls.ssdScanStep({ ...step, state: state2, x: rounded(token(p.x)), B: rounded(token(p.B)), C: rounded(token(p.C)), z: rounded(token(p.z)) });
+    expect(one.y.dtype).toBe('bfloat16');
+    expect(one.y.data).toEqual(floatsToBFloat16(one2.y.data));
+    expect(state.data).toEqual(state2.data);
+    await expect(ls.ssdScan({ ...p, x: toBFloat16(p.x) } as never)).rejects.toThrow(/ssdScan: B has dtype float32 but x has bfloat16/);
+    await expect(ls.ssdScan({ ...p, dt: toBFloat16(p.dt) } as never)).rejects.toThrow(/ssdScan: dt must have dtype float32, got bfloat16/);
+  });
+
   run('device memory needs the cuda backend', async () => {
     const ls = await backend(b.name);
     await expect(ls.toDevice(tensor([1, 2], [2]))).rejects.toThrow(new RegExp(`toDevice: the '${b.name}' backend has no device memory`));

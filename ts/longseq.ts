@@ -95,12 +95,12 @@ export class LongSeq {
   }
 
   /** Mamba-2's SSD scan; see ops/ssdScan.ts. y and finalState follow x onto the device. */
-  ssdScan<P extends SsdScanParams<FloatInput, FloatInput>>(params: P): Promise<SsdScanResult<OutputLike<P['x']>>> {
-    return ssdScan(this.#backend, params) as Promise<SsdScanResult<OutputLike<P['x']>>>;
+  ssdScan<P extends SsdScanParams<ScanInput, FloatInput>>(params: P): Promise<SsdScanResult<OutputLike<P['x']>, StateLike<P['x']>>> {
+    return ssdScan(this.#backend, params) as Promise<SsdScanResult<OutputLike<P['x']>, StateLike<P['x']>>>;
   }
 
   /** One decode token of ssdScan; updates `params.state` in place. y follows x. */
-  ssdScanStep<P extends SsdScanStepParams<FloatInput, FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
+  ssdScanStep<P extends SsdScanStepParams<ScanInput, FloatInput>>(params: P): Promise<{ y: OutputLike<P['x']> }> {
     return ssdScanStep(this.#backend, params) as Promise<{ y: OutputLike<P['x']> }>;
   }
 

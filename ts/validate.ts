@@ -136,7 +136,7 @@ function checkOptionalOperand(
   return t;
 }
 
-/** u, delta, z, B and C of the selective scan share one dtype. */
+/** The tensors of an op's storage dtype (the selective scan's u, delta, z, B, C; the SSD scan's x, z, B, C) share it. */
 function checkSameDtype(op: string, first: string, dtype: DType, others: Record<string, CheckedOperand | undefined>): void {
   for (const [name, t] of Object.entries(others)) {
     if (t && t.dtype !== dtype) {
@@ -517,6 +517,8 @@ function checkDtLimit(op: string, value: unknown): [number, number] {
 export type SsdScanOperands = WithOperands<SsdScanArgs> & SsdDeviceFields;
 export type SsdScanStepOperands = WithOperands<SsdScanStepArgs> & SsdDeviceFields;
 export interface SsdDeviceFields {
+  /** The dtype of x, z, B, C and y (float32, or bfloat16); the rest is float32. */
+  storage: DType;
   /** x is a device tensor: the outputs stay there. */
   onDevice: boolean;
   /** D is [H, P] (per head dimension), not [H]. */
@@ -543,25 +545,26 @@ const SSD_SCAN_KEYS = [
   'returnFinalState', 'signal',
 ] as const;
 
-export function validateSsdScan(params: SsdScanParams<FloatInput, FloatInput>): SsdScanOperands {
+export function validateSsdScan(params: SsdScanParams<ScanInput, FloatInput>): SsdScanOperands {
   const op = 'ssdScan';
   const p = checkParams(op, params, SSD_SCAN_KEYS);
-  const x = checkOperand(op, 'x', p.x, [4], false);
+  const x = checkOperand(op, 'x', p.x, [4], true);
   const [batch, seqlen, heads, headDim] = x.shape as [number, number, number, number];
   const dt = checkOperand(op, 'dt', p.dt, [3], false);
   checkShape(op, 'dt', dt, [batch, seqlen, heads], '[B, L, H] from x [B, L, H, P]');
   const A = checkOperand(op, 'A', p.A, [1], false);
   checkShape(op, 'A', A, [heads], '[H]');
-  const Bt = checkOperand(op, 'B', p.B, [4], false);
+  const Bt = checkOperand(op, 'B', p.B, [4], true);
   if (Bt.shape[0] !== batch || Bt.shape[1] !== seqlen) {
     throw new RangeError(`${op}: B must have shape [${batch}, ${seqlen}, G, N] ([B, L, G, N] with B, L from x), got ${fmt(Bt.shape)}`);
   }
   const [, , groups, dstate] = Bt.shape as [number, number, number, number];
   checkSsdGroups(op, heads, groups);
-  const Ct = checkOperand(op, 'C', p.C, [4], false);
+  const Ct = checkOperand(op, 'C', p.C, [4], true);
   checkShape(op, 'C', Ct, Bt.shape, '[B, L, G, N], like B');
   const D = checkSsdSkip(op, p.D, heads, headDim);
-  const z = checkOptionalOperand(op, 'z', p.z, x.shape, '[B, L, H, P], like x', false);
+  const z = checkOptionalOperand(op, 'z', p.z, x.shape, '[B, L, H, P], like x', true);
+  checkSameDtype(op, 'x', x.dtype, { B: Bt, C: Ct, z });
   const dtBias = checkOptionalOperand(op, 'dtBias', p.dtBias, [heads], '[H]', false);
   const initialState = checkOptionalOperand(op, 'initialState', p.initialState, [batch, heads, headDim, dstate], '[B, H, P, N]', false);
   if (batch * heads * headDim * dstate > MAX_ELEMENTS) {
@@ -580,40 +583,41 @@ export function validateSsdScan(params: SsdScanParams<FloatInput, FloatInput>): 
     dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax, chunkSize,
     algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
-    onDevice: x.operand instanceof DeviceTensor, dPerDim: D?.shape.length === 2,
+    storage: x.dtype, onDevice: x.operand instanceof DeviceTensor, dPerDim: D?.shape.length === 2,
   };
 }
 
 const SSD_SCAN_STEP_KEYS = ['state', 'x', 'dt', 'A', 'B', 'C', 'D', 'z', 'dtBias', 'dtSoftplus', 'dtLimit', 'signal'] as const;
 
-export function validateSsdScanStep(params: SsdScanStepParams<FloatInput, FloatInput>): SsdScanStepOperands {
+export function validateSsdScanStep(params: SsdScanStepParams<ScanInput, FloatInput>): SsdScanStepOperands {
   const op = 'ssdScanStep';
   const p = checkParams(op, params, SSD_SCAN_STEP_KEYS);
   const state = checkOperand(op, 'state', p.state, [4], false);
   const [batch, heads, headDim, dstate] = state.shape as [number, number, number, number];
-  const x = checkOperand(op, 'x', p.x, [3], false);
+  const x = checkOperand(op, 'x', p.x, [3], true);
   checkShape(op, 'x', x, [batch, heads, headDim], '[B, H, P] from state [B, H, P, N]');
   const dt = checkOperand(op, 'dt', p.dt, [2], false);
   checkShape(op, 'dt', dt, [batch, heads], '[B, H]');
   const A = checkOperand(op, 'A', p.A, [1], false);
   checkShape(op, 'A', A, [heads], '[H]');
-  const Bt = checkOperand(op, 'B', p.B, [3], false);
+  const Bt = checkOperand(op, 'B', p.B, [3], true);
   if (Bt.shape[0] !== batch || Bt.shape[2] !== dstate) {
     throw new RangeError(`${op}: B must have shape [${batch}, G, ${dstate}] ([B, G, N] with B, N from state), got ${fmt(Bt.shape)}`);
   }
   const groups = Bt.shape[1]!;
   checkSsdGroups(op, heads, groups);
-  const Ct = checkOperand(op, 'C', p.C, [3], false);
+  const Ct = checkOperand(op, 'C', p.C, [3], true);
   checkShape(op, 'C', Ct, Bt.shape, '[B, G, N], like B');
   const D = checkSsdSkip(op, p.D, heads, headDim);
-  const z = checkOptionalOperand(op, 'z', p.z, x.shape, '[B, H, P], like x', false);
+  const z = checkOptionalOperand(op, 'z', p.z, x.shape, '[B, H, P], like x', true);
+  checkSameDtype(op, 'x', x.dtype, { B: Bt, C: Ct, z });
   const dtBias = checkOptionalOperand(op, 'dtBias', p.dtBias, [heads], '[H]', false);
   const [dtMin, dtMax] = checkDtLimit(op, p.dtLimit);
   return {
     batch, heads, headDim, groups, dstate,
     state: state.operand, x: x.operand, dt: dt.operand, A: A.operand, B: Bt.operand, C: Ct.operand, D: D?.operand, z: z?.operand,
     dtBias: dtBias?.operand, dtSoftplus: checkBoolean(op, 'dtSoftplus', p.dtSoftplus, false), dtMin, dtMax,
-    onDevice: x.operand instanceof DeviceTensor, dPerDim: D?.shape.length === 2,
+    storage: x.dtype, onDevice: x.operand instanceof DeviceTensor, dPerDim: D?.shape.length === 2,
   };
 }
 

@@ -51,6 +51,7 @@ void ReadSsdScanSizes(const Napi::Object& args, ls_ssd_scan_params* p) {
   p->dt_min = GetFloat(args, "dtMin");
   p->dt_max = GetBound(args, "dtMax");
   p->chunk_size = static_cast<int32_t>(GetDim(args, "chunkSize"));
+  p->algorithm = GetEnum(args, "algorithm", 2);
 }
 
 void ReadSsdScanStepSizes(const Napi::Object& args, ls_ssd_scan_step_params* p) {
@@ -76,7 +77,6 @@ Napi::Value SsdScan(const Napi::CallbackInfo& info) {
   p.threads = GetThreads(args);
   p.cancel = GetCancel(args, worker.get());
   ReadSsdScanSizes(args, &p);
-  p.algorithm = GetEnum(args, "algorithm", 2);
   const int64_t blhp = Elements(env, "x", {p.batch, p.seqlen, p.heads, p.head_dim});
   const int64_t blgn = Elements(env, "B", {p.batch, p.seqlen, p.groups, p.dstate});
   const int64_t state = Elements(env, "initialState", {p.batch, p.heads, p.head_dim, p.dstate});

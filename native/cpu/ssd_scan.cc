@@ -381,6 +381,7 @@ ls_ssd_scan_params SsdScanStepAsScan(const ls_ssd_scan_step_params& p) {
   scan.initial_state = p.state;
   scan.y = p.y;
   scan.final_state = p.state;
+  scan.storage = p.storage;
   return scan;
 }
 
@@ -410,7 +411,7 @@ ls_status ValidateSsdScan(const ls_ssd_scan_params& p) {
   if (!(p.dt_min <= p.dt_max)) {
     return Fail(LS_INVALID_ARGUMENT, "dt_min (%g) must be <= dt_max (%g)", p.dt_min, p.dt_max);
   }
-  return LS_OK;
+  return CheckStorage(p.storage);
 }
 
 namespace {
@@ -427,6 +428,7 @@ ls_ssd_algorithm ChooseAlgorithm(const ls_ssd_scan_params& p) {
 
 ls_status SsdScan(const ls_ssd_scan_params& p) {
   if (ls_status s = ValidateSsdScan(p)) return s;
+  if (ls_status s = CheckFloat32Storage(p.storage)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(SsdLanes)();
   if (ChooseAlgorithm(p) == LS_SSD_CHUNKED) {
     const int64_t tasks = p.batch * p.heads;

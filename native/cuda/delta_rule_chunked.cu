@@ -95,7 +95,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
     const int64_t at = t < n ? ((b * a.seqlen + t0 + t) * a.heads + h) * K : 0;
     for (int i = lane; i < Kp; i += 32) {
       const bool inside = t < n && i < K;
-      CopyAsyncOrZero(qs + t * rs + i, a.q + at + i, inside), CopyAsyncOrZero(ks + t * rs + i, a.k + at + i, inside);
+      StageElement(qs + t * rs + i, a.q + at + i, inside), StageElement(ks + t * rs + i, a.k + at + i, inside);
     }
   }
   CommitCopies();
@@ -201,7 +201,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
     for (int t = warp; t < kC; t += kThreads / 32) {
       const int64_t at = t < n ? (b * a.seqlen + t0 + t) * a.value_heads + hv : 0;
       for (int j = lane; j < kValueBlock; j += 32) {
-        CopyAsyncOrZero(vb + t * kVbStride + j, a.v + at * a.V + j0 + j, t < n && j0 + j < a.V);
+        StageElement(vb + t * kVbStride + j, a.v + at * a.V + j0 + j, t < n && j0 + j < a.V);
       }
     }
     CommitCopies();

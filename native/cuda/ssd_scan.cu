@@ -25,10 +25,14 @@ constexpr int kThreads = 256;
 constexpr int kMaxDstate = 256;        // lanes (<= 32) x kPer (<= 8)
 constexpr int kSharedBytes = 96 << 10;  // the chunk's staging
 
+// T: the storage of x, z, B, C and y (float or bf16, widened in shared memory); the rest is float.
+template <typename T>
 struct SsdArgs {
   int64_t batch, seqlen, heads, head_dim, groups, dstate;
-  const float *x, *dt, *A, *B, *C, *D, *z, *dt_bias, *initial_state;
-  float *y, *final_state;
+  const T *x, *B, *C, *z;
+  const float *dt, *A, *D, *dt_bias, *initial_state;
+  T* y;
+  float* final_state;
   bool D_per_dim, dt_softplus;
   float dt_min, dt_max;
 };
@@ -40,8 +44,8 @@ int ChunkTokens(int width, int rows) {
   return tokens > 256 ? 256 : tokens;
 }
 
-template <int kPer>
-__global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs a, int lanes_log2, int chunk) {
+template <typename T, int kPer>
+__global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs<T> a, int lanes_log2, int chunk) {
   extern __shared__ float shared[];
   const int lanes = 1 << lanes_log2, rows = kThreads >> lanes_log2, width = lanes * kPer;
   float* Bs = shared;                   // [chunk][width]
@@ -80,14 +84,14 @@ __global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs a, int lanes
     for (int i = threadIdx.x; i < count << width_log2; i += kThreads) {
       const int t = i >> width_log2, n = i & (width - 1);
       const int64_t at = n < N ? ((b * L + t0 + t) * a.groups + g) * N + n : 0;
-      CopyAsyncOrZero(Bs + i, a.B + at, n < N);
-      CopyAsyncOrZero(Cs + i, a.C + at, n < N);
+      StageElement(Bs + i, a.B + at, n < N);
+      StageElement(Cs + i, a.C + at, n < N);
     }
     for (int i = threadIdx.x; i < count << rows_log2; i += kThreads) {
       const int t = i >> rows_log2, r = i & (rows - 1);
       const int64_t at = p0 + r < P ? ((b * L + t0 + t) * H + h) * P + p0 + r : 0;
-      CopyAsyncOrZero(xs + i, a.x + at, p0 + r < P);
-      if (a.z) CopyAsyncOrZero(zs + i, a.z + at, p0 + r < P);
+      StageElement(xs + i, a.x + at, p0 + r < P);
+      if (a.z) StageElement(zs + i, a.z + at, p0 + r < P);
     }
     for (int t = threadIdx.x; t < count; t += kThreads) {
       const float dt = SsdStepSize(a.dt[(b * L + t0 + t) * H + h], bias, a.dt_softplus, a.dt_min, a.dt_max);
@@ -150,7 +154,7 @@ __global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs a, int lanes
     __syncthreads();
     for (int i = threadIdx.x; i < count << rows_log2; i += kThreads) {
       const int t = i >> rows_log2, r = i & (rows - 1);
-      if (p0 + r < P) a.y[((b * L + t0 + t) * H + h) * P + p0 + r] = ys[i];
+      if (p0 + r < P) StoreAs(a.y + ((b * L + t0 + t) * H + h) * P + p0 + r, ys[i]);
     }
     // The next chunk's staging overwrites what this one's output loop reads.
     __syncthreads();
@@ -164,19 +168,20 @@ __global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs a, int lanes
   }
 }
 
-template <int kPer>
-ls_status Launch(const SsdArgs& a, int lanes_log2, cudaStream_t stream) {
+template <typename T, int kPer>
+ls_status Launch(const SsdArgs<T>& a, int lanes_log2, cudaStream_t stream) {
   const int rows = kThreads >> lanes_log2;
   const int chunk = ChunkTokens((1 << lanes_log2) * kPer, rows);
   const size_t bytes = static_cast<size_t>(4) * (chunk * (2 * ((1 << lanes_log2) * kPer) + 3 * rows + 2));
-  LS_CUDA_TRY(cudaFuncSetAttribute(SsdKernel<kPer>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+  LS_CUDA_TRY(cudaFuncSetAttribute(SsdKernel<T, kPer>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
               "ssd_scan shared memory");
   const int64_t blocks = a.batch * a.heads * ((a.head_dim + rows - 1) / rows);
-  SsdKernel<kPer><<<static_cast<unsigned>(blocks), kThreads, bytes, stream>>>(a, lanes_log2, chunk);
+  SsdKernel<T, kPer><<<static_cast<unsigned>(blocks), kThreads, bytes, stream>>>(a, lanes_log2, chunk);
   LS_CUDA_TRY(cudaGetLastError(), "ssd_scan launch");
   return LS_OK;
 }
 
+template <typename T>
 ls_status Scan(const ls_ssd_scan_params& p, cudaStream_t stream) {
   if (p.dstate > kMaxDstate) {
     return ::ls::Fail(LS_INVALID_ARGUMENT, "dstate must be <= %d on CUDA, got %lld", kMaxDstate, static_cast<long long>(p.dstate));
@@ -188,13 +193,18 @@ ls_status Scan(const ls_ssd_scan_params& p, cudaStream_t stream) {
   int lanes_log2 = 0;
   while ((1 << lanes_log2) * 8 < p.dstate) ++lanes_log2;
   const int per = static_cast<int>((p.dstate + (1 << lanes_log2) - 1) >> lanes_log2);
-  const SsdArgs a = {p.batch, p.seqlen, p.heads, p.head_dim, p.groups, p.dstate, p.x, p.dt, p.A, p.B, p.C, p.D,
-                     p.z, p.dt_bias, p.initial_state, p.y, p.final_state, p.D_per_dim != 0, p.dt_softplus != 0,
-                     p.dt_min, p.dt_max};
-  if (per <= 1) return Launch<1>(a, lanes_log2, stream);
-  if (per <= 2) return Launch<2>(a, lanes_log2, stream);
-  if (per <= 4) return Launch<4>(a, lanes_log2, stream);
-  return Launch<8>(a, lanes_log2, stream);
+  const SsdArgs<T> a = {p.batch, p.seqlen, p.heads, p.head_dim, p.groups, p.dstate,
+                        reinterpret_cast<const T*>(p.x), reinterpret_cast<const T*>(p.B), reinterpret_cast<const T*>(p.C),
+                        reinterpret_cast<const T*>(p.z), p.dt, p.A, p.D, p.dt_bias, p.initial_state,
+                        reinterpret_cast<T*>(p.y), p.final_state, p.D_per_dim != 0, p.dt_softplus != 0, p.dt_min, p.dt_max};
+  if (per <= 1) return Launch<T, 1>(a, lanes_log2, stream);
+  if (per <= 2) return Launch<T, 2>(a, lanes_log2, stream);
+  if (per <= 4) return Launch<T, 4>(a, lanes_log2, stream);
+  return Launch<T, 8>(a, lanes_log2, stream);
+}
+
+ls_status Scan(const ls_ssd_scan_params& p, cudaStream_t stream) {
+  return p.storage == LS_BFLOAT16 ? Scan<__nv_bfloat16>(p, stream) : Scan<float>(p, stream);
 }
 
 // The chunked form (ssd_scan_chunked.cu) past one chunk of 128 tokens, where it fits. Measured on an H200: B1 L300

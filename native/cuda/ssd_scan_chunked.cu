@@ -41,14 +41,25 @@ constexpr int kOutStride = kOutColumns + 8;
 constexpr int kSlice = 64;  // states per round of OutputKernel's product with the entering state
 constexpr int kSliceStride = kSlice + 4;
 
+// T: the storage of x, z, B, C and y (float, or bf16 widened when staged); the rest is float.
+template <typename T>
 struct SsdChunkArgs {
   int64_t batch, seqlen, heads, groups;
   int P, N, Np;  // head_dim, dstate, and dstate padded to 16
-  const float *x, *dt, *A, *B, *C, *D, *z, *dt_bias;
-  float* y;
+  const T *x, *B, *C, *z;
+  const float *dt, *A, *D, *dt_bias;
+  T* y;
   bool D_per_dim, dt_softplus;
   float dt_min, dt_max;
 };
+
+// Two neighbouring elements as floats, and back (aligned to two elements).
+__device__ __forceinline__ float2 LoadPair(const float* p) { return *reinterpret_cast<const float2*>(p); }
+__device__ __forceinline__ float2 LoadPair(const __nv_bfloat16* p) { return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p)); }
+__device__ __forceinline__ void StorePair(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
+__device__ __forceinline__ void StorePair(__nv_bfloat16* p, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
+}
 
 // One segment's chunks.
 struct SsdWorkspace {
@@ -69,7 +80,8 @@ constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSlic
 constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride + 3));
 
 // blockIdx.x = bh * w.chunks + chunk, a thread per token.
-__global__ void __launch_bounds__(kQ) DecayKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
+template <typename T>
+__global__ void __launch_bounds__(kQ) DecayKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk) {
   __shared__ double totals[kQ / 32];
   const int64_t bh = blockIdx.x / w.chunks, chunk = blockIdx.x % w.chunks;
   const int64_t b = bh / a.heads, h = bh % a.heads, t = (first_chunk + chunk) * kQ + threadIdx.x;
@@ -90,7 +102,8 @@ __global__ void __launch_bounds__(kQ) DecayKernel(const SsdChunkArgs a, const Ss
 }
 
 // blockIdx.x = bg * w.chunks + chunk: C B^T's 36 tiles of 16 x 16 on and below the diagonal.
-__global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
+template <typename T>
+__global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
   const int Np = a.Np, rs = RowStride(Np);
   float* Cs = shared;          // [kQ][rs]
@@ -123,8 +136,8 @@ __global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs a, con
 // rows. Operands arrive kTokens tokens at a time, double-buffered. Two shapes: 16 rows and whole chunks (one block
 // per SM) where blocks are few, 32 rows (each B fragment feeds two row tiles) and half chunks (two blocks fit an SM)
 // where there are more than SMs. state_in (null: zeros) and state_out (null: not kept) may be the same.
-template <int kTokens, int kRows>
-__global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk,
+template <typename T, int kTokens, int kRows>
+__global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
   constexpr int kParts = kQ / kTokens, kTiles = kRows / 16, kWalkStride = WalkStride(kRows);
   extern __shared__ float shared[];
@@ -239,7 +252,8 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
 // blockIdx.x = (bh * w.chunks + chunk) * ceil(P / kOutColumns) + column block. Warp w takes row tiles w / 2 and
 // 7 - w / 2 (the causal part's work is then the same for every warp) and the column half w % 2. Staged a slice of
 // states at a time, two blocks fit an SM (one block alone waited on its loads most of the time).
-__global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a, const SsdWorkspace w, int64_t first_chunk) {
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
   const int Np = a.Np, P = a.P;
   float* Cs = shared;                       // [kQ][kSliceStride] a slice of C's states
@@ -255,7 +269,7 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a
   const int64_t t0 = (first_chunk + chunk) * kQ;
   const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0));
   const int64_t x_at = ((b * a.seqlen + t0) * a.heads + h) * P + p0;  // token t's row at x_at + t H P
-  const float* C = a.C + ((b * a.seqlen + t0) * a.groups + g) * a.N;
+  const T* C = a.C + ((b * a.seqlen + t0) * a.groups + g) * a.N;
   const float* S = w.state + record * P * Np + static_cast<int64_t>(p0) * Np;
 
   StageRows(Xs, kOutStride, a.x + x_at, a.heads * P, kQ, n, kOutColumns, columns);
@@ -302,7 +316,7 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a
     WarpProduct<4>(acc[i], Ms + 16 * tiles[i] * kMixStride, kMixStride, 1, Xs + 32 * half, kOutStride, 1, 16 * (tiles[i] + 1));
   }
   // y = acc + D x, gated; accumulator elements e, e + 1 are neighbours in a row: one float2 access where aligned.
-  const bool pairs = P % 2 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % 8 == 0;
+  const bool pairs = P % 2 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % (2 * sizeof(T)) == 0;
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
@@ -320,12 +334,12 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a
         }
         if (pairs && p + 1 < columns) {
           if (a.z) {
-            const float2 z = *reinterpret_cast<const float2*>(a.z + at);
+            const float2 z = LoadPair(a.z + at);
             y[0] *= Silu(z.x), y[1] *= Silu(z.y);
           }
-          *reinterpret_cast<float2*>(a.y + at) = make_float2(y[0], y[1]);
+          StorePair(a.y + at, y[0], y[1]);
         } else {
-          for (int j = 0; j < 2 && p + j < columns; ++j) a.y[at + j] = a.z ? y[j] * Silu(a.z[at + j]) : y[j];
+          for (int j = 0; j < 2 && p + j < columns; ++j) StoreAs(a.y + at + j, a.z ? y[j] * Silu(ToFloat(a.z[at + j])) : y[j]);
         }
       }
     }
@@ -336,7 +350,10 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs a
 
 bool SsdChunkedFits(const ls_ssd_scan_params& p) { return p.dstate <= kMaxPadded; }
 
-ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
+namespace {
+
+template <typename T>
+ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   const int Np = static_cast<int>((p.dstate + 15) / 16 * 16), P = static_cast<int>(p.head_dim);
   const int64_t heads = p.batch * p.heads, groups = p.batch * p.groups, chunks = (p.seqlen + kQ - 1) / kQ;
   const int64_t chunk_bytes = heads * (12 * kQ + 4 * int64_t{P} * Np) + groups * 4 * kQ * kQ;
@@ -351,17 +368,17 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = cudaFuncSetAttribute(GramKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
+    opt_in_error = cudaFuncSetAttribute(GramKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      opt_in_error = cudaFuncSetAttribute(StateKernel<T, kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(StateShared(kQ, 16, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      opt_in_error = cudaFuncSetAttribute(StateKernel<T, kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(OutputKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
+      opt_in_error = cudaFuncSetAttribute(OutputKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
     }
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
@@ -379,19 +396,27 @@ ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
     if (ls_status s = temporary_state.Allocate(4 * heads * P * p.dstate, kWhat)) return s;
     state = temporary_state.get<float>();
   }
-  const SsdChunkArgs a = {p.batch, p.seqlen, p.heads, p.groups, P, static_cast<int>(p.dstate), Np, p.x, p.dt, p.A, p.B, p.C,
-                          p.D, p.z, p.dt_bias, p.y, p.D_per_dim != 0, p.dt_softplus != 0, p.dt_min, p.dt_max};
+  const SsdChunkArgs<T> a = {p.batch, p.seqlen, p.heads, p.groups, P, static_cast<int>(p.dstate), Np,
+                             reinterpret_cast<const T*>(p.x), reinterpret_cast<const T*>(p.B), reinterpret_cast<const T*>(p.C),
+                             reinterpret_cast<const T*>(p.z), p.dt, p.A, p.D, p.dt_bias, reinterpret_cast<T*>(p.y),
+                             p.D_per_dim != 0, p.dt_softplus != 0, p.dt_min, p.dt_max};
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    DecayKernel<<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
-    GramKernel<<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
-    const auto walk = few ? StateKernel<kQ, 16> : StateKernel<kQ / 2, 32>;
+    DecayKernel<T><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
+    GramKernel<T><<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
+    const auto walk = few ? StateKernel<T, kQ, 16> : StateKernel<T, kQ / 2, 32>;
     walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np) : StateShared(kQ / 2, 32, Np), stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
-    OutputKernel<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
+    OutputKernel<T><<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked) launch");
   }
   return LS_OK;
+}
+
+}  // namespace
+
+ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
+  return p.storage == LS_BFLOAT16 ? Launch<__nv_bfloat16>(p, stream) : Launch<float>(p, stream);
 }
 
 }  // namespace cuda

@@ -3,6 +3,7 @@
 #ifndef LONGSEQ_CUDA_TENSOR_CORE_CUH_
 #define LONGSEQ_CUDA_TENSOR_CORE_CUH_
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -79,15 +80,25 @@ __device__ __forceinline__ void WarpProduct(float (&acc)[kN][4], const float* A,
 __device__ __forceinline__ int TileRow(int e) { return threadIdx.x % 32 / 4 + 8 * (e / 2); }
 __device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (threadIdx.x % 4) + e % 2; }
 
-// One float, or a zero where !inside (nothing is read from `global_from` then).
-__device__ __forceinline__ void CopyAsyncOrZero(float* shared_to, const float* global_from, bool inside) {
+// Staging global memory in shared memory as float32, zeros where !inside (nothing is read from `global_from`
+// then): float data by cp.async (no registers, waited for with WaitCopies), bf16 data widened through registers
+// (cp.async cannot convert). One element, or four (16 float bytes, 8 bf16 bytes, aligned).
+__device__ __forceinline__ void StageElement(float* shared_to, const float* global_from, bool inside) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 4 : 0) : "memory");
 }
-// Four floats, or four zeros where !inside.
-__device__ __forceinline__ void CopyQuadAsyncOrZero(float* shared_to, const float* global_from, bool inside) {
+__device__ __forceinline__ void StageElement(float* shared_to, const __nv_bfloat16* global_from, bool inside) {
+  *shared_to = inside ? __bfloat162float(*global_from) : 0.f;
+}
+__device__ __forceinline__ void StageQuad(float* shared_to, const float* global_from, bool inside) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void StageQuad(float* shared_to, const __nv_bfloat16* global_from, bool inside) {
+  const uint2 raw = inside ? *reinterpret_cast<const uint2*>(global_from) : make_uint2(0, 0);
+  *reinterpret_cast<float4*>(shared_to) =
+      make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16),
+                  __uint_as_float(raw.y & 0xffff0000u));
 }
 __device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 // Waits for this thread's copies but the most recent `kPending` groups.
@@ -96,12 +107,13 @@ __device__ __forceinline__ void WaitCopies() {
   asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
-// Starts copying `rows` rows of `width` floats (global row r at from + r * from_stride) into shared rows of
-// `stride`, zeros for rows >= valid_rows and columns >= valid_width. Where the rows allow 16-byte copies (and
-// width <= 4 blockDim.x), each thread keeps one column of quads, its rows a step apart: no division per copy.
-__device__ __forceinline__ void StageRows(float* to, int stride, const float* from, int64_t from_stride, int rows,
+// Starts copying `rows` rows of `width` elements (global row r at from + r * from_stride) into shared float rows
+// of `stride`, zeros for rows >= valid_rows and columns >= valid_width. Where the rows allow quads (and width <= 4
+// blockDim.x), each thread keeps one column of quads, its rows a step apart: no division per copy.
+template <typename T>
+__device__ __forceinline__ void StageRows(float* to, int stride, const T* from, int64_t from_stride, int rows,
                                           int valid_rows, int width, int valid_width) {
-  if (valid_width % 4 == 0 && from_stride % 4 == 0 && (reinterpret_cast<uintptr_t>(from) & 15) == 0) {
+  if (valid_width % 4 == 0 && from_stride % 4 == 0 && reinterpret_cast<uintptr_t>(from) % (4 * sizeof(T)) == 0) {
     const int quads = width / 4;
     int first, step, c;
     if ((quads & (quads - 1)) == 0) {  // a power of two: shifts
@@ -113,14 +125,14 @@ __device__ __forceinline__ void StageRows(float* to, int stride, const float* fr
     }
     for (int r = first; r < rows; r += step) {
       const bool inside = r < valid_rows && c < valid_width;
-      CopyQuadAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+      StageQuad(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
     }
     return;
   }
   for (int i = threadIdx.x; i < rows * width; i += blockDim.x) {
     const int r = i / width, c = i % width;
     const bool inside = r < valid_rows && c < valid_width;
-    CopyAsyncOrZero(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+    StageElement(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
   }
 }
 

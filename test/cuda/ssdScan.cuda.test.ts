@@ -4,7 +4,7 @@
  * dtLimit, states up to 256, lengths across chunks), device tensors, prefill + steps.
  */
 import { describe, expect, test } from 'vitest';
-import { available, DeviceTensor, tensor, type SsdScanParams, type Tensor } from '../../ts/index.node.js';
+import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type SsdScanParams, type Tensor } from '../../ts/index.node.js';
 import { backend, type TestBackend } from '../helpers/backends.js';
 import { expectClose } from '../helpers/compare.js';
 import { goldenTests } from '../helpers/goldenTests.js';
@@ -33,6 +33,8 @@ function randomSsd(seed: number): SsdScanParams {
   if (r() < 0.3) p.dtLimit = [0.05, 0.8];
   return p;
 }
+
+const rounded = (t: Tensor): Tensor => toFloat32(toBFloat16(t));
 
 /** Token t of [B, L, ...] as [B, ...]. */
 function token(t: Tensor, index: number): Tensor {
@@ -86,6 +88,43 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     const [out, ref] = await Promise.all([gpu.ssdScan(p), cpu.ssdScan({ ...p, algorithm: 'recurrent' })]);
     expectClose('y', out.y, ref.y, 1e-4);
     expectClose('finalState', out.finalState!, ref.finalState!, 1e-4);
+  });
+
+  run('bfloat16 x, z, B and C (both forms, host and device tensors, and the step): float32 arithmetic, y rounded', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    for (let seed = 81; seed <= 90; seed++) {
+      const p = { ...randomSsd(seed), returnFinalState: true };
+      const [L, N] = [p.x.shape[1]!, p.B.shape[3]!];
+      const z = p.z && { bf: toBFloat16(p.z), ref: rounded(p.z) };
+      const ref = await cpu.ssdScan({ ...p, x: rounded(p.x), B: rounded(p.B), C: rounded(p.C), z: z?.ref, algorithm: 'recurrent' });
+      for (const algorithm of ['chunked', 'recurrent'] as const) {
+        const out = await gpu.ssdScan({ ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C), z: z?.bf, algorithm });
+        expect(out.y.dtype).toBe('bfloat16');
+        const what = `seed ${seed} ${algorithm} (L ${L} P ${p.x.shape[3]} N ${N})`;
+        // y: the float32 result rounded to bfloat16 (2^-9 relative at most); the state stays float32.
+        expectClose(`${what} y`, toFloat32(out.y), ref.y, 4e-3);
+        expectClose(`${what} finalState`, out.finalState!, ref.finalState!, algorithm === 'chunked' && N <= 128 && L > 1 ? 1e-4 : 1e-5);
+      }
+    }
+    const r = rng(91);
+    const [B, H, P, G, N] = [2, 4, 16, 2, 32];
+    const x = uniform(r, [B, 300, H, P]), Bt = uniform(r, [B, 300, G, N]), C = uniform(r, [B, 300, G, N]);
+    const common = { dt: uniform(r, [B, 300, H], -3, 1), A: uniform(r, [H], -2, -0.1), dtSoftplus: true, returnFinalState: true };
+    const host = await gpu.ssdScan({ ...common, x: toBFloat16(x), B: toBFloat16(Bt), C: toBFloat16(C) });
+    const dx = await gpu.toDevice(toBFloat16(x));
+    const onDevice = await gpu.ssdScan({ ...common, x: dx, B: toBFloat16(Bt), C: toBFloat16(C) });
+    expect(onDevice.y).toBeInstanceOf(DeviceTensor);
+    expect((await gpu.toHost(onDevice.y)).data).toEqual(host.y.data);
+    const state = onDevice.finalState!;
+    const step = { x: toBFloat16(uniform(r, [B, H, P])), dt: uniform(r, [B, H]), A: common.A, B: toBFloat16(uniform(r, [B, G, N])), C: toBFloat16(uniform(r, [B, G, N])) };
+    const reference = tensor((await gpu.toHost(state)).data.slice(), [B, H, P, N]);
+    const stepX = await gpu.toDevice(step.x);
+    const { y } = await gpu.ssdScanStep({ ...step, x: stepX, state });
+    const want = await cpu.ssdScanStep({ ...step, state: reference, x: toFloat32(step.x), B: toFloat32(step.B), C: toFloat32(step.C) });
+    expect(y).toBeInstanceOf(DeviceTensor);
+    expectClose('step y', toFloat32((await gpu.toHost(y)) as Tensor<'bfloat16'>), want.y, 4e-3);
+    expectClose('step state', await gpu.toHost(state), reference, 1e-5);
+    for (const d of [dx, stepX, onDevice.y, state, y]) d.dispose();
   });
 
   run('the chunked form stays finite and exact under strong decay and with no decay', async () => {

@@ -13,7 +13,7 @@ import type {
 } from '../backend.js';
 import { DeviceTensor, type DeviceMemory } from '../device.js';
 import { sizeOf, type DType } from '../tensor.js';
-import { DELTA_ALGORITHMS } from './codes.js';
+import { DELTA_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
 import { loadAddon, NativeBackend, type Addon } from './native.js';
 
 interface CudaDeviceInfo {
@@ -145,16 +145,18 @@ class CudaDevice implements DeviceSupport {
 
   async ssdScan(a: WithOperands<SsdScanArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand; finalState?: Operand }> {
     const { cancel: _ignored, ...rest } = a;
-    const out = await this.addon.cudaSsdScan(handles('ssdScan', rest));
-    const result: { y: Operand; finalState?: Operand } = { y: this.output(out.y, 'float32', [a.batch, a.seqlen, a.heads, a.headDim]) };
+    const out = await this.addon.cudaSsdScan({
+      ...handles('ssdScan', rest), algorithm: SSD_ALGORITHMS[a.algorithm], storage: a.storage === 'bfloat16' ? 1 : 0,
+    });
+    const result: { y: Operand; finalState?: Operand } = { y: this.output(out.y, a.storage, [a.batch, a.seqlen, a.heads, a.headDim]) };
     if (out.finalState) result.finalState = this.output(out.finalState, 'float32', [a.batch, a.heads, a.headDim, a.dstate]);
     return result;
   }
 
   async ssdScanStep(a: WithOperands<SsdScanStepArgs> & DeviceCallOptions & { dPerDim: boolean }): Promise<{ y: Operand }> {
     const { cancel: _ignored, ...rest } = a;
-    const out = await this.addon.cudaSsdScanStep(handles('ssdScanStep', rest));
-    return { y: this.output(out.y, 'float32', [a.batch, a.heads, a.headDim]) };
+    const out = await this.addon.cudaSsdScanStep({ ...handles('ssdScanStep', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
+    return { y: this.output(out.y, a.storage, [a.batch, a.heads, a.headDim]) };
   }
 }
 

@@ -5,16 +5,18 @@
  *   S_t = exp(Δ_t·A[h])·S_{t−1} + Δ_t·x_t ⊗ B_t   (S ∈ R^{P×N}, S_0 = initialState or 0)
  *   y_t = S_t·C_t + D·x_t,   then y_t ·= silu(z_t) when z is given.
  * Native and wasm compute it either as the chunked SSD form or as the recurrence (`algorithm`; 'auto' picks the
- * faster for the shape); the js reference is the recurrence.
+ * faster for the shape); the js reference is the recurrence. x, z, B and C may be bfloat16 (one dtype for the four;
+ * y comes back in it; dt, A, D, dtBias and the states stay float32): cuda computes in float32 from bfloat16
+ * storage, the CPU backends widen the inputs and round y.
  */
 import type { Backend, Operand, SsdAlgorithm, SsdScanArgs } from '../backend.js';
-import type { DeviceTensor } from '../device.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import type { Tensor } from '../tensor.js';
+import { floatsToBFloat16, type Tensor } from '../tensor.js';
 import { hostFloats, validateSsdScan } from '../validate.js';
-import { outputTensor, type FloatInput } from './selectiveScan.js';
+import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
-export interface SsdScanParams<X extends FloatInput = Tensor, F extends FloatInput = Tensor> {
+/** X: the type of x, z, B and C (float32 or bfloat16, host or device); F: the type of the float32 rest. */
+export interface SsdScanParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
   /** [B, L, H, P]; on the device (cuda backend), the outputs stay there. */
   x: X;
   /** Step sizes before bias and softplus, [B, L, H]. */
@@ -22,13 +24,13 @@ export interface SsdScanParams<X extends FloatInput = Tensor, F extends FloatInp
   /** One (negative) decay rate per head, [H]. */
   A: F;
   /** [B, L, G, N], H a multiple of G. */
-  B: F;
+  B: X;
   /** [B, L, G, N] */
-  C: F;
+  C: X;
   /** Skip term, [H] or [H, P]. */
   D?: F;
   /** Gate, [B, L, H, P]: y ·= z·sigmoid(z). */
-  z?: F;
+  z?: X;
   /** [H] */
   dtBias?: F;
   /** [B, H, P, N]; zeros when absent. */
@@ -47,29 +49,29 @@ export interface SsdScanParams<X extends FloatInput = Tensor, F extends FloatInp
   signal?: AbortSignal;
 }
 
-export interface SsdScanResult<Y = Tensor> {
-  /** [B, L, H, P], on the device when x is. */
+export interface SsdScanResult<Y = Tensor, S = Tensor> {
+  /** [B, L, H, P] in x's dtype, on the device when x is. */
   y: Y;
-  /** [B, H, P, N], present when returnFinalState was true; on the device when x is. */
-  finalState?: Y;
+  /** [B, H, P, N] float32, present when returnFinalState was true; on the device when x is. */
+  finalState?: S;
 }
 
-export async function ssdScan(backend: Backend, params: SsdScanParams<FloatInput, FloatInput>): Promise<SsdScanResult<Tensor | DeviceTensor>> {
-  const { onDevice, dPerDim, ...args } = validateSsdScan(params);
+export async function ssdScan(backend: Backend, params: SsdScanParams<ScanInput, FloatInput>): Promise<SsdScanResult<unknown, unknown>> {
+  const { storage, onDevice, dPerDim, ...args } = validateSsdScan(params);
   const signal = checkSignal('ssdScan', params.signal);
   let out: { y: Operand; finalState?: Operand };
   if (backend.device) {
     const device = backend.device;
-    out = await cancellable(signal, () => device.ssdScan({ ...args, dPerDim, storage: 'float32', outputsOnDevice: onDevice }));
+    out = await cancellable(signal, () => device.ssdScan({ ...args, dPerDim, storage, outputsOnDevice: onDevice }));
   } else {
+    // CPU backends compute in float32: bfloat16 inputs are widened, and y is rounded back.
     const host = hostFloats<SsdScanArgs>('ssdScan', backend.name, args);
-    out = await cancellable(signal, (cancel) => backend.ssdScan({ ...host, cancel }));
+    const cpu = await cancellable(signal, (cancel) => backend.ssdScan({ ...host, cancel }));
+    out = { y: storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y, finalState: cpu.finalState };
   }
-  const result: SsdScanResult<Tensor | DeviceTensor> = {
-    y: outputTensor(out.y, 'float32', [args.batch, args.seqlen, args.heads, args.headDim]) as Tensor | DeviceTensor,
-  };
+  const result: SsdScanResult<unknown, unknown> = { y: outputTensor(out.y, storage, [args.batch, args.seqlen, args.heads, args.headDim]) };
   if (args.returnFinalState) {
-    result.finalState = outputTensor(out.finalState!, 'float32', [args.batch, args.heads, args.headDim, args.dstate]) as Tensor | DeviceTensor;
+    result.finalState = outputTensor(out.finalState!, 'float32', [args.batch, args.heads, args.headDim, args.dstate]);
   }
   return result;
 }

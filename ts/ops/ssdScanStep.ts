@@ -2,16 +2,17 @@
  * ssdScanStep — one decode token of ssdScan for a batch of sequences.
  *
  * Advances `state` [B, H, P, N] by one token **in place** and returns y [B, H, P]; the math is ssdScan's with
- * L = 1 and initialState = state. If the call rejects (bad arguments), the state is left untouched.
+ * L = 1 and initialState = state. If the call rejects (bad arguments), the state is left untouched. x, z, B and C
+ * may be bfloat16 (y comes back in it; the state stays float32), as in ssdScan.
  */
 import type { Backend, Operand, SsdScanStepArgs } from '../backend.js';
-import type { DeviceTensor } from '../device.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import type { Tensor } from '../tensor.js';
+import { floatsToBFloat16, type Tensor } from '../tensor.js';
 import { hostFloats, validateSsdScanStep } from '../validate.js';
-import { outputTensor, type FloatInput } from './selectiveScan.js';
+import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
-export interface SsdScanStepParams<X extends FloatInput = Tensor, F extends FloatInput = Tensor> {
+/** X: the type of x, z, B and C (float32 or bfloat16); F: the type of the float32 rest (the state among them). */
+export interface SsdScanStepParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
   /** [B, H, P, N], updated in place. */
   state: F;
   /** [B, H, P]; on the device (cuda backend), y stays there. */
@@ -21,13 +22,13 @@ export interface SsdScanStepParams<X extends FloatInput = Tensor, F extends Floa
   /** [H] */
   A: F;
   /** [B, G, N] */
-  B: F;
+  B: X;
   /** [B, G, N] */
-  C: F;
+  C: X;
   /** [H] or [H, P] */
   D?: F;
   /** [B, H, P] */
-  z?: F;
+  z?: X;
   /** [H] */
   dtBias?: F;
   dtSoftplus?: boolean;
@@ -36,16 +37,17 @@ export interface SsdScanStepParams<X extends FloatInput = Tensor, F extends Floa
   signal?: AbortSignal;
 }
 
-export async function ssdScanStep(backend: Backend, params: SsdScanStepParams<FloatInput, FloatInput>): Promise<{ y: Tensor | DeviceTensor }> {
-  const { onDevice, dPerDim, ...args } = validateSsdScanStep(params);
+export async function ssdScanStep(backend: Backend, params: SsdScanStepParams<ScanInput, FloatInput>): Promise<{ y: unknown }> {
+  const { storage, onDevice, dPerDim, ...args } = validateSsdScanStep(params);
   const signal = checkSignal('ssdScanStep', params.signal);
   let y: Operand;
   if (backend.device) {
     const device = backend.device;
-    ({ y } = await cancellable(signal, () => device.ssdScanStep({ ...args, dPerDim, storage: 'float32', outputsOnDevice: onDevice })));
+    ({ y } = await cancellable(signal, () => device.ssdScanStep({ ...args, dPerDim, storage, outputsOnDevice: onDevice })));
   } else {
     const host = hostFloats<SsdScanStepArgs>('ssdScanStep', backend.name, args);
-    ({ y } = await cancellable(signal, (cancel) => backend.ssdScanStep({ ...host, cancel })));
+    const cpu = await cancellable(signal, (cancel) => backend.ssdScanStep({ ...host, cancel }));
+    y = storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y;
   }
-  return { y: outputTensor(y, 'float32', [args.batch, args.heads, args.headDim]) as Tensor | DeviceTensor };
+  return { y: outputTensor(y, storage, [args.batch, args.heads, args.headDim]) };
 }

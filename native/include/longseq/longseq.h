@@ -32,8 +32,8 @@ typedef enum ls_status {
 } ls_status;
 
 /* Element types of the tensors an op stores. float32 everywhere; bfloat16 (the upper half of a float32, as
- * uint16_t) for the selective scan's u, delta, z, B, C and y on CUDA, where the pointers typed float* then point
- * at bfloat16 data. The CPU kernels take float32 only. */
+ * uint16_t) on CUDA for the selective scan's u, delta, z, B, C and y, fftConv's u, k and y, and the SSD scan's x,
+ * z, B, C and y, where the pointers typed float* then point at bfloat16 data. The CPU kernels take float32 only. */
 typedef enum ls_dtype {
   LS_FLOAT32 = 0,
   LS_BFLOAT16 = 1
@@ -299,6 +299,7 @@ typedef struct ls_ssd_scan_params {
   const float* initial_state;
   float* y;
   float* final_state;
+  int32_t storage; /* ls_dtype of x, z, B, C and y; dt, A, D, dt_bias and the states stay float32 */
 } ls_ssd_scan_params;
 
 LS_API ls_status ls_ssd_scan_cpu(const ls_ssd_scan_params* p);
@@ -322,6 +323,7 @@ typedef struct ls_ssd_scan_step_params {
   int32_t dt_softplus;
   float dt_min, dt_max;
   float* y;
+  int32_t storage; /* ls_dtype of x, z, B, C and y; the state and the rest stay float32 */
 } ls_ssd_scan_step_params;
 
 LS_API ls_status ls_ssd_scan_step_cpu(const ls_ssd_scan_step_params* p);
