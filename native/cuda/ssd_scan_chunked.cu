@@ -72,8 +72,10 @@ struct SsdWorkspace {
 
 size_t GramShared(int Np) { return sizeof(float) * 2 * kQ * RowStride(Np); }
 __host__ __device__ constexpr int WalkStride(int rows) { return rows + 8; }
-size_t StateShared(int tokens, int rows, int Np) {
-  return sizeof(float) * 2 * (tokens * (WalkStride(rows) + ColumnStride(Np)) + 3 * kQ);
+// StateKernel's staging; bf16 operands add one unit of raw rows (RawRowsFit) that arrive while the last unit works.
+size_t StateShared(int tokens, int rows, int Np, size_t element) {
+  const size_t raw = element == 2 ? 2 * static_cast<size_t>(tokens) * (rows + Np) : 0;
+  return sizeof(float) * 2 * (tokens * (WalkStride(rows) + ColumnStride(Np)) + 3 * kQ) + raw;
 }
 // OutputKernel's staging: first a slice of C and of the entering state at a time, then C B^T in the same space.
 constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSliceStride);
@@ -133,9 +135,11 @@ __global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs<T> a, 
 }
 
 // blockIdx.x = bh * ceil(P / kRows) + row block; warp w keeps state columns 16 w .. 16 w + 15 of the block's kRows
-// rows. Operands arrive kTokens tokens at a time, double-buffered. Two shapes: 16 rows and whole chunks (one block
-// per SM) where blocks are few, 32 rows (each B fragment feeds two row tiles) and half chunks (two blocks fit an SM)
-// where there are more than SMs. state_in (null: zeros) and state_out (null: not kept) may be the same.
+// rows. Operands arrive kTokens tokens at a time, double-buffered: float ones by cp.async straight into their
+// buffer; bf16 ones by cp.async into raw rows, widened into the buffer once the previous unit is done (or, where
+// their rows do not allow 16-byte copies, widened through registers). Two shapes: 16 rows and whole chunks (one
+// block per SM) where blocks are few, 32 rows (each B fragment feeds two row tiles) and half chunks (two blocks fit
+// an SM) where there are more than SMs. state_in (null: zeros) and state_out (null: not kept) may be the same.
 template <typename T, int kTokens, int kRows>
 __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
@@ -146,11 +150,17 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
   float* Bs = Xs + 2 * kTokens * kWalkStride;  // [2][kTokens][cs]
   double* gammas = reinterpret_cast<double*>(Bs + 2 * kTokens * cs);  // [2][kQ] by chunk parity
   float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);               // [2][kQ] by chunk parity
+  __nv_bfloat16* raw_x = reinterpret_cast<__nv_bfloat16*>(dts + 2 * kQ);  // bf16 only: [kTokens][kRows]
+  __nv_bfloat16* raw_b = raw_x + kTokens * kRows;                         // bf16 only: [kTokens][Np]
   const int row_blocks = (P + kRows - 1) / kRows;
   const int64_t bh = blockIdx.x / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x % row_blocks * kRows, rows = min(kRows, P - p0);
   const int c0 = threadIdx.x / 32 * 16;
   const bool active = c0 < Np;
+  const T* x_rows = a.x + (b * a.seqlen * a.heads + h) * P + p0;  // token t's row at x_rows + t H P
+  const T* b_rows = a.B + (b * a.seqlen * a.groups + g) * N;      // token t's row at b_rows + t G N
+  bool raw = false;  // bf16 rows that allow 16-byte copies (then every unit's do)
+  if constexpr (sizeof(T) == 2) raw = RawRowsFit(x_rows, a.heads * P, rows) && RawRowsFit(b_rows, a.groups * N, N);
 
   float S[kTiles][2][4];  // the state's 16 x 16 tiles (rows p0 + 16 i.., columns c0..), mma accumulator layout
   const int64_t state_at = bh * P * N;
@@ -166,14 +176,21 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
     }
   }
   // Unit u is part u % kParts of chunk u / kParts, in buffer u % 2.
+  const int64_t units = kParts * w.chunks;
   const auto stage = [&](int64_t unit) {
-    if (unit < kParts * w.chunks) {
+    if (unit < units) {
       const int part = static_cast<int>(unit % kParts), buffer = static_cast<int>(unit & 1);
       const int64_t chunk = unit / kParts, t0 = (first_chunk + chunk) * kQ + part * kTokens, record = bh * w.chunks + chunk;
       const int n = static_cast<int>(min(static_cast<int64_t>(kTokens), a.seqlen - t0));  // may be <= 0: all zeros
-      StageRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, a.x + ((b * a.seqlen + t0) * a.heads + h) * P + p0,
-                a.heads * P, kTokens, n, kRows, rows);
-      StageRows(Bs + buffer * kTokens * cs, cs, a.B + ((b * a.seqlen + t0) * a.groups + g) * N, a.groups * N, kTokens, n, Np, N);
+      if (raw) {
+        if constexpr (sizeof(T) == 2) {
+          StageRawRows(raw_x, x_rows + t0 * a.heads * P, a.heads * P, kTokens, n, kRows, rows);
+          StageRawRows(raw_b, b_rows + t0 * a.groups * N, a.groups * N, kTokens, n, Np, N);
+        }
+      } else {
+        StageRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, x_rows + t0 * a.heads * P, a.heads * P, kTokens, n, kRows, rows);
+        StageRows(Bs + buffer * kTokens * cs, cs, b_rows + t0 * a.groups * N, a.groups * N, kTokens, n, Np, N);
+      }
       if (part == 0) {
         const int parity = static_cast<int>(chunk & 1);
         StageRows(reinterpret_cast<float*>(gammas + parity * kQ), 0, reinterpret_cast<const float*>(w.gamma + record * kQ), 0,
@@ -183,17 +200,14 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
     }
     CommitCopies();
   };
-  stage(0);
-  stage(1);
-  for (int64_t unit = 0; unit < kParts * w.chunks; ++unit) {
+  // The unit's products, its operands in buffer unit % 2 and visible to the block.
+  const auto process = [&](int64_t unit) {
     const int part = static_cast<int>(unit % kParts), buffer = static_cast<int>(unit & 1);
     const int64_t chunk = unit / kParts;
     float* X = Xs + buffer * kTokens * kWalkStride;
     const float* Bc = Bs + buffer * kTokens * cs;
     const double* gamma = gammas + (chunk & 1) * kQ;
     float* dt = dts + (chunk & 1) * kQ;
-    WaitCopies<1>();  // this unit's operands
-    __syncthreads();
     if (part == 0) {
       if (threadIdx.x < kQ) dt[threadIdx.x] *= Exp2(static_cast<float>(gamma[kQ - 1] - gamma[threadIdx.x]));
       if (active) {  // the state entering the chunk
@@ -232,7 +246,36 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
       WarpProducts<kTiles, 2>(S, tiles, 1, kWalkStride, Bc + c0, cs, 1, kTokens);
     }
     __syncthreads();
-    stage(unit + 2);
+  };
+  if constexpr (sizeof(T) == 4) {
+    stage(0);
+    stage(1);
+    for (int64_t unit = 0; unit < units; ++unit) {
+      WaitCopies<1>();  // this unit's operands
+      __syncthreads();
+      process(unit);
+      stage(unit + 2);
+    }
+  } else {
+    // The raw rows of one unit at a time: widened into its buffer once they are in, then the next unit's copies go.
+    const auto land = [&](int64_t unit) {
+      WaitCopies<0>();
+      __syncthreads();
+      if (raw && unit < units) {
+        const int buffer = static_cast<int>(unit & 1);
+        WidenRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, raw_x, kTokens, kRows);
+        WidenRows(Bs + buffer * kTokens * cs, cs, raw_b, kTokens, Np);
+        __syncthreads();
+      }
+    };
+    stage(0);
+    land(0);
+    stage(1);
+    for (int64_t unit = 0; unit < units; ++unit) {
+      process(unit);
+      land(unit + 1);
+      stage(unit + 2);
+    }
   }
   if (state_out && active) {
 #pragma unroll
@@ -371,11 +414,11 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
     opt_in_error = cudaFuncSetAttribute(GramKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
     if (opt_in_error == cudaSuccess) {
       opt_in_error = cudaFuncSetAttribute(StateKernel<T, kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ, 16, kMaxPadded)));
+                                          static_cast<int>(StateShared(kQ, 16, kMaxPadded, sizeof(T))));
     }
     if (opt_in_error == cudaSuccess) {
       opt_in_error = cudaFuncSetAttribute(StateKernel<T, kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded)));
+                                          static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded, sizeof(T))));
     }
     if (opt_in_error == cudaSuccess) {
       opt_in_error = cudaFuncSetAttribute(OutputKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
@@ -405,7 +448,7 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
     DecayKernel<T><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
     GramKernel<T><<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
     const auto walk = few ? StateKernel<T, kQ, 16> : StateKernel<T, kQ / 2, 32>;
-    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np) : StateShared(kQ / 2, 32, Np), stream>>>(
+    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np, sizeof(T)) : StateShared(kQ / 2, 32, Np, sizeof(T)), stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
     OutputKernel<T><<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked) launch");

@@ -94,11 +94,13 @@ __device__ __forceinline__ void StageQuad(float* shared_to, const float* global_
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 16 : 0) : "memory");
 }
-__device__ __forceinline__ void StageQuad(float* shared_to, const __nv_bfloat16* global_from, bool inside) {
-  const uint2 raw = inside ? *reinterpret_cast<const uint2*>(global_from) : make_uint2(0, 0);
-  *reinterpret_cast<float4*>(shared_to) =
-      make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u), __uint_as_float(raw.y << 16),
-                  __uint_as_float(raw.y & 0xffff0000u));
+// Four bf16 (8 bytes, aligned) as raw bits, zeros where !inside; and their widening into four floats in shared memory.
+__device__ __forceinline__ uint2 LoadQuadBits(const __nv_bfloat16* global_from, bool inside) {
+  return inside ? *reinterpret_cast<const uint2*>(global_from) : make_uint2(0, 0);
+}
+__device__ __forceinline__ void StoreWidened(float* shared_to, uint2 bits) {
+  *reinterpret_cast<float4*>(shared_to) = make_float4(__uint_as_float(bits.x << 16), __uint_as_float(bits.x & 0xffff0000u),
+                                                      __uint_as_float(bits.y << 16), __uint_as_float(bits.y & 0xffff0000u));
 }
 __device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 // Waits for this thread's copies but the most recent `kPending` groups.
@@ -107,25 +109,48 @@ __device__ __forceinline__ void WaitCopies() {
   asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
-// Starts copying `rows` rows of `width` elements (global row r at from + r * from_stride) into shared float rows
-// of `stride`, zeros for rows >= valid_rows and columns >= valid_width. Where the rows allow quads (and width <= 4
-// blockDim.x), each thread keeps one column of quads, its rows a step apart: no division per copy.
+// The rows [first, first + step, ...) and the column of quads c that this thread stages of rows x (width / 4)
+// quads (width <= 4 blockDim.x); false where the thread has none. Shifts where the quads are a power of two.
+__device__ __forceinline__ bool QuadColumn(int width, int& first, int& step, int& c) {
+  const int quads = width / 4;
+  if ((quads & (quads - 1)) == 0) {
+    const int shift = __ffs(quads) - 1;
+    first = threadIdx.x >> shift, step = blockDim.x >> shift, c = 4 * (threadIdx.x & (quads - 1));
+    return true;
+  }
+  first = threadIdx.x / quads, step = blockDim.x / quads, c = 4 * (threadIdx.x % quads);
+  return threadIdx.x < step * quads;
+}
+
+// Stages `rows` rows of `width` elements (global row r at from + r * from_stride) into shared float rows of
+// `stride`, zeros for rows >= valid_rows and columns >= valid_width. Where the rows allow quads (and width <= 4
+// blockDim.x), each thread keeps one column of quads, its rows a step apart (no division per copy): float rows by
+// cp.async (waited for with WaitCopies), bf16 rows widened through registers, four loads in flight at once.
 template <typename T>
 __device__ __forceinline__ void StageRows(float* to, int stride, const T* from, int64_t from_stride, int rows,
                                           int valid_rows, int width, int valid_width) {
   if (valid_width % 4 == 0 && from_stride % 4 == 0 && reinterpret_cast<uintptr_t>(from) % (4 * sizeof(T)) == 0) {
-    const int quads = width / 4;
     int first, step, c;
-    if ((quads & (quads - 1)) == 0) {  // a power of two: shifts
-      const int shift = __ffs(quads) - 1;
-      first = threadIdx.x >> shift, step = blockDim.x >> shift, c = 4 * (threadIdx.x & (quads - 1));
+    if (!QuadColumn(width, first, step, c)) return;
+    if constexpr (sizeof(T) == 4) {
+      for (int r = first; r < rows; r += step) {
+        const bool inside = r < valid_rows && c < valid_width;
+        StageQuad(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+      }
     } else {
-      first = threadIdx.x / quads, step = blockDim.x / quads, c = 4 * (threadIdx.x % quads);
-      if (threadIdx.x >= step * quads) return;
-    }
-    for (int r = first; r < rows; r += step) {
-      const bool inside = r < valid_rows && c < valid_width;
-      StageQuad(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
+      constexpr int kInFlight = 4;
+      for (int r0 = first; r0 < rows; r0 += kInFlight * step) {
+        uint2 bits[kInFlight];
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+          const int r = r0 + i * step;
+          bits[i] = LoadQuadBits(from + r * from_stride + c, r < valid_rows && c < valid_width);
+        }
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+          if (r0 + i * step < rows) StoreWidened(to + (r0 + i * step) * stride + c, bits[i]);
+        }
+      }
     }
     return;
   }
@@ -134,6 +159,30 @@ __device__ __forceinline__ void StageRows(float* to, int stride, const T* from, 
     const bool inside = r < valid_rows && c < valid_width;
     StageElement(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
   }
+}
+
+// bf16 rows staged as they are, by cp.async (eight elements a copy, zeros for rows >= valid_rows and columns >=
+// valid_width), into shared rows of `width` elements, for WidenRows to turn into floats once they have arrived: the
+// staging of a bf16 operand then stays asynchronous. Needs whole 16-byte copies: RawRowsFit.
+__device__ __forceinline__ bool RawRowsFit(const __nv_bfloat16* from, int64_t from_stride, int valid_width) {
+  return valid_width % 8 == 0 && from_stride % 8 == 0 && reinterpret_cast<uintptr_t>(from) % 16 == 0;
+}
+__device__ __forceinline__ void StageRawRows(__nv_bfloat16* raw, const __nv_bfloat16* from, int64_t from_stride, int rows,
+                                             int valid_rows, int width, int valid_width) {
+  int first, step, c;
+  if (!QuadColumn(width / 2, first, step, c)) return;  // quads of the half width: octs of bf16
+  c *= 2;
+  for (int r = first; r < rows; r += step) {
+    const bool inside = r < valid_rows && c < valid_width;
+    const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(raw + r * width + c));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(inside ? from + r * from_stride + c : from),
+                 "r"(inside ? 16 : 0) : "memory");
+  }
+}
+__device__ __forceinline__ void WidenRows(float* to, int stride, const __nv_bfloat16* raw, int rows, int width) {
+  int first, step, c;
+  if (!QuadColumn(width, first, step, c)) return;
+  for (int r = first; r < rows; r += step) StoreWidened(to + r * stride + c, *reinterpret_cast<const uint2*>(raw + r * width + c));
 }
 
 }  // namespace cuda
