@@ -201,6 +201,79 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const
   }
 }
 
+// The step with four value columns per thread (DeltaStepKernel's layout otherwise): 16-byte loads and stores of the
+// state, a block per (b * value_heads + hv, 128 columns). For value_dim a multiple of 4 and 16-byte aligned
+// tensors (StepQuadsFit).
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(const RuleArgs a, int groups) {
+  __shared__ float4 parts[kMaxKeyDim / kRows][kColumns][2];
+  const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim);
+  const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int64_t h = hv / (a.value_heads / a.heads);
+  const int j = (blockIdx.x % groups) * 4 * kColumns + 4 * lane, row0 = warp * kRows;
+  const bool has_columns = j < V;  // all four: V is a multiple of 4
+  float4 S[kRows];
+  const float* s0 = a.initial_state ? a.initial_state + bh * K * V : nullptr;
+#pragma unroll
+  for (int m = 0; m < kRows; ++m) {
+    const int i = row0 + m;
+    S[m] = s0 && has_columns && i < K ? *reinterpret_cast<const float4*>(s0 + i * V + j) : make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+  const float* q = a.q + (b * a.heads + h) * K;
+  const float* k = a.k + (b * a.heads + h) * K;
+  float qq = 0.f, kk = 0.f, kq = 0.f;
+  for (int i = lane; i < K; i += 32) {
+    const float x = q[i], y = k[i];
+    qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
+  }
+  qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
+  const float rq = a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f, rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  float kr[kRows];
+  float4 pk = make_float4(0.f, 0.f, 0.f, 0.f), pq = pk;
+#pragma unroll
+  for (int m = 0; m < kRows; ++m) {
+    const int i = row0 + m;
+    kr[m] = i < K ? k[i] * rk : 0.f;
+    const float qr = i < K ? q[i] * rq : 0.f;
+    pk.x = fmaf(S[m].x, kr[m], pk.x), pk.y = fmaf(S[m].y, kr[m], pk.y), pk.z = fmaf(S[m].z, kr[m], pk.z), pk.w = fmaf(S[m].w, kr[m], pk.w);
+    pq.x = fmaf(S[m].x, qr, pq.x), pq.y = fmaf(S[m].y, qr, pq.y), pq.z = fmaf(S[m].z, qr, pq.z), pq.w = fmaf(S[m].w, qr, pq.w);
+  }
+  parts[warp][lane][0] = pk, parts[warp][lane][1] = pq;
+  __syncthreads();
+  float4 sk = make_float4(0.f, 0.f, 0.f, 0.f), sq = sk;
+  for (int w = 0; w < warps; ++w) {
+    const float4 x = parts[w][lane][0], y = parts[w][lane][1];
+    sk.x += x.x, sk.y += x.y, sk.z += x.z, sk.w += x.w;
+    sq.x += y.x, sq.y += y.y, sq.z += y.z, sq.w += y.w;
+  }
+  if (!has_columns) return;
+  const float d = a.g ? Exp2(a.g[bh] * kLog2e) : 1.f, beta = a.beta[bh];
+  const float4 v = *reinterpret_cast<const float4*>(a.v + bh * V + j);
+  const float4 vp = make_float4(beta * (v.x - d * sk.x), beta * (v.y - d * sk.y), beta * (v.z - d * sk.z), beta * (v.w - d * sk.w));
+  if (warp == 0) {
+    const float c = kq * rq * rk;
+    *reinterpret_cast<float4*>(a.o + bh * V + j) =
+        make_float4(a.scale * fmaf(d, sq.x, vp.x * c), a.scale * fmaf(d, sq.y, vp.y * c), a.scale * fmaf(d, sq.z, vp.z * c),
+                    a.scale * fmaf(d, sq.w, vp.w * c));
+  }
+  if (a.final_state) {
+    float* s1 = a.final_state + bh * K * V;
+#pragma unroll
+    for (int m = 0; m < kRows; ++m) {
+      const int i = row0 + m;
+      if (i < K) {
+        *reinterpret_cast<float4*>(s1 + i * V + j) = make_float4(fmaf(d, S[m].x, kr[m] * vp.x), fmaf(d, S[m].y, kr[m] * vp.y),
+                                                                 fmaf(d, S[m].z, kr[m] * vp.z), fmaf(d, S[m].w, kr[m] * vp.w));
+      }
+    }
+  }
+}
+
+bool StepQuadsFit(const ls_delta_rule_params& p) {
+  const auto aligned = [](const void* x) { return reinterpret_cast<uintptr_t>(x) % 16 == 0; };
+  return p.value_dim % 4 == 0 && aligned(p.v) && aligned(p.o) && aligned(p.initial_state) && aligned(p.final_state);
+}
+
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char* op) {
   if (p.key_dim > kMaxKeyDim) {
     return ls::Fail(LS_INVALID_ARGUMENT, "%s on the GPU needs key_dim <= %d, got %lld", op, kMaxKeyDim,
@@ -224,7 +297,10 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char*
   LS_CUDA_TRY(opt_in_error, op);
   const RuleArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim, p.q, p.k, p.v, p.beta, p.g,
                       p.initial_state, p.o, p.final_state, p.scale, p.use_qk_l2norm != 0};
-  if (p.seqlen == 1) {
+  if (p.seqlen == 1 && StepQuadsFit(p)) {
+    const int quad_groups = static_cast<int>((p.value_dim + 4 * kColumns - 1) / (4 * kColumns));
+    DeltaStepQuadKernel<<<static_cast<unsigned>(p.batch * p.value_heads * quad_groups), 32 * warps, 0, stream>>>(a, quad_groups);
+  } else if (p.seqlen == 1) {
     DeltaStepKernel<<<static_cast<unsigned>(blocks), 32 * warps, 0, stream>>>(a, groups);
   } else {
     DeltaRuleKernel<<<static_cast<unsigned>(blocks), 32 * warps, shared, stream>>>(a, groups);
