@@ -47,6 +47,19 @@ __device__ __forceinline__ float WarpSum(float x) {
   return x;
 }
 
+// A step's one query and key of length K, summed over the warp: returns k . q, and sets rq and rk to the factors
+// that L2-normalize q and k (1 without l2norm).
+__device__ __forceinline__ float QkProducts(const float* q, const float* k, int K, bool l2norm, float& rq, float& rk) {
+  float qq = 0.f, kk = 0.f, kq = 0.f;
+  for (int i = threadIdx.x % 32; i < K; i += 32) {
+    const float x = q[i], y = k[i];
+    qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
+  }
+  qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
+  rq = l2norm ? rsqrtf(qq + 1e-6f) : 1.f, rk = l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  return kq;
+}
+
 // blockIdx.x = (b * value_heads + hv) * groups + group; blockDim.x = 32 x ceil(key_dim / 16).
 __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const RuleArgs a, int groups) {
   extern __shared__ float shared[];
@@ -168,13 +181,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const
   }
   const float* q = a.q + (b * a.heads + h) * K;
   const float* k = a.k + (b * a.heads + h) * K;
-  float qq = 0.f, kk = 0.f, kq = 0.f;
-  for (int i = lane; i < K; i += 32) {
-    const float x = q[i], y = k[i];
-    qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
-  }
-  qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
-  const float rq = a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f, rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  float rq, rk;
+  const float kq = QkProducts(q, k, K, a.l2norm, rq, rk);
   float kr[kRows];
   float pk = 0.f, pq = 0.f;
 #pragma unroll
@@ -221,13 +229,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
   }
   const float* q = a.q + (b * a.heads + h) * K;
   const float* k = a.k + (b * a.heads + h) * K;
-  float qq = 0.f, kk = 0.f, kq = 0.f;
-  for (int i = lane; i < K; i += 32) {
-    const float x = q[i], y = k[i];
-    qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
-  }
-  qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
-  const float rq = a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f, rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  float rq, rk;
+  const float kq = QkProducts(q, k, K, a.l2norm, rq, rk);
   float kr[kRows];
   float4 pk = make_float4(0.f, 0.f, 0.f, 0.f), pq = pk;
 #pragma unroll

@@ -163,18 +163,21 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
   if constexpr (sizeof(T) == 2) raw = RawRowsFit(x_rows, a.heads * P, rows) && RawRowsFit(b_rows, a.groups * N, N);
 
   float S[kTiles][2][4];  // the state's 16 x 16 tiles (rows p0 + 16 i.., columns c0..), mma accumulator layout
-  const int64_t state_at = bh * P * N;
+  // f(element, row, column) for each of this thread's state elements; row and column within the block's slice.
+  const auto each_state = [&](auto&& f) {
 #pragma unroll
-  for (int i = 0; i < kTiles; ++i) {
+    for (int i = 0; i < kTiles; ++i) {
 #pragma unroll
-    for (int m = 0; m < 2; ++m) {
+      for (int m = 0; m < 2; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int row = 16 * i + TileRow(e), column = c0 + TileColumn(m, e);
-        S[i][m][e] = state_in && row < rows && column < N ? state_in[state_at + static_cast<int64_t>(p0 + row) * N + column] : 0.f;
+        for (int e = 0; e < 4; ++e) f(S[i][m][e], 16 * i + TileRow(e), c0 + TileColumn(m, e));
       }
     }
-  }
+  };
+  const float* state_from = state_in ? state_in + (bh * P + p0) * N : nullptr;
+  each_state([&](float& x, int row, int column) {
+    x = state_from && row < rows && column < N ? state_from[static_cast<int64_t>(row) * N + column] : 0.f;
+  });
   // Unit u is part u % kParts of chunk u / kParts, in buffer u % 2.
   const int64_t units = kParts * w.chunks;
   const auto stage = [&](int64_t unit) {
@@ -212,17 +215,9 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
       if (threadIdx.x < kQ) dt[threadIdx.x] *= Exp2(static_cast<float>(gamma[kQ - 1] - gamma[threadIdx.x]));
       if (active) {  // the state entering the chunk
         float* out = w.state + (bh * w.chunks + chunk) * P * Np + static_cast<int64_t>(p0) * Np;
-#pragma unroll
-        for (int i = 0; i < kTiles; ++i) {
-#pragma unroll
-          for (int m = 0; m < 2; ++m) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-              const int row = 16 * i + TileRow(e);
-              if (row < rows) out[row * Np + c0 + TileColumn(m, e)] = S[i][m][e];
-            }
-          }
-        }
+        each_state([&](float x, int row, int column) {
+          if (row < rows) out[row * Np + column] = x;
+        });
       }
       __syncthreads();
     }
@@ -231,14 +226,7 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
     if (active) {  // S <- e^gamma_last S + (x scaled)^T B, the decay once per chunk
       if (part == 0) {
         const float decay = Exp2(static_cast<float>(gamma[kQ - 1]));
-#pragma unroll
-        for (int i = 0; i < kTiles; ++i) {
-#pragma unroll
-          for (int m = 0; m < 2; ++m) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) S[i][m][e] *= decay;
-          }
-        }
+        each_state([&](float& x, int, int) { x *= decay; });
       }
       const float* tiles[kTiles];  // A's row tile i: x's columns 16 i..
 #pragma unroll
@@ -278,17 +266,10 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
     }
   }
   if (state_out && active) {
-#pragma unroll
-    for (int i = 0; i < kTiles; ++i) {
-#pragma unroll
-      for (int m = 0; m < 2; ++m) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int row = 16 * i + TileRow(e), column = c0 + TileColumn(m, e);
-          if (row < rows && column < N) state_out[state_at + static_cast<int64_t>(p0 + row) * N + column] = S[i][m][e];
-        }
-      }
-    }
+    float* state_to = state_out + (bh * P + p0) * N;
+    each_state([&](float x, int row, int column) {
+      if (row < rows && column < N) state_to[static_cast<int64_t>(row) * N + column] = x;
+    });
   }
 }
 
