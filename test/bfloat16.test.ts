@@ -130,6 +130,31 @@ describe.each(testBackends)('selectiveScan in bfloat16 on $name', (b) => {
     await expect(ls.ssdScan({ ...p, dt: toBFloat16(p.dt) } as never)).rejects.toThrow(/ssdScan: dt must have dtype float32, got bfloat16/);
   });
 
+  run('deltaRule and its step take bfloat16 q, k and v: float32 arithmetic on the widened values, o rounded', async () => {
+    const ls = await backend(b.name);
+    const r = rng(11);
+    const [B, T, H, HV, K, V] = [2, 19, 2, 4, 8, 6];
+    const p = {
+      q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K]), v: uniform(r, [B, T, HV, V]), beta: uniform(r, [B, T, HV], 0, 1),
+      g: uniform(r, [B, T, HV], -1, 0), useQkL2Norm: true, returnFinalState: true,
+    };
+    const bf = await ls.deltaRule({ ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) });
+    const ref = await ls.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v) });
+    expect(bf.o.dtype).toBe('bfloat16');
+    expect(bf.o.data).toEqual(floatsToBFloat16(ref.o.data));
+    expect(bf.finalState!.dtype).toBe('float32');
+    expect(bf.finalState!.data).toEqual(ref.finalState!.data);
+    const step = { q: uniform(r, [B, H, K]), k: uniform(r, [B, H, K]), v: uniform(r, [B, HV, V]), beta: uniform(r, [B, HV], 0, 1) };
+    const state = tensor(ref.finalState!.data.slice(), ref.finalState!.shape), state2 = tensor(ref.finalState!.data.slice(), ref.finalState!.shape);
+    const one = await ls.deltaRuleStep({ ...step, state, q: toBFloat16(step.q), k: toBFloat16(step.k), v: toBFloat16(step.v) });
+    const one2 = await ls.deltaRuleStep({ ...step, state: state2, q: rounded(step.q), k: rounded(step.k), v: rounded(step.v) });
+    expect(one.o.dtype).toBe('bfloat16');
+    expect(one.o.data).toEqual(floatsToBFloat16(one2.o.data));
+    expect(state.data).toEqual(state2.data);
+    await expect(ls.deltaRule({ ...p, q: toBFloat16(p.q) } as never)).rejects.toThrow(/deltaRule: k has dtype float32 but q has bfloat16/);
+    await expect(ls.deltaRule({ ...p, beta: toBFloat16(p.beta) } as never)).rejects.toThrow(/deltaRule: beta must have dtype float32, got bfloat16/);
+  });
+
   run('device memory needs the cuda backend', async () => {
     const ls = await backend(b.name);
     await expect(ls.toDevice(tensor([1, 2], [2]))).rejects.toThrow(new RegExp(`toDevice: the '${b.name}' backend has no device memory`));

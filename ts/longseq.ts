@@ -75,12 +75,12 @@ export class LongSeq {
   }
 
   /** DeltaNet / Gated DeltaNet; see ops/deltaRule.ts. */
-  deltaRule<P extends DeltaRuleParams<FloatInput>>(params: P): Promise<DeltaRuleResult<OutputLike<P['q']>>> {
-    return deltaRule(this.#backend, params) as Promise<DeltaRuleResult<OutputLike<P['q']>>>;
+  deltaRule<P extends DeltaRuleParams<ScanInput, FloatInput>>(params: P): Promise<DeltaRuleResult<OutputLike<P['q']>, StateLike<P['q']>>> {
+    return deltaRule(this.#backend, params) as Promise<DeltaRuleResult<OutputLike<P['q']>, StateLike<P['q']>>>;
   }
 
   /** One decode token of the delta rule; updates `params.state` in place. */
-  deltaRuleStep<P extends DeltaRuleStepParams<FloatInput>>(params: P): Promise<{ o: OutputLike<P['q']> }> {
+  deltaRuleStep<P extends DeltaRuleStepParams<ScanInput, FloatInput>>(params: P): Promise<{ o: OutputLike<P['q']> }> {
     return deltaRuleStep(this.#backend, params) as Promise<{ o: OutputLike<P['q']> }>;
   }
 

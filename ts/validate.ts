@@ -136,7 +136,7 @@ function checkOptionalOperand(
   return t;
 }
 
-/** The tensors of an op's storage dtype (the selective scan's u, delta, z, B, C; the SSD scan's x, z, B, C) share it. */
+/** The tensors of an op's storage dtype (the selective scan's u, delta, z, B, C; the SSD scan's x, z, B, C; the delta rule's q, k, v) share it. */
 function checkSameDtype(op: string, first: string, dtype: DType, others: Record<string, CheckedOperand | undefined>): void {
   for (const [name, t] of Object.entries(others)) {
     if (t && t.dtype !== dtype) {
@@ -306,18 +306,20 @@ function checkHeads(op: string, heads: number, valueHeads: number): void {
   }
 }
 
-/** Checked delta rule args with host or device operands (float32), and whether the outputs go to the device. */
-export type DeltaRuleOperands = WithOperands<DeltaRuleArgs> & { onDevice: boolean };
-export type DeltaRuleStepOperands = WithOperands<DeltaRuleStepArgs> & { onDevice: boolean };
+/** Checked delta rule args with host or device operands, the dtype of q, k, v and o, and whether the outputs go
+ * to the device. */
+export type DeltaRuleOperands = WithOperands<DeltaRuleArgs> & { storage: DType; onDevice: boolean };
+export type DeltaRuleStepOperands = WithOperands<DeltaRuleStepArgs> & { storage: DType; onDevice: boolean };
 
-export function validateDeltaRule(params: DeltaRuleParams<FloatInput>): DeltaRuleOperands {
+export function validateDeltaRule(params: DeltaRuleParams<ScanInput, FloatInput>): DeltaRuleOperands {
   const op = 'deltaRule';
   const p = checkParams(op, params, DELTA_RULE_KEYS);
-  const q = checkOperand(op, 'q', p.q, [4], false);
+  const q = checkOperand(op, 'q', p.q, [4], true);
   const [batch, seqlen, heads, keyDim] = q.shape as [number, number, number, number];
-  const k = checkOperand(op, 'k', p.k, [4], false);
+  const k = checkOperand(op, 'k', p.k, [4], true);
   checkShape(op, 'k', k, q.shape, '[B, T, H, K], like q');
-  const v = checkOperand(op, 'v', p.v, [4], false);
+  const v = checkOperand(op, 'v', p.v, [4], true);
+  checkSameDtype(op, 'q', q.dtype, { k, v });
   if (v.shape[0] !== batch || v.shape[1] !== seqlen) {
     throw new RangeError(`${op}: v must have shape [${batch}, ${seqlen}, HV, V] ([B, T, HV, V] with B, T from q), got ${fmt(v.shape)}`);
   }
@@ -338,27 +340,28 @@ export function validateDeltaRule(params: DeltaRuleParams<FloatInput>): DeltaRul
     useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
     algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
-    onDevice: q.operand instanceof DeviceTensor,
+    storage: q.dtype, onDevice: q.operand instanceof DeviceTensor,
   };
 }
 
 const DELTA_RULE_STEP_KEYS = ['state', 'q', 'k', 'v', 'beta', 'g', 'scale', 'useQkL2Norm', 'signal'] as const;
 
-export function validateDeltaRuleStep(params: DeltaRuleStepParams<FloatInput>): DeltaRuleStepOperands {
+export function validateDeltaRuleStep(params: DeltaRuleStepParams<ScanInput, FloatInput>): DeltaRuleStepOperands {
   const op = 'deltaRuleStep';
   const p = checkParams(op, params, DELTA_RULE_STEP_KEYS);
   const state = checkOperand(op, 'state', p.state, [4], false);
   const [batch, valueHeads, keyDim, valueDim] = state.shape as [number, number, number, number];
-  const q = checkOperand(op, 'q', p.q, [3], false);
+  const q = checkOperand(op, 'q', p.q, [3], true);
   if (q.shape[0] !== batch || q.shape[2] !== keyDim) {
     throw new RangeError(`${op}: q must have shape [${batch}, H, ${keyDim}] ([B, H, K] with B, K from state [B, HV, K, V]), got ${fmt(q.shape)}`);
   }
   const heads = q.shape[1]!;
   checkHeads(op, heads, valueHeads);
-  const k = checkOperand(op, 'k', p.k, [3], false);
+  const k = checkOperand(op, 'k', p.k, [3], true);
   checkShape(op, 'k', k, q.shape, '[B, H, K], like q');
-  const v = checkOperand(op, 'v', p.v, [3], false);
+  const v = checkOperand(op, 'v', p.v, [3], true);
   checkShape(op, 'v', v, [batch, valueHeads, valueDim], '[B, HV, V] from state [B, HV, K, V]');
+  checkSameDtype(op, 'q', q.dtype, { k, v });
   const beta = checkOperand(op, 'beta', p.beta, [2], false);
   checkShape(op, 'beta', beta, [batch, valueHeads], '[B, HV]');
   const g = checkOptionalOperand(op, 'g', p.g, [batch, valueHeads], '[B, HV]', false);
@@ -367,7 +370,7 @@ export function validateDeltaRuleStep(params: DeltaRuleStepParams<FloatInput>): 
     state: state.operand, q: q.operand, k: k.operand, v: v.operand, beta: beta.operand, g: g?.operand,
     scale: checkFinite(op, 'scale', p.scale, 1 / Math.sqrt(keyDim)),
     useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
-    onDevice: q.operand instanceof DeviceTensor,
+    storage: q.dtype, onDevice: q.operand instanceof DeviceTensor,
   };
 }
 

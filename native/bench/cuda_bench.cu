@@ -612,7 +612,7 @@ ls_delta_rule_step_params StepOf(const ls_delta_rule_params& p, float* state) {
   ls_delta_rule_step_params sp = {};
   sp.batch = p.batch, sp.heads = p.heads, sp.value_heads = p.value_heads, sp.key_dim = p.key_dim;
   sp.value_dim = p.value_dim, sp.state = state, sp.q = p.q, sp.k = p.k, sp.v = p.v, sp.beta = p.beta, sp.g = p.g;
-  sp.scale = p.scale, sp.use_qk_l2norm = p.use_qk_l2norm, sp.o = p.o;
+  sp.scale = p.scale, sp.use_qk_l2norm = p.use_qk_l2norm, sp.o = p.o, sp.storage = p.storage;
   return sp;
 }
 
@@ -621,19 +621,21 @@ ls_delta_rule_step_params StepOf(const ls_delta_rule_params& p, float* state) {
 // per token and value head; bytes: q, k, v, o and the state read and written once.
 void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t value_heads, int64_t key_dim,
                         int64_t value_dim, bool check, ls_delta_algorithm algorithm, const DeviceLimits& limits,
-                        std::vector<Result>* results) {
+                        std::vector<Result>* results, int32_t storage = LS_FLOAT32) {
   const int64_t nqk = batch * seqlen * heads * key_dim, nv = batch * seqlen * value_heads * value_dim;
   const int64_t nb = batch * seqlen * value_heads, ns = batch * value_heads * key_dim * value_dim;
   std::vector<float> hq, hk, hv, hbeta, hg, hs;
-  void* q = Upload(RandomFloats(nqk, -1, 1, 501), LS_FLOAT32, &hq);
-  void* k = Upload(RandomFloats(nqk, -1, 1, 502), LS_FLOAT32, &hk);
-  void* v = Upload(RandomFloats(nv, -1, 1, 503), LS_FLOAT32, &hv);
+  void* q = Upload(RandomFloats(nqk, -1, 1, 501), storage, &hq);
+  void* k = Upload(RandomFloats(nqk, -1, 1, 502), storage, &hk);
+  void* v = Upload(RandomFloats(nv, -1, 1, 503), storage, &hv);
   void* beta = Upload(RandomFloats(nb, 0.1f, 0.9f, 504), LS_FLOAT32, &hbeta);
   void* g = Upload(RandomFloats(nb, -0.5f, 0.f, 505), LS_FLOAT32, &hg);
   void* state = Upload(RandomFloats(ns, -0.1f, 0.1f, 506), LS_FLOAT32, &hs);
   void* o;
-  CHECK_CUDA(cudaMalloc(&o, 4 * nv));
+  const size_t element = storage == LS_BFLOAT16 ? 2 : 4;
+  CHECK_CUDA(cudaMalloc(&o, element * nv));
   ls_delta_rule_params p = {};
+  p.storage = storage;
   p.batch = batch;
   p.seqlen = seqlen;
   p.heads = heads;
@@ -651,9 +653,10 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
   p.algorithm = algorithm;
   p.o = static_cast<float*>(o);
   char config[80];
-  snprintf(config, sizeof config, "B%lld T%lld H%lld HV%lld K%lld V%lld%s", (long long)batch, (long long)seqlen,
+  snprintf(config, sizeof config, "B%lld T%lld H%lld HV%lld K%lld V%lld%s%s", (long long)batch, (long long)seqlen,
            (long long)heads, (long long)value_heads, (long long)key_dim, (long long)value_dim,
-           algorithm == LS_DELTA_RECURRENT ? " recurrent" : algorithm == LS_DELTA_CHUNKED ? " chunked" : "");
+           algorithm == LS_DELTA_RECURRENT ? " recurrent" : algorithm == LS_DELTA_CHUNKED ? " chunked" : "",
+           storage == LS_BFLOAT16 ? " bf16" : "");
   if (check) {
     p.initial_state = static_cast<float*>(state);
     p.final_state = static_cast<float*>(state);
@@ -664,11 +667,20 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
     c.q = hq.data(), c.k = hk.data(), c.v = hv.data(), c.beta = hbeta.data(), c.g = hg.data();
     c.initial_state = want_s.data(), c.final_state = want_s.data(), c.o = want_o.data();
     c.algorithm = LS_DELTA_RECURRENT;
+    c.storage = LS_FLOAT32;
     CHECK_LS(ls_delta_rule_cpu(&c));
-    const double eo = RelL2(Download(o, nv, LS_FLOAT32), want_o), es = RelL2(Download(state, ns, LS_FLOAT32), want_s);
+    // bf16 o is compared with the float32 reference rounded to bf16.
+    const auto rounded = [&](std::vector<float> x) {
+      if (storage == LS_BFLOAT16) {
+        for (float& value : x) value = FromBf16(ToBf16(value));
+      }
+      return x;
+    };
+    const double eo = RelL2(Download(o, nv, storage), rounded(want_o)), es = RelL2(Download(state, ns, LS_FLOAT32), want_s);
     // The chunked form sums in another order (3xTF32 products, a triangular inverse): DESIGN's float32 bound.
     const double tolerance = algorithm == LS_DELTA_RECURRENT || seqlen == 1 ? 1e-5 : 1e-4;
-    bool ok = eo <= tolerance && es <= tolerance;
+    const double tolerance_o = storage == LS_BFLOAT16 ? 4e-3 : tolerance;
+    bool ok = eo <= tolerance_o && es <= tolerance;
     printf("check %-40s o %.2e, final state %.2e  %s\n", config, eo, es, ok ? "ok" : "FAILED");
     if (seqlen == 1) {  // the step entry from there, on the GPU and the CPU
       ls_delta_rule_step_params sp = StepOf(p, static_cast<float*>(state));
@@ -676,17 +688,17 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
       CHECK_LS(ls_cuda_synchronize(nullptr));
       ls_delta_rule_step_params sc = sp;
       sc.state = want_s.data(), sc.q = hq.data(), sc.k = hk.data(), sc.v = hv.data(), sc.beta = hbeta.data();
-      sc.g = hg.data(), sc.o = want_o.data();
+      sc.g = hg.data(), sc.o = want_o.data(), sc.storage = LS_FLOAT32;
       CHECK_LS(ls_delta_rule_step_cpu(&sc));
-      const double so = RelL2(Download(o, nv, LS_FLOAT32), want_o), ss = RelL2(Download(state, ns, LS_FLOAT32), want_s);
-      ok = ok && so <= 1e-5 && ss <= 1e-5;
+      const double so = RelL2(Download(o, nv, storage), rounded(want_o)), ss = RelL2(Download(state, ns, LS_FLOAT32), want_s);
+      ok = ok && so <= (storage == LS_BFLOAT16 ? 4e-3 : 1e-5) && ss <= 1e-5;
       printf("check %-40s step o %.2e, state %.2e  %s\n", config, so, ss, ok ? "ok" : "FAILED");
     }
     if (!ok) exit(1);
   }
   p.initial_state = nullptr;
   p.final_state = static_cast<float*>(state);
-  const double bytes = 4.0 * (2 * nqk + 2 * nv + 2 * nb + (seqlen == 1 ? 2 : 1) * ns);
+  const double bytes = element * (2.0 * nqk + 2.0 * nv) + 4.0 * (2 * nb + (seqlen == 1 ? 2 : 1) * ns);
   const int runs = std::max(10, std::min(2000, static_cast<int>(2e9 / bytes)));
   const char* op = seqlen == 1 ? "deltaRuleStep" : "deltaRule";
   double ms;
@@ -883,6 +895,16 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
       BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, algorithm, limits, results);
       BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, algorithm, limits, results);
     }
+    // bf16 storage (q, k, v and o), both algorithms at two sizes, the issue's shapes, and the step.
+    for (ls_delta_algorithm algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {
+      BenchDeltaRuleCase(2, 77, 3, 6, 40, 52, true, algorithm, limits, results, LS_BFLOAT16);
+      BenchDeltaRuleCase(1, 300, 2, 2, 128, 100, true, algorithm, limits, results, LS_BFLOAT16);
+    }
+    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
   }
   if (only.empty() || only == "ssdScan") {
     for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {

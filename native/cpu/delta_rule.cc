@@ -395,7 +395,7 @@ ls_status ValidateDeltaRule(const ls_delta_rule_params& p) {
     return Fail(LS_INVALID_ARGUMENT, "key_dim and value_dim must be <= 4096, got %lld and %lld",
                 static_cast<long long>(p.key_dim), static_cast<long long>(p.value_dim));
   }
-  return LS_OK;
+  return CheckStorage(p.storage);
 }
 
 ls_delta_rule_params DeltaRuleStepAsRule(const ls_delta_rule_step_params& p) {
@@ -419,6 +419,7 @@ ls_delta_rule_params DeltaRuleStepAsRule(const ls_delta_rule_step_params& p) {
   rule.algorithm = LS_DELTA_RECURRENT;
   rule.o = p.o;
   rule.final_state = p.state;
+  rule.storage = p.storage;
   return rule;
 }
 
@@ -439,6 +440,7 @@ ls_delta_algorithm ChooseAlgorithm(const ls_delta_rule_params& p) {
 
 ls_status DeltaRule(const ls_delta_rule_params& p) {
   if (ls_status s = ValidateDeltaRule(p)) return s;
+  if (ls_status s = CheckFloat32Storage(p.storage)) return s;
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(DeltaLanes)();
   const int64_t heads = p.batch * p.value_heads;
   if (ChooseAlgorithm(p) == LS_DELTA_RECURRENT) {

@@ -27,10 +27,14 @@ constexpr int kColumns = 32;   // state columns per block, one per lane
 constexpr int kMaxKeyDim = 256;
 constexpr int kChunk = 32;     // tokens staged at once
 
+// T: the storage of q, k, v and o (float, or bf16 widened when read); beta, g and the states are float.
+template <typename T>
 struct RuleArgs {
   int64_t batch, seqlen, heads, value_heads, key_dim, value_dim;
-  const float *q, *k, *v, *beta, *g, *initial_state;
-  float *o, *final_state;
+  const T *q, *k, *v;
+  const float *beta, *g, *initial_state;
+  T* o;
+  float* final_state;
   float scale;
   bool l2norm;
 };
@@ -49,10 +53,11 @@ __device__ __forceinline__ float WarpSum(float x) {
 
 // A step's one query and key of length K, summed over the warp: returns k . q, and sets rq and rk to the factors
 // that L2-normalize q and k (1 without l2norm).
-__device__ __forceinline__ float QkProducts(const float* q, const float* k, int K, bool l2norm, float& rq, float& rk) {
+template <typename T>
+__device__ __forceinline__ float QkProducts(const T* q, const T* k, int K, bool l2norm, float& rq, float& rk) {
   float qq = 0.f, kk = 0.f, kq = 0.f;
   for (int i = threadIdx.x % 32; i < K; i += 32) {
-    const float x = q[i], y = k[i];
+    const float x = ToFloat(q[i]), y = ToFloat(k[i]);
     qq = fmaf(x, x, qq), kk = fmaf(y, y, kk), kq = fmaf(x, y, kq);
   }
   qq = WarpSum(qq), kk = WarpSum(kk), kq = WarpSum(kq);
@@ -61,7 +66,8 @@ __device__ __forceinline__ float QkProducts(const float* q, const float* k, int 
 }
 
 // blockIdx.x = (b * value_heads + hv) * groups + group; blockDim.x = 32 x ceil(key_dim / 16).
-__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const RuleArgs a, int groups) {
+template <typename E>
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const RuleArgs<E> a, int groups) {
   extern __shared__ float shared[];
   const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim), T = static_cast<int>(a.seqlen);
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -92,12 +98,12 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const
     for (int e = threadIdx.x; e < n * padded; e += blockDim.x) {
       const int t = e / padded, i = e % padded;
       const int64_t at = ((b * a.seqlen + t0 + t) * a.heads + h) * K + i;
-      qs[e] = i < K ? a.q[at] : 0.f;
-      ks[e] = i < K ? a.k[at] : 0.f;
+      qs[e] = i < K ? ToFloat(a.q[at]) : 0.f;
+      ks[e] = i < K ? ToFloat(a.k[at]) : 0.f;
     }
     for (int e = threadIdx.x; e < n * kColumns; e += blockDim.x) {
       const int t = e / kColumns, c = column0 + e % kColumns;
-      vs[e] = c < V ? a.v[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + c] : 0.f;
+      vs[e] = c < V ? ToFloat(a.v[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + c]) : 0.f;
     }
     for (int t = threadIdx.x; t < n; t += blockDim.x) {
       const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
@@ -144,7 +150,7 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const
       }
       const float d = decays[t], vp = betas[t] * (vs[t * kColumns + lane] - d * sk);
       if (warp == 0 && has_column) {
-        a.o[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j] = a.scale * fmaf(d, sq, vp * kqs[t]);
+        StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, a.scale * fmaf(d, sq, vp * kqs[t]));
       }
 #pragma unroll
       for (int m = 0; m < kRows; ++m) S[m] = fmaf(d, S[m], kr[m] * vp);
@@ -164,7 +170,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const
 // One token (the decode step, or a rule over T = 1): the same block layout without the staging, so that the state
 // is the only traffic and one barrier the only wait. Each warp forms the norms and k^T q over all of K itself
 // (K <= 256 values, read through L1) and its rows of k and q directly.
-__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const RuleArgs a, int groups) {
+template <typename T>
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const RuleArgs<T> a, int groups) {
   __shared__ float2 parts[kMaxKeyDim / kRows][kColumns];
   const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim);
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -179,8 +186,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const
     const int i = row0 + m;
     S[m] = s0 && has_column && i < K ? s0[i * V + j] : 0.f;
   }
-  const float* q = a.q + (b * a.heads + h) * K;
-  const float* k = a.k + (b * a.heads + h) * K;
+  const T* q = a.q + (b * a.heads + h) * K;
+  const T* k = a.k + (b * a.heads + h) * K;
   float rq, rk;
   const float kq = QkProducts(q, k, K, a.l2norm, rq, rk);
   float kr[kRows];
@@ -188,17 +195,17 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const
 #pragma unroll
   for (int m = 0; m < kRows; ++m) {
     const int i = row0 + m;
-    kr[m] = i < K ? k[i] * rk : 0.f;
+    kr[m] = i < K ? ToFloat(k[i]) * rk : 0.f;
     pk = fmaf(S[m], kr[m], pk);
-    pq = fmaf(S[m], i < K ? q[i] * rq : 0.f, pq);
+    pq = fmaf(S[m], i < K ? ToFloat(q[i]) * rq : 0.f, pq);
   }
   parts[warp][lane] = make_float2(pk, pq);
   __syncthreads();
   float sk = 0.f, sq = 0.f;
   for (int w = 0; w < warps; ++w) sk += parts[w][lane].x, sq += parts[w][lane].y;
   const float d = a.g ? Exp2(a.g[bh] * kLog2e) : 1.f;
-  const float vp = a.beta[bh] * ((has_column ? a.v[bh * V + j] : 0.f) - d * sk);
-  if (warp == 0 && has_column) a.o[bh * V + j] = a.scale * fmaf(d, sq, vp * kq * rq * rk);
+  const float vp = a.beta[bh] * ((has_column ? ToFloat(a.v[bh * V + j]) : 0.f) - d * sk);
+  if (warp == 0 && has_column) StoreAs(a.o + bh * V + j, a.scale * fmaf(d, sq, vp * kq * rq * rk));
   if (a.final_state && has_column) {
     float* s1 = a.final_state + bh * K * V;
 #pragma unroll
@@ -211,8 +218,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const
 
 // The step with four value columns per thread (DeltaStepKernel's layout otherwise): 16-byte loads and stores of the
 // state, a block per (b * value_heads + hv, 128 columns). For value_dim a multiple of 4 and 16-byte aligned
-// tensors (StepQuadsFit).
-__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(const RuleArgs a, int groups) {
+// float tensors (StepQuadsFit).
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(const RuleArgs<float> a, int groups) {
   __shared__ float4 parts[kMaxKeyDim / kRows][kColumns][2];
   const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim);
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -274,9 +281,11 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
 
 bool StepQuadsFit(const ls_delta_rule_params& p) {
   const auto aligned = [](const void* x) { return reinterpret_cast<uintptr_t>(x) % 16 == 0; };
-  return p.value_dim % 4 == 0 && aligned(p.v) && aligned(p.o) && aligned(p.initial_state) && aligned(p.final_state);
+  return p.storage == LS_FLOAT32 && p.value_dim % 4 == 0 && aligned(p.v) && aligned(p.o) && aligned(p.initial_state) &&
+         aligned(p.final_state);
 }
 
+template <typename T>
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char* op) {
   if (p.key_dim > kMaxKeyDim) {
     return ls::Fail(LS_INVALID_ARGUMENT, "%s on the GPU needs key_dim <= %d, got %lld", op, kMaxKeyDim,
@@ -295,21 +304,30 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char*
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
     const int most = static_cast<int>(SharedBytes(kMaxKeyDim, kMaxKeyDim / kRows));
-    opt_in_error = cudaFuncSetAttribute(DeltaRuleKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+    opt_in_error = cudaFuncSetAttribute(DeltaRuleKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
   });
   LS_CUDA_TRY(opt_in_error, op);
-  const RuleArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim, p.q, p.k, p.v, p.beta, p.g,
-                      p.initial_state, p.o, p.final_state, p.scale, p.use_qk_l2norm != 0};
-  if (p.seqlen == 1 && StepQuadsFit(p)) {
+  const RuleArgs<T> a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim,
+                         reinterpret_cast<const T*>(p.q), reinterpret_cast<const T*>(p.k), reinterpret_cast<const T*>(p.v),
+                         p.beta, p.g, p.initial_state, reinterpret_cast<T*>(p.o), p.final_state, p.scale, p.use_qk_l2norm != 0};
+  bool quads = false;
+  if constexpr (sizeof(T) == 4) quads = p.seqlen == 1 && StepQuadsFit(p);
+  if (quads) {
     const int quad_groups = static_cast<int>((p.value_dim + 4 * kColumns - 1) / (4 * kColumns));
-    DeltaStepQuadKernel<<<static_cast<unsigned>(p.batch * p.value_heads * quad_groups), 32 * warps, 0, stream>>>(a, quad_groups);
+    if constexpr (sizeof(T) == 4) {
+      DeltaStepQuadKernel<<<static_cast<unsigned>(p.batch * p.value_heads * quad_groups), 32 * warps, 0, stream>>>(a, quad_groups);
+    }
   } else if (p.seqlen == 1) {
-    DeltaStepKernel<<<static_cast<unsigned>(blocks), 32 * warps, 0, stream>>>(a, groups);
+    DeltaStepKernel<T><<<static_cast<unsigned>(blocks), 32 * warps, 0, stream>>>(a, groups);
   } else {
-    DeltaRuleKernel<<<static_cast<unsigned>(blocks), 32 * warps, shared, stream>>>(a, groups);
+    DeltaRuleKernel<T><<<static_cast<unsigned>(blocks), 32 * warps, shared, stream>>>(a, groups);
   }
   LS_CUDA_TRY(cudaGetLastError(), op);
   return LS_OK;
+}
+
+ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char* op) {
+  return p.storage == LS_BFLOAT16 ? Launch<__nv_bfloat16>(p, stream, op) : Launch<float>(p, stream, op);
 }
 
 // The chunked form (delta_rule_chunked.cu) from two chunks on, where it fits: its sequential part is a walk over

@@ -33,11 +33,14 @@ constexpr int kStateThreads = 512;  // StateKernel's 16: a 16 x 8 tile of V' and
 constexpr int kValueBlock = 64;  // value columns of U formed at once in PrepareKernel
 constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 
+// T: the storage of q, k, v and o (float, or bf16 widened when staged); beta and g are float.
+template <typename T>
 struct ChunkArgs {
   int64_t batch, seqlen, heads, value_heads;
   int K, V, Kp, Vp;  // key and value dims, and padded to 16 and 32
-  const float *q, *k, *v, *beta, *g;
-  float* o;
+  const T *q, *k, *v;
+  const float *beta, *g;
+  T* o;
   float scale;
   bool l2norm;
 };
@@ -73,7 +76,8 @@ size_t StateShared(int Kp) {
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
 
 // blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
-__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk) {
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> a, const Workspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -223,8 +227,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs a, 
 
 // blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
 // kKp = a.Kp as a constant: every shared-memory offset in the products is then an immediate.
-template <int kKp>
-__global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs a, const Workspace w, int64_t first_chunk, int groups,
+template <typename T, int kKp>
+__global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs<T> a, const Workspace w, int64_t first_chunk, int groups,
                                                         const float* state_in, float* state_out) {
   extern __shared__ float shared[];
   constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp);
@@ -294,7 +298,7 @@ __global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs 
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(0, e);
-      if (t < n && j < V) a.o[((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j] = o[0][e];
+      if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, o[0][e]);
     }
     // S <- e^gamma_last S + Kg^T V', each warp on its own 16 x 16 tiles of the slice.
     for (int unit = warp; unit < Kp / 16 * 2; unit += kStateThreads / 32) {
@@ -323,17 +327,16 @@ __global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs 
   }
 }
 
-using StateKernelFunction = void (*)(const ChunkArgs, const Workspace, int64_t, int, const float*, float*);
+template <typename T>
+using StateKernelFunction = void (*)(const ChunkArgs<T>, const Workspace, int64_t, int, const float*, float*);
 // By padded key dim / 16 - 1.
-constexpr StateKernelFunction kStateKernels[kMaxPadded / 16] = {
-    StateKernel<16>, StateKernel<32>, StateKernel<48>, StateKernel<64>,
-    StateKernel<80>, StateKernel<96>, StateKernel<112>, StateKernel<128>};
+template <typename T>
+constexpr StateKernelFunction<T> kStateKernels[kMaxPadded / 16] = {
+    StateKernel<T, 16>, StateKernel<T, 32>, StateKernel<T, 48>, StateKernel<T, 64>,
+    StateKernel<T, 80>, StateKernel<T, 96>, StateKernel<T, 112>, StateKernel<T, 128>};
 
-}  // namespace
-
-bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) { return p.key_dim <= kMaxPadded; }
-
-ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
+template <typename T>
+ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
   const int groups = static_cast<int>((p.value_dim + kCols - 1) / kCols);
   const int Vp = groups * kCols;
@@ -346,10 +349,10 @@ ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t str
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = cudaFuncSetAttribute(PrepareKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    opt_in_error = cudaFuncSetAttribute(PrepareKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(PrepareShared(kMaxPadded)));
     for (int i = 0; i < kMaxPadded / 16 && opt_in_error == cudaSuccess; ++i) {
-      opt_in_error = cudaFuncSetAttribute(kStateKernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
+      opt_in_error = cudaFuncSetAttribute(kStateKernels<T>[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(StateShared(16 * (i + 1))));
     }
   });
@@ -368,18 +371,28 @@ ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t str
     if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim, kWhat)) return s;
     state = temporary_state.get<float>();
   }
-  const ChunkArgs a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
-                       Kp, Vp, p.q, p.k, p.v, p.beta, p.g, p.o, p.scale, p.use_qk_l2norm != 0};
+  const ChunkArgs<T> a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
+                          Kp, Vp, reinterpret_cast<const T*>(p.q), reinterpret_cast<const T*>(p.k),
+                          reinterpret_cast<const T*>(p.v), p.beta, p.g, reinterpret_cast<T*>(p.o), p.scale,
+                          p.use_qk_l2norm != 0};
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    PrepareKernel<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
+    PrepareKernel<T><<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
-    kStateKernels[Kp / 16 - 1]<<<static_cast<unsigned>(heads * groups), kStateThreads, StateShared(Kp), stream>>>(
+    kStateKernels<T>[Kp / 16 - 1]<<<static_cast<unsigned>(heads * groups), kStateThreads, StateShared(Kp), stream>>>(
         a, w, first, groups, state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }
   return LS_OK;
+}
+
+}  // namespace
+
+bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) { return p.key_dim <= kMaxPadded; }
+
+ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
+  return p.storage == LS_BFLOAT16 ? Launch<__nv_bfloat16>(p, stream) : Launch<float>(p, stream);
 }
 
 }  // namespace cuda

@@ -6,7 +6,7 @@
  * updated in place, and the GPU's key_dim limit.
  */
 import { describe, expect, test } from 'vitest';
-import { available, DeviceTensor, tensor, type DeltaRuleParams, type Tensor } from '../../ts/index.node.js';
+import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type DeltaRuleParams, type Tensor } from '../../ts/index.node.js';
 import { backend, type TestBackend } from '../helpers/backends.js';
 import { expectClose } from '../helpers/compare.js';
 import { goldenTests } from '../helpers/goldenTests.js';
@@ -32,6 +32,8 @@ function randomRule(seed: number): DeltaRuleParams {
   if (r() < 0.3) p.scale = 0.5 + r();
   return p;
 }
+
+const rounded = (t: Tensor): Tensor => toFloat32(toBFloat16(t));
 
 /** Token t of [B, T, X, Y] as [B, X, Y] (or of [B, T, X] as [B, X]). */
 function token(t: Tensor, index: number): Tensor {
@@ -72,6 +74,42 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
         expectClose(`${what} finalState`, out.finalState!, ref.finalState!, tolerance);
       }
     }
+  });
+
+  run('bfloat16 q, k and v (both forms, device tensors, and the step): float32 arithmetic, o rounded', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    for (let seed = 81; seed <= 90; seed++) {
+      const p = randomRule(seed);
+      const [K, T] = [p.q.shape[3]!, p.q.shape[1]!];
+      const ref = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
+      for (const algorithm of ['chunked', 'recurrent'] as const) {
+        const out = await gpu.deltaRule({ ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v), algorithm });
+        expect(out.o.dtype).toBe('bfloat16');
+        const what = `seed ${seed} ${algorithm} (T ${T} K ${K} V ${p.v.shape[3]})`;
+        // o: the float32 result rounded to bfloat16 (2^-9 relative at most); the state stays float32.
+        expectClose(`${what} o`, toFloat32(out.o), ref.o, 4e-3);
+        expectClose(`${what} finalState`, out.finalState!, ref.finalState!, algorithm === 'chunked' && K <= 128 && T > 1 ? 1e-4 : 1e-5);
+      }
+    }
+    const r = rng(92);
+    const [B, T, H, K, V] = [2, 100, 2, 64, 64];
+    const q = toBFloat16(uniform(r, [B, T, H, K])), k = toBFloat16(uniform(r, [B, T, H, K], -0.2, 0.2));
+    const v = toBFloat16(uniform(r, [B, T, H, V])), beta = uniform(r, [B, T, H], 0, 1);
+    const host = await gpu.deltaRule({ q, k, v, beta, returnFinalState: true });
+    const dq = await gpu.toDevice(q);
+    const onDevice = await gpu.deltaRule({ q: dq, k, v, beta, returnFinalState: true });
+    expect(onDevice.o).toBeInstanceOf(DeviceTensor);
+    expect((await gpu.toHost(onDevice.o)).data).toEqual(host.o.data);
+    const state = onDevice.finalState!;
+    const step = { q: toBFloat16(uniform(r, [B, H, K])), k: toBFloat16(uniform(r, [B, H, K], -0.2, 0.2)), v: toBFloat16(uniform(r, [B, H, V])), beta: uniform(r, [B, H], 0, 1) };
+    const reference = tensor((await gpu.toHost(state)).data.slice(), [B, H, K, V]);
+    const stepQ = await gpu.toDevice(step.q);
+    const { o } = await gpu.deltaRuleStep({ ...step, q: stepQ, state });
+    const want = await cpu.deltaRuleStep({ ...step, state: reference, q: toFloat32(step.q), k: toFloat32(step.k), v: toFloat32(step.v) });
+    expect(o).toBeInstanceOf(DeviceTensor);
+    expectClose('step o', toFloat32((await gpu.toHost(o)) as Tensor<'bfloat16'>), want.o, 4e-3);
+    expectClose('step state', await gpu.toHost(state), reference, 1e-5);
+    for (const d of [dq, stepQ, onDevice.o, state, o]) d.dispose();
   });
 
   run('device tensors in and out; prefill then steps on a device state == the whole sequence', async () => {

@@ -116,16 +116,18 @@ class CudaDevice implements DeviceSupport {
 
   async deltaRule(a: WithOperands<DeltaRuleArgs> & DeviceCallOptions): Promise<{ o: Operand; finalState?: Operand }> {
     const { cancel: _ignored, ...rest } = a;
-    const out = await this.addon.cudaDeltaRule({ ...handles('deltaRule', rest), algorithm: DELTA_ALGORITHMS[a.algorithm] });
-    const result: { o: Operand; finalState?: Operand } = { o: this.output(out.o, 'float32', [a.batch, a.seqlen, a.valueHeads, a.valueDim]) };
+    const out = await this.addon.cudaDeltaRule({
+      ...handles('deltaRule', rest), algorithm: DELTA_ALGORITHMS[a.algorithm], storage: a.storage === 'bfloat16' ? 1 : 0,
+    });
+    const result: { o: Operand; finalState?: Operand } = { o: this.output(out.o, a.storage, [a.batch, a.seqlen, a.valueHeads, a.valueDim]) };
     if (out.finalState) result.finalState = this.output(out.finalState, 'float32', [a.batch, a.valueHeads, a.keyDim, a.valueDim]);
     return result;
   }
 
   async deltaRuleStep(a: WithOperands<DeltaRuleStepArgs> & DeviceCallOptions): Promise<{ o: Operand }> {
     const { cancel: _ignored, ...rest } = a;
-    const out = await this.addon.cudaDeltaRuleStep(handles('deltaRuleStep', rest));
-    return { o: this.output(out.o, 'float32', [a.batch, a.valueHeads, a.valueDim]) };
+    const out = await this.addon.cudaDeltaRuleStep({ ...handles('deltaRuleStep', rest), storage: a.storage === 'bfloat16' ? 1 : 0 });
+    return { o: this.output(out.o, a.storage, [a.batch, a.valueHeads, a.valueDim]) };
   }
 
   async fftConv(a: WithOperands<FftConvArgs> & DeviceCallOptions): Promise<{ y: Operand }> {

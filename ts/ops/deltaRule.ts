@@ -8,16 +8,20 @@
  * fused recurrence (`algorithm`; 'auto' picks the faster for the shape); the js reference is the recurrence. cuda
  * has both too, with host or device tensors: the chunked form (64-token chunks whatever chunkSize says, products
  * on tensor cores at float32 accuracy) for K ≤ 128 past one chunk under 'auto', the recurrence otherwise (K ≤ 256).
+ * q, k and v may be bfloat16 (one dtype for the three; o comes back in it; beta, g and the states stay float32):
+ * cuda computes in float32 from bfloat16 storage, the CPU backends widen the inputs and round o.
  */
 import type { Backend, DeltaRuleAlgorithm, DeltaRuleArgs, Operand } from '../backend.js';
-import type { DeviceTensor } from '../device.js';
-import type { Tensor } from '../tensor.js';
+import { floatsToBFloat16, type Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateDeltaRule } from '../validate.js';
-import { outputTensor, type FloatInput } from './selectiveScan.js';
+import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
-/** X: the type of every tensor, a host float32 Tensor or (cuda backend) a device tensor. */
-export interface DeltaRuleParams<X extends FloatInput = Tensor> {
+/**
+ * X: the type of q, k and v (float32 or bfloat16, host or, cuda backend, device); F: the type of beta, g and
+ * initialState (float32). o comes back in q's dtype.
+ */
+export interface DeltaRuleParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
   /** Queries, [B, T, H, K]. */
   q: X;
   /** Keys, [B, T, H, K]. */
@@ -25,11 +29,11 @@ export interface DeltaRuleParams<X extends FloatInput = Tensor> {
   /** Values, [B, T, HV, V]; HV = m·H value heads share each q/k head (grouped value heads). */
   v: X;
   /** Writing strength, [B, T, HV]. */
-  beta: X;
+  beta: F;
   /** Log-decay (≤ 0), [B, T, HV]: Gated DeltaNet. Absent: plain DeltaNet. */
-  g?: X;
+  g?: F;
   /** State at t = 0, [B, HV, K, V]; zeros when absent. */
-  initialState?: X;
+  initialState?: F;
   /** Output scale (default K^-0.5). */
   scale?: number;
   /** Tokens per chunk of the chunked form: 16, 32 or 64 (default 64). */
@@ -44,29 +48,29 @@ export interface DeltaRuleParams<X extends FloatInput = Tensor> {
   signal?: AbortSignal;
 }
 
-export interface DeltaRuleResult<Y = Tensor> {
-  /** [B, T, HV, V], on the device when q is. */
+export interface DeltaRuleResult<Y = Tensor, S = Tensor> {
+  /** [B, T, HV, V] in q's dtype, on the device when q is. */
   o: Y;
-  /** [B, HV, K, V], present when returnFinalState was true; on the device when q is. */
-  finalState?: Y;
+  /** [B, HV, K, V] float32, present when returnFinalState was true; on the device when q is. */
+  finalState?: S;
 }
 
-export async function deltaRule(backend: Backend, params: DeltaRuleParams<FloatInput>): Promise<DeltaRuleResult<Tensor | DeviceTensor>> {
-  const { onDevice, ...args } = validateDeltaRule(params);
+export async function deltaRule(backend: Backend, params: DeltaRuleParams<ScanInput, FloatInput>): Promise<DeltaRuleResult<unknown, unknown>> {
+  const { storage, onDevice, ...args } = validateDeltaRule(params);
   const signal = checkSignal('deltaRule', params.signal);
   let out: { o: Operand; finalState?: Operand };
   if (backend.device) {
     const device = backend.device;
-    out = await cancellable(signal, () => device.deltaRule({ ...args, storage: 'float32', outputsOnDevice: onDevice }));
+    out = await cancellable(signal, () => device.deltaRule({ ...args, storage, outputsOnDevice: onDevice }));
   } else {
+    // CPU backends compute in float32: bfloat16 inputs are widened, and o is rounded back.
     const host = hostFloats<DeltaRuleArgs>('deltaRule', backend.name, args);
-    out = await cancellable(signal, (cancel) => backend.deltaRule({ ...host, cancel }));
+    const cpu = await cancellable(signal, (cancel) => backend.deltaRule({ ...host, cancel }));
+    out = { o: storage === 'bfloat16' ? floatsToBFloat16(cpu.o) : cpu.o, finalState: cpu.finalState };
   }
-  const result: DeltaRuleResult<Tensor | DeviceTensor> = {
-    o: outputTensor(out.o, 'float32', [args.batch, args.seqlen, args.valueHeads, args.valueDim]) as Tensor | DeviceTensor,
-  };
+  const result: DeltaRuleResult<unknown, unknown> = { o: outputTensor(out.o, storage, [args.batch, args.seqlen, args.valueHeads, args.valueDim]) };
   if (args.returnFinalState) {
-    result.finalState = outputTensor(out.finalState!, 'float32', [args.batch, args.valueHeads, args.keyDim, args.valueDim]) as Tensor | DeviceTensor;
+    result.finalState = outputTensor(out.finalState!, 'float32', [args.batch, args.valueHeads, args.keyDim, args.valueDim]);
   }
   return result;
 }

@@ -2,19 +2,19 @@
  * deltaRuleStep — one decode token of the delta rule for a batch of sequences.
  *
  * Advances `state` [B, HV, K, V] by one token **in place** and returns o [B, HV, V]; the math is deltaRule's
- * with T = 1 and initialState = state. If the call rejects (bad arguments), the state is left untouched.
+ * with T = 1 and initialState = state. If the call rejects (bad arguments), the state is left untouched. q, k and v
+ * may be bfloat16 (o comes back in it; the state stays float32), as in deltaRule.
  */
 import type { Backend, DeltaRuleStepArgs, Operand } from '../backend.js';
-import type { DeviceTensor } from '../device.js';
-import type { Tensor } from '../tensor.js';
+import { floatsToBFloat16, type Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateDeltaRuleStep } from '../validate.js';
-import { outputTensor, type FloatInput } from './selectiveScan.js';
+import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
-/** X: the type of every tensor, a host float32 Tensor or (cuda backend) a device tensor. */
-export interface DeltaRuleStepParams<X extends FloatInput = Tensor> {
+/** X: the type of q, k and v (float32 or bfloat16; o comes back in it); F: the type of the float32 rest. */
+export interface DeltaRuleStepParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
   /** [B, HV, K, V], updated in place. */
-  state: X;
+  state: F;
   /** [B, H, K] */
   q: X;
   /** [B, H, K] */
@@ -22,9 +22,9 @@ export interface DeltaRuleStepParams<X extends FloatInput = Tensor> {
   /** [B, HV, V] */
   v: X;
   /** [B, HV] */
-  beta: X;
+  beta: F;
   /** Log-decay, [B, HV] (Gated DeltaNet). */
-  g?: X;
+  g?: F;
   /** Default K^-0.5. */
   scale?: number;
   useQkL2Norm?: boolean;
@@ -32,16 +32,17 @@ export interface DeltaRuleStepParams<X extends FloatInput = Tensor> {
   signal?: AbortSignal;
 }
 
-export async function deltaRuleStep(backend: Backend, params: DeltaRuleStepParams<FloatInput>): Promise<{ o: Tensor | DeviceTensor }> {
-  const { onDevice, ...args } = validateDeltaRuleStep(params);
+export async function deltaRuleStep(backend: Backend, params: DeltaRuleStepParams<ScanInput, FloatInput>): Promise<{ o: unknown }> {
+  const { storage, onDevice, ...args } = validateDeltaRuleStep(params);
   const signal = checkSignal('deltaRuleStep', params.signal);
   let o: Operand;
   if (backend.device) {
     const device = backend.device;
-    ({ o } = await cancellable(signal, () => device.deltaRuleStep({ ...args, storage: 'float32', outputsOnDevice: onDevice })));
+    ({ o } = await cancellable(signal, () => device.deltaRuleStep({ ...args, storage, outputsOnDevice: onDevice })));
   } else {
     const host = hostFloats<DeltaRuleStepArgs>('deltaRuleStep', backend.name, args);
-    ({ o } = await cancellable(signal, (cancel) => backend.deltaRuleStep({ ...host, cancel })));
+    const cpu = await cancellable(signal, (cancel) => backend.deltaRuleStep({ ...host, cancel }));
+    o = storage === 'bfloat16' ? floatsToBFloat16(cpu.o) : cpu.o;
   }
-  return { o: outputTensor(o, 'float32', [args.batch, args.valueHeads, args.valueDim]) as Tensor | DeviceTensor };
+  return { o: outputTensor(o, storage, [args.batch, args.valueHeads, args.valueDim]) };
 }

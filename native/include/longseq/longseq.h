@@ -33,7 +33,8 @@ typedef enum ls_status {
 
 /* Element types of the tensors an op stores. float32 everywhere; bfloat16 (the upper half of a float32, as
  * uint16_t) on CUDA for the selective scan's u, delta, z, B, C and y, fftConv's u, k and y, and the SSD scan's x,
- * z, B, C and y, where the pointers typed float* then point at bfloat16 data. The CPU kernels take float32 only. */
+ * z, B, C and y, and the delta rule's q, k, v and o, where the pointers typed float* then point at bfloat16 data.
+ * The CPU kernels take float32 only. */
 typedef enum ls_dtype {
   LS_FLOAT32 = 0,
   LS_BFLOAT16 = 1
@@ -157,6 +158,7 @@ typedef struct ls_delta_rule_params {
   int32_t algorithm;  /* ls_delta_algorithm */
   float* o;
   float* final_state;
+  int32_t storage; /* ls_dtype of q, k, v and o; beta, g and the states stay float32 */
 } ls_delta_rule_params;
 
 LS_API ls_status ls_delta_rule_cpu(const ls_delta_rule_params* p);
@@ -177,6 +179,7 @@ typedef struct ls_delta_rule_step_params {
   float scale;
   int32_t use_qk_l2norm;
   float* o;
+  int32_t storage; /* ls_dtype of q, k, v and o; the state and the rest stay float32 */
 } ls_delta_rule_step_params;
 
 LS_API ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p);
@@ -413,7 +416,9 @@ LS_API ls_status ls_cuda_synchronize(void* stream);
  * cancel are ignored), with `storage` LS_FLOAT32 or LS_BFLOAT16. dstate <= 64. */
 LS_API ls_status ls_selective_scan_cuda(const ls_selective_scan_params* p, void* stream);
 LS_API ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params* p, void* stream);
-/* The delta rule and its step (float32), as the recurrence whatever `algorithm` asks; key_dim <= 256. */
+/* The delta rule and its step, `storage` LS_FLOAT32 or LS_BFLOAT16; key_dim <= 256. Past 64 tokens with key_dim
+ * <= 128 the chunked form on tensor cores (chunks of 64 whatever chunk_size says) unless `algorithm` asks for the
+ * recurrence; otherwise the recurrence. */
 LS_API ls_status ls_delta_rule_cuda(const ls_delta_rule_params* p, void* stream);
 LS_API ls_status ls_delta_rule_step_cuda(const ls_delta_rule_step_params* p, void* stream);
 /* The causal conv1d and its step (float32); the CPU entries' arguments and checks. */
@@ -426,7 +431,9 @@ LS_API ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_params* 
 LS_API ls_status ls_fft_conv_cuda(const ls_fft_conv_params* p, void* stream);
 LS_API int64_t ls_fft_conv_spectrum_floats_cuda(int64_t channels, int64_t seqlen, int64_t kernel_len);
 LS_API ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params* p, void* stream);
-/* Mamba-2's SSD scan and its step (float32, dstate <= 256), as the recurrence whatever `algorithm` asks. */
+/* Mamba-2's SSD scan and its step, `storage` LS_FLOAT32 or LS_BFLOAT16; dstate <= 256. Past 128 tokens with
+ * dstate <= 128 the chunked form on tensor cores (chunks of 128 whatever chunk_size says) unless `algorithm` asks
+ * for the recurrence; otherwise the recurrence. */
 LS_API ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params* p, void* stream);
 LS_API ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params* p, void* stream);
 
