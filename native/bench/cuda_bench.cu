@@ -874,6 +874,8 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
   if (only == "deltaRuleStep") {
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results);  // the issue's decode step
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 128, true, LS_DELTA_AUTO, limits, results);
+    BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    BenchDeltaRuleCase(3, 1, 4, 8, 128, 50, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);  // one column a thread
   }
   if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, unchecked
     BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results);

@@ -216,10 +216,23 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepKernel(const
   }
 }
 
+// Four consecutive v elements as floats, and o's four back: one 16-byte (float) or 8-byte (bf16) access.
+__device__ __forceinline__ float4 LoadQuad(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ float4 LoadQuad(const __nv_bfloat16* p) {
+  float v[4];
+  Quad<__nv_bfloat16>::Unpack(*reinterpret_cast<const uint2*>(p), v);
+  return make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void StoreQuad(float* p, float4 x) { *reinterpret_cast<float4*>(p) = x; }
+__device__ __forceinline__ void StoreQuad(__nv_bfloat16* p, float4 x) {
+  *reinterpret_cast<uint2*>(p) = Quad<__nv_bfloat16>::Pack({x.x, x.y, x.z, x.w});
+}
+
 // The step with four value columns per thread (DeltaStepKernel's layout otherwise): 16-byte loads and stores of the
-// state, a block per (b * value_heads + hv, 128 columns). For value_dim a multiple of 4 and 16-byte aligned
-// float tensors (StepQuadsFit).
-__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(const RuleArgs<float> a, int groups) {
+// state, a block per (b * value_heads + hv, 128 columns). For value_dim a multiple of 4 and aligned tensors
+// (StepQuadsFit).
+template <typename T>
+__global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(const RuleArgs<T> a, int groups) {
   __shared__ float4 parts[kMaxKeyDim / kRows][kColumns][2];
   const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim);
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -234,8 +247,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
     const int i = row0 + m;
     S[m] = s0 && has_columns && i < K ? *reinterpret_cast<const float4*>(s0 + i * V + j) : make_float4(0.f, 0.f, 0.f, 0.f);
   }
-  const float* q = a.q + (b * a.heads + h) * K;
-  const float* k = a.k + (b * a.heads + h) * K;
+  const T* q = a.q + (b * a.heads + h) * K;
+  const T* k = a.k + (b * a.heads + h) * K;
   float rq, rk;
   const float kq = QkProducts(q, k, K, a.l2norm, rq, rk);
   float kr[kRows];
@@ -243,8 +256,8 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
 #pragma unroll
   for (int m = 0; m < kRows; ++m) {
     const int i = row0 + m;
-    kr[m] = i < K ? k[i] * rk : 0.f;
-    const float qr = i < K ? q[i] * rq : 0.f;
+    kr[m] = i < K ? ToFloat(k[i]) * rk : 0.f;
+    const float qr = i < K ? ToFloat(q[i]) * rq : 0.f;
     pk.x = fmaf(S[m].x, kr[m], pk.x), pk.y = fmaf(S[m].y, kr[m], pk.y), pk.z = fmaf(S[m].z, kr[m], pk.z), pk.w = fmaf(S[m].w, kr[m], pk.w);
     pq.x = fmaf(S[m].x, qr, pq.x), pq.y = fmaf(S[m].y, qr, pq.y), pq.z = fmaf(S[m].z, qr, pq.z), pq.w = fmaf(S[m].w, qr, pq.w);
   }
@@ -258,13 +271,12 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
   }
   if (!has_columns) return;
   const float d = a.g ? Exp2(a.g[bh] * kLog2e) : 1.f, beta = a.beta[bh];
-  const float4 v = *reinterpret_cast<const float4*>(a.v + bh * V + j);
+  const float4 v = LoadQuad(a.v + bh * V + j);
   const float4 vp = make_float4(beta * (v.x - d * sk.x), beta * (v.y - d * sk.y), beta * (v.z - d * sk.z), beta * (v.w - d * sk.w));
   if (warp == 0) {
     const float c = kq * rq * rk;
-    *reinterpret_cast<float4*>(a.o + bh * V + j) =
-        make_float4(a.scale * fmaf(d, sq.x, vp.x * c), a.scale * fmaf(d, sq.y, vp.y * c), a.scale * fmaf(d, sq.z, vp.z * c),
-                    a.scale * fmaf(d, sq.w, vp.w * c));
+    StoreQuad(a.o + bh * V + j, make_float4(a.scale * fmaf(d, sq.x, vp.x * c), a.scale * fmaf(d, sq.y, vp.y * c),
+                                            a.scale * fmaf(d, sq.z, vp.z * c), a.scale * fmaf(d, sq.w, vp.w * c)));
   }
   if (a.final_state) {
     float* s1 = a.final_state + bh * K * V;
@@ -280,9 +292,10 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
 }
 
 bool StepQuadsFit(const ls_delta_rule_params& p) {
-  const auto aligned = [](const void* x) { return reinterpret_cast<uintptr_t>(x) % 16 == 0; };
-  return p.storage == LS_FLOAT32 && p.value_dim % 4 == 0 && aligned(p.v) && aligned(p.o) && aligned(p.initial_state) &&
-         aligned(p.final_state);
+  const auto aligned = [](const void* x, int bytes) { return reinterpret_cast<uintptr_t>(x) % bytes == 0; };
+  const int quad = p.storage == LS_BFLOAT16 ? 8 : 16;  // four v and o elements
+  return p.value_dim % 4 == 0 && aligned(p.v, quad) && aligned(p.o, quad) && aligned(p.initial_state, 16) &&
+         aligned(p.final_state, 16);
 }
 
 template <typename T>
@@ -310,13 +323,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char*
   const RuleArgs<T> a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim,
                          reinterpret_cast<const T*>(p.q), reinterpret_cast<const T*>(p.k), reinterpret_cast<const T*>(p.v),
                          p.beta, p.g, p.initial_state, reinterpret_cast<T*>(p.o), p.final_state, p.scale, p.use_qk_l2norm != 0};
-  bool quads = false;
-  if constexpr (sizeof(T) == 4) quads = p.seqlen == 1 && StepQuadsFit(p);
-  if (quads) {
+  if (p.seqlen == 1 && StepQuadsFit(p)) {
     const int quad_groups = static_cast<int>((p.value_dim + 4 * kColumns - 1) / (4 * kColumns));
-    if constexpr (sizeof(T) == 4) {
-      DeltaStepQuadKernel<<<static_cast<unsigned>(p.batch * p.value_heads * quad_groups), 32 * warps, 0, stream>>>(a, quad_groups);
-    }
+    DeltaStepQuadKernel<T><<<static_cast<unsigned>(p.batch * p.value_heads * quad_groups), 32 * warps, 0, stream>>>(a, quad_groups);
   } else if (p.seqlen == 1) {
     DeltaStepKernel<T><<<static_cast<unsigned>(blocks), 32 * warps, 0, stream>>>(a, groups);
   } else {
