@@ -1,16 +1,17 @@
 // Mamba-2's SSD scan on the GPU in the chunked form (the state-space duality; the CPU's ChunkedHead in
 // cpu/ssd_scan.cc is the same math), its matrix products on tensor cores in 3xTF32 (tensor_core.cuh: float32
-// accuracy). Per head, in chunks of kQ tokens, with gamma_t = sum of dt_u A over the chunk's tokens u <= t:
+// accuracy); x, z, B, C and y in float32 or bf16 storage. Per head, in chunks of kQ tokens, with gamma_t = sum of
+// dt_u A over the chunk's tokens u <= t:
 //   y_t   = e^gamma_t C_t S_in + sum_{s <= t} (C_t . B_s) e^(gamma_t - gamma_s) dt_s x_s + D x_t, then the z gate
 //   S_out = e^gamma_last S_in + sum_s e^(gamma_last - gamma_s) dt_s x_s B_s^T
 // Four kernels per segment of the sequence:
 //  - DecayKernel, per (batch, head, chunk): dt (bias, softplus, clamp) and gamma (in float64: within a chunk of
 //    strong decay gamma reaches the thousands, and float32 differences of it would lose 1e-4 near the diagonal);
 //  - GramKernel, per (batch, group, chunk): the lower triangle of C B^T, shared by the group's heads;
-//  - StateKernel, per (batch, head, 16 head dims): the walk over chunks with the state's slice in registers. It
-//    writes the state entering each chunk and adds the chunk's own part, a product over the chunk's tokens that
-//    does not depend on the walk: no chain of dependent latencies, the next chunk's operands arriving by cp.async
-//    under the product;
+//  - StateKernel, per (batch, head, 16 or 32 head dims): the walk over chunks with the state's slice in registers.
+//    It writes the state entering each chunk and adds the chunk's own part, a product over the chunk's tokens that
+//    does not depend on the walk: no chain of dependent latencies, the next operands arriving by cp.async under
+//    the product;
 //  - OutputKernel, per (batch, head, chunk, 64 head dims): y from the entering state and the chunk's tokens.
 // Decays appear only as exp of differences of cumulative log-decays within a chunk. The workspace holds one
 // segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state buffer (or a
