@@ -94,14 +94,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> 
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
   const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
 
-  // A warp per token (row); the copies in flight all at once, the padding zero-filled.
-  for (int t = warp; t < kC; t += kThreads / 32) {
-    const int64_t at = t < n ? ((b * a.seqlen + t0 + t) * a.heads + h) * K : 0;
-    for (int i = lane; i < Kp; i += 32) {
-      const bool inside = t < n && i < K;
-      StageElement(qs + t * rs + i, a.q + at + i, inside), StageElement(ks + t * rs + i, a.k + at + i, inside);
-    }
-  }
+  // The chunk's rows of q and k (token t's at row0 + t H K), the copies in flight all at once, the padding zero-filled.
+  const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
+  StageRows(qs, rs, a.q + row0, a.heads * K, kC, n, Kp, K);
+  StageRows(ks, rs, a.k + row0, a.heads * K, kC, n, Kp, K);
   CommitCopies();
   if (threadIdx.x < kC) {
     const int t = threadIdx.x;
@@ -202,12 +198,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> 
   float* U = w.U + record * kC * a.Vp;
   for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
     __syncthreads();  // the previous users of the staging space are done
-    for (int t = warp; t < kC; t += kThreads / 32) {
-      const int64_t at = t < n ? (b * a.seqlen + t0 + t) * a.value_heads + hv : 0;
-      for (int j = lane; j < kValueBlock; j += 32) {
-        StageElement(vb + t * kVbStride + j, a.v + at * a.V + j0 + j, t < n && j0 + j < a.V);
-      }
-    }
+    StageRows(vb, kVbStride, a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * a.V + j0, a.value_heads * a.V, kC, n,
+              kValueBlock, min(kValueBlock, a.V - j0));
     CommitCopies();
     WaitCopies<0>();
     __syncthreads();
