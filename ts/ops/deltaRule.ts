@@ -12,10 +12,10 @@
  * cuda computes in float32 from bfloat16 storage, the CPU backends widen the inputs and round o.
  */
 import type { Backend, DeltaRuleAlgorithm, DeltaRuleArgs, Operand } from '../backend.js';
-import { floatsToBFloat16, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateDeltaRule } from '../validate.js';
-import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
+import { inStorage, outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
 /**
  * X: the type of q, k and v (float32 or bfloat16, host or, cuda backend, device); F: the type of beta, g and
@@ -66,7 +66,7 @@ export async function deltaRule(backend: Backend, params: DeltaRuleParams<ScanIn
     // CPU backends compute in float32: bfloat16 inputs are widened, and o is rounded back.
     const host = hostFloats<DeltaRuleArgs>('deltaRule', backend.name, args);
     const cpu = await cancellable(signal, (cancel) => backend.deltaRule({ ...host, cancel }));
-    out = { o: storage === 'bfloat16' ? floatsToBFloat16(cpu.o) : cpu.o, finalState: cpu.finalState };
+    out = { o: inStorage(cpu.o, storage), finalState: cpu.finalState };
   }
   const result: DeltaRuleResult<unknown, unknown> = { o: outputTensor(out.o, storage, [args.batch, args.seqlen, args.valueHeads, args.valueDim]) };
   if (args.returnFinalState) {

@@ -6,10 +6,10 @@
  * may be bfloat16 (o comes back in it; the state stays float32), as in deltaRule.
  */
 import type { Backend, DeltaRuleStepArgs, Operand } from '../backend.js';
-import { floatsToBFloat16, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateDeltaRuleStep } from '../validate.js';
-import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
+import { inStorage, outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
 /** X: the type of q, k and v (float32 or bfloat16; o comes back in it); F: the type of the float32 rest. */
 export interface DeltaRuleStepParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
@@ -42,7 +42,7 @@ export async function deltaRuleStep(backend: Backend, params: DeltaRuleStepParam
   } else {
     const host = hostFloats<DeltaRuleStepArgs>('deltaRuleStep', backend.name, args);
     const cpu = await cancellable(signal, (cancel) => backend.deltaRuleStep({ ...host, cancel }));
-    o = storage === 'bfloat16' ? floatsToBFloat16(cpu.o) : cpu.o;
+    o = inStorage(cpu.o, storage);
   }
   return { o: outputTensor(o, storage, [args.batch, args.valueHeads, args.valueDim]) };
 }

@@ -12,11 +12,11 @@
  */
 import type { Backend, FftConvAlgorithm, Operand } from '../backend.js';
 import { DeviceTensor } from '../device.js';
-import { floatsToBFloat16, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateFftConv, validateFftConvPlan, validateFftConvRun, type FftConvOperands } from '../validate.js';
 import type { FftConvArgs, FftConvSpectrumArgs } from '../backend.js';
-import { outputTensor, type FloatInput, type OutputLike, type ScanInput } from './selectiveScan.js';
+import { inStorage, outputTensor, type FloatInput, type OutputLike, type ScanInput } from './selectiveScan.js';
 
 /**
  * U: the type of u and k, float32 or bfloat16 (cuda computes in float32 from bfloat16 storage; the CPU
@@ -68,7 +68,7 @@ async function run(backend: Backend, op: string, a: FftConvOperands, signal: Abo
   } else {
     const host = hostFloats<FftConvArgs>(op, backend.name, args);
     const out = (await cancellable(signal, (cancel) => backend.fftConv({ ...host, cancel }))).y;
-    y = storage === 'bfloat16' ? floatsToBFloat16(out) : out;
+    y = inStorage(out, storage);
   }
   return outputTensor(y, storage, [a.batch, a.channels, a.seqlen]);
 }

@@ -63,6 +63,11 @@ export interface SelectiveScanResult<Y = Tensor, S = Tensor> {
   finalState?: S;
 }
 
+/** A CPU backend's float32 output in the op's storage dtype: rounded to bfloat16 where the inputs were. */
+export function inStorage(floats: Float32Array, storage: DType): Float32Array | Uint16Array {
+  return storage === 'bfloat16' ? floatsToBFloat16(floats) : floats;
+}
+
 /** An output as the caller gets it: a device tensor as is, host data as a Tensor of its dtype. */
 export function outputTensor(out: Operand, dtype: DType, shape: readonly number[]): Tensor | Tensor<'bfloat16'> | DeviceTensor {
   if (out instanceof DeviceTensor) return out;
@@ -82,7 +87,7 @@ export async function selectiveScan(backend: Backend, params: SelectiveScanParam
     // CPU backends compute in float32: bfloat16 inputs are widened, and y is rounded back.
     const host = hostFloats<SelectiveScanArgs>('selectiveScan', backend.name, args);
     const cpu = await cancellable(signal, (cancel) => backend.selectiveScan({ ...host, cancel }));
-    out = { y: storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y, finalState: cpu.finalState };
+    out = { y: inStorage(cpu.y, storage), finalState: cpu.finalState };
   }
   const result: SelectiveScanResult<unknown, unknown> = { y: outputTensor(out.y, storage, yShape) };
   if (args.returnFinalState) result.finalState = outputTensor(out.finalState!, 'float32', stateShape);

@@ -9,10 +9,10 @@
  * y is a device tensor when x is.
  */
 import type { Backend, Operand, SelectiveScanStepArgs } from '../backend.js';
-import { floatsToBFloat16, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { cancellable, checkSignal } from '../cancel.js';
 import { hostFloats, validateSelectiveScanStep } from '../validate.js';
-import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
+import { inStorage, outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
 /** U: the type of x, delta, z, B and C; F: the type of state, A, D and deltaBias (see SelectiveScanParams). */
 export interface SelectiveScanStepParams<U extends ScanInput = Tensor, F extends FloatInput = Tensor> {
@@ -49,7 +49,7 @@ export async function selectiveScanStep(backend: Backend, params: SelectiveScanS
   } else {
     const host = hostFloats<SelectiveScanStepArgs>('selectiveScanStep', backend.name, args);
     const cpu = await cancellable(signal, (cancel) => backend.selectiveScanStep({ ...host, cancel }));
-    y = storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y;
+    y = inStorage(cpu.y, storage);
   }
   return { y: outputTensor(y, storage, [args.batch, args.dim]) };
 }

@@ -11,9 +11,9 @@
  */
 import type { Backend, Operand, SsdAlgorithm, SsdScanArgs } from '../backend.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { floatsToBFloat16, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { hostFloats, validateSsdScan } from '../validate.js';
-import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
+import { inStorage, outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
 /** X: the type of x, z, B and C (float32 or bfloat16, host or device); F: the type of the float32 rest. */
 export interface SsdScanParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
@@ -67,7 +67,7 @@ export async function ssdScan(backend: Backend, params: SsdScanParams<ScanInput,
     // CPU backends compute in float32: bfloat16 inputs are widened, and y is rounded back.
     const host = hostFloats<SsdScanArgs>('ssdScan', backend.name, args);
     const cpu = await cancellable(signal, (cancel) => backend.ssdScan({ ...host, cancel }));
-    out = { y: storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y, finalState: cpu.finalState };
+    out = { y: inStorage(cpu.y, storage), finalState: cpu.finalState };
   }
   const result: SsdScanResult<unknown, unknown> = { y: outputTensor(out.y, storage, [args.batch, args.seqlen, args.heads, args.headDim]) };
   if (args.returnFinalState) {

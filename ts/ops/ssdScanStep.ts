@@ -7,9 +7,9 @@
  */
 import type { Backend, Operand, SsdScanStepArgs } from '../backend.js';
 import { cancellable, checkSignal } from '../cancel.js';
-import { floatsToBFloat16, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { hostFloats, validateSsdScanStep } from '../validate.js';
-import { outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
+import { inStorage, outputTensor, type FloatInput, type ScanInput } from './selectiveScan.js';
 
 /** X: the type of x, z, B and C (float32 or bfloat16); F: the type of the float32 rest (the state among them). */
 export interface SsdScanStepParams<X extends ScanInput = Tensor, F extends FloatInput = Tensor> {
@@ -47,7 +47,7 @@ export async function ssdScanStep(backend: Backend, params: SsdScanStepParams<Sc
   } else {
     const host = hostFloats<SsdScanStepArgs>('ssdScanStep', backend.name, args);
     const cpu = await cancellable(signal, (cancel) => backend.ssdScanStep({ ...host, cancel }));
-    y = storage === 'bfloat16' ? floatsToBFloat16(cpu.y) : cpu.y;
+    y = inStorage(cpu.y, storage);
   }
   return { y: outputTensor(y, storage, [args.batch, args.heads, args.headDim]) };
 }
