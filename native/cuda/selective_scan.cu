@@ -10,8 +10,8 @@
 //   finish  y_t += Σ_n W_t[n]·h0[n].
 // So each (step, state) costs one exp (the special-function unit's limit: dstate exps per element) and a few
 // FMAs. The warps of a block are channels of one group: the block stages the B and C tiles in shared memory
-// once for all of them, double-buffered with cp.async so the next tile loads while this one computes; u, delta
-// and z for the next tile are loaded into registers ahead too.
+// once for all of them, double-buffered with cp.async so the next tile loads while this one computes; each warp
+// stages its channel's u, delta and z for the next tile the same way.
 #include <algorithm>
 #include <mutex>
 
@@ -115,10 +115,12 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   const int np = a.states_padded;
   const int warp = threadIdx.x / kLanes;
   const int lane = threadIdx.x % kLanes;
-  // Layout: B and C tiles [2 buffers][np][kTile] in storage type, then per warp A·log2e and the carry ([np]).
+  // Layout: B and C tiles [2 buffers][np][kTile] and per warp its inputs [u, delta, z][kTile], in storage type;
+  // then per warp A·log2e and the carry ([np]).
   T* Bs = reinterpret_cast<T*>(smem4);
   T* Cs = Bs + 2 * np * kTile;
-  float* a2 = reinterpret_cast<float*>(Cs + 2 * np * kTile) + warp * 2 * np;
+  T* inputs = Cs + 2 * np * kTile + warp * 3 * kTile;
+  float* a2 = reinterpret_cast<float*>(Cs + 2 * np * kTile + a.warps * 3 * kTile) + warp * 2 * np;
   float* carry = a2 + np;
 
   const int64_t per_group = a.dim / a.groups;
@@ -165,32 +167,51 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
         }
       }
     }
-    CommitAsync();
   };
 
-  float un[K], dn[K], zn[K] = {};  // the next tile's inputs
+  // u, delta and z of a warp's channel go through shared memory too, a tile ahead by cp.async where rows allow
+  // 16-byte copies: no registers hold the next tile's inputs while this one computes (128 -> fewer registers
+  // and no spills). One buffer suffices: each lane copies exactly the steps it reads, and it reads them into
+  // registers before it issues the next tile's copies.
+  auto stage_inputs = [&](int64_t t0) {
+    T* dst = inputs + K * lane;
+    const int64_t t = t0 + K * lane;
+    const T* rows[3] = {u, delta, z};
+#pragma unroll
+    for (int r = 0; r < 3; ++r) {
+      if (r == 2 && !z) break;
+      if (kVector) {
+#pragma unroll
+        for (int q = 0; q < K; q += 4) {
+          const bool valid = t + q < len;
+          CopyAsync(dst + r * kTile + q, valid ? rows[r] + t + q : rows[r], valid);
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < K; ++j) dst[r * kTile + j] = t + j < len ? rows[r][t + j] : T(0.f);
+      }
+    }
+  };
+
   stage(0, 0);
-  LoadSteps<T, kVector, K>(u, K * lane, len, un);
-  LoadSteps<T, kVector, K>(delta, K * lane, len, dn);
-  if (z) LoadSteps<T, kVector, K>(z, K * lane, len, zn);
+  stage_inputs(0);
+  CommitAsync();
 
   const int64_t tiles = (L + kTile - 1) / kTile;
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t t0 = tile * kTile;
     const int buf = static_cast<int>(tile & 1);
+    WaitAsync<0>();
+    __syncthreads();
     float uj[K], dt[K], zj[K], yj[K];
-#pragma unroll
-    for (int j = 0; j < K; ++j) uj[j] = un[j], dt[j] = dn[j], zj[j] = zn[j];
+    ReadSteps<T, K>(inputs + K * lane, uj);
+    ReadSteps<T, K>(inputs + kTile + K * lane, dt);
+    if (z) ReadSteps<T, K>(inputs + 2 * kTile + K * lane, zj);
     if (tile + 1 < tiles) {
       stage(buf ^ 1, t0 + kTile);
-      LoadSteps<T, kVector, K>(u, t0 + kTile + K * lane, len, un);
-      LoadSteps<T, kVector, K>(delta, t0 + kTile + K * lane, len, dn);
-      if (z) LoadSteps<T, kVector, K>(z, t0 + kTile + K * lane, len, zn);
-      WaitAsync<1>();
-    } else {
-      WaitAsync<0>();
+      stage_inputs(t0 + kTile);
+      CommitAsync();
     }
-    __syncthreads();
 
     float dtu[K];
 #pragma unroll
@@ -254,7 +275,6 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
       if (z) yj[j] *= Silu(zj[j]);
     }
     StoreSteps<T, kVector, K>(y, t0 + K * lane, len, yj);
-    __syncthreads();  // this buffer is staged again two tiles on
   }
 
   if (active && a.final_state) {
@@ -264,25 +284,26 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
 
 template <typename T, int K>
 size_t SharedBytes(int states_padded, int warps) {
-  return sizeof(T) * 4 * states_padded * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;
+  return sizeof(T) * (4 * states_padded + 3 * warps) * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;
 }
 
 // Channels per block. More share each B/C tile, but when blocks are few the GPU fills unevenly: one SM gets two
 // blocks of 8 warps while another gets one. Counts the warps the busiest SM runs over the whole launch (full
 // rounds of resident blocks, 16 warps at most at kMinBlocks 2, and what shared memory allows) and takes the
-// fewest, then the widest block. Measured on an H200 (B1 D1536 L262144: 8 warps 9.9 ms, 4 warps 8.7 ms; B1 D2048
+// fewest, then the widest block. Measured on an H200 (B1 D1536 L262144: 8 warps 9.9 ms, 4 warps 8.7 ms, and with
+// the inputs staged in shared memory 6 warps 6.1 ms in fp32, where 4-warp blocks fit only two to an SM; B1 D2048
 // L4096: 8 warps 0.17 ms, 4 warps 0.27 ms, where 4 needed two rounds).
-template <typename T, int K>
+template <typename T, int K, int kMinBlocks>
 void ChooseWarps(ScanArgs* a, int64_t per_group) {
   constexpr int64_t kSharedPerSm = 227 * 1024;
   const int64_t sms = Multiprocessors();
   int64_t best_cost = 0;
-  for (int warps : {8, 4, 2, 1}) {
+  for (int warps : {8, 6, 4, 2, 1}) {
     if (warps > per_group && warps > 1) continue;
     const int64_t blocks_per_group = (per_group + warps - 1) / warps;
     const int64_t blocks = a->batch * a->groups * blocks_per_group;
     const int64_t by_smem = kSharedPerSm / (static_cast<int64_t>(SharedBytes<T, K>(a->states_padded, warps)) + 1024);
-    const int64_t resident = std::max<int64_t>(1, std::min<int64_t>(16 / warps, by_smem));
+    const int64_t resident = std::max<int64_t>(1, std::min<int64_t>(kMinBlocks * kWarps / warps, by_smem));
     const int64_t per_sm = (blocks + sms - 1) / sms;
     const int64_t rounds = (per_sm + resident - 1) / resident;
     const int64_t cost = (rounds > 1 ? rounds * resident : per_sm) * warps;
@@ -296,14 +317,14 @@ void ChooseWarps(ScanArgs* a, int64_t per_group) {
 
 template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
 ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
-  ChooseWarps<T, K>(&args, per_group);
+  ChooseWarps<T, K, kMinBlocks>(&args, per_group);
   const size_t smem = SharedBytes<T, K>(args.states_padded, args.warps);
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
     // 64 states in float need 128 KiB for the double-buffered tiles, past the default 48 KiB per block.
     opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, 140 * 1024);
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024);
   });
   LS_CUDA_TRY(opt_in_error, "selectiveScan: setting the kernel's shared memory");
   const int64_t blocks = args.batch * args.groups * args.blocks_per_group;
