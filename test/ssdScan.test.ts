@@ -50,6 +50,26 @@ describe.each(testBackends)('ssdScan on $name', (b) => {
     }
   });
 
+  // The CPU recurrence holds the state divided by the decay so far within a block of 16 tokens, and falls back to
+  // the plain update where that product leaves [2^-40, 2^40]: heads here decay by 2^-20 to 2^-60 a block, so
+  // some blocks take each form, and partial blocks (L = 100) both.
+  run('decays across the recurrence\'s rescaling range', async () => {
+    const ls = await backend(b.name);
+    const r = rng(77);
+    const [B, L, H, P, N] = [2, 100, 6, 8, 16];
+    const A = tensor(Float32Array.from({ length: H }, (_, h) => -(0.9 + (1.7 * h) / (H - 1))), [H]);
+    const p: SsdScanParams = {
+      x: uniform(r, [B, L, H, P]), dt: uniform(r, [B, L, H], 0.9, 1.1), A, B: uniform(r, [B, L, 1, N]),
+      C: uniform(r, [B, L, 1, N]), initialState: uniform(r, [B, H, P, N]), returnFinalState: true,
+    };
+    const ref = await (await backend('js')).ssdScan(p);
+    for (const algorithm of algorithms) {
+      const out = await ls.ssdScan({ ...p, algorithm });
+      expectClose(`${algorithm} y`, out.y, ref.y, 1e-5);
+      expectClose(`${algorithm} finalState`, out.finalState, ref.finalState!, 1e-5);
+    }
+  });
+
   (b.available && b.name !== 'js' ? test : test.skip)('chunked == recurrent for lengths around the chunk size', async () => {
     const ls = await backend(b.name);
     let seed = 100;
