@@ -89,6 +89,23 @@ describe.each(testBackends)('deltaRule on $name', (b) => {
     }
   });
 
+  // Without FMA (WASM) the CPU recurrence holds the state divided by the product of the decays so far and
+  // multiplies that product in whenever it would leave [2^-40, 2^40]: gates averaging -0.75 cross that bound
+  // every ~37 tokens, and the gates of one head growing (g > 0) cross it upwards.
+  run('long runs of decay and growth, across the recurrence\'s rescaling bound', async () => {
+    const ls = await backend(b.name);
+    const js = await backend('js');
+    const p = randomDeltaRule(8, { T: 400, gated: true });
+    const r = rng(81);
+    const g = tensor(Float32Array.from(p.g!.data, (_, i) => (i % 5 === 0 ? 0.4 * r() : -1.5 * r())), p.g!.shape);
+    const ref = await js.deltaRule({ ...p, g });
+    for (const algorithm of algorithms) {
+      const out = await ls.deltaRule({ ...p, g, algorithm });
+      expectClose(`${algorithm} o`, out.o, ref.o, 1e-5);
+      expectClose(`${algorithm} finalState`, out.finalState, ref.finalState!, 1e-5);
+    }
+  });
+
   run('propagates NaN in the data', async () => {
     const ls = await backend(b.name);
     const p = randomDeltaRule(9, { T: 70, gated: true });
