@@ -116,7 +116,7 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
 
   // S holds the state divided by c, the product of the decays since they were last multiplied into it; the
   // decay enters the per-token vectors as c. Without FMA (WASM) the sweep below then adds (k / c) v'^T with no
-  // decay multiply: three multiply-adds per state element and token instead of four, 204 -> 163 ms at B1 H8
+  // decay multiply: three multiply-adds per state element and token instead of four, 204 -> 147 ms at B1 H8
   // K=V=128 T4096 in WASM. With FMA the sweep is bound by its S^T k and S^T q accumulation chains, not its
   // operation count, and folding c into S every token measured faster (AVX-512: 33.5 against 37 ms), so there
   // c is multiplied in by each sweep (kFoldDecay) and stays a single token's decay. When c would leave

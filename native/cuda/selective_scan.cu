@@ -322,7 +322,8 @@ ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    // 64 states in float need 128 KiB for the double-buffered tiles, past the default 48 KiB per block.
+    // 64 states in float need 128 KiB for the double-buffered B and C tiles and 12 more for the warps' inputs,
+    // past the default 48 KiB per block: a block may take what an SM has.
     opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024);
   });
