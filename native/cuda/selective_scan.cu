@@ -40,21 +40,7 @@ struct ScanArgs {
   int64_t blocks_per_group;
 };
 
-// A lane's 4 steps starting at `t` of a row (zeros past `len`).
-template <typename T, bool kVector>
-__device__ __forceinline__ void LoadQuad(const T* row, int64_t t, int64_t len, float (&v)[4]) {
-  if (kVector) {
-    if (t < len) {
-      Quad<T>::Unpack(*reinterpret_cast<const typename Quad<T>::Raw*>(row + t), v);
-    } else {
-      v[0] = v[1] = v[2] = v[3] = 0.f;
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) v[j] = t + j < len ? ToFloat(row[t + j]) : 0.f;
-  }
-}
-
+// Stores a lane's 4 steps at `t` of a row (those before `len`).
 template <typename T, bool kVector>
 __device__ __forceinline__ void StoreQuad(T* row, int64_t t, int64_t len, const float (&v)[4]) {
   if (kVector) {
@@ -67,13 +53,7 @@ __device__ __forceinline__ void StoreQuad(T* row, int64_t t, int64_t len, const 
   }
 }
 
-// A lane's K steps (K/4 quads) starting at `t` of a row.
-template <typename T, bool kVector, int K>
-__device__ __forceinline__ void LoadSteps(const T* row, int64_t t, int64_t len, float (&v)[K]) {
-#pragma unroll
-  for (int q = 0; q < K / 4; ++q) LoadQuad<T, kVector>(row, t + 4 * q, len, *reinterpret_cast<float(*)[4]>(v + 4 * q));
-}
-
+// Stores a lane's K steps (K/4 quads) starting at `t` of a row.
 template <typename T, bool kVector, int K>
 __device__ __forceinline__ void StoreSteps(T* row, int64_t t, int64_t len, const float (&v)[K]) {
 #pragma unroll
@@ -100,9 +80,8 @@ __device__ __forceinline__ void CopyAsync(T* dst, const T* src, bool valid) {
   }
 }
 __device__ __forceinline__ void CommitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int kPending>
 __device__ __forceinline__ void WaitAsync() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+  asm volatile("cp.async.wait_group 0;\n" ::);
 }
 
 // kVector: L and every row start are multiples of 4 elements and aligned, so quads are single accesses.
@@ -170,8 +149,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   };
 
   // u, delta and z of a warp's channel go through shared memory too, a tile ahead by cp.async where rows allow
-  // 16-byte copies: no registers hold the next tile's inputs while this one computes (128 -> fewer registers
-  // and no spills). One buffer suffices: each lane copies exactly the steps it reads, and it reads them into
+  // 16-byte copies: no registers hold the next tile's inputs while this one computes. One buffer suffices: each lane copies exactly the steps it reads, and it reads them into
   // registers before it issues the next tile's copies.
   auto stage_inputs = [&](int64_t t0) {
     T* dst = inputs + K * lane;
@@ -201,7 +179,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t t0 = tile * kTile;
     const int buf = static_cast<int>(tile & 1);
-    WaitAsync<0>();
+    WaitAsync();
     __syncthreads();
     float uj[K], dt[K], zj[K], yj[K];
     ReadSteps<T, K>(inputs + K * lane, uj);
