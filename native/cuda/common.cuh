@@ -116,8 +116,13 @@ __device__ __forceinline__ float Softplus(float x) {
   return x <= 20.f ? y : x;  // NaN stays NaN through y
 }
 
-// z * sigmoid(z), with the fast reciprocal (about 2 ulp): 0 once exp(-z) overflows, as the exact value.
-__device__ __forceinline__ float Silu(float z) { return __fdividef(z, 1.f + __expf(-z)); }
+// z * sigmoid(z) from the special-function unit's 2^x and reciprocal (about 2 ulp), 5 instructions where
+// __fdividef(z, 1 + __expf(-z)) took 11 (range checks): 0 once exp(-z) overflows, as the exact value.
+__device__ __forceinline__ float Silu(float z) {
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.f + Exp2(-z * kLog2e)));
+  return z * r;
+}
 
 }  // namespace cuda
 }  // namespace ls

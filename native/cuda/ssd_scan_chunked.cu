@@ -1,12 +1,11 @@
 // Mamba-2's SSD scan on the GPU in the chunked form (the state-space duality; the CPU's ChunkedHead in
 // cpu/ssd_scan.cc is the same math), its matrix products on tensor cores in 3xTF32 (tensor_core.cuh: float32
-// accuracy); x, z, B, C and y in float32 or bf16 storage. Per head, in chunks of kQ tokens, with gamma_t = sum of
-// dt_u A over the chunk's tokens u <= t:
+// accuracy); x, z, B, C and y in float32 storage (bf16 storage: ssd_scan_chunked_bf16.cu). Per head, in chunks of
+// kQ tokens, with gamma_t = sum of dt_u A over the chunk's tokens u <= t:
 //   y_t   = e^gamma_t C_t S_in + sum_{s <= t} (C_t . B_s) e^(gamma_t - gamma_s) dt_s x_s + D x_t, then the z gate
 //   S_out = e^gamma_last S_in + sum_s e^(gamma_last - gamma_s) dt_s x_s B_s^T
 // Four kernels per segment of the sequence:
-//  - DecayKernel, per (batch, head, chunk): dt (bias, softplus, clamp) and gamma (in float64: within a chunk of
-//    strong decay gamma reaches the thousands, and float32 differences of it would lose 1e-4 near the diagonal);
+//  - SsdDecayKernel (ssd_scan_chunked.h), per (batch, head, chunk): dt and gamma, in float64;
 //  - GramKernel, per (batch, group, chunk): the lower triangle of C B^T, shared by the group's heads;
 //  - StateKernel, per (batch, head, 16 or 32 head dims): the walk over chunks with the state's slice in registers.
 //    It writes the state entering each chunk and adds the chunk's own part, a product over the chunk's tokens that
@@ -27,7 +26,7 @@ namespace ls {
 namespace cuda {
 namespace {
 
-constexpr int kQ = 128;           // tokens per chunk
+constexpr int kQ = kSsdChunk;
 constexpr int kMaxPadded = 128;   // dstate rounded up to 16
 constexpr int kThreads = 256;     // 8 warps
 constexpr int kOutColumns = 64;   // head dims per OutputKernel block
@@ -42,25 +41,9 @@ constexpr int kOutStride = kOutColumns + 8;
 constexpr int kSlice = 64;  // states per round of OutputKernel's product with the entering state
 constexpr int kSliceStride = kSlice + 4;
 
-// T: the storage of x, z, B, C and y (float, or bf16 widened when staged); the rest is float.
-template <typename T>
-struct SsdChunkArgs {
-  int64_t batch, seqlen, heads, groups;
-  int P, N, Np;  // head_dim, dstate, and dstate padded to 16
-  const T *x, *B, *C, *z;
-  const float *dt, *A, *D, *dt_bias;
-  T* y;
-  bool D_per_dim, dt_softplus;
-  float dt_min, dt_max;
-};
-
 // Two neighbouring elements as floats, and back (aligned to two elements).
 __device__ __forceinline__ float2 LoadPair(const float* p) { return *reinterpret_cast<const float2*>(p); }
-__device__ __forceinline__ float2 LoadPair(const __nv_bfloat16* p) { return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p)); }
 __device__ __forceinline__ void StorePair(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
-__device__ __forceinline__ void StorePair(__nv_bfloat16* p, float a, float b) {
-  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
-}
 
 // One segment's chunks.
 struct SsdWorkspace {
@@ -73,40 +56,15 @@ struct SsdWorkspace {
 
 size_t GramShared(int Np) { return sizeof(float) * 2 * kQ * RowStride(Np); }
 __host__ __device__ constexpr int WalkStride(int rows) { return rows + 8; }
-// StateKernel's staging; bf16 operands add one unit of raw rows (RawRowsFit) that arrive while the last unit works.
-size_t StateShared(int tokens, int rows, int Np, size_t element) {
-  const size_t raw = element == 2 ? 2 * static_cast<size_t>(tokens) * (rows + Np) : 0;
-  return sizeof(float) * 2 * (tokens * (WalkStride(rows) + ColumnStride(Np)) + 3 * kQ) + raw;
+size_t StateShared(int tokens, int rows, int Np) {
+  return sizeof(float) * 2 * (tokens * (WalkStride(rows) + ColumnStride(Np)) + 3 * kQ);
 }
 // OutputKernel's staging: first a slice of C and of the entering state at a time, then C B^T in the same space.
 constexpr int kOutStaging = std::max(kQ * kMixStride, (kQ + kOutColumns) * kSliceStride);
 constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride + 3));
 
-// blockIdx.x = bh * w.chunks + chunk, a thread per token.
-template <typename T>
-__global__ void __launch_bounds__(kQ) DecayKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk) {
-  __shared__ double totals[kQ / 32];
-  const int64_t bh = blockIdx.x / w.chunks, chunk = blockIdx.x % w.chunks;
-  const int64_t b = bh / a.heads, h = bh % a.heads, t = (first_chunk + chunk) * kQ + threadIdx.x;
-  const float bias = a.dt_bias ? a.dt_bias[h] : 0.f;
-  const float dt = t < a.seqlen ? SsdStepSize(a.dt[(b * a.seqlen + t) * a.heads + h], bias, a.dt_softplus, a.dt_min, a.dt_max) : 0.f;
-  double sum = dt * (a.A[h] * kLog2e);  // the recurrence's exponent, summed in float64
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-#pragma unroll
-  for (int offset = 1; offset < 32; offset <<= 1) {
-    const double up = __shfl_up_sync(0xffffffffu, sum, offset);
-    if (lane >= offset) sum += up;
-  }
-  if (lane == 31) totals[warp] = sum;
-  __syncthreads();
-  for (int i = 0; i < warp; ++i) sum += totals[i];
-  w.dt[blockIdx.x * kQ + threadIdx.x] = dt;
-  w.gamma[blockIdx.x * kQ + threadIdx.x] = sum;
-}
-
 // blockIdx.x = bg * w.chunks + chunk: C B^T's 36 tiles of 16 x 16 on and below the diagonal.
-template <typename T>
-__global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk) {
+__global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs<float> a, const SsdWorkspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
   const int Np = a.Np, rs = RowStride(Np);
   float* Cs = shared;          // [kQ][rs]
@@ -136,13 +94,11 @@ __global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs<T> a, 
 }
 
 // blockIdx.x = bh * ceil(P / kRows) + row block; warp w keeps state columns 16 w .. 16 w + 15 of the block's kRows
-// rows. Operands arrive kTokens tokens at a time, double-buffered: float ones by cp.async straight into their
-// buffer; bf16 ones by cp.async into raw rows, widened into the buffer once the previous unit is done (or, where
-// their rows do not allow 16-byte copies, widened through registers). Two shapes: 16 rows and whole chunks (one
+// rows. Operands arrive kTokens tokens at a time by cp.async, double-buffered. Two shapes: 16 rows and whole chunks (one
 // block per SM) where blocks are few, 32 rows (each B fragment feeds two row tiles) and half chunks (two blocks fit
 // an SM) where there are more than SMs. state_in (null: zeros) and state_out (null: not kept) may be the same.
-template <typename T, int kTokens, int kRows>
-__global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk,
+template <int kTokens, int kRows>
+__global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs<float> a, const SsdWorkspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
   constexpr int kParts = kQ / kTokens, kTiles = kRows / 16, kWalkStride = WalkStride(kRows);
   extern __shared__ float shared[];
@@ -151,17 +107,13 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
   float* Bs = Xs + 2 * kTokens * kWalkStride;  // [2][kTokens][cs]
   double* gammas = reinterpret_cast<double*>(Bs + 2 * kTokens * cs);  // [2][kQ] by chunk parity
   float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);               // [2][kQ] by chunk parity
-  __nv_bfloat16* raw_x = reinterpret_cast<__nv_bfloat16*>(dts + 2 * kQ);  // bf16 only: [kTokens][kRows]
-  __nv_bfloat16* raw_b = raw_x + kTokens * kRows;                         // bf16 only: [kTokens][Np]
   const int row_blocks = (P + kRows - 1) / kRows;
   const int64_t bh = blockIdx.x / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x % row_blocks * kRows, rows = min(kRows, P - p0);
   const int c0 = threadIdx.x / 32 * 16;
   const bool active = c0 < Np;
-  const T* x_rows = a.x + (b * a.seqlen * a.heads + h) * P + p0;  // token t's row at x_rows + t H P
-  const T* b_rows = a.B + (b * a.seqlen * a.groups + g) * N;      // token t's row at b_rows + t G N
-  bool raw = false;  // bf16 rows that allow 16-byte copies (then every unit's do)
-  if constexpr (sizeof(T) == 2) raw = RawRowsFit(x_rows, a.heads * P, rows) && RawRowsFit(b_rows, a.groups * N, N);
+  const float* x_rows = a.x + (b * a.seqlen * a.heads + h) * P + p0;  // token t's row at x_rows + t H P
+  const float* b_rows = a.B + (b * a.seqlen * a.groups + g) * N;      // token t's row at b_rows + t G N
 
   float S[kTiles][2][4];  // the state's 16 x 16 tiles (rows p0 + 16 i.., columns c0..), mma accumulator layout
   // f(element, row, column) for each of this thread's state elements; row and column within the block's slice.
@@ -186,15 +138,8 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
       const int part = static_cast<int>(unit % kParts), buffer = static_cast<int>(unit & 1);
       const int64_t chunk = unit / kParts, t0 = (first_chunk + chunk) * kQ + part * kTokens, record = bh * w.chunks + chunk;
       const int n = static_cast<int>(min(static_cast<int64_t>(kTokens), a.seqlen - t0));  // may be <= 0: all zeros
-      if (raw) {
-        if constexpr (sizeof(T) == 2) {
-          StageRawRows(raw_x, x_rows + t0 * a.heads * P, a.heads * P, kTokens, n, kRows, rows);
-          StageRawRows(raw_b, b_rows + t0 * a.groups * N, a.groups * N, kTokens, n, Np, N);
-        }
-      } else {
-        StageRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, x_rows + t0 * a.heads * P, a.heads * P, kTokens, n, kRows, rows);
-        StageRows(Bs + buffer * kTokens * cs, cs, b_rows + t0 * a.groups * N, a.groups * N, kTokens, n, Np, N);
-      }
+      StageRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, x_rows + t0 * a.heads * P, a.heads * P, kTokens, n, kRows, rows);
+      StageRows(Bs + buffer * kTokens * cs, cs, b_rows + t0 * a.groups * N, a.groups * N, kTokens, n, Np, N);
       if (part == 0) {
         const int parity = static_cast<int>(chunk & 1);
         StageRows(reinterpret_cast<float*>(gammas + parity * kQ), 0, reinterpret_cast<const float*>(w.gamma + record * kQ), 0,
@@ -236,35 +181,13 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
     }
     __syncthreads();
   };
-  if constexpr (sizeof(T) == 4) {
-    stage(0);
-    stage(1);
-    for (int64_t unit = 0; unit < units; ++unit) {
-      WaitCopies<1>();  // this unit's operands
-      __syncthreads();
-      process(unit);
-      stage(unit + 2);
-    }
-  } else {
-    // The raw rows of one unit at a time: widened into its buffer once they are in, then the next unit's copies go.
-    const auto land = [&](int64_t unit) {
-      WaitCopies<0>();
-      __syncthreads();
-      if (raw && unit < units) {
-        const int buffer = static_cast<int>(unit & 1);
-        WidenRows(Xs + buffer * kTokens * kWalkStride, kWalkStride, raw_x, kTokens, kRows);
-        WidenRows(Bs + buffer * kTokens * cs, cs, raw_b, kTokens, Np);
-        __syncthreads();
-      }
-    };
-    stage(0);
-    land(0);
-    stage(1);
-    for (int64_t unit = 0; unit < units; ++unit) {
-      process(unit);
-      land(unit + 1);
-      stage(unit + 2);
-    }
+  stage(0);
+  stage(1);
+  for (int64_t unit = 0; unit < units; ++unit) {
+    WaitCopies<1>();  // this unit's operands
+    __syncthreads();
+    process(unit);
+    stage(unit + 2);
   }
   if (state_out && active) {
     float* state_to = state_out + (bh * P + p0) * N;
@@ -277,8 +200,7 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
 // blockIdx.x = (bh * w.chunks + chunk) * ceil(P / kOutColumns) + column block. Warp w takes row tiles w / 2 and
 // 7 - w / 2 (the causal part's work is then the same for every warp) and the column half w % 2. Staged a slice of
 // states at a time, two blocks fit an SM (one block alone waited on its loads most of the time).
-template <typename T>
-__global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<T> a, const SsdWorkspace w, int64_t first_chunk) {
+__global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<float> a, const SsdWorkspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
   const int Np = a.Np, P = a.P;
   float* Cs = shared;                       // [kQ][kSliceStride] a slice of C's states
@@ -294,7 +216,7 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<T
   const int64_t t0 = (first_chunk + chunk) * kQ;
   const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0));
   const int64_t x_at = ((b * a.seqlen + t0) * a.heads + h) * P + p0;  // token t's row at x_at + t H P
-  const T* C = a.C + ((b * a.seqlen + t0) * a.groups + g) * a.N;
+  const float* C = a.C + ((b * a.seqlen + t0) * a.groups + g) * a.N;
   const float* S = w.state + record * P * Np + static_cast<int64_t>(p0) * Np;
 
   StageRows(Xs, kOutStride, a.x + x_at, a.heads * P, kQ, n, kOutColumns, columns);
@@ -341,7 +263,7 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<T
     WarpProduct<4>(acc[i], Ms + 16 * tiles[i] * kMixStride, kMixStride, 1, Xs + 32 * half, kOutStride, 1, 16 * (tiles[i] + 1));
   }
   // y = acc + D x, gated; accumulator elements e, e + 1 are neighbours in a row: one float2 access where aligned.
-  const bool pairs = P % 2 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % (2 * sizeof(T)) == 0;
+  const bool pairs = P % 2 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % 8 == 0;
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
@@ -377,7 +299,6 @@ bool SsdChunkedFits(const ls_ssd_scan_params& p) { return p.dstate <= kMaxPadded
 
 namespace {
 
-template <typename T>
 ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   const int Np = static_cast<int>((p.dstate + 15) / 16 * 16), P = static_cast<int>(p.head_dim);
   const int64_t heads = p.batch * p.heads, groups = p.batch * p.groups, chunks = (p.seqlen + kQ - 1) / kQ;
@@ -393,17 +314,17 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = cudaFuncSetAttribute(GramKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
+    opt_in_error = cudaFuncSetAttribute(GramKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<T, kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ, 16, kMaxPadded, sizeof(T))));
+      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(kQ, 16, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<T, kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded, sizeof(T))));
+      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded)));
     }
     if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(OutputKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
+      opt_in_error = cudaFuncSetAttribute(OutputKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
     }
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
@@ -421,18 +342,15 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
     if (ls_status s = temporary_state.Allocate(4 * heads * P * p.dstate, kWhat)) return s;
     state = temporary_state.get<float>();
   }
-  const SsdChunkArgs<T> a = {p.batch, p.seqlen, p.heads, p.groups, P, static_cast<int>(p.dstate), Np,
-                             reinterpret_cast<const T*>(p.x), reinterpret_cast<const T*>(p.B), reinterpret_cast<const T*>(p.C),
-                             reinterpret_cast<const T*>(p.z), p.dt, p.A, p.D, p.dt_bias, reinterpret_cast<T*>(p.y),
-                             p.D_per_dim != 0, p.dt_softplus != 0, p.dt_min, p.dt_max};
+  const SsdChunkArgs<float> a = MakeSsdChunkArgs<float>(p);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    DecayKernel<T><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w, first);
-    GramKernel<T><<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
-    const auto walk = few ? StateKernel<T, kQ, 16> : StateKernel<T, kQ / 2, 32>;
-    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np, sizeof(T)) : StateShared(kQ / 2, 32, Np, sizeof(T)), stream>>>(
+    SsdDecayKernel<float><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.chunks, first);
+    GramKernel<<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
+    const auto walk = few ? StateKernel<kQ, 16> : StateKernel<kQ / 2, 32>;
+    walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np) : StateShared(kQ / 2, 32, Np), stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
-    OutputKernel<T><<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
+    OutputKernel<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, kOutputShared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked) launch");
   }
   return LS_OK;
@@ -441,7 +359,7 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
 }  // namespace
 
 ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
-  return p.storage == LS_BFLOAT16 ? Launch<__nv_bfloat16>(p, stream) : Launch<float>(p, stream);
+  return p.storage == LS_BFLOAT16 ? LaunchSsdChunkedBf16(p, stream) : Launch(p, stream);
 }
 
 }  // namespace cuda

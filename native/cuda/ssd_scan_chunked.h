@@ -23,7 +23,59 @@ __device__ __forceinline__ float SsdStepSize(float dt, float bias, bool softplus
 // Whether the chunked kernels take this shape (dstate <= 128; the recurrence takes up to 256).
 bool SsdChunkedFits(const ls_ssd_scan_params& p);
 
+// float32 storage: products in 3xTF32 (ssd_scan_chunked.cu); bf16 storage: on bf16 tensor cores
+// (ssd_scan_chunked_bf16.cu).
 ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream);
+ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream);
+
+// What both chunked forms share.
+constexpr int kSsdChunk = 128;  // tokens per chunk
+
+// T: the storage of x, z, B, C and y; the rest is float.
+template <typename T>
+struct SsdChunkArgs {
+  int64_t batch, seqlen, heads, groups;
+  int P, N, Np;  // head_dim, dstate, and dstate padded to 16
+  const T *x, *B, *C, *z;
+  const float *dt, *A, *D, *dt_bias;
+  T* y;
+  bool D_per_dim, dt_softplus;
+  float dt_min, dt_max;
+};
+
+template <typename T>
+SsdChunkArgs<T> MakeSsdChunkArgs(const ls_ssd_scan_params& p) {
+  return {p.batch, p.seqlen, p.heads, p.groups, static_cast<int>(p.head_dim), static_cast<int>(p.dstate),
+          static_cast<int>((p.dstate + 15) / 16 * 16), reinterpret_cast<const T*>(p.x), reinterpret_cast<const T*>(p.B),
+          reinterpret_cast<const T*>(p.C), reinterpret_cast<const T*>(p.z), p.dt, p.A, p.D, p.dt_bias, reinterpret_cast<T*>(p.y),
+          p.D_per_dim != 0, p.dt_softplus != 0, p.dt_min, p.dt_max};
+}
+
+// Per (batch, head, chunk), blockIdx.x = bh * chunks + chunk, a thread per token: the step sizes dt (bias,
+// softplus, clamp; 0 past the end) and gamma, the cumulative log2-decays within the chunk, summed in float64:
+// within a chunk of strong decay gamma reaches the thousands, and float32 differences of it would lose 1e-4 near
+// the diagonal. Both [bh][chunk][kSsdChunk], of the segment starting at first_chunk.
+template <typename T>
+__global__ void __launch_bounds__(kSsdChunk) SsdDecayKernel(const SsdChunkArgs<T> a, double* gammas, float* dts,
+                                                            int64_t chunks, int64_t first_chunk) {
+  __shared__ double totals[kSsdChunk / 32];
+  const int64_t bh = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
+  const int64_t b = bh / a.heads, h = bh % a.heads, t = (first_chunk + chunk) * kSsdChunk + threadIdx.x;
+  const float bias = a.dt_bias ? a.dt_bias[h] : 0.f;
+  const float dt = t < a.seqlen ? SsdStepSize(a.dt[(b * a.seqlen + t) * a.heads + h], bias, a.dt_softplus, a.dt_min, a.dt_max) : 0.f;
+  double sum = dt * (a.A[h] * kLog2e);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const double up = __shfl_up_sync(0xffffffffu, sum, offset);
+    if (lane >= offset) sum += up;
+  }
+  if (lane == 31) totals[warp] = sum;
+  __syncthreads();
+  for (int i = 0; i < warp; ++i) sum += totals[i];
+  dts[blockIdx.x * kSsdChunk + threadIdx.x] = dt;
+  gammas[blockIdx.x * kSsdChunk + threadIdx.x] = sum;
+}
 
 }  // namespace cuda
 }  // namespace ls

@@ -161,28 +161,78 @@ __device__ __forceinline__ void StageRows(float* to, int stride, const T* from, 
   }
 }
 
-// bf16 rows staged as they are, by cp.async (eight elements a copy, zeros for rows >= valid_rows and columns >=
-// valid_width), into shared rows of `width` elements, for WidenRows to turn into floats once they have arrived: the
-// staging of a bf16 operand then stays asynchronous. Needs whole 16-byte copies: RawRowsFit.
-__device__ __forceinline__ bool RawRowsFit(const __nv_bfloat16* from, int64_t from_stride, int valid_width) {
-  return valid_width % 8 == 0 && from_stride % 8 == 0 && reinterpret_cast<uintptr_t>(from) % 16 == 0;
+// --- bf16 operands: exact for bf16 data, one mma.sync m16n8k16 per 16 x 8 x 16 product, float32 accumulation ---
+
+__device__ __forceinline__ void MmaBf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-__device__ __forceinline__ void StageRawRows(__nv_bfloat16* raw, const __nv_bfloat16* from, int64_t from_stride, int rows,
-                                             int valid_rows, int width, int valid_width) {
-  int first, step, c;
-  if (!QuadColumn(width / 2, first, step, c)) return;  // quads of the half width: octs of bf16
-  c *= 2;
-  for (int r = first; r < rows; r += step) {
-    const bool inside = r < valid_rows && c < valid_width;
-    const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(raw + r * width + c));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(inside ? from + r * from_stride + c : from),
-                 "r"(inside ? 16 : 0) : "memory");
+
+// Two floats rounded to bf16, `low` in the low half (the lower index of an mma fragment register).
+__device__ __forceinline__ uint32_t PackBf16(float low, float high) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(low, high);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// Four 8 x 8 matrices of 16-bit elements from shared memory (ldmatrix): lane l gives the address of row l % 8 of
+// matrix l / 8, and r[j] gets matrix j in mma fragment order (kTranspose: each matrix transposed). With
+// `stride` elements between rows, the operands of MmaBf16 for a warp's 16 x 16 tile (or two 8-column B tiles):
+//   A (row r, depth k), stored [r][k]:  LoadMatrices<false>(a, at + MatrixRow(lane, 1) * stride + MatrixColumn(lane, 2))
+//   A stored [k][r]:                    LoadMatrices<true>(a, at + MatrixRow(lane, 2) * stride + MatrixColumn(lane, 1))
+//   B (depth k, column c), stored [c][k]: LoadMatrices<false>(b, at + MatrixRow(lane, 2) * stride + MatrixColumn(lane, 1))
+//   B stored [k][c]:                    LoadMatrices<true>(b, at + MatrixRow(lane, 1) * stride + MatrixColumn(lane, 2))
+// where a B load's b[0], b[1] are columns 0..7 and b[2], b[3] columns 8..15.
+template <bool kTranspose>
+__device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
+  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  if (kTranspose) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
   }
 }
-__device__ __forceinline__ void WidenRows(float* to, int stride, const __nv_bfloat16* raw, int rows, int width) {
-  int first, step, c;
-  if (!QuadColumn(width, first, step, c)) return;
-  for (int r = first; r < rows; r += step) StoreWidened(to + r * stride + c, *reinterpret_cast<const uint2*>(raw + r * width + c));
+// The row and column a lane addresses for LoadMatrices: matrices j = lane / 8 step 8 rows with (j / kRowStep) % 2
+// and 8 columns with the other bit of j.
+__device__ __forceinline__ int MatrixRow(int lane, int row_step) { return lane % 8 + 8 * (lane / 8 / row_step % 2); }
+__device__ __forceinline__ int MatrixColumn(int lane, int column_step) { return 8 * (lane / 8 / column_step % 2); }
+
+// Stages a tile of kRows x kWidth bf16 (kWidth a multiple of 8) into shared rows of `stride`, as stored, zeros
+// for rows >= valid_rows and columns >= valid_width; kThreads threads (a multiple of kWidth / 8, dividing kRows x
+// kWidth / 8) take part. Where the rows allow (`fast`: the source and its row stride 16-byte aligned, valid_width a
+// multiple of 8), by 16-byte cp.async (waited for with WaitCopies), each thread keeping one column of
+// eight-element groups at a fixed row step, its addresses stepped (no index products per copy); else element by
+// element.
+template <int kRows, int kWidth, int kThreads>
+__device__ __forceinline__ void StageBf16Tile(__nv_bfloat16* to, int stride, const __nv_bfloat16* from, int64_t from_stride,
+                                              int valid_rows, int valid_width, bool fast) {
+  constexpr int kGroups = kWidth / 8, kStep = kThreads / kGroups;
+  static_assert(kThreads % kGroups == 0 && kRows % kStep == 0, "StageBf16Tile: threads and tile do not match");
+  if (fast) {
+    const int row = threadIdx.x / kGroups, column = 8 * (threadIdx.x % kGroups);
+    const int valid = column < valid_width ? valid_rows : 0;
+    const __nv_bfloat16* src = from + row * from_stride + column;
+    uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(to + row * stride + column));
+#pragma unroll
+    for (int k = 0; k < kRows / kStep; ++k) {
+      const bool inside = row + k * kStep < valid;
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(at), "l"(inside ? src : from), "r"(inside ? 16 : 0) : "memory");
+      src += kStep * from_stride;
+      at += 2 * kStep * stride;
+    }
+    return;
+  }
+  for (int i = threadIdx.x; i < kRows * kWidth; i += kThreads) {
+    const int r = i / kWidth, c = i % kWidth;
+    to[r * stride + c] = r < valid_rows && c < valid_width ? from[r * from_stride + c] : __float2bfloat16(0.f);
+  }
+}
+// Whether bf16 rows at `from`, `from_stride` apart, with `valid_width` columns allow StageBf16Tile's 16-byte copies.
+__device__ __forceinline__ bool Bf16RowsFit(const __nv_bfloat16* from, int64_t from_stride, int valid_width) {
+  return valid_width % 8 == 0 && from_stride % 8 == 0 && reinterpret_cast<uintptr_t>(from) % 16 == 0;
 }
 
 }  // namespace cuda
