@@ -784,15 +784,16 @@ void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim
     q.final_state = want_state.data();
     q.y = want_y.data();
     CHECK_LS(ls_ssd_scan_cpu(&q));
-    // bf16 y is compared with the float32 reference rounded to bf16 (half an ulp, 2^-9, of difference allowed).
-    if (storage == LS_BFLOAT16) {
-      for (float& v : want_y) v = FromBf16(ToBf16(v));
-    }
+    // bf16 y is compared with the float32 reference; rounding that reference to bf16 alone costs about 1.1e-3
+    // (printed): the recurrence adds nothing to it, the chunked form's bf16 tensor-core operands about as much again.
+    std::vector<float> rounded_y = want_y;
+    for (float& v : rounded_y) v = FromBf16(ToBf16(v));
     const double ey = RelL2(Download(y, nx, storage), want_y), es = RelL2(Download(dstate_, ns, LS_FLOAT32), want_state);
     // The chunked form sums in another order (DESIGN's 1e-4); the recurrence should match the CPU's closely.
     const double bound = algorithm == LS_SSD_RECURRENT ? 1e-5 : 1e-4;
-    const double bound_y = storage == LS_BFLOAT16 ? 4e-3 : bound;
-    printf("check %-34s y rel L2 %.2e, final state %.2e  %s\n", config, ey, es, ey <= bound_y && es <= bound ? "ok" : "FAILED");
+    const double bound_y = storage == LS_BFLOAT16 ? 6e-3 : bound;
+    printf("check %-34s y rel L2 %.2e (bf16 rounding alone %.2e), final state %.2e  %s\n", config, ey,
+           storage == LS_BFLOAT16 ? RelL2(rounded_y, want_y) : 0.0, es, ey <= bound_y && es <= bound ? "ok" : "FAILED");
     if (!(ey <= bound_y && es <= bound)) exit(1);
   }
   p.initial_state = nullptr;

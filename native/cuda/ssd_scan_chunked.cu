@@ -345,7 +345,7 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   const SsdChunkArgs<float> a = MakeSsdChunkArgs<float>(p);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    SsdDecayKernel<float><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.chunks, first);
+    SsdDecayKernel<float><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, nullptr, w.chunks, first);
     GramKernel<<<static_cast<unsigned>(groups * w.chunks), kThreads, GramShared(Np), stream>>>(a, w, first);
     const auto walk = few ? StateKernel<kQ, 16> : StateKernel<kQ / 2, 32>;
     walk<<<static_cast<unsigned>(heads * row_blocks), kThreads, few ? StateShared(kQ, 16, Np) : StateShared(kQ / 2, 32, Np), stream>>>(

@@ -54,9 +54,12 @@ SsdChunkArgs<T> MakeSsdChunkArgs(const ls_ssd_scan_params& p) {
 // Per (batch, head, chunk), blockIdx.x = bh * chunks + chunk, a thread per token: the step sizes dt (bias,
 // softplus, clamp; 0 past the end) and gamma, the cumulative log2-decays within the chunk, summed in float64:
 // within a chunk of strong decay gamma reaches the thousands, and float32 differences of it would lose 1e-4 near
-// the diagonal. Both [bh][chunk][kSsdChunk], of the segment starting at first_chunk.
+// the diagonal. Both [bh][chunk][kSsdChunk], of the segment starting at first_chunk. Where `weights` is given,
+// also [bh][chunk][kSsdChunk + 4]: each token's weight in the state the chunk leaves, dt 2^(gamma_last - gamma),
+// then the chunk's decay 2^gamma_last.
+constexpr int kSsdWeights = kSsdChunk + 4;
 template <typename T>
-__global__ void __launch_bounds__(kSsdChunk) SsdDecayKernel(const SsdChunkArgs<T> a, double* gammas, float* dts,
+__global__ void __launch_bounds__(kSsdChunk) SsdDecayKernel(const SsdChunkArgs<T> a, double* gammas, float* dts, float* weights,
                                                             int64_t chunks, int64_t first_chunk) {
   __shared__ double totals[kSsdChunk / 32];
   const int64_t bh = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
@@ -72,9 +75,18 @@ __global__ void __launch_bounds__(kSsdChunk) SsdDecayKernel(const SsdChunkArgs<T
   }
   if (lane == 31) totals[warp] = sum;
   __syncthreads();
-  for (int i = 0; i < warp; ++i) sum += totals[i];
+  double total = 0;
+  for (int i = 0; i < kSsdChunk / 32; ++i) {
+    if (i < warp) sum += totals[i];
+    total += totals[i];
+  }
   dts[blockIdx.x * kSsdChunk + threadIdx.x] = dt;
   gammas[blockIdx.x * kSsdChunk + threadIdx.x] = sum;
+  if (weights) {
+    float* to = weights + blockIdx.x * kSsdWeights;
+    to[threadIdx.x] = dt * Exp2(static_cast<float>(total - sum));
+    if (threadIdx.x == 0) to[kSsdChunk] = Exp2(static_cast<float>(total));
+  }
 }
 
 }  // namespace cuda

@@ -25,7 +25,7 @@ namespace {
 
 using bf16 = __nv_bfloat16;
 constexpr int kQ = kSsdChunk;
-constexpr int kThreads = 256;     // 8 warps
+constexpr int kOutThreads = 128;  // OutputKernel: 4 warps
 constexpr int kOutColumns = 64;   // head dims per OutputKernel block
 constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 
@@ -35,15 +35,16 @@ __host__ __device__ constexpr int Padded(int width) { return width + 8; }
 
 // One segment's chunks.
 struct Bf16Workspace {
-  double* gamma;  // [batch * heads][chunks][kQ] cumulative log2-decays within each chunk
-  float* dt;      // [batch * heads][chunks][kQ] step sizes (0 past the end)
+  double* gamma;   // [batch * heads][chunks][kQ] cumulative log2-decays within each chunk
+  float* dt;       // [batch * heads][chunks][kQ] step sizes (0 past the end)
+  float* weights;  // [batch * heads][chunks][kSsdWeights] the tokens' weights in the chunk's state, its decay
   bf16* state;    // [batch * heads][chunks][P][Np] the state entering each chunk
   int64_t chunks;
 };
 
 // The walk's staging for blocks of `rows` head dims and `columns` states.
 size_t WalkShared(int rows, int columns) {
-  return sizeof(bf16) * (3 * kQ * Padded(rows) + 2 * kQ * Padded(columns)) + (2 * sizeof(double) + 2 * sizeof(float)) * kQ;
+  return sizeof(bf16) * (5 * kQ * Padded(rows) + 3 * kQ * Padded(columns)) + 3 * sizeof(float) * kSsdWeights;
 }
 size_t OutputShared(int Np) {
   const size_t operands = std::max(sizeof(bf16) * (2 * kQ + kOutColumns) * Padded(Np), sizeof(float) * kQ * (kOutColumns + 4));
@@ -52,34 +53,33 @@ size_t OutputShared(int Np) {
 
 // blockIdx.x = (bh * ceil(P / kRows) + row block) * column blocks + column block: the block keeps kRows head dims
 // and 16 kWarps states, warp w states n0 + 16 w .. n0 + 16 w + 15, in float32 registers (mma accumulator layout).
-// Each chunk's x and B arrive by cp.async two chunks ahead (double buffers). state_in (null: zeros) and state_out
-// (null: not kept) may be the same.
+// A software pipeline with one barrier per chunk: while chunk c's product runs, chunk c + 1's x is scaled (split
+// into its bf16 parts) and chunk c + 2's operands arrive by cp.async (three buffers of x and B, two of the low
+// parts). state_in (null: zeros) and state_out (null: not kept) may be the same.
 template <int kRows, int kWarps>
 __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
   constexpr int kTiles = kRows / 16, kXs = Padded(kRows), kColumns = 16 * kWarps, kBs = Padded(kColumns), kBlock = 32 * kWarps;
-  constexpr int kPerThread = kRows * kQ / kBlock, kThreadsPerToken = kRows / kPerThread;  // the scaling pass's share
-  static_assert(kPerThread == 16, "WalkKernel: the scaling pass takes 16 elements of one token per thread");
+  constexpr int kPerThread = kRows * kQ / kBlock, kOutThreadsPerToken = kRows / kPerThread;  // the scaling's share
+  static_assert(kPerThread == 16, "WalkKernel: the scaling takes 16 elements of one token per thread");
   extern __shared__ float4 shared4[];
   const int Np = a.Np, P = a.P, N = a.N;
-  bf16* Xs = reinterpret_cast<bf16*>(shared4);                     // [2][kQ][kXs] x, then the scaled x's high part
-  bf16* Xlo = Xs + 2 * kQ * kXs;                                    // [kQ][kXs] the scaled x's low part
-  bf16* Bs = Xlo + kQ * kXs;                                        // [2][kQ][kBs]
-  double* gammas = reinterpret_cast<double*>(Bs + 2 * kQ * kBs);    // [2][kQ]
-  float* dts = reinterpret_cast<float*>(gammas + 2 * kQ);           // [2][kQ]
+  bf16* Xs = reinterpret_cast<bf16*>(shared4);                     // [3][kQ][kXs] x, then the scaled x's high part
+  bf16* Xlo = Xs + 3 * kQ * kXs;                                    // [2][kQ][kXs] the scaled x's low part
+  bf16* Bs = Xlo + 2 * kQ * kXs;                                    // [3][kQ][kBs]
+  float* weights = reinterpret_cast<float*>(Bs + 3 * kQ * kBs);     // [3][kSsdWeights]
   const int row_blocks = (P + kRows - 1) / kRows, column_blocks = (Np + kColumns - 1) / kColumns;
   const int64_t bh = blockIdx.x / column_blocks / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x / column_blocks % row_blocks * kRows, rows = min(kRows, P - p0);
   const int n0 = blockIdx.x % column_blocks * kColumns, lane = threadIdx.x % 32, c0 = threadIdx.x / 32 * 16;
   const int columns = max(0, min(kColumns, N - n0));
-  const bool active = n0 + c0 < Np;
-  // Chunk c's rows of x and B at x_rows / b_rows + c kQ stride, token by token; gamma and dt of chunk c at + c kQ.
+  const bool active = n0 + c0 < Np;  // (a warp past Np multiplies zeros and keeps nothing)
+  // Chunk c's rows of x and B at x_rows / b_rows + c kQ stride, token by token; its weights at + c kSsdWeights.
   const int64_t x_stride = a.heads * P, b_stride = a.groups * N, t_first = first_chunk * kQ;
   const bf16* x_rows = a.x + ((b * a.seqlen + t_first) * a.heads + h) * P + p0;
   const bf16* b_rows = a.B + ((b * a.seqlen + t_first) * a.groups + g) * N + n0;
   const bool x_fast = Bf16RowsFit(x_rows, x_stride, rows), b_fast = Bf16RowsFit(b_rows, b_stride, columns);
-  const double* gamma_rows = w.gamma + bh * w.chunks * kQ;
-  const float* dt_rows = w.dt + bh * w.chunks * kQ;
+  const float* weight_rows = w.weights + bh * w.chunks * kSsdWeights;
 
   float S[kTiles][2][4], low[kTiles][2][4];  // the state's 16 x 16 tiles (rows p0 + 16 i.., columns n0 + c0..)
   const auto each_state = [&](auto&& f) {  // f(element, low part, row within the block's rows, state)
@@ -101,29 +101,52 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   bf16* state_at = w.state + (bh * w.chunks * P + p0 + lane / 4) * Np + n0 + c0 + 2 * (lane % 4);
   const auto stage = [&](int64_t chunk) {
     if (chunk < w.chunks) {
-      const int buffer = static_cast<int>(chunk & 1);
+      const int buffer = static_cast<int>(chunk % 3);
       const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t_first - chunk * kQ));
       StageBf16Tile<kQ, kRows, kBlock>(Xs + buffer * kQ * kXs, kXs, x_rows + chunk * kQ * x_stride, x_stride, n, rows, x_fast);
       StageBf16Tile<kQ, kColumns, kBlock>(Bs + buffer * kQ * kBs, kBs, b_rows + chunk * kQ * b_stride, b_stride, n, columns, b_fast);
-      if (threadIdx.x < kQ / 2) {  // gamma: 16 bytes (two tokens) a thread
-        StageQuad(reinterpret_cast<float*>(gammas + buffer * kQ) + 4 * threadIdx.x,
-                  reinterpret_cast<const float*>(gamma_rows + chunk * kQ) + 4 * threadIdx.x, true);
-      } else if (threadIdx.x < kQ / 2 + kQ / 4) {  // dt: four tokens a thread
-        const int i = 4 * (threadIdx.x - kQ / 2);
-        StageQuad(dts + buffer * kQ + i, dt_rows + chunk * kQ + i, true);
+      if (threadIdx.x < kSsdWeights / 4) {
+        StageQuad(weights + buffer * kSsdWeights + 4 * threadIdx.x, weight_rows + chunk * kSsdWeights + 4 * threadIdx.x, true);
       }
     }
     CommitCopies();
   };
+  // The scaling of chunk c's x into hi + lo of x dt e^(gamma_last - gamma): 16 elements of one token a thread,
+  // loaded first (load) and finished later (finish), so that a product can run in between.
+  const int token = threadIdx.x / kOutThreadsPerToken, token_column = kPerThread * (threadIdx.x % kOutThreadsPerToken);
+  uint4 raw[2];
+  const auto load = [&](int64_t chunk) {
+    const uint4* at = reinterpret_cast<const uint4*>(Xs + (chunk % 3 * kQ + token) * kXs + token_column);
+    raw[0] = at[0], raw[1] = at[1];
+  };
+  const auto finish = [&](int64_t chunk) {
+    const float wt = weights[chunk % 3 * kSsdWeights + token];
+    uint4* at = reinterpret_cast<uint4*>(Xs + (chunk % 3 * kQ + token) * kXs + token_column);
+    uint4* low_at = reinterpret_cast<uint4*>(Xlo + ((chunk & 1) * kQ + token) * kXs + token_column);
+#pragma unroll
+    for (int q = 0; q < 2; ++q) {
+      const uint32_t in[4] = {raw[q].x, raw[q].y, raw[q].z, raw[q].w};
+      uint32_t hi[4], lo[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float x0 = __uint_as_float(in[j] << 16) * wt, x1 = __uint_as_float(in[j] & 0xffff0000u) * wt;
+        hi[j] = PackBf16(x0, x1);
+        lo[j] = PackBf16(x0 - __uint_as_float(hi[j] << 16), x1 - __uint_as_float(hi[j] & 0xffff0000u));
+      }
+      at[q] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+      low_at[q] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+    }
+  };
   stage(0);
   stage(1);
+  WaitCopies<1>();
+  __syncthreads();
+  load(0);
+  finish(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
-    WaitCopies<1>();  // this chunk's operands
-    __syncthreads();
-    const int buffer = static_cast<int>(chunk & 1);
-    bf16* X = Xs + buffer * kQ * kXs;
-    const bf16* Bc = Bs + buffer * kQ * kBs;
-    const double* gamma = gammas + buffer * kQ;
+    WaitCopies<0>();  // chunk + 1's operands
+    __syncthreads();  // chunk's scaled x visible; chunk - 1's buffers free
+    stage(chunk + 2);
     if (active) {  // the state entering the chunk, for the outputs
       bf16* out = state_at + chunk * P * Np;
 #pragma unroll
@@ -137,51 +160,33 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
         }
       }
     }
-    {  // x <- hi + lo of x dt e^(gamma_last - gamma): 16 elements of one token a thread
-      const int t = threadIdx.x / kThreadsPerToken, c = kPerThread * (threadIdx.x % kThreadsPerToken);
-      const float weight = dts[buffer * kQ + t] * Exp2(static_cast<float>(gamma[kQ - 1] - gamma[t]));
-      uint4* at = reinterpret_cast<uint4*>(X + t * kXs + c);
-      uint4* low_at = reinterpret_cast<uint4*>(Xlo + t * kXs + c);
+    const bool next = chunk + 1 < w.chunks;
+    if (next) load(chunk + 1);
+    // S <- e^gamma_last S + (x scaled)^T B
+    const float decay = weights[chunk % 3 * kSsdWeights + kQ];
+    each_state([&](float& x, float&, int, int) { x *= decay; });
+    const bf16* X = Xs + chunk % 3 * kQ * kXs;
+    const bf16* XL = Xlo + (chunk & 1) * kQ * kXs;
+    const bf16* Bc = Bs + chunk % 3 * kQ * kBs;
 #pragma unroll
-      for (int q = 0; q < 2; ++q) {
-        const uint4 v = at[q];
-        const uint32_t in[4] = {v.x, v.y, v.z, v.w};
+    for (int k0 = 0; k0 < kQ; k0 += 16) {
+      uint32_t bf[4];
+      LoadMatrices<true>(bf, Bc + (k0 + MatrixRow(lane, 1)) * kBs + c0 + MatrixColumn(lane, 2));
+#pragma unroll
+      for (int i = 0; i < kTiles; ++i) {
         uint32_t hi[4], lo[4];
+        const int at = (k0 + MatrixRow(lane, 2)) * kXs + 16 * i + MatrixColumn(lane, 1);
+        LoadMatrices<true>(hi, X + at);
+        LoadMatrices<true>(lo, XL + at);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float x0 = __uint_as_float(in[j] << 16) * weight, x1 = __uint_as_float(in[j] & 0xffff0000u) * weight;
-          hi[j] = PackBf16(x0, x1);
-          lo[j] = PackBf16(x0 - __uint_as_float(hi[j] << 16), x1 - __uint_as_float(hi[j] & 0xffff0000u));
-        }
-        at[q] = make_uint4(hi[0], hi[1], hi[2], hi[3]);
-        low_at[q] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
-      }
-    }
-    __syncthreads();
-    if (active) {  // S <- e^gamma_last S + (x scaled)^T B
-      const float decay = Exp2(static_cast<float>(gamma[kQ - 1]));
-      each_state([&](float& x, float&, int, int) { x *= decay; });
-#pragma unroll
-      for (int k0 = 0; k0 < kQ; k0 += 16) {
-        uint32_t bf[4];
-        LoadMatrices<true>(bf, Bc + (k0 + MatrixRow(lane, 1)) * kBs + c0 + MatrixColumn(lane, 2));
-#pragma unroll
-        for (int i = 0; i < kTiles; ++i) {
-          uint32_t hi[4], lo[4];
-          const int at = (k0 + MatrixRow(lane, 2)) * kXs + 16 * i + MatrixColumn(lane, 1);
-          LoadMatrices<true>(hi, X + at);
-          LoadMatrices<true>(lo, Xlo + at);
-#pragma unroll
-          for (int m = 0; m < 2; ++m) {
-            MmaBf16(S[i][m], hi, bf[2 * m], bf[2 * m + 1]);
-            MmaBf16(low[i][m], lo, bf[2 * m], bf[2 * m + 1]);
-          }
+        for (int m = 0; m < 2; ++m) {
+          MmaBf16(S[i][m], hi, bf[2 * m], bf[2 * m + 1]);
+          MmaBf16(low[i][m], lo, bf[2 * m], bf[2 * m + 1]);
         }
       }
-      each_state([&](float& x, float& lo, int, int) { x += lo, lo = 0.f; });
     }
-    __syncthreads();  // the buffers are free for the chunk after next
-    stage(chunk + 2);
+    if (next) finish(chunk + 1);
+    each_state([&](float& x, float& lo, int, int) { x += lo, lo = 0.f; });
   }
   if (state_out && active) {
     float* state_to = state_out + (bh * P + p0) * N;
@@ -191,12 +196,12 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   }
 }
 
-// blockIdx.x = (bh * w.chunks + chunk) * ceil(P / kOutColumns) + column block; dstate padded to 16 kSteps. Warp w
-// takes row tiles w / 2 and 7 - w / 2 (the causal part's work is then the same for every warp) and the column half
-// w % 2. Per row tile, C's fragments are loaded once and kept for both products (with the entering state, and C B^T
-// per tile of tokens s). y goes through shared memory, so that z is read and y written in 16-byte accesses.
+// blockIdx.x = (chunk * batch * heads + bh) * ceil(P / kOutColumns) + column block: the heads of a chunk run
+// together and find its B and C in L2 (in head-major order each head read them from memory again, doubling the
+// traffic). dstate padded to 16 kSteps. y goes through shared memory, so that z is read and y written in 16-byte
+// accesses.
 template <int kSteps>
-__global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk) {
+__global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk) {
   constexpr int kNp = 16 * kSteps, kNs = Padded(kNp), kXs = Padded(kOutColumns), kYs = kOutColumns + 4;
   extern __shared__ float4 shared4[];
   const int P = a.P, N = a.N;
@@ -209,7 +214,8 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<b
   bf16* Ss = Bs + kQ * kNs;                                // [kOutColumns][kNs] the entering state's rows
   float* Ys = reinterpret_cast<float*>(Cs);                // [kQ][kYs] y before D x and the gate, where C, B, S were
   const int column_blocks = (P + kOutColumns - 1) / kOutColumns;
-  const int64_t record = blockIdx.x / column_blocks, bh = record / w.chunks, chunk = record % w.chunks;
+  const int64_t heads = a.batch * a.heads, chunk = blockIdx.x / column_blocks / heads, bh = blockIdx.x / column_blocks % heads;
+  const int64_t record = bh * w.chunks + chunk;
   const int64_t b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x % column_blocks * kOutColumns, columns = min(kOutColumns, P - p0);
   const int64_t t0 = (first_chunk + chunk) * kQ;
@@ -219,24 +225,28 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<b
   const bf16* B = a.B + ((b * a.seqlen + t0) * a.groups + g) * N;
   const int64_t bc_stride = a.groups * N, x_stride = a.heads * P;
 
-  StageBf16Tile<kQ, kNp, kThreads>(Cs, kNs, C, bc_stride, n, N, Bf16RowsFit(C, bc_stride, N));
-  StageBf16Tile<kQ, kNp, kThreads>(Bs, kNs, B, bc_stride, n, N, Bf16RowsFit(B, bc_stride, N));
-  StageBf16Tile<kOutColumns, kNp, kThreads>(Ss, kNs, w.state + (record * P + p0) * kNp, kNp, columns, kNp, true);
-  StageBf16Tile<kQ, kOutColumns, kThreads>(Xs, kXs, a.x + x_at, x_stride, n, columns, Bf16RowsFit(a.x + x_at, x_stride, columns));
+  StageBf16Tile<kQ, kNp, kOutThreads>(Cs, kNs, C, bc_stride, n, N, Bf16RowsFit(C, bc_stride, N));
+  StageBf16Tile<kQ, kNp, kOutThreads>(Bs, kNs, B, bc_stride, n, N, Bf16RowsFit(B, bc_stride, N));
+  StageBf16Tile<kOutColumns, kNp, kOutThreads>(Ss, kNs, w.state + (record * P + p0) * kNp, kNp, columns, kNp, true);
+  StageBf16Tile<kQ, kOutColumns, kOutThreads>(Xs, kXs, a.x + x_at, x_stride, n, columns, Bf16RowsFit(a.x + x_at, x_stride, columns));
   CommitCopies();
-  if (threadIdx.x < kQ) {  // float differences of gamma suffice here: the products' operands are bf16
-    gamma[threadIdx.x] = static_cast<float>(w.gamma[record * kQ + threadIdx.x]);
-    dt[threadIdx.x] = w.dt[record * kQ + threadIdx.x];
-  } else if (threadIdx.x < kQ + kOutColumns) {
-    const int p = threadIdx.x - kQ;
+  static_assert(kOutThreads == kQ && kOutThreads >= kOutColumns, "OutputKernel: a thread per token");
+  // float differences of gamma suffice here: the products' operands are bf16
+  gamma[threadIdx.x] = static_cast<float>(w.gamma[record * kQ + threadIdx.x]);
+  dt[threadIdx.x] = w.dt[record * kQ + threadIdx.x];
+  if (threadIdx.x < kOutColumns) {
+    const int p = threadIdx.x;
     Ds[p] = a.D && p < columns ? a.D[a.D_per_dim ? h * P + p0 + p : h] : 0.f;
   }
   WaitCopies<0>();
   __syncthreads();
 
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, half = warp % 2;
-  const int tiles[2] = {warp / 2, kQ / 16 - 1 - warp / 2};
-  float acc[2][4][4];
+  // Warp w takes row tiles w and 7 - w (the causal part's work is then the same for every warp) and all 64
+  // columns; per row tile, C's fragments are loaded once and kept for both products (with the entering state, and
+  // C B^T per tile of tokens s).
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int tiles[2] = {warp, kQ / 16 - 1 - warp};
+  float acc[2][8][4];
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     const int r = tiles[i], row = 16 * r + lane / 4;  // this thread's rows: row and row + 8
@@ -244,23 +254,23 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<b
 #pragma unroll
     for (int k = 0; k < kSteps; ++k) LoadMatrices<false>(cf[k], Cs + (16 * r + MatrixRow(lane, 1)) * kNs + 16 * k + MatrixColumn(lane, 2));
 #pragma unroll
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < 8; ++c) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][c][e] = 0.f;
     }
 #pragma unroll
     for (int k = 0; k < kSteps; ++k) {  // C_t S_in
 #pragma unroll
-      for (int q = 0; q < 2; ++q) {
+      for (int q = 0; q < 4; ++q) {
         uint32_t sf[4];
-        LoadMatrices<false>(sf, Ss + (32 * half + 16 * q + MatrixRow(lane, 2)) * kNs + 16 * k + MatrixColumn(lane, 1));
+        LoadMatrices<false>(sf, Ss + (16 * q + MatrixRow(lane, 2)) * kNs + 16 * k + MatrixColumn(lane, 1));
         MmaBf16(acc[i][2 * q], cf[k], sf[0], sf[1]);
         MmaBf16(acc[i][2 * q + 1], cf[k], sf[2], sf[3]);
       }
     }
     const float gamma_row[2] = {gamma[row], gamma[row + 8]};
 #pragma unroll
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < 8; ++c) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][c][e] *= Exp2(gamma_row[e / 2]);
     }
@@ -292,9 +302,9 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<b
           mix[2 * m + j] = PackBf16(v0, v1);
         }
       }
-      const bf16* xs = Xs + (s0 + MatrixRow(lane, 1)) * kXs + 32 * half + MatrixColumn(lane, 2);
+      const bf16* xs = Xs + (s0 + MatrixRow(lane, 1)) * kXs + MatrixColumn(lane, 2);
 #pragma unroll
-      for (int q = 0; q < 2; ++q) {
+      for (int q = 0; q < 4; ++q) {
         uint32_t xf[4];
         LoadMatrices<true>(xf, xs + 16 * q);
         MmaBf16(acc[i][2 * q], mix, xf[0], xf[1]);
@@ -304,23 +314,32 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<b
     for (int s0 = 0; s0 < 16 * r; s0 += 16) causal_tile(s0, false);
     causal_tile(16 * r, true);
   }
-  __syncthreads();  // every warp is done with C, B and S
+  // z of this thread's share of the epilogue (eight neighbours of a row, 16-byte accesses where rows allow), loaded
+  // before the barrier so that the loads overlap the wait.
+  const bool vector = P % 8 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % 16 == 0;
+  constexpr int kGroups = kQ * kOutColumns / 8 / kOutThreads;
+  uint4 zq[kGroups];
+#pragma unroll
+  for (int j = 0; j < kGroups; ++j) {
+    const int q = threadIdx.x + j * kOutThreads, t = q / (kOutColumns / 8), p = 8 * (q % (kOutColumns / 8));
+    if (vector && a.z && t < n && p < columns) zq[j] = *reinterpret_cast<const uint4*>(a.z + x_at + t * x_stride + p);
+  }
+  __syncthreads();  // every warp is done with C, B and S: Ys takes their place
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < 8; ++c) {
 #pragma unroll
       for (int e = 0; e < 4; e += 2) {
-        *reinterpret_cast<float2*>(Ys + (16 * tiles[i] + TileRow(e)) * kYs + 32 * half + TileColumn(c, e)) = make_float2(acc[i][c][e], acc[i][c][e + 1]);
+        *reinterpret_cast<float2*>(Ys + (16 * tiles[i] + TileRow(e)) * kYs + TileColumn(c, e)) = make_float2(acc[i][c][e], acc[i][c][e + 1]);
       }
     }
   }
   __syncthreads();
-  // y = (Ys + D x), gated, eight neighbours of a row per step: 16-byte accesses of z and y where rows allow.
-  const bool vector = P % 8 == 0 && (reinterpret_cast<uintptr_t>(a.y) | reinterpret_cast<uintptr_t>(a.z)) % 16 == 0;
-#pragma unroll 2
-  for (int q = threadIdx.x; q < kQ * kOutColumns / 8; q += kThreads) {
-    const int t = q / (kOutColumns / 8), p = 8 * (q % (kOutColumns / 8));
+  // y = (Ys + D x), gated.
+#pragma unroll
+  for (int j = 0; j < kGroups; ++j) {
+    const int q = threadIdx.x + j * kOutThreads, t = q / (kOutColumns / 8), p = 8 * (q % (kOutColumns / 8));
     if (t >= n || p >= columns) continue;
     const int64_t at = x_at + t * x_stride + p;
     float y[8], x[8];
@@ -329,19 +348,18 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<b
     const uint4 xq = *reinterpret_cast<const uint4*>(Xs + t * kXs + p);
     const uint32_t xw[4] = {xq.x, xq.y, xq.z, xq.w};
 #pragma unroll
-    for (int j = 0; j < 4; ++j) x[2 * j] = __uint_as_float(xw[j] << 16), x[2 * j + 1] = __uint_as_float(xw[j] & 0xffff0000u);
+    for (int m = 0; m < 4; ++m) x[2 * m] = __uint_as_float(xw[m] << 16), x[2 * m + 1] = __uint_as_float(xw[m] & 0xffff0000u);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) y[j] = fmaf(Ds[p + j], x[j], y[j]);
+    for (int m = 0; m < 8; ++m) y[m] = fmaf(Ds[p + m], x[m], y[m]);
     if (vector) {
       if (a.z) {
-        const uint4 zq = *reinterpret_cast<const uint4*>(a.z + at);
-        const uint32_t zw[4] = {zq.x, zq.y, zq.z, zq.w};
+        const uint32_t zw[4] = {zq[j].x, zq[j].y, zq[j].z, zq[j].w};
 #pragma unroll
-        for (int j = 0; j < 4; ++j) y[2 * j] *= Silu(__uint_as_float(zw[j] << 16)), y[2 * j + 1] *= Silu(__uint_as_float(zw[j] & 0xffff0000u));
+        for (int m = 0; m < 4; ++m) y[2 * m] *= Silu(__uint_as_float(zw[m] << 16)), y[2 * m + 1] *= Silu(__uint_as_float(zw[m] & 0xffff0000u));
       }
       *reinterpret_cast<uint4*>(a.y + at) = make_uint4(PackBf16(y[0], y[1]), PackBf16(y[2], y[3]), PackBf16(y[4], y[5]), PackBf16(y[6], y[7]));
     } else {
-      for (int j = 0; j < 8 && p + j < columns; ++j) StoreAs(a.y + at + j, a.z ? y[j] * Silu(ToFloat(a.z[at + j])) : y[j]);
+      for (int m = 0; m < 8 && p + m < columns; ++m) StoreAs(a.y + at + m, a.z ? y[m] * Silu(ToFloat(a.z[at + m])) : y[m]);
     }
   }
 }
@@ -352,7 +370,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(p);
   a.Np = a.Np <= 64 ? 64 : 128;  // the output kernel's product depths (zeros past dstate)
   const int64_t heads = p.batch * p.heads, chunks = (p.seqlen + kQ - 1) / kQ;
-  const int64_t chunk_bytes = heads * (12 * kQ + 2 * int64_t{a.P} * a.Np);
+  const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np);
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / chunk_bytes));
   const int64_t column_blocks = (a.P + kOutColumns - 1) / kOutColumns;
   // The walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
@@ -385,7 +403,8 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   Bf16Workspace w;
   w.gamma = workspace.get<double>();
   w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);
-  w.state = reinterpret_cast<bf16*>(w.dt + heads * per_segment * kQ);
+  w.weights = w.dt + heads * per_segment * kQ;
+  w.state = reinterpret_cast<bf16*>(w.weights + heads * per_segment * kSsdWeights);
   float* state = p.final_state;
   if (!state && per_segment < chunks) {  // the state must outlive a segment
     if (ls_status s = temporary_state.Allocate(4 * heads * a.P * p.dstate, kWhat)) return s;
@@ -393,12 +412,12 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   }
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.chunks, first);
+    SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
     const auto walk = few ? WalkKernel<16, 4> : WalkKernel<32, 8>;
     walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns), stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
     const auto output = a.Np == 64 ? OutputKernel<4> : OutputKernel<8>;
-    output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kThreads, OutputShared(a.Np), stream>>>(a, w, first);
+    output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kOutThreads, OutputShared(a.Np), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked, bf16) launch");
   }
   return LS_OK;

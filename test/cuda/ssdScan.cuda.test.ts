@@ -90,7 +90,7 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     expectClose('finalState', out.finalState!, ref.finalState!, 1e-4);
   });
 
-  run('bfloat16 x, z, B and C (both forms, host and device tensors, and the step): float32 arithmetic, y rounded', async () => {
+  run('bfloat16 x, z, B and C (both forms, host and device tensors, and the step)', async () => {
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     for (let seed = 81; seed <= 90; seed++) {
       const p = { ...randomSsd(seed), returnFinalState: true };
@@ -101,9 +101,12 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
         const out = await gpu.ssdScan({ ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C), z: z?.bf, algorithm });
         expect(out.y.dtype).toBe('bfloat16');
         const what = `seed ${seed} ${algorithm} (L ${L} P ${p.x.shape[3]} N ${N})`;
-        // y: the float32 result rounded to bfloat16 (2^-9 relative at most); the state stays float32.
-        expectClose(`${what} y`, toFloat32(out.y), ref.y, 4e-3);
-        expectClose(`${what} finalState`, out.finalState!, ref.finalState!, algorithm === 'chunked' && N <= 128 && L > 1 ? 1e-4 : 1e-5);
+        // y: the recurrence's float32 result rounded to bfloat16 (2^-9 relative at most); the chunked form's products
+        // on bf16 tensor cores, the entering states and the mixing matrix rounded to bf16 as in mamba_ssm's Triton
+        // kernels (measured 1.8-2.6e-3). The state stays float32 (the walk splits its operand into two bf16 parts).
+        const tensorCores = algorithm === 'chunked' && N <= 128 && L > 1;
+        expectClose(`${what} y`, toFloat32(out.y), ref.y, tensorCores ? 6e-3 : 4e-3);
+        expectClose(`${what} finalState`, out.finalState!, ref.finalState!, tensorCores ? 1e-4 : 1e-5);
       }
     }
     const r = rng(91);
