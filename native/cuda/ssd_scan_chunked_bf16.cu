@@ -60,7 +60,7 @@ template <int kRows, int kWarps>
 __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
   constexpr int kTiles = kRows / 16, kXs = Padded(kRows), kColumns = 16 * kWarps, kBs = Padded(kColumns), kBlock = 32 * kWarps;
-  constexpr int kPerThread = kRows * kQ / kBlock, kOutThreadsPerToken = kRows / kPerThread;  // the scaling's share
+  constexpr int kPerThread = kRows * kQ / kBlock, kThreadsPerToken = kRows / kPerThread;  // the scaling's share
   static_assert(kPerThread == 16, "WalkKernel: the scaling takes 16 elements of one token per thread");
   extern __shared__ float4 shared4[];
   const int Np = a.Np, P = a.P, N = a.N;
@@ -113,7 +113,7 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   };
   // The scaling of chunk c's x into hi + lo of x dt e^(gamma_last - gamma): 16 elements of one token a thread,
   // loaded first (load) and finished later (finish), so that a product can run in between.
-  const int token = threadIdx.x / kOutThreadsPerToken, token_column = kPerThread * (threadIdx.x % kOutThreadsPerToken);
+  const int token = threadIdx.x / kThreadsPerToken, token_column = kPerThread * (threadIdx.x % kThreadsPerToken);
   uint4 raw[2];
   const auto load = [&](int64_t chunk) {
     const uint4* at = reinterpret_cast<const uint4*>(Xs + (chunk % 3 * kQ + token) * kXs + token_column);
