@@ -36,6 +36,21 @@ namespace ls {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// ConvolveRun with the widths of real models (2 to 8) fixed at compile time.
+template <class D>
+void ConvolveRow(D d, const float* src, int64_t count, const float* weight, int64_t W, float bias, bool silu, float* y) {
+  switch (W) {
+    case 2: return ConvolveRun<2>(d, src, count, weight, W, bias, silu, y);
+    case 3: return ConvolveRun<3>(d, src, count, weight, W, bias, silu, y);
+    case 4: return ConvolveRun<4>(d, src, count, weight, W, bias, silu, y);
+    case 5: return ConvolveRun<5>(d, src, count, weight, W, bias, silu, y);
+    case 6: return ConvolveRun<6>(d, src, count, weight, W, bias, silu, y);
+    case 7: return ConvolveRun<7>(d, src, count, weight, W, bias, silu, y);
+    case 8: return ConvolveRun<8>(d, src, count, weight, W, bias, silu, y);
+    default: return ConvolveRun<0>(d, src, count, weight, W, bias, silu, y);
+  }
+}
+
 // Rows [row0, row1) of the flattened [B * D] rows.
 void ConvRows(const ls_causal_conv1d_params& p, int64_t row0, int64_t row1) {
   const hn::ScalableTag<float> d;
@@ -63,9 +78,9 @@ void ConvRows(const ls_causal_conv1d_params& p, int64_t row0, int64_t row1) {
         tail[i] = at < W - 1 ? staging[at] : x[at - (W - 1)];
       }
     }
-    ConvolveRun(d, staging, head, weight, W, bias, silu, y);
+    ConvolveRow(d, staging, head, weight, W, bias, silu, y);
     // Output t reads x[t - W + 1, t], all inside x from t = W - 1 on (head >= W - 1).
-    if (L > head) ConvolveRun(d, x + head - (W - 1), L - head, weight, W, bias, silu, y + head);
+    if (L > head) ConvolveRow(d, x + head - (W - 1), L - head, weight, W, bias, silu, y + head);
     if (p.final_state) memcpy(p.final_state + row * (W - 1), tail, sizeof(float) * (W - 1));
   }
 }

@@ -20,16 +20,25 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // y[0, count) = act(bias + sum_{w<W} weight[w] * src[t + w]): src holds the W-1 inputs before y[0] first.
-// Each output vector takes W unaligned loads (L1 hits) and one broadcast weight per tap.
-template <class D>
+// Each output vector takes W unaligned loads (L1 hits). kW > 0: the width known at compile time, each weight
+// broadcast once into a register and the taps unrolled (in WASM the loop over taps, with a broadcast per tap and
+// vector, took as long as the SiLU); kW = 0: W at run time, a broadcast per tap.
+template <int kW, class D>
 HWY_INLINE void ConvolveRun(D d, const float* src, int64_t count, const float* weight, int64_t W, float bias,
                             bool silu, float* y) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  V taps[kW > 0 ? kW : 1];
+  for (int w = 0; w < kW; ++w) taps[w] = hn::Set(d, weight[w]);
+  const auto tap = [&](int64_t w) {
+    if constexpr (kW > 0) return taps[w];
+    return hn::Set(d, weight[w]);
+  };
+  const int64_t width = kW > 0 ? kW : W;  // a constant where kW > 0: the loop over taps unrolls
   int64_t t = 0;
   for (; t + lanes <= count; t += lanes) {
     V acc = hn::Set(d, bias);
-    for (int64_t w = 0; w < W; ++w) acc = hn::MulAdd(hn::Set(d, weight[w]), hn::LoadU(d, src + t + w), acc);
+    for (int64_t w = 0; w < width; ++w) acc = hn::MulAdd(tap(w), hn::LoadU(d, src + t + w), acc);
     if (silu) acc = Silu(d, acc);
     hn::StoreU(acc, d, y + t);
   }

@@ -237,7 +237,7 @@ void DirectRows(const ls_fft_conv_params& p, int64_t row0, int64_t row1, float* 
     for (int64_t s = 0; s < Lk; ++s) reversed[Lk - 1 - s] = p.k[h * Lk + s];
     if (p.D) reversed[Lk - 1] += p.D[h];
     memcpy(padded + Lk - 1, p.u + row * L, sizeof(float) * L);
-    ConvolveRun(d, padded, L, reversed, Lk, 0.0f, false, p.y + row * L);
+    ConvolveRun<0>(d, padded, L, reversed, Lk, 0.0f, false, p.y + row * L);
   }
 }
 
