@@ -88,6 +88,12 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     const [out, ref] = await Promise.all([gpu.ssdScan(p), cpu.ssdScan({ ...p, algorithm: 'recurrent' })]);
     expectClose('y', out.y, ref.y, 1e-4);
     expectClose('finalState', out.finalState!, ref.finalState!, 1e-4);
+    // bf16 storage takes the bf16 tensor-core kernels, whose walk has its own 32-row, 128-state blocks here.
+    const [x, Bm, C, z] = [p.x, p.B, p.C, p.z!];
+    const half = await gpu.ssdScan({ ...p, x: toBFloat16(x), B: toBFloat16(Bm), C: toBFloat16(C), z: toBFloat16(z) });
+    const want = await cpu.ssdScan({ ...p, x: rounded(x), B: rounded(Bm), C: rounded(C), z: rounded(z), algorithm: 'recurrent' });
+    expectClose('bf16 y', toFloat32(half.y as Tensor<'bfloat16'>), want.y, 6e-3);
+    expectClose('bf16 finalState', half.finalState!, want.finalState!, 1e-4);
   });
 
   run('bfloat16 x, z, B and C (both forms, host and device tensors, and the step)', async () => {
@@ -147,6 +153,13 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
       expect(out.y.data.every(Number.isFinite), what).toBe(true);
       expectClose(`${what} y`, out.y, ref.y, 1e-4);
       expectClose(`${what} finalState`, out.finalState!, ref.finalState!, 1e-4);
+      // and in bf16 storage (the bf16 tensor-core kernels, their decays from float differences of gamma)
+      const half = await gpu.ssdScan({ ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C) });
+      const want = await cpu.ssdScan({ ...p, x: rounded(p.x), B: rounded(p.B), C: rounded(p.C), algorithm: 'recurrent' });
+      const y = toFloat32(half.y as Tensor<'bfloat16'>);
+      expect(y.data.every(Number.isFinite), `${what} bf16`).toBe(true);
+      expectClose(`${what} bf16 y`, y, want.y, 6e-3);
+      expectClose(`${what} bf16 finalState`, half.finalState!, want.finalState!, 1e-4);
     }
   });
 
