@@ -168,8 +168,9 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
     const bf16* X = Xs + chunk % 3 * kQ * kXs;
     const bf16* XL = Xlo + (chunk & 1) * kQ * kXs;
     const bf16* Bc = Bs + chunk % 3 * kQ * kBs;
-    // The odd steps' products in accumulators of their own: the chains of dependent products half as long.
-    float odd[2][kTiles][2][4] = {};
+    // The products of step k0 / 16 go to accumulator set k0 / 16 % 4 (set 0: S and low themselves), so that each
+    // chain of dependent products is a quarter as long.
+    float odd[3][2][kTiles][2][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kQ; k0 += 16) {
       uint32_t bf[4];
@@ -182,8 +183,9 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
         LoadMatrices<true>(lo, XL + at);
 #pragma unroll
         for (int m = 0; m < 2; ++m) {
-          MmaBf16(k0 % 32 ? odd[0][i][m] : S[i][m], hi, bf[2 * m], bf[2 * m + 1]);
-          MmaBf16(k0 % 32 ? odd[1][i][m] : low[i][m], lo, bf[2 * m], bf[2 * m + 1]);
+          const int set = k0 / 16 % 4;
+          MmaBf16(set ? odd[set - 1][0][i][m] : S[i][m], hi, bf[2 * m], bf[2 * m + 1]);
+          MmaBf16(set ? odd[set - 1][1][i][m] : low[i][m], lo, bf[2 * m], bf[2 * m + 1]);
         }
       }
     }
@@ -193,7 +195,12 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
 #pragma unroll
       for (int m = 0; m < 2; ++m) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) S[i][m][e] += (low[i][m][e] + odd[1][i][m][e]) + odd[0][i][m][e], low[i][m][e] = 0.f;
+        for (int e = 0; e < 4; ++e) {
+          float lows = low[i][m][e], highs = 0.f;
+#pragma unroll
+          for (int set = 0; set < 3; ++set) lows += odd[set][1][i][m][e], highs += odd[set][0][i][m][e];
+          S[i][m][e] += lows + highs, low[i][m][e] = 0.f;
+        }
       }
     }
   }
@@ -287,20 +294,21 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
     // diagonal), is the A fragment of the product with x in the accumulator layout: registers (tile m, rows row and
     // row + 8) in the order (0, row), (0, row + 8), (1, row), (1, row + 8).
     const auto causal_tile = [&](int s0, bool diagonal) {
-      // C_t . B_s, the even and odd steps of its depth in their own accumulators: two chains of half the length
-      float gram[2][4] = {}, odd[2][4] = {};
+      // C_t . B_s, the steps of its depth in four sets of accumulators by step % 4: four chains a quarter as long
+      float part[4][2][4] = {};
       const bf16* bs = Bs + (s0 + MatrixRow(lane, 2)) * kNs + MatrixColumn(lane, 1);
 #pragma unroll
       for (int k = 0; k < kSteps; ++k) {
         uint32_t bf[4];
         LoadMatrices<false>(bf, bs + 16 * k);
-        MmaBf16(k % 2 ? odd[0] : gram[0], cf[k], bf[0], bf[1]);
-        MmaBf16(k % 2 ? odd[1] : gram[1], cf[k], bf[2], bf[3]);
+        MmaBf16(part[k % 4][0], cf[k], bf[0], bf[1]);
+        MmaBf16(part[k % 4][1], cf[k], bf[2], bf[3]);
       }
+      float gram[2][4];
 #pragma unroll
       for (int m = 0; m < 2; ++m) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) gram[m][e] += odd[m][e];
+        for (int e = 0; e < 4; ++e) gram[m][e] = (part[0][m][e] + part[1][m][e]) + (part[2][m][e] + part[3][m][e]);
       }
       uint32_t mix[4];
 #pragma unroll
