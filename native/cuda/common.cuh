@@ -7,6 +7,9 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <initializer_list>
+#include <utility>
+
 #include "cpu/status.h"
 #include "longseq/longseq.h"
 
@@ -29,6 +32,14 @@ ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, cons
 
 // The current device's SM count (read once), for choosing launch shapes.
 int Multiprocessors();
+
+// Lets each kernel have `bytes` of dynamic shared memory per block (past the default 48 KiB); the first error.
+inline cudaError_t AllowSharedMemory(std::initializer_list<std::pair<const void*, size_t>> kernels) {
+  for (const auto& [kernel, bytes] : kernels) {
+    if (cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes))) return e;
+  }
+  return cudaSuccess;
+}
 
 // A stream-ordered temporary device buffer from AllocateAsync, given back (stream-ordered) when it goes out of scope.
 class DeviceScratch {

@@ -314,18 +314,10 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = cudaFuncSetAttribute(GramKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(GramShared(kMaxPadded)));
-    if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ, 16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ, 16, kMaxPadded)));
-    }
-    if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(StateKernel<kQ / 2, 32>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(kQ / 2, 32, kMaxPadded)));
-    }
-    if (opt_in_error == cudaSuccess) {
-      opt_in_error = cudaFuncSetAttribute(OutputKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kOutputShared));
-    }
+    opt_in_error = AllowSharedMemory({{reinterpret_cast<const void*>(GramKernel), GramShared(kMaxPadded)},
+                                      {reinterpret_cast<const void*>(StateKernel<kQ, 16>), StateShared(kQ, 16, kMaxPadded)},
+                                      {reinterpret_cast<const void*>(StateKernel<kQ / 2, 32>), StateShared(kQ / 2, 32, kMaxPadded)},
+                                      {reinterpret_cast<const void*>(OutputKernel), kOutputShared}});
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
 
@@ -337,11 +329,8 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);
   w.gram = w.dt + heads * per_segment * kQ;
   w.state = w.gram + groups * per_segment * kQ * kQ;
-  float* state = p.final_state;
-  if (!state && per_segment < chunks) {  // the state must outlive a segment
-    if (ls_status s = temporary_state.Allocate(4 * heads * P * p.dstate, kWhat)) return s;
-    state = temporary_state.get<float>();
-  }
+  float* state;
+  if (ls_status s = CarriedState(p, per_segment < chunks, temporary_state, state)) return s;
   const SsdChunkArgs<float> a = MakeSsdChunkArgs<float>(p);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);

@@ -31,6 +31,18 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
 // What both chunked forms share.
 constexpr int kSsdChunk = 128;  // tokens per chunk
 
+// The state carried from one workspace segment to the next: the final-state buffer, or `temporary` when none was
+// asked for and there is more than one segment (else null).
+inline ls_status CarriedState(const ls_ssd_scan_params& p, bool several_segments, DeviceScratch& temporary, float*& state) {
+  state = p.final_state;
+  if (!state && several_segments) {
+    const int64_t floats = p.batch * p.heads * p.head_dim * p.dstate;
+    if (ls_status s = temporary.Allocate(sizeof(float) * floats, "ssdScan: allocating device scratch")) return s;
+    state = temporary.get<float>();
+  }
+  return LS_OK;
+}
+
 // T: the storage of x, z, B, C and y; the rest is float.
 template <typename T>
 struct SsdChunkArgs {

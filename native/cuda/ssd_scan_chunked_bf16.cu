@@ -13,7 +13,6 @@
 // product's operand).
 #include <algorithm>
 #include <mutex>
-#include <utility>
 
 #include "cuda/common.cuh"
 #include "cuda/ssd_scan_chunked.h"
@@ -408,15 +407,10 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    const std::pair<const void*, size_t> kernels[] = {{reinterpret_cast<const void*>(WalkKernel<16, 4>), WalkShared(16, 64)},
-                                                      {reinterpret_cast<const void*>(WalkKernel<32, 8>), WalkShared(32, 128)},
-                                                      {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
-                                                      {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}};
-    for (const auto& [kernel, bytes] : kernels) {
-      if (opt_in_error == cudaSuccess) {
-        opt_in_error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-      }
-    }
+    opt_in_error = AllowSharedMemory({{reinterpret_cast<const void*>(WalkKernel<16, 4>), WalkShared(16, 64)},
+                                      {reinterpret_cast<const void*>(WalkKernel<32, 8>), WalkShared(32, 128)},
+                                      {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
+                                      {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}});
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
 
@@ -428,11 +422,8 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);
   w.weights = w.dt + heads * per_segment * kQ;
   w.state = reinterpret_cast<bf16*>(w.weights + heads * per_segment * kSsdWeights);
-  float* state = p.final_state;
-  if (!state && per_segment < chunks) {  // the state must outlive a segment
-    if (ls_status s = temporary_state.Allocate(4 * heads * a.P * p.dstate, kWhat)) return s;
-    state = temporary_state.get<float>();
-  }
+  float* state;
+  if (ls_status s = CarriedState(p, per_segment < chunks, temporary_state, state)) return s;
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
