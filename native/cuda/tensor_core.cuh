@@ -195,8 +195,8 @@ __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
   }
 }
-// The row and column a lane addresses for LoadMatrices: matrices j = lane / 8 step 8 rows with (j / kRowStep) % 2
-// and 8 columns with the other bit of j.
+// The row and column a lane addresses for LoadMatrices: matrix j = lane / 8 starts 8 rows down where
+// (j / row_step) % 2 and 8 columns right where (j / column_step) % 2 (steps 1 and 2, one each).
 __device__ __forceinline__ int MatrixRow(int lane, int row_step) { return lane % 8 + 8 * (lane / 8 / row_step % 2); }
 __device__ __forceinline__ int MatrixColumn(int lane, int column_step) { return 8 * (lane / 8 / column_step % 2); }
 
