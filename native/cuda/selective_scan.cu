@@ -149,8 +149,9 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   };
 
   // u, delta and z of a warp's channel go through shared memory too, a tile ahead by cp.async where rows allow
-  // 16-byte copies: no registers hold the next tile's inputs while this one computes. One buffer suffices: each lane copies exactly the steps it reads, and it reads them into
-  // registers before it issues the next tile's copies.
+  // 16-byte copies: no registers hold the next tile's inputs while this one computes. One buffer suffices: each
+  // lane copies exactly the steps it reads, and it reads them into registers before it issues the next tile's
+  // copies.
   auto stage_inputs = [&](int64_t t0) {
     T* dst = inputs + K * lane;
     const int64_t t = t0 + K * lane;
