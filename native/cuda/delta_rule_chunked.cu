@@ -9,8 +9,9 @@
 //    T = (I + A)^-1 by forward substitution (a column per four threads), W = T diag(beta e^gamma) K,
 //    U = T diag(beta) V, the causal P = (scale Q K^T) . e^(gamma_t - gamma_s), Qg = scale e^gamma Q and
 //    Kg = e^(gamma_last - gamma) K, into a workspace.
-//  - StateKernel, 16 warps per (batch, value head, 32 state columns), chunk after chunk with the state's K x 32
-//    slice in shared memory: V' = U - W S, O = Qg S + P V', S <- e^gamma_last S + Kg^T V'.
+//  - StateKernel, per (batch, value head, 32, 16 or 8 state columns: as many blocks as fill the GPU), chunk after
+//    chunk with the state's K x columns slice in shared memory: V' = U - W S, O = Qg S + P V',
+//    S <- e^gamma_last S + Kg^T V'.
 // Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
 // holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
 // buffer (or a temporary one), each block reading and writing only its own slice.
@@ -27,9 +28,8 @@ namespace {
 
 constexpr int kC = 64;          // tokens per chunk
 constexpr int kMaxPadded = 128;  // key_dim rounded up to 16
-constexpr int kCols = 32;        // state columns per StateKernel block
 constexpr int kThreads = 256;    // PrepareKernel's 8 warps
-constexpr int kStateThreads = 512;  // StateKernel's 16: a 16 x 8 tile of V' and O each, and a 16 x 16 of S
+constexpr int kColumnPad = 32;   // the value dim is padded to a multiple of this (U's rows)
 constexpr int kValueBlock = 64;  // value columns of U formed at once in PrepareKernel
 constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 
@@ -37,7 +37,7 @@ constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 template <typename T>
 struct ChunkArgs {
   int64_t batch, seqlen, heads, value_heads;
-  int K, V, Kp, Vp;  // key and value dims, and padded to 16 and 32
+  int K, V, Kp, Vp;  // key and value dims, and padded to 16 and kColumnPad
   const T *q, *k, *v;
   const float *beta, *g;
   T* o;
@@ -62,15 +62,18 @@ __host__ __device__ constexpr int ColumnStride(int Kp) { return Kp + 8; }
 constexpr int kAStride = kC + 4;     // A and P
 constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps the substitution's reads distinct
 constexpr int kVbStride = kValueBlock + 8;
-constexpr int kSStride = kCols + 8;  // S and V'
+// S and V' for blocks of kCols state columns: 8 or 24 mod 32.
+__host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
+// StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols).
+__host__ __device__ constexpr int StateThreads(int kCols) { return 16 * kCols; }
 
 size_t PrepareShared(int Kp) {
   const int staging = std::max(ColumnStride(Kp), kVbStride);
   return sizeof(float) * (kC * RowStride(Kp) + kC * staging + kC * kAStride + kC * kTStride + 2 * kC);
 }
 
-size_t StateShared(int Kp) {
-  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + kC * kSStride + Kp * kSStride);
+size_t StateShared(int Kp, int columns) {
+  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns));
 }
 
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
@@ -217,13 +220,15 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> 
   }
 }
 
-// blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
-// kKp = a.Kp as a constant: every shared-memory offset in the products is then an immediate.
-template <typename T, int kKp>
-__global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs<T> a, const Workspace w, int64_t first_chunk, int groups,
-                                                        const float* state_in, float* state_out) {
+// blockIdx.x = bh * groups + group, the group's kCols state columns (32, 16 or 8). state_in (null: zeros) and
+// state_out (null: not kept) may be the same. kKp = a.Kp as a constant: every shared-memory offset in the products
+// is then an immediate.
+template <typename T, int kKp, int kCols>
+__global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const ChunkArgs<T> a, const Workspace w, int64_t first_chunk,
+                                                              int groups, const float* state_in, float* state_out) {
   extern __shared__ float shared[];
-  constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp);
+  constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp), kSStride = SStride(kCols), kWarps = StateThreads(kCols) / 32;
+  constexpr int kTilesAcross = kCols / 8;  // 16 x 8 tiles of V' and O across the columns
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32;
   float* Ws = shared;               // [kC][rs]
@@ -241,7 +246,7 @@ __global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs<
     Ss[i * kSStride + j] = state_in && i < K && column0 + j < V ? state_in[state_at + static_cast<int64_t>(i) * V + j] : 0.f;
   }
   // Phase one's tile: rows r0.. of V' and O, columns c0.. c0 + 7 of the slice.
-  const int r0 = warp / 4 * 16, c0 = warp % 4 * 8;
+  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;
   // The copies run under the products: W and Qg of the next chunk during phase two, Kg and P during phase one.
   // Groups are committed in the order WQ(0), KP(0), WQ(1), KP(1), ..., an empty group past the last chunk.
   const auto stage_wq = [&](int64_t chunk) {
@@ -292,18 +297,19 @@ __global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs<
       const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(0, e);
       if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, o[0][e]);
     }
-    // S <- e^gamma_last S + Kg^T V', each warp on its own 16 x 16 tiles of the slice.
-    for (int unit = warp; unit < Kp / 16 * 2; unit += kStateThreads / 32) {
-      const int i0 = unit / 2 * 16, j0 = unit % 2 * 16;
-      float s[2][4];
+    // S <- e^gamma_last S + Kg^T V', each warp on its own 16 x 16 tiles of the slice (16 x 8 for 8 columns).
+    constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN);
+    for (int unit = warp; unit < Kp / 16 * kUnitsAcross; unit += kWarps) {
+      const int i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
+      float s[kN][4];
 #pragma unroll
-      for (int m = 0; m < 2; ++m) {
+      for (int m = 0; m < kN; ++m) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) s[m][e] = decay * Ss[(i0 + TileRow(e)) * kSStride + j0 + TileColumn(m, e)];
       }
-      WarpProduct<2>(s, Ks + i0, 1, cs, Vs + j0, kSStride, 1, kC);
+      WarpProduct<kN>(s, Ks + i0, 1, cs, Vs + j0, kSStride, 1, kC);
 #pragma unroll
-      for (int m = 0; m < 2; ++m) {
+      for (int m = 0; m < kN; ++m) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) Ss[(i0 + TileRow(e)) * kSStride + j0 + TileColumn(m, e)] = s[m][e];
       }
@@ -322,30 +328,49 @@ __global__ void __launch_bounds__(kStateThreads, 1) StateKernel(const ChunkArgs<
 template <typename T>
 using StateKernelFunction = void (*)(const ChunkArgs<T>, const Workspace, int64_t, int, const float*, float*);
 // By padded key dim / 16 - 1.
-template <typename T>
+template <typename T, int kCols>
 constexpr StateKernelFunction<T> kStateKernels[kMaxPadded / 16] = {
-    StateKernel<T, 16>, StateKernel<T, 32>, StateKernel<T, 48>, StateKernel<T, 64>,
-    StateKernel<T, 80>, StateKernel<T, 96>, StateKernel<T, 112>, StateKernel<T, 128>};
+    StateKernel<T, 16, kCols>, StateKernel<T, 32, kCols>, StateKernel<T, 48, kCols>, StateKernel<T, 64, kCols>,
+    StateKernel<T, 80, kCols>, StateKernel<T, 96, kCols>, StateKernel<T, 112, kCols>, StateKernel<T, 128, kCols>};
+constexpr int kColumnChoices[] = {32, 16, 8};
+template <typename T>
+StateKernelFunction<T> StateKernelFor(int Kp, int columns) {
+  const int i = Kp / 16 - 1;
+  return columns == 32 ? kStateKernels<T, 32>[i] : columns == 16 ? kStateKernels<T, 16>[i] : kStateKernels<T, 8>[i];
+}
+
+// State columns per StateKernel block: the walk over the chunks is a chain per block, so the GPU needs about as
+// many blocks as it has SMs (each holds one); fewer columns make more of them, each staging the same W, Qg, Kg and
+// P. 32 where that already gives three quarters of the SMs a block, else 16, else 8.
+int StateColumns(int64_t heads, int64_t value_dim) {
+  for (int columns : {32, 16}) {
+    if (heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
+  }
+  return 8;
+}
 
 template <typename T>
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
-  const int groups = static_cast<int>((p.value_dim + kCols - 1) / kCols);
-  const int Vp = groups * kCols;
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
+  const int columns = StateColumns(heads, p.value_dim);
+  const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
+  const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const int64_t record_floats = 3 * kC * Kp + kC * kC + kC * Vp + 1;
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / (4 * heads * record_floats)));
   if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
-    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 32) must be below 2^31");
+    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / %d) must be below 2^31", columns);
   }
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
     opt_in_error = cudaFuncSetAttribute(PrepareKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(PrepareShared(kMaxPadded)));
-    for (int i = 0; i < kMaxPadded / 16 && opt_in_error == cudaSuccess; ++i) {
-      opt_in_error = cudaFuncSetAttribute(kStateKernels<T>[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(StateShared(16 * (i + 1))));
+    for (int cols : kColumnChoices) {
+      for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
+        opt_in_error = cudaFuncSetAttribute(StateKernelFor<T>(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(StateShared(Kp, cols)));
+      }
     }
   });
   LS_CUDA_TRY(opt_in_error, "deltaRule");
@@ -372,7 +397,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     PrepareKernel<T><<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
-    kStateKernels<T>[Kp / 16 - 1]<<<static_cast<unsigned>(heads * groups), kStateThreads, StateShared(Kp), stream>>>(
+    StateKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * groups), StateThreads(columns), StateShared(Kp, columns), stream>>>(
         a, w, first, groups, state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }
