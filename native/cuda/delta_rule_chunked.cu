@@ -339,9 +339,10 @@ StateKernelFunction<T> StateKernelFor(int Kp, int columns) {
   return columns == 32 ? kStateKernels<T, 32>[i] : columns == 16 ? kStateKernels<T, 16>[i] : kStateKernels<T, 8>[i];
 }
 
-// State columns per StateKernel block: the walk over the chunks is a chain per block, so the GPU needs about as
-// many blocks as it has SMs (each holds one); fewer columns make more of them, each staging the same W, Qg, Kg and
-// P. 32 where that already gives three quarters of the SMs a block, else 16, else 8.
+// State columns per StateKernel block: the walk over the chunks is a chain per block, so the GPU needs at least
+// about as many blocks as it has SMs (an SM holds one at key dims past 64, their staging being 138 KB); fewer
+// columns make more of them, each staging the same W, Qg, Kg and P. 32 where that already gives three quarters of
+// the SMs a block, else 16, else 8. Measured on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x).
 int StateColumns(int64_t heads, int64_t value_dim) {
   for (int columns : {32, 16}) {
     if (heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
