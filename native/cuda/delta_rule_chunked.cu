@@ -16,6 +16,7 @@
 // holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
 // buffer (or a temporary one), each block reading and writing only its own slice.
 #include <algorithm>
+#include <iterator>
 #include <mutex>
 
 #include "cuda/common.cuh"
@@ -344,10 +345,10 @@ StateKernelFunction<T> StateKernelFor(int Kp, int columns) {
 // columns make more of them, each staging the same W, Qg, Kg and P. 32 where that already gives three quarters of
 // the SMs a block, else 16, else 8. Measured on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x).
 int StateColumns(int64_t heads, int64_t value_dim) {
-  for (int columns : {32, 16}) {
+  for (int columns : kColumnChoices) {
     if (heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
   }
-  return 8;
+  return kColumnChoices[std::size(kColumnChoices) - 1];
 }
 
 template <typename T>
