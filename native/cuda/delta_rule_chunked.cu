@@ -6,7 +6,7 @@
 // Per segment of the sequence, two kernels:
 //  - PrepareKernel, a block per (batch, value head, chunk of 64 tokens), every chunk at once: normalized keys and
 //    queries, the cumulative log-decays gamma, A = strictly-lower(beta_t e^(gamma_t - gamma_s) k_t . k_s),
-//    T = (I + A)^-1 by forward substitution (a column per four threads), W = T diag(beta e^gamma) K,
+//    T = (I + A)^-1 in blocks of 16 (Invert), W = T diag(beta e^gamma) K,
 //    U = T diag(beta) V, the causal P = (scale Q K^T) . e^(gamma_t - gamma_s), Qg = scale e^gamma Q and
 //    Kg = e^(gamma_last - gamma) K, into a workspace.
 //  - StateKernel, per (batch, value head, 32, 16 or 8 state columns: as many blocks as fill the GPU), chunk after
@@ -63,6 +63,11 @@ __host__ __device__ constexpr int ColumnStride(int Kp) { return Kp + 8; }
 constexpr int kAStride = kC + 4;     // A and P
 constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps the substitution's reads distinct
 constexpr int kVbStride = kValueBlock + 8;
+// bf16 rows in PrepareKernelBf16 (T's parts and v's blocks, kC = kValueBlock wide): 16 bytes past a multiple of
+// 128, so the 8 rows an ldmatrix reads fall on distinct banks; and its staged width of q and k, a power of two.
+constexpr int kTb = kC + 8;
+static_assert(kValueBlock == kC, "PrepareKernelBf16 stages v's blocks in rows of kTb");
+__host__ __device__ constexpr int StagedWidth(int Kp) { return Kp <= 16 ? 16 : Kp <= 32 ? 32 : Kp <= 64 ? 64 : 128; }
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
 // StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols).
@@ -73,11 +78,60 @@ size_t PrepareShared(int Kp) {
   return sizeof(float) * (kC * RowStride(Kp) + kC * staging + kC * kAStride + kC * kTStride + 2 * kC);
 }
 
+size_t PrepareSharedBf16(int Kp) {
+  return sizeof(float) * (kC * kAStride + kC * kTStride + 4 * kC) + sizeof(__nv_bfloat16) * (2 * kC * (StagedWidth(Kp) + 8) + 3 * kC * kTb);
+}
+
 size_t StateShared(int Kp, int columns) {
   return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns));
 }
 
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
+
+// T = (I + A)^-1 diag(beta) for the strictly lower triangular A, by kThreads threads, in blocks of 16: the four
+// diagonal blocks X_ii = (I + A_ii)^-1 by forward substitution (a column of a block per thread, in registers), then
+// the blocks below them a diagonal at a time, X_ij = -X_ii sum_k A_ik X_kj over k = j .. i - 1 (`scratch`: 3 x 16
+// x 16 floats for the sums). The chain of dependent steps is 16 + 3 long instead of the 64 of plain substitution.
+__device__ __forceinline__ void Invert(const float* As, float* Ts, const float* beta, float* scratch) {
+  constexpr int kB = 16, kBlocks = kC / kB;
+  if (threadIdx.x < kBlocks * kB) {
+    const int i = threadIdx.x / kB, c = threadIdx.x % kB;
+    const float* a = As + i * kB * (kAStride + 1);
+    float x[kB];
+#pragma unroll
+    for (int t = 0; t < kB; ++t) {
+      float sum = t == c ? 1.f : 0.f;
+#pragma unroll
+      for (int s = 0; s < t; ++s) sum = fmaf(-a[t * kAStride + s], x[s], sum);
+      x[t] = sum;
+    }
+#pragma unroll
+    for (int t = 0; t < kB; ++t) Ts[(i * kB + t) * kTStride + i * kB + c] = x[t];
+  }
+  __syncthreads();
+  for (int d = 1; d < kBlocks; ++d) {  // blocks (j + d, j)
+    const int elements = (kBlocks - d) * kB * kB;
+    for (int e = threadIdx.x; e < elements; e += kThreads) {
+      const int j = e / (kB * kB), r = e / kB % kB, c = e % kB, row = (j + d) * kB + r;
+      float sum = 0.f;
+      for (int k = j * kB; k < row - r; ++k) sum = fmaf(As[row * kAStride + k], Ts[k * kTStride + j * kB + c], sum);
+      scratch[e] = sum;
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < elements; e += kThreads) {
+      const int j = e / (kB * kB), r = e / kB % kB, c = e % kB, row = (j + d) * kB + r;
+      float sum = 0.f;
+#pragma unroll
+      for (int m = 0; m < kB; ++m) sum = fmaf(Ts[row * kTStride + (j + d) * kB + m], scratch[j * kB * kB + m * kB + c], sum);
+      Ts[row * kTStride + j * kB + c] = -sum;
+    }
+    __syncthreads();
+  }
+  for (int e = threadIdx.x; e < kC * kC; e += kThreads) {  // the columns times beta, zeros above the diagonal blocks
+    const int t = e / kC, c = e % kC;
+    Ts[t * kTStride + c] = c / kB > t / kB ? 0.f : Ts[t * kTStride + c] * beta[c];
+  }
+}
 
 // blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
 template <typename T>
@@ -167,22 +221,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> 
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
 
-  for (int t = warp; t < kC; t += kThreads / 32) {  // queries are done: their space takes e^gamma k
+  Invert(As, Ts, beta, kb);  // the queries are done: their space takes the inversion's sums, then e^gamma k
+  for (int t = warp; t < kC; t += kThreads / 32) {
     const float factor = ExpOf(gamma[t]);
     for (int i = lane; i < Kp; i += 32) kb[t * cs + i] = factor * ks[t * rs + i];
-  }
-  // (I + A) T = diag(beta), row after row (T diag(beta) is what W and U take); column c on four lanes of one warp,
-  // each summing every fourth term.
-  {
-    const int c = threadIdx.x / 4, part = threadIdx.x % 4;
-    for (int t = 0; t < kC; ++t) {
-      float sum = 0.f;
-      for (int s = (c & ~3) + part; s < t; s += 4) sum = fmaf(As[t * kAStride + s], Ts[s * kTStride + c], sum);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      if (part == 0) Ts[t * kTStride + c] = t == c ? beta[c] : (t < c ? 0.f : -sum);
-      __syncwarp();
-    }
   }
   __syncthreads();
 
@@ -218,6 +260,172 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> 
         for (int e = 0; e < 4; ++e) U[(r0 + TileRow(e)) * a.Vp + j0 + c0 + TileColumn(m, e)] = acc[m][e];
       }
     }
+  }
+}
+
+// PrepareKernel for bf16 storage: the same workspace, from bf16 tensor-core products (mma m16n8k16, ldmatrix)
+// whose operands are exact, so the workspace keeps float32 accuracy. q, k and v enter the products as stored: the
+// L2 normalization and the scale scale the products' rows and columns instead (A_ts = beta_t e^(gamma_t - gamma_s)
+// rk_t rk_s k_t . k_s with rk the inverse norms), and the float32 T = (I + A)^-1 diag(beta), with its column
+// factors, enters W = T diag(e^gamma rk) K and U = T V split into two bf16 parts (hi + lo: two products).
+template <int kKp>
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const Workspace w,
+                                                                 int64_t first_chunk) {
+  using bf16 = __nv_bfloat16;
+  constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
+  extern __shared__ float shared[];
+  const int K = a.K, Kp = kKp;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* As = shared;                                     // [kC][kAStride] A
+  float* Ts = As + kC * kAStride;                         // [kC][kTStride] (I + A)^-1 diag(beta)
+  float* gamma = Ts + kC * kTStride;                      // [kC]
+  float* beta = gamma + kC;                               // [kC]
+  float* rk = beta + kC;                                  // [kC] the keys' inverse norms
+  float* rq = rk + kC;                                    // [kC] the queries', times the scale
+  bf16* ks = reinterpret_cast<bf16*>(rq + kC);            // [kC][kS] k as stored
+  bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored
+  bf16* vs = qs + kC * kS;                                // [kC][kTb] a block of kValueBlock columns of v
+  bf16* th = vs + kC * kTb;                               // [kC][kTb] T's factor, high part
+  bf16* tl = th + kC * kTb;                               // [kC][kTb] and the rest
+  const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
+  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
+  const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
+  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+
+  const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
+  const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
+  const auto stage_v = [&](int j0) {
+    const int width = min(kValueBlock, a.V - j0);
+    StageBf16Tile<kC, kValueBlock, kThreads>(vs, kTb, v0 + j0, a.value_heads * a.V, n, width,
+                                             Bf16RowsFit(v0 + j0, a.value_heads * a.V, width));
+  };
+  if (threadIdx.x < kStageThreads) {
+    StageBf16Tile<kC, kWidth, kStageThreads>(qs, kS, a.q + row0, a.heads * K, n, K, Bf16RowsFit(a.q + row0, a.heads * K, K));
+    StageBf16Tile<kC, kWidth, kStageThreads>(ks, kS, a.k + row0, a.heads * K, n, K, Bf16RowsFit(a.k + row0, a.heads * K, K));
+  }
+  stage_v(0);
+  CommitCopies();
+  if (threadIdx.x < kC) {
+    const int t = threadIdx.x;
+    const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
+    beta[t] = t < n ? a.beta[at] : 0.f;
+    gamma[t] = t < n && a.g ? a.g[at] : 0.f;  // padding adds nothing: gamma stays at the last token's
+  }
+  WaitCopies<0>();
+  __syncthreads();
+  if (warp == 0) {  // gamma = cumulative sum, two tokens per lane
+    const float x0 = gamma[2 * lane], x1 = gamma[2 * lane + 1];
+    float sum = x0 + x1;
+#pragma unroll
+    for (int offset = 1; offset < 32; offset <<= 1) {
+      const float up = __shfl_up_sync(0xffffffffu, sum, offset);
+      if (lane >= offset) sum += up;
+    }
+    gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
+  }
+  for (int t = warp; t < kC; t += kThreads / 32) {  // a warp per token: the inverse norms
+    float qq = 0.f, kk = 0.f;
+    for (int i = lane; i < Kp; i += 32) {
+      const float qi = __bfloat162float(qs[t * kS + i]), ki = __bfloat162float(ks[t * kS + i]);
+      qq = fmaf(qi, qi, qq), kk = fmaf(ki, ki, kk);
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+      qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
+    }
+    if (lane == 0) rq[t] = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk[t] = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  }
+  __syncthreads();
+
+  // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
+  const float last = gamma[kC - 1];
+  float* P = w.P + record * kC * kC;
+  for (int unit = warp; unit < 16; unit += kThreads / 32) {
+    const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
+    float kk[2][4] = {}, qk[2][4] = {};
+    if (c0 <= r0) {
+#pragma unroll
+      for (int k0 = 0; k0 < kKp; k0 += 16) {
+        uint32_t ka[4], qa[4], kb[4];
+        LoadMatrices<false>(ka, ks + (r0 + MatrixRow(lane, 1)) * kS + k0 + MatrixColumn(lane, 2));
+        LoadMatrices<false>(qa, qs + (r0 + MatrixRow(lane, 1)) * kS + k0 + MatrixColumn(lane, 2));
+        LoadMatrices<false>(kb, ks + (c0 + MatrixRow(lane, 2)) * kS + k0 + MatrixColumn(lane, 1));
+        MmaBf16(kk[0], ka, kb[0], kb[1]), MmaBf16(kk[1], ka, kb[2], kb[3]);
+        MmaBf16(qk[0], qa, kb[0], kb[1]), MmaBf16(qk[1], qa, kb[2], kb[3]);
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
+        const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) * rk[s] : 0.f;
+        As[t * kAStride + s] = s < t ? beta[t] * rk[t] * decay * kk[m][e] : 0.f;
+        P[t * kC + s] = rq[t] * decay * qk[m][e];
+      }
+    }
+  }
+  float* Qg = w.Qg + record * kC * Kp;
+  float* Kg = w.Kg + record * kC * Kp;
+  for (int t = warp; t < kC; t += kThreads / 32) {
+    const float to_query = ExpOf(gamma[t]) * rq[t], to_last = ExpOf(last - gamma[t]) * rk[t];
+    for (int i = lane; i < Kp; i += 32) {
+      Qg[t * Kp + i] = to_query * __bfloat162float(qs[t * kS + i]);
+      Kg[t * Kp + i] = to_last * __bfloat162float(ks[t * kS + i]);
+    }
+  }
+  if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
+  __syncthreads();
+  Invert(As, Ts, beta, reinterpret_cast<float*>(th));
+  __syncthreads();
+
+  // T's factor with column factors `scale` (null: none) in two bf16 parts, then the row tiles of T K (K as B
+  // operand stored [s][column], kB its row stride) into out (row stride out_stride) for column tiles c0 in
+  // [0, columns), column_at + c0 beyond `limit` skipped. Row tile r0 needs T's columns up to r0 + 16 only.
+  const auto split = [&](bool scaled) {
+    for (int e = threadIdx.x; e < kC * kC; e += kThreads) {
+      const int t = e / kC, s = e % kC;
+      const float x = Ts[t * kTStride + s] * (scaled ? ExpOf(gamma[s]) * rk[s] : 1.f);
+      const bf16 hi = __float2bfloat16_rn(x);
+      th[t * kTb + s] = hi, tl[t * kTb + s] = __float2bfloat16_rn(x - __bfloat162float(hi));
+    }
+  };
+  const auto multiply = [&](const bf16* B, int kB, int columns, int column_at, int limit, float* out, int out_stride) {
+    for (int unit = warp; unit < 4 * (columns / 16); unit += kThreads / 32) {
+      const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
+      if (column_at + c0 >= limit) continue;
+      float hi[2][4] = {}, lo[2][4] = {};
+      for (int k0 = 0; k0 <= r0; k0 += 16) {
+        uint32_t ah[4], al[4], bb[4];
+        LoadMatrices<false>(ah, th + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+        LoadMatrices<false>(al, tl + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+        LoadMatrices<true>(bb, B + (k0 + MatrixRow(lane, 1)) * kB + c0 + MatrixColumn(lane, 2));
+        MmaBf16(hi[0], ah, bb[0], bb[1]), MmaBf16(hi[1], ah, bb[2], bb[3]);
+        MmaBf16(lo[0], al, bb[0], bb[1]), MmaBf16(lo[1], al, bb[2], bb[3]);
+      }
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) out[(r0 + TileRow(e)) * out_stride + column_at + c0 + TileColumn(m, e)] = hi[m][e] + lo[m][e];
+      }
+    }
+  };
+  split(true);
+  __syncthreads();
+  multiply(ks, kS, kKp, 0, kKp, w.W + record * kC * Kp, Kp);  // W = T diag(e^gamma rk) K
+  __syncthreads();
+  split(false);
+  // U = T V, kValueBlock columns at a time (the padding columns up to Vp are zero).
+  float* U = w.U + record * kC * a.Vp;
+  for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
+    if (j0 > 0) {
+      __syncthreads();  // the previous block's products are done with vs
+      stage_v(j0);
+      CommitCopies();
+      WaitCopies<0>();
+    }
+    __syncthreads();
+    multiply(vs, kTb, kValueBlock, j0, a.Vp, U, a.Vp);
   }
 }
 
@@ -327,6 +535,20 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 }
 
 template <typename T>
+using PrepareKernelFunction = void (*)(const ChunkArgs<T>, const Workspace, int64_t);
+// By padded key dim / 16 - 1.
+constexpr PrepareKernelFunction<__nv_bfloat16> kPrepareKernelsBf16[kMaxPadded / 16] = {
+    PrepareKernelBf16<16>, PrepareKernelBf16<32>, PrepareKernelBf16<48>, PrepareKernelBf16<64>,
+    PrepareKernelBf16<80>, PrepareKernelBf16<96>, PrepareKernelBf16<112>, PrepareKernelBf16<128>};
+template <typename T>
+PrepareKernelFunction<T> PrepareKernelFor(int Kp) {
+  if constexpr (sizeof(T) == 2) return kPrepareKernelsBf16[Kp / 16 - 1];
+  else return PrepareKernel<T>;
+}
+template <typename T>
+size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) : PrepareShared(Kp); }
+
+template <typename T>
 using StateKernelFunction = void (*)(const ChunkArgs<T>, const Workspace, int64_t, int, const float*, float*);
 // By padded key dim / 16 - 1.
 template <typename T, int kCols>
@@ -366,8 +588,10 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = cudaFuncSetAttribute(PrepareKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        static_cast<int>(PrepareShared(kMaxPadded)));
+    for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
+      opt_in_error = cudaFuncSetAttribute(PrepareKernelFor<T>(Kp), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(PrepareSharedFor<T>(Kp)));
+    }
     for (int cols : kColumnChoices) {
       for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
         opt_in_error = cudaFuncSetAttribute(StateKernelFor<T>(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -396,7 +620,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
                           p.use_qk_l2norm != 0};
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    PrepareKernel<T><<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareShared(Kp), stream>>>(a, w, first);
+    PrepareKernelFor<T>(Kp)<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
     StateKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * groups), StateThreads(columns), StateShared(Kp, columns), stream>>>(
