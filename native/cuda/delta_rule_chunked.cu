@@ -15,9 +15,15 @@
 // Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
 // holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
 // buffer (or a temporary one), each block reading and writing only its own slice.
+//
+// bf16 storage has its own pair, PrepareKernelBf16 and StateKernelBf16, on bf16 tensor cores (mma m16n8k16, operands
+// by ldmatrix) with a bf16 workspace, as fla's kernels for bf16 inputs: the products that make the workspace and
+// carry the state keep float32 accuracy (exact operands, or operands in two bf16 parts), while Qg and P, which feed
+// only the output, are rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5).
 #include <algorithm>
 #include <iterator>
 #include <mutex>
+#include <type_traits>
 
 #include "cuda/common.cuh"
 #include "cuda/delta_rule_chunked.h"
@@ -54,6 +60,15 @@ struct Workspace {
   float* decay;        // e^gamma_last
   int64_t chunks;
 };
+// The same for bf16 storage, read by StateKernelBf16 through ldmatrix: W and Kg in two bf16 parts each (hi + lo,
+// for the state's float32 accuracy), Qg and P (which feed only the output) rounded once.
+struct WorkspaceBf16 {
+  __nv_bfloat16 *Wh, *Wl, *Qg, *Kh, *Kl;  // [kC][Kp] each
+  __nv_bfloat16* P;                       // [kC][kC]
+  float* U;                               // [kC][Vp]
+  float* decay;                           // e^gamma_last
+  int64_t chunks;
+};
 
 // Row strides in shared memory, chosen so that the fragment loads below hit 32 distinct banks: a row-major A
 // operand (and a B operand read as columns of a row-major matrix) wants a stride of 4 or 20 mod 32, a row-major B
@@ -70,6 +85,8 @@ static_assert(kValueBlock == kC, "PrepareKernelBf16 stages v's blocks in rows of
 __host__ __device__ constexpr int StagedWidth(int Kp) { return Kp <= 16 ? 16 : Kp <= 32 ? 32 : Kp <= 64 ? 64 : 128; }
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
+// bf16 rows of the state slice and of V' in StateKernelBf16 (16 columns read at least): 16 bytes past a multiple of 32.
+constexpr int kSStrideBf16 = 40;
 // StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols).
 __host__ __device__ constexpr int StateThreads(int kCols) { return 16 * kCols; }
 
@@ -80,6 +97,11 @@ size_t PrepareShared(int Kp) {
 
 size_t PrepareSharedBf16(int Kp) {
   return sizeof(float) * (kC * kAStride + kC * kTStride + 4 * kC) + sizeof(__nv_bfloat16) * (2 * kC * (StagedWidth(Kp) + 8) + 3 * kC * kTb);
+}
+
+// Two chunks' operands, the state slice's and V''s parts.
+size_t StateSharedBf16(int Kp) {
+  return sizeof(__nv_bfloat16) * (2 * (5 * kC * (StagedWidth(Kp) + 8) + kC * kTb) + 2 * (Kp + kC) * kSStrideBf16);
 }
 
 size_t StateShared(int Kp, int columns) {
@@ -134,8 +156,7 @@ __device__ __forceinline__ void Invert(const float* As, float* Ts, const float* 
 }
 
 // blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
-template <typename T>
-__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> a, const Workspace w, int64_t first_chunk) {
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -269,7 +290,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<T> 
 // rk_t rk_s k_t . k_s with rk the inverse norms), and the float32 T = (I + A)^-1 diag(beta), with its column
 // factors, enters W = T diag(e^gamma rk) K and U = T V split into two bf16 parts (hi + lo: two products).
 template <int kKp>
-__global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const Workspace w,
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                  int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
   constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
@@ -339,7 +360,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
 
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
-  float* P = w.P + record * kC * kC;
+  bf16* P = w.P + record * kC * kC;
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float kk[2][4] = {}, qk[2][4] = {};
@@ -361,17 +382,21 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
         const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
         const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) * rk[s] : 0.f;
         As[t * kAStride + s] = s < t ? beta[t] * rk[t] * decay * kk[m][e] : 0.f;
-        P[t * kC + s] = rq[t] * decay * qk[m][e];
+        P[t * kC + s] = __float2bfloat16_rn(rq[t] * decay * qk[m][e]);
       }
     }
   }
-  float* Qg = w.Qg + record * kC * Kp;
-  float* Kg = w.Kg + record * kC * Kp;
+  const int64_t at = record * kC * Kp;
   for (int t = warp; t < kC; t += kThreads / 32) {
     const float to_query = ExpOf(gamma[t]) * rq[t], to_last = ExpOf(last - gamma[t]) * rk[t];
-    for (int i = lane; i < Kp; i += 32) {
-      Qg[t * Kp + i] = to_query * __bfloat162float(qs[t * kS + i]);
-      Kg[t * Kp + i] = to_last * __bfloat162float(ks[t * kS + i]);
+    for (int i = 2 * lane; i < Kp; i += 64) {
+      const float2 q2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(qs + t * kS + i));
+      const float2 k2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ks + t * kS + i));
+      uint32_t kh, kl;
+      SplitBf16(to_last * k2.x, to_last * k2.y, kh, kl);
+      *reinterpret_cast<uint32_t*>(w.Qg + at + t * Kp + i) = PackBf16(to_query * q2.x, to_query * q2.y);
+      *reinterpret_cast<uint32_t*>(w.Kh + at + t * Kp + i) = kh;
+      *reinterpret_cast<uint32_t*>(w.Kl + at + t * Kp + i) = kl;
     }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
@@ -379,9 +404,9 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
   Invert(As, Ts, beta, reinterpret_cast<float*>(th));
   __syncthreads();
 
-  // T's factor with column factors `scale` (null: none) in two bf16 parts, then the row tiles of T K (K as B
-  // operand stored [s][column], kB its row stride) into out (row stride out_stride) for column tiles c0 in
-  // [0, columns), column_at + c0 beyond `limit` skipped. Row tile r0 needs T's columns up to r0 + 16 only.
+  // T (with the column factors e^gamma rk where `scaled`) in two bf16 parts, then the row tiles of T B (B stored
+  // [s][column], kB its row stride) for column tiles c0 in [0, columns), column_at + c0 beyond `limit` skipped,
+  // each pair of adjacent results to emit(row, column, x0, x1). Row tile r0 needs T's columns up to r0 + 16 only.
   const auto split = [&](bool scaled) {
     for (int e = threadIdx.x; e < kC * kC; e += kThreads) {
       const int t = e / kC, s = e % kC;
@@ -390,7 +415,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
       th[t * kTb + s] = hi, tl[t * kTb + s] = __float2bfloat16_rn(x - __bfloat162float(hi));
     }
   };
-  const auto multiply = [&](const bf16* B, int kB, int columns, int column_at, int limit, float* out, int out_stride) {
+  const auto multiply = [&](const bf16* B, int kB, int columns, int column_at, int limit, auto&& emit) {
     for (int unit = warp; unit < 4 * (columns / 16); unit += kThreads / 32) {
       const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
       if (column_at + c0 >= limit) continue;
@@ -406,13 +431,17 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
 #pragma unroll
       for (int m = 0; m < 2; ++m) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) out[(r0 + TileRow(e)) * out_stride + column_at + c0 + TileColumn(m, e)] = hi[m][e] + lo[m][e];
+        for (int e = 0; e < 4; e += 2) {
+          emit(r0 + TileRow(e), column_at + c0 + TileColumn(m, e), hi[m][e] + lo[m][e], hi[m][e + 1] + lo[m][e + 1]);
+        }
       }
     }
   };
   split(true);
   __syncthreads();
-  multiply(ks, kS, kKp, 0, kKp, w.W + record * kC * Kp, Kp);  // W = T diag(e^gamma rk) K
+  multiply(ks, kS, kKp, 0, kKp, [&](int t, int i, float x0, float x1) {  // W = T diag(e^gamma rk) K
+    SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(w.Wh + at + t * Kp + i), *reinterpret_cast<uint32_t*>(w.Wl + at + t * Kp + i));
+  });
   __syncthreads();
   split(false);
   // U = T V, kValueBlock columns at a time (the padding columns up to Vp are zero).
@@ -425,15 +454,17 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
       WaitCopies<0>();
     }
     __syncthreads();
-    multiply(vs, kTb, kValueBlock, j0, a.Vp, U, a.Vp);
+    multiply(vs, kTb, kValueBlock, j0, a.Vp, [&](int t, int j, float x0, float x1) {
+      *reinterpret_cast<float2*>(U + t * a.Vp + j) = make_float2(x0, x1);
+    });
   }
 }
 
 // blockIdx.x = bh * groups + group, the group's kCols state columns (32, 16 or 8). state_in (null: zeros) and
 // state_out (null: not kept) may be the same. kKp = a.Kp as a constant: every shared-memory offset in the products
 // is then an immediate.
-template <typename T, int kKp, int kCols>
-__global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const ChunkArgs<T> a, const Workspace w, int64_t first_chunk,
+template <int kKp, int kCols>
+__global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk,
                                                               int groups, const float* state_in, float* state_out) {
   extern __shared__ float shared[];
   constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp), kSStride = SStride(kCols), kWarps = StateThreads(kCols) / 32;
@@ -534,34 +565,232 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   }
 }
 
+// StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
+// two chunks' operands in shared memory (the next one arrives under this one's products, two barriers a chunk). Each
+// warp keeps its tiles of the state slice in float32 registers and publishes them in two bf16 parts (Sh + Sl) for
+// the products that read them; V' is split the same way. The products that carry the state keep float32 accuracy
+// (W S and Kg^T V' as hi·hi + hi·lo + lo·hi); those that feed only the output take Qg and P rounded once.
+template <int kKp, int kCols>
+__global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
+                                                                  int64_t first_chunk, int groups, const float* state_in,
+                                                                  float* state_out) {
+  using bf16 = __nv_bfloat16;
+  constexpr int kThreadsAll = StateThreads(kCols), kWarps = kThreadsAll / 32, kTilesAcross = kCols / 8;
+  constexpr int kWidth = StagedWidth(kKp), kRow = kWidth + 8;
+  constexpr int kStageThreads = kC * kWidth / 8 < kThreadsAll ? kC * kWidth / 8 : kThreadsAll;
+  constexpr int kPThreads = kC * kC / 8 < kThreadsAll ? kC * kC / 8 : kThreadsAll;
+  constexpr int kSet = 5 * kC * kRow + kC * kTb;  // one chunk's Wh, Wl, Qg, Kh, Kl ([kC][kRow] each) and P
+  constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN), kUnits = kKp / 16 * kUnitsAcross;
+  constexpr int kPerWarp = (kUnits + kWarps - 1) / kWarps;
+  extern __shared__ uint4 shared_bf16[];
+  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);  // [2][kSet]
+  bf16* Sh = sets + 2 * kSet;                         // [kKp][kSStrideBf16] the state slice's parts
+  bf16* Sl = Sh + kKp * kSStrideBf16;
+  bf16* Vh = Sl + kKp * kSStrideBf16;                 // [kC][kSStrideBf16] V''s parts
+  bf16* Vl = Vh + kC * kSStrideBf16;
+  const int K = a.K, V = a.V;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int column0 = blockIdx.x % groups * kCols;
+  const int64_t state_at = bh * K * V + column0;
+  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;  // this warp's tile of V' and O
+
+  const auto stage = [&](int64_t chunk) {
+    if (chunk < w.chunks) {
+      bf16* to = sets + chunk % 2 * kSet;
+      const int64_t at = (bh * w.chunks + chunk) * kC * kKp;
+      if (threadIdx.x < kStageThreads) {
+        const bf16* const from[5] = {w.Wh + at, w.Wl + at, w.Qg + at, w.Kh + at, w.Kl + at};
+#pragma unroll
+        for (int m = 0; m < 5; ++m) StageBf16Tile<kC, kWidth, kStageThreads>(to + m * kC * kRow, kRow, from[m], kKp, kC, kKp, true);
+      }
+      if (threadIdx.x < kPThreads) {
+        StageBf16Tile<kC, kC, kPThreads>(to + 5 * kC * kRow, kTb, w.P + (bh * w.chunks + chunk) * kC * kC, kC, kC, kC, true);
+      }
+    }
+    CommitCopies();
+  };
+  // The state's tiles of this warp: unit warp + p kWarps, rows i0.., columns j0.. (8 kN of them).
+  float s[kPerWarp][kN][4];
+  const auto publish = [&](int p, int i0, int j0) {
+#pragma unroll
+    for (int m = 0; m < kN; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        const int at = (i0 + TileRow(e)) * kSStrideBf16 + j0 + TileColumn(m, e);
+        SplitBf16(s[p][m][e], s[p][m][e + 1], *reinterpret_cast<uint32_t*>(Sh + at), *reinterpret_cast<uint32_t*>(Sl + at));
+      }
+    }
+  };
+#pragma unroll
+  for (int p = 0; p < kPerWarp; ++p) {
+    const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
+    if (unit >= kUnits) break;
+#pragma unroll
+    for (int m = 0; m < kN; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = i0 + TileRow(e), j = j0 + TileColumn(m, e);
+        s[p][m][e] = state_in && i < K && column0 + j < V ? state_in[state_at + static_cast<int64_t>(i) * V + j] : 0.f;
+      }
+    }
+    publish(p, i0, j0);
+  }
+
+  stage(0);
+  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
+    const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
+    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+    const float* U = w.U + record * kC * a.Vp + column0;
+    float u[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) u[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
+    const float decay = w.decay[record];
+    const bf16* set = sets + chunk % 2 * kSet;
+    const bf16 *Wh = set, *Wl = Wh + kC * kRow, *Qg = Wl + kC * kRow, *Kh = Qg + kC * kRow, *Kl = Kh + kC * kRow;
+    const bf16* P = Kl + kC * kRow;
+    WaitCopies<0>();
+    __syncthreads();  // this chunk's operands and the state's parts are in; the other set is free
+    stage(chunk + 1);
+
+    // V' = U - W S and O = Qg S.
+    float whh[4] = {}, whl[4] = {}, wlh[4] = {}, oh[4] = {}, ol[4] = {};
+#pragma unroll
+    for (int k0 = 0; k0 < kKp; k0 += 16) {
+      uint32_t wh[4], wl[4], qa[4], sh[2], sl[2];
+      LoadMatrices<false>(wh, Wh + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+      LoadMatrices<false>(wl, Wl + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+      LoadMatrices<false>(qa, Qg + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+      LoadMatrices2T(sh, Sh + (k0 + lane % 16) * kSStrideBf16 + c0);
+      LoadMatrices2T(sl, Sl + (k0 + lane % 16) * kSStrideBf16 + c0);
+      MmaBf16(whh, wh, sh[0], sh[1]), MmaBf16(whl, wh, sl[0], sl[1]), MmaBf16(wlh, wl, sh[0], sh[1]);
+      MmaBf16(oh, qa, sh[0], sh[1]), MmaBf16(ol, qa, sl[0], sl[1]);
+    }
+#pragma unroll
+    for (int e = 0; e < 4; e += 2) {
+      const int at = (r0 + TileRow(e)) * kSStrideBf16 + c0 + TileColumn(0, e);
+      SplitBf16(u[e] - (whh[e] + whl[e] + wlh[e]), u[e + 1] - (whh[e + 1] + whl[e + 1] + wlh[e + 1]),
+                *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
+    }
+    __syncthreads();
+
+    // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
+    for (int k0 = 0; k0 <= r0; k0 += 16) {
+      uint32_t pa[4], vh[2], vl[2];
+      LoadMatrices<false>(pa, P + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+      LoadMatrices2T(vh, Vh + (k0 + lane % 16) * kSStrideBf16 + c0);
+      LoadMatrices2T(vl, Vl + (k0 + lane % 16) * kSStrideBf16 + c0);
+      MmaBf16(oh, pa, vh[0], vh[1]), MmaBf16(ol, pa, vl[0], vl[1]);
+    }
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(0, e);
+      if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, oh[e] + ol[e]);
+    }
+    // S <- e^gamma_last S + Kg^T V' on this warp's tiles, published for the next chunk.
+#pragma unroll
+    for (int p = 0; p < kPerWarp; ++p) {
+      const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
+      if (unit >= kUnits) break;
+      float fix[kN][4] = {};
+#pragma unroll
+      for (int m = 0; m < kN; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[p][m][e] *= decay;
+      }
+#pragma unroll
+      for (int k0 = 0; k0 < kC; k0 += 16) {
+        uint32_t kh[4], kl[4], vh[kN][2], vl[kN][2];
+        LoadMatrices<true>(kh, Kh + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
+        LoadMatrices<true>(kl, Kl + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
+#pragma unroll
+        for (int m = 0; m < kN; ++m) {
+          LoadMatrices2T(vh[m], Vh + (k0 + lane % 16) * kSStrideBf16 + j0 + 8 * m);
+          LoadMatrices2T(vl[m], Vl + (k0 + lane % 16) * kSStrideBf16 + j0 + 8 * m);
+          MmaBf16(s[p][m], kh, vh[m][0], vh[m][1]), MmaBf16(fix[m], kh, vl[m][0], vl[m][1]), MmaBf16(fix[m], kl, vh[m][0], vh[m][1]);
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < kN; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[p][m][e] += fix[m][e];
+      }
+      publish(p, i0, j0);
+    }
+  }
+  if (state_out) {
+#pragma unroll
+    for (int p = 0; p < kPerWarp; ++p) {
+      const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
+      if (unit >= kUnits) break;
+#pragma unroll
+      for (int m = 0; m < kN; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int i = i0 + TileRow(e), j = j0 + TileColumn(m, e);
+          if (i < K && column0 + j < V) state_out[state_at + static_cast<int64_t>(i) * V + j] = s[p][m][e];
+        }
+      }
+    }
+  }
+}
+
+// The kernels and workspace of each storage: float32 (3xTF32 products) or bf16 (bf16 products).
 template <typename T>
-using PrepareKernelFunction = void (*)(const ChunkArgs<T>, const Workspace, int64_t);
+using WorkspaceOf = std::conditional_t<sizeof(T) == 2, WorkspaceBf16, Workspace>;
+template <typename T>
+using PrepareKernelFunction = void (*)(const ChunkArgs<T>, const WorkspaceOf<T>, int64_t);
+template <typename T>
+using StateKernelFunction = void (*)(const ChunkArgs<T>, const WorkspaceOf<T>, int64_t, int, const float*, float*);
 // By padded key dim / 16 - 1.
 constexpr PrepareKernelFunction<__nv_bfloat16> kPrepareKernelsBf16[kMaxPadded / 16] = {
     PrepareKernelBf16<16>, PrepareKernelBf16<32>, PrepareKernelBf16<48>, PrepareKernelBf16<64>,
     PrepareKernelBf16<80>, PrepareKernelBf16<96>, PrepareKernelBf16<112>, PrepareKernelBf16<128>};
+template <int kCols>
+constexpr StateKernelFunction<float> kStateKernels[kMaxPadded / 16] = {
+    StateKernel<16, kCols>, StateKernel<32, kCols>, StateKernel<48, kCols>, StateKernel<64, kCols>,
+    StateKernel<80, kCols>, StateKernel<96, kCols>, StateKernel<112, kCols>, StateKernel<128, kCols>};
+template <int kCols>
+constexpr StateKernelFunction<__nv_bfloat16> kStateKernelsBf16[kMaxPadded / 16] = {
+    StateKernelBf16<16, kCols>, StateKernelBf16<32, kCols>, StateKernelBf16<48, kCols>, StateKernelBf16<64, kCols>,
+    StateKernelBf16<80, kCols>, StateKernelBf16<96, kCols>, StateKernelBf16<112, kCols>, StateKernelBf16<128, kCols>};
+
 template <typename T>
 PrepareKernelFunction<T> PrepareKernelFor(int Kp) {
   if constexpr (sizeof(T) == 2) return kPrepareKernelsBf16[Kp / 16 - 1];
-  else return PrepareKernel<T>;
+  else return PrepareKernel;
 }
 template <typename T>
 size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) : PrepareShared(Kp); }
-
-template <typename T>
-using StateKernelFunction = void (*)(const ChunkArgs<T>, const Workspace, int64_t, int, const float*, float*);
-// By padded key dim / 16 - 1.
-template <typename T, int kCols>
-constexpr StateKernelFunction<T> kStateKernels[kMaxPadded / 16] = {
-    StateKernel<T, 16, kCols>, StateKernel<T, 32, kCols>, StateKernel<T, 48, kCols>, StateKernel<T, 64, kCols>,
-    StateKernel<T, 80, kCols>, StateKernel<T, 96, kCols>, StateKernel<T, 112, kCols>, StateKernel<T, 128, kCols>};
-constexpr int kColumnChoices[] = {32, 16, 8};
 template <typename T>
 StateKernelFunction<T> StateKernelFor(int Kp, int columns) {
   const int i = Kp / 16 - 1;
-  return columns == 32 ? kStateKernels<T, 32>[i] : columns == 16 ? kStateKernels<T, 16>[i] : kStateKernels<T, 8>[i];
+  if constexpr (sizeof(T) == 2) {
+    return columns == 32 ? kStateKernelsBf16<32>[i] : columns == 16 ? kStateKernelsBf16<16>[i] : kStateKernelsBf16<8>[i];
+  } else {
+    return columns == 32 ? kStateKernels<32>[i] : columns == 16 ? kStateKernels<16>[i] : kStateKernels<8>[i];
+  }
+}
+template <typename T>
+size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateSharedBf16(Kp) : StateShared(Kp, columns); }
+
+// Bytes of one (batch, value head, chunk) record, and the workspace's arrays carved from `base` for `records`.
+template <typename T>
+int64_t RecordBytes(int Kp, int Vp) {
+  const int64_t tail = 4 * (kC * Vp + 1);  // U and the decay, float32 in both
+  return sizeof(T) == 2 ? 2 * (5 * kC * Kp + kC * kC) + tail : 4 * (3 * kC * Kp + kC * kC) + tail;
+}
+void Carve(Workspace& w, void* base, int64_t records, int Kp, int Vp) {
+  w.W = static_cast<float*>(base), w.Qg = w.W + records * kC * Kp, w.Kg = w.Qg + records * kC * Kp;
+  w.P = w.Kg + records * kC * Kp, w.U = w.P + records * kC * kC, w.decay = w.U + records * kC * Vp;
+}
+void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp) {
+  w.Wh = static_cast<__nv_bfloat16*>(base), w.Wl = w.Wh + records * kC * Kp, w.Qg = w.Wl + records * kC * Kp;
+  w.Kh = w.Qg + records * kC * Kp, w.Kl = w.Kh + records * kC * Kp, w.P = w.Kl + records * kC * Kp;
+  w.U = reinterpret_cast<float*>(w.P + records * kC * kC), w.decay = w.U + records * kC * Vp;
 }
 
+constexpr int kColumnChoices[] = {32, 16, 8};
 // State columns per StateKernel block: the walk over the chunks is a chain per block, so the GPU needs at least
 // about as many blocks as it has SMs (an SM holds one at key dims past 64, their staging being 138 KB); fewer
 // columns make more of them, each staging the same W, Qg, Kg and P. 32 where that already gives three quarters of
@@ -580,8 +809,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int columns = StateColumns(heads, p.value_dim);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
-  const int64_t record_floats = 3 * kC * Kp + kC * kC + kC * Vp + 1;
-  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / (4 * heads * record_floats)));
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / (heads * RecordBytes<T>(Kp, Vp))));
   if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / %d) must be below 2^31", columns);
   }
@@ -595,7 +823,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     for (int cols : kColumnChoices) {
       for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
         opt_in_error = cudaFuncSetAttribute(StateKernelFor<T>(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(StateShared(Kp, cols)));
+                                            static_cast<int>(StateSharedFor<T>(Kp, cols)));
       }
     }
   });
@@ -603,12 +831,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
 
   constexpr const char* kWhat = "deltaRule: allocating device scratch";
   DeviceScratch workspace(stream), temporary_state(stream);
-  if (ls_status s = workspace.Allocate(4 * heads * per_segment * record_floats, kWhat)) return s;
-  float* base = workspace.get<float>();
-  Workspace w;
-  w.W = base, w.Qg = w.W + heads * per_segment * kC * Kp, w.Kg = w.Qg + heads * per_segment * kC * Kp;
-  w.P = w.Kg + heads * per_segment * kC * Kp, w.U = w.P + heads * per_segment * kC * kC;
-  w.decay = w.U + heads * per_segment * kC * Vp;
+  if (ls_status s = workspace.Allocate(heads * per_segment * RecordBytes<T>(Kp, Vp), kWhat)) return s;
+  WorkspaceOf<T> w;
+  Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp);
   float* state = p.final_state;
   if (!state && per_segment < chunks) {  // the state must outlive a segment
     if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim, kWhat)) return s;
@@ -623,7 +848,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     PrepareKernelFor<T>(Kp)<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
-    StateKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * groups), StateThreads(columns), StateShared(Kp, columns), stream>>>(
+    StateKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * groups), StateThreads(columns), StateSharedFor<T>(Kp, columns), stream>>>(
         a, w, first, groups, state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }

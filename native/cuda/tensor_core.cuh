@@ -195,6 +195,18 @@ __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
   }
 }
+// Two 8 x 8 matrices (ldmatrix .x2): the B operand of MmaBf16 for 8 columns, stored [k][c] (depth k, column c),
+// rows `stride` elements apart: LoadMatrices2T(b, at + (lane % 16) * stride), b[0] depth 0..7 and b[1] 8..15.
+__device__ __forceinline__ void LoadMatrices2T(uint32_t (&r)[2], const __nv_bfloat16* row) {
+  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(at) : "memory");
+}
+// Two floats as two bf16 pairs, hi = rounded and lo = the rounded rest, so that hi + lo holds them to 2^-17: for
+// products that must keep float32 accuracy (hi·hi + hi·lo + lo·hi).
+__device__ __forceinline__ void SplitBf16(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+  hi = PackBf16(x0, x1);
+  lo = PackBf16(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u));
+}
 // The row and column a lane addresses for LoadMatrices: matrix j = lane / 8 starts 8 rows down where
 // (j / row_step) % 2 and 8 columns right where (j / column_step) % 2 (steps 1 and 2, one each).
 __device__ __forceinline__ int MatrixRow(int lane, int row_step) { return lane % 8 + 8 * (lane / 8 / row_step % 2); }

@@ -76,7 +76,7 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     }
   });
 
-  run('bfloat16 q, k and v (both forms, device tensors, and the step): float32 arithmetic, o rounded', async () => {
+  run('bfloat16 q, k and v (both forms, device tensors, and the step): float32 state, o rounded', async () => {
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     for (let seed = 81; seed <= 90; seed++) {
       const p = randomRule(seed);
@@ -86,8 +86,10 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
         const out = await gpu.deltaRule({ ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v), algorithm });
         expect(out.o.dtype).toBe('bfloat16');
         const what = `seed ${seed} ${algorithm} (T ${T} K ${K} V ${p.v.shape[3]})`;
-        // o: the float32 result rounded to bfloat16 (2^-9 relative at most); the state stays float32.
-        expectClose(`${what} o`, toFloat32(out.o), ref.o, 4e-3);
+        // o: the recurrence's float32 result rounded to bfloat16 (2^-9 relative at most); the chunked form's products
+        // on bf16 tensor cores, with Qg and P rounded to bf16 once as in fla's kernels (measured 2.7e-3). The state
+        // keeps float32 accuracy in both (the chunked form's state products take their operands in two bf16 parts).
+        expectClose(`${what} o`, toFloat32(out.o), ref.o, algorithm === 'chunked' && K <= 128 && T > 1 ? 6e-3 : 4e-3);
         expectClose(`${what} finalState`, out.finalState!, ref.finalState!, algorithm === 'chunked' && K <= 128 && T > 1 ? 1e-4 : 1e-5);
       }
     }
