@@ -60,13 +60,12 @@ struct Workspace {
   float* decay;        // e^gamma_last
   int64_t chunks;
 };
-// The same for bf16 storage, read by StateKernelBf16 through ldmatrix: W and Kg in two bf16 parts each (hi + lo,
-// for the state's float32 accuracy), Qg and P (which feed only the output) rounded once.
+// The same for bf16 storage, read by StateKernelBf16 through ldmatrix: each record's bf16 operands ("set") laid out
+// as StateKernelBf16 keeps them in shared memory, padded rows included, so that one bulk copy stages them (SetLayout).
 struct WorkspaceBf16 {
-  __nv_bfloat16 *Wh, *Wl, *Qg, *Kh, *Kl;  // [kC][Kp] each
-  __nv_bfloat16* P;                       // [kC][kC]
-  float* U;                               // [kC][Vp]
-  float* decay;                           // e^gamma_last
+  __nv_bfloat16* sets;  // [SetLayout::elements]
+  float* U;             // [kC][Vp]
+  float* decay;         // e^gamma_last
   int64_t chunks;
 };
 
@@ -83,6 +82,15 @@ constexpr int kVbStride = kValueBlock + 8;
 constexpr int kTb = kC + 8;
 static_assert(kValueBlock == kC, "PrepareKernelBf16 stages v's blocks in rows of kTb");
 __host__ __device__ constexpr int StagedWidth(int Kp) { return Kp <= 16 ? 16 : Kp <= 32 ? 32 : Kp <= 64 ? 64 : 128; }
+// A record's bf16 set: W in two parts (hi + lo, for the state's float32 accuracy), Qg rounded once, Kg in two parts
+// ([kC][row] each, matrix m at m kC row), then P rounded once ([kC][kTb]). Qg and P feed only the output.
+struct SetLayout {
+  enum Matrix { kWh, kWl, kQg, kKh, kKl, kP };
+  int row;  // bf16 row stride of the [kC][Kp] matrices: 16 bytes past a multiple of 128 (distinct banks for ldmatrix)
+  __host__ __device__ constexpr explicit SetLayout(int Kp) : row(StagedWidth(Kp) + 8) {}
+  __host__ __device__ constexpr int at(Matrix m) const { return m * kC * row; }
+  __host__ __device__ constexpr int elements() const { return kP * kC * row + kC * kTb; }
+};
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
 // bf16 rows of the state slice and of V' in StateKernelBf16 (16 columns read at least): 16 bytes past a multiple of 32.
@@ -99,9 +107,9 @@ size_t PrepareSharedBf16(int Kp) {
   return sizeof(float) * (kC * kAStride + kC * kTStride + 4 * kC) + sizeof(__nv_bfloat16) * (2 * kC * (StagedWidth(Kp) + 8) + 3 * kC * kTb);
 }
 
-// Two chunks' operands, the state slice's and V''s parts.
+// Two chunks' sets, the state slice's and V''s parts, and the sets' two mbarriers.
 size_t StateSharedBf16(int Kp) {
-  return sizeof(__nv_bfloat16) * (2 * (5 * kC * (StagedWidth(Kp) + 8) + kC * kTb) + 2 * (Kp + kC) * kSStrideBf16);
+  return sizeof(__nv_bfloat16) * (2 * SetLayout(Kp).elements() + 2 * (Kp + kC) * kSStrideBf16) + 2 * sizeof(uint64_t);
 }
 
 size_t StateShared(int Kp, int columns) {
@@ -360,7 +368,9 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
 
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
-  bf16* P = w.P + record * kC * kC;
+  constexpr SetLayout kSet(kKp);
+  bf16* set = w.sets + record * kSet.elements();
+  bf16* P = set + kSet.at(SetLayout::kP);
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float kk[2][4] = {}, qk[2][4] = {};
@@ -382,11 +392,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
         const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
         const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) * rk[s] : 0.f;
         As[t * kAStride + s] = s < t ? beta[t] * rk[t] * decay * kk[m][e] : 0.f;
-        P[t * kC + s] = __float2bfloat16_rn(rq[t] * decay * qk[m][e]);
+        P[t * kTb + s] = __float2bfloat16_rn(rq[t] * decay * qk[m][e]);
       }
     }
   }
-  const int64_t at = record * kC * Kp;
   for (int t = warp; t < kC; t += kThreads / 32) {
     const float to_query = ExpOf(gamma[t]) * rq[t], to_last = ExpOf(last - gamma[t]) * rk[t];
     for (int i = 2 * lane; i < Kp; i += 64) {
@@ -394,9 +403,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
       const float2 k2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ks + t * kS + i));
       uint32_t kh, kl;
       SplitBf16(to_last * k2.x, to_last * k2.y, kh, kl);
-      *reinterpret_cast<uint32_t*>(w.Qg + at + t * Kp + i) = PackBf16(to_query * q2.x, to_query * q2.y);
-      *reinterpret_cast<uint32_t*>(w.Kh + at + t * Kp + i) = kh;
-      *reinterpret_cast<uint32_t*>(w.Kl + at + t * Kp + i) = kl;
+      const int at = t * kSet.row + i;
+      *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kQg) + at) = PackBf16(to_query * q2.x, to_query * q2.y);
+      *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kKh) + at) = kh;
+      *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kKl) + at) = kl;
     }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
@@ -440,7 +450,9 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
   split(true);
   __syncthreads();
   multiply(ks, kS, kKp, 0, kKp, [&](int t, int i, float x0, float x1) {  // W = T diag(e^gamma rk) K
-    SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(w.Wh + at + t * Kp + i), *reinterpret_cast<uint32_t*>(w.Wl + at + t * Kp + i));
+    const int at = t * kSet.row + i;
+    SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kWh) + at),
+              *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kWl) + at));
   });
   __syncthreads();
   split(false);
@@ -566,7 +578,8 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 }
 
 // StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
-// two chunks' operands in shared memory (the next one arrives under this one's products, two barriers a chunk). Each
+// two chunks' sets in shared memory (the next one arrives by one bulk copy under this one's products; two barriers
+// a chunk). Each
 // warp keeps its tiles of the state slice in float32 registers and publishes them in two bf16 parts (Sh + Sl) for
 // the products that read them; V' is split the same way. The products that carry the state keep float32 accuracy
 // (W S and Kg^T V' as hi·hi + hi·lo + lo·hi); those that feed only the output take Qg and P rounded once.
@@ -576,10 +589,8 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
                                                                   float* state_out) {
   using bf16 = __nv_bfloat16;
   constexpr int kThreadsAll = StateThreads(kCols), kWarps = kThreadsAll / 32, kTilesAcross = kCols / 8;
-  constexpr int kWidth = StagedWidth(kKp), kRow = kWidth + 8;
-  constexpr int kStageThreads = kC * kWidth / 8 < kThreadsAll ? kC * kWidth / 8 : kThreadsAll;
-  constexpr int kPThreads = kC * kC / 8 < kThreadsAll ? kC * kC / 8 : kThreadsAll;
-  constexpr int kSet = 5 * kC * kRow + kC * kTb;  // one chunk's Wh, Wl, Qg, Kh, Kl ([kC][kRow] each) and P
+  constexpr SetLayout kLayout(kKp);
+  constexpr int kRow = kLayout.row, kSet = kLayout.elements();
   constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN), kUnits = kKp / 16 * kUnitsAcross;
   constexpr int kPerWarp = (kUnits + kWarps - 1) / kWarps;
   extern __shared__ uint4 shared_bf16[];
@@ -588,6 +599,7 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
   bf16* Sl = Sh + kKp * kSStrideBf16;
   bf16* Vh = Sl + kKp * kSStrideBf16;                 // [kC][kSStrideBf16] V''s parts
   bf16* Vl = Vh + kC * kSStrideBf16;
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Vl + kC * kSStrideBf16);  // [2] the sets' bulk copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
@@ -596,20 +608,9 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
   const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;  // this warp's tile of V' and O
 
   const auto stage = [&](int64_t chunk) {
-    if (chunk < w.chunks) {
-      bf16* to = sets + chunk % 2 * kSet;
-      const int64_t at = (bh * w.chunks + chunk) * kC * kKp;
-      if (threadIdx.x < kStageThreads) {
-        const bf16* const from[5] = {w.Wh + at, w.Wl + at, w.Qg + at, w.Kh + at, w.Kl + at};
-#pragma unroll
-        for (int m = 0; m < 5; ++m) StageBf16Tile<kC, kWidth, kStageThreads>(to + m * kC * kRow, kRow, from[m], kKp, kC, kKp, true);
-      }
-      if (threadIdx.x < kPThreads) {
-        StageBf16Tile<kC, kC, kPThreads>(to + 5 * kC * kRow, kTb, w.P + (bh * w.chunks + chunk) * kC * kC, kC, kC, kC, true);
-      }
-    }
-    CommitCopies();
+    if (chunk < w.chunks) BulkStage(sets + chunk % 2 * kSet, w.sets + (bh * w.chunks + chunk) * kSet, 2 * kSet, landed + chunk % 2);
   };
+  if (threadIdx.x == 0) InitBulkBarrier(landed), InitBulkBarrier(landed + 1);
   // The state's tiles of this warp: unit warp + p kWarps, rows i0.., columns j0.. (8 kN of them).
   float s[kPerWarp][kN][4];
   const auto publish = [&](int p, int i0, int j0) {
@@ -636,7 +637,7 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
     }
     publish(p, i0, j0);
   }
-
+  __syncthreads();
   stage(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
     const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
@@ -647,10 +648,10 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
     for (int e = 0; e < 4; ++e) u[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
     const float decay = w.decay[record];
     const bf16* set = sets + chunk % 2 * kSet;
-    const bf16 *Wh = set, *Wl = Wh + kC * kRow, *Qg = Wl + kC * kRow, *Kh = Qg + kC * kRow, *Kl = Kh + kC * kRow;
-    const bf16* P = Kl + kC * kRow;
-    WaitCopies<0>();
-    __syncthreads();  // this chunk's operands and the state's parts are in; the other set is free
+    const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *Qg = set + kLayout.at(SetLayout::kQg);
+    const bf16 *Kh = set + kLayout.at(SetLayout::kKh), *Kl = set + kLayout.at(SetLayout::kKl), *P = set + kLayout.at(SetLayout::kP);
+    WaitBulkStage(landed + chunk % 2, static_cast<uint32_t>(chunk / 2 % 2));
+    __syncthreads();  // this chunk's set and the state's parts are in; the other set is free
     stage(chunk + 1);
 
     // V' = U - W S and O = Qg S.
@@ -778,16 +779,15 @@ size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateShared
 template <typename T>
 int64_t RecordBytes(int Kp, int Vp) {
   const int64_t tail = 4 * (kC * Vp + 1);  // U and the decay, float32 in both
-  return sizeof(T) == 2 ? 2 * (5 * kC * Kp + kC * kC) + tail : 4 * (3 * kC * Kp + kC * kC) + tail;
+  return sizeof(T) == 2 ? 2 * SetLayout(Kp).elements() + tail : 4 * (3 * kC * Kp + kC * kC) + tail;
 }
 void Carve(Workspace& w, void* base, int64_t records, int Kp, int Vp) {
   w.W = static_cast<float*>(base), w.Qg = w.W + records * kC * Kp, w.Kg = w.Qg + records * kC * Kp;
   w.P = w.Kg + records * kC * Kp, w.U = w.P + records * kC * kC, w.decay = w.U + records * kC * Vp;
 }
 void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp) {
-  w.Wh = static_cast<__nv_bfloat16*>(base), w.Wl = w.Wh + records * kC * Kp, w.Qg = w.Wl + records * kC * Kp;
-  w.Kh = w.Qg + records * kC * Kp, w.Kl = w.Kh + records * kC * Kp, w.P = w.Kl + records * kC * Kp;
-  w.U = reinterpret_cast<float*>(w.P + records * kC * kC), w.decay = w.U + records * kC * Vp;
+  w.sets = static_cast<__nv_bfloat16*>(base);
+  w.U = reinterpret_cast<float*>(w.sets + records * SetLayout(Kp).elements()), w.decay = w.U + records * kC * Vp;
 }
 
 constexpr int kColumnChoices[] = {32, 16, 8};

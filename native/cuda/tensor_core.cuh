@@ -242,6 +242,50 @@ __device__ __forceinline__ void StageBf16Tile(__nv_bfloat16* to, int stride, con
     to[r * stride + c] = r < valid_rows && c < valid_width ? from[r * from_stride + c] : __float2bfloat16(0.f);
   }
 }
+// --- One contiguous block from global to shared memory (16-byte aligned, a multiple of 16 bytes). On sm_90 one thread
+// issues a single bulk copy (cp.async.bulk, the tensor memory accelerator) whose arrival an mbarrier counts, so the
+// other threads issue nothing; before sm_90 every thread takes 16-byte cp.async pieces (waited for with WaitCopies).
+
+// Makes `barrier` (shared) ready for BulkStage: by one thread, before a __syncthreads.
+__device__ __forceinline__ void InitBulkBarrier(uint64_t* barrier) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(barrier))) : "memory");
+#endif
+}
+// By every thread of the block.
+__device__ __forceinline__ void BulkStage(void* shared_to, const void* global_from, uint32_t bytes, uint64_t* barrier) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
+#if __CUDA_ARCH__ >= 900
+  if (threadIdx.x == 0) {
+    const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                 ::"r"(to), "l"(global_from), "r"(bytes), "r"(bar) : "memory");
+  }
+#else
+  const char* from = static_cast<const char*>(global_from);
+  for (uint32_t i = 16 * threadIdx.x; i < bytes; i += 16 * blockDim.x) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to + i), "l"(from + i) : "memory");
+  }
+  CommitCopies();
+#endif
+}
+// Waits (every thread) for the BulkStage on `barrier` whose count of earlier stages on it has this parity.
+__device__ __forceinline__ void WaitBulkStage(uint64_t* barrier, uint32_t parity) {
+#if __CUDA_ARCH__ >= 900
+  const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
+  asm volatile(
+      "{\n"
+      ".reg .pred landed;\n"
+      "WAIT_AGAIN:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 landed, [%0], %1;\n"
+      "@!landed bra WAIT_AGAIN;\n"
+      "}\n" ::"r"(bar), "r"(parity) : "memory");
+#else
+  WaitCopies<0>();
+#endif
+}
+
 // Whether bf16 rows at `from`, `from_stride` apart, with `valid_width` columns allow StageBf16Tile's 16-byte copies.
 __device__ __forceinline__ bool Bf16RowsFit(const __nv_bfloat16* from, int64_t from_stride, int valid_width) {
   return valid_width % 8 == 0 && from_stride % 8 == 0 && reinterpret_cast<uintptr_t>(from) % 16 == 0;
