@@ -103,9 +103,12 @@ size_t PrepareShared(int Kp) {
   return sizeof(float) * (kC * RowStride(Kp) + kC * staging + kC * kAStride + kC * kTStride + 2 * kC);
 }
 
+// A (later v's blocks), T, four vectors, k, and q (later T's two bf16 parts).
 size_t PrepareSharedBf16(int Kp) {
-  return sizeof(float) * (kC * kAStride + kC * kTStride + 4 * kC) + sizeof(__nv_bfloat16) * (2 * kC * (StagedWidth(Kp) + 8) + 3 * kC * kTb);
+  const int staged = kC * (StagedWidth(Kp) + 8);
+  return sizeof(float) * (kC * kAStride + kC * kTStride + 4 * kC) + sizeof(__nv_bfloat16) * (staged + std::max(staged, 2 * kC * kTb));
 }
+static_assert(kC * kTb * 2 <= kC * kAStride * 4, "PrepareKernelBf16 stages v's blocks where A was");
 
 // Two chunks' sets, the state slice's and V''s parts, and the sets' two mbarriers.
 size_t StateSharedBf16(int Kp) {
@@ -298,7 +301,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 // rk_t rk_s k_t . k_s with rk the inverse norms), and the float32 T = (I + A)^-1 diag(beta), with its column
 // factors, enters W = T diag(e^gamma rk) K and U = T V split into two bf16 parts (hi + lo: two products).
 template <int kKp>
-__global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
+__global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                  int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
   constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
@@ -312,10 +315,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
   float* rk = beta + kC;                                  // [kC] the keys' inverse norms
   float* rq = rk + kC;                                    // [kC] the queries', times the scale
   bf16* ks = reinterpret_cast<bf16*>(rq + kC);            // [kC][kS] k as stored
-  bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored
-  bf16* vs = qs + kC * kS;                                // [kC][kTb] a block of kValueBlock columns of v
-  bf16* th = vs + kC * kTb;                               // [kC][kTb] T's factor, high part
+  bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored, then
+  bf16* th = qs;                                          // [kC][kTb] T's factor, high part
   bf16* tl = th + kC * kTb;                               // [kC][kTb] and the rest
+  bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] after the inversion: a block of v's columns
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
@@ -332,7 +335,6 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
     StageBf16Tile<kC, kWidth, kStageThreads>(qs, kS, a.q + row0, a.heads * K, n, K, Bf16RowsFit(a.q + row0, a.heads * K, K));
     StageBf16Tile<kC, kWidth, kStageThreads>(ks, kS, a.k + row0, a.heads * K, n, K, Bf16RowsFit(a.k + row0, a.heads * K, K));
   }
-  stage_v(0);
   CommitCopies();
   if (threadIdx.x < kC) {
     const int t = threadIdx.x;
@@ -411,8 +413,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
-  Invert(As, Ts, beta, reinterpret_cast<float*>(th));
+  Invert(As, Ts, beta, reinterpret_cast<float*>(qs));  // the queries are done: their space takes the sums
   __syncthreads();
+  stage_v(0);  // A is done: its space takes v's first block, arriving under the product with K
+  CommitCopies();
 
   // T (with the column factors e^gamma rk where `scaled`) in two bf16 parts, then the row tiles of T B (B stored
   // [s][column], kB its row stride) for column tiles c0 in [0, columns), column_at + c0 beyond `limit` skipped,
@@ -463,8 +467,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernelBf16(const ChunkArgs
       __syncthreads();  // the previous block's products are done with vs
       stage_v(j0);
       CommitCopies();
-      WaitCopies<0>();
     }
+    WaitCopies<0>();
     __syncthreads();
     multiply(vs, kTb, kValueBlock, j0, a.Vp, [&](int t, int j, float x0, float x1) {
       *reinterpret_cast<float2*>(U + t * a.Vp + j) = make_float2(x0, x1);
@@ -701,14 +705,20 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
       }
 #pragma unroll
       for (int k0 = 0; k0 < kC; k0 += 16) {
-        uint32_t kh[4], kl[4], vh[kN][2], vl[kN][2];
+        uint32_t kh[4], kl[4], vh[2 * kN], vl[2 * kN];  // V''s parts, columns 8m .. 8m + 7 in [2m], [2m + 1]
         LoadMatrices<true>(kh, Kh + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
         LoadMatrices<true>(kl, Kl + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
+        if constexpr (kN == 2) {
+          LoadMatrices<true>(reinterpret_cast<uint32_t(&)[4]>(vh), Vh + (k0 + MatrixRow(lane, 1)) * kSStrideBf16 + j0 + MatrixColumn(lane, 2));
+          LoadMatrices<true>(reinterpret_cast<uint32_t(&)[4]>(vl), Vl + (k0 + MatrixRow(lane, 1)) * kSStrideBf16 + j0 + MatrixColumn(lane, 2));
+        } else {
+          LoadMatrices2T(reinterpret_cast<uint32_t(&)[2]>(vh), Vh + (k0 + lane % 16) * kSStrideBf16 + j0);
+          LoadMatrices2T(reinterpret_cast<uint32_t(&)[2]>(vl), Vl + (k0 + lane % 16) * kSStrideBf16 + j0);
+        }
 #pragma unroll
         for (int m = 0; m < kN; ++m) {
-          LoadMatrices2T(vh[m], Vh + (k0 + lane % 16) * kSStrideBf16 + j0 + 8 * m);
-          LoadMatrices2T(vl[m], Vl + (k0 + lane % 16) * kSStrideBf16 + j0 + 8 * m);
-          MmaBf16(s[p][m], kh, vh[m][0], vh[m][1]), MmaBf16(fix[m], kh, vl[m][0], vl[m][1]), MmaBf16(fix[m], kl, vh[m][0], vh[m][1]);
+          MmaBf16(s[p][m], kh, vh[2 * m], vh[2 * m + 1]), MmaBf16(fix[m], kh, vl[2 * m], vl[2 * m + 1]);
+          MmaBf16(fix[m], kl, vh[2 * m], vh[2 * m + 1]);
         }
       }
 #pragma unroll
