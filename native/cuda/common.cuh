@@ -32,6 +32,10 @@ ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, cons
 
 // The current device's SM count (read once), for choosing launch shapes.
 int Multiprocessors();
+// The most dynamic shared memory a block may opt in to on the current device (read once): 227 KB on sm_90.
+int SharedMemoryOptIn();
+// The current device's compute capability, major part (read once).
+int ComputeCapabilityMajor();
 
 // Lets each kernel have `bytes` of dynamic shared memory per block (past the default 48 KiB); the first error.
 inline cudaError_t AllowSharedMemory(std::initializer_list<std::pair<const void*, size_t>> kernels) {

@@ -94,9 +94,12 @@ struct SetLayout {
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
 // bf16 rows of the state slice and of V' in StateKernelBf16 (16 columns read at least): 16 bytes past a multiple of 32.
-constexpr int kSStrideBf16 = 40;
+__host__ __device__ constexpr int SStrideBf16(int kCols) { return kCols <= 32 ? 40 : kCols + 8; }
 // StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols).
 __host__ __device__ constexpr int StateThreads(int kCols) { return 16 * kCols; }
+// StateKernelBf16's: the same up to 32 columns; for 64 a warp per 16 x 16 tile (512 threads, which leaves each
+// thread the 128 registers it needs).
+__host__ __device__ constexpr int StateThreadsBf16(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
 
 size_t PrepareShared(int Kp) {
   const int staging = std::max(ColumnStride(Kp), kVbStride);
@@ -110,10 +113,19 @@ size_t PrepareSharedBf16(int Kp) {
 }
 static_assert(kC * kTb * 2 <= kC * kAStride * 4, "PrepareKernelBf16 stages v's blocks where A was");
 
-// Two chunks' sets, the state slice's and V''s parts, and the sets' two mbarriers.
-size_t StateSharedBf16(int Kp) {
-  return sizeof(__nv_bfloat16) * (2 * SetLayout(Kp).elements() + 2 * (Kp + kC) * kSStrideBf16) + 2 * sizeof(uint64_t);
+// StateKernelBf16's chunk sets in shared memory, as compiled for the device (and as the host reads it for the current one).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+constexpr int kStagesBf16 = 2;
+#else
+constexpr int kStagesBf16 = 1;
+#endif
+int StagesBf16() { return ComputeCapabilityMajor() >= 9 ? 2 : 1; }
+// Its sets, the state slice's and V''s parts, and the sets' mbarriers; and whether they fit a block here.
+size_t StateSharedBf16(int Kp, int columns) {
+  const int stages = StagesBf16();
+  return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp).elements() + 2 * (Kp + kC) * SStrideBf16(columns)) + stages * sizeof(uint64_t);
 }
+bool FitsBf16(int Kp, int columns) { return StateSharedBf16(Kp, columns) <= static_cast<size_t>(SharedMemoryOptIn()); }
 
 size_t StateShared(int Kp, int columns) {
   return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns));
@@ -582,39 +594,54 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 }
 
 // StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
-// two chunks' sets in shared memory (the next one arrives by one bulk copy under this one's products; two barriers
-// a chunk). Each
+// kStagesBf16 chunks' sets in shared memory: on sm_90 two, the next one arriving by one bulk copy under this one's
+// products (two barriers a chunk); before, one (two do not fit the SM at key dims past 64), staged after them. Each
 // warp keeps its tiles of the state slice in float32 registers and publishes them in two bf16 parts (Sh + Sl) for
 // the products that read them; V' is split the same way. The products that carry the state keep float32 accuracy
 // (W S and Kg^T V' as hi·hi + hi·lo + lo·hi); those that feed only the output take Qg and P rounded once.
 template <int kKp, int kCols>
-__global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
+__global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   int64_t first_chunk, int groups, const float* state_in,
                                                                   float* state_out) {
+  constexpr int stages = kStagesBf16;
   using bf16 = __nv_bfloat16;
-  constexpr int kThreadsAll = StateThreads(kCols), kWarps = kThreadsAll / 32, kTilesAcross = kCols / 8;
+  constexpr int kWarps = StateThreadsBf16(kCols) / 32, kSb = SStrideBf16(kCols);
+  // 8-column tiles per warp of V' and O, and warp tiles of V' and O across the columns.
+  constexpr int kNo = kCols <= 32 ? 1 : 2, kTilesAcross = kCols / (8 * kNo);
   constexpr SetLayout kLayout(kKp);
   constexpr int kRow = kLayout.row, kSet = kLayout.elements();
   constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN), kUnits = kKp / 16 * kUnitsAcross;
   constexpr int kPerWarp = (kUnits + kWarps - 1) / kWarps;
   extern __shared__ uint4 shared_bf16[];
-  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);  // [2][kSet]
-  bf16* Sh = sets + 2 * kSet;                         // [kKp][kSStrideBf16] the state slice's parts
-  bf16* Sl = Sh + kKp * kSStrideBf16;
-  bf16* Vh = Sl + kKp * kSStrideBf16;                 // [kC][kSStrideBf16] V''s parts
-  bf16* Vl = Vh + kC * kSStrideBf16;
-  uint64_t* landed = reinterpret_cast<uint64_t*>(Vl + kC * kSStrideBf16);  // [2] the sets' bulk copies
+  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);  // [stages][kSet]
+  bf16* Sh = sets + stages * kSet;                    // [kKp][kSb] the state slice's parts
+  bf16* Sl = Sh + kKp * kSb;
+  bf16* Vh = Sl + kKp * kSb;                          // [kC][kSb] V''s parts
+  bf16* Vl = Vh + kC * kSb;
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Vl + kC * kSb);  // [stages] the sets' bulk copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int column0 = blockIdx.x % groups * kCols;
   const int64_t state_at = bh * K * V + column0;
-  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;  // this warp's tile of V' and O
+  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8 * kNo;  // this warp's tile of V' and O
+  // The B operand of 8 or 16 columns (as b has 2 or 4 registers) from col0 of bf16 rows [k0, k0 + 16) of `from` (a
+  // part of S or V'): b[2m], b[2m + 1] for columns col0 + 8m ..
+  const auto load_b = [&](auto& b, const bf16* from, int k0, int col0) {
+    if constexpr (sizeof(b) == 16) {
+      LoadMatrices<true>(b, from + (k0 + MatrixRow(lane, 1)) * kSb + col0 + MatrixColumn(lane, 2));
+    } else {
+      LoadMatrices2T(b, from + (k0 + lane % 16) * kSb + col0);
+    }
+  };
 
   const auto stage = [&](int64_t chunk) {
-    if (chunk < w.chunks) BulkStage(sets + chunk % 2 * kSet, w.sets + (bh * w.chunks + chunk) * kSet, 2 * kSet, landed + chunk % 2);
+    if (chunk < w.chunks) {
+      const int slot = static_cast<int>(chunk & (stages - 1));
+      BulkStage(sets + slot * kSet, w.sets + (bh * w.chunks + chunk) * kSet, 2 * kSet, landed + slot);
+    }
   };
-  if (threadIdx.x == 0) InitBulkBarrier(landed), InitBulkBarrier(landed + 1);
+  if (threadIdx.x < stages) InitBulkBarrier(landed + threadIdx.x);
   // The state's tiles of this warp: unit warp + p kWarps, rows i0.., columns j0.. (8 kN of them).
   float s[kPerWarp][kN][4];
   const auto publish = [&](int p, int i0, int j0) {
@@ -622,7 +649,7 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
     for (int m = 0; m < kN; ++m) {
 #pragma unroll
       for (int e = 0; e < 4; e += 2) {
-        const int at = (i0 + TileRow(e)) * kSStrideBf16 + j0 + TileColumn(m, e);
+        const int at = (i0 + TileRow(e)) * kSb + j0 + TileColumn(m, e);
         SplitBf16(s[p][m][e], s[p][m][e + 1], *reinterpret_cast<uint32_t*>(Sh + at), *reinterpret_cast<uint32_t*>(Sl + at));
       }
     }
@@ -647,50 +674,63 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
     const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
     const float* U = w.U + record * kC * a.Vp + column0;
-    float u[4];
+    float u[kNo][4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) u[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) u[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
+    }
     const float decay = w.decay[record];
-    const bf16* set = sets + chunk % 2 * kSet;
+    const int slot = static_cast<int>(chunk & (stages - 1));  // stages is 1 or 2
+    const bf16* set = sets + slot * kSet;
     const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *Qg = set + kLayout.at(SetLayout::kQg);
     const bf16 *Kh = set + kLayout.at(SetLayout::kKh), *Kl = set + kLayout.at(SetLayout::kKl), *P = set + kLayout.at(SetLayout::kP);
-    WaitBulkStage(landed + chunk % 2, static_cast<uint32_t>(chunk / 2 % 2));
-    __syncthreads();  // this chunk's set and the state's parts are in; the other set is free
-    stage(chunk + 1);
+    WaitBulkStage(landed + slot, static_cast<uint32_t>(chunk >> (stages - 1)) & 1);
+    __syncthreads();  // this chunk's set and the state's parts are in; the other set (if any) is free
+    if (stages == 2) stage(chunk + 1);
 
     // V' = U - W S and O = Qg S.
-    float whh[4] = {}, whl[4] = {}, wlh[4] = {}, oh[4] = {}, ol[4] = {};
+    float whh[kNo][4] = {}, whl[kNo][4] = {}, wlh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kKp; k0 += 16) {
-      uint32_t wh[4], wl[4], qa[4], sh[2], sl[2];
+      uint32_t wh[4], wl[4], qa[4], sh[2 * kNo], sl[2 * kNo];
       LoadMatrices<false>(wh, Wh + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
       LoadMatrices<false>(wl, Wl + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
       LoadMatrices<false>(qa, Qg + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
-      LoadMatrices2T(sh, Sh + (k0 + lane % 16) * kSStrideBf16 + c0);
-      LoadMatrices2T(sl, Sl + (k0 + lane % 16) * kSStrideBf16 + c0);
-      MmaBf16(whh, wh, sh[0], sh[1]), MmaBf16(whl, wh, sl[0], sl[1]), MmaBf16(wlh, wl, sh[0], sh[1]);
-      MmaBf16(oh, qa, sh[0], sh[1]), MmaBf16(ol, qa, sl[0], sl[1]);
+      load_b(sh, Sh, k0, c0), load_b(sl, Sl, k0, c0);
+#pragma unroll
+      for (int m = 0; m < kNo; ++m) {
+        MmaBf16(whh[m], wh, sh[2 * m], sh[2 * m + 1]), MmaBf16(whl[m], wh, sl[2 * m], sl[2 * m + 1]);
+        MmaBf16(wlh[m], wl, sh[2 * m], sh[2 * m + 1]);
+        MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
+      }
     }
 #pragma unroll
-    for (int e = 0; e < 4; e += 2) {
-      const int at = (r0 + TileRow(e)) * kSStrideBf16 + c0 + TileColumn(0, e);
-      SplitBf16(u[e] - (whh[e] + whl[e] + wlh[e]), u[e + 1] - (whh[e + 1] + whl[e + 1] + wlh[e + 1]),
-                *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
+        SplitBf16(u[m][e] - (whh[m][e] + whl[m][e] + wlh[m][e]), u[m][e + 1] - (whh[m][e + 1] + whl[m][e + 1] + wlh[m][e + 1]),
+                  *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
+      }
     }
     __syncthreads();
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
     for (int k0 = 0; k0 <= r0; k0 += 16) {
-      uint32_t pa[4], vh[2], vl[2];
+      uint32_t pa[4], vh[2 * kNo], vl[2 * kNo];
       LoadMatrices<false>(pa, P + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
-      LoadMatrices2T(vh, Vh + (k0 + lane % 16) * kSStrideBf16 + c0);
-      LoadMatrices2T(vl, Vl + (k0 + lane % 16) * kSStrideBf16 + c0);
-      MmaBf16(oh, pa, vh[0], vh[1]), MmaBf16(ol, pa, vl[0], vl[1]);
+      load_b(vh, Vh, k0, c0), load_b(vl, Vl, k0, c0);
+#pragma unroll
+      for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], pa, vh[2 * m], vh[2 * m + 1]), MmaBf16(ol[m], pa, vl[2 * m], vl[2 * m + 1]);
     }
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(0, e);
-      if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, oh[e] + ol[e]);
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(m, e);
+        if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, oh[m][e] + ol[m][e]);
+      }
     }
     // S <- e^gamma_last S + Kg^T V' on this warp's tiles, published for the next chunk.
 #pragma unroll
@@ -705,16 +745,10 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
       }
 #pragma unroll
       for (int k0 = 0; k0 < kC; k0 += 16) {
-        uint32_t kh[4], kl[4], vh[2 * kN], vl[2 * kN];  // V''s parts, columns 8m .. 8m + 7 in [2m], [2m + 1]
+        uint32_t kh[4], kl[4], vh[2 * kN], vl[2 * kN];
         LoadMatrices<true>(kh, Kh + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
         LoadMatrices<true>(kl, Kl + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
-        if constexpr (kN == 2) {
-          LoadMatrices<true>(reinterpret_cast<uint32_t(&)[4]>(vh), Vh + (k0 + MatrixRow(lane, 1)) * kSStrideBf16 + j0 + MatrixColumn(lane, 2));
-          LoadMatrices<true>(reinterpret_cast<uint32_t(&)[4]>(vl), Vl + (k0 + MatrixRow(lane, 1)) * kSStrideBf16 + j0 + MatrixColumn(lane, 2));
-        } else {
-          LoadMatrices2T(reinterpret_cast<uint32_t(&)[2]>(vh), Vh + (k0 + lane % 16) * kSStrideBf16 + j0);
-          LoadMatrices2T(reinterpret_cast<uint32_t(&)[2]>(vl), Vl + (k0 + lane % 16) * kSStrideBf16 + j0);
-        }
+        load_b(vh, Vh, k0, j0), load_b(vl, Vl, k0, j0);
 #pragma unroll
         for (int m = 0; m < kN; ++m) {
           MmaBf16(s[p][m], kh, vh[2 * m], vh[2 * m + 1]), MmaBf16(fix[m], kh, vl[2 * m], vl[2 * m + 1]);
@@ -727,6 +761,10 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernelBf16(const 
         for (int e = 0; e < 4; ++e) s[p][m][e] += fix[m][e];
       }
       publish(p, i0, j0);
+    }
+    if (stages == 1) {
+      __syncthreads();  // every warp is done with the set
+      stage(chunk + 1);
     }
   }
   if (state_out) {
@@ -751,18 +789,18 @@ template <typename T>
 using WorkspaceOf = std::conditional_t<sizeof(T) == 2, WorkspaceBf16, Workspace>;
 template <typename T>
 using PrepareKernelFunction = void (*)(const ChunkArgs<T>, const WorkspaceOf<T>, int64_t);
-template <typename T>
-using StateKernelFunction = void (*)(const ChunkArgs<T>, const WorkspaceOf<T>, int64_t, int, const float*, float*);
+using StateKernelFunction = void (*)(const ChunkArgs<float>, const Workspace, int64_t, int, const float*, float*);
+using StateKernelFunctionBf16 = void (*)(const ChunkArgs<__nv_bfloat16>, const WorkspaceBf16, int64_t, int, const float*, float*);
 // By padded key dim / 16 - 1.
 constexpr PrepareKernelFunction<__nv_bfloat16> kPrepareKernelsBf16[kMaxPadded / 16] = {
     PrepareKernelBf16<16>, PrepareKernelBf16<32>, PrepareKernelBf16<48>, PrepareKernelBf16<64>,
     PrepareKernelBf16<80>, PrepareKernelBf16<96>, PrepareKernelBf16<112>, PrepareKernelBf16<128>};
 template <int kCols>
-constexpr StateKernelFunction<float> kStateKernels[kMaxPadded / 16] = {
+constexpr StateKernelFunction kStateKernels[kMaxPadded / 16] = {
     StateKernel<16, kCols>, StateKernel<32, kCols>, StateKernel<48, kCols>, StateKernel<64, kCols>,
     StateKernel<80, kCols>, StateKernel<96, kCols>, StateKernel<112, kCols>, StateKernel<128, kCols>};
 template <int kCols>
-constexpr StateKernelFunction<__nv_bfloat16> kStateKernelsBf16[kMaxPadded / 16] = {
+constexpr StateKernelFunctionBf16 kStateKernelsBf16[kMaxPadded / 16] = {
     StateKernelBf16<16, kCols>, StateKernelBf16<32, kCols>, StateKernelBf16<48, kCols>, StateKernelBf16<64, kCols>,
     StateKernelBf16<80, kCols>, StateKernelBf16<96, kCols>, StateKernelBf16<112, kCols>, StateKernelBf16<128, kCols>};
 
@@ -773,17 +811,17 @@ PrepareKernelFunction<T> PrepareKernelFor(int Kp) {
 }
 template <typename T>
 size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) : PrepareShared(Kp); }
-template <typename T>
-StateKernelFunction<T> StateKernelFor(int Kp, int columns) {
+StateKernelFunction StateKernelFor(int Kp, int columns) {
   const int i = Kp / 16 - 1;
-  if constexpr (sizeof(T) == 2) {
-    return columns == 32 ? kStateKernelsBf16<32>[i] : columns == 16 ? kStateKernelsBf16<16>[i] : kStateKernelsBf16<8>[i];
-  } else {
-    return columns == 32 ? kStateKernels<32>[i] : columns == 16 ? kStateKernels<16>[i] : kStateKernels<8>[i];
-  }
+  return columns == 32 ? kStateKernels<32>[i] : columns == 16 ? kStateKernels<16>[i] : kStateKernels<8>[i];
 }
-template <typename T>
-size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateSharedBf16(Kp) : StateShared(Kp, columns); }
+StateKernelFunctionBf16 StateKernelBf16For(int Kp, int columns) {
+  const int i = Kp / 16 - 1;
+  return columns == 64   ? kStateKernelsBf16<64>[i]
+         : columns == 32 ? kStateKernelsBf16<32>[i]
+         : columns == 16 ? kStateKernelsBf16<16>[i]
+                         : kStateKernelsBf16<8>[i];
+}
 
 // Bytes of one (batch, value head, chunk) record, and the workspace's arrays carved from `base` for `records`.
 template <typename T>
@@ -801,22 +839,31 @@ void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp) {
 }
 
 constexpr int kColumnChoices[] = {32, 16, 8};
-// State columns per StateKernel block: the walk over the chunks is a chain per block, so the GPU needs at least
-// about as many blocks as it has SMs (an SM holds one at key dims past 64, their staging being 138 KB); fewer
-// columns make more of them, each staging the same W, Qg, Kg and P. 32 where that already gives three quarters of
-// the SMs a block, else 16, else 8. Measured on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x).
-int StateColumns(int64_t heads, int64_t value_dim) {
-  for (int columns : kColumnChoices) {
-    if (heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
+constexpr int kColumnChoicesBf16[] = {64, 32, 16, 8};
+// State columns per state-kernel block: the walk over the chunks is a chain per block, so the GPU needs at least
+// about as many blocks as it has SMs (an SM holds one: their staging takes 130-220 KB); fewer columns make more of
+// them, each staging the same chunk operands. The widest choice that already gives three quarters of the SMs a
+// block (bf16: of those that fit an SM; 64 takes key dims up to 64 on sm_90), else the narrowest. Measured on an H200
+// in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64 in bf16: 64 columns, one wave
+// of 128 blocks instead of two of 256).
+template <size_t kChoices, typename Fits>
+int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_dim, Fits fits) {
+  for (int columns : choices) {
+    if (fits(columns) && heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
   }
-  return kColumnChoices[std::size(kColumnChoices) - 1];
+  return choices[kChoices - 1];
+}
+template <typename T>
+int StateColumns(int64_t heads, int64_t value_dim, int Kp) {
+  if constexpr (sizeof(T) == 2) return WidestColumns(kColumnChoicesBf16, heads, value_dim, [Kp](int c) { return FitsBf16(Kp, c); });
+  else return WidestColumns(kColumnChoices, heads, value_dim, [](int) { return true; });
 }
 
 template <typename T>
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
-  const int columns = StateColumns(heads, p.value_dim);
+  const int columns = StateColumns<T>(heads, p.value_dim, Kp);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / (heads * RecordBytes<T>(Kp, Vp))));
@@ -830,10 +877,19 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
       opt_in_error = cudaFuncSetAttribute(PrepareKernelFor<T>(Kp), cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(PrepareSharedFor<T>(Kp)));
     }
-    for (int cols : kColumnChoices) {
-      for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
-        opt_in_error = cudaFuncSetAttribute(StateKernelFor<T>(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(StateSharedFor<T>(Kp, cols)));
+    for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
+      if constexpr (sizeof(T) == 2) {
+        for (int cols : kColumnChoicesBf16) {
+          if (!FitsBf16(Kp, cols) || opt_in_error != cudaSuccess) continue;  // never chosen
+          opt_in_error = cudaFuncSetAttribute(StateKernelBf16For(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              static_cast<int>(StateSharedBf16(Kp, cols)));
+        }
+      } else {
+        for (int cols : kColumnChoices) {
+          if (opt_in_error != cudaSuccess) break;
+          opt_in_error = cudaFuncSetAttribute(StateKernelFor(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              static_cast<int>(StateShared(Kp, cols)));
+        }
       }
     }
   });
@@ -858,8 +914,13 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     PrepareKernelFor<T>(Kp)<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
-    StateKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * groups), StateThreads(columns), StateSharedFor<T>(Kp, columns), stream>>>(
-        a, w, first, groups, state_in, state);
+    const unsigned blocks = static_cast<unsigned>(heads * groups);
+    if constexpr (sizeof(T) == 2) {
+      StateKernelBf16For(Kp, columns)<<<blocks, StateThreadsBf16(columns), StateSharedBf16(Kp, columns), stream>>>(
+          a, w, first, groups, state_in, state);
+    } else {
+      StateKernelFor(Kp, columns)<<<blocks, StateThreads(columns), StateShared(Kp, columns), stream>>>(a, w, first, groups, state_in, state);
+    }
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }
   return LS_OK;
@@ -867,7 +928,11 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
 
 }  // namespace
 
-bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) { return p.key_dim <= kMaxPadded; }
+bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) {
+  // bf16 needs at least its narrowest state block to fit (devices with less shared memory take the recurrence).
+  const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
+  return p.key_dim <= kMaxPadded && (p.storage != LS_BFLOAT16 || FitsBf16(Kp, kColumnChoicesBf16[std::size(kColumnChoicesBf16) - 1]));
+}
 
 ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
   return p.storage == LS_BFLOAT16 ? Launch<__nv_bfloat16>(p, stream) : Launch<float>(p, stream);

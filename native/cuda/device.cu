@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <algorithm>
+
 #include "cuda/common.cuh"
 
 namespace ls {
@@ -29,14 +31,29 @@ ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, cons
   return LS_OK;
 }
 
+namespace {
+// An attribute of the current device (0 where it cannot be read).
+int Attribute(cudaDeviceAttr attribute) {
+  int device = 0, n = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&n, attribute, device);
+  return n;
+}
+}  // namespace
+
 int Multiprocessors() {
-  static const int count = [] {
-    int device = 0, n = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
-    return n > 0 ? n : 1;
-  }();
+  static const int count = std::max(Attribute(cudaDevAttrMultiProcessorCount), 1);
   return count;
+}
+
+int SharedMemoryOptIn() {
+  static const int bytes = std::max(Attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin), 48 << 10);
+  return bytes;
+}
+
+int ComputeCapabilityMajor() {
+  static const int major = Attribute(cudaDevAttrComputeCapabilityMajor);
+  return major;
 }
 
 }  // namespace cuda
