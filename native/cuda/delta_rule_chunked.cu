@@ -603,7 +603,6 @@ template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   int64_t first_chunk, int groups, const float* state_in,
                                                                   float* state_out) {
-  constexpr int stages = kStagesBf16;
   using bf16 = __nv_bfloat16;
   constexpr int kWarps = StateThreadsBf16(kCols) / 32, kSb = SStrideBf16(kCols);
   // 8-column tiles per warp of V' and O, and warp tiles of V' and O across the columns.
@@ -613,12 +612,12 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN), kUnits = kKp / 16 * kUnitsAcross;
   constexpr int kPerWarp = (kUnits + kWarps - 1) / kWarps;
   extern __shared__ uint4 shared_bf16[];
-  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);  // [stages][kSet]
-  bf16* Sh = sets + stages * kSet;                    // [kKp][kSb] the state slice's parts
+  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);  // [kStagesBf16][kSet]
+  bf16* Sh = sets + kStagesBf16 * kSet;               // [kKp][kSb] the state slice's parts
   bf16* Sl = Sh + kKp * kSb;
   bf16* Vh = Sl + kKp * kSb;                          // [kC][kSb] V''s parts
   bf16* Vl = Vh + kC * kSb;
-  uint64_t* landed = reinterpret_cast<uint64_t*>(Vl + kC * kSb);  // [stages] the sets' bulk copies
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Vl + kC * kSb);  // [kStagesBf16] the sets' bulk copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
@@ -637,11 +636,11 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
 
   const auto stage = [&](int64_t chunk) {
     if (chunk < w.chunks) {
-      const int slot = static_cast<int>(chunk & (stages - 1));
+      const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));
       BulkStage(sets + slot * kSet, w.sets + (bh * w.chunks + chunk) * kSet, 2 * kSet, landed + slot);
     }
   };
-  if (threadIdx.x < stages) InitBulkBarrier(landed + threadIdx.x);
+  if (threadIdx.x < kStagesBf16) InitBulkBarrier(landed + threadIdx.x);
   // The state's tiles of this warp: unit warp + p kWarps, rows i0.., columns j0.. (8 kN of them).
   float s[kPerWarp][kN][4];
   const auto publish = [&](int p, int i0, int j0) {
@@ -681,13 +680,13 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
       for (int e = 0; e < 4; ++e) u[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
     }
     const float decay = w.decay[record];
-    const int slot = static_cast<int>(chunk & (stages - 1));  // stages is 1 or 2
+    const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));  // kStagesBf16 is 1 or 2
     const bf16* set = sets + slot * kSet;
     const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *Qg = set + kLayout.at(SetLayout::kQg);
     const bf16 *Kh = set + kLayout.at(SetLayout::kKh), *Kl = set + kLayout.at(SetLayout::kKl), *P = set + kLayout.at(SetLayout::kP);
-    WaitBulkStage(landed + slot, static_cast<uint32_t>(chunk >> (stages - 1)) & 1);
+    WaitBulkStage(landed + slot, static_cast<uint32_t>(chunk >> (kStagesBf16 - 1)) & 1);
     __syncthreads();  // this chunk's set and the state's parts are in; the other set (if any) is free
-    if (stages == 2) stage(chunk + 1);
+    if constexpr (kStagesBf16 == 2) stage(chunk + 1);
 
     // V' = U - W S and O = Qg S.
     float whh[kNo][4] = {}, whl[kNo][4] = {}, wlh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
@@ -762,7 +761,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
       }
       publish(p, i0, j0);
     }
-    if (stages == 1) {
+    if constexpr (kStagesBf16 == 1) {
       __syncthreads();  // every warp is done with the set
       stage(chunk + 1);
     }

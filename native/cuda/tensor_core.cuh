@@ -82,7 +82,7 @@ __device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (th
 
 // Staging global memory in shared memory as float32, zeros where !inside (nothing is read from `global_from`
 // then): float data by cp.async (no registers, waited for with WaitCopies), bf16 data widened through registers
-// (cp.async cannot convert). One element, or four (16 float bytes, 8 bf16 bytes, aligned).
+// (cp.async cannot convert). One element, or four floats (16 bytes, aligned).
 __device__ __forceinline__ void StageElement(float* shared_to, const float* global_from, bool inside) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 4 : 0) : "memory");
@@ -93,14 +93,6 @@ __device__ __forceinline__ void StageElement(float* shared_to, const __nv_bfloat
 __device__ __forceinline__ void StageQuad(float* shared_to, const float* global_from, bool inside) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 16 : 0) : "memory");
-}
-// Four bf16 (8 bytes, aligned) as raw bits, zeros where !inside; and their widening into four floats in shared memory.
-__device__ __forceinline__ uint2 LoadQuadBits(const __nv_bfloat16* global_from, bool inside) {
-  return inside ? *reinterpret_cast<const uint2*>(global_from) : make_uint2(0, 0);
-}
-__device__ __forceinline__ void StoreWidened(float* shared_to, uint2 bits) {
-  *reinterpret_cast<float4*>(shared_to) = make_float4(__uint_as_float(bits.x << 16), __uint_as_float(bits.x & 0xffff0000u),
-                                                      __uint_as_float(bits.y << 16), __uint_as_float(bits.y & 0xffff0000u));
 }
 __device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 // Waits for this thread's copies but the most recent `kPending` groups.
@@ -122,35 +114,18 @@ __device__ __forceinline__ bool QuadColumn(int width, int& first, int& step, int
   return threadIdx.x < step * quads;
 }
 
-// Stages `rows` rows of `width` elements (global row r at from + r * from_stride) into shared float rows of
-// `stride`, zeros for rows >= valid_rows and columns >= valid_width. Where the rows allow quads (and width <= 4
-// blockDim.x), each thread keeps one column of quads, its rows a step apart (no division per copy): float rows by
-// cp.async (waited for with WaitCopies), bf16 rows widened through registers, four loads in flight at once.
-template <typename T>
-__device__ __forceinline__ void StageRows(float* to, int stride, const T* from, int64_t from_stride, int rows,
+// Stages `rows` rows of `width` floats (global row r at from + r * from_stride) into shared rows of `stride`, zeros
+// for rows >= valid_rows and columns >= valid_width. Where the rows allow quads (and width <= 4 blockDim.x), each
+// thread keeps one column of quads, its rows a step apart (no division per copy), by 16-byte cp.async; else element
+// by element. Waited for with WaitCopies.
+__device__ __forceinline__ void StageRows(float* to, int stride, const float* from, int64_t from_stride, int rows,
                                           int valid_rows, int width, int valid_width) {
-  if (valid_width % 4 == 0 && from_stride % 4 == 0 && reinterpret_cast<uintptr_t>(from) % (4 * sizeof(T)) == 0) {
+  if (valid_width % 4 == 0 && from_stride % 4 == 0 && reinterpret_cast<uintptr_t>(from) % 16 == 0) {
     int first, step, c;
     if (!QuadColumn(width, first, step, c)) return;
-    if constexpr (sizeof(T) == 4) {
-      for (int r = first; r < rows; r += step) {
-        const bool inside = r < valid_rows && c < valid_width;
-        StageQuad(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
-      }
-    } else {
-      constexpr int kInFlight = 4;
-      for (int r0 = first; r0 < rows; r0 += kInFlight * step) {
-        uint2 bits[kInFlight];
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-          const int r = r0 + i * step;
-          bits[i] = LoadQuadBits(from + r * from_stride + c, r < valid_rows && c < valid_width);
-        }
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-          if (r0 + i * step < rows) StoreWidened(to + (r0 + i * step) * stride + c, bits[i]);
-        }
-      }
+    for (int r = first; r < rows; r += step) {
+      const bool inside = r < valid_rows && c < valid_width;
+      StageQuad(to + r * stride + c, inside ? from + r * from_stride + c : from, inside);
     }
     return;
   }
