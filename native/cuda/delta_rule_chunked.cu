@@ -178,6 +178,31 @@ __device__ __forceinline__ void Invert(const float* As, float* Ts, const float* 
   }
 }
 
+// beta and g of the chunk's tokens into beta and gamma (threads < kC), zeros past the sequence's end: the padding
+// adds nothing, so gamma stays at the last token's.
+template <typename T>
+__device__ __forceinline__ void LoadGates(const ChunkArgs<T>& a, int64_t b, int64_t hv, int64_t t0, int n, float* beta, float* gamma) {
+  if (threadIdx.x < kC) {
+    const int t = threadIdx.x;
+    const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
+    beta[t] = t < n ? a.beta[at] : 0.f;
+    gamma[t] = t < n && a.g ? a.g[at] : 0.f;
+  }
+}
+
+// gamma <- its cumulative sum, by one warp (two tokens per lane).
+__device__ __forceinline__ void CumulativeSum(float* gamma) {
+  const int lane = threadIdx.x % 32;
+  const float x0 = gamma[2 * lane], x1 = gamma[2 * lane + 1];
+  float sum = x0 + x1;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const float up = __shfl_up_sync(0xffffffffu, sum, offset);
+    if (lane >= offset) sum += up;
+  }
+  gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
+}
+
 // blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
 __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk) {
   extern __shared__ float shared[];
@@ -201,24 +226,10 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   StageRows(qs, rs, a.q + row0, a.heads * K, kC, n, Kp, K);
   StageRows(ks, rs, a.k + row0, a.heads * K, kC, n, Kp, K);
   CommitCopies();
-  if (threadIdx.x < kC) {
-    const int t = threadIdx.x;
-    const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
-    beta[t] = t < n ? a.beta[at] : 0.f;
-    gamma[t] = t < n && a.g ? a.g[at] : 0.f;  // padding adds nothing: gamma stays at the last token's
-  }
+  LoadGates(a, b, hv, t0, n, beta, gamma);
   WaitCopies<0>();
   __syncthreads();
-  if (warp == 0) {  // gamma = cumulative sum, two tokens per lane
-    const float x0 = gamma[2 * lane], x1 = gamma[2 * lane + 1];
-    float sum = x0 + x1;
-#pragma unroll
-    for (int offset = 1; offset < 32; offset <<= 1) {
-      const float up = __shfl_up_sync(0xffffffffu, sum, offset);
-      if (lane >= offset) sum += up;
-    }
-    gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
-  }
+  if (warp == 0) CumulativeSum(gamma);
   for (int t = warp; t < n; t += kThreads / 32) {  // a warp per token: the L2 normalization and the scale
     float qq = 0.f, kk = 0.f;
     for (int i = lane; i < Kp; i += 32) qq = fmaf(qs[t * rs + i], qs[t * rs + i], qq), kk = fmaf(ks[t * rs + i], ks[t * rs + i], kk);
@@ -348,24 +359,10 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
     StageBf16Tile<kC, kWidth, kStageThreads>(ks, kS, a.k + row0, a.heads * K, n, K, Bf16RowsFit(a.k + row0, a.heads * K, K));
   }
   CommitCopies();
-  if (threadIdx.x < kC) {
-    const int t = threadIdx.x;
-    const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
-    beta[t] = t < n ? a.beta[at] : 0.f;
-    gamma[t] = t < n && a.g ? a.g[at] : 0.f;  // padding adds nothing: gamma stays at the last token's
-  }
+  LoadGates(a, b, hv, t0, n, beta, gamma);
   WaitCopies<0>();
   __syncthreads();
-  if (warp == 0) {  // gamma = cumulative sum, two tokens per lane
-    const float x0 = gamma[2 * lane], x1 = gamma[2 * lane + 1];
-    float sum = x0 + x1;
-#pragma unroll
-    for (int offset = 1; offset < 32; offset <<= 1) {
-      const float up = __shfl_up_sync(0xffffffffu, sum, offset);
-      if (lane >= offset) sum += up;
-    }
-    gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
-  }
+  if (warp == 0) CumulativeSum(gamma);
   for (int t = warp; t < kC; t += kThreads / 32) {  // a warp per token: the inverse norms
     float qq = 0.f, kk = 0.f;
     for (int i = lane; i < Kp; i += 32) {
