@@ -120,15 +120,23 @@ constexpr int kStagesBf16 = 2;
 constexpr int kStagesBf16 = 1;
 #endif
 int StagesBf16() { return ComputeCapabilityMajor() >= 9 ? 2 : 1; }
-// Its sets, the state slice's and V''s parts, and the sets' mbarriers; and whether they fit a block here.
+// Its sets, the state slice's and V''s parts, and the sets' mbarriers.
 size_t StateSharedBf16(int Kp, int columns) {
   const int stages = StagesBf16();
   return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp).elements() + 2 * (Kp + kC) * SStrideBf16(columns)) + stages * sizeof(uint64_t);
 }
-bool FitsBf16(int Kp, int columns) { return StateSharedBf16(Kp, columns) <= static_cast<size_t>(SharedMemoryOptIn()); }
 
 size_t StateShared(int Kp, int columns) {
   return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns));
+}
+
+// Whether the prepare kernel and a state block of `columns` for storage T fit this device's shared memory (all of
+// them on sm_90; devices with less take narrower blocks, or the recurrence).
+template <typename T>
+bool Fits(int Kp, int columns) {
+  const size_t limit = static_cast<size_t>(SharedMemoryOptIn());
+  if constexpr (sizeof(T) == 2) return PrepareSharedBf16(Kp) <= limit && StateSharedBf16(Kp, columns) <= limit;
+  else return PrepareShared(Kp) <= limit && StateShared(Kp, columns) <= limit;
 }
 
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
@@ -838,21 +846,21 @@ constexpr int kColumnChoices[] = {32, 16, 8};
 constexpr int kColumnChoicesBf16[] = {64, 32, 16, 8};
 // State columns per state-kernel block: the walk over the chunks is a chain per block, so the GPU needs at least
 // about as many blocks as it has SMs (an SM holds one: their staging takes 130-220 KB); fewer columns make more of
-// them, each staging the same chunk operands. The widest choice that already gives three quarters of the SMs a
-// block (bf16: of those that fit an SM; 64 takes key dims up to 64 on sm_90), else the narrowest. Measured on an H200
+// them, each staging the same chunk operands. The widest choice that fits the SM (Fits: on sm_90 all but bf16's 64
+// columns past key dim 64) and already gives three quarters of the SMs a block, else the narrowest. Measured on an H200
 // in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64 in bf16: 64 columns, one wave
 // of 128 blocks instead of two of 256).
-template <size_t kChoices, typename Fits>
-int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_dim, Fits fits) {
+template <typename T, size_t kChoices>
+int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_dim, int Kp) {
   for (int columns : choices) {
-    if (fits(columns) && heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
+    if (Fits<T>(Kp, columns) && heads * ((value_dim + columns - 1) / columns) * 4 >= 3 * Multiprocessors()) return columns;
   }
   return choices[kChoices - 1];
 }
 template <typename T>
 int StateColumns(int64_t heads, int64_t value_dim, int Kp) {
-  if constexpr (sizeof(T) == 2) return WidestColumns(kColumnChoicesBf16, heads, value_dim, [Kp](int c) { return FitsBf16(Kp, c); });
-  else return WidestColumns(kColumnChoices, heads, value_dim, [](int) { return true; });
+  if constexpr (sizeof(T) == 2) return WidestColumns<T>(kColumnChoicesBf16, heads, value_dim, Kp);
+  else return WidestColumns<T>(kColumnChoices, heads, value_dim, Kp);
 }
 
 template <typename T>
@@ -868,24 +876,18 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   }
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
-  std::call_once(opted_in, [] {
-    for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
-      opt_in_error = cudaFuncSetAttribute(PrepareKernelFor<T>(Kp), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(PrepareSharedFor<T>(Kp)));
-    }
-    for (int Kp = 16; Kp <= kMaxPadded && opt_in_error == cudaSuccess; Kp += 16) {
+  std::call_once(opted_in, [] {  // every configuration that fits (the others are never chosen)
+    const auto opt_in = [](auto kernel, size_t bytes) {
+      if (opt_in_error == cudaSuccess && bytes <= static_cast<size_t>(SharedMemoryOptIn())) {
+        opt_in_error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+      }
+    };
+    for (int Kp = 16; Kp <= kMaxPadded; Kp += 16) {
+      opt_in(PrepareKernelFor<T>(Kp), PrepareSharedFor<T>(Kp));
       if constexpr (sizeof(T) == 2) {
-        for (int cols : kColumnChoicesBf16) {
-          if (!FitsBf16(Kp, cols) || opt_in_error != cudaSuccess) continue;  // never chosen
-          opt_in_error = cudaFuncSetAttribute(StateKernelBf16For(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              static_cast<int>(StateSharedBf16(Kp, cols)));
-        }
+        for (int cols : kColumnChoicesBf16) opt_in(StateKernelBf16For(Kp, cols), StateSharedBf16(Kp, cols));
       } else {
-        for (int cols : kColumnChoices) {
-          if (opt_in_error != cudaSuccess) break;
-          opt_in_error = cudaFuncSetAttribute(StateKernelFor(Kp, cols), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              static_cast<int>(StateShared(Kp, cols)));
-        }
+        for (int cols : kColumnChoices) opt_in(StateKernelFor(Kp, cols), StateShared(Kp, cols));
       }
     }
   });
@@ -925,9 +927,10 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
 }  // namespace
 
 bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) {
-  // bf16 needs at least its narrowest state block to fit (devices with less shared memory take the recurrence).
-  const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
-  return p.key_dim <= kMaxPadded && (p.storage != LS_BFLOAT16 || FitsBf16(Kp, kColumnChoicesBf16[std::size(kColumnChoicesBf16) - 1]));
+  if (p.key_dim > kMaxPadded) return false;
+  const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);  // the narrowest state block must fit
+  return p.storage == LS_BFLOAT16 ? Fits<__nv_bfloat16>(Kp, kColumnChoicesBf16[std::size(kColumnChoicesBf16) - 1])
+                                  : Fits<float>(Kp, kColumnChoices[std::size(kColumnChoices) - 1]);
 }
 
 ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
