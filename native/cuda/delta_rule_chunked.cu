@@ -75,7 +75,7 @@ struct WorkspaceBf16 {
 __host__ __device__ constexpr int RowStride(int Kp) { return Kp + 4; }
 __host__ __device__ constexpr int ColumnStride(int Kp) { return Kp + 8; }
 constexpr int kAStride = kC + 4;     // A and P
-constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps the substitution's reads distinct
+constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps Invert's accesses to distinct banks
 constexpr int kVbStride = kValueBlock + 8;
 // bf16 rows in PrepareKernelBf16 (T's parts and v's blocks, kC = kValueBlock wide): 16 bytes past a multiple of
 // 128, so the 8 rows an ldmatrix reads fall on distinct banks; and its staged width of q and k, a power of two.
@@ -130,13 +130,18 @@ size_t StateShared(int Kp, int columns) {
   return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns));
 }
 
+// The kernels' shared memory for storage T (float32 or bf16).
+template <typename T>
+size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) : PrepareShared(Kp); }
+template <typename T>
+size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateSharedBf16(Kp, columns) : StateShared(Kp, columns); }
+
 // Whether the prepare kernel and a state block of `columns` for storage T fit this device's shared memory (all of
 // them on sm_90; devices with less take narrower blocks, or the recurrence).
 template <typename T>
 bool Fits(int Kp, int columns) {
   const size_t limit = static_cast<size_t>(SharedMemoryOptIn());
-  if constexpr (sizeof(T) == 2) return PrepareSharedBf16(Kp) <= limit && StateSharedBf16(Kp, columns) <= limit;
-  else return PrepareShared(Kp) <= limit && StateShared(Kp, columns) <= limit;
+  return PrepareSharedFor<T>(Kp) <= limit && StateSharedFor<T>(Kp, columns) <= limit;
 }
 
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
@@ -344,7 +349,8 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   float* gamma = Ts + kC * kTStride;                      // [kC]
   float* beta = gamma + kC;                               // [kC]
   float* rk = beta + kC;                                  // [kC] the keys' inverse norms
-  float* rq = rk + kC;                                    // [kC] the queries', times the scale
+  float* rq = rk + kC;                                    // [kC] the queries', times the scale, then
+  float* column_scale = rq;                               // [kC] e^gamma rk, W's column factors of T
   bf16* ks = reinterpret_cast<bf16*>(rq + kC);            // [kC][kS] k as stored
   bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored, then
   bf16* th = qs;                                          // [kC][kTb] T's factor, high part
@@ -431,17 +437,18 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
   Invert(As, Ts, beta, reinterpret_cast<float*>(qs));  // the queries are done: their space takes the sums
+  if (threadIdx.x < kC) column_scale[threadIdx.x] = ExpOf(gamma[threadIdx.x]) * rk[threadIdx.x];
   __syncthreads();
   stage_v(0);  // A is done: its space takes v's first block, arriving under the product with K
   CommitCopies();
 
-  // T (with the column factors e^gamma rk where `scaled`) in two bf16 parts, then the row tiles of T B (B stored
+  // T (with column_scale where `scaled`) in two bf16 parts, then the row tiles of T B (B stored
   // [s][column], kB its row stride) for column tiles c0 in [0, columns), column_at + c0 beyond `limit` skipped,
   // each pair of adjacent results to emit(row, column, x0, x1). Row tile r0 needs T's columns up to r0 + 16 only.
   const auto split = [&](bool scaled) {
     for (int e = threadIdx.x; e < kC * kC; e += kThreads) {
       const int t = e / kC, s = e % kC;
-      const float x = Ts[t * kTStride + s] * (scaled ? ExpOf(gamma[s]) * rk[s] : 1.f);
+      const float x = scaled ? Ts[t * kTStride + s] * column_scale[s] : Ts[t * kTStride + s];
       const bf16 hi = __float2bfloat16_rn(x);
       th[t * kTb + s] = hi, tl[t * kTb + s] = __float2bfloat16_rn(x - __bfloat162float(hi));
     }
@@ -813,8 +820,6 @@ PrepareKernelFunction<T> PrepareKernelFor(int Kp) {
   if constexpr (sizeof(T) == 2) return kPrepareKernelsBf16[Kp / 16 - 1];
   else return PrepareKernel;
 }
-template <typename T>
-size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) : PrepareShared(Kp); }
 StateKernelFunction StateKernelFor(int Kp, int columns) {
   const int i = Kp / 16 - 1;
   return columns == 32 ? kStateKernels<32>[i] : columns == 16 ? kStateKernels<16>[i] : kStateKernels<8>[i];
@@ -885,9 +890,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     for (int Kp = 16; Kp <= kMaxPadded; Kp += 16) {
       opt_in(PrepareKernelFor<T>(Kp), PrepareSharedFor<T>(Kp));
       if constexpr (sizeof(T) == 2) {
-        for (int cols : kColumnChoicesBf16) opt_in(StateKernelBf16For(Kp, cols), StateSharedBf16(Kp, cols));
+        for (int cols : kColumnChoicesBf16) opt_in(StateKernelBf16For(Kp, cols), StateSharedFor<T>(Kp, cols));
       } else {
-        for (int cols : kColumnChoices) opt_in(StateKernelFor(Kp, cols), StateShared(Kp, cols));
+        for (int cols : kColumnChoices) opt_in(StateKernelFor(Kp, cols), StateSharedFor<T>(Kp, cols));
       }
     }
   });
@@ -913,11 +918,11 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
     const unsigned blocks = static_cast<unsigned>(heads * groups);
+    const size_t shared = StateSharedFor<T>(Kp, columns);
     if constexpr (sizeof(T) == 2) {
-      StateKernelBf16For(Kp, columns)<<<blocks, StateThreadsBf16(columns), StateSharedBf16(Kp, columns), stream>>>(
-          a, w, first, groups, state_in, state);
+      StateKernelBf16For(Kp, columns)<<<blocks, StateThreadsBf16(columns), shared, stream>>>(a, w, first, groups, state_in, state);
     } else {
-      StateKernelFor(Kp, columns)<<<blocks, StateThreads(columns), StateShared(Kp, columns), stream>>>(a, w, first, groups, state_in, state);
+      StateKernelFor(Kp, columns)<<<blocks, StateThreads(columns), shared, stream>>>(a, w, first, groups, state_in, state);
     }
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
   }
