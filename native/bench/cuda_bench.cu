@@ -878,11 +878,13 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 50, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);  // one column a thread
   }
-  if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, unchecked
-    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results);
-    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results);
-    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, false, LS_DELTA_AUTO, limits, results);
-    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results);
+  if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, both storages, unchecked
+    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
+      BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage);
+      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage);
+      BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, false, LS_DELTA_AUTO, limits, results, storage);
+      BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, storage);
+    }
   }
   if (only.empty() || only == "deltaRule") {
     for (ls_delta_algorithm algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {

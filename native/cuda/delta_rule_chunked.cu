@@ -149,9 +149,11 @@ __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
 // T = (I + A)^-1 diag(beta) for the strictly lower triangular A, by kThreads threads, in blocks of 16: the four
 // diagonal blocks X_ii = (I + A_ii)^-1 by forward substitution (a column of a block per thread, in registers), then
 // the blocks below them a diagonal at a time, X_ij = -X_ii sum_k A_ik X_kj over k = j .. i - 1 (`scratch`: 3 x 16
-// x 16 floats for the sums). The chain of dependent steps is 16 + 3 long instead of the 64 of plain substitution.
+// x 16 floats for the sums, 16-byte aligned). The chain of dependent steps is 16 + 3 long instead of the 64 of plain
+// substitution. In the block products each thread forms four adjacent columns of a row, so that one scalar and one
+// 16-byte load feed four FMAs (a scalar loop took two loads per FMA, and the loads bounded it).
 __device__ __forceinline__ void Invert(const float* As, float* Ts, const float* beta, float* scratch) {
-  constexpr int kB = 16, kBlocks = kC / kB;
+  constexpr int kB = 16, kBlocks = kC / kB, kQuads = kB / 4;
   if (threadIdx.x < kBlocks * kB) {
     const int i = threadIdx.x / kB, c = threadIdx.x % kB;
     const float* a = As + i * kB * (kAStride + 1);
@@ -167,27 +169,32 @@ __device__ __forceinline__ void Invert(const float* As, float* Ts, const float* 
     for (int t = 0; t < kB; ++t) Ts[(i * kB + t) * kTStride + i * kB + c] = x[t];
   }
   __syncthreads();
-  for (int d = 1; d < kBlocks; ++d) {  // blocks (j + d, j)
-    const int elements = (kBlocks - d) * kB * kB;
-    for (int e = threadIdx.x; e < elements; e += kThreads) {
-      const int j = e / (kB * kB), r = e / kB % kB, c = e % kB, row = (j + d) * kB + r;
-      float sum = 0.f;
-      for (int k = j * kB; k < row - r; ++k) sum = fmaf(As[row * kAStride + k], Ts[k * kTStride + j * kB + c], sum);
-      scratch[e] = sum;
+  const auto fma4 = [](float a, const float4& b, float4& sum) {
+    sum.x = fmaf(a, b.x, sum.x), sum.y = fmaf(a, b.y, sum.y), sum.z = fmaf(a, b.z, sum.z), sum.w = fmaf(a, b.w, sum.w);
+  };
+  for (int d = 1; d < kBlocks; ++d) {  // blocks (j + d, j): quad q is block j's row r, columns 4 c4 ..
+    const int quads = (kBlocks - d) * kB * kQuads;
+    const int q = threadIdx.x, j = q / (kB * kQuads), r = q / kQuads % kB, c = q % kQuads * 4, row = (j + d) * kB + r;
+    static_assert(kBlocks * kB * kQuads <= kThreads, "Invert: a quad per thread");
+    if (q < quads) {
+      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+      for (int k = j * kB; k < (j + d) * kB; ++k) fma4(As[row * kAStride + k], *reinterpret_cast<const float4*>(Ts + k * kTStride + j * kB + c), sum);
+      *reinterpret_cast<float4*>(scratch + (j * kB + r) * kB + c) = sum;
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < elements; e += kThreads) {
-      const int j = e / (kB * kB), r = e / kB % kB, c = e % kB, row = (j + d) * kB + r;
-      float sum = 0.f;
+    if (q < quads) {
+      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
-      for (int m = 0; m < kB; ++m) sum = fmaf(Ts[row * kTStride + (j + d) * kB + m], scratch[j * kB * kB + m * kB + c], sum);
-      Ts[row * kTStride + j * kB + c] = -sum;
+      for (int m = 0; m < kB; ++m) fma4(Ts[row * kTStride + (j + d) * kB + m], *reinterpret_cast<const float4*>(scratch + (j * kB + m) * kB + c), sum);
+      *reinterpret_cast<float4*>(Ts + row * kTStride + j * kB + c) = make_float4(-sum.x, -sum.y, -sum.z, -sum.w);
     }
     __syncthreads();
   }
-  for (int e = threadIdx.x; e < kC * kC; e += kThreads) {  // the columns times beta, zeros above the diagonal blocks
-    const int t = e / kC, c = e % kC;
-    Ts[t * kTStride + c] = c / kB > t / kB ? 0.f : Ts[t * kTStride + c] * beta[c];
+  for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // the columns times beta, zeros above the diagonal blocks
+    const int t = e / (kC / 4), c = e % (kC / 4) * 4;
+    float4& x = *reinterpret_cast<float4*>(Ts + t * kTStride + c);
+    const float4 b = *reinterpret_cast<const float4*>(beta + c);
+    x = c / kB > t / kB ? make_float4(0.f, 0.f, 0.f, 0.f) : make_float4(x.x * b.x, x.y * b.y, x.z * b.z, x.w * b.w);
   }
 }
 
