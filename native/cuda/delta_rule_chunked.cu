@@ -62,6 +62,8 @@ struct Workspace {
 };
 // The same for bf16 storage, read by StateKernelBf16 through ldmatrix: each record's bf16 operands ("set") laid out
 // as StateKernelBf16 keeps them in shared memory, padded rows included, so that one bulk copy stages them (SetLayout).
+// (Copying q's and k's rows from the inputs instead, 128 bulk copies of a row each per chunk, made the state kernel
+// 37% slower at B1 T65536 H16 K=V=128 on an H200.)
 struct WorkspaceBf16 {
   __nv_bfloat16* sets;  // [SetLayout::elements]
   float* U;             // [kC][Vp]
@@ -82,14 +84,18 @@ constexpr int kVbStride = kValueBlock + 8;
 constexpr int kTb = kC + 8;
 static_assert(kValueBlock == kC, "PrepareKernelBf16 stages v's blocks in rows of kTb");
 __host__ __device__ constexpr int StagedWidth(int Kp) { return Kp <= 16 ? 16 : Kp <= 32 ? 32 : Kp <= 64 ? 64 : 128; }
-// A record's bf16 set: W in two parts (hi + lo, for the state's float32 accuracy), Qg rounded once, Kg in two parts
-// ([kC][row] each, matrix m at m kC row), then P rounded once ([kC][kTb]). Qg and P feed only the output.
+// A chunk's bf16 set in StateKernelBf16: W in two parts (hi + lo, for the state's float32 accuracy, [kC][row] each),
+// the causal P rounded once ([kC][kTb], it feeds only the output), the tokens' row factors in float32 (kFactors:
+// e^gamma rq for the products with q, e^(gamma_last - gamma) rk for those with k, [2][kC]), then q and k as stored
+// ([kC][row] each, zero past key_dim).
 struct SetLayout {
-  enum Matrix { kWh, kWl, kQg, kKh, kKl, kP };
+  enum Part { kWh, kWl, kP, kFactors, kQ, kK };
   int row;  // bf16 row stride of the [kC][Kp] matrices: 16 bytes past a multiple of 128 (distinct banks for ldmatrix)
   __host__ __device__ constexpr explicit SetLayout(int Kp) : row(StagedWidth(Kp) + 8) {}
-  __host__ __device__ constexpr int at(Matrix m) const { return m * kC * row; }
-  __host__ __device__ constexpr int elements() const { return kP * kC * row + kC * kTb; }
+  __host__ __device__ constexpr int at(Part part) const {
+    return part <= kP ? part * kC * row : part == kFactors ? 2 * kC * row + kC * kTb : 4 * kC + (part - 2) * kC * row + kC * kTb;
+  }
+  __host__ __device__ constexpr int elements() const { return at(kK) + kC * row; }
 };
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
@@ -120,10 +126,10 @@ constexpr int kStagesBf16 = 2;
 constexpr int kStagesBf16 = 1;
 #endif
 int StagesBf16() { return ComputeCapabilityMajor() >= 9 ? 2 : 1; }
-// Its sets, the state slice's and V''s parts, and the sets' mbarriers.
+// Its sets, the state slice's, V''s and the scaled V''s parts, and the sets' mbarriers.
 size_t StateSharedBf16(int Kp, int columns) {
   const int stages = StagesBf16();
-  return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp).elements() + 2 * (Kp + kC) * SStrideBf16(columns)) + stages * sizeof(uint64_t);
+  return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp).elements() + 2 * (Kp + 2 * kC) * SStrideBf16(columns)) + stages * sizeof(uint64_t);
 }
 
 size_t StateShared(int Kp, int columns) {
@@ -428,18 +434,15 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
       }
     }
   }
-  for (int t = warp; t < kC; t += kThreads / 32) {
-    const float to_query = ExpOf(gamma[t]) * rq[t], to_last = ExpOf(last - gamma[t]) * rk[t];
-    for (int i = 2 * lane; i < Kp; i += 64) {
-      const float2 q2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(qs + t * kS + i));
-      const float2 k2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ks + t * kS + i));
-      uint32_t kh, kl;
-      SplitBf16(to_last * k2.x, to_last * k2.y, kh, kl);
-      const int at = t * kSet.row + i;
-      *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kQg) + at) = PackBf16(to_query * q2.x, to_query * q2.y);
-      *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kKh) + at) = kh;
-      *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kKl) + at) = kl;
-    }
+  if (threadIdx.x < kC) {  // the row factors of the products with q and k in the state kernel
+    const int t = threadIdx.x;
+    float* factors = reinterpret_cast<float*>(set + kSet.at(SetLayout::kFactors));
+    factors[t] = ExpOf(gamma[t]) * rq[t], factors[kC + t] = ExpOf(last - gamma[t]) * rk[t];
+  }
+  for (int e = threadIdx.x; e < 2 * kC * (kWidth / 8); e += kThreads) {  // q and k as staged (zero past K and n)
+    const int m = e / (kC * (kWidth / 8)), t = e / (kWidth / 8) % kC, i = 8 * (e % (kWidth / 8));
+    *reinterpret_cast<uint4*>(set + kSet.at(m ? SetLayout::kK : SetLayout::kQ) + t * kSet.row + i) =
+        *reinterpret_cast<const uint4*>((m ? ks : qs) + t * kS + i);
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
@@ -636,7 +639,9 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   bf16* Sl = Sh + kKp * kSb;
   bf16* Vh = Sl + kKp * kSb;                          // [kC][kSb] V''s parts
   bf16* Vl = Vh + kC * kSb;
-  uint64_t* landed = reinterpret_cast<uint64_t*>(Vl + kC * kSb);  // [kStagesBf16] the sets' bulk copies
+  bf16* Xh = Vl + kC * kSb;                           // [kC][kSb] the parts of V' with rows times e^(gamma_last - gamma) rk
+  bf16* Xl = Xh + kC * kSb;
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Xl + kC * kSb);  // [kStagesBf16] the sets' bulk copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
@@ -701,20 +706,22 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
     const float decay = w.decay[record];
     const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));  // kStagesBf16 is 1 or 2
     const bf16* set = sets + slot * kSet;
-    const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *Qg = set + kLayout.at(SetLayout::kQg);
-    const bf16 *Kh = set + kLayout.at(SetLayout::kKh), *Kl = set + kLayout.at(SetLayout::kKl), *P = set + kLayout.at(SetLayout::kP);
+    const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *P = set + kLayout.at(SetLayout::kP);
+    const bf16 *Q = set + kLayout.at(SetLayout::kQ), *Kc = set + kLayout.at(SetLayout::kK);
+    const float* to_query = reinterpret_cast<const float*>(set + kLayout.at(SetLayout::kFactors));  // [kC], then
+    const float* to_last = to_query + kC;                                                             // [kC]
     WaitBulkStage(landed + slot, static_cast<uint32_t>(chunk >> (kStagesBf16 - 1)) & 1);
     __syncthreads();  // this chunk's set and the state's parts are in; the other set (if any) is free
     if constexpr (kStagesBf16 == 2) stage(chunk + 1);
 
-    // V' = U - W S and O = Qg S.
+    // V' = U - W S and O = e^gamma rq Q S.
     float whh[kNo][4] = {}, whl[kNo][4] = {}, wlh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kKp; k0 += 16) {
       uint32_t wh[4], wl[4], qa[4], sh[2 * kNo], sl[2 * kNo];
       LoadMatrices<false>(wh, Wh + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
       LoadMatrices<false>(wl, Wl + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
-      LoadMatrices<false>(qa, Qg + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+      LoadMatrices<false>(qa, Q + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
       load_b(sh, Sh, k0, c0), load_b(sl, Sl, k0, c0);
 #pragma unroll
       for (int m = 0; m < kNo; ++m) {
@@ -723,14 +730,20 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
         MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
       }
     }
+    // V' in two parts, for P V', and with its rows times e^(gamma_last - gamma) rk, for K^T V'.
+    const float row_query[2] = {to_query[r0 + TileRow(0)], to_query[r0 + TileRow(2)]};
+    const float row_last[2] = {to_last[r0 + TileRow(0)], to_last[r0 + TileRow(2)]};
 #pragma unroll
     for (int m = 0; m < kNo; ++m) {
 #pragma unroll
       for (int e = 0; e < 4; e += 2) {
         const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
-        SplitBf16(u[m][e] - (whh[m][e] + whl[m][e] + wlh[m][e]), u[m][e + 1] - (whh[m][e + 1] + whl[m][e + 1] + wlh[m][e + 1]),
-                  *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
+        const float v0 = u[m][e] - (whh[m][e] + whl[m][e] + wlh[m][e]), v1 = u[m][e + 1] - (whh[m][e + 1] + whl[m][e + 1] + wlh[m][e + 1]);
+        SplitBf16(v0, v1, *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
+        SplitBf16(row_last[e / 2] * v0, row_last[e / 2] * v1, *reinterpret_cast<uint32_t*>(Xh + at), *reinterpret_cast<uint32_t*>(Xl + at));
       }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) oh[m][e] = row_query[e / 2] * (oh[m][e] + ol[m][e]), ol[m][e] = 0.f;
     }
     __syncthreads();
 
@@ -750,7 +763,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
         if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, oh[m][e] + ol[m][e]);
       }
     }
-    // S <- e^gamma_last S + Kg^T V' on this warp's tiles, published for the next chunk.
+    // S <- e^gamma_last S + K^T diag(e^(gamma_last - gamma) rk) V' on this warp's tiles, published for the next chunk.
 #pragma unroll
     for (int p = 0; p < kPerWarp; ++p) {
       const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
@@ -763,15 +776,11 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
       }
 #pragma unroll
       for (int k0 = 0; k0 < kC; k0 += 16) {
-        uint32_t kh[4], kl[4], vh[2 * kN], vl[2 * kN];
-        LoadMatrices<true>(kh, Kh + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
-        LoadMatrices<true>(kl, Kl + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
-        load_b(vh, Vh, k0, j0), load_b(vl, Vl, k0, j0);
+        uint32_t ka[4], xh[2 * kN], xl[2 * kN];
+        LoadMatrices<true>(ka, Kc + (k0 + MatrixRow(lane, 2)) * kRow + i0 + MatrixColumn(lane, 1));
+        load_b(xh, Xh, k0, j0), load_b(xl, Xl, k0, j0);
 #pragma unroll
-        for (int m = 0; m < kN; ++m) {
-          MmaBf16(s[p][m], kh, vh[2 * m], vh[2 * m + 1]), MmaBf16(fix[m], kh, vl[2 * m], vl[2 * m + 1]);
-          MmaBf16(fix[m], kl, vh[2 * m], vh[2 * m + 1]);
-        }
+        for (int m = 0; m < kN; ++m) MmaBf16(s[p][m], ka, xh[2 * m], xh[2 * m + 1]), MmaBf16(fix[m], ka, xl[2 * m], xl[2 * m + 1]);
       }
 #pragma unroll
       for (int m = 0; m < kN; ++m) {

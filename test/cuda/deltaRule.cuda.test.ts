@@ -87,11 +87,24 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
         expect(out.o.dtype).toBe('bfloat16');
         const what = `seed ${seed} ${algorithm} (T ${T} K ${K} V ${p.v.shape[3]})`;
         // o: the recurrence's float32 result rounded to bfloat16 (2^-9 relative at most); the chunked form's products
-        // on bf16 tensor cores, with Qg and P rounded to bf16 once as in fla's kernels (measured 2.7e-3). The state
-        // keeps float32 accuracy in both (the chunked form's state products take their operands in two bf16 parts).
+        // on bf16 tensor cores, with the causal P rounded to bf16 once as in fla's kernels. The state keeps float32
+        // accuracy in both (the chunked form's state products take their operands exact or in two bf16 parts).
         expectClose(`${what} o`, toFloat32(out.o), ref.o, algorithm === 'chunked' && K <= 128 && T > 1 ? 6e-3 : 4e-3);
         expectClose(`${what} finalState`, out.finalState!, ref.finalState!, algorithm === 'chunked' && K <= 128 && T > 1 ? 1e-4 : 1e-5);
       }
+    }
+    // Key dims that are not whole 16-byte rows (36) and that are (40), padded to 48 in the chunked form's tiles, and a
+    // last chunk of 2 tokens.
+    for (const K of [36, 40]) {
+      const r = rng(91);
+      const p: DeltaRuleParams = {
+        q: uniform(r, [2, 130, 3, K]), k: uniform(r, [2, 130, 3, K]), v: uniform(r, [2, 130, 6, 24]), beta: uniform(r, [2, 130, 6], 0, 1),
+        g: uniform(r, [2, 130, 6], -0.7, 0), initialState: uniform(r, [2, 6, K, 24], -0.5, 0.5), useQkL2Norm: true, returnFinalState: true,
+      };
+      const ref = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
+      const out = await gpu.deltaRule({ ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v), algorithm: 'chunked' });
+      expectClose(`K ${K} o`, toFloat32(out.o), ref.o, 6e-3);
+      expectClose(`K ${K} finalState`, out.finalState!, ref.finalState!, 1e-4);
     }
     const r = rng(92);
     const [B, T, H, K, V] = [2, 100, 2, 64, 64];
