@@ -18,8 +18,9 @@
 //
 // bf16 storage has its own pair, PrepareKernelBf16 and StateKernelBf16, on bf16 tensor cores (mma m16n8k16, operands
 // by ldmatrix) with a bf16 workspace, as fla's kernels for bf16 inputs: the products that make the workspace and
-// carry the state keep float32 accuracy (exact operands, or operands in two bf16 parts), while Qg and P, which feed
-// only the output, are rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5).
+// carry the state keep float32 accuracy (exact operands, or operands in two bf16 parts), while P, which feeds only
+// the output, is rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5). q and k enter
+// the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows.
 #include <algorithm>
 #include <iterator>
 #include <mutex>
@@ -344,8 +345,9 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   }
 }
 
-// PrepareKernel for bf16 storage: the same workspace, from bf16 tensor-core products (mma m16n8k16, ldmatrix)
-// whose operands are exact, so the workspace keeps float32 accuracy. q, k and v enter the products as stored: the
+// PrepareKernel for bf16 storage: the workspace of StateKernelBf16 (W in two parts, P, U, q and k as stored and the
+// tokens' row factors in their place), from bf16 tensor-core products (mma m16n8k16, ldmatrix) whose operands are
+// exact, so the workspace keeps float32 accuracy. q, k and v enter the products as stored: the
 // L2 normalization and the scale scale the products' rows and columns instead (A_ts = beta_t e^(gamma_t - gamma_s)
 // rk_t rk_s k_t . k_s with rk the inverse norms), and the float32 T = (I + A)^-1 diag(beta), with its column
 // factors, enters W = T diag(e^gamma rk) K and U = T V split into two bf16 parts (hi + lo: two products).
@@ -619,8 +621,9 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 // kStagesBf16 chunks' sets in shared memory: on sm_90 two, the next one arriving by one bulk copy under this one's
 // products (two barriers a chunk); before, one (two do not fit the SM at key dims past 64), staged after them. Each
 // warp keeps its tiles of the state slice in float32 registers and publishes them in two bf16 parts (Sh + Sl) for
-// the products that read them; V' is split the same way. The products that carry the state keep float32 accuracy
-// (W S and Kg^T V' as hi·hi + hi·lo + lo·hi); those that feed only the output take Qg and P rounded once.
+// the products that read them; V' is split the same way. The products keep float32 accuracy: W S as hi·hi + hi·lo +
+// lo·hi, Q S and K^T V' with q and k exact (O's rows then times e^gamma rq, V''s rows first times
+// e^(gamma_last - gamma) rk), except P V', whose P is rounded once.
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   int64_t first_chunk, int groups, const float* state_in,
