@@ -32,8 +32,10 @@ ls_status AllocateAsync(void** pointer, int64_t bytes, cudaStream_t stream, cons
 
 // The current device's SM count (read once), for choosing launch shapes.
 int Multiprocessors();
-// The most dynamic shared memory a block may opt in to on the current device (read once): 227 KB on sm_90.
+// The most dynamic shared memory a block may opt in to on the current device (read once): 227 KB on sm_90, 163 KB on
+// sm_80, 99 KB on sm_86 / sm_89; and the most an SM holds for its blocks together.
 int SharedMemoryOptIn();
+int SharedMemoryPerMultiprocessor();
 // The current device's compute capability, major part (read once).
 int ComputeCapabilityMajor();
 

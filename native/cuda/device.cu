@@ -1,5 +1,6 @@
 // The device and its memory behind the C API: ls_cuda_device, ls_cuda_malloc/free/copy/synchronize.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
@@ -46,8 +47,22 @@ int Multiprocessors() {
   return count;
 }
 
+namespace {
+// LONGSEQ_CUDA_SHARED_LIMIT (bytes), where set, lowers the shared memory the ops may plan with, so that the paths
+// taken on GPUs with less (an A100's 163 KB a block, 99 KB on sm_86 / sm_89) can be tested on a larger one.
+int SharedLimit(int bytes) {
+  const char* limit = getenv("LONGSEQ_CUDA_SHARED_LIMIT");
+  return limit && atoi(limit) > 0 ? std::min(bytes, atoi(limit)) : bytes;
+}
+}  // namespace
+
 int SharedMemoryOptIn() {
-  static const int bytes = std::max(Attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin), 48 << 10);
+  static const int bytes = SharedLimit(std::max(Attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin), 48 << 10));
+  return bytes;
+}
+
+int SharedMemoryPerMultiprocessor() {
+  static const int bytes = SharedLimit(std::max(Attribute(cudaDevAttrMaxSharedMemoryPerMultiprocessor), 48 << 10));
   return bytes;
 }
 

@@ -502,9 +502,18 @@ struct FourStepPasses {
   }
 };
 
+// Whether the device allows a fused kernel's block of `points` (2^log_n, or 2^(log_n + 1) with the filters
+// inline): up to 2^14 on sm_80 and sm_90, 2^13 where a block may have 99 KB (sm_86, sm_89).
+bool FusedFits(int points) { return sizeof(float2) * PaddedFloat2s(points) <= static_cast<size_t>(SharedMemoryOptIn()); }
+ls_status FusedUnavailable(int log_n) {
+  return ls::Fail(LS_UNAVAILABLE, "fftConv on this GPU: an FFT of 2^%d points needs %zu bytes of shared memory per block, "
+                  "the device allows %d", log_n, sizeof(float2) * PaddedFloat2s(1 << log_n), SharedMemoryOptIn());
+}
+
 // The filters' spectrum (`pairs` items) into `spectrum`, in the layout FftConv reads.
 template <typename S>
 ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_t stream) {
+  if (log_n <= kLogMaxFused && !FusedFits(1 << log_n)) return FusedUnavailable(log_n);
   if (log_n > kLogMaxFused) {
     const FourStepPasses passes = {log_n, log_n - kLogRow, stream};
     if (ls_status s = passes.ColumnForward(k, spectrum, 0, k.pairs)) return s;
@@ -536,6 +545,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   if (items > (int64_t{1} << 31) / (n > 8192 ? n / 8192 : 1)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "fftConv on the GPU: batch * ceil(channels / 2) * n / 8192 must be below 2^31");
   }
+  if (log_n <= kLogMaxFused && !FusedFits(1 << log_n)) return FusedUnavailable(log_n);
   const RowPair<S> u = {reinterpret_cast<const S*>(p.u), p.channels, p.seqlen, pairs};
   const RowPair<S> k = {reinterpret_cast<const S*>(p.k), p.channels, p.kernel_len, pairs};
   const Output<S> out = {reinterpret_cast<const S*>(p.u), p.D, reinterpret_cast<S*>(p.y), p.channels, p.seqlen, pairs};
@@ -543,7 +553,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   DeviceScratch spectrum_scratch(stream), rows_scratch(stream);
   // The filters' spectrum up front, unless a plan gave it or the kernels below compute it as they go: in the
   // fused kernel's block (one batch row, n <= 2^13), or per chunk of the four-step (one batch row).
-  const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline;
+  const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline && FusedFits(2 << log_n);
   const bool per_chunk = !spectrum && p.batch == 1 && log_n > kLogMaxFused;
   if (!spectrum && !inline_filters && !per_chunk) {
     if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n, kScratchWhat)) return s;

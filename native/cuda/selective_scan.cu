@@ -271,17 +271,17 @@ size_t SharedBytes(int states_padded, int warps) {
 // rounds of resident blocks, 16 warps at most at kMinBlocks 2, and what shared memory allows) and takes the
 // fewest, then the widest block. Measured on an H200 (B1 D1536 L262144: 8 warps 9.9 ms, 4 warps 8.7 ms, and with
 // the inputs staged in shared memory 6 warps 6.1 ms in fp32, where 4-warp blocks fit only two to an SM; B1 D2048
-// L4096: 8 warps 0.17 ms, 4 warps 0.27 ms, where 4 needed two rounds).
+// L4096: 8 warps 0.17 ms, 4 warps 0.27 ms, where 4 needed two rounds). Only blocks whose staging the device allows
+// are counted; false where none is (more states than fit this GPU's shared memory).
 template <typename T, int K, int kMinBlocks>
-void ChooseWarps(ScanArgs* a, int64_t per_group) {
-  constexpr int64_t kSharedPerSm = 227 * 1024;
-  const int64_t sms = Multiprocessors();
+bool ChooseWarps(ScanArgs* a, int64_t per_group) {
+  const int64_t shared_per_sm = SharedMemoryPerMultiprocessor() - 1024, sms = Multiprocessors();
   int64_t best_cost = 0;
   for (int warps : {8, 6, 4, 2, 1}) {
-    if (warps > per_group && warps > 1) continue;
+    if ((warps > per_group && warps > 1) || SharedBytes<T, K>(a->states_padded, warps) > static_cast<size_t>(SharedMemoryOptIn())) continue;
     const int64_t blocks_per_group = (per_group + warps - 1) / warps;
     const int64_t blocks = a->batch * a->groups * blocks_per_group;
-    const int64_t by_smem = kSharedPerSm / (static_cast<int64_t>(SharedBytes<T, K>(a->states_padded, warps)) + 1024);
+    const int64_t by_smem = shared_per_sm / (static_cast<int64_t>(SharedBytes<T, K>(a->states_padded, warps)) + 1024);
     const int64_t resident = std::max<int64_t>(1, std::min<int64_t>(kMinBlocks * kWarps / warps, by_smem));
     const int64_t per_sm = (blocks + sms - 1) / sms;
     const int64_t rounds = (per_sm + resident - 1) / resident;
@@ -292,19 +292,24 @@ void ChooseWarps(ScanArgs* a, int64_t per_group) {
       a->blocks_per_group = blocks_per_group;
     }
   }
+  return best_cost > 0;
 }
 
 template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
 ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
-  ChooseWarps<T, K, kMinBlocks>(&args, per_group);
+  if (!ChooseWarps<T, K, kMinBlocks>(&args, per_group)) {
+    return ls::Fail(LS_UNAVAILABLE, "selectiveScan on this GPU: dstate %lld in %s needs %zu bytes of shared memory per block, "
+                    "the device allows %d", static_cast<long long>(args.dstate), sizeof(T) == 2 ? "bfloat16" : "float32",
+                    SharedBytes<T, K>(args.states_padded, 1), SharedMemoryOptIn());
+  }
   const size_t smem = SharedBytes<T, K>(args.states_padded, args.warps);
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
     // 64 states in float need 128 KiB for the double-buffered B and C tiles and 12 more for the warps' inputs,
-    // past the default 48 KiB per block: a block may take what an SM has.
+    // past the default 48 KiB per block: a block may take what the device allows.
     opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024);
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
   });
   LS_CUDA_TRY(opt_in_error, "selectiveScan: setting the kernel's shared memory");
   const int64_t blocks = args.batch * args.groups * args.blocks_per_group;

@@ -295,7 +295,17 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<f
 
 }  // namespace
 
-bool SsdChunkedFits(const ls_ssd_scan_params& p) { return p.dstate <= kMaxPadded; }
+namespace {
+// The most shared memory the float32 form's kernels take (as they are opted in).
+size_t SharedMost() {
+  return std::max({GramShared(kMaxPadded), StateShared(kQ, 16, kMaxPadded), StateShared(kQ / 2, 32, kMaxPadded), kOutputShared});
+}
+}  // namespace
+
+bool SsdChunkedFits(const ls_ssd_scan_params& p) {
+  const size_t shared = p.storage == LS_BFLOAT16 ? SsdChunkedBf16SharedMost() : SharedMost();
+  return p.dstate <= kMaxPadded && shared <= static_cast<size_t>(SharedMemoryOptIn());
+}
 
 namespace {
 

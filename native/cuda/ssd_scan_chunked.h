@@ -20,8 +20,11 @@ __device__ __forceinline__ float SsdStepSize(float dt, float bias, bool softplus
   return dt;
 }
 
-// Whether the chunked kernels take this shape (dstate <= 128; the recurrence takes up to 256).
+// Whether the chunked kernels take this shape (dstate <= 128; the recurrence takes up to 256) on this device (their
+// shared memory: they fit an A100's 163 KB a block, not sm_86 / sm_89's 99 KB).
 bool SsdChunkedFits(const ls_ssd_scan_params& p);
+// The most shared memory a block of the bf16 form takes.
+size_t SsdChunkedBf16SharedMost();
 
 // float32 storage: products in 3xTF32 (ssd_scan_chunked.cu); bf16 storage: on bf16 tensor cores
 // (ssd_scan_chunked_bf16.cu).

@@ -388,6 +388,8 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
 
 }  // namespace
 
+size_t SsdChunkedBf16SharedMost() { return std::max({WalkShared(16, 64), WalkShared(32, 128), OutputShared(64), OutputShared(128)}); }
+
 ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream) {
   SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(p);
   a.Np = a.Np <= 64 ? 64 : 128;  // the output kernel's product depths (zeros past dstate)
