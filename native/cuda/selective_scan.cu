@@ -364,8 +364,11 @@ ls_status SelectiveScan(const ls_selective_scan_params& p, void* stream) {
   const cudaStream_t s = Stream(stream);
   // Tile shapes measured on an H200 at B1 D2048 N16 L4096 (fp32 / bf16, ms): 4 steps a lane with 8 states in
   // registers 0.171 / 0.175; 8 steps with 4 states 0.170 / 0.148 (half the scan's shuffles per step); 8 steps
-  // with 8 states (one block per SM) 0.210 / 0.183. 8-step tiles of more than 32 states overflow shared memory.
-  if (a.states_padded > 32) {
+  // with 8 states (one block per SM) 0.210 / 0.183. 8-step tiles of more than 32 states overflow shared memory (and
+  // of more than 16 in float32 where a block may have 99 KB: sm_86, sm_89).
+  const size_t long_tiles = bf16 ? SharedBytes<__nv_bfloat16, 8>(a.states_padded, 1) : SharedBytes<float, 8>(a.states_padded, 1);
+  const bool short_tiles = a.states_padded > 32 || long_tiles > static_cast<size_t>(SharedMemoryOptIn());
+  if (short_tiles) {
     if (bf16) return vector ? Launch<__nv_bfloat16, true, 4, 8, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 4, 8, 2>(a, per_group, s);
     return vector ? Launch<float, true, 4, 8, 2>(a, per_group, s) : Launch<float, false, 4, 8, 2>(a, per_group, s);
   }
