@@ -7,7 +7,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include <initializer_list>
+#include <algorithm>
+#include <array>
 #include <utility>
 
 #include "cpu/status.h"
@@ -39,12 +40,22 @@ int SharedMemoryPerMultiprocessor();
 // The current device's compute capability, major part (read once).
 int ComputeCapabilityMajor();
 
-// Lets each kernel have `bytes` of dynamic shared memory per block (past the default 48 KiB); the first error.
-inline cudaError_t AllowSharedMemory(std::initializer_list<std::pair<const void*, size_t>> kernels) {
+// A kernel and the most dynamic shared memory a block of it takes.
+using KernelShared = std::pair<const void*, size_t>;
+// Lets each kernel have its bytes of dynamic shared memory per block (past the default 48 KiB); the first error.
+template <size_t N>
+cudaError_t AllowSharedMemory(const std::array<KernelShared, N>& kernels) {
   for (const auto& [kernel, bytes] : kernels) {
     if (cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes))) return e;
   }
   return cudaSuccess;
+}
+// The most any of them takes.
+template <size_t N>
+size_t MostShared(const std::array<KernelShared, N>& kernels) {
+  size_t most = 0;
+  for (const auto& kernel : kernels) most = std::max(most, kernel.second);
+  return most;
 }
 
 // A stream-ordered temporary device buffer from AllocateAsync, given back (stream-ordered) when it goes out of scope.

@@ -296,14 +296,17 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<f
 }  // namespace
 
 namespace {
-// The most shared memory the float32 form's kernels take (as they are opted in).
-size_t SharedMost() {
-  return std::max({GramShared(kMaxPadded), StateShared(kQ, 16, kMaxPadded), StateShared(kQ / 2, 32, kMaxPadded), kOutputShared});
+// The float32 form's kernels and the shared memory each is opted in to (its most, at dstate 128).
+std::array<KernelShared, 4> Kernels() {
+  return {{{reinterpret_cast<const void*>(GramKernel), GramShared(kMaxPadded)},
+           {reinterpret_cast<const void*>(StateKernel<kQ, 16>), StateShared(kQ, 16, kMaxPadded)},
+           {reinterpret_cast<const void*>(StateKernel<kQ / 2, 32>), StateShared(kQ / 2, 32, kMaxPadded)},
+           {reinterpret_cast<const void*>(OutputKernel), kOutputShared}}};
 }
 }  // namespace
 
 bool SsdChunkedFits(const ls_ssd_scan_params& p) {
-  const size_t shared = p.storage == LS_BFLOAT16 ? SsdChunkedBf16SharedMost() : SharedMost();
+  const size_t shared = p.storage == LS_BFLOAT16 ? SsdChunkedBf16SharedMost() : MostShared(Kernels());
   return p.dstate <= kMaxPadded && shared <= static_cast<size_t>(SharedMemoryOptIn());
 }
 
@@ -324,10 +327,7 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = AllowSharedMemory({{reinterpret_cast<const void*>(GramKernel), GramShared(kMaxPadded)},
-                                      {reinterpret_cast<const void*>(StateKernel<kQ, 16>), StateShared(kQ, 16, kMaxPadded)},
-                                      {reinterpret_cast<const void*>(StateKernel<kQ / 2, 32>), StateShared(kQ / 2, 32, kMaxPadded)},
-                                      {reinterpret_cast<const void*>(OutputKernel), kOutputShared}});
+    opt_in_error = AllowSharedMemory(Kernels());
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
 

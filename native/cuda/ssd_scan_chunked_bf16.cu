@@ -386,9 +386,17 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
   }
 }
 
+// The bf16 form's kernels and the shared memory each is opted in to.
+std::array<KernelShared, 4> Kernels() {
+  return {{{reinterpret_cast<const void*>(WalkKernel<16, 4>), WalkShared(16, 64)},
+           {reinterpret_cast<const void*>(WalkKernel<32, 8>), WalkShared(32, 128)},
+           {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
+           {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}}};
+}
+
 }  // namespace
 
-size_t SsdChunkedBf16SharedMost() { return std::max({WalkShared(16, 64), WalkShared(32, 128), OutputShared(64), OutputShared(128)}); }
+size_t SsdChunkedBf16SharedMost() { return MostShared(Kernels()); }
 
 ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream) {
   SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(p);
@@ -409,10 +417,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
-    opt_in_error = AllowSharedMemory({{reinterpret_cast<const void*>(WalkKernel<16, 4>), WalkShared(16, 64)},
-                                      {reinterpret_cast<const void*>(WalkKernel<32, 8>), WalkShared(32, 128)},
-                                      {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
-                                      {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}});
+    opt_in_error = AllowSharedMemory(Kernels());
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
 
