@@ -52,9 +52,10 @@ HWY_INLINE Cplx<V> MulC(V wr, V wi, Cplx<V> z) {
   return {hn::NegMulAdd(wi, z.im, hn::Mul(wr, z.re)), hn::MulAdd(wi, z.re, hn::Mul(wr, z.im))};
 }
 
-// One radix-4 stage: sequences of length n >= 4 at stride s (in elements). kInverse conjugates the twiddles.
+// One radix-4 stage: sequences of length n >= 4 at stride s (in elements of `width` floats: width / lanes transforms
+// side by side, which share the twiddles). kInverse conjugates the twiddles.
 template <bool kInverse, class D>
-HWY_INLINE void Radix4Stage(D d, const FftPlan& plan, int64_t n, int64_t s, const float* xr, const float* xi,
+HWY_INLINE void Radix4Stage(D d, const FftPlan& plan, int64_t n, int64_t s, int64_t width, const float* xr, const float* xi,
                             float* yr, float* yi) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -65,13 +66,13 @@ HWY_INLINE void Radix4Stage(D d, const FftPlan& plan, int64_t n, int64_t s, cons
     const V w1r = hn::Set(d, plan.w_re[p * step]), w1i = hn::Set(d, sign * plan.w_im[p * step]);
     const V w2r = hn::Set(d, plan.w_re[2 * p * step]), w2i = hn::Set(d, sign * plan.w_im[2 * p * step]);
     const V w3r = hn::Set(d, plan.w_re[3 * p * step]), w3i = hn::Set(d, sign * plan.w_im[3 * p * step]);
-    const float* a_re = xr + s * p * lanes;
-    const float* a_im = xi + s * p * lanes;
-    const int64_t to_b = s * quarter * lanes;
-    float* y_re = yr + s * 4 * p * lanes;
-    float* y_im = yi + s * 4 * p * lanes;
-    const int64_t to_y = s * lanes;
-    for (int64_t q = 0; q < s * lanes; q += lanes) {
+    const float* a_re = xr + s * p * width;
+    const float* a_im = xi + s * p * width;
+    const int64_t to_b = s * quarter * width;
+    float* y_re = yr + s * 4 * p * width;
+    float* y_im = yi + s * 4 * p * width;
+    const int64_t to_y = s * width;
+    for (int64_t q = 0; q < s * width; q += lanes) {
       const Cplx<V> a = LoadC(d, a_re, a_im, q);
       const Cplx<V> b = LoadC(d, a_re, a_im, q + to_b);
       const Cplx<V> c = LoadC(d, a_re, a_im, q + 2 * to_b);
@@ -93,10 +94,10 @@ HWY_INLINE void Radix4Stage(D d, const FftPlan& plan, int64_t n, int64_t s, cons
 
 // The last stage when log2 m is odd: sequences of length 2 at stride s, no twiddles.
 template <class D>
-HWY_INLINE void Radix2Stage(D d, int64_t s, const float* xr, const float* xi, float* yr, float* yi) {
+HWY_INLINE void Radix2Stage(D d, int64_t s, int64_t width, const float* xr, const float* xi, float* yr, float* yi) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t half = s * lanes;
+  const int64_t half = s * width;
   for (int64_t q = 0; q < half; q += lanes) {
     const Cplx<V> a = LoadC(d, xr, xi, q);
     const Cplx<V> b = LoadC(d, xr, xi, q + half);
@@ -105,18 +106,19 @@ HWY_INLINE void Radix2Stage(D d, int64_t s, const float* xr, const float* xi, fl
   }
 }
 
-// Radix-4 passes for a complex FFT of size plan.m on (re, im), using (work_re, work_im) as the other buffer;
-// unnormalised. On return re/im point at the result and work_re/work_im at the free buffer.
+// Radix-4 passes for complex FFTs of size plan.m on (re, im), elements `width` floats apart (width / lanes
+// transforms side by side), using (work_re, work_im) as the other buffer; unnormalised. On return re/im point at
+// the result and work_re/work_im at the free buffer.
 template <bool kInverse, class D>
-HWY_INLINE void StockhamFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im) {
+HWY_INLINE void StockhamFft(D d, const FftPlan& plan, int64_t width, float*& re, float*& im, float*& work_re, float*& work_im) {
   int64_t n = plan.m, s = 1;
   for (; n >= 4; n /= 4, s *= 4) {
-    Radix4Stage<kInverse>(d, plan, n, s, re, im, work_re, work_im);
+    Radix4Stage<kInverse>(d, plan, n, s, width, re, im, work_re, work_im);
     std::swap(re, work_re);
     std::swap(im, work_im);
   }
   if (n == 2) {
-    Radix2Stage(d, s, re, im, work_re, work_im);
+    Radix2Stage(d, s, width, re, im, work_re, work_im);
     std::swap(re, work_re);
     std::swap(im, work_im);
   }
@@ -124,39 +126,43 @@ HWY_INLINE void StockhamFft(D d, const FftPlan& plan, float*& re, float*& im, fl
 
 // Complex FFT of size plan.m, natural order in and out. Large sizes run as the four-step decomposition
 // m = m1 x m2, element j = j1 m2 + j2: m2 FFTs of size m1 down the columns (gathered into `local`, which stays
-// in L1/L2), a twiddle w_m^(j2 k1), then m1 FFTs of size m2 along the rows, written out to X[k1 + m1 k2]. That
-// is two passes over the data where the radix-4 passes alone make log4(m) of them through L3 or DRAM.
-// `local` holds 4 max(m1, m2) lanes floats.
+// in L1/L2, FourStepColumnGroup of them side by side), a twiddle w_m^(j2 k1), then m1 FFTs of size m2 along the
+// rows, written out to X[k1 + m1 k2]. That is two passes over the data where the radix-4 passes alone make
+// log4(m) of them through L3 or DRAM. `local` holds 4 max(m1 FourStepColumnGroup, m2) lanes floats.
 template <bool kInverse, class D>
 HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
                            float* local) {
-  if (!plan.cols) return StockhamFft<kInverse>(d, plan, re, im, work_re, work_im);
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  if (!plan.cols) return StockhamFft<kInverse>(d, plan, lanes, re, im, work_re, work_im);
   const FftPlan& cols = *plan.cols;
   const FftPlan& rows = *plan.rows;
-  const int64_t m1 = cols.m, m2 = rows.m;
-  const int64_t largest = m1 > m2 ? m1 : m2;
+  const int64_t m1 = cols.m, m2 = rows.m, group = FourStepColumnGroup(lanes, m2), width = group * lanes;
+  const int64_t largest = m1 * group > m2 ? m1 * group : m2;
   float* lre = local;
   float* lim = lre + largest * lanes;
   float* lwre = lim + largest * lanes;
   float* lwim = lwre + largest * lanes;
   const float sign = kInverse ? -1.0f : 1.0f;
-  for (int64_t j2 = 0; j2 < m2; ++j2) {
-    for (int64_t j1 = 0; j1 < m1; ++j1) StoreC(d, LoadC(d, re, im, (j1 * m2 + j2) * lanes), lre, lim, j1 * lanes);
+  for (int64_t j2 = 0; j2 < m2; j2 += group) {  // columns j2 .. j2 + group - 1, element j1 at j1 width
+    for (int64_t j1 = 0; j1 < m1; ++j1) {
+      for (int64_t g = 0; g < width; g += lanes) StoreC(d, LoadC(d, re, im, (j1 * m2 + j2) * lanes + g), lre, lim, j1 * width + g);
+    }
     float *a = lre, *b = lim, *c = lwre, *e = lwim;
-    StockhamFft<kInverse>(d, cols, a, b, c, e);
+    StockhamFft<kInverse>(d, cols, width, a, b, c, e);
     for (int64_t k1 = 0; k1 < m1; ++k1) {
-      const int64_t w = j2 * k1;  // < m1 m2 = m
-      const Cplx<V> z = MulC(hn::Set(d, plan.w_re[w]), hn::Set(d, sign * plan.w_im[w]), LoadC(d, a, b, k1 * lanes));
-      StoreC(d, z, re, im, (k1 * m2 + j2) * lanes);
+      for (int64_t g = 0; g < group; ++g) {
+        const int64_t w = (j2 + g) * k1;  // < m1 m2 = m
+        const Cplx<V> z = MulC(hn::Set(d, plan.w_re[w]), hn::Set(d, sign * plan.w_im[w]), LoadC(d, a, b, k1 * width + g * lanes));
+        StoreC(d, z, re, im, (k1 * m2 + j2 + g) * lanes);
+      }
     }
   }
   for (int64_t k1 = 0; k1 < m1; ++k1) {
     memcpy(lre, re + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
     memcpy(lim, im + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
     float *a = lre, *b = lim, *c = lwre, *e = lwim;
-    StockhamFft<kInverse>(d, rows, a, b, c, e);
+    StockhamFft<kInverse>(d, rows, lanes, a, b, c, e);
     for (int64_t k2 = 0; k2 < m2; ++k2) StoreC(d, LoadC(d, a, b, k2 * lanes), work_re, work_im, (k1 + m1 * k2) * lanes);
   }
   std::swap(re, work_re);

@@ -28,6 +28,14 @@ struct FftPlan {
 // L2 and the plain radix-4 passes are faster.
 constexpr int64_t kFourStepMin = int64_t{1} << 13;
 
+// Columns the four-step's column pass transforms side by side with `lanes`-float vectors: enough that each
+// element it gathers is a whole 64-byte line (a column of 4-lane vectors alone used a quarter of every line it
+// touched, each line then read and written four times: WASM, and native at L >= 2^20), at most m2.
+inline int64_t FourStepColumnGroup(int64_t lanes, int64_t m2) {
+  const int64_t group = lanes >= 16 ? 1 : 16 / lanes;
+  return group < m2 ? group : m2;
+}
+
 // The plan for real size n (a power of two >= 2), shared and never freed; nullptr if out of memory.
 const FftPlan* GetFftPlan(int64_t n);
 
