@@ -128,7 +128,7 @@ HWY_INLINE void StockhamFft(D d, const FftPlan& plan, int64_t width, float*& re,
 // m = m1 x m2, element j = j1 m2 + j2: m2 FFTs of size m1 down the columns (gathered into `local`, which stays
 // in L1/L2, FourStepColumnGroup of them side by side), a twiddle w_m^(j2 k1), then m1 FFTs of size m2 along the
 // rows, written out to X[k1 + m1 k2]. That is two passes over the data where the radix-4 passes alone make
-// log4(m) of them through L3 or DRAM. `local` holds 4 max(m1 FourStepColumnGroup, m2) lanes floats.
+// log4(m) of them through L3 or DRAM. `local` holds 4 FourStepBufferFloats.
 template <bool kInverse, class D>
 HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
                            float* local) {
@@ -138,11 +138,11 @@ HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, flo
   const FftPlan& cols = *plan.cols;
   const FftPlan& rows = *plan.rows;
   const int64_t m1 = cols.m, m2 = rows.m, group = FourStepColumnGroup(lanes, m2), width = group * lanes;
-  const int64_t largest = m1 * group > m2 ? m1 * group : m2;
+  const int64_t buffer = FourStepBufferFloats(plan, lanes);
   float* lre = local;
-  float* lim = lre + largest * lanes;
-  float* lwre = lim + largest * lanes;
-  float* lwim = lwre + largest * lanes;
+  float* lim = lre + buffer;
+  float* lwre = lim + buffer;
+  float* lwim = lwre + buffer;
   const float sign = kInverse ? -1.0f : 1.0f;
   for (int64_t j2 = 0; j2 < m2; j2 += group) {  // columns j2 .. j2 + group - 1, element j1 at j1 width
     for (int64_t j1 = 0; j1 < m1; ++j1) {

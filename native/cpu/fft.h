@@ -36,6 +36,13 @@ inline int64_t FourStepColumnGroup(int64_t lanes, int64_t m2) {
   return group < m2 ? group : m2;
 }
 
+// Floats of each of the four buffers a four-step plan's ComplexFft keeps in `local`: the column pass's
+// FourStepColumnGroup columns or a row, whichever is longer, in `lanes`-float elements.
+inline int64_t FourStepBufferFloats(const FftPlan& plan, int64_t lanes) {
+  const int64_t columns = plan.cols->m * FourStepColumnGroup(lanes, plan.rows->m);
+  return (columns > plan.rows->m ? columns : plan.rows->m) * lanes;
+}
+
 // The plan for real size n (a power of two >= 2), shared and never freed; nullptr if out of memory.
 const FftPlan* GetFftPlan(int64_t n);
 

@@ -36,10 +36,7 @@ constexpr int64_t kPackTile = 128;
 // and the four-step's local buffers.
 inline int64_t FftGroupScratchFloats(const FftPlan& plan, int64_t lanes) {
   int64_t local = 0;
-  if (plan.cols) {
-    const int64_t columns = plan.cols->m * FourStepColumnGroup(lanes, plan.rows->m);
-    local = 4 * (columns > plan.rows->m ? columns : plan.rows->m) * lanes;
-  }
+  if (plan.cols) local = 4 * FourStepBufferFloats(plan, lanes);
   return 6 * (plan.m + 1) * lanes + local + 2 * lanes * kPackTile;
 }
 }  // namespace ls
