@@ -31,6 +31,10 @@ declare module 'vitest' {
   }
 }
 
+// The tests that check the wasm kernels' numbers, run on both wasm builds.
+const RELAXED_TESTS = ['selectiveScan', 'selectiveScanStep', 'deltaRule', 'deltaRuleStep', 'causalConv1d', 'fftConv',
+  'ssdScan', 'linear', 'mambaBlocksStep', 'wasmRelaxed'];
+
 /** A browser project: the page served plainly, or crossOriginIsolated (COOP/COEP) for the threaded wasm. */
 function browserProject(name: string, isolated: boolean) {
   return {
@@ -58,6 +62,19 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/browser/**'],
           environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The op tests again on the relaxed-SIMD wasm build (test/helpers/backends.ts): Node 20 runs it only
+        // behind this flag, so the 'node' project above tests the plain SIMD128 build.
+        test: {
+          name: 'node-relaxed',
+          include: RELAXED_TESTS.map((t) => `test/${t}.test.ts`),
+          environment: 'node',
+          execArgv: ['--experimental-wasm-relaxed-simd'],
+          env: { LONGSEQ_TEST_WASM: 'relaxed' },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

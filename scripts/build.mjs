@@ -109,6 +109,13 @@ function buildWasm() {
     if (simd === 0) throw new Error(`wasm/dist/${file} has no f32x4 instructions: the SIMD build failed`);
     log(`wasm/dist/${file}: ${simd} f32x4 instructions (SIMD128)`);
   }
+  // The relaxed-SIMD builds must validate where relaxed SIMD is on (their opcodes were rewritten after linking).
+  for (const name of ['longseq', 'longseq-threads']) {
+    const file = join(root, 'wasm', 'dist', `${name}-relaxed.wasm`);
+    execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '-e',
+      `if (!WebAssembly.validate(require('fs').readFileSync(${JSON.stringify(file)}))) process.exit(1)`]);
+    log(`wasm/dist/${name}-relaxed.wasm: validates with relaxed SIMD`);
+  }
 }
 
 function main() {
@@ -132,7 +139,7 @@ function main() {
       continue;
     }
     (part === 'native' ? buildNative : buildWasm)();
-    built.push(part === 'native' ? 'native addon + longseq-bench' : 'wasm modules (one thread, pthreads)');
+    built.push(part === 'native' ? 'native addon + longseq-bench' : 'wasm modules (one thread, pthreads; SIMD128 and relaxed SIMD)');
   }
   log(`built: ${built.join(', ')}`);
   if (skipped.length > 0) log(`skipped: ${skipped.join(', ')}`);

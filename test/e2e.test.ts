@@ -66,11 +66,12 @@ describe.skipIf(!hasChromium || !built)('in Chromium', () => {
     const page = `<!doctype html><script type="module">import { init } from '/dist/index.js';
       try { await init({ backend: 'wasm' }); window.result = 'loaded'; } catch (e) { window.result = String(e.message); }</script>`;
     const server = await serve(repo, {
-      pages: { '/e2e.html': page, '/wasm/dist/longseq.wasm': '<!doctype html><html><body>Not found</body></html>' },
+      // Chromium has relaxed SIMD, so the page asks for the relaxed-SIMD build.
+      pages: { '/e2e.html': page, '/wasm/dist/longseq-relaxed.wasm': '<!doctype html><html><body>Not found</body></html>' },
     });
     try {
       const message = (await pageResult(browser, `${server.url}/e2e.html`)) as string;
-      expect(message).toMatch(/longseq\.wasm is not a WebAssembly binary \(it starts with "<!doctype html>/);
+      expect(message).toMatch(/longseq-relaxed\.wasm is not a WebAssembly binary \(it starts with "<!doctype html>/);
       expect(message).toMatch(/the server probably returned an HTML page/);
     } finally {
       await server.close();

@@ -38,7 +38,7 @@ HWY_INLINE void ConvolveRun(D d, const float* src, int64_t count, const float* w
   int64_t t = 0;
   for (; t + lanes <= count; t += lanes) {
     V acc = hn::Set(d, bias);
-    for (int64_t w = 0; w < width; ++w) acc = hn::MulAdd(tap(w), hn::LoadU(d, src + t + w), acc);
+    for (int64_t w = 0; w < width; ++w) acc = Madd(tap(w), hn::LoadU(d, src + t + w), acc);
     if (silu) acc = Silu(d, acc);
     hn::StoreU(acc, d, y + t);
   }

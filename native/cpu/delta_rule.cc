@@ -109,8 +109,8 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
     const V ki = hn::Set(d, kbuf[0][i]), qi = hn::Set(d, qbuf[0][i]);
     for (int v = 0; v < NV; ++v) {
       const V s = hn::Load(d, S + i * width + v * lanes);
-      kk[v] = hn::MulAdd(ki, s, kk[v]);
-      qq[v] = hn::MulAdd(qi, s, qq[v]);
+      kk[v] = Madd(ki, s, kk[v]);
+      qq[v] = Madd(qi, s, qq[v]);
     }
   }
 
@@ -150,8 +150,8 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
     V vp[NV];
     for (int v = 0; v < NV; ++v) {
       const V vin = full ? hn::LoadU(d, v_row + v * lanes) : hn::Load(d, vbuf + v * lanes);
-      vp[v] = hn::Mul(beta, hn::NegMulAdd(decay, kk[v], vin));
-      const V o = hn::MulAdd(vp[v], kq, hn::Mul(decay, qq[v]));
+      vp[v] = hn::Mul(beta, Nmadd(decay, kk[v], vin));
+      const V o = Madd(vp[v], kq, hn::Mul(decay, qq[v]));
       if (full) {
         hn::StoreU(o, d, p.o + head_row * Vd + c0 + v * lanes);
       } else {
@@ -177,10 +177,10 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
         float* row = S + i * width;
         for (int v = 0; v < NV; ++v) {
           const V held = hn::Load(d, row + v * lanes);
-          const V s = hn::MulAdd(ki, vp[v], kFoldDecay ? hn::Mul(decay, held) : held);
+          const V s = Madd(ki, vp[v], kFoldDecay ? hn::Mul(decay, held) : held);
           hn::Store(s, d, row + v * lanes);
-          kk[v] = hn::MulAdd(kni, s, kk[v]);
-          qq[v] = hn::MulAdd(qni, s, qq[v]);
+          kk[v] = Madd(kni, s, kk[v]);
+          qq[v] = Madd(qni, s, qq[v]);
         }
       }
       if (kFoldDecay) c = 1.0f;
@@ -190,7 +190,7 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
         const V ki = hn::Set(d, kc[i]);
         float* row = S + i * width;
         for (int v = 0; v < NV; ++v) {
-          hn::Store(hn::MulAdd(ki, vp[v], hn::Mul(decay, hn::Load(d, row + v * lanes))), d, row + v * lanes);
+          hn::Store(Madd(ki, vp[v], hn::Mul(decay, hn::Load(d, row + v * lanes))), d, row + v * lanes);
         }
       }
     }
@@ -231,10 +231,10 @@ HWY_INLINE void SubtractEarlierRows(D d, int64_t t, const float* a, float* X, in
     for (int64_t s = 0; s < t; ++s) {
       const V as = hn::Set(d, a[s]);
       const float* xs = X + s * ld + j;
-      acc0 = hn::NegMulAdd(as, hn::Load(d, xs), acc0);
-      acc1 = hn::NegMulAdd(as, hn::Load(d, xs + lanes), acc1);
-      acc2 = hn::NegMulAdd(as, hn::Load(d, xs + 2 * lanes), acc2);
-      acc3 = hn::NegMulAdd(as, hn::Load(d, xs + 3 * lanes), acc3);
+      acc0 = Nmadd(as, hn::Load(d, xs), acc0);
+      acc1 = Nmadd(as, hn::Load(d, xs + lanes), acc1);
+      acc2 = Nmadd(as, hn::Load(d, xs + 2 * lanes), acc2);
+      acc3 = Nmadd(as, hn::Load(d, xs + 3 * lanes), acc3);
     }
     hn::Store(acc0, d, row + j);
     hn::Store(acc1, d, row + j + lanes);
@@ -243,7 +243,7 @@ HWY_INLINE void SubtractEarlierRows(D d, int64_t t, const float* a, float* X, in
   }
   for (; j < width; j += lanes) {
     V acc = hn::Load(d, row + j);
-    for (int64_t s = 0; s < t; ++s) acc = hn::NegMulAdd(hn::Set(d, a[s]), hn::Load(d, X + s * ld + j), acc);
+    for (int64_t s = 0; s < t; ++s) acc = Nmadd(hn::Set(d, a[s]), hn::Load(d, X + s * ld + j), acc);
     hn::Store(acc, d, row + j);
   }
 }

@@ -23,6 +23,7 @@
 
 #include "cpu/fft.h"
 #include "hwy/highway.h"
+#include "cpu/simd_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ls {
@@ -49,7 +50,7 @@ HWY_INLINE void StoreC(D d, Cplx<V> z, float* re, float* im, int64_t offset) {
 // (wr + i wi) z
 template <class V>
 HWY_INLINE Cplx<V> MulC(V wr, V wi, Cplx<V> z) {
-  return {hn::NegMulAdd(wi, z.im, hn::Mul(wr, z.re)), hn::MulAdd(wi, z.re, hn::Mul(wr, z.im))};
+  return {Nmadd(wi, z.im, hn::Mul(wr, z.re)), Madd(wi, z.re, hn::Mul(wr, z.im))};
 }
 
 // One radix-4 stage: sequences of length n >= 4 at stride s (in elements of `width` floats: width / lanes transforms

@@ -124,8 +124,8 @@ HWY_INLINE void UnpackRows(D d, const float* re, const float* im, int64_t count,
       const auto vs = hn::Set(d4, s), vscale = hn::Set(d4, scale);
       for (; t + 8 <= n; t += 8) {
         const auto e = hn::LoadU(d4, ec + t / 2), o = hn::LoadU(d4, oc + t / 2);
-        hn::StoreU(hn::MulAdd(vs, hn::LoadU(d4, uc + t), hn::Mul(vscale, hn::InterleaveLower(d4, e, o))), d4, yc + t);
-        hn::StoreU(hn::MulAdd(vs, hn::LoadU(d4, uc + t + 4), hn::Mul(vscale, hn::InterleaveUpper(d4, e, o))), d4, yc + t + 4);
+        hn::StoreU(Madd(vs, hn::LoadU(d4, uc + t), hn::Mul(vscale, hn::InterleaveLower(d4, e, o))), d4, yc + t);
+        hn::StoreU(Madd(vs, hn::LoadU(d4, uc + t + 4), hn::Mul(vscale, hn::InterleaveUpper(d4, e, o))), d4, yc + t + 4);
       }
 #endif
       for (; t < n; ++t) yc[t] = (t & 1 ? oc : ec)[t / 2] * scale + s * uc[t];

@@ -34,7 +34,11 @@ ChosenTarget& GetChosenTarget() {
 }  // namespace hwy
 
 extern "C" const char* ls_simd_target(void) {
+#if defined(__wasm_relaxed_simd__)
+  return "WASM relaxed-SIMD";  // Highway names the target WASM; this build adds fused multiply-adds
+#else
   const int64_t usable = hwy::SupportedTargets() & HWY_TARGETS;
   // Lowest set bit = the best target compiled in and supported by this CPU.
   return hwy::TargetName(usable & -usable);
+#endif
 }

@@ -10,6 +10,7 @@
 #define HWY_TARGET_INCLUDE "cpu/linear.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "cpu/simd_math-inl.h"
 
 #ifndef LONGSEQ_CPU_LINEAR_ONCE
 #define LONGSEQ_CPU_LINEAR_ONCE
@@ -52,7 +53,7 @@ HWY_INLINE void DotBlock(const ls_linear_params& p, int64_t r0, int64_t o0) {
     for (int o = 0; o < kO; ++o) wv[o] = hn::LoadU(d, w[o] + k);
     for (int r = 0; r < kR; ++r) {
       const auto xv = hn::LoadU(d, x[r] + k);
-      for (int o = 0; o < kO; ++o) acc[r][o] = hn::MulAdd(xv, wv[o], acc[r][o]);
+      for (int o = 0; o < kO; ++o) acc[r][o] = Madd(xv, wv[o], acc[r][o]);
     }
   }
   for (int r = 0; r < kR; ++r) {

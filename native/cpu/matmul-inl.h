@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hwy/highway.h"
+#include "cpu/simd_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ls {
@@ -44,7 +45,7 @@ HWY_INLINE void MatMulTile(D d, int64_t i0, int64_t j0, int64_t depth, const flo
     for (int v = 0; v < NV; ++v) b[v] = hn::LoadU(d, B + p * ldb + j0 + v * lanes);
     for (int r = 0; r < MR; ++r) {
       const V a = hn::Set(d, alpha * A[(i0 + r) * a_row + p * a_col]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = Madd(a, b[v], acc[r][v]);
     }
   }
   for (int r = 0; r < MR; ++r) {

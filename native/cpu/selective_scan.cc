@@ -79,9 +79,9 @@ HWY_INLINE void ScanStates(D df, int64_t tc, int64_t lanes, const float* B, int6
     V y = hn::Load(df, y_buf + t * lanes);
     for (int k = 0; k < K; ++k) {
       const V decay = FastExp2<kPositive>(df, hn::Mul(dt, a[k]));
-      h[k] = hn::MulAdd(decay, h[k], hn::Mul(du, hn::Set(df, B[k * B_row + t])));
+      h[k] = Madd(decay, h[k], hn::Mul(du, hn::Set(df, B[k * B_row + t])));
     }
-    for (int k = 0; k < K; ++k) y = hn::MulAdd(h[k], hn::Set(df, C[k * C_row + t]), y);
+    for (int k = 0; k < K; ++k) y = Madd(h[k], hn::Set(df, C[k * C_row + t]), y);
     hn::Store(y, df, y_buf + t * lanes);
   }
   for (int k = 0; k < K; ++k) hn::Store(h[k], df, h_buf + k * lanes);
@@ -243,9 +243,9 @@ void StepBlock(const ls_selective_scan_step_params& p, int64_t b, int64_t d0, in
       const V e = hn::Mul(hn::LoadU(df, A + n), dt2);
       // FastExp2 does not propagate NaN (from A or dt); the reference's exp does.
       const V decay = hn::IfThenElse(hn::Eq(e, e), FastExp2(df, e), e);
-      const V hn_new = hn::MulAdd(decay, hn::LoadU(df, h + n), hn::Mul(du, hn::LoadU(df, B + n)));
+      const V hn_new = Madd(decay, hn::LoadU(df, h + n), hn::Mul(du, hn::LoadU(df, B + n)));
       hn::StoreU(hn_new, df, h + n);
-      acc = hn::MulAdd(hn_new, hn::LoadU(df, C + n), acc);
+      acc = Madd(hn_new, hn::LoadU(df, C + n), acc);
     }
     float y = hn::GetLane(hn::SumOfLanes(df, acc));
     for (; n < N; ++n) {

@@ -19,6 +19,25 @@ namespace ls {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// mul * x + add, and add - mul * x: Highway's MulAdd / NegMulAdd, except in the relaxed-SIMD WASM modules
+// (built with -mrelaxed-simd, see CMakeLists.txt), where they are f32x4.relaxed_madd / relaxed_nmadd: one fused
+// operation on hardware with FMA, where SIMD128 has only a multiply and an add. "Relaxed" because the engine may
+// round once or twice; the kernels' tolerances allow either. Every kernel multiply-add goes through these.
+template <class V>
+HWY_INLINE V Madd(V mul, V x, V add) {
+#if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
+  if constexpr (hwy::IsSame<hn::TFromV<V>, float>()) return V{__builtin_wasm_fma_f32x4(mul.raw, x.raw, add.raw)};
+#endif
+  return hn::MulAdd(mul, x, add);
+}
+template <class V>
+HWY_INLINE V Nmadd(V mul, V x, V add) {
+#if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
+  if constexpr (hwy::IsSame<hn::TFromV<V>, float>()) return V{__builtin_wasm_fms_f32x4(mul.raw, x.raw, add.raw)};
+#endif
+  return hn::NegMulAdd(mul, x, add);
+}
+
 // log2(e): exp(x) = 2^(x * kLog2E). Kernels fold it into constants (A * kLog2E) where they can.
 constexpr float kLog2E = 1.44269504088896341f;
 
@@ -46,9 +65,9 @@ HWY_INLINE V FastExp2(D d, V x) {
   V p;
   if (kShortChain) {
     const V f2 = hn::Mul(f, f);
-    p = hn::MulAdd(hn::MulAdd(hn::MulAdd(c5, f, c4), f2, hn::MulAdd(c3, f, c2)), f2, hn::MulAdd(c1, f, c0));
+    p = Madd(Madd(Madd(c5, f, c4), f2, Madd(c3, f, c2)), f2, Madd(c1, f, c0));
   } else {
-    p = hn::MulAdd(hn::MulAdd(hn::MulAdd(hn::MulAdd(hn::MulAdd(c5, f, c4), f, c3), f, c2), f, c1), f, c0);
+    p = Madd(Madd(Madd(Madd(Madd(c5, f, c4), f, c3), f, c2), f, c1), f, c0);
   }
   // Multiply by 2^n by adding n to the exponent field: shifting `shifted`'s bits left by 23 drops the magic
   // number's own bits (its low 9 bits are zero) and leaves n << 23.
@@ -72,11 +91,11 @@ HWY_INLINE V Softplus(D d, V x) {
   const V s = hn::Div(t, hn::Add(hn::Set(d, 2.0f), t));
   const V w = hn::Mul(s, s);
   V p = hn::Set(d, 0.1408916711807251f);
-  p = hn::MulAdd(p, w, hn::Set(d, 0.13980302214622498f));
-  p = hn::MulAdd(p, w, hn::Set(d, 0.20012454688549042f));
-  p = hn::MulAdd(p, w, hn::Set(d, 0.3333315849304199f));
-  p = hn::MulAdd(p, w, hn::Set(d, 1.0f));
-  const V result = hn::MulAdd(hn::Add(s, s), p, hn::Max(x, hn::Zero(d)));
+  p = Madd(p, w, hn::Set(d, 0.13980302214622498f));
+  p = Madd(p, w, hn::Set(d, 0.20012454688549042f));
+  p = Madd(p, w, hn::Set(d, 0.3333315849304199f));
+  p = Madd(p, w, hn::Set(d, 1.0f));
+  const V result = Madd(hn::Add(s, s), p, hn::Max(x, hn::Zero(d)));
   return hn::IfThenElse(hn::IsNaN(x), x, result);
 }
 

@@ -96,7 +96,7 @@ HWY_INLINE void FinishRow(D d, const ls_ssd_scan_params& p, int64_t h, const flo
     int64_t j = 0;
     for (; j + lanes <= P; j += lanes) {
       const auto dj = skip ? hn::LoadU(d, skip + j) : hn::Set(d, p.D[h]);
-      hn::Store(hn::MulAdd(dj, hn::LoadU(d, xrow + j), hn::Load(d, y + j)), d, y + j);
+      hn::Store(Madd(dj, hn::LoadU(d, xrow + j), hn::Load(d, y + j)), d, y + j);
     }
     for (; j < P; ++j) y[j] += (skip ? skip[j] : p.D[h]) * xrow[j];
   }
@@ -154,8 +154,8 @@ HWY_INLINE void RecurrentColumns(D d, int64_t N, int64_t Pp, const V* decay, V s
     for (int k = 0; k < kTokens; ++k) {
       const V bn = hn::Set(d, Bt[k][n]), cn = hn::Set(d, Ct[k][n]);
       for (int v = 0; v < kVecs; ++v) {
-        state[v] = hn::MulAdd(bn, u[k][v], kRescaled ? state[v] : hn::Mul(decay[k], state[v]));
-        acc[k][v] = hn::MulAdd(cn, state[v], acc[k][v]);
+        state[v] = Madd(bn, u[k][v], kRescaled ? state[v] : hn::Mul(decay[k], state[v]));
+        acc[k][v] = Madd(cn, state[v], acc[k][v]);
       }
     }
     for (int v = 0; v < kVecs; ++v) hn::Store(kScaleOut ? hn::Mul(scale_out, state[v]) : state[v], d, s + v * lanes);

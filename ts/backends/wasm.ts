@@ -2,11 +2,14 @@
  * The wasm backend: the same C++ kernels compiled to WebAssembly SIMD, in two builds: wasm/dist/longseq.{mjs,wasm}
  * (one thread) and wasm/dist/longseq-threads.{mjs,wasm,worker.js} (Emscripten pthreads). The threaded one is used
  * where SharedArrayBuffer is allowed (a page served crossOriginIsolated, i.e. with COOP/COEP headers), as tfjs and
- * onnxruntime-web do, unless init({ threads: 1 }) asks for one thread.
+ * onnxruntime-web do, unless init({ threads: 1 }) asks for one thread. Each has a relaxed-SIMD twin,
+ * longseq[-threads]-relaxed.{mjs,wasm}, whose multiply-adds are fused (f32x4.relaxed_madd), taken where the engine
+ * validates that instruction unless init({ wasmSimd: 'simd128' }). Each .wasm needs its own JS glue (the
+ * threaded glue holds addresses in the module's data).
  *
  * Each call copies its inputs into the module's heap, runs the kernel, copies the outputs out and frees the
  * heap memory again. The files are found next to this JS through `new URL(..., import.meta.url)`, which bundlers
- * understand; init({ wasmPath }) (a .wasm file, or the folder holding both) and init({ wasmBinary }) override it.
+ * understand; init({ wasmPath }) (a .wasm file, or the folder holding them) and init({ wasmBinary }) override it.
  */
 import type {
   Backend, BackendLoader, LinearArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
@@ -20,9 +23,40 @@ import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 const DEFAULT_URLS = {
   single: new URL('../../wasm/dist/longseq.wasm', import.meta.url),
   threads: new URL('../../wasm/dist/longseq-threads.wasm', import.meta.url),
+  'single-relaxed': new URL('../../wasm/dist/longseq-relaxed.wasm', import.meta.url),
+  'threads-relaxed': new URL('../../wasm/dist/longseq-threads-relaxed.wasm', import.meta.url),
 };
-const FILES = { single: 'longseq.wasm', threads: 'longseq-threads.wasm' } as const;
-type Variant = keyof typeof FILES;
+const FILES = {
+  single: 'longseq.wasm',
+  threads: 'longseq-threads.wasm',
+  'single-relaxed': 'longseq-relaxed.wasm',
+  'threads-relaxed': 'longseq-threads-relaxed.wasm',
+} as const;
+type Build = keyof typeof FILES;
+type Variant = 'single' | 'threads';
+
+// A function that runs f32x4.relaxed_madd on three zero vectors: valid only where the engine has relaxed SIMD.
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // types: () -> ()
+  0x03, 0x02, 0x01, 0x00, // functions: one of type 0
+  0x0a, 0x3e, 0x01, 0x3c, 0x00, // code: one body of 60 bytes, no locals
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // v128.const 0, three times
+  0xfd, 0x85, 0x02, 0x1a, 0x0b, // f32x4.relaxed_madd, drop, end
+]);
+
+/** The engine runs relaxed SIMD (checked once). */
+let relaxedSupported: boolean | undefined;
+export function hasRelaxedSimd(): boolean {
+  if (relaxedSupported === undefined) {
+    try {
+      relaxedSupported = WebAssembly.validate(RELAXED_PROBE);
+    } catch {
+      relaxedSupported = false;
+    }
+  }
+  return relaxedSupported;
+}
 
 /** Reads the .wasm bytes; Node's entry passes one that reads files, browsers fetch. */
 export type ReadBinary = (url: URL) => Promise<Uint8Array>;
@@ -47,61 +81,96 @@ function threadsAllowed(): boolean {
   return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
 }
 
-/** Which build, and where its .wasm is. */
-function locate(options: InitOptions): { variant: Variant; url?: URL } {
-  const wantThreads = threadsAllowed() && (options.threads === undefined || options.threads > 1);
-  if (options.wasmBinary) {
-    // The threaded build imports its (shared) memory; the single-threaded one defines its own.
-    const bytes = options.wasmBinary instanceof Uint8Array ? options.wasmBinary : new Uint8Array(options.wasmBinary);
-    let importsMemory = false;
-    try {
-      importsMemory = WebAssembly.Module.imports(new WebAssembly.Module(bytes as BufferSource)).some((i) => i.kind === 'memory');
-    } catch {
-      // not WebAssembly at all: instantiate() reports it
-    }
-    if (importsMemory && !threadsAllowed()) {
-      throw new Error('init({ wasmBinary }) holds the threaded build, which needs a crossOriginIsolated page; pass longseq.wasm');
-    }
-    return { variant: importsMemory ? 'threads' : 'single' };
+/** The custom section scripts/relaxedSimdOpcodes.mjs adds to the relaxed-SIMD builds (RELAXED_SECTION there). */
+const RELAXED_SECTION = 'longseq.relaxed-simd';
+
+/** Which build the bytes hold: the threaded ones import their (shared) memory, the relaxed ones carry RELAXED_SECTION. */
+function buildOf(bytes: Uint8Array, where: string): Build {
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes as BufferSource);
+  } catch (e) {
+    const hint = hasRelaxedSimd()
+      ? ''
+      : '; a relaxed-SIMD build (longseq[-threads]-relaxed.wasm) needs Chrome or Edge 114+ (Node: ' +
+        '--experimental-wasm-relaxed-simd): pass longseq.wasm or longseq-threads.wasm';
+    throw new Error(`${where} does not compile on this engine (${(e as Error).message})${hint}`);
   }
+  const threads = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  if (threads && !threadsAllowed()) {
+    throw new Error(`${where} holds the threaded build, which needs a crossOriginIsolated page; pass longseq.wasm`);
+  }
+  const relaxed = WebAssembly.Module.customSections(module, RELAXED_SECTION).length > 0;
+  const variant: Variant = threads ? 'threads' : 'single';
+  return relaxed ? `${variant}-relaxed` : variant;
+}
+
+/** Which build, and where its .wasm is; no build where only the bytes can tell (a caller's bytes or .wasm file). */
+function locate(options: InitOptions): { build?: Build; url?: URL } {
+  if (options.wasmBinary) return {};
+  if (options.wasmSimd === 'relaxed' && !hasRelaxedSimd()) {
+    throw new Error(
+      "init({ wasmSimd: 'relaxed' }): this engine has no relaxed SIMD (Chrome and Edge 114+; Node needs " +
+        '--experimental-wasm-relaxed-simd); leave wasmSimd out to take the build it runs',
+    );
+  }
+  const relaxed = options.wasmSimd === 'relaxed' || (options.wasmSimd === undefined && hasRelaxedSimd());
+  const variant: Variant = threadsAllowed() && (options.threads === undefined || options.threads > 1) ? 'threads' : 'single';
+  const build: Build = relaxed ? `${variant}-relaxed` : variant;
   if (options.wasmPath) {
     const path = String(options.wasmPath);
     const base = new URL(path, DEFAULT_URLS.single);
-    if (path.endsWith('.wasm')) return { variant: /threads\.wasm$/.test(path) && threadsAllowed() ? 'threads' : 'single', url: base };
+    if (path.endsWith('.wasm')) return { url: base };
     const folder = new URL(base.href.endsWith('/') ? base.href : `${base.href}/`);
-    const variant = wantThreads ? 'threads' : 'single';
-    return { variant, url: new URL(FILES[variant], folder) };
+    return { build, url: new URL(FILES[build], folder) };
   }
-  const variant = wantThreads ? 'threads' : 'single';
-  return { variant, url: DEFAULT_URLS[variant] };
+  return { build, url: DEFAULT_URLS[build] };
 }
 
-async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<{ module: LongseqModule; variant: Variant }> {
-  const { variant, url } = locate(options);
+/** Each build's JS glue, through literal import paths so bundlers see and bundle all four (and the workers' files). */
+async function glue(build: Build): Promise<(options: { wasmBinary: Uint8Array }) => Promise<LongseqModule>> {
+  switch (build) {
+    case 'single':
+      return (await import('../../wasm/dist/longseq.mjs')).default;
+    case 'threads':
+      return (await import('../../wasm/dist/longseq-threads.mjs')).default;
+    case 'single-relaxed':
+      return (await import('../../wasm/dist/longseq-relaxed.mjs')).default;
+    case 'threads-relaxed':
+      return (await import('../../wasm/dist/longseq-threads-relaxed.mjs')).default;
+  }
+}
+
+interface Loaded {
+  module: LongseqModule;
+  threaded: boolean;
+}
+
+async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<Loaded> {
+  const located = locate(options);
   let bytes: Uint8Array;
   let where: string;
   if (options.wasmBinary) {
     bytes = options.wasmBinary instanceof Uint8Array ? options.wasmBinary : new Uint8Array(options.wasmBinary);
     where = 'init({ wasmBinary })';
   } else {
-    where = url!.href;
+    where = located.url!.href;
     try {
-      bytes = await readBinary(url!);
+      bytes = await readBinary(located.url!);
     } catch (e) {
       throw new Error(`cannot read ${where}: ${(e as Error).message}; run 'npm run build' or pass init({ wasmPath })`);
     }
   }
   checkWasmMagic(bytes, where);
-  // Literal import paths, so bundlers see and bundle both glue modules (and the threads' worker file).
-  const { default: createModule } =
-    variant === 'threads' ? await import('../../wasm/dist/longseq-threads.mjs') : await import('../../wasm/dist/longseq.mjs');
-  return { module: await createModule({ wasmBinary: bytes }), variant };
+  const build = located.build ?? buildOf(bytes, where);
+  const createModule = await glue(build);
+  return { module: await createModule({ wasmBinary: bytes }), threaded: build.startsWith('threads') };
 }
 
 /** The one module instance per source and build, shared by every backend object that uses it. */
-const modules = new Map<string, Promise<{ module: LongseqModule; variant: Variant }>>();
+const modules = new Map<string, Promise<Loaded>>();
 
-function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<{ module: LongseqModule; variant: Variant }> {
+function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<Loaded> {
   // A caller's own bytes get their own instance; paths share one per path and build.
   if (options.wasmBinary) return instantiate(options, readBinary);
   const { url } = locate(options);
@@ -167,11 +236,11 @@ class WasmBackend implements Backend {
   readonly threads: number;
   readonly description: string;
 
-  constructor(private readonly m: LongseqModule, variant: Variant, options: InitOptions) {
-    const available = variant === 'threads' ? m._ls_wasm_threads() : 1;
+  constructor(private readonly m: LongseqModule, threaded: boolean, options: InitOptions) {
+    const available = threaded ? m._ls_wasm_threads() : 1;
     this.threads = Math.min(options.threads ?? available, available);
     const simd = m.UTF8ToString(m._ls_simd_target());
-    this.description = `WebAssembly ${simd}, ${this.threads} thread${this.threads === 1 ? '' : 's'}${variant === 'threads' ? ' (pthreads)' : ''}`;
+    this.description = `WebAssembly ${simd}, ${this.threads} thread${this.threads === 1 ? '' : 's'}${threaded ? ' (pthreads)' : ''}`;
   }
 
   /** Before each call: the module is shared by backend objects that may use different thread counts. */
@@ -380,8 +449,8 @@ export function createWasmLoader(readBinary: ReadBinary = fetchBinary): BackendL
   return {
     name: 'wasm',
     async load(options: InitOptions) {
-      const { module, variant } = await loadModule(options, readBinary);
-      return new WasmBackend(module, variant, options);
+      const { module, threaded } = await loadModule(options, readBinary);
+      return new WasmBackend(module, threaded, options);
     },
   };
 }
