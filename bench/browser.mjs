@@ -1,5 +1,7 @@
 // The wasm backend in headless Chromium, one thread against the threaded build: the page is served
 // crossOriginIsolated (COOP/COEP), so init() picks the threaded module and init({ threads: 1 }) the other.
+// Chromium has relaxed SIMD, so both are the relaxed-SIMD builds; the C API rows also time the plain SIMD128
+// build on one thread ('Chromium C API SIMD128'), the one engines without relaxed SIMD run.
 // Used by run.mjs when Chromium is installed; the page imports the same bench cases as Node does.
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
@@ -11,12 +13,18 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
 
 const PAGE = (minSeconds, ops) => `<!doctype html><script type="module">
 import { init } from '/dist/index.js';
+import { hasRelaxedSimd } from '/dist/backends/wasm.js';
 import { fetchWasmModule, prepare } from '/bench/wasmKernel.mjs';
 const modules = { selectiveScan: '/bench/cases/selectiveScan.mjs', deltaRule: '/bench/cases/deltaRule.mjs',
-  causalConv1d: '/bench/cases/causalConv1d.mjs', fftConv: '/bench/cases/fftConv.mjs' };
+  causalConv1d: '/bench/cases/causalConv1d.mjs', fftConv: '/bench/cases/fftConv.mjs', ssdScan: '/bench/cases/ssdScan.mjs' };
 const wanted = ${JSON.stringify(ops)};
 const backends = [await init({ backend: 'wasm', threads: 1 }), await init({ backend: 'wasm' })];
-const kernels = [await fetchWasmModule('longseq'), await fetchWasmModule('longseq-threads')];
+const relaxed = hasRelaxedSimd() ? '-relaxed' : '';
+const kernels = [
+  ['Chromium C API', await fetchWasmModule(\`longseq\${relaxed}\`)],
+  ['Chromium C API', await fetchWasmModule(\`longseq-threads\${relaxed}\`)],
+  ...(relaxed ? [['Chromium C API SIMD128', await fetchWasmModule('longseq')]] : []),
+];
 const rows = [];
 async function time(run) {
   await run();
@@ -41,12 +49,12 @@ for (const [op, config] of wanted) {
     rows.push({ via: 'Chromium JS API', op, config, threads: ls.threads, ...work, ...(await time(() => c.run(ls, params))) });
   }
   // The kernels alone, inputs already in the heap: the threads' speed-up without the copies in and out.
-  for (const m of kernels) {
+  for (const [via, m] of kernels) {
     const kernel = prepare(m, c, c.make(1000));
     if (!kernel) continue;
     const threads = m._ls_wasm_threads();
     m._ls_wasm_set_threads(threads);
-    rows.push({ via: 'Chromium C API', op, config, threads, ...work, ...(await time(() => kernel.run())) });
+    rows.push({ via, op, config, threads, ...work, ...(await time(() => kernel.run())) });
     kernel.free();
   }
 }

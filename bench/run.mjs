@@ -170,8 +170,10 @@ async function main() {
 
   if (!onlyBackend || onlyBackend === 'wasm') {
     // One configuration per op family, one thread against the threaded build, in a real page.
-    const browserCases = [['selectiveScan', 'B1 D1536 N16 L4096'], ['deltaRule recurrent', 'B1 H8 K=V=64 T4096'],
-      ['causalConv1d', 'B1 D1536 L4096 W4'], ['fftConv', 'B1 H768 L4096']].filter(([op]) => !onlyOp || op.startsWith(onlyOp));
+    // The shapes of the issues' wasm/native goals.
+    const browserCases = [['selectiveScan', 'B1 D1536 N16 L4096'], ['deltaRule recurrent', 'B1 H8 K=V=128 T4096'],
+      ['causalConv1d', 'B1 D1536 L4096 W4'], ['fftConv', 'B1 H64 L131072'], ['ssdScan recurrent', 'B1 L4096 H32 P64 N128'],
+    ].filter(([op]) => !onlyOp || op.startsWith(onlyOp));
     if (browserCases.length > 0) {
       progress('the wasm backend in headless Chromium (crossOriginIsolated: one thread and the threaded build)...');
       const browserRows = await benchInBrowser(root, browserCases, minSeconds);
