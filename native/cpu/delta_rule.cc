@@ -48,9 +48,13 @@ inline void ScaleRow(const float* x, int64_t K, bool l2, float factor, float* ou
   for (int64_t i = 0; i < K; ++i) out[i] = x[i] * factor;
 }
 
+// Tokens whose normalised k, q and k . q the recurrence prepares at a time (two groups' worth are held); see
+// PrepareTokens.
+constexpr int64_t kTokenGroup = HWY_ARCH_WASM ? 16 : 1;
+
 // `width`: the value columns of one recurrent task (RecurrentWidth()).
 inline int64_t RecurrentScratchFloats(int64_t lanes, int64_t width, int64_t K) {
-  return K * width + 5 * RoundUp(K, lanes) + 2 * width;
+  return K * width + (4 * kTokenGroup + 1) * RoundUp(K, lanes) + RoundUp(2 * kTokenGroup, lanes) + 2 * width;
 }
 
 inline int64_t ChunkedScratchFloats(int64_t lanes, int64_t K, int64_t V, int64_t C) {
@@ -65,6 +69,60 @@ HWY_BEFORE_NAMESPACE();
 namespace ls {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// sum of x[i] y[i] over K floats, in vector partial sums.
+template <class D>
+HWY_INLINE float DotRow(D d, const float* x, const float* y, int64_t K) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  V acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * lanes <= K; i += 2 * lanes) {
+    acc0 = Madd(hn::LoadU(d, x + i), hn::LoadU(d, y + i), acc0);
+    acc1 = Madd(hn::LoadU(d, x + i + lanes), hn::LoadU(d, y + i + lanes), acc1);
+  }
+  if (i + lanes <= K) {
+    acc0 = Madd(hn::LoadU(d, x + i), hn::LoadU(d, y + i), acc0);
+    i += lanes;
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < K; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+// The normalised k, q (times scale) and k . q of tokens [t0, t0 + count) of head h, each token t into row
+// t % (2 kTokenGroup) of kbufs / qbufs ([2 kTokenGroup][Kp]) and kqs, in vectors (scalar, these were three
+// serial chains of K adds per token ahead of its sweep). Native code inlines it for the next token just before
+// this token's sweep (a group of 16 at once stalled on its cache misses, K=V=64 7.2 -> 9.9 ms; the next token
+// prepared ahead of this token's v' and o, 13 ms). WASM calls it once per group of 16, not inlined: inlined per token it left V8's register allocator
+// spilling the sweep's accumulators (120 -> 180-230 ms); grouped, B1 H8 T4096 went 160 -> 115 ms at K=V=128 and
+// 45 -> 29 ms at K=V=64 (Node, relaxed SIMD, interleaved runs).
+#if HWY_ARCH_WASM
+#define LONGSEQ_PREPARE_TOKENS HWY_NOINLINE
+#else
+#define LONGSEQ_PREPARE_TOKENS HWY_INLINE
+#endif
+template <class D>
+LONGSEQ_PREPARE_TOKENS void PrepareTokens(D d, const ls_delta_rule_params& p, int64_t b, int64_t h, int64_t t0, int64_t count,
+                                int64_t Kp, float* kbufs, float* qbufs, float* kqs) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t K = p.key_dim;
+  const bool l2 = p.use_qk_l2norm != 0;
+  for (int64_t t = t0; t < t0 + count; ++t) {
+    const int64_t r = t % (2 * kTokenGroup);
+    const float* rows[2] = {p.k + ((b * p.seqlen + t) * p.heads + h) * K, p.q + ((b * p.seqlen + t) * p.heads + h) * K};
+    float* outs[2] = {kbufs + r * Kp, qbufs + r * Kp};
+    for (int j = 0; j < 2; ++j) {
+      float factor = j == 0 ? 1.0f : p.scale;
+      if (l2) factor /= sqrtf(DotRow(d, rows[j], rows[j], K) + kL2NormEps);
+      const auto f = hn::Set(d, factor);
+      int64_t i = 0;
+      for (; i + lanes <= K; i += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, rows[j] + i), f), d, outs[j] + i);
+      for (; i < K; ++i) outs[j][i] = rows[j][i] * factor;
+    }
+    kqs[r] = DotRow(d, outs[0], outs[1], K);
+  }
+}
 
 // Value-column vectors per recurrent task: that many vectors each of S^T k, S^T q and v' stay in registers
 // (12 of AVX-512's 32). The 16-register targets spill some, but fewer vectors cost more per row: in WASM
@@ -82,13 +140,15 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
   const int64_t h = hv / (HV / H);
   const int64_t width = NV * lanes;  // this block's columns, padded to whole vectors
   const int64_t Kp = RoundUp(K, lanes);
-  float* S = scratch;  // [K][width]
-  float* kbuf[2] = {S + K * width, S + K * width + Kp};
-  float* qbuf[2] = {kbuf[1] + Kp, kbuf[1] + 2 * Kp};
-  float* kscaled = qbuf[1] + Kp;  // [Kp] k / c for the sweep
-  float* vbuf = kscaled + Kp;     // [width]
-  float* obuf = vbuf + width;  // [width]
   const bool l2 = p.use_qk_l2norm != 0;
+  float* S = scratch;  // [K][width]
+  constexpr int64_t kRows = 2 * kTokenGroup;
+  float* kbufs = S + K * width;                // [kRows][Kp] normalised k of this and the next group of tokens
+  float* qbufs = kbufs + kRows * Kp;           // [kRows][Kp] normalised q times scale
+  float* kscaled = qbufs + kRows * Kp;         // [Kp] k / c for the sweep
+  float* kqs = kscaled + Kp;                   // [kRows] k . q
+  float* vbuf = kqs + RoundUp(kRows, lanes);  // [width], aligned
+  float* obuf = vbuf + width;                  // [width]
 
   // Padding columns start (and stay) zero: their v is 0, so v' and every update there is 0.
   const float* init = p.initial_state ? p.initial_state + (b * HV + hv) * K * Vd + c0 : nullptr;
@@ -97,16 +157,13 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
   }
   memset(vbuf, 0, sizeof(float) * 2 * width);
 
-  auto token_q = [&](int64_t t) { return p.q + ((b * T + t) * H + h) * K; };
-  auto token_k = [&](int64_t t) { return p.k + ((b * T + t) * H + h) * K; };
-  ScaleRow(token_k(0), K, l2, 1.0f, kbuf[0]);
-  ScaleRow(token_q(0), K, l2, p.scale, qbuf[0]);
+  PrepareTokens(d, p, b, h, 0, T < kTokenGroup ? T : kTokenGroup, Kp, kbufs, qbufs, kqs);
 
   // kk = S^T k and qq = S^T q of the coming token, against the state before its decay.
   V kk[NV], qq[NV];
   for (int v = 0; v < NV; ++v) kk[v] = qq[v] = hn::Zero(d);
   for (int64_t i = 0; i < K; ++i) {
-    const V ki = hn::Set(d, kbuf[0][i]), qi = hn::Set(d, qbuf[0][i]);
+    const V ki = hn::Set(d, kbufs[i]), qi = hn::Set(d, qbufs[i]);
     for (int v = 0; v < NV; ++v) {
       const V s = hn::Load(d, S + i * width + v * lanes);
       kk[v] = Madd(ki, s, kk[v]);
@@ -126,8 +183,12 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
   constexpr float kRange = 1099511627776.0f;  // 2^40
   float c = 1.0f;
   for (int64_t t = 0; t < T; ++t) {
-    const float* kc = kbuf[t & 1];
-    const float* qc = qbuf[t & 1];
+    // The next group's k and q are needed by this token's sweep (WASM; native prepares one token, below).
+    if (kTokenGroup > 1 && (t + 1) % kTokenGroup == 0 && t + 1 < T) {
+      PrepareTokens(d, p, b, h, t + 1, T - t - 1 < kTokenGroup ? T - t - 1 : kTokenGroup, Kp, kbufs, qbufs, kqs);
+    }
+    const float* kc = kbufs + (t % kRows) * Kp;
+    const float* qc = qbufs + (t % kRows) * Kp;
     const int64_t head_row = (b * T + t) * HV + hv;
     c *= p.g ? expf(p.g[head_row]) : 1.0f;
     if (!(c >= 1.0f / kRange && c <= kRange)) {
@@ -139,8 +200,11 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
     const V decay = hn::Set(d, c);  // decay S^T k of the true state = c times kk (and qq) of the held one
     const float inv_c = 1.0f / c;
     const V beta = hn::Set(d, p.beta[head_row]);
-    float kq_scalar = 0.0f;
-    for (int64_t i = 0; i < K; ++i) kq_scalar += kc[i] * qc[i];
+    float kq_scalar = kqs[t % kRows];
+    if (kTokenGroup == 1) {
+      kq_scalar = 0.0f;
+      for (int64_t i = 0; i < K; ++i) kq_scalar += kc[i] * qc[i];
+    }
     const V kq = hn::Set(d, kq_scalar);
 
     // v' = beta (v - decay S^T k);  o = decay S^T q + v' (k . q)
@@ -163,10 +227,12 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
     // S <- c S + k v'^T (kFoldDecay; then c = 1) or S + (k / c) v'^T, accumulating S^T k and S^T q for token t + 1
     // in the same sweep.
     if (t + 1 < T) {
-      float* kn = kbuf[(t + 1) & 1];
-      float* qn = qbuf[(t + 1) & 1];
-      ScaleRow(token_k(t + 1), K, l2, 1.0f, kn);
-      ScaleRow(token_q(t + 1), K, l2, p.scale, qn);
+      float* kn = kbufs + ((t + 1) % kRows) * Kp;
+      float* qn = qbufs + ((t + 1) % kRows) * Kp;
+      if (kTokenGroup == 1) {
+        ScaleRow(p.k + ((b * T + t + 1) * H + h) * K, K, l2, 1.0f, kn);
+        ScaleRow(p.q + ((b * T + t + 1) * H + h) * K, K, l2, p.scale, qn);
+      }
       if (!kFoldDecay) {
         for (int64_t i = 0; i < K; ++i) kscaled[i] = kc[i] * inv_c;  // broadcast from memory below
       }
