@@ -91,20 +91,21 @@ HWY_INLINE float DotRow(D d, const float* x, const float* y, int64_t K) {
 }
 
 // The normalised k, q (times scale) and k . q of tokens [t0, t0 + count) of head h, each token t into row
-// t % (2 kTokenGroup) of kbufs / qbufs ([2 kTokenGroup][Kp]) and kqs, in vectors (scalar, these were three
-// serial chains of K adds per token ahead of its sweep). Native code inlines it for the next token just before
-// this token's sweep (a group of 16 at once stalled on its cache misses, K=V=64 7.2 -> 9.9 ms; the next token
-// prepared ahead of this token's v' and o, 13 ms). WASM calls it once per group of 16, not inlined: inlined per token it left V8's register allocator
-// spilling the sweep's accumulators (120 -> 180-230 ms); grouped, B1 H8 T4096 went 160 -> 115 ms at K=V=128 and
-// 45 -> 29 ms at K=V=64 (Node, relaxed SIMD, interleaved runs).
+// t % (2 kTokenGroup) of kbufs / qbufs ([2 kTokenGroup][Kp]) and kqs, in vectors. WASM calls it once per group of
+// 16 tokens, in a call of its own: per token, scalar, these were three serial chains of K adds ahead of every sweep, and
+// vectorised and inlined there they left V8's register allocator spilling the sweep's accumulators (120 ->
+// 180-230 ms); grouped, B1 H8 T4096 went 160 -> 115 ms at K=V=128 and 45 -> 29 ms at K=V=64 (Node, relaxed SIMD,
+// interleaved runs). Native code prepares token 0 here and each next token with ScaleRow just before the sweep
+// that needs it, its loads overlapping the current token's work: groups of 16 stalled on their cache misses
+// (K=V=64 7.2 -> 9.9 ms), and this function per token, called ahead of v' and o, took 13 ms.
 #if HWY_ARCH_WASM
 #define LONGSEQ_PREPARE_TOKENS HWY_NOINLINE
 #else
-#define LONGSEQ_PREPARE_TOKENS HWY_INLINE
+#define LONGSEQ_PREPARE_TOKENS HWY_INLINE  // called out of line, native RecurrentBlock measured 10% slower
 #endif
 template <class D>
-LONGSEQ_PREPARE_TOKENS void PrepareTokens(D d, const ls_delta_rule_params& p, int64_t b, int64_t h, int64_t t0, int64_t count,
-                                int64_t Kp, float* kbufs, float* qbufs, float* kqs) {
+LONGSEQ_PREPARE_TOKENS void PrepareTokens(D d, const ls_delta_rule_params& p, int64_t b, int64_t h, int64_t t0,
+                                          int64_t count, int64_t Kp, float* kbufs, float* qbufs, float* kqs) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t K = p.key_dim;
   const bool l2 = p.use_qk_l2norm != 0;
@@ -183,7 +184,7 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
   constexpr float kRange = 1099511627776.0f;  // 2^40
   float c = 1.0f;
   for (int64_t t = 0; t < T; ++t) {
-    // The next group's k and q are needed by this token's sweep (WASM; native prepares one token, below).
+    // The next group's k and q are needed by this token's sweep (WASM; native code prepares one token, below).
     if (kTokenGroup > 1 && (t + 1) % kTokenGroup == 0 && t + 1 < T) {
       PrepareTokens(d, p, b, h, t + 1, T - t - 1 < kTokenGroup ? T - t - 1 : kTokenGroup, Kp, kbufs, qbufs, kqs);
     }
