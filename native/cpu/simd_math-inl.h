@@ -23,19 +23,23 @@ namespace hn = hwy::HWY_NAMESPACE;
 // (built with -mrelaxed-simd, see CMakeLists.txt), where they are f32x4.relaxed_madd / relaxed_nmadd: one fused
 // operation on hardware with FMA, where SIMD128 has only a multiply and an add. "Relaxed" because the engine may
 // round once or twice; the kernels' tolerances allow either. Every kernel multiply-add goes through these.
+template <bool kNegated, class V>
+HWY_INLINE V FusedMulAdd(V mul, V x, V add) {
+#if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
+  if constexpr (hwy::IsSame<hn::TFromV<V>, float>()) {
+    return V{kNegated ? __builtin_wasm_fms_f32x4(mul.raw, x.raw, add.raw)
+                      : __builtin_wasm_fma_f32x4(mul.raw, x.raw, add.raw)};
+  }
+#endif
+  return kNegated ? hn::NegMulAdd(mul, x, add) : hn::MulAdd(mul, x, add);
+}
 template <class V>
 HWY_INLINE V Madd(V mul, V x, V add) {
-#if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
-  if constexpr (hwy::IsSame<hn::TFromV<V>, float>()) return V{__builtin_wasm_fma_f32x4(mul.raw, x.raw, add.raw)};
-#endif
-  return hn::MulAdd(mul, x, add);
+  return FusedMulAdd<false>(mul, x, add);
 }
 template <class V>
 HWY_INLINE V Nmadd(V mul, V x, V add) {
-#if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
-  if constexpr (hwy::IsSame<hn::TFromV<V>, float>()) return V{__builtin_wasm_fms_f32x4(mul.raw, x.raw, add.raw)};
-#endif
-  return hn::NegMulAdd(mul, x, add);
+  return FusedMulAdd<true>(mul, x, add);
 }
 
 // log2(e): exp(x) = 2^(x * kLog2E). Kernels fold it into constants (A * kLog2E) where they can.
