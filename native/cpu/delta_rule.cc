@@ -91,13 +91,14 @@ HWY_INLINE float DotRow(D d, const float* x, const float* y, int64_t K) {
 }
 
 // The normalised k, q (times scale) and k . q of tokens [t0, t0 + count) of head h, each token t into row
-// t % (2 kTokenGroup) of kbufs / qbufs ([2 kTokenGroup][Kp]) and kqs, in vectors. WASM calls it once per group of
-// 16 tokens, in a call of its own: per token, scalar, these were three serial chains of K adds ahead of every sweep, and
-// vectorised and inlined there they left V8's register allocator spilling the sweep's accumulators (120 ->
-// 180-230 ms); grouped, B1 H8 T4096 went 160 -> 115 ms at K=V=128 and 45 -> 29 ms at K=V=64 (Node, relaxed SIMD,
-// interleaved runs). Native code prepares token 0 here and each next token with ScaleRow just before the sweep
-// that needs it, its loads overlapping the current token's work: groups of 16 stalled on their cache misses
-// (K=V=64 7.2 -> 9.9 ms), and this function per token, called ahead of v' and o, took 13 ms.
+// t % (2 kTokenGroup) of kbufs / qbufs ([2 kTokenGroup][Kp]) and kqs, in vectors. WASM calls it once per group
+// of 16 tokens, in a call of its own: per token and scalar, these were three serial chains of K adds ahead of
+// every sweep, and vectorised and inlined there they left V8's register allocator spilling the sweep's
+// accumulators (120 -> 180-230 ms); grouped, B1 H8 T4096 went 160 -> 115 ms at K=V=128 and 45 -> 29 ms at
+// K=V=64 (Node, relaxed SIMD, interleaved runs). Native code prepares token 0 here and each next token with
+// ScaleRow just before the sweep that needs it, its loads overlapping the current token's work: groups of 16
+// stalled on their cache misses (K=V=64 7.2 -> 9.9 ms), and this function per token, called ahead of v' and o,
+// took 13 ms.
 #if HWY_ARCH_WASM
 #define LONGSEQ_PREPARE_TOKENS HWY_NOINLINE
 #else
@@ -201,9 +202,10 @@ void RecurrentBlock(const ls_delta_rule_params& p, int64_t b, int64_t hv, int64_
     const V decay = hn::Set(d, c);  // decay S^T k of the true state = c times kk (and qq) of the held one
     const float inv_c = 1.0f / c;
     const V beta = hn::Set(d, p.beta[head_row]);
-    float kq_scalar = kqs[t % kRows];
-    if (kTokenGroup == 1) {
-      kq_scalar = 0.0f;
+    float kq_scalar = 0.0f;
+    if (kTokenGroup > 1) {
+      kq_scalar = kqs[t % kRows];
+    } else {
       for (int64_t i = 0; i < K; ++i) kq_scalar += kc[i] * qc[i];
     }
     const V kq = hn::Set(d, kq_scalar);
