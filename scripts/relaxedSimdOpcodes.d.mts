@@ -4,3 +4,5 @@ export const RELAXED_SECTION: string;
 export function rewriteRelaxedSimd(bytes: Uint8Array): { rewritten: number; marked: boolean };
 /** The module rewritten (in place) and marked with RELAXED_SECTION (a new array when the mark is added). */
 export function relaxedModule(bytes: Uint8Array): { bytes: Uint8Array; rewritten: number };
+/** Unsigned LEB128, as the binary format writes sizes and counts. */
+export function uleb(n: number): number[];

@@ -147,10 +147,15 @@ export function relaxedModule(bytes) {
   if (marked) return { bytes, rewritten };
   const name = new TextEncoder().encode(RELAXED_SECTION);
   const content = [...uleb(name.length), ...name];
-  return { bytes: new Uint8Array([...bytes, 0, ...uleb(content.length), ...content]), rewritten };
+  const section = [0, ...uleb(content.length), ...content];
+  const out = new Uint8Array(bytes.length + section.length);
+  out.set(bytes);
+  out.set(section, bytes.length);
+  return { bytes: out, rewritten };
 }
 
-function uleb(n) {
+/** Unsigned LEB128, as the binary format writes sizes and counts. */
+export function uleb(n) {
   const out = [];
   do {
     out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));

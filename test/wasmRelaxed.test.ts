@@ -6,18 +6,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { init } from '../ts/index.node.js';
 import { hasRelaxedSimd } from '../ts/backends/wasm.js';
-import { RELAXED_SECTION, relaxedModule, rewriteRelaxedSimd } from '../scripts/relaxedSimdOpcodes.mjs';
+import { RELAXED_SECTION, relaxedModule, rewriteRelaxedSimd, uleb as leb } from '../scripts/relaxedSimdOpcodes.mjs';
 import { testBackends } from './helpers/backends.js';
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    const b = n & 0x7f;
-    n >>>= 7;
-    out.push(n ? b | 0x80 : b);
-  } while (n);
-  return out;
-}
 const vec = (items: number[][]): number[] => [...leb(items.length), ...items.flat()];
 const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
 const f32x4 = (x: number): number[] => [0xfd, 0x0c, ...new Uint8Array(new Float32Array([x, x, x, x]).buffer)];

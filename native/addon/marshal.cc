@@ -41,13 +41,6 @@ float* GetFloats(const Napi::Object& args, const char* name, int64_t elements, b
   return array.Data();
 }
 
-// The C API's message with the op's name in front, unless the kernel already put it there ("selectiveScan: out
-// of memory ..."), so no message names its op twice.
-std::string WithOp(const char* op, const std::string& message) {
-  const std::string prefix = std::string(op) + ": ";
-  return message.compare(0, prefix.size(), prefix) == 0 ? message : prefix + message;
-}
-
 }  // namespace
 
 OpWorker::OpWorker(Napi::Env env, const char* op)
@@ -66,7 +59,7 @@ void OpWorker::AddOutput(const char* name, Napi::Value array) { outputs_.emplace
 void OpWorker::Execute() {
   status_ = Run();
   // ls_last_error() is per thread: read it here, on the thread that ran the kernel.
-  if (status_ != LS_OK) SetError(WithOp(op_, ErrorMessage()));
+  if (status_ != LS_OK) SetError(std::string(op_) + ": " + ErrorMessage());
 }
 
 void OpWorker::OnOK() {

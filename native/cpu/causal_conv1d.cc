@@ -154,12 +154,12 @@ ls_status CausalConv1d(const ls_causal_conv1d_params& p) {
     HWY_DYNAMIC_DISPATCH(ConvRows)(p, row0, row0 + kConvRowsPerTask < rows ? row0 + kConvRowsPerTask : rows);
   };
   ParallelFor(tasks, p.threads, task);
-  return Cancelled(p.cancel) ? CancelledStatus("causalConv1d") : LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
 }
 
 ls_status CausalConv1dStep(const ls_causal_conv1d_step_params& p) {
   if (ls_status s = ValidateCausalConv1dStep(p)) return s;
-  if (Cancelled(p.cancel)) return CancelledStatus("causalConv1dStep");  // only before: state is all or nothing
+  if (Cancelled(p.cancel)) return CancelledStatus();  // only before: state is all or nothing
   // B * D rows of W multiply-adds each: a single pass over the state, not worth threads below ~1M rows.
   const int64_t W = p.width;
   const int64_t rows = p.batch * p.dim;

@@ -535,7 +535,7 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
     const int64_t blocks = (p.value_dim + block - 1) / block;
     const int workers = ParallelWorkers(heads * blocks, p.threads);
     ScratchBuffers scratch(workers, RecurrentScratchFloats(lanes, block, p.key_dim));
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
     auto task = [&](int64_t i, int worker) {
       if (Cancelled(p.cancel)) return;
       const int64_t head = i / blocks;
@@ -546,14 +546,14 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
   } else {
     const int workers = ParallelWorkers(heads, p.threads);
     ScratchBuffers scratch(workers, ChunkedScratchFloats(lanes, p.key_dim, p.value_dim, p.chunk_size));
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "deltaRule: out of memory for scratch buffers");
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
     auto task = [&](int64_t head, int worker) {
       if (Cancelled(p.cancel)) return;
       HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, head / p.value_heads, head % p.value_heads, scratch.get(worker));
     };
     ParallelFor(heads, workers, task);
   }
-  return Cancelled(p.cancel) ? CancelledStatus("deltaRule") : LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
 }
 
 }  // namespace ls
@@ -569,7 +569,7 @@ extern "C" ls_status ls_delta_rule_step_cpu(const ls_delta_rule_step_params* p) 
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::CheckPointer("state", p->state)) return s;
   // Cancellation is checked only before the step, so the state is updated entirely or not at all.
-  if (ls::Cancelled(p->cancel)) return ls::CancelledStatus("deltaRuleStep");
+  if (ls::Cancelled(p->cancel)) return ls::CancelledStatus();
   return ls::DeltaRule(ls::DeltaRuleStepAsRule(*p));
 }
 #endif  // HWY_ONCE

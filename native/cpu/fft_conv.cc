@@ -284,22 +284,22 @@ bool ChooseDirect(const ls_fft_conv_params& p) {
 // Runs group(plan, lanes, c0, count, scratch) for every group of `lanes` channels, in parallel, with the FFT
 // plan and per-worker scratch taken first.
 template <class Group>
-ls_status ForEachFftGroup(const char* op, int32_t threads, const ls_cancel_flag* cancel, int64_t channels,
-                          int64_t seqlen, int64_t kernel_len, const Group& group) {
+ls_status ForEachFftGroup(int32_t threads, const ls_cancel_flag* cancel, int64_t channels, int64_t seqlen,
+                          int64_t kernel_len, const Group& group) {
   const FftPlan* plan = GetFftPlan(FftConvSize(seqlen, kernel_len));
-  if (!plan) return Fail(LS_OUT_OF_MEMORY, "%s: out of memory for the FFT plan", op);
+  if (!plan) return Fail(LS_OUT_OF_MEMORY, "out of memory for the FFT plan");
   const int64_t lanes = HWY_DYNAMIC_DISPATCH(FftGroupLanes)(*plan, channels);
   const int64_t groups = (channels + lanes - 1) / lanes;
   const int workers = ParallelWorkers(groups, threads);
   ScratchBuffers scratch(workers, FftGroupScratchFloats(*plan, lanes));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "%s: out of memory for scratch buffers", op);
+  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
   auto task = [&](int64_t g, int worker) {
     if (Cancelled(cancel)) return;
     const int64_t c0 = g * lanes;
     group(*plan, lanes, c0, channels - c0 < lanes ? channels - c0 : lanes, scratch.get(worker));
   };
   ParallelFor(groups, workers, task);
-  return Cancelled(cancel) ? CancelledStatus(op) : LS_OK;
+  return Cancelled(cancel) ? CancelledStatus() : LS_OK;
 }
 
 }  // namespace
@@ -336,7 +336,7 @@ ls_status FftConv(const ls_fft_conv_params& p) {
     const int64_t tasks = (rows + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
     const int workers = ParallelWorkers(tasks, p.threads);
     ScratchBuffers scratch(workers, p.seqlen + 3 * p.kernel_len);
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "fftConv: out of memory for scratch buffers");
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
     auto task = [&](int64_t i, int worker) {
       if (Cancelled(p.cancel)) return;
       const int64_t row0 = i * kDirectRowsPerTask;
@@ -344,9 +344,9 @@ ls_status FftConv(const ls_fft_conv_params& p) {
       HWY_DYNAMIC_DISPATCH(DirectRows)(p, row0, row1, scratch.get(worker));
     };
     ParallelFor(tasks, workers, task);
-    return Cancelled(p.cancel) ? CancelledStatus("fftConv") : LS_OK;
+    return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
   }
-  return ForEachFftGroup("fftConv", p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
+  return ForEachFftGroup(p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
                          [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
                            HWY_DYNAMIC_DISPATCH(FftConvGroup)(p, plan, lanes, c0, count, scratch);
                          });
@@ -355,7 +355,7 @@ ls_status FftConv(const ls_fft_conv_params& p) {
 ls_status FftConvSpectrum(const ls_fft_conv_spectrum_params& p) {
   if (ls_status s = ValidateFftConvSpectrum(p)) return s;
   if (ls_status s = CheckFloat32Storage(p.storage)) return s;
-  return ForEachFftGroup("fftConvPlan", p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
+  return ForEachFftGroup(p.threads, p.cancel, p.channels, p.seqlen, p.kernel_len,
                          [&](const FftPlan& plan, int64_t lanes, int64_t c0, int64_t count, float* scratch) {
                            HWY_DYNAMIC_DISPATCH(SpectrumGroup)(p, plan, lanes, c0, count, scratch);
                          });

@@ -124,7 +124,7 @@ ls_status Linear(const ls_linear_params& p) {
     HWY_DYNAMIC_DISPATCH(LinearOutputs)(p, o0, o1);
   };
   ParallelFor(tasks, p.threads, task);
-  return Cancelled(p.cancel) ? CancelledStatus("linear") : LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
 }
 
 }  // namespace ls

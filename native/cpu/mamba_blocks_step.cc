@@ -158,10 +158,10 @@ ls_status MambaBlocksStep(const ls_mamba_blocks_step_params& p) {
   Layout l;
   if ((s = Validate(p)) || (s = Plan(p, &l))) return s;
   // Checked once, before any state changes: a call either runs every block or changes nothing.
-  if (Cancelled(p.cancel)) return CancelledStatus("mamba_blocks_step");
+  if (Cancelled(p.cancel)) return CancelledStatus();
   ScratchBuffers scratch(1, l.total);
   if (!scratch.ok()) {
-    return Fail(LS_OUT_OF_MEMORY, "mamba_blocks_step: could not allocate %lld floats of scratch", static_cast<long long>(l.total));
+    return Fail(LS_OUT_OF_MEMORY, "could not allocate %lld floats of scratch", static_cast<long long>(l.total));
   }
   for (int64_t i = 0; i < p.num_blocks; ++i) {
     if ((s = BlockStep(p, p.blocks[i], i == 0 ? p.hidden : p.y, p.y, l, scratch.get(0)))) return s;

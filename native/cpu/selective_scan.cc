@@ -332,7 +332,7 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
   // All scratch is taken before any output is written, so running out of memory leaves the outputs (and a
   // step's in-place state) untouched.
   ScratchBuffers scratch(workers, ScanScratchFloats(lanes, p.dstate, chunk));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "selectiveScan: out of memory for scratch buffers");
+  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
   auto scan_task = [&](int64_t task, int worker) {
     if (Cancelled(p.cancel)) return;
     const int64_t b = task / tasks_per_batch;
@@ -344,13 +344,13 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
     HWY_DYNAMIC_DISPATCH(ScanBlock)(p, b, d0, nl, chunk, scratch.get(worker));
   };
   ParallelFor(tasks, workers, scan_task);
-  return Cancelled(p.cancel) ? CancelledStatus("selectiveScan") : LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
 }
 
 ls_status SelectiveScanStep(const ls_selective_scan_step_params& p) {
   if (ls_status s = ValidateSelectiveScanStep(p)) return s;
   if (ls_status s = CheckFloat32Storage(p.storage)) return s;
-  if (Cancelled(p.cancel)) return CancelledStatus("selectiveScanStep");  // only before: state is all or nothing
+  if (Cancelled(p.cancel)) return CancelledStatus();  // only before: state is all or nothing
   const int64_t blocks = (p.dim + kStepBlock - 1) / kStepBlock;
   auto step_task = [&](int64_t task, int) {
     const int64_t b = task / blocks;

@@ -509,19 +509,19 @@ ls_status SsdScan(const ls_ssd_scan_params& p) {
     const int64_t tasks = p.batch * p.heads;
     const int workers = ParallelWorkers(tasks, p.threads);
     ScratchBuffers scratch(workers, ChunkedSsdFloats(lanes, p.head_dim, p.dstate, p.chunk_size));
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "ssdScan: out of memory for scratch buffers");
+    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
     auto task = [&](int64_t i, int worker) {
       if (!Cancelled(p.cancel)) HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, i / p.heads, i % p.heads, scratch.get(worker));
     };
     ParallelFor(tasks, workers, task);
-    return Cancelled(p.cancel) ? CancelledStatus("ssdScan") : LS_OK;
+    return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
   }
   const int64_t heads = SsdHeadsPerTask(lanes, p, ParallelWorkers(p.batch * p.heads, p.threads));
   const int64_t ranges = (p.heads + heads - 1) / heads;  // per batch
   const int64_t tasks = p.batch * ranges;
   const int workers = ParallelWorkers(tasks, p.threads);
   ScratchBuffers scratch(workers, RecurrentSsdFloats(lanes, p.head_dim, p.dstate, heads));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "ssdScan: out of memory for scratch buffers");
+  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
   auto task = [&](int64_t i, int worker) {
     if (Cancelled(p.cancel)) return;
     const int64_t h0 = i % ranges * heads;
@@ -529,7 +529,7 @@ ls_status SsdScan(const ls_ssd_scan_params& p) {
     HWY_DYNAMIC_DISPATCH(RecurrentHeads)(p, i / ranges, h0, count, scratch.get(worker));
   };
   ParallelFor(tasks, workers, task);
-  return Cancelled(p.cancel) ? CancelledStatus("ssdScan") : LS_OK;
+  return Cancelled(p.cancel) ? CancelledStatus() : LS_OK;
 }
 
 }  // namespace ls
@@ -545,7 +545,7 @@ extern "C" ls_status ls_ssd_scan_step_cpu(const ls_ssd_scan_step_params* p) {
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   if (ls_status s = ls::CheckPointer("state", p->state)) return s;
   // Checked only before the step, so the state is updated entirely or not at all.
-  if (ls::Cancelled(p->cancel)) return ls::CancelledStatus("ssdScanStep");
+  if (ls::Cancelled(p->cancel)) return ls::CancelledStatus();
   return ls::SsdScan(ls::SsdScanStepAsScan(*p));
 }
 #endif  // HWY_ONCE

@@ -18,7 +18,7 @@ ls_status Fail(ls_status status, const char* format, ...) {
 
 void ClearError() { g_message[0] = '\0'; }
 
-ls_status CancelledStatus(const char* op) { return Fail(LS_CANCELLED, "%s: cancelled", op); }
+ls_status CancelledStatus() { return Fail(LS_CANCELLED, "cancelled"); }
 
 ls_status CheckPositive(const char* name, int64_t value) {
   if (value >= 1) return LS_OK;

@@ -18,7 +18,7 @@ void ClearError();
 inline bool Cancelled(const ls_cancel_flag* flag) { return flag != nullptr && *flag != 0; }
 
 // The status and message of a cancelled call.
-ls_status CancelledStatus(const char* op);
+ls_status CancelledStatus();
 
 // Checks shared by the op entries; each returns LS_OK or fails with a message naming `name`.
 ls_status CheckPositive(const char* name, int64_t value);

@@ -917,7 +917,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   });
   LS_CUDA_TRY(opt_in_error, "deltaRule");
 
-  constexpr const char* kWhat = "deltaRule: allocating device scratch";
+  constexpr const char* kWhat = "allocating device scratch";
   DeviceScratch workspace(stream), temporary_state(stream);
   if (ls_status s = workspace.Allocate(heads * per_segment * RecordBytes<T>(Kp, Vp), kWhat)) return s;
   WorkspaceOf<T> w;

@@ -311,11 +311,11 @@ ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
     opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
   });
-  LS_CUDA_TRY(opt_in_error, "selectiveScan: setting the kernel's shared memory");
+  LS_CUDA_TRY(opt_in_error, "setting the kernel's shared memory");
   const int64_t blocks = args.batch * args.groups * args.blocks_per_group;
-  if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "selectiveScan: batch * dim is too large for one launch");
+  if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "batch * dim is too large for one launch");
   SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks><<<static_cast<unsigned>(blocks), args.warps * kLanes, smem, stream>>>(args);
-  LS_CUDA_TRY(cudaGetLastError(), "selectiveScan: launching the kernel");
+  LS_CUDA_TRY(cudaGetLastError(), "launching the kernel");
   return LS_OK;
 }
 

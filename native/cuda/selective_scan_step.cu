@@ -136,14 +136,14 @@ ls_status Launch(const StepArgs& a, cudaStream_t stream) {
   } else if (a.dstate <= kThreads && a.batch * a.dim * a.dstate < (int64_t{1} << 31)) {
     const int channels = static_cast<int>(kThreads / a.dstate);
     const int64_t blocks = a.batch * ((a.dim + channels - 1) / channels);
-    if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "selectiveScanStep: batch * dim is too large");
+    if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "batch * dim is too large");
     StepKernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a, channels);
   } else {
     const int64_t blocks = (a.batch * a.dim + kThreads - 1) / kThreads;
-    if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "selectiveScanStep: batch * dim is too large");
+    if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "batch * dim is too large");
     WideStepKernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
   }
-  LS_CUDA_TRY(cudaGetLastError(), "selectiveScanStep: launching the kernel");
+  LS_CUDA_TRY(cudaGetLastError(), "launching the kernel");
   return LS_OK;
 }
 

@@ -1,4 +1,4 @@
-/** Enum values and messages of the C API (native/include/longseq/longseq.h), shared by the native and wasm adapters. */
+/** Enum values of the C API (native/include/longseq/longseq.h), shared by the native and wasm adapters. */
 import type { DeltaRuleAlgorithm, FftConvAlgorithm, SsdAlgorithm } from '../backend.js';
 
 /** ls_delta_algorithm */
@@ -10,7 +10,3 @@ export const SSD_ALGORITHMS: Record<SsdAlgorithm, number> = { auto: 0, chunked: 
 /** ls_fft_conv_algorithm */
 export const FFT_CONV_ALGORITHMS: Record<FftConvAlgorithm, number> = { auto: 0, fft: 1, direct: 2 };
 
-/** A C API message with the op's name in front, unless the kernel already put it there (no name twice). */
-export function withOp(op: string, message: string): string {
-  return message.startsWith(`${op}: `) ? message : `${op}: ${message}`;
-}

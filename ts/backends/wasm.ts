@@ -15,7 +15,7 @@ import type {
   Backend, BackendLoader, LinearArgs, SsdScanArgs, SsdScanOutputs, SsdScanStepArgs, FftConvArgs, FftConvSpectrumArgs, CausalConv1dArgs, CausalConv1dOutputs, CausalConv1dStepArgs, DeltaRuleArgs, DeltaRuleOutputs, DeltaRuleStepArgs, InitOptions, SelectiveScanArgs,
   SelectiveScanOutputs, SelectiveScanStepArgs,
 } from '../backend.js';
-import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS, withOp } from './codes.js';
+import { DELTA_ALGORITHMS, FFT_CONV_ALGORITHMS, SSD_ALGORITHMS } from './codes.js';
 import type { LongseqModule } from '../../wasm/dist/longseq.mjs';
 
 // Whole file names in literal `new URL(..., import.meta.url)` calls: that is the form bundlers (Vite, webpack,
@@ -249,7 +249,7 @@ class WasmBackend implements Backend {
   }
 
   private check(status: number, op: string): void {
-    if (status !== 0) throw new RangeError(withOp(op, this.m.UTF8ToString(this.m._ls_last_error())));
+    if (status !== 0) throw new RangeError(`${op}: ${this.m.UTF8ToString(this.m._ls_last_error())}`);
   }
 
   async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
