@@ -13,7 +13,8 @@
 //
 // n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): load, FFT, multiply, inverse
 // FFT, D term, store; the filters' FFT too when the batch is one row and both fit in shared memory (n <= 2^13),
-// otherwise their spectrum comes from a first kernel (or a plan). Larger n: the four-step FFT, n = n1 x n2 with
+// otherwise their spectrum comes from a first kernel (or a plan); where the device's blocks are too small for
+// 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n: the four-step FFT, n = n1 x n2 with
 // n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the twiddles W_n^(j2 k1)), then a
 // row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in row n1 - k1), transforms
 // them, multiplies, transforms back and applies the inverse twiddles, then an inverse column pass that writes y.
@@ -36,6 +37,8 @@ namespace cuda {
 namespace {
 
 constexpr int kLogMaxFused = 14;     // the fused kernel's largest n
+constexpr int kLogMinFourStep = 14;  // the four-step's smallest n (n1 = 4): it takes n = 2^14 where a fused block
+                                     // does not fit (99 KB GPUs)
 constexpr int kLogMaxInline = 13;    // ... with the filters' FFT in the same block
 constexpr int kLogRow = 12;          // four-step: n2
 constexpr int kLogMaxN = 24;         // the largest n: n1 <= 4096
@@ -476,7 +479,7 @@ struct FourStepPasses {
   template <typename S>
   ls_status ColumnForward(const RowPair<S>& rows, float2* T, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
-    Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
+    Dispatch<kLogMinFourStep - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
       status = Launch<ColumnForwardKernel<decltype(c)::value, S>>(ColumnBlocks(count), kPassThreads, kPassShared, stream,
                       "fft_conv column launch", rows, T, item0, log_n);
     });
@@ -494,7 +497,7 @@ struct FourStepPasses {
   template <typename S>
   ls_status ColumnInverse(const float2* T, const Output<S>& out, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
-    Dispatch<kLogMaxFused + 1 - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
+    Dispatch<kLogMinFourStep - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
       status = Launch<ColumnInverseKernel<decltype(c)::value, S>>(ColumnBlocks(count), kPassThreads, kPassShared, stream,
                       "fft_conv inverse column launch", T, out, item0, log_n);
     });
@@ -505,16 +508,23 @@ struct FourStepPasses {
 // Whether the device allows a fused kernel's block of `points` (2^log_n, or 2^(log_n + 1) with the filters
 // inline): up to 2^14 on sm_80 and sm_90, 2^13 where a block may have 99 KB (sm_86, sm_89).
 bool FusedFits(int points) { return sizeof(float2) * PaddedFloat2s(points) <= static_cast<size_t>(SharedMemoryOptIn()); }
-ls_status FusedUnavailable(int log_n) {
-  return ls::Fail(LS_UNAVAILABLE, "fftConv on this GPU: an FFT of 2^%d points needs %zu bytes of shared memory per block, "
-                  "the device allows %d", log_n, sizeof(float2) * PaddedFloat2s(1 << log_n), SharedMemoryOptIn());
+// Whether FFTs of 2^log_n points take the fused kernel (else the four-step); unavailable below the four-step's
+// smallest size on a device whose blocks are too small for the fused one (none of sm_80 and later).
+ls_status UseFused(int log_n, bool& fused) {
+  fused = log_n <= kLogMaxFused && FusedFits(1 << log_n);
+  if (!fused && log_n < kLogMinFourStep) {
+    return ls::Fail(LS_UNAVAILABLE, "fftConv on this GPU: an FFT of 2^%d points needs %zu bytes of shared memory per "
+                    "block, the device allows %d", log_n, sizeof(float2) * PaddedFloat2s(1 << log_n), SharedMemoryOptIn());
+  }
+  return LS_OK;
 }
 
 // The filters' spectrum (`pairs` items) into `spectrum`, in the layout FftConv reads.
 template <typename S>
 ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_t stream) {
-  if (log_n <= kLogMaxFused && !FusedFits(1 << log_n)) return FusedUnavailable(log_n);
-  if (log_n > kLogMaxFused) {
+  bool fused;
+  if (ls_status s = UseFused(log_n, fused)) return s;
+  if (!fused) {
     const FourStepPasses passes = {log_n, log_n - kLogRow, stream};
     if (ls_status s = passes.ColumnForward(k, spectrum, 0, k.pairs)) return s;
     return passes.RowSpectrum(spectrum, k.pairs);
@@ -545,7 +555,8 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   if (items > (int64_t{1} << 31) / (n > 8192 ? n / 8192 : 1)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "fftConv on the GPU: batch * ceil(channels / 2) * n / 8192 must be below 2^31");
   }
-  if (log_n <= kLogMaxFused && !FusedFits(1 << log_n)) return FusedUnavailable(log_n);
+  bool fused;
+  if (ls_status s = UseFused(log_n, fused)) return s;
   const RowPair<S> u = {reinterpret_cast<const S*>(p.u), p.channels, p.seqlen, pairs};
   const RowPair<S> k = {reinterpret_cast<const S*>(p.k), p.channels, p.kernel_len, pairs};
   const Output<S> out = {reinterpret_cast<const S*>(p.u), p.D, reinterpret_cast<S*>(p.y), p.channels, p.seqlen, pairs};
@@ -554,13 +565,13 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   // The filters' spectrum up front, unless a plan gave it or the kernels below compute it as they go: in the
   // fused kernel's block (one batch row, n <= 2^13), or per chunk of the four-step (one batch row).
   const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline && FusedFits(2 << log_n);
-  const bool per_chunk = !spectrum && p.batch == 1 && log_n > kLogMaxFused;
+  const bool per_chunk = !spectrum && p.batch == 1 && !fused;
   if (!spectrum && !inline_filters && !per_chunk) {
     if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n, kScratchWhat)) return s;
     if (ls_status s = Spectrum(k, log_n, spectrum_scratch.get<float2>(), stream)) return s;
     spectrum = spectrum_scratch.get<float2>();
   }
-  if (log_n <= kLogMaxFused) {
+  if (fused) {
     ls_status status = LS_OK;
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
       constexpr int kLogN = decltype(c)::value;
