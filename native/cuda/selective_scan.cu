@@ -11,7 +11,8 @@
 // So each (step, state) costs one exp (the special-function unit's limit: dstate exps per element) and a few
 // FMAs. The warps of a block are channels of one group: the block stages the B and C tiles in shared memory
 // once for all of them, double-buffered with cp.async so the next tile loads while this one computes; each warp
-// stages its channel's u, delta and z for the next tile the same way.
+// stages its channel's u, delta and z for the next tile the same way. Where two buffers do not fit a block (float32
+// past 48 states on GPUs whose blocks may have 99 KB: sm_86, sm_89), one buffer, refilled after each tile.
 #include <algorithm>
 #include <mutex>
 
@@ -86,20 +87,20 @@ __device__ __forceinline__ void WaitAsync() {
 
 // kVector: L and every row start are multiples of 4 elements and aligned, so quads are single accesses.
 // K: time steps per lane in a tile (4 or 8); kGroup: states held in registers at once; kMinBlocks: blocks per
-// SM that registers are capped for.
-template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
+// SM that registers are capped for; kBuffers: B and C tile buffers (2: the next tile loads during this one).
+template <typename T, bool kVector, int K, int kGroup, int kMinBlocks, int kBuffers>
 __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKernel(const ScanArgs a) {
   constexpr int kTile = kLanes * K;
   extern __shared__ float4 smem4[];
   const int np = a.states_padded;
   const int warp = threadIdx.x / kLanes;
   const int lane = threadIdx.x % kLanes;
-  // Layout: B and C tiles [2 buffers][np][kTile] and per warp its inputs [u, delta, z][kTile], in storage type;
+  // Layout: B and C tiles [kBuffers][np][kTile] and per warp its inputs [u, delta, z][kTile], in storage type;
   // then per warp A·log2e and the carry ([np]).
   T* Bs = reinterpret_cast<T*>(smem4);
-  T* Cs = Bs + 2 * np * kTile;
-  T* inputs = Cs + 2 * np * kTile + warp * 3 * kTile;
-  float* a2 = reinterpret_cast<float*>(Cs + 2 * np * kTile + a.warps * 3 * kTile) + warp * 2 * np;
+  T* Cs = Bs + kBuffers * np * kTile;
+  T* inputs = Cs + kBuffers * np * kTile + warp * 3 * kTile;
+  float* a2 = reinterpret_cast<float*>(Cs + kBuffers * np * kTile + a.warps * 3 * kTile) + warp * 2 * np;
   float* carry = a2 + np;
 
   const int64_t per_group = a.dim / a.groups;
@@ -179,14 +180,14 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   const int64_t tiles = (L + kTile - 1) / kTile;
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t t0 = tile * kTile;
-    const int buf = static_cast<int>(tile & 1);
+    const int buf = kBuffers == 2 ? static_cast<int>(tile & 1) : 0;
     WaitAsync();
     __syncthreads();
     float uj[K], dt[K], zj[K], yj[K];
     ReadSteps<T, K>(inputs + K * lane, uj);
     ReadSteps<T, K>(inputs + kTile + K * lane, dt);
     if (z) ReadSteps<T, K>(inputs + 2 * kTile + K * lane, zj);
-    if (tile + 1 < tiles) {
+    if (kBuffers == 2 && tile + 1 < tiles) {
       stage(buf ^ 1, t0 + kTile);
       stage_inputs(t0 + kTile);
       CommitAsync();
@@ -254,6 +255,12 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
       if (z) yj[j] *= Silu(zj[j]);
     }
     StoreSteps<T, kVector, K>(y, t0 + K * lane, len, yj);
+    if (kBuffers == 1 && tile + 1 < tiles) {
+      __syncthreads();  // every warp is done with the buffer
+      stage(0, t0 + kTile);
+      stage_inputs(t0 + kTile);
+      CommitAsync();
+    }
   }
 
   if (active && a.final_state) {
@@ -261,9 +268,9 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   }
 }
 
-template <typename T, int K>
+template <typename T, int K, int kBuffers>
 size_t SharedBytes(int states_padded, int warps) {
-  return sizeof(T) * (4 * states_padded + 3 * warps) * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;
+  return sizeof(T) * (2 * kBuffers * states_padded + 3 * warps) * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;
 }
 
 // Channels per block. More share each B/C tile, but when blocks are few the GPU fills unevenly: one SM gets two
@@ -273,15 +280,15 @@ size_t SharedBytes(int states_padded, int warps) {
 // the inputs staged in shared memory 6 warps 6.1 ms in fp32, where 4-warp blocks fit only two to an SM; B1 D2048
 // L4096: 8 warps 0.17 ms, 4 warps 0.27 ms, where 4 needed two rounds). Only blocks whose staging the device allows
 // are counted; false where none is (more states than fit this GPU's shared memory).
-template <typename T, int K, int kMinBlocks>
+template <typename T, int K, int kMinBlocks, int kBuffers>
 bool ChooseWarps(ScanArgs* a, int64_t per_group) {
   const int64_t shared_per_sm = SharedMemoryPerMultiprocessor() - 1024, sms = Multiprocessors();
   int64_t best_cost = 0;
   for (int warps : {8, 6, 4, 2, 1}) {
-    if ((warps > per_group && warps > 1) || SharedBytes<T, K>(a->states_padded, warps) > static_cast<size_t>(SharedMemoryOptIn())) continue;
+    if ((warps > per_group && warps > 1) || SharedBytes<T, K, kBuffers>(a->states_padded, warps) > static_cast<size_t>(SharedMemoryOptIn())) continue;
     const int64_t blocks_per_group = (per_group + warps - 1) / warps;
     const int64_t blocks = a->batch * a->groups * blocks_per_group;
-    const int64_t by_smem = shared_per_sm / (static_cast<int64_t>(SharedBytes<T, K>(a->states_padded, warps)) + 1024);
+    const int64_t by_smem = shared_per_sm / (static_cast<int64_t>(SharedBytes<T, K, kBuffers>(a->states_padded, warps)) + 1024);
     const int64_t resident = std::max<int64_t>(1, std::min<int64_t>(kMinBlocks * kWarps / warps, by_smem));
     const int64_t per_sm = (blocks + sms - 1) / sms;
     const int64_t rounds = (per_sm + resident - 1) / resident;
@@ -295,26 +302,26 @@ bool ChooseWarps(ScanArgs* a, int64_t per_group) {
   return best_cost > 0;
 }
 
-template <typename T, bool kVector, int K, int kGroup, int kMinBlocks>
+template <typename T, bool kVector, int K, int kGroup, int kMinBlocks, int kBuffers>
 ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
-  if (!ChooseWarps<T, K, kMinBlocks>(&args, per_group)) {
+  if (!ChooseWarps<T, K, kMinBlocks, kBuffers>(&args, per_group)) {
     return ls::Fail(LS_UNAVAILABLE, "selectiveScan on this GPU: dstate %lld in %s needs %zu bytes of shared memory per block, "
                     "the device allows %d", static_cast<long long>(args.dstate), sizeof(T) == 2 ? "bfloat16" : "float32",
-                    SharedBytes<T, K>(args.states_padded, 1), SharedMemoryOptIn());
+                    SharedBytes<T, K, kBuffers>(args.states_padded, 1), SharedMemoryOptIn());
   }
-  const size_t smem = SharedBytes<T, K>(args.states_padded, args.warps);
+  const size_t smem = SharedBytes<T, K, kBuffers>(args.states_padded, args.warps);
   static std::once_flag opted_in;
   static cudaError_t opt_in_error = cudaSuccess;
   std::call_once(opted_in, [] {
     // 64 states in float need 128 KiB for the double-buffered B and C tiles and 12 more for the warps' inputs,
     // past the default 48 KiB per block: a block may take what the device allows.
-    opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks>,
+    opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks, kBuffers>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
   });
   LS_CUDA_TRY(opt_in_error, "setting the kernel's shared memory");
   const int64_t blocks = args.batch * args.groups * args.blocks_per_group;
   if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "batch * dim is too large for one launch");
-  SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks><<<static_cast<unsigned>(blocks), args.warps * kLanes, smem, stream>>>(args);
+  SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks, kBuffers><<<static_cast<unsigned>(blocks), args.warps * kLanes, smem, stream>>>(args);
   LS_CUDA_TRY(cudaGetLastError(), "launching the kernel");
   return LS_OK;
 }
@@ -366,14 +373,19 @@ ls_status SelectiveScan(const ls_selective_scan_params& p, void* stream) {
   // registers 0.171 / 0.175; 8 steps with 4 states 0.170 / 0.148 (half the scan's shuffles per step); 8 steps
   // with 8 states (one block per SM) 0.210 / 0.183. 8-step tiles of more than 32 states overflow shared memory (and
   // of more than 16 in float32 where a block may have 99 KB: sm_86, sm_89).
-  const size_t long_tiles = bf16 ? SharedBytes<__nv_bfloat16, 8>(a.states_padded, 1) : SharedBytes<float, 8>(a.states_padded, 1);
-  const bool short_tiles = a.states_padded > 32 || long_tiles > static_cast<size_t>(SharedMemoryOptIn());
+  const size_t limit = static_cast<size_t>(SharedMemoryOptIn());
+  const size_t long_tiles = bf16 ? SharedBytes<__nv_bfloat16, 8, 2>(a.states_padded, 1) : SharedBytes<float, 8, 2>(a.states_padded, 1);
+  const bool short_tiles = a.states_padded > 32 || long_tiles > limit;
   if (short_tiles) {
-    if (bf16) return vector ? Launch<__nv_bfloat16, true, 4, 8, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 4, 8, 2>(a, per_group, s);
-    return vector ? Launch<float, true, 4, 8, 2>(a, per_group, s) : Launch<float, false, 4, 8, 2>(a, per_group, s);
+    if (bf16) return vector ? Launch<__nv_bfloat16, true, 4, 8, 2, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 4, 8, 2, 2>(a, per_group, s);
+    // One buffer where two of 4-step tiles do not fit (float32 past 48 states on 99 KB GPUs).
+    if (SharedBytes<float, 4, 2>(a.states_padded, 1) > limit) {
+      return vector ? Launch<float, true, 4, 8, 2, 1>(a, per_group, s) : Launch<float, false, 4, 8, 2, 1>(a, per_group, s);
+    }
+    return vector ? Launch<float, true, 4, 8, 2, 2>(a, per_group, s) : Launch<float, false, 4, 8, 2, 2>(a, per_group, s);
   }
-  if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 4, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 8, 4, 2>(a, per_group, s);
-  return vector ? Launch<float, true, 8, 4, 2>(a, per_group, s) : Launch<float, false, 8, 4, 2>(a, per_group, s);
+  if (bf16) return vector ? Launch<__nv_bfloat16, true, 8, 4, 2, 2>(a, per_group, s) : Launch<__nv_bfloat16, false, 8, 4, 2, 2>(a, per_group, s);
+  return vector ? Launch<float, true, 8, 4, 2, 2>(a, per_group, s) : Launch<float, false, 8, 4, 2, 2>(a, per_group, s);
 }
 
 }  // namespace
