@@ -2,8 +2,8 @@
  * The cuda backend's delta rule and its step, on a GPU (`npm run test:cuda`; skipped, saying why, where CUDA
  * cannot run): golden cases, random shapes against the native backend (key dims that are and are not multiples of
  * 16, value dims past one block of 32 columns, grouped value heads, long sequences across staging chunks), the
- * chunked form and the recurrence each against it, device tensors, prefill + steps on a device state, a host state
- * updated in place, and the GPU's key_dim limit.
+ * chunked form and the recurrence each against it, inputs past one workspace, device tensors, prefill + steps on
+ * a device state, a host state updated in place, and the GPU's key_dim limit.
  */
 import { describe, expect, test } from 'vitest';
 import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type DeltaRuleParams, type Tensor } from '../../ts/index.node.js';
@@ -126,6 +126,25 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     expectClose('step state', await gpu.toHost(state), reference, 1e-5);
     for (const d of [dq, stepQ, onDevice.o, state, o]) d.dispose();
   });
+
+  run('inputs longer than one workspace (segments, the state carried between them) match native', async () => {
+    // T 20000 at H16 K=V=128: about 310 chunks, more than one 256 MB workspace holds in float32 or bf16 storage.
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const r = rng(95);
+    const [B, T, H, K, V] = [1, 20000, 16, 128, 128];
+    const p: DeltaRuleParams = {
+      q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K]), v: uniform(r, [B, T, H, V]), beta: uniform(r, [B, T, H], 0, 1),
+      g: uniform(r, [B, T, H], -0.2, 0), initialState: uniform(r, [B, H, K, V], -0.5, 0.5), useQkL2Norm: true, returnFinalState: true,
+    };
+    const [out, ref] = await Promise.all([gpu.deltaRule(p), cpu.deltaRule({ ...p, algorithm: 'recurrent' })]);
+    expectClose('float32 o', out.o, ref.o, 1e-4);
+    expectClose('float32 finalState', out.finalState!, ref.finalState!, 1e-4);
+    const bf16 = { ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) };
+    const widened = { ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' as const };
+    const [half, want] = await Promise.all([gpu.deltaRule(bf16), cpu.deltaRule(widened)]);
+    expectClose('bfloat16 o', toFloat32(half.o), want.o, 6e-3);
+    expectClose('bfloat16 finalState', half.finalState!, want.finalState!, 1e-4);
+  }, 60_000);
 
   run('device tensors in and out; prefill then steps on a device state == the whole sequence', async () => {
     const gpu = await backend('cuda');
