@@ -535,7 +535,7 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
     const int64_t blocks = (p.value_dim + block - 1) / block;
     const int workers = ParallelWorkers(heads * blocks, p.threads);
     ScratchBuffers scratch(workers, RecurrentScratchFloats(lanes, block, p.key_dim));
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+    if (ls_status s = scratch.Check()) return s;
     auto task = [&](int64_t i, int worker) {
       if (Cancelled(p.cancel)) return;
       const int64_t head = i / blocks;
@@ -546,7 +546,7 @@ ls_status DeltaRule(const ls_delta_rule_params& p) {
   } else {
     const int workers = ParallelWorkers(heads, p.threads);
     ScratchBuffers scratch(workers, ChunkedScratchFloats(lanes, p.key_dim, p.value_dim, p.chunk_size));
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+    if (ls_status s = scratch.Check()) return s;
     auto task = [&](int64_t head, int worker) {
       if (Cancelled(p.cancel)) return;
       HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, head / p.value_heads, head % p.value_heads, scratch.get(worker));

@@ -292,7 +292,7 @@ ls_status ForEachFftGroup(int32_t threads, const ls_cancel_flag* cancel, int64_t
   const int64_t groups = (channels + lanes - 1) / lanes;
   const int workers = ParallelWorkers(groups, threads);
   ScratchBuffers scratch(workers, FftGroupScratchFloats(*plan, lanes));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+  if (ls_status s = scratch.Check()) return s;
   auto task = [&](int64_t g, int worker) {
     if (Cancelled(cancel)) return;
     const int64_t c0 = g * lanes;
@@ -336,7 +336,7 @@ ls_status FftConv(const ls_fft_conv_params& p) {
     const int64_t tasks = (rows + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
     const int workers = ParallelWorkers(tasks, p.threads);
     ScratchBuffers scratch(workers, p.seqlen + 3 * p.kernel_len);
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+    if (ls_status s = scratch.Check()) return s;
     auto task = [&](int64_t i, int worker) {
       if (Cancelled(p.cancel)) return;
       const int64_t row0 = i * kDirectRowsPerTask;

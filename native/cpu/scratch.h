@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "cpu/status.h"
+
 namespace ls {
 
 // Large blocks (>= 2 MiB) come from a small process-wide cache of recently released blocks, 2 MiB-aligned
@@ -27,6 +29,8 @@ class ScratchBuffers {
   ScratchBuffers& operator=(const ScratchBuffers&) = delete;
 
   bool ok() const { return data_ != nullptr; }
+  // LS_OK, or the out-of-memory status and message every op gives when its scratch could not be had.
+  ls_status Check() const { return ok() ? LS_OK : Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers"); }
   float* get(int worker) const { return data_ + stride_ * worker; }
 
  private:

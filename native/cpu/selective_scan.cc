@@ -332,7 +332,7 @@ ls_status SelectiveScan(const ls_selective_scan_params& p) {
   // All scratch is taken before any output is written, so running out of memory leaves the outputs (and a
   // step's in-place state) untouched.
   ScratchBuffers scratch(workers, ScanScratchFloats(lanes, p.dstate, chunk));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+  if (ls_status s = scratch.Check()) return s;
   auto scan_task = [&](int64_t task, int worker) {
     if (Cancelled(p.cancel)) return;
     const int64_t b = task / tasks_per_batch;

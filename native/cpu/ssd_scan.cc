@@ -509,7 +509,7 @@ ls_status SsdScan(const ls_ssd_scan_params& p) {
     const int64_t tasks = p.batch * p.heads;
     const int workers = ParallelWorkers(tasks, p.threads);
     ScratchBuffers scratch(workers, ChunkedSsdFloats(lanes, p.head_dim, p.dstate, p.chunk_size));
-    if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+    if (ls_status s = scratch.Check()) return s;
     auto task = [&](int64_t i, int worker) {
       if (!Cancelled(p.cancel)) HWY_DYNAMIC_DISPATCH(ChunkedHead)(p, i / p.heads, i % p.heads, scratch.get(worker));
     };
@@ -521,7 +521,7 @@ ls_status SsdScan(const ls_ssd_scan_params& p) {
   const int64_t tasks = p.batch * ranges;
   const int workers = ParallelWorkers(tasks, p.threads);
   ScratchBuffers scratch(workers, RecurrentSsdFloats(lanes, p.head_dim, p.dstate, heads));
-  if (!scratch.ok()) return Fail(LS_OUT_OF_MEMORY, "out of memory for scratch buffers");
+  if (ls_status s = scratch.Check()) return s;
   auto task = [&](int64_t i, int worker) {
     if (Cancelled(p.cancel)) return;
     const int64_t h0 = i % ranges * heads;

@@ -67,7 +67,7 @@ class DeviceScratch {
   }
   DeviceScratch(const DeviceScratch&) = delete;
   DeviceScratch& operator=(const DeviceScratch&) = delete;
-  ls_status Allocate(int64_t bytes, const char* what) { return AllocateAsync(&pointer_, bytes, stream_, what); }
+  ls_status Allocate(int64_t bytes) { return AllocateAsync(&pointer_, bytes, stream_, "allocating device scratch"); }
   template <typename T>
   T* get() const {
     return static_cast<T*>(pointer_);

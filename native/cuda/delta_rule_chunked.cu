@@ -917,14 +917,13 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   });
   LS_CUDA_TRY(opt_in_error, "deltaRule");
 
-  constexpr const char* kWhat = "allocating device scratch";
   DeviceScratch workspace(stream), temporary_state(stream);
-  if (ls_status s = workspace.Allocate(heads * per_segment * RecordBytes<T>(Kp, Vp), kWhat)) return s;
+  if (ls_status s = workspace.Allocate(heads * per_segment * RecordBytes<T>(Kp, Vp))) return s;
   WorkspaceOf<T> w;
   Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp);
   float* state = p.final_state;
   if (!state && per_segment < chunks) {  // the state must outlive a segment
-    if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim, kWhat)) return s;
+    if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
     state = temporary_state.get<float>();
   }
   const ChunkArgs<T> a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),

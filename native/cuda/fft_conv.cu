@@ -538,8 +538,6 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   return status;
 }
 
-constexpr const char* kScratchWhat = "fft_conv: allocating device scratch";
-
 ls_status CheckLength(int64_t seqlen, int64_t kernel_len) {
   if (Log2(FftConvSize(seqlen, kernel_len)) > kLogMaxN) {
     return ls::Fail(LS_INVALID_ARGUMENT, "on the GPU, seqlen + kernel_len - 1 must be <= 2^%d, got %lld", kLogMaxN,
@@ -567,7 +565,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline && FusedFits(2 << log_n);
   const bool per_chunk = !spectrum && p.batch == 1 && !fused;
   if (!spectrum && !inline_filters && !per_chunk) {
-    if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n, kScratchWhat)) return s;
+    if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n)) return s;
     if (ls_status s = Spectrum(k, log_n, spectrum_scratch.get<float2>(), stream)) return s;
     spectrum = spectrum_scratch.get<float2>();
   }
@@ -595,7 +593,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   const int64_t by_blocks = (kMinChunkBlocks + passes.ColumnBlocks(1) - 1) / passes.ColumnBlocks(1);
   int64_t chunk = by_bytes > by_blocks ? by_bytes : by_blocks;
   chunk = chunk > items ? items : chunk;
-  if (ls_status s = rows_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * n * chunk * buffers, kScratchWhat)) return s;
+  if (ls_status s = rows_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * n * chunk * buffers)) return s;
   float2* T = rows_scratch.get<float2>();
   float2* chunk_spectrum = T + n * chunk;
   for (int64_t item0 = 0; item0 < items; item0 += chunk) {

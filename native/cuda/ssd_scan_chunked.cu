@@ -331,9 +331,8 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   });
   LS_CUDA_TRY(opt_in_error, "ssdScan");
 
-  constexpr const char* kWhat = "allocating device scratch";
   DeviceScratch workspace(stream), temporary_state(stream);
-  if (ls_status s = workspace.Allocate(chunk_bytes * per_segment, kWhat)) return s;
+  if (ls_status s = workspace.Allocate(chunk_bytes * per_segment)) return s;
   SsdWorkspace w;
   w.gamma = workspace.get<double>();
   w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);

@@ -40,7 +40,7 @@ inline ls_status CarriedState(const ls_ssd_scan_params& p, bool several_segments
   state = p.final_state;
   if (!state && several_segments) {
     const int64_t floats = p.batch * p.heads * p.head_dim * p.dstate;
-    if (ls_status s = temporary.Allocate(sizeof(float) * floats, "allocating device scratch")) return s;
+    if (ls_status s = temporary.Allocate(sizeof(float) * floats)) return s;
     state = temporary.get<float>();
   }
   return LS_OK;
