@@ -108,19 +108,6 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
   // nothing non-finite appears in them.
   memset(scratch, 0, sizeof(float) * ScanScratchFloats(lanes, N, chunk));
 
-  for (int64_t i = 0; i < nl; ++i) {
-    const int64_t d = d0 + i;
-    for (int64_t n = 0; n < N; ++n) {
-      const float a = p.A[d * N + n];
-      // The decay is computed as 2^(dt * A*log2(e)), so A is scaled once here.
-      a_buf[n * lanes + i] = a * kLog2E;
-      // FastExp2 does not propagate NaN; a NaN in A would make every exp(dt*A) NaN and with it h from the first
-      // step on, so starting h at NaN gives the same result (NaN * decay stays NaN).
-      h_buf[n * lanes + i] = a != a ? a : p.initial_state ? p.initial_state[(b * p.dim + d) * N + n] : 0.0f;
-    }
-    bias_buf[i] = p.delta_bias ? p.delta_bias[d] : 0.0f;
-    skip_buf[i] = p.D ? p.D[d] : 0.0f;
-  }
   // With softplus, dt >= 0; if this block's A is <= 0 too, every exp(dt * A) is a decay (the common case:
   // trained Mamba models have A = -exp(A_log)). Then a chunk whose largest dt keeps dt * |A| * log2(e) within
   // 126 needs no clamp at all (the exp's arguments stay in [-126, 0]): checked per chunk from the block's largest
@@ -128,10 +115,21 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
   const bool softplus = p.delta_softplus != 0;
   bool decays_only = softplus;
   float largest_rate = 0.0f;  // max |A| * log2(e) over the block
-  for (int64_t i = 0; i < nl * N && decays_only; ++i) {
-    decays_only = p.A[d0 * N + i] <= 0.0f;
-    const float rate = -p.A[d0 * N + i] * kLog2E;
-    if (rate > largest_rate) largest_rate = rate;
+  for (int64_t i = 0; i < nl; ++i) {
+    const int64_t d = d0 + i;
+    for (int64_t n = 0; n < N; ++n) {
+      const float a = p.A[d * N + n];
+      // The decay is computed as 2^(dt * A*log2(e)), so A is scaled once here.
+      const float rate = a * kLog2E;
+      a_buf[n * lanes + i] = rate;
+      if (!(a <= 0.0f)) decays_only = false;  // NaN too
+      if (-rate > largest_rate) largest_rate = -rate;
+      // FastExp2 does not propagate NaN; a NaN in A would make every exp(dt*A) NaN and with it h from the first
+      // step on, so starting h at NaN gives the same result (NaN * decay stays NaN).
+      h_buf[n * lanes + i] = a != a ? a : p.initial_state ? p.initial_state[(b * p.dim + d) * N + n] : 0.0f;
+    }
+    bias_buf[i] = p.delta_bias ? p.delta_bias[d] : 0.0f;
+    skip_buf[i] = p.D ? p.D[d] : 0.0f;
   }
   const V bias = hn::Load(df, bias_buf);
   const V skip = hn::Load(df, skip_buf);
@@ -161,7 +159,8 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
     // 2. The recurrence, kStates states per pass (h in registers across the chunk).
     const float* B_g = p.B + b * p.B_strides.batch + g * N * p.B_strides.row + t0;
     const float* C_g = p.C + b * p.C_strides.batch + g * N * p.C_strides.row + t0;
-    // A NaN dt fails this test (so the chunk keeps the clamps); it reaches h through dt * u either way.
+    // A NaN dt may or may not win the Max above (its NaN rule differs by target); either way it reaches h through
+    // dt * u, and an unclamped exp of it is NaN too.
     const bool in_range = decays_only && hn::GetLane(hn::MaxOfLanes(df, largest_dt)) * largest_rate <= 126.0f;
     int64_t n = 0;
     for (; n + kStates <= N; n += kStates) {

@@ -173,9 +173,13 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
     }
   };
 
-  stage(0, 0);
-  stage_inputs(0);
-  CommitAsync();
+  // A tile's staging as one cp.async group: the block's B and C into buffer `buffer`, this warp's inputs.
+  auto stage_tile = [&](int buffer, int64_t t) {
+    stage(buffer, t);
+    stage_inputs(t);
+    CommitAsync();
+  };
+  stage_tile(0, 0);
 
   const int64_t tiles = (L + kTile - 1) / kTile;
   for (int64_t tile = 0; tile < tiles; ++tile) {
@@ -187,11 +191,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
     ReadSteps<T, K>(inputs + K * lane, uj);
     ReadSteps<T, K>(inputs + kTile + K * lane, dt);
     if (z) ReadSteps<T, K>(inputs + 2 * kTile + K * lane, zj);
-    if (kBuffers == 2 && tile + 1 < tiles) {
-      stage(buf ^ 1, t0 + kTile);
-      stage_inputs(t0 + kTile);
-      CommitAsync();
-    }
+    if (kBuffers == 2 && tile + 1 < tiles) stage_tile(buf ^ 1, t0 + kTile);
 
     float dtu[K];
 #pragma unroll
@@ -257,9 +257,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
     StoreSteps<T, kVector, K>(y, t0 + K * lane, len, yj);
     if (kBuffers == 1 && tile + 1 < tiles) {
       __syncthreads();  // every warp is done with the buffer
-      stage(0, t0 + kTile);
-      stage_inputs(t0 + kTile);
-      CommitAsync();
+      stage_tile(0, t0 + kTile);
     }
   }
 
