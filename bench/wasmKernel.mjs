@@ -3,11 +3,11 @@
 // and out of the heap.
 const dist = new URL('../wasm/dist/', import.meta.url);
 
-/** The one-thread module in Node (reads the .wasm from disk). */
-export async function loadWasmModule() {
+/** The one-thread module `name` ('longseq' or 'longseq-relaxed') in Node (reads the .wasm from disk). */
+export async function loadWasmModule(name = 'longseq') {
   const { readFileSync } = await import('node:fs');
-  const { default: createModule } = await import(new URL('longseq.mjs', dist).href);
-  return createModule({ wasmBinary: readFileSync(new URL('longseq.wasm', dist)) });
+  const { default: createModule } = await import(new URL(`${name}.mjs`, dist).href);
+  return createModule({ wasmBinary: readFileSync(new URL(`${name}.wasm`, dist)) });
 }
 
 /** The module `name` ('longseq' or 'longseq-threads') in a page. */

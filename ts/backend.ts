@@ -321,9 +321,10 @@ export interface InitOptions {
   /** The bytes of longseq.wasm, for hosts that load it themselves. */
   wasmBinary?: ArrayBuffer | Uint8Array;
   /**
-   * Which WASM build: 'relaxed' has fused multiply-adds (relaxed SIMD: Chrome and Edge 114+, Node with
-   * --experimental-wasm-relaxed-simd), 20-30% faster; 'simd128' runs on every engine with WebAssembly SIMD.
-   * Default: 'relaxed' where the engine has it. Ignored with wasmBinary (the bytes are one build or the other).
+   * Which WASM build: 'relaxed' has fused multiply-adds (relaxed SIMD: Chrome and Edge 114+, Node 20+), 20-30%
+   * faster; 'simd128' runs on every engine with WebAssembly SIMD. Default: 'relaxed' where the engine has it. In
+   * Node 20, whose V8 has it behind --experimental-wasm-relaxed-simd, init() turns that flag on unless this is
+   * 'simd128'. Ignored with wasmBinary (the bytes are one build or the other).
    */
   wasmSimd?: 'relaxed' | 'simd128';
 }

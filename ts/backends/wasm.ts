@@ -4,7 +4,7 @@
  * where SharedArrayBuffer is allowed (a page served crossOriginIsolated, i.e. with COOP/COEP headers), as tfjs and
  * onnxruntime-web do, unless init({ threads: 1 }) asks for one thread. Each has a relaxed-SIMD twin,
  * longseq[-threads]-relaxed.{mjs,wasm}, whose multiply-adds are fused (f32x4.relaxed_madd), taken where the engine
- * validates that instruction unless init({ wasmSimd: 'simd128' }). Each .wasm needs its own JS glue (the
+ * validates that instruction (in Node 20 after turning it on, see index.node.ts) unless init({ wasmSimd: 'simd128' }). Each .wasm needs its own JS glue (the
  * threaded glue holds addresses in the module's data).
  *
  * Each call copies its inputs into the module's heap, runs the kernel, copies the outputs out and frees the
@@ -45,17 +45,27 @@ const RELAXED_PROBE = new Uint8Array([
   0xfd, 0x85, 0x02, 0x1a, 0x0b, // f32x4.relaxed_madd, drop, end
 ]);
 
-/** The engine runs relaxed SIMD (checked once). */
-let relaxedSupported: boolean | undefined;
+/** The engine runs relaxed SIMD now (checked each time: a host may turn it on, see EnableRelaxedSimd). */
 export function hasRelaxedSimd(): boolean {
-  if (relaxedSupported === undefined) {
-    try {
-      relaxedSupported = WebAssembly.validate(RELAXED_PROBE);
-    } catch {
-      relaxedSupported = false;
-    }
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
   }
-  return relaxedSupported;
+}
+
+/**
+ * Turns on relaxed SIMD where the engine has it behind a flag; the Node entry passes one (Node 20). Called only
+ * when the engine lacks it and the caller has not asked for the SIMD128 build.
+ */
+export type EnableRelaxedSimd = () => void;
+
+/** Whether the relaxed-SIMD build can run here, turning it on through `enable` first where that is allowed. */
+function relaxedSimdFor(options: InitOptions, enable: EnableRelaxedSimd | undefined): boolean {
+  if (hasRelaxedSimd()) return true;
+  if (options.wasmSimd === 'simd128' || !enable) return false;
+  enable();
+  return hasRelaxedSimd();
 }
 
 /** Reads the .wasm bytes; Node's entry passes one that reads files, browsers fetch. */
@@ -92,8 +102,8 @@ function buildOf(bytes: Uint8Array, where: string): Build {
   } catch (e) {
     const hint = hasRelaxedSimd()
       ? ''
-      : '; a relaxed-SIMD build (longseq[-threads]-relaxed.wasm) needs Chrome or Edge 114+ (Node: ' +
-        '--experimental-wasm-relaxed-simd): pass longseq.wasm or longseq-threads.wasm';
+      : '; a relaxed-SIMD build (longseq[-threads]-relaxed.wasm) needs Chrome or Edge 114+ or Node 20+: ' +
+        'pass longseq.wasm or longseq-threads.wasm';
     throw new Error(`${where} does not compile on this engine (${(e as Error).message})${hint}`);
   }
   const threads = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
@@ -105,16 +115,21 @@ function buildOf(bytes: Uint8Array, where: string): Build {
   return relaxed ? `${variant}-relaxed` : variant;
 }
 
-/** Which build, and where its .wasm is; no build where only the bytes can tell (a caller's bytes or .wasm file). */
-function locate(options: InitOptions): { build?: Build; url?: URL } {
+/**
+ * Which build, and where its .wasm is; no build where only the bytes can tell (a caller's bytes or .wasm file).
+ * Unless wasmSimd is 'simd128', relaxed SIMD is first turned on where the host can (`enable`), so that a caller's
+ * relaxed-SIMD bytes compile too.
+ */
+function locate(options: InitOptions, enable: EnableRelaxedSimd | undefined): { build?: Build; url?: URL } {
+  const relaxedRuns = relaxedSimdFor(options, enable);
   if (options.wasmBinary) return {};
-  if (options.wasmSimd === 'relaxed' && !hasRelaxedSimd()) {
+  if (options.wasmSimd === 'relaxed' && !relaxedRuns) {
     throw new Error(
-      "init({ wasmSimd: 'relaxed' }): this engine has no relaxed SIMD (Chrome and Edge 114+; Node needs " +
-        '--experimental-wasm-relaxed-simd); leave wasmSimd out to take the build it runs',
+      "init({ wasmSimd: 'relaxed' }): this engine has no relaxed SIMD (Chrome and Edge 114+, Node " +
+        '20+); leave wasmSimd out to take the build it runs',
     );
   }
-  const relaxed = options.wasmSimd === 'relaxed' || (options.wasmSimd === undefined && hasRelaxedSimd());
+  const relaxed = options.wasmSimd === 'relaxed' || (options.wasmSimd === undefined && relaxedRuns);
   const variant: Variant = threadsAllowed() && (options.threads === undefined || options.threads > 1) ? 'threads' : 'single';
   const build: Build = relaxed ? `${variant}-relaxed` : variant;
   if (options.wasmPath) {
@@ -146,8 +161,8 @@ interface Loaded {
   threaded: boolean;
 }
 
-async function instantiate(options: InitOptions, readBinary: ReadBinary): Promise<Loaded> {
-  const located = locate(options);
+async function instantiate(options: InitOptions, readBinary: ReadBinary, enable?: EnableRelaxedSimd): Promise<Loaded> {
+  const located = locate(options, enable);
   let bytes: Uint8Array;
   let where: string;
   if (options.wasmBinary) {
@@ -170,14 +185,14 @@ async function instantiate(options: InitOptions, readBinary: ReadBinary): Promis
 /** The one module instance per source and build, shared by every backend object that uses it. */
 const modules = new Map<string, Promise<Loaded>>();
 
-function loadModule(options: InitOptions, readBinary: ReadBinary): Promise<Loaded> {
+function loadModule(options: InitOptions, readBinary: ReadBinary, enable?: EnableRelaxedSimd): Promise<Loaded> {
   // A caller's own bytes get their own instance; paths share one per path and build.
-  if (options.wasmBinary) return instantiate(options, readBinary);
-  const { url } = locate(options);
+  if (options.wasmBinary) return instantiate(options, readBinary, enable);
+  const { url } = locate(options, enable);
   const key = url!.href;
   let module = modules.get(key);
   if (!module) {
-    module = instantiate(options, readBinary);
+    module = instantiate(options, readBinary, enable);
     modules.set(key, module);
     module.catch(() => modules.delete(key));
   }
@@ -445,11 +460,11 @@ class WasmBackend implements Backend {
   }
 }
 
-export function createWasmLoader(readBinary: ReadBinary = fetchBinary): BackendLoader {
+export function createWasmLoader(readBinary: ReadBinary = fetchBinary, enableRelaxedSimd?: EnableRelaxedSimd): BackendLoader {
   return {
     name: 'wasm',
     async load(options: InitOptions) {
-      const { module, threaded } = await loadModule(options, readBinary);
+      const { module, threaded } = await loadModule(options, readBinary, enableRelaxedSimd);
       return new WasmBackend(module, threaded, options);
     },
   };
