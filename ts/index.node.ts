@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
+import * as v8 from 'node:v8';
 import { createEntry } from './longseq.js';
 import { jsLoader } from './backends/js.js';
 import { nativeLoader } from './backends/native.js';
@@ -24,7 +24,11 @@ const readBinary = async (url: URL): Promise<Uint8Array> =>
  * test project runs every op's tests on that build in Node 20. init({ wasmSimd: 'simd128' }) leaves the flag off.
  */
 function enableRelaxedSimd(): void {
-  if (process.versions.node.split('.')[0] === '20') setFlagsFromString('--experimental-wasm-relaxed-simd');
+  // Only in Node itself (Bun and Deno report a Node version too, and stub node:v8).
+  const { versions } = process as { versions: NodeJS.ProcessVersions & { bun?: string; deno?: string } };
+  if (versions.node.split('.')[0] === '20' && !versions.bun && !versions.deno) {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  }
 }
 
 /**
