@@ -4,8 +4,8 @@
  * where SharedArrayBuffer is allowed (a page served crossOriginIsolated, i.e. with COOP/COEP headers), as tfjs and
  * onnxruntime-web do, unless init({ threads: 1 }) asks for one thread. Each has a relaxed-SIMD twin,
  * longseq[-threads]-relaxed.{mjs,wasm}, whose multiply-adds are fused (f32x4.relaxed_madd), taken where the engine
- * validates that instruction (in Node 20 after turning it on, see index.node.ts) unless init({ wasmSimd: 'simd128' }). Each .wasm needs its own JS glue (the
- * threaded glue holds addresses in the module's data).
+ * validates that instruction (in Node 20 after turning it on, see index.node.ts) unless init({ wasmSimd: 'simd128' }).
+ * Each .wasm needs its own JS glue (the threaded glue holds addresses in the module's data).
  *
  * Each call copies its inputs into the module's heap, runs the kernel, copies the outputs out and frees the
  * heap memory again. The files are found next to this JS through `new URL(..., import.meta.url)`, which bundlers
@@ -125,8 +125,8 @@ function locate(options: InitOptions, enable: EnableRelaxedSimd | undefined): { 
   if (options.wasmBinary) return {};
   if (options.wasmSimd === 'relaxed' && !relaxedRuns) {
     throw new Error(
-      "init({ wasmSimd: 'relaxed' }): this engine has no relaxed SIMD (Chrome and Edge 114+, Node " +
-        '20+); leave wasmSimd out to take the build it runs',
+      "init({ wasmSimd: 'relaxed' }): this engine has no relaxed SIMD (Chrome and Edge 114+, Node 20+); " +
+        'leave wasmSimd out to take the build it runs',
     );
   }
   const relaxed = options.wasmSimd === 'relaxed' || (options.wasmSimd === undefined && relaxedRuns);
