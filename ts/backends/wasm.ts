@@ -115,12 +115,18 @@ function buildOf(bytes: Uint8Array, where: string): Build {
   return relaxed ? `${variant}-relaxed` : variant;
 }
 
+/** A build and where its .wasm is (see locate). */
+interface Located {
+  build?: Build;
+  url?: URL;
+}
+
 /**
  * Which build, and where its .wasm is; no build where only the bytes can tell (a caller's bytes or .wasm file).
  * Unless wasmSimd is 'simd128', relaxed SIMD is first turned on where the host can (`enable`), so that a caller's
  * relaxed-SIMD bytes compile too.
  */
-function locate(options: InitOptions, enable: EnableRelaxedSimd | undefined): { build?: Build; url?: URL } {
+function locate(options: InitOptions, enable: EnableRelaxedSimd | undefined): Located {
   const relaxedRuns = relaxedSimdFor(options, enable);
   if (options.wasmBinary) return {};
   if (options.wasmSimd === 'relaxed' && !relaxedRuns) {
@@ -161,8 +167,7 @@ interface Loaded {
   threaded: boolean;
 }
 
-async function instantiate(options: InitOptions, readBinary: ReadBinary, enable?: EnableRelaxedSimd): Promise<Loaded> {
-  const located = locate(options, enable);
+async function instantiate(options: InitOptions, located: Located, readBinary: ReadBinary): Promise<Loaded> {
   let bytes: Uint8Array;
   let where: string;
   if (options.wasmBinary) {
@@ -186,13 +191,13 @@ async function instantiate(options: InitOptions, readBinary: ReadBinary, enable?
 const modules = new Map<string, Promise<Loaded>>();
 
 function loadModule(options: InitOptions, readBinary: ReadBinary, enable?: EnableRelaxedSimd): Promise<Loaded> {
+  const located = locate(options, enable);
   // A caller's own bytes get their own instance; paths share one per path and build.
-  if (options.wasmBinary) return instantiate(options, readBinary, enable);
-  const { url } = locate(options, enable);
-  const key = url!.href;
+  if (options.wasmBinary) return instantiate(options, located, readBinary);
+  const key = located.url!.href;
   let module = modules.get(key);
   if (!module) {
-    module = instantiate(options, readBinary, enable);
+    module = instantiate(options, located, readBinary);
     modules.set(key, module);
     module.catch(() => modules.delete(key));
   }
