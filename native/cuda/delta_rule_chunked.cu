@@ -8,10 +8,10 @@
 //    queries, the cumulative log-decays gamma, A = strictly-lower(beta_t e^(gamma_t - gamma_s) k_t . k_s),
 //    T = (I + A)^-1 in blocks of 16 (Invert), W = T diag(beta e^gamma) K,
 //    U = T diag(beta) V, the causal P = (scale Q K^T) . e^(gamma_t - gamma_s), Qg = scale e^gamma Q and
-//    Kg = e^(gamma_last - gamma) K, into a workspace.
+//    Kg = e^(gamma_last - gamma) K, into a workspace, W, Qg, Kg and P laid out as the state kernel keeps them.
 //  - StateKernel, per (batch, value head, 32, 16 or 8 state columns: as many blocks as fill the GPU), chunk after
 //    chunk with the state's K x columns slice in shared memory: V' = U - W S, O = Qg S + P V',
-//    S <- e^gamma_last S + Kg^T V'.
+//    S <- e^gamma_last S + Kg^T V', the next chunk's matrices arriving by bulk copies under the products.
 // Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
 // holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
 // buffer (or a temporary one), each block reading and writing only its own slice.
@@ -54,9 +54,11 @@ struct ChunkArgs {
 };
 
 // One segment's chunks, each (batch, value head, chunk) a record at index bh * chunks + chunk.
+// Each record's matrices ("set") are laid out as StateKernel keeps them in shared memory, padded rows included
+// (FloatSet), so that two bulk copies stage them: W and Qg, then Kg and P. (Staged by 16-byte cp.async pieces instead,
+// 56 per thread and chunk at 8 state columns, the float32 walk was 1.1-1.4x slower on an H200: BENCHMARKS.md.)
 struct Workspace {
-  float *W, *Qg, *Kg;  // [kC][Kp] each
-  float* P;            // [kC][kC]
+  float* sets;         // [FloatSet::floats]
   float* U;            // [kC][Vp]
   float* decay;        // e^gamma_last
   int64_t chunks;
@@ -80,6 +82,15 @@ __host__ __device__ constexpr int ColumnStride(int Kp) { return Kp + 8; }
 constexpr int kAStride = kC + 4;     // A and P
 constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps Invert's accesses to distinct banks
 constexpr int kVbStride = kValueBlock + 8;
+// A chunk's float32 set: W [kC][RowStride], Qg [kC][RowStride], Kg [kC][ColumnStride], P [kC][kAStride].
+struct FloatSet {
+  int Kp;
+  __host__ __device__ constexpr explicit FloatSet(int kp) : Kp(kp) {}
+  __host__ __device__ constexpr int q() const { return kC * RowStride(Kp); }
+  __host__ __device__ constexpr int k() const { return 2 * kC * RowStride(Kp); }
+  __host__ __device__ constexpr int p() const { return k() + kC * ColumnStride(Kp); }
+  __host__ __device__ constexpr int floats() const { return p() + kC * kAStride; }
+};
 // bf16 rows in PrepareKernelBf16 (T's parts and v's blocks, kC = kValueBlock wide): 16 bytes past a multiple of
 // 128, so the 8 rows an ldmatrix reads fall on distinct banks; and its staged width of q and k, a power of two.
 constexpr int kTb = kC + 8;
@@ -134,7 +145,7 @@ size_t StateSharedBf16(int Kp, int columns) {
 }
 
 size_t StateShared(int Kp, int columns) {
-  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns));
+  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns)) + 2 * sizeof(uint64_t);
 }
 
 // The kernels' shared memory for storage T (float32 or bf16).
@@ -271,7 +282,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
-  float* P = w.P + record * kC * kC;
+  float* const set = w.sets + record * FloatSet(Kp).floats();
+  float* P = set + FloatSet(Kp).p();
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float products[2][2][4] = {};
@@ -287,17 +299,17 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
         const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
         const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) : 0.f;
         As[t * kAStride + s] = s < t ? beta[t] * decay * gk[m][e] : 0.f;
-        P[t * kC + s] = decay * qk[m][e];
+        P[t * kAStride + s] = decay * qk[m][e];
       }
     }
   }
-  float* Qg = w.Qg + record * kC * Kp;
-  float* Kg = w.Kg + record * kC * Kp;
+  float* Qg = set + FloatSet(Kp).q();
+  float* Kg = set + FloatSet(Kp).k();
   for (int t = warp; t < kC; t += kThreads / 32) {
     const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
     for (int i = lane; i < Kp; i += 32) {
-      Qg[t * Kp + i] = to_query * qs[t * rs + i];
-      Kg[t * Kp + i] = to_last * ks[t * rs + i];
+      Qg[t * rs + i] = to_query * qs[t * rs + i];
+      Kg[t * ColumnStride(Kp) + i] = to_last * ks[t * rs + i];
     }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
@@ -311,7 +323,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   __syncthreads();
 
   // W = T kb: row tile r0 needs T's columns up to r0 + 16 only (T is lower triangular).
-  float* W = w.W + record * kC * Kp;
+  float* W = set;
   for (int unit = warp; unit < 4 * (Kp / 16); unit += kThreads / 32) {
     const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
     float acc[2][4] = {};
@@ -319,7 +331,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) W[(r0 + TileRow(e)) * Kp + c0 + TileColumn(m, e)] = acc[m][e];
+      for (int e = 0; e < 4; ++e) W[(r0 + TileRow(e)) * rs + c0 + TileColumn(m, e)] = acc[m][e];
     }
   }
   // U = T diag(beta) V, kValueBlock columns at a time (the padding columns up to Vp are zero).
@@ -529,6 +541,8 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   float* Ps = Ks + kC * cs;         // [kC][kAStride]
   float* Vs = Ps + kC * kAStride;   // [kC][kSStride] V'
   float* Ss = Vs + kC * kSStride;   // [Kp][kSStride] the state's slice
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + Kp * kSStride);  // [2] W and Qg; Kg and P
+  static_assert(FloatSet(Kp).k() == 2 * kC * rs && FloatSet(Kp).p() - FloatSet(Kp).k() == kC * cs, "StateKernel: the set's layout");
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int column0 = blockIdx.x % groups * kCols;
   const int64_t state_at = bh * K * V + column0;
@@ -539,24 +553,19 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   }
   // Phase one's tile: rows r0.. of V' and O, columns c0.. c0 + 7 of the slice.
   const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;
-  // The copies run under the products: W and Qg of the next chunk during phase two, Kg and P during phase one.
-  // Groups are committed in the order WQ(0), KP(0), WQ(1), KP(1), ..., an empty group past the last chunk.
+  // The copies run under the products: W and Qg of the next chunk during phase two, Kg and P during phase one; one
+  // bulk copy each (each waited for with the parity of its chunk).
+  constexpr FloatSet kSet(Kp);
   const auto stage_wq = [&](int64_t chunk) {
-    if (chunk < w.chunks) {
-      const int64_t record = bh * w.chunks + chunk;
-      StageRows(Ws, rs, w.W + record * kC * Kp, Kp, kC, kC, Kp, Kp);
-      StageRows(Qs, rs, w.Qg + record * kC * Kp, Kp, kC, kC, Kp, Kp);
-    }
-    CommitCopies();
+    if (chunk < w.chunks) BulkStage(Ws, w.sets + (bh * w.chunks + chunk) * kSet.floats(), sizeof(float) * kSet.k(), landed);
   };
   const auto stage_kp = [&](int64_t chunk) {
     if (chunk < w.chunks) {
-      const int64_t record = bh * w.chunks + chunk;
-      StageRows(Ks, cs, w.Kg + record * kC * Kp, Kp, kC, kC, Kp, Kp);
-      StageRows(Ps, kAStride, w.P + record * kC * kC, kC, kC, kC, kC, kC);
+      BulkStage(Ks, w.sets + (bh * w.chunks + chunk) * kSet.floats() + kSet.k(), sizeof(float) * (kSet.floats() - kSet.k()), landed + 1);
     }
-    CommitCopies();
   };
+  if (threadIdx.x < 2) InitBulkBarrier(landed + threadIdx.x);
+  __syncthreads();
   stage_wq(0);
   stage_kp(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
@@ -567,7 +576,7 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 #pragma unroll
     for (int e = 0; e < 4; ++e) u[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
     const float decay = w.decay[record];
-    WaitCopies<1>();  // W and Qg of this chunk
+    WaitBulkStage(landed, static_cast<uint32_t>(chunk & 1));  // W and Qg of this chunk
     __syncthreads();
 
     // V' = U - W S and O = Qg S.
@@ -579,7 +588,7 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
     for (int e = 0; e < 4; ++e) Vs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = u[e] - products[0][0][e];
     __syncthreads();
     stage_wq(chunk + 1);
-    WaitCopies<1>();  // Kg and P of this chunk
+    WaitBulkStage(landed + 1, static_cast<uint32_t>(chunk & 1));  // Kg and P of this chunk
     __syncthreads();
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
@@ -855,11 +864,10 @@ StateKernelFunctionBf16 StateKernelBf16For(int Kp, int columns) {
 template <typename T>
 int64_t RecordBytes(int Kp, int Vp) {
   const int64_t tail = 4 * (kC * Vp + 1);  // U and the decay, float32 in both
-  return sizeof(T) == 2 ? 2 * SetLayout(Kp).elements() + tail : 4 * (3 * kC * Kp + kC * kC) + tail;
+  return sizeof(T) == 2 ? 2 * SetLayout(Kp).elements() + tail : 4 * FloatSet(Kp).floats() + tail;
 }
 void Carve(Workspace& w, void* base, int64_t records, int Kp, int Vp) {
-  w.W = static_cast<float*>(base), w.Qg = w.W + records * kC * Kp, w.Kg = w.Qg + records * kC * Kp;
-  w.P = w.Kg + records * kC * Kp, w.U = w.P + records * kC * kC, w.decay = w.U + records * kC * Vp;
+  w.sets = static_cast<float*>(base), w.U = w.sets + records * FloatSet(Kp).floats(), w.decay = w.U + records * kC * Vp;
 }
 void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp) {
   w.sets = static_cast<__nv_bfloat16*>(base);
