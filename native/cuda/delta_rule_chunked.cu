@@ -282,8 +282,9 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
-  float* const set = w.sets + record * FloatSet(Kp).floats();
-  float* P = set + FloatSet(Kp).p();
+  const FloatSet layout(Kp);
+  float* const set = w.sets + record * layout.floats();
+  float* P = set + layout.p();
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float products[2][2][4] = {};
@@ -303,13 +304,13 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
       }
     }
   }
-  float* Qg = set + FloatSet(Kp).q();
-  float* Kg = set + FloatSet(Kp).k();
+  float* Qg = set + layout.q();
+  float* Kg = set + layout.k();
   for (int t = warp; t < kC; t += kThreads / 32) {
     const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
     for (int i = lane; i < Kp; i += 32) {
       Qg[t * rs + i] = to_query * qs[t * rs + i];
-      Kg[t * ColumnStride(Kp) + i] = to_last * ks[t * rs + i];
+      Kg[t * cs + i] = to_last * ks[t * rs + i];
     }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
@@ -542,7 +543,8 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   float* Vs = Ps + kC * kAStride;   // [kC][kSStride] V'
   float* Ss = Vs + kC * kSStride;   // [Kp][kSStride] the state's slice
   uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + Kp * kSStride);  // [2] W and Qg; Kg and P
-  static_assert(FloatSet(Kp).k() == 2 * kC * rs && FloatSet(Kp).p() - FloatSet(Kp).k() == kC * cs, "StateKernel: the set's layout");
+  constexpr FloatSet kSet(Kp);
+  static_assert(kSet.k() == 2 * kC * rs && kSet.p() - kSet.k() == kC * cs, "StateKernel: the set's layout");
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int column0 = blockIdx.x % groups * kCols;
   const int64_t state_at = bh * K * V + column0;
@@ -555,7 +557,6 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;
   // The copies run under the products: W and Qg of the next chunk during phase two, Kg and P during phase one; one
   // bulk copy each (each waited for with the parity of its chunk).
-  constexpr FloatSet kSet(Kp);
   const auto stage_wq = [&](int64_t chunk) {
     if (chunk < w.chunks) BulkStage(Ws, w.sets + (bh * w.chunks + chunk) * kSet.floats(), sizeof(float) * kSet.k(), landed);
   };
