@@ -57,8 +57,14 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // States advanced together through a chunk: they share the loads of dt and dt*u and the load and store of y.
 // Measured (B1 D1536 N16 L4096, one thread, M elements/s): AVX-512 1 -> 4 states 223 -> 230;
-// WASM (V8, 16 xmm registers, so 4 states spill some) 1 / 2 / 4 states: 49 / 55 / 57.
+// WASM (V8, 16 xmm registers, so 4 states spill some) 1 / 2 / 4 states: 49 / 55 / 57. In the relaxed-SIMD build
+// (fused multiply-adds) 3 states beat 4 by 1-5% (fastest of interleaved runs, V8 in Node 20: 55.3-58.7 ms against
+// 57.0-61.4); in the SIMD128 build they tie, so it keeps 4.
+#if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
+constexpr int64_t kStates = 3;
+#else
 constexpr int64_t kStates = 4;
+#endif
 
 // Advances K states (their A*log2(e) and h rows in a_buf and h_buf, [K][lanes]) through tc steps, adding
 // their contributions C_t[n] * h_t[n] to y_buf. B and C point at the first state's row; rows are `*_row` apart.
@@ -178,9 +184,15 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
       }
     }
     for (; n < N; ++n) {
-      ScanStates<1, ExpDomain::kAny>(df, tc, lanes, B_g + n * p.B_strides.row, p.B_strides.row,
-                                     C_g + n * p.C_strides.row, p.C_strides.row, a_buf + n * lanes,
-                                     h_buf + n * lanes, dt_buf, du_buf, y_buf);
+      const float* Bn = B_g + n * p.B_strides.row;
+      const float* Cn = C_g + n * p.C_strides.row;
+      if (in_range) {
+        ScanStates<1, ExpDomain::kInRange>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row,
+                                           a_buf + n * lanes, h_buf + n * lanes, dt_buf, du_buf, y_buf);
+      } else {
+        ScanStates<1, ExpDomain::kAny>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row, a_buf + n * lanes,
+                                       h_buf + n * lanes, dt_buf, du_buf, y_buf);
+      }
     }
 
     // 3. z gate: y *= z * sigmoid(z); then transpose out.
