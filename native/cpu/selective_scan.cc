@@ -58,10 +58,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 // States advanced together through a chunk: they share the loads of dt and dt*u and the load and store of y.
 // Measured (B1 D1536 N16 L4096, one thread, M elements/s): AVX-512 1 -> 4 states 223 -> 230;
 // WASM (V8, 16 xmm registers, so 4 states spill some) 1 / 2 / 4 states: 49 / 55 / 57. In the relaxed-SIMD build
-// (fused multiply-adds) 3 states beat 4 by 1-5% (fastest of interleaved runs, V8 in Node 20: 55.3-58.7 ms against
-// 57.0-61.4); in the SIMD128 build they tie, so it keeps 4.
+// (fused multiply-adds) fewer states are faster: fastest of interleaved runs (V8 in Node 20), 3 states beat 4 by 1-5%
+// in seven comparisons (55.3-58.7 ms against 57.0-61.4), and 2 states beat 3 by 0-2% in eight of nine; in the SIMD128
+// build 3 and 4 tie, so it keeps 4.
 #if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
-constexpr int64_t kStates = 3;
+constexpr int64_t kStates = 2;
 #else
 constexpr int64_t kStates = 4;
 #endif
