@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "cpu/scratch.h"
 #include "cpu/selective_scan.h"
 #include "cpu/status.h"
@@ -169,32 +171,25 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
     // A NaN dt may or may not win the Max above (its NaN rule differs by target); either way it reaches h through
     // dt * u, and an unclamped exp of it is NaN too.
     const bool in_range = decays_only && hn::GetLane(hn::MaxOfLanes(df, largest_dt)) * largest_rate <= 126.0f;
-    int64_t n = 0;
-    for (; n + kStates <= N; n += kStates) {
+    // One pass of K states from state n, in the most that is known of this chunk's exp arguments.
+    const auto pass = [&](auto states, int64_t n) {
+      constexpr int K = decltype(states)::value;
       const float* Bn = B_g + n * p.B_strides.row;
       const float* Cn = C_g + n * p.C_strides.row;
       if (in_range) {
-        ScanStates<kStates, ExpDomain::kInRange>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row,
-                                                 a_buf + n * lanes, h_buf + n * lanes, dt_buf, du_buf, y_buf);
+        ScanStates<K, ExpDomain::kInRange>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row, a_buf + n * lanes,
+                                           h_buf + n * lanes, dt_buf, du_buf, y_buf);
       } else if (decays_only) {
-        ScanStates<kStates, ExpDomain::kDecay>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row,
-                                               a_buf + n * lanes, h_buf + n * lanes, dt_buf, du_buf, y_buf);
+        ScanStates<K, ExpDomain::kDecay>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row, a_buf + n * lanes,
+                                         h_buf + n * lanes, dt_buf, du_buf, y_buf);
       } else {
-        ScanStates<kStates, ExpDomain::kAny>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row,
-                                             a_buf + n * lanes, h_buf + n * lanes, dt_buf, du_buf, y_buf);
-      }
-    }
-    for (; n < N; ++n) {
-      const float* Bn = B_g + n * p.B_strides.row;
-      const float* Cn = C_g + n * p.C_strides.row;
-      if (in_range) {
-        ScanStates<1, ExpDomain::kInRange>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row,
-                                           a_buf + n * lanes, h_buf + n * lanes, dt_buf, du_buf, y_buf);
-      } else {
-        ScanStates<1, ExpDomain::kAny>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row, a_buf + n * lanes,
+        ScanStates<K, ExpDomain::kAny>(df, tc, lanes, Bn, p.B_strides.row, Cn, p.C_strides.row, a_buf + n * lanes,
                                        h_buf + n * lanes, dt_buf, du_buf, y_buf);
       }
-    }
+    };
+    int64_t n = 0;
+    for (; n + kStates <= N; n += kStates) pass(std::integral_constant<int, kStates>(), n);
+    for (; n < N; ++n) pass(std::integral_constant<int, 1>(), n);
 
     // 3. z gate: y *= z * sigmoid(z); then transpose out.
     if (z_row) {
