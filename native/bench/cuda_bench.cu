@@ -39,6 +39,11 @@ namespace {
 // A failed accuracy check is printed where it happens and fails the run at its end, so one run on the device
 // shows every failing case rather than the first (CUDA and API errors still stop it at once).
 bool g_check_failed = false;
+// The word a check line ends with; a failed check is recorded for the run's exit status.
+const char* Verdict(bool ok) {
+  if (!ok) g_check_failed = true;
+  return ok ? "ok" : "FAILED";
+}
 
 struct DeviceLimits {
   double copy_gbps;  // device-to-device copy, bytes read + written
@@ -271,8 +276,7 @@ void BenchScanCase(const ScanCase& s, int32_t storage, double min_seconds, const
     const double ey = RelL2(y, want_y), ef = RelL2(fs, want_fs);
     const double tolerance = storage == LS_BFLOAT16 ? 1e-2 : 1e-4;  // bf16: y itself is rounded to 8 bits
     printf("check %-34s y rel L2 %.2e, final state %.2e  %s\n", config, ey, ef,
-           ey <= tolerance && ef <= 1e-4 ? "ok" : "FAILED");
-    if (!(ey <= tolerance && ef <= 1e-4)) g_check_failed = true;
+           Verdict(ey <= tolerance && ef <= 1e-4));
     p.initial_state = nullptr;
     p.final_state = nullptr;
   }
@@ -381,8 +385,7 @@ void BenchStepCase(int64_t batch, int64_t dim, int64_t dstate, int32_t storage, 
     const double ey = RelL2(Download(y, bd, storage), want_y);
     const double es_ = RelL2(Download(state, bdn, LS_FLOAT32), want_state);
     const double tolerance = storage == LS_BFLOAT16 ? 1e-2 : 1e-4;
-    printf("check %-34s y rel L2 %.2e, state %.2e  %s\n", config, ey, es_, ey <= tolerance && es_ <= 1e-4 ? "ok" : "FAILED");
-    if (!(ey <= tolerance && es_ <= 1e-4)) g_check_failed = true;
+    printf("check %-34s y rel L2 %.2e, state %.2e  %s\n", config, ey, es_, Verdict(ey <= tolerance && es_ <= 1e-4));
   }
   const double one_ms = TimeEvents([&](int) { CHECK_LS(ls_selective_scan_step_cuda(&p, nullptr)); }, 200);
   // 100 steps captured in a graph: the launch gaps disappear, leaving the kernel's own time.
@@ -499,8 +502,7 @@ void BenchConvCase(int64_t batch, int64_t dim, int64_t seqlen, int64_t width, bo
     const double ey1 = RelL2(Download(dy, batch * dim, LS_FLOAT32), want_y1);
     const double es1 = RelL2(Download(dstate, states, LS_FLOAT32), want_state);
     const bool ok = ey <= 1e-5 && es <= 1e-7 && ey1 <= 1e-5 && es1 <= 1e-7;
-    printf("check %-34s y %.2e, final state %.2e, step y %.2e, state %.2e  %s\n", config, ey, es, ey1, es1, ok ? "ok" : "FAILED");
-    if (!ok) g_check_failed = true;
+    printf("check %-34s y %.2e, final state %.2e, step y %.2e, state %.2e  %s\n", config, ey, es, ey1, es1, Verdict(ok));
     CHECK_CUDA(cudaFree(dx1));
   }
   p.initial_state = nullptr;
@@ -583,8 +585,7 @@ void BenchFftConvCase(int64_t batch, int64_t channels, int64_t seqlen, int64_t k
     const double e = RelL2(got, want), ep = RelL2(got_plan, got);
     // bfloat16 y: the CPU's float32 result against the GPU's rounded one (half an ulp of 2^-8 each)
     const bool ok = storage == LS_BFLOAT16 ? e <= 4e-3 && ep <= 4e-3 : e <= 2e-5 && ep <= 1e-6;
-    printf("check %-34s y %.2e against the CPU, plan %.2e against the plain call  %s\n", config, e, ep, ok ? "ok" : "FAILED");
-    if (!ok) g_check_failed = true;
+    printf("check %-34s y %.2e against the CPU, plan %.2e against the plain call  %s\n", config, e, ep, Verdict(ok));
   }
   int64_t n = 2;
   while (n < seqlen + kernel_len - 1) n *= 2;
@@ -684,8 +685,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
     // The chunked form sums in another order (3xTF32 products, a triangular inverse): DESIGN's float32 bound.
     const double tolerance = algorithm == LS_DELTA_RECURRENT || seqlen == 1 ? 1e-5 : 1e-4;
     const double tolerance_o = storage == LS_BFLOAT16 ? 4e-3 : tolerance;
-    bool ok = eo <= tolerance_o && es <= tolerance;
-    printf("check %-40s o %.2e, final state %.2e  %s\n", config, eo, es, ok ? "ok" : "FAILED");
+    printf("check %-40s o %.2e, final state %.2e  %s\n", config, eo, es, Verdict(eo <= tolerance_o && es <= tolerance));
     if (seqlen == 1) {  // the step entry from there, on the GPU and the CPU
       ls_delta_rule_step_params sp = StepOf(p, static_cast<float*>(state));
       CHECK_LS(ls_delta_rule_step_cuda(&sp, nullptr));
@@ -695,10 +695,9 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
       sc.g = hg.data(), sc.o = want_o.data(), sc.storage = LS_FLOAT32;
       CHECK_LS(ls_delta_rule_step_cpu(&sc));
       const double so = RelL2(Download(o, nv, storage), rounded(want_o)), ss = RelL2(Download(state, ns, LS_FLOAT32), want_s);
-      ok = ok && so <= (storage == LS_BFLOAT16 ? 4e-3 : 1e-5) && ss <= 1e-5;
-      printf("check %-40s step o %.2e, state %.2e  %s\n", config, so, ss, ok ? "ok" : "FAILED");
+      printf("check %-40s step o %.2e, state %.2e  %s\n", config, so, ss,
+             Verdict(so <= (storage == LS_BFLOAT16 ? 4e-3 : 1e-5) && ss <= 1e-5));
     }
-    if (!ok) g_check_failed = true;
   }
   p.initial_state = nullptr;
   p.final_state = static_cast<float*>(state);
@@ -797,8 +796,7 @@ void BenchSsdCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t head_dim
     const double bound = algorithm == LS_SSD_RECURRENT ? 1e-5 : 1e-4;
     const double bound_y = storage == LS_BFLOAT16 ? 6e-3 : bound;
     printf("check %-34s y rel L2 %.2e (bf16 rounding alone %.2e), final state %.2e  %s\n", config, ey,
-           storage == LS_BFLOAT16 ? RelL2(rounded_y, want_y) : 0.0, es, ey <= bound_y && es <= bound ? "ok" : "FAILED");
-    if (!(ey <= bound_y && es <= bound)) g_check_failed = true;
+           storage == LS_BFLOAT16 ? RelL2(rounded_y, want_y) : 0.0, es, Verdict(ey <= bound_y && es <= bound));
   }
   p.initial_state = nullptr;
   p.final_state = nullptr;
