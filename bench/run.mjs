@@ -19,6 +19,7 @@ import { cases as ssdScanCases } from './cases/ssdScan.mjs';
 import { cases as linearCases } from './cases/linear.mjs';
 import { benchInBrowser } from './browser.mjs';
 import { loadWasmModule, prepare } from './wasmKernel.mjs';
+import { interleavedRatios } from './interleaved.mjs';
 import { measureLimits } from './limits.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,6 +38,10 @@ const write = !argv.includes('--no-write');
 const progress = (...m) => process.stderr.write(`${m.join(' ')}\n`);
 
 const ALL_CASES = [...selectiveScanCases, ...ssdScanCases, ...deltaRuleCases, ...causalConv1dCases, ...fftConvCases, ...linearCases].filter((c) => !onlyOp || c.op.startsWith(onlyOp));
+// The shapes of the issues' WASM/native goals (one thread): timed in Chromium, and side by side with native.
+const GOAL_CASES = [['selectiveScan', 'B1 D1536 N16 L4096'], ['deltaRule recurrent', 'B1 H8 K=V=128 T4096'],
+  ['causalConv1d', 'B1 D1536 L4096 W4'], ['fftConv', 'B1 H64 L131072'], ['ssdScan recurrent', 'B1 L4096 H32 P64 N128'],
+].filter(([op]) => !onlyOp || op.startsWith(onlyOp));
 // Inputs are rotated through this many bytes so consecutive runs do not find them in the caches.
 const ROTATE_BYTES = 256 << 20;
 
@@ -156,14 +161,17 @@ async function main() {
   }
 
   const wasmBackend = backends.find((ls) => ls.backend === 'wasm');
+  const ratios = [];
   if (wasmBackend) {
     // The build the wasm backend took (relaxed SIMD: Node turns it on), and the plain SIMD128 build that engines
     // without relaxed SIMD run, as the Chromium rows do.
     const relaxed = wasmBackend.description.includes('relaxed-SIMD');
     const builds = relaxed ? [['C API', 'longseq-relaxed'], ['C API SIMD128', 'longseq']] : [['C API', 'longseq']];
+    const modules = [];
     for (const [via, name] of builds) {
       progress(`wasm module ${name} at its C entry points (inputs already in the heap)...`);
       const m = await loadWasmModule(name);
+      modules.push([name === 'longseq-relaxed' ? 'relaxed SIMD' : 'SIMD128', m]);
       for (const c of ALL_CASES) {
         const kernel = prepare(m, c, c.make(1000));
         if (!kernel) continue;
@@ -173,17 +181,19 @@ async function main() {
           flops: c.flops, bytes: c.bytes, ...t }, limits));
       }
     }
+    if (existsSync(benchBinary) && (!onlyBackend || onlyBackend === 'wasm')) {
+      progress('wasm against native, one thread, at the C entry points, run side by side...');
+      const goals = GOAL_CASES.map(([op, config]) => ALL_CASES.find((c) => c.op === op && c.config === config)).filter(Boolean);
+      ratios.push(...await interleavedRatios(benchBinary, goals, modules, { progress }));
+      for (const r of ratios) progress(`  ${r.op} ${r.config}, ${r.build}: ${r.ratio.toFixed(2)}× native`);
+    }
   }
 
   if (!onlyBackend || onlyBackend === 'wasm') {
     // One configuration per op family, one thread against the threaded build, in a real page.
-    // The shapes of the issues' wasm/native goals.
-    const browserCases = [['selectiveScan', 'B1 D1536 N16 L4096'], ['deltaRule recurrent', 'B1 H8 K=V=128 T4096'],
-      ['causalConv1d', 'B1 D1536 L4096 W4'], ['fftConv', 'B1 H64 L131072'], ['ssdScan recurrent', 'B1 L4096 H32 P64 N128'],
-    ].filter(([op]) => !onlyOp || op.startsWith(onlyOp));
-    if (browserCases.length > 0) {
+    if (GOAL_CASES.length > 0) {
       progress('the wasm backend in headless Chromium (crossOriginIsolated: one thread and the threaded build)...');
-      const browserRows = await benchInBrowser(root, browserCases, minSeconds);
+      const browserRows = await benchInBrowser(root, GOAL_CASES, minSeconds);
       if (!browserRows) progress('  (Chromium not installed: skipped)');
       for (const r of browserRows ?? []) rows.push(row({ ...r, backend: 'wasm' }, limits));
     }
@@ -199,22 +209,40 @@ async function main() {
 
   console.log(`\nlongseq bench — ${date} — ${cpu}, ${os.cpus().length} hardware threads, SIMD ${limits?.simdTarget ?? '?'}\n`);
   console.log(table(rows));
+  if (ratios.length > 0) console.log(`\n${ratioTable(ratios)}`);
 
   if (write) {
     mkdirSync(join(root, 'bench', 'results'), { recursive: true });
     const file = join(root, 'bench', 'results', `${date}.json`);
     // A partial run (--op, --backend) updates its rows in the day's file and keeps the others.
     const key = (r) => [r.via, r.backend, r.op, r.config, r.threads].join('|');
-    const fresh = new Map(rows.map((r) => [key(r), r]));
-    const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).rows : [];
-    const merged = previous.map((r) => fresh.get(key(r)) ?? r);
-    const seen = new Set(previous.map(key));
-    merged.push(...rows.filter((r) => !seen.has(key(r))));
-    const result = { date, cpu, hardwareThreads: os.cpus().length, node: process.versions.node, limits, rows: merged };
+    const before = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+    const result = { date, cpu, hardwareThreads: os.cpus().length, node: process.versions.node, limits,
+      rows: mergeRows(before.rows ?? [], rows, key),
+      ratios: mergeRows(before.ratios ?? [], ratios, (r) => [r.op, r.config, r.build].join('|')) };
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     updateBenchmarksMd(result);
     progress(`\nwrote ${file} and BENCHMARKS.md`);
   }
+}
+
+// The previous rows with those of `fresh` in their place, then fresh's new ones.
+function mergeRows(previous, fresh, key) {
+  const byKey = new Map(fresh.map((r) => [key(r), r]));
+  const seen = new Set(previous.map(key));
+  return [...previous.map((r) => byKey.get(key(r)) ?? r), ...fresh.filter((r) => !seen.has(key(r)))];
+}
+
+function ratioTable(ratios) {
+  const lines = ['WASM / native, one thread, at the C entry points, run side by side (bench/interleaved.mjs): per round, the ' +
+    'median of a few native runs, then of each WASM build; medians over the rounds.', '',
+  '| op | config | WASM build | rounds | native ms | WASM ms | WASM / native speed (median of rounds) | range |',
+  '|---|---|---|---:|---:|---:|---:|---|'];
+  for (const r of ratios) {
+    lines.push(`| ${r.op} | ${r.config} | ${r.build} | ${r.rounds} | ${r.nativeMs.toFixed(2)} | ${r.wasmMs.toFixed(2)} | ` +
+      `**${r.ratio.toFixed(2)}×** | ${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)} |`);
+  }
+  return lines.join('\n');
 }
 
 // Replaces the generated section of BENCHMARKS.md (between the markers), leaving the hand-written text alone.
@@ -234,6 +262,7 @@ function updateBenchmarksMd(result) {
       : 'Machine limits: not measured (native bench binary not built).',
     '',
     table(result.rows),
+    ...(result.ratios?.length ? ['', ratioTable(result.ratios)] : []),
     end,
   ].join('\n');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${begin}\n${end}\n`;

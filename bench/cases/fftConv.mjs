@@ -15,6 +15,7 @@ function convCase(H, L, withPlan) {
   return {
     op: withPlan ? 'fftConv plan.run' : 'fftConv',
     config: `B1 H${H} L${L}`,
+    nativeConfig: `B1 H${H} L${L} Lk${L}`,  // longseq-bench names the kernel's length too
     elements: H * L,
     flops: H * ((withPlan ? 2 : 3) * 2.5 * n * Math.log2(n) + 3 * n),
     bytes: 8 * H * L,

@@ -2,10 +2,17 @@
 // the machine's own limits, measured first.
 //
 //   longseq-bench [--backend cpu|cuda] [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] [--limits]
+//                 [--case "OP CONFIG" [--interleave]]
 //
 // --backend cuda runs the CUDA cases instead (cuda_bench.cu): CUDA-event timing against the card's limits.
 // --threads 0 (default) runs each case with 1 thread and with all hardware threads. --limits measures and
-// prints only the machine's limits (as JSON with --json), for the JS bench runner.
+// prints only the machine's limits (as JSON with --json), for the JS bench runner. --case runs the one case whose
+// op and config, joined by a space, are this string (e.g. "selectiveScan B1 D1536 N16 L4096").
+// --interleave (with --case, for bench/interleaved.mjs): after its warm-up the case prints "ready", then for each
+// line k > 0 read from stdin runs k times and prints the times in ms on one line; 0 or the end of stdin ends it.
+// This lets another process alternate its own runs with ours run by run, so that both see the same spells of this
+// shared machine's speed: their ratio is then read from pairs of runs taken side by side.
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,23 +42,85 @@ int RotationCopies(double bytes) {
   return std::max(1, std::min(8, static_cast<int>(target / std::max(bytes, 1.0)) + 1));
 }
 
+namespace {
+std::string g_case;        // --case: the one case to run ("" = all)
+bool g_interleave = false;  // --interleave: runs on request from stdin
+
+double TimeOne(const std::function<void(int)>& run, int copy) {
+  const auto start = std::chrono::steady_clock::now();
+  run(copy);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// --interleave: serves runs as stdin asks for them (see the top of this file); returns every time taken.
+std::vector<double> ServeRuns(const std::function<void(int)>& run, int copies) {
+  std::vector<double> times;
+  printf("ready\n");
+  fflush(stdout);
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    const int k = atoi(line);
+    if (k <= 0) break;
+    for (int i = 0; i < k; ++i) {
+      times.push_back(TimeOne(run, static_cast<int>(times.size() % copies)));
+      printf(i + 1 < k ? "%.4f " : "%.4f\n", times.back());
+    }
+    fflush(stdout);
+  }
+  return times;
+}
+}  // namespace
+
+bool Selected(const std::string& op, const std::string& config) {
+  return g_case.empty() || g_case == op + " " + config;
+}
+
+std::string Format(const char* format, ...) {
+  char text[128];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(text, sizeof text, format, args);
+  va_end(args);
+  return text;
+}
+
 void Time(const std::function<void(int)>& run, int copies, double min_seconds, int min_runs, double* median_ms,
           double* min_ms, int* runs) {
   run(0);  // warm-up: page faults, thread pool start
   std::vector<double> times;
+  if (g_interleave) {
+    times = ServeRuns(run, copies);
+    if (times.empty()) times.push_back(TimeOne(run, 0));
+    min_runs = 0;
+    min_seconds = 0;
+  }
   const auto begin = std::chrono::steady_clock::now();
-  for (int i = 0;; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run(i % copies);
-    const auto end = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-    const double total = std::chrono::duration<double>(end - begin).count();
-    if (static_cast<int>(times.size()) >= min_runs && total >= min_seconds) break;
+  while (static_cast<int>(times.size()) < min_runs ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() < min_seconds) {
+    times.push_back(TimeOne(run, static_cast<int>(times.size() % copies)));
   }
   std::sort(times.begin(), times.end());
   *median_ms = times[times.size() / 2];
   *min_ms = times.front();
   *runs = static_cast<int>(times.size());
+}
+
+// --threads N: N; 0: one thread, then every hardware thread.
+std::vector<int> ThreadCounts(int threads) {
+  if (threads > 0) return {threads};
+  if (ls_hardware_threads() > 1) return {1, ls_hardware_threads()};
+  return {1};
+}
+
+void RunCases(const std::vector<int>& thread_counts, const std::string& only, double min_seconds,
+              std::vector<Result>* results) {
+  for (int t : thread_counts) {
+    if (only.empty() || only == "selectiveScan") BenchSelectiveScan(t, min_seconds, results);
+    if (only.empty() || only == "deltaRule") BenchDeltaRule(t, min_seconds, results);
+    if (only.empty() || only == "causalConv1d") BenchCausalConv1d(t, min_seconds, results);
+    if (only.empty() || only == "fftConv") BenchFftConv(t, min_seconds, results);
+    if (only.empty() || only == "ssdScan") BenchSsdScan(t, min_seconds, results);
+  }
 }
 
 }  // namespace ls_bench
@@ -74,6 +143,10 @@ int main(int argc, char** argv) {
       only = argv[++i];
     } else if (arg == "--json" && has_value) {
       json_path = argv[++i];
+    } else if (arg == "--case" && has_value) {
+      g_case = argv[++i];
+    } else if (arg == "--interleave") {
+      g_interleave = true;
     } else if (arg == "--limits") {
       limits_only = true;
     } else if (arg == "--backend" && has_value && (strcmp(argv[i + 1], "cpu") == 0 || strcmp(argv[i + 1], "cuda") == 0)) {
@@ -81,9 +154,14 @@ int main(int argc, char** argv) {
     } else {
       fprintf(stderr,
               "usage: longseq-bench [--backend cpu|cuda] [--threads N] [--min-time SECONDS] [--op NAME] [--json FILE] "
-              "[--limits]\n");
+              "[--limits] [--case \"OP CONFIG\" [--interleave]]\n");
       return 2;
     }
+  }
+
+  if (g_interleave && (g_case.empty() || cuda)) {
+    fprintf(stderr, "--interleave needs --case and the cpu backend\n");
+    return 2;
   }
 
   if (cuda) {
@@ -110,6 +188,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (g_interleave) {  // stdout carries only the runs asked for
+    std::vector<Result> results;
+    RunCases(ThreadCounts(threads), only, min_seconds, &results);
+    return 0;
+  }
+
   fprintf(stderr, "measuring machine limits...\n");
   const Limits limits = MeasureLimits();
   printf("machine: %d hardware threads, SIMD %s\n", ls_hardware_threads(), limits.simd_target.c_str());
@@ -120,20 +204,8 @@ int main(int argc, char** argv) {
 
   std::vector<Result> results;
   if (!limits_only) {
-    std::vector<int> thread_counts;
-    if (threads > 0) {
-      thread_counts.push_back(threads);
-    } else {
-      thread_counts.push_back(1);
-      if (ls_hardware_threads() > 1) thread_counts.push_back(ls_hardware_threads());
-    }
-    for (int t : thread_counts) {
-      if (only.empty() || only == "selectiveScan") BenchSelectiveScan(t, min_seconds, &results);
-      if (only.empty() || only == "deltaRule") BenchDeltaRule(t, min_seconds, &results);
-      if (only.empty() || only == "causalConv1d") BenchCausalConv1d(t, min_seconds, &results);
-      if (only.empty() || only == "fftConv") BenchFftConv(t, min_seconds, &results);
-      if (only.empty() || only == "ssdScan") BenchSsdScan(t, min_seconds, &results);
-    }
+    const std::vector<int> thread_counts = ThreadCounts(threads);
+    RunCases(thread_counts, only, min_seconds, &results);
 
     printf("%-20s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
     for (const Result& r : results) {

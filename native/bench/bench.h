@@ -39,8 +39,15 @@ std::vector<float> RandomFloats(int64_t n, float lo, float hi, uint64_t seed);
 // How many copies of an input set of `bytes` to rotate through so the working set exceeds the caches.
 int RotationCopies(double bytes);
 
+// --case: whether the case `op` at `config` is to run. Each case asks before it makes its inputs.
+bool Selected(const std::string& op, const std::string& config);
+
+// printf into a std::string (for case configs).
+std::string Format(const char* format, ...);
+
 // Runs `run(copy)` (copy cycles through [0, copies)) until `min_seconds` have passed and at least
-// `min_runs` runs were made, after one warm-up; returns the median and minimum in milliseconds.
+// `min_runs` runs were made, after one warm-up; returns the median and minimum in milliseconds. With
+// --interleave, the runs are those stdin asks for instead (see bench.cc).
 void Time(const std::function<void(int)>& run, int copies, double min_seconds, int min_runs, double* median_ms,
           double* min_ms, int* runs);
 

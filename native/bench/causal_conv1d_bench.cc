@@ -9,6 +9,7 @@ namespace ls_bench {
 
 void BenchCausalConv1d(int threads, double min_seconds, std::vector<Result>* results) {
   const int64_t B = 1, D = 1536, L = 4096, W = 4;
+  if (!Selected("causalConv1d", "B1 D1536 L4096 W4")) return;
   const int64_t n = B * D * L;
   const double bytes = 8.0 * n;
   const int copies = RotationCopies(bytes);

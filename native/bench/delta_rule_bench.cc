@@ -15,6 +15,9 @@ constexpr int64_t kChunk = 64;
 
 void BenchRule(int64_t T, int64_t H, int64_t K, int64_t V, int algorithm, int threads, double min_seconds,
                std::vector<Result>* results) {
+  const std::string op = algorithm == LS_DELTA_CHUNKED ? "deltaRule chunked" : "deltaRule recurrent";
+  const std::string config = Format("B1 H%lld K=V=%lld T%lld", (long long)H, (long long)K, (long long)T);
+  if (!Selected(op, config)) return;
   const int64_t B = 1;
   const int64_t qk = B * T * H * K, vo = B * T * H * V, bh = B * T * H;
   const double bytes = 4.0 * (2 * qk + 2 * vo + 2 * bh);
@@ -46,9 +49,7 @@ void BenchRule(int64_t T, int64_t H, int64_t K, int64_t V, int algorithm, int th
   p.final_state = final_state.data();
 
   Result r;
-  r.op = algorithm == LS_DELTA_CHUNKED ? "deltaRule chunked" : "deltaRule recurrent";
-  char config[64];
-  snprintf(config, sizeof config, "B1 H%lld K=V=%lld T%lld", (long long)H, (long long)K, (long long)T);
+  r.op = op;
   r.config = config;
   r.threads = threads;
   r.elements = static_cast<double>(bh);
@@ -74,6 +75,8 @@ void BenchRule(int64_t T, int64_t H, int64_t K, int64_t V, int algorithm, int th
 
 void BenchStep(int64_t B, int64_t H, int64_t K, int64_t V, int threads, double min_seconds,
                std::vector<Result>* results) {
+  const std::string config = Format("B%lld H%lld K=V=%lld", (long long)B, (long long)H, (long long)K);
+  if (!Selected("deltaRuleStep", config)) return;
   const int64_t state_size = B * H * K * V;
   const double bytes = 8.0 * state_size + 4.0 * B * H * (2 * K + 2 * V + 2);
   const int copies = RotationCopies(bytes);
@@ -100,8 +103,6 @@ void BenchStep(int64_t B, int64_t H, int64_t K, int64_t V, int threads, double m
 
   Result r;
   r.op = "deltaRuleStep";
-  char config[64];
-  snprintf(config, sizeof config, "B%lld H%lld K=V=%lld", (long long)B, (long long)H, (long long)K);
   r.config = config;
   r.threads = threads;
   r.elements = static_cast<double>(B * H);

@@ -13,6 +13,9 @@ namespace {
 
 void BenchConv(int64_t H, int64_t L, int64_t Lk, bool with_plan, int algorithm, int threads, double min_seconds,
                std::vector<Result>* results) {
+  const std::string op = algorithm == LS_FFT_CONV_DIRECT ? "fftConv direct" : with_plan ? "fftConv plan.run" : "fftConv";
+  const std::string config = Format("B1 H%lld L%lld Lk%lld", (long long)H, (long long)L, (long long)Lk);
+  if (!Selected(op, config)) return;
   const int64_t B = 1, n = B * H * L;
   const double bytes = 8.0 * n;
   const int copies = RotationCopies(bytes);
@@ -47,9 +50,7 @@ void BenchConv(int64_t H, int64_t L, int64_t Lk, bool with_plan, int algorithm, 
   int64_t fft = 2;
   while (fft < L + Lk - 1) fft *= 2;
   Result r;
-  r.op = algorithm == LS_FFT_CONV_DIRECT ? "fftConv direct" : with_plan ? "fftConv plan.run" : "fftConv";
-  char config[64];
-  snprintf(config, sizeof config, "B1 H%lld L%lld Lk%lld", (long long)H, (long long)L, (long long)Lk);
+  r.op = op;
   r.config = config;
   r.threads = threads;
   r.elements = static_cast<double>(n);

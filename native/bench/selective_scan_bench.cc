@@ -17,6 +17,9 @@ struct ScanShape {
 };
 
 void BenchScan(const ScanShape& s, int threads, double min_seconds, std::vector<Result>* results) {
+  const std::string config = Format("B%lld D%lld N%lld L%lld", (long long)s.batch, (long long)s.dim,
+                                    (long long)s.dstate, (long long)s.seqlen);
+  if (!Selected("selectiveScan", config)) return;
   const int64_t bdl = s.batch * s.dim * s.seqlen, bnl = s.batch * s.dstate * s.seqlen;
   const double bytes = 16.0 * bdl + 8.0 * bnl;
   const int copies = RotationCopies(bytes);
@@ -56,9 +59,6 @@ void BenchScan(const ScanShape& s, int threads, double min_seconds, std::vector<
 
   Result r;
   r.op = "selectiveScan";
-  char config[64];
-  snprintf(config, sizeof config, "B%lld D%lld N%lld L%lld", (long long)s.batch, (long long)s.dim,
-           (long long)s.dstate, (long long)s.seqlen);
   r.config = config;
   r.threads = threads;
   r.elements = static_cast<double>(bdl);
@@ -81,6 +81,8 @@ void BenchScan(const ScanShape& s, int threads, double min_seconds, std::vector<
 
 void BenchStep(int64_t batch, int64_t dim, int64_t dstate, int threads, double min_seconds,
                std::vector<Result>* results) {
+  const std::string config = Format("B%lld D%lld N%lld", (long long)batch, (long long)dim, (long long)dstate);
+  if (!Selected("selectiveScanStep", config)) return;
   const int64_t bd = batch * dim, bdn = bd * dstate;
   const double bytes = 8.0 * bdn + 16.0 * bd + 8.0 * batch * dstate;  // state read + written dominates
   const int copies = RotationCopies(bytes);
@@ -110,8 +112,6 @@ void BenchStep(int64_t batch, int64_t dim, int64_t dstate, int threads, double m
 
   Result r;
   r.op = "selectiveScanStep";
-  char config[64];
-  snprintf(config, sizeof config, "B%lld D%lld N%lld", (long long)batch, (long long)dim, (long long)dstate);
   r.config = config;
   r.threads = threads;
   r.elements = static_cast<double>(bd);

@@ -12,6 +12,10 @@ namespace {
 
 void BenchSsd(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int algorithm, int threads, double min_seconds,
               std::vector<Result>* results) {
+  const std::string op = algorithm == LS_SSD_CHUNKED ? "ssdScan chunked" : "ssdScan recurrent";
+  const std::string config =
+      Format("B%lld L%lld H%lld P%lld N%lld", (long long)B, (long long)L, (long long)H, (long long)P, (long long)N);
+  if (!Selected(op, config)) return;
   const int64_t xs = B * L * H * P, bn = B * L * N;
   const double bytes = 12.0 * xs + 4.0 * (B * L * H + 2 * bn);
   const int copies = RotationCopies(bytes);
@@ -46,10 +50,7 @@ void BenchSsd(int64_t B, int64_t L, int64_t H, int64_t P, int64_t N, int algorit
   p.algorithm = algorithm;
   p.y = y.data();
   Result r;
-  r.op = algorithm == LS_SSD_CHUNKED ? "ssdScan chunked" : "ssdScan recurrent";
-  char config[64];
-  snprintf(config, sizeof config, "B%lld L%lld H%lld P%lld N%lld", (long long)B, (long long)L, (long long)H, (long long)P,
-           (long long)N);
+  r.op = op;
   r.config = config;
   r.threads = threads;
   r.elements = static_cast<double>(B * L * H);

@@ -1,0 +1,46 @@
+/**
+ * The bench's side-by-side measurement of WASM against native (bench/interleaved.mjs and longseq-bench's
+ * --case / --interleave): the protocol works and its errors are usage errors. Times are not checked here.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { expect, test } from 'vitest';
+
+const binary = new URL('../build/Release/longseq-bench', import.meta.url).pathname;
+const built = existsSync(binary) && existsSync(new URL('../wasm/dist/longseq.wasm', import.meta.url));
+const causalConv = 'causalConv1d B1 D1536 L4096 W4';
+
+test.skipIf(!existsSync(binary))('longseq-bench --interleave serves the runs stdin asks for, and nothing else', () => {
+  const out = spawnSync(binary, ['--threads', '1', '--op', 'causalConv1d', '--case', causalConv, '--interleave'], {
+    input: '2\n1\n0\n',
+    encoding: 'utf8',
+  });
+  expect(out.status, out.stderr).toBe(0);
+  const lines = out.stdout.trim().split('\n');
+  expect(lines[0]).toBe('ready');
+  expect(lines.slice(1).map((l) => l.split(' ').length)).toEqual([2, 1]);
+  for (const ms of lines.slice(1).join(' ').split(' ').map(Number)) expect(ms).toBeGreaterThan(0);
+});
+
+test.skipIf(!existsSync(binary))('--interleave without --case is a usage error', () => {
+  const out = spawnSync(binary, ['--interleave'], { encoding: 'utf8' });
+  expect(out.status).toBe(2);
+  expect(out.stderr).toMatch(/--interleave needs --case/);
+});
+
+test.skipIf(!built)('interleavedRatios reads a ratio per round, and skips cases longseq-bench does not have', async () => {
+  // @ts-expect-error: plain ES modules of the bench, no declarations
+  const { interleavedRatios } = await import('../bench/interleaved.mjs');
+  // @ts-expect-error: as above
+  const { loadWasmModule } = await import('../bench/wasmKernel.mjs');
+  // @ts-expect-error: as above
+  const { cases } = await import('../bench/cases/causalConv1d.mjs');
+  const c = cases.find((x: { op: string; config: string }) => `${x.op} ${x.config}` === causalConv);
+  const unknown = { ...c, config: 'B1 D1536 L4096 W5' };
+  const rows = await interleavedRatios(binary, [c, unknown], [['SIMD128', await loadWasmModule('longseq')]], { rounds: 3, runs: 1 });
+  expect(rows).toHaveLength(1);
+  expect(rows[0]).toMatchObject({ op: 'causalConv1d', config: 'B1 D1536 L4096 W4', build: 'SIMD128', rounds: 3 });
+  expect(rows[0].ratioMin).toBeGreaterThan(0);
+  expect(rows[0].ratioMin).toBeLessThanOrEqual(rows[0].ratio);
+  expect(rows[0].ratio).toBeLessThanOrEqual(rows[0].ratioMax);
+}, 60_000);
