@@ -2,19 +2,23 @@
 // crossOriginIsolated (COOP/COEP), so init() picks the threaded module and init({ threads: 1 }) the other.
 // Chromium has relaxed SIMD, so both are the relaxed-SIMD builds; the C API rows also time the plain SIMD128
 // build on one thread ('Chromium C API SIMD128'), the one engines without relaxed SIMD run.
-// Used by run.mjs when Chromium is installed; the page imports the same bench cases as Node does.
+// Used by run.mjs when Chromium is installed; the page imports the same bench cases as Node does. Where the native
+// longseq-bench binary is built, the page also times the one-thread builds side by side with it (sideBySide.mjs):
+// it asks this server for native runs (/native-runs), which longseq-bench serves between the page's own runs.
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { nativeServer } from './interleaved.mjs';
 
 const CHROMIUM = process.env.LONGSEQ_CHROMIUM ?? '/usr/bin/chromium';
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
 
-const PAGE = (minSeconds, ops) => `<!doctype html><script type="module">
+const PAGE = (minSeconds, ops, sideBySideToo) => `<!doctype html><script type="module">
 import { init } from '/dist/index.js';
 import { hasRelaxedSimd } from '/dist/backends/wasm.js';
 import { fetchWasmModule, prepare } from '/bench/wasmKernel.mjs';
+import { sideBySide } from '/bench/sideBySide.mjs';
 const modules = { selectiveScan: '/bench/cases/selectiveScan.mjs', deltaRule: '/bench/cases/deltaRule.mjs',
   causalConv1d: '/bench/cases/causalConv1d.mjs', fftConv: '/bench/cases/fftConv.mjs', ssdScan: '/bench/cases/ssdScan.mjs' };
 const wanted = ${JSON.stringify(ops)};
@@ -26,6 +30,7 @@ const kernels = [
   ...(relaxed ? [['Chromium C API SIMD128', await fetchWasmModule('longseq')]] : []),
 ];
 const rows = [];
+const ratios = [];
 async function time(run) {
   await run();
   const times = [];
@@ -57,17 +62,47 @@ for (const [op, config] of wanted) {
     rows.push({ via, op, config, threads, ...work, ...(await time(() => kernel.run())) });
     kernel.free();
   }
+  if (${sideBySideToo}) {
+    const builds = kernels.filter(([, m]) => m._ls_wasm_threads() === 1)
+      .map(([via, m]) => [via.endsWith('SIMD128') ? 'Chromium SIMD128' : \`Chromium \${relaxed ? 'relaxed SIMD' : 'SIMD128'}\`, prepare(m, c, c.make(1000))]);
+    const nativeCase = new URLSearchParams({ op, config: c.nativeConfig ?? config });
+    const nativeRuns = async (k) => {
+      const response = await fetch(\`/native-runs?\${nativeCase}&runs=\${k}\`);
+      if (!response.ok) throw new Error(await response.text());
+      return response.json();
+    };
+    ratios.push(...await sideBySide(c, builds, nativeRuns));
+    for (const [, kernel] of builds) kernel.free();
+  }
 }
-window.result = rows;
+window.result = { rows, ratios };
 </script>`;
 
-/** Runs the [op, config] pairs in Chromium; returns rows like run.mjs's, or undefined without Chromium. */
-export async function benchInBrowser(root, ops, minSeconds) {
+/**
+ * Runs the [op, config] pairs in Chromium; returns { rows } like run.mjs's and { ratios } like interleaved.mjs's
+ * (where `benchBinary` exists), or undefined without Chromium.
+ */
+export async function benchInBrowser(root, ops, minSeconds, benchBinary) {
   if (!existsSync(CHROMIUM)) return undefined;
-  const page = PAGE(minSeconds, ops);
+  const page = PAGE(minSeconds, ops, existsSync(benchBinary));
+  const natives = new Map();  // case -> longseq-bench serving it (a promise)
   const server = createServer(async (request, response) => {
-    const path = new URL(request.url, 'http://localhost').pathname;
+    const url = new URL(request.url, 'http://localhost');
+    const path = url.pathname;
     const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+    if (path === '/native-runs') {
+      const [op, config] = [url.searchParams.get('op'), url.searchParams.get('config')];
+      const name = `${op} ${config}`;
+      if (!natives.has(name)) natives.set(name, nativeServer(benchBinary, op, config));
+      const native = await natives.get(name);
+      if (!native) {
+        response.writeHead(404, headers);
+        return response.end(`longseq-bench has no case ${name}`);
+      }
+      const times = await native.run(Number(url.searchParams.get('runs')));
+      response.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
+      return response.end(JSON.stringify(times));
+    }
     if (path === '/bench.html') {
       response.writeHead(200, { ...headers, 'Content-Type': 'text/html' });
       return response.end(page);
@@ -96,5 +131,6 @@ export async function benchInBrowser(root, ops, minSeconds) {
   } finally {
     await browser.close();
     server.close();
+    for (const native of natives.values()) await (await native)?.close();
   }
 }

@@ -1,17 +1,15 @@
-// WASM against native, one thread, kernel to kernel, from runs taken side by side. On this shared VM the speed
-// of a core swings for seconds at a time (BENCHMARKS.md), so a WASM median and a native median taken a minute
-// apart can land in different spells and their ratio says little. Here longseq-bench serves the native case run
-// by run (--case … --interleave) while this process times the WASM module's C entry between those runs: each
-// round is a few runs of native, then of each WASM build, within a fraction of a second, and the ratio is read
-// per round.
+// WASM against native side by side in Node (sideBySide.mjs): longseq-bench serves the native case run by run
+// (--case … --interleave) while this process times the WASM module's C entry between those runs.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { sideBySide } from './sideBySide.mjs';
 import { prepare } from './wasmKernel.mjs';
 
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
-
-/** longseq-bench serving one case; undefined when it has no such case. */
-async function nativeServer(benchBinary, op, config) {
+/**
+ * longseq-bench serving the case `op config` on one thread: run(k) resolves to the times of k runs, close() ends
+ * it. Undefined when the binary has no such case.
+ */
+export async function nativeServer(benchBinary, op, config) {
   const child = spawn(benchBinary, ['--threads', '1', '--op', op.split(' ')[0], '--case', `${op} ${config}`, '--interleave'],
     { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -36,45 +34,20 @@ async function nativeServer(benchBinary, op, config) {
 }
 
 /**
- * For each case and WASM build ([label, module] pairs): `rounds` rounds of `runs` native runs then `runs` runs of
- * each build; returns one row per (case, build) with the medians over rounds of each round's median time and of
- * each round's ratio native / WASM, and the ratios' range.
+ * For each case, the WASM builds ([label, module] pairs) against longseq-bench side by side (sideBySide.mjs);
+ * cases the binary does not have (`c.nativeConfig ?? c.config`) are skipped.
  */
-export async function interleavedRatios(benchBinary, cases, builds, { rounds = 15, runs = 3, progress = () => {} } = {}) {
+export async function interleavedRatios(benchBinary, cases, modules, { rounds = 15, runs = 3, progress = () => {} } = {}) {
   const rows = [];
   for (const c of cases) {
-    const nativeConfig = c.nativeConfig ?? c.config;
-    const kernels = builds.map(([label, m]) => [label, prepare(m, c, c.make(1000))]).filter(([, k]) => k);
-    const server = kernels.length > 0 ? await nativeServer(benchBinary, c.op, nativeConfig) : undefined;
-    if (!server) {
-      for (const [, k] of kernels) k.free();
-      continue;
+    const builds = modules.map(([label, m]) => [label, prepare(m, c, c.make(1000))]).filter(([, k]) => k);
+    const server = builds.length > 0 ? await nativeServer(benchBinary, c.op, c.nativeConfig ?? c.config) : undefined;
+    if (server) {
+      progress(`  ${c.op} ${c.config}: ${rounds} rounds of native and ${builds.map(([label]) => label).join(', ')}, side by side...`);
+      rows.push(...await sideBySide(c, builds, (k) => server.run(k), { rounds, runs }));
+      await server.close();
     }
-    progress(`  ${c.op} ${c.config}: ${rounds} rounds of native and ${kernels.map(([label]) => label).join(', ')}, side by side...`);
-    const nativeMs = [];
-    const wasm = kernels.map(() => ({ ms: [], ratios: [] }));
-    for (const [, k] of kernels) k.run();  // warm-up
-    for (let round = 0; round < rounds; round++) {
-      const n = median(await server.run(runs));
-      nativeMs.push(n);
-      kernels.forEach(([, k], i) => {
-        const times = [];
-        for (let r = 0; r < runs; r++) {
-          const t0 = performance.now();
-          k.run();
-          times.push(performance.now() - t0);
-        }
-        wasm[i].ms.push(median(times));
-        wasm[i].ratios.push(n / median(times));
-      });
-    }
-    await server.close();
-    kernels.forEach(([label, k], i) => {
-      k.free();
-      rows.push({ op: c.op, config: c.config, build: label, rounds, runsPerRound: runs, nativeMs: median(nativeMs),
-        wasmMs: median(wasm[i].ms), ratio: median(wasm[i].ratios), ratioMin: Math.min(...wasm[i].ratios),
-        ratioMax: Math.max(...wasm[i].ratios) });
-    });
+    for (const [, k] of builds) k.free();
   }
   return rows;
 }

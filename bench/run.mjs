@@ -171,7 +171,7 @@ async function main() {
     for (const [via, name] of builds) {
       progress(`wasm module ${name} at its C entry points (inputs already in the heap)...`);
       const m = await loadWasmModule(name);
-      modules.push([name === 'longseq-relaxed' ? 'relaxed SIMD' : 'SIMD128', m]);
+      modules.push([name === 'longseq-relaxed' ? 'Node relaxed SIMD' : 'Node SIMD128', m]);
       for (const c of ALL_CASES) {
         const kernel = prepare(m, c, c.make(1000));
         if (!kernel) continue;
@@ -193,9 +193,13 @@ async function main() {
     // One configuration per op family, one thread against the threaded build, in a real page.
     if (GOAL_CASES.length > 0) {
       progress('the wasm backend in headless Chromium (crossOriginIsolated: one thread and the threaded build)...');
-      const browserRows = await benchInBrowser(root, GOAL_CASES, minSeconds);
-      if (!browserRows) progress('  (Chromium not installed: skipped)');
-      for (const r of browserRows ?? []) rows.push(row({ ...r, backend: 'wasm' }, limits));
+      const browser = await benchInBrowser(root, GOAL_CASES, minSeconds, benchBinary);
+      if (!browser) progress('  (Chromium not installed: skipped)');
+      for (const r of browser?.rows ?? []) rows.push(row({ ...r, backend: 'wasm' }, limits));
+      for (const r of browser?.ratios ?? []) {
+        ratios.push(r);
+        progress(`  ${r.op} ${r.config}, ${r.build}: ${r.ratio.toFixed(2)}× native`);
+      }
     }
   }
 
@@ -234,8 +238,9 @@ function mergeRows(previous, fresh, key) {
 }
 
 function ratioTable(ratios) {
-  const lines = ['WASM / native, one thread, at the C entry points, run side by side (bench/interleaved.mjs): per round, the ' +
-    'median of a few native runs, then of each WASM build; medians over the rounds.', '',
+  const lines = ['WASM / native, one thread, at the C entry points, run side by side (bench/sideBySide.mjs; in Node and in ' +
+    'headless Chromium, longseq-bench serving the native runs): per round, the median of 3 native runs, then of 3 runs of ' +
+    'each WASM build; medians over the rounds.', '',
   '| op | config | WASM build | rounds | native ms | WASM ms | WASM / native speed (median of rounds) | range |',
   '|---|---|---|---:|---:|---:|---:|---|'];
   for (const r of ratios) {
