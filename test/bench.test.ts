@@ -22,10 +22,14 @@ test.skipIf(!existsSync(binary))('longseq-bench --interleave serves the runs std
   for (const ms of lines.slice(1).join(' ').split(' ').map(Number)) expect(ms).toBeGreaterThan(0);
 });
 
-test.skipIf(!existsSync(binary))('--interleave without --case is a usage error', () => {
-  const out = spawnSync(binary, ['--interleave'], { encoding: 'utf8' });
-  expect(out.status).toBe(2);
-  expect(out.stderr).toMatch(/--interleave needs --case/);
+test.skipIf(!existsSync(binary))('--interleave without --case is a usage error, and a --case that matches nothing fails', () => {
+  const usage = spawnSync(binary, ['--interleave'], { encoding: 'utf8' });
+  expect(usage.status).toBe(2);
+  expect(usage.stderr).toMatch(/--interleave needs --case/);
+  const missing = spawnSync(binary, ['--op', 'causalConv1d', '--case', 'causalConv1d B1 D1536 L4096 W5', '--interleave'], { encoding: 'utf8' });
+  expect(missing.status).toBe(1);
+  expect(missing.stdout).toBe('');
+  expect(missing.stderr).toMatch(/no case "causalConv1d B1 D1536 L4096 W5"/);
 });
 
 test.skipIf(!built)('interleavedRatios reads a ratio per round, and skips cases longseq-bench does not have', async () => {

@@ -123,6 +123,13 @@ void RunCases(const std::vector<int>& thread_counts, const std::string& only, do
   }
 }
 
+// Whether --case named a case that did not run (none has that op and config, or --op left it out); says so.
+bool MissedCase(const std::vector<Result>& results, const std::string& only) {
+  if (g_case.empty() || !results.empty()) return false;
+  fprintf(stderr, "longseq-bench: no case \"%s\"%s\n", g_case.c_str(), only.empty() ? "" : " under this --op");
+  return true;
+}
+
 }  // namespace ls_bench
 
 int main(int argc, char** argv) {
@@ -159,8 +166,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (g_interleave && (g_case.empty() || cuda)) {
-    fprintf(stderr, "--interleave needs --case and the cpu backend\n");
+  if (cuda && !g_case.empty()) {
+    fprintf(stderr, "--case is for the cpu backend\n");
+    return 2;
+  }
+  if (g_interleave && g_case.empty()) {
+    fprintf(stderr, "--interleave needs --case\n");
     return 2;
   }
 
@@ -191,7 +202,7 @@ int main(int argc, char** argv) {
   if (g_interleave) {  // stdout carries only the runs asked for
     std::vector<Result> results;
     RunCases(ThreadCounts(threads), only, min_seconds, &results);
-    return 0;
+    return MissedCase(results, only) ? 1 : 0;
   }
 
   fprintf(stderr, "measuring machine limits...\n");
@@ -204,8 +215,8 @@ int main(int argc, char** argv) {
 
   std::vector<Result> results;
   if (!limits_only) {
-    const std::vector<int> thread_counts = ThreadCounts(threads);
-    RunCases(thread_counts, only, min_seconds, &results);
+    RunCases(ThreadCounts(threads), only, min_seconds, &results);
+    if (MissedCase(results, only)) return 1;
 
     printf("%-20s %-26s %3s %10s %12s %9s %9s\n", "op", "config", "thr", "median ms", "M elem/s", "%FMA", "%BW");
     for (const Result& r : results) {
