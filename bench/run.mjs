@@ -181,7 +181,7 @@ async function main() {
           flops: c.flops, bytes: c.bytes, ...t }, limits));
       }
     }
-    if (existsSync(benchBinary) && (!onlyBackend || onlyBackend === 'wasm')) {
+    if (existsSync(benchBinary)) {
       progress('wasm against native, one thread, at the C entry points, run side by side...');
       const goals = GOAL_CASES.map(([op, config]) => ALL_CASES.find((c) => c.op === op && c.config === config)).filter(Boolean);
       ratios.push(...await interleavedRatios(benchBinary, goals, modules, { progress }));
