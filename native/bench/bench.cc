@@ -88,10 +88,9 @@ void Time(const std::function<void(int)>& run, int copies, double min_seconds, i
           double* min_ms, int* runs) {
   run(0);  // warm-up: page faults, thread pool start
   std::vector<double> times;
-  if (g_interleave) {
+  if (g_interleave) {  // the runs asked for (at least one, for the result row)
     times = ServeRuns(run, copies);
-    if (times.empty()) times.push_back(TimeOne(run, 0));
-    min_runs = 0;
+    min_runs = 1;
     min_seconds = 0;
   }
   const auto begin = std::chrono::steady_clock::now();

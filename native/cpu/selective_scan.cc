@@ -62,7 +62,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 // WASM (V8, 16 xmm registers, so 4 states spill some) 1 / 2 / 4 states: 49 / 55 / 57. In the relaxed-SIMD build
 // (fused multiply-adds) fewer states are faster: fastest of interleaved runs (V8 in Node 20), 3 states beat 4 by 1-5%
 // in seven comparisons (55.3-58.7 ms against 57.0-61.4), and 2 states beat 3 by 0-2% in eight of nine; in the SIMD128
-// build 3 and 4 tie, so it keeps 4.
+// build 3 and 4 tie and 2 is 2-3% slower (66.7-68.0 ms against 65.0-66.7), so it keeps 4.
 #if HWY_TARGET == HWY_WASM && defined(__wasm_relaxed_simd__)
 constexpr int64_t kStates = 2;
 #else

@@ -145,7 +145,7 @@ size_t StateSharedBf16(int Kp, int columns) {
 }
 
 size_t StateShared(int Kp, int columns) {
-  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * ColumnStride(Kp) + kC * kAStride + (kC + Kp) * SStride(columns)) + 2 * sizeof(uint64_t);
+  return sizeof(float) * (FloatSet(Kp).floats() + (kC + Kp) * SStride(columns)) + 2 * sizeof(uint64_t);
 }
 
 // The kernels' shared memory for storage T (float32 or bf16).
