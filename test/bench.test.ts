@@ -1,6 +1,7 @@
 /**
  * The bench's side-by-side measurement of WASM against native (bench/interleaved.mjs and longseq-bench's
- * --case / --interleave): the protocol works and its errors are usage errors. Times are not checked here.
+ * --case / --interleave): the protocol works and its errors are usage errors; the Chromium bench page reports its
+ * errors. Times are not checked here.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { expect, test } from 'vitest';
 const binary = new URL('../build/Release/longseq-bench', import.meta.url).pathname;
 const built = existsSync(binary) && existsSync(new URL('../wasm/dist/longseq.wasm', import.meta.url));
 const causalConv = 'causalConv1d B1 D1536 L4096 W4';
+const chromium = existsSync(process.env.LONGSEQ_CHROMIUM ?? '/usr/bin/chromium');
 
 test.skipIf(!existsSync(binary))('longseq-bench --interleave serves the runs stdin asks for, and nothing else', () => {
   const out = spawnSync(binary, ['--threads', '1', '--op', 'causalConv1d', '--case', causalConv, '--interleave'], {
@@ -48,3 +50,18 @@ test.skipIf(!built)('interleavedRatios reads a ratio per round, and skips cases 
   expect(rows[0].ratioMin).toBeLessThanOrEqual(rows[0].ratio);
   expect(rows[0].ratio).toBeLessThanOrEqual(rows[0].ratioMax);
 }, 60_000);
+
+test.skipIf(!chromium || !existsSync(new URL('../dist/index.js', import.meta.url)) || !built)(
+  'the Chromium bench page\'s errors reach the bench at once, not as its wait\'s timeout',
+  async () => {
+    // @ts-expect-error: a plain ES module of the bench, no declarations
+    const { benchInBrowser } = await import('../bench/browser.mjs');
+    const root = new URL('..', import.meta.url).pathname;
+    const start = Date.now();
+    await expect(benchInBrowser(root, [['noSuchOp', 'B1']], 0.01, '/nonexistent/longseq-bench')).rejects.toThrow(
+      /the Chromium bench page failed: .*no bench cases for op noSuchOp/,
+    );
+    expect(Date.now() - start).toBeLessThan(60_000);
+  },
+  90_000,
+);
