@@ -165,7 +165,7 @@ async function main() {
   if (wasmBackend) {
     // The build the wasm backend took (relaxed SIMD: Node turns it on), and the plain SIMD128 build that engines
     // without relaxed SIMD run, as the Chromium rows do.
-    const relaxed = wasmBackend.description.includes('relaxed-SIMD');
+    const relaxed = wasmBackend.simdTarget === 'WASM relaxed-SIMD';
     const builds = relaxed ? [['C API', 'longseq-relaxed'], ['C API SIMD128', 'longseq']] : [['C API', 'longseq']];
     const modules = [];
     for (const [via, name] of builds) {

@@ -24,6 +24,21 @@ test.skipIf(!testBackends.find((b) => b.name === 'native')!.available)('init({ t
   expect((await init({ backend: 'native', threads: 1000 })).description).toMatch(/C\+\+ \w+, \d+ threads?/);
 });
 
+test('simdTarget names the SIMD instruction set each backend runs, as its description does', async () => {
+  for (const { name } of testBackends.filter((b) => b.available)) {
+    const ls = await init({ backend: name });
+    if (name === 'js') {
+      expect(ls.simdTarget).toBeNull();
+      continue;
+    }
+    expect(ls.simdTarget, name).toMatch(name === 'wasm' ? /^WASM( relaxed-SIMD)?$/ : /^\w+$/);
+    expect(ls.description, name).toContain(ls.simdTarget!);
+  }
+  if (testBackends.find((b) => b.name === 'wasm')!.available) {
+    expect((await init({ backend: 'wasm', wasmSimd: 'simd128' })).simdTarget).toBe('WASM');
+  }
+});
+
 test.skipIf(!testBackends.find((b) => b.name === 'wasm')!.available)('init({ wasmPath }) and init({ wasmBinary }) load the module', async () => {
   const url = new URL('../wasm/dist/longseq.wasm', import.meta.url);
   expect((await init({ backend: 'wasm', wasmPath: url })).backend).toBe('wasm');

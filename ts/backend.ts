@@ -292,6 +292,11 @@ export interface Backend {
   readonly threads: number;
   /** Details for humans: SIMD target, build, device. */
   readonly description: string;
+  /**
+   * The SIMD instruction set the CPU kernels run: Highway's name for it ('AVX2', 'AVX3', 'NEON', 'WASM', ...), or
+   * 'WASM relaxed-SIMD' for the relaxed-SIMD WebAssembly build; null for the js backend.
+   */
+  readonly simdTarget: string | null;
   selectiveScan(args: SelectiveScanArgs): Promise<SelectiveScanOutputs>;
   selectiveScanStep(args: SelectiveScanStepArgs): Promise<{ y: Float32Array }>;
   deltaRule(args: DeltaRuleArgs): Promise<DeltaRuleOutputs>;

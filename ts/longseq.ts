@@ -39,6 +39,14 @@ export class LongSeq {
     return this.#backend.description;
   }
 
+  /**
+   * The SIMD instruction set the CPU kernels run ('AVX2', 'AVX3', 'WASM', 'WASM relaxed-SIMD', ...; on cuda, that of
+   * the ops without CUDA kernels); null on js.
+   */
+  get simdTarget(): string | null {
+    return this.#backend.simdTarget;
+  }
+
   /** Mamba-1 selective scan; see ops/selectiveScan.ts. y follows u: its dtype, and the device when u is there. */
   selectiveScan<P extends SelectiveScanParams<ScanInput, FloatInput>>(params: P): Promise<SelectiveScanResult<OutputLike<P['u']>, StateLike<P['u']>>> {
     return selectiveScan(this.#backend, params) as Promise<SelectiveScanResult<OutputLike<P['u']>, StateLike<P['u']>>>;

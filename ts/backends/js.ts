@@ -152,6 +152,7 @@ class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly threads = 1;
   readonly description = 'TypeScript reference (float64)';
+  readonly simdTarget = null;
 
   async selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
     const state = a.initialState ? Float64Array.from(a.initialState) : new Float64Array(a.batch * a.dim * a.dstate);

@@ -45,9 +45,11 @@ export class NativeBackend implements Backend {
   readonly name: BackendName = 'native';
   readonly threads: number;
   readonly description: string;
+  readonly simdTarget: string;
 
   constructor(private readonly addon: Addon, threads: number) {
     this.threads = threads;
+    this.simdTarget = addon.simdTarget;
     this.description = `C++ ${addon.simdTarget}, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
 

@@ -255,12 +255,13 @@ class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
   readonly threads: number;
   readonly description: string;
+  readonly simdTarget: string;
 
   constructor(private readonly m: LongseqModule, threaded: boolean, options: InitOptions) {
     const available = threaded ? m._ls_wasm_threads() : 1;
     this.threads = Math.min(options.threads ?? available, available);
-    const simd = m.UTF8ToString(m._ls_simd_target());
-    this.description = `WebAssembly ${simd}, ${this.threads} thread${this.threads === 1 ? '' : 's'}${threaded ? ' (pthreads)' : ''}`;
+    this.simdTarget = m.UTF8ToString(m._ls_simd_target());
+    this.description = `WebAssembly ${this.simdTarget}, ${this.threads} thread${this.threads === 1 ? '' : 's'}${threaded ? ' (pthreads)' : ''}`;
   }
 
   /** Before each call: the module is shared by backend objects that may use different thread counts. */
