@@ -32,6 +32,11 @@ test.skipIf(!existsSync(binary))('--interleave without --case is a usage error, 
   expect(missing.status).toBe(1);
   expect(missing.stdout).toBe('');
   expect(missing.stderr).toMatch(/no case "causalConv1d B1 D1536 L4096 W5"/);
+  // without --interleave too, and before it spends seconds measuring the machine's limits
+  const plain = spawnSync(binary, ['--case', 'causalConv1d B1 D1536 L4096 W5'], { encoding: 'utf8' });
+  expect(plain.status).toBe(1);
+  expect(plain.stderr).toMatch(/no case "causalConv1d B1 D1536 L4096 W5"/);
+  expect(plain.stderr).not.toMatch(/measuring machine limits/);
 });
 
 test.skipIf(!built)('interleavedRatios reads a ratio per round, and skips cases longseq-bench does not have', async () => {
