@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
   if (g_interleave) {  // stdout carries only the runs asked for
     std::vector<Result> results;
     RunCases(ThreadCounts(threads), only, min_seconds, &results);
-    return 0;
+    return results.empty() ? 1 : 0;  // the case failed (it said why)
   }
 
   fprintf(stderr, "measuring machine limits...\n");

@@ -50,7 +50,7 @@ export class NativeBackend implements Backend {
   constructor(private readonly addon: Addon, threads: number) {
     this.threads = threads;
     this.simdTarget = addon.simdTarget;
-    this.description = `C++ ${addon.simdTarget}, ${threads} thread${threads === 1 ? '' : 's'}`;
+    this.description = `C++ ${this.simdTarget}, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
 
   selectiveScan(a: SelectiveScanArgs): Promise<SelectiveScanOutputs> {
