@@ -19,14 +19,13 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
 const PAGE = (minSeconds, ops, sideBySideToo) => `<!doctype html><script type="module">
 try {
   const { init } = await import('/dist/index.js');
-  const { hasRelaxedSimd } = await import('/dist/backends/wasm.js');
   const { fetchWasmModule, prepare } = await import('/bench/wasmKernel.mjs');
   const { sideBySide } = await import('/bench/sideBySide.mjs');
   const modules = { selectiveScan: '/bench/cases/selectiveScan.mjs', deltaRule: '/bench/cases/deltaRule.mjs',
     causalConv1d: '/bench/cases/causalConv1d.mjs', fftConv: '/bench/cases/fftConv.mjs', ssdScan: '/bench/cases/ssdScan.mjs' };
   const wanted = ${JSON.stringify(ops)};
   const backends = [await init({ backend: 'wasm', threads: 1 }), await init({ backend: 'wasm' })];
-  const relaxed = hasRelaxedSimd() ? '-relaxed' : '';
+  const relaxed = backends[0].simdTarget === 'WASM relaxed-SIMD' ? '-relaxed' : '';  // the build init() took
   const kernels = [
     ['Chromium C API', await fetchWasmModule(\`longseq\${relaxed}\`)],
     ['Chromium C API', await fetchWasmModule(\`longseq-threads\${relaxed}\`)],
