@@ -42,8 +42,8 @@ struct Bf16Workspace {
 };
 
 // The walk's staging for blocks of `rows` head dims and `columns` states.
-size_t WalkShared(int rows, int columns) {
-  return sizeof(bf16) * (5 * kQ * Padded(rows) + 3 * kQ * Padded(columns)) + 3 * sizeof(float) * kSsdWeights;
+size_t WalkShared(int rows, int columns, int stages) {
+  return sizeof(bf16) * ((stages + 2) * kQ * Padded(rows) + stages * kQ * Padded(columns)) + stages * sizeof(float) * kSsdWeights;
 }
 size_t OutputShared(int Np) {
   const size_t operands = std::max(sizeof(bf16) * (2 * kQ + kOutColumns) * Padded(Np), sizeof(float) * kQ * (kOutColumns + 4));
@@ -53,20 +53,21 @@ size_t OutputShared(int Np) {
 // blockIdx.x = (bh * ceil(P / kRows) + row block) * column blocks + column block: the block keeps kRows head dims
 // and 16 kWarps states, warp w states n0 + 16 w .. n0 + 16 w + 15, in float32 registers (mma accumulator layout).
 // A software pipeline with one barrier per chunk: while chunk c's product runs, chunk c + 1's x is scaled (split
-// into its bf16 parts) and chunk c + 2's operands arrive by cp.async (three buffers of x and B, two of the low
-// parts). state_in (null: zeros) and state_out (null: not kept) may be the same.
-template <int kRows, int kWarps>
+// into its bf16 parts) and chunks c + 2 .. c + kStages - 1 are on their way by cp.async (kStages buffers of x, B and
+// the weights, two of the low parts). state_in (null: zeros) and state_out (null: not kept) may be the same.
+template <int kRows, int kWarps, int kStages>
 __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
   constexpr int kTiles = kRows / 16, kXs = Padded(kRows), kColumns = 16 * kWarps, kBs = Padded(kColumns), kBlock = 32 * kWarps;
   constexpr int kPerThread = kRows * kQ / kBlock, kThreadsPerToken = kRows / kPerThread;  // the scaling's share
   static_assert(kPerThread == 16, "WalkKernel: the scaling takes 16 elements of one token per thread");
+  static_assert(kStages >= 3, "WalkKernel: chunk c + 1 is scaled while chunk c multiplies");
   extern __shared__ float4 shared4[];
   const int Np = a.Np, P = a.P, N = a.N;
-  bf16* Xs = reinterpret_cast<bf16*>(shared4);                     // [3][kQ][kXs] x, then the scaled x's high part
-  bf16* Xlo = Xs + 3 * kQ * kXs;                                    // [2][kQ][kXs] the scaled x's low part
-  bf16* Bs = Xlo + 2 * kQ * kXs;                                    // [3][kQ][kBs]
-  float* weights = reinterpret_cast<float*>(Bs + 3 * kQ * kBs);     // [3][kSsdWeights]
+  bf16* Xs = reinterpret_cast<bf16*>(shared4);                     // [kStages][kQ][kXs] x, then the scaled x's high part
+  bf16* Xlo = Xs + kStages * kQ * kXs;                              // [2][kQ][kXs] the scaled x's low part
+  bf16* Bs = Xlo + 2 * kQ * kXs;                                    // [kStages][kQ][kBs]
+  float* weights = reinterpret_cast<float*>(Bs + kStages * kQ * kBs);  // [kStages][kSsdWeights]
   const int row_blocks = (P + kRows - 1) / kRows, column_blocks = (Np + kColumns - 1) / kColumns;
   const int64_t bh = blockIdx.x / column_blocks / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x / column_blocks % row_blocks * kRows, rows = min(kRows, P - p0);
@@ -100,7 +101,7 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   bf16* state_at = w.state + (bh * w.chunks * P + p0 + lane / 4) * Np + n0 + c0 + 2 * (lane % 4);
   const auto stage = [&](int64_t chunk) {
     if (chunk < w.chunks) {
-      const int buffer = static_cast<int>(chunk % 3);
+      const int buffer = static_cast<int>(chunk % kStages);
       const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t_first - chunk * kQ));
       StageBf16Tile<kQ, kRows, kBlock>(Xs + buffer * kQ * kXs, kXs, x_rows + chunk * kQ * x_stride, x_stride, n, rows, x_fast);
       StageBf16Tile<kQ, kColumns, kBlock>(Bs + buffer * kQ * kBs, kBs, b_rows + chunk * kQ * b_stride, b_stride, n, columns, b_fast);
@@ -115,12 +116,12 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   const int token = threadIdx.x / kThreadsPerToken, token_column = kPerThread * (threadIdx.x % kThreadsPerToken);
   uint4 raw[2];
   const auto load = [&](int64_t chunk) {
-    const uint4* at = reinterpret_cast<const uint4*>(Xs + (chunk % 3 * kQ + token) * kXs + token_column);
+    const uint4* at = reinterpret_cast<const uint4*>(Xs + (chunk % kStages * kQ + token) * kXs + token_column);
     raw[0] = at[0], raw[1] = at[1];
   };
   const auto finish = [&](int64_t chunk) {
-    const float wt = weights[chunk % 3 * kSsdWeights + token];
-    uint4* at = reinterpret_cast<uint4*>(Xs + (chunk % 3 * kQ + token) * kXs + token_column);
+    const float wt = weights[chunk % kStages * kSsdWeights + token];
+    uint4* at = reinterpret_cast<uint4*>(Xs + (chunk % kStages * kQ + token) * kXs + token_column);
     uint4* low_at = reinterpret_cast<uint4*>(Xlo + ((chunk & 1) * kQ + token) * kXs + token_column);
 #pragma unroll
     for (int q = 0; q < 2; ++q) {
@@ -136,16 +137,15 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
       low_at[q] = make_uint4(lo[0], lo[1], lo[2], lo[3]);
     }
   };
-  stage(0);
-  stage(1);
-  WaitCopies<1>();
+  for (int c = 0; c < kStages - 1; ++c) stage(c);
+  WaitCopies<kStages - 2>();
   __syncthreads();
   load(0);
   finish(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
-    WaitCopies<0>();  // chunk + 1's operands
+    WaitCopies<kStages - 3>();  // chunk + 1's operands
     __syncthreads();  // chunk's scaled x visible; chunk - 1's buffers free
-    stage(chunk + 2);
+    stage(chunk + kStages - 1);
     if (active) {  // the state entering the chunk, for the outputs
       bf16* out = state_at + chunk * P * Np;
 #pragma unroll
@@ -162,11 +162,11 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
     const bool next = chunk + 1 < w.chunks;
     if (next) load(chunk + 1);
     // S <- e^gamma_last S + (x scaled)^T B
-    const float decay = weights[chunk % 3 * kSsdWeights + kQ];
+    const float decay = weights[chunk % kStages * kSsdWeights + kQ];
     each_state([&](float& x, float&, int, int) { x *= decay; });
-    const bf16* X = Xs + chunk % 3 * kQ * kXs;
+    const bf16* X = Xs + chunk % kStages * kQ * kXs;
     const bf16* XL = Xlo + (chunk & 1) * kQ * kXs;
-    const bf16* Bc = Bs + chunk % 3 * kQ * kBs;
+    const bf16* Bc = Bs + chunk % kStages * kQ * kBs;
     // The products of step k0 / 16 go to accumulator set k0 / 16 % 4 (set 0: S and low themselves), so that each
     // chain of dependent products is a quarter as long.
     float odd[3][2][kTiles][2][4] = {};
@@ -388,8 +388,8 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
 
 // The bf16 form's kernels and the shared memory each is opted in to.
 std::array<KernelShared, 4> Kernels() {
-  return {{{reinterpret_cast<const void*>(WalkKernel<16, 4>), WalkShared(16, 64)},
-           {reinterpret_cast<const void*>(WalkKernel<32, 8>), WalkShared(32, 128)},
+  return {{{reinterpret_cast<const void*>(WalkKernel<16, 4, 4>), WalkShared(16, 64, 4)},
+           {reinterpret_cast<const void*>(WalkKernel<32, 8, 3>), WalkShared(32, 128, 3)},
            {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
            {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}}};
 }
@@ -406,10 +406,11 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / chunk_bytes));
   const int64_t column_blocks = (a.P + kOutColumns - 1) / kOutColumns;
   // The walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
-  // (four warps, two or more blocks to an SM, one's barriers under the other's work); else 32 head dims and 128
-  // states (each B fragment feeds two row tiles, each x fragment eight warps).
+  // (four warps, two or more blocks to an SM, one's barriers under the other's work), four chunks staged (110 KB:
+  // the copies have two chunks' time to land); else 32 head dims and 128 states (each B fragment feeds two row
+  // tiles, each x fragment eight warps), three chunks staged (four would take 203 KB, past an A100's 163).
   const bool few = heads * ((a.P + 15) / 16) <= Multiprocessors();
-  const int walk_rows = few ? 16 : 32, walk_columns = few ? 64 : 128;
+  const int walk_rows = few ? 16 : 32, walk_columns = few ? 64 : 128, walk_stages = few ? 4 : 3;
   const int64_t walk_blocks = heads * ((a.P + walk_rows - 1) / walk_rows) * ((a.Np + walk_columns - 1) / walk_columns);
   if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
@@ -433,8 +434,8 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
-    const auto walk = few ? WalkKernel<16, 4> : WalkKernel<32, 8>;
-    walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns), stream>>>(
+    const auto walk = few ? WalkKernel<16, 4, 4> : WalkKernel<32, 8, 3>;
+    walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns, walk_stages), stream>>>(
         a, w, first, first == 0 ? p.initial_state : state, state);
     const auto output = a.Np == 64 ? OutputKernel<4> : OutputKernel<8>;
     output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kOutThreads, OutputShared(a.Np), stream>>>(a, w, first);
