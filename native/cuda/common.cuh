@@ -39,6 +39,9 @@ int SharedMemoryOptIn();
 int SharedMemoryPerMultiprocessor();
 // The current device's compute capability, major part (read once).
 int ComputeCapabilityMajor();
+// The workspace a chunked op may hold at once (it runs long inputs in segments that fit): `bytes`, or less where
+// LONGSEQ_CUDA_WORKSPACE_LIMIT (bytes) is set, read at each call, so that tests can make small inputs span segments.
+int64_t WorkspaceLimit(int64_t bytes);
 
 // A kernel and the most dynamic shared memory a block of it takes.
 using KernelShared = std::pair<const void*, size_t>;

@@ -903,7 +903,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
-  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / (heads * RecordBytes<T>(Kp, Vp))));
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (heads * RecordBytes<T>(Kp, Vp))));
   if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / %d) must be below 2^31", columns);
   }

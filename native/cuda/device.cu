@@ -71,6 +71,11 @@ int ComputeCapabilityMajor() {
   return major;
 }
 
+int64_t WorkspaceLimit(int64_t bytes) {
+  const char* limit = getenv("LONGSEQ_CUDA_WORKSPACE_LIMIT");
+  return limit && atoll(limit) > 0 ? std::min<int64_t>(bytes, atoll(limit)) : bytes;
+}
+
 }  // namespace cuda
 }  // namespace ls
 

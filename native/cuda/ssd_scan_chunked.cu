@@ -316,7 +316,7 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   const int Np = static_cast<int>((p.dstate + 15) / 16 * 16), P = static_cast<int>(p.head_dim);
   const int64_t heads = p.batch * p.heads, groups = p.batch * p.groups, chunks = (p.seqlen + kQ - 1) / kQ;
   const int64_t chunk_bytes = heads * (12 * kQ + 4 * int64_t{P} * Np) + groups * 4 * kQ * kQ;
-  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / chunk_bytes));
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / chunk_bytes));
   const int64_t column_blocks = (P + kOutColumns - 1) / kOutColumns;
   // The walk's shape (StateKernel): 16 rows and whole chunks while its blocks fit the SMs, else 32 rows by halves.
   const bool few = heads * ((P + 15) / 16) <= Multiprocessors();

@@ -26,7 +26,9 @@ using bf16 = __nv_bfloat16;
 constexpr int kQ = kSsdChunk;
 constexpr int kOutThreads = 128;  // OutputKernel: 4 warps
 constexpr int kOutColumns = 64;   // head dims per OutputKernel block
-constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
+// One segment up to about 110K tokens at 32 heads, 64 head dims and 128 states (B1 L65536 takes 302 MB): a second
+// segment costs its walk's pipeline fill and its output kernel's last, mostly empty wave (about 30 us there).
+constexpr int64_t kWorkspaceBytes = int64_t{512} << 20;
 
 // Shared rows of `width` bf16 (a multiple of 8) padded by 8: the 8 rows an ldmatrix reads start 16 bytes apart
 // modulo 128, in distinct banks.
@@ -403,7 +405,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   a.Np = a.Np <= 64 ? 64 : 128;  // the output kernel's product depths (zeros past dstate)
   const int64_t heads = p.batch * p.heads, chunks = (p.seqlen + kQ - 1) / kQ;
   const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np);
-  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, kWorkspaceBytes / chunk_bytes));
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / chunk_bytes));
   const int64_t column_blocks = (a.P + kOutColumns - 1) / kOutColumns;
   // The walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
   // (four warps, two or more blocks to an SM, one's barriers under the other's work), four chunks staged (110 KB:

@@ -136,6 +136,30 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     for (const d of [dx, stepX, onDevice.y, state, y]) d.dispose();
   });
 
+  run('inputs longer than one workspace segment (the state carried between segments) give what one segment gives', async () => {
+    const gpu = await backend('cuda');
+    const r = rng(91);
+    const [B, L, H, P, G, N] = [1, 1000, 4, 64, 1, 128];
+    const p: SsdScanParams = {
+      x: uniform(r, [B, L, H, P]), dt: uniform(r, [B, L, H], -3, 1), A: uniform(r, [H], -2, -0.1), B: uniform(r, [B, L, G, N]),
+      C: uniform(r, [B, L, G, N]), D: uniform(r, [H]), z: uniform(r, [B, L, H, P], -3, 3), dtBias: uniform(r, [H], -1, 1),
+      initialState: uniform(r, [B, H, P, N]), dtSoftplus: true, returnFinalState: true, algorithm: 'chunked',
+    };
+    const half = { ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C), z: toBFloat16(p.z!) };
+    const [whole, wholeHalf] = [await gpu.ssdScan(p), await gpu.ssdScan(half)];
+    // 200 KB: one chunk of 128 tokens a segment in float32, two in bf16 (8 and 4 segments)
+    process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = '200000';
+    try {
+      const [parts, partsHalf] = [await gpu.ssdScan(p), await gpu.ssdScan(half)];
+      expectClose('float32 y', parts.y, whole.y, 1e-6);
+      expectClose('float32 finalState', parts.finalState!, whole.finalState!, 1e-6);
+      expectClose('bf16 y', toFloat32(partsHalf.y as Tensor<'bfloat16'>), toFloat32(wholeHalf.y as Tensor<'bfloat16'>), 1e-6);
+      expectClose('bf16 finalState', partsHalf.finalState!, wholeHalf.finalState!, 1e-6);
+    } finally {
+      delete process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;
+    }
+  });
+
   run('the chunked form stays finite and exact under strong decay and with no decay', async () => {
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     const r = rng(77);
