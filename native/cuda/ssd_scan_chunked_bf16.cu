@@ -408,7 +408,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / chunk_bytes));
   const int64_t column_blocks = (a.P + kOutColumns - 1) / kOutColumns;
   // The walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
-  // (four warps, two or more blocks to an SM, one's barriers under the other's work), four chunks staged (110 KB:
+  // (four warps, two blocks to an SM, one's barriers under the other's work), four chunks staged (110 KB each:
   // the copies have two chunks' time to land); else 32 head dims and 128 states (each B fragment feeds two row
   // tiles, each x fragment eight warps), three chunks staged (four would take 203 KB, past an A100's 163).
   const bool few = heads * ((a.P + 15) / 16) <= Multiprocessors();

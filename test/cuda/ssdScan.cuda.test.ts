@@ -147,7 +147,8 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     };
     const half = { ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C), z: toBFloat16(p.z!) };
     const [whole, wholeHalf] = [await gpu.ssdScan(p), await gpu.ssdScan(half)];
-    // 200 KB: one chunk of 128 tokens a segment in float32, two in bf16 (8 and 4 segments)
+    // 200 KB: one chunk of 128 tokens a segment in float32, two in bf16 (8 and 4 segments). The addon reads the
+    // process's environment, which process.env is in vitest's default pool of forked processes.
     process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = '200000';
     try {
       const [parts, partsHalf] = [await gpu.ssdScan(p), await gpu.ssdScan(half)];
