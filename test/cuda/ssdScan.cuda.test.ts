@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type SsdScanParams, type Tensor } from '../../ts/index.node.js';
-import { backend, type TestBackend } from '../helpers/backends.js';
+import { backend, type TestBackend, withWorkspaceLimit } from '../helpers/backends.js';
 import { expectClose } from '../helpers/compare.js';
 import { goldenTests } from '../helpers/goldenTests.js';
 import { choose, pick, rng, uniform } from '../helpers/random.js';
@@ -147,18 +147,12 @@ describe(`ssdScan on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     };
     const half = { ...p, x: toBFloat16(p.x), B: toBFloat16(p.B), C: toBFloat16(p.C), z: toBFloat16(p.z!) };
     const [whole, wholeHalf] = [await gpu.ssdScan(p), await gpu.ssdScan(half)];
-    // 200 KB: one chunk of 128 tokens a segment in float32, two in bf16 (8 and 4 segments). The addon reads the
-    // process's environment, which process.env is in vitest's default pool of forked processes.
-    process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = '200000';
-    try {
-      const [parts, partsHalf] = [await gpu.ssdScan(p), await gpu.ssdScan(half)];
-      expectClose('float32 y', parts.y, whole.y, 1e-6);
-      expectClose('float32 finalState', parts.finalState!, whole.finalState!, 1e-6);
-      expectClose('bf16 y', toFloat32(partsHalf.y as Tensor<'bfloat16'>), toFloat32(wholeHalf.y as Tensor<'bfloat16'>), 1e-6);
-      expectClose('bf16 finalState', partsHalf.finalState!, wholeHalf.finalState!, 1e-6);
-    } finally {
-      delete process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;
-    }
+    // 200 KB: one chunk of 128 tokens a segment in float32, two in bf16 (8 and 4 segments)
+    const [parts, partsHalf] = await withWorkspaceLimit(200_000, async () => [await gpu.ssdScan(p), await gpu.ssdScan(half)] as const);
+    expectClose('float32 y', parts.y, whole.y, 1e-6);
+    expectClose('float32 finalState', parts.finalState!, whole.finalState!, 1e-6);
+    expectClose('bf16 y', toFloat32(partsHalf.y as Tensor<'bfloat16'>), toFloat32(wholeHalf.y as Tensor<'bfloat16'>), 1e-6);
+    expectClose('bf16 finalState', partsHalf.finalState!, wholeHalf.finalState!, 1e-6);
   });
 
   run('the chunked form stays finite and exact under strong decay and with no decay', async () => {

@@ -47,3 +47,17 @@ export function backend(name: BackendName, threads?: number): Promise<LongSeq> {
 export function title(b: TestBackend): string {
   return b.available ? b.name : `${b.name} (skipped: ${b.reason})`;
 }
+
+/**
+ * Runs f with the CUDA chunked ops' workspace held to `bytes` (LONGSEQ_CUDA_WORKSPACE_LIMIT), so that short inputs
+ * span several segments of the sequence. The addon reads the process's environment, which process.env is in
+ * vitest's default pool of forked processes.
+ */
+export async function withWorkspaceLimit<T>(bytes: number, f: () => Promise<T>): Promise<T> {
+  process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = String(bytes);
+  try {
+    return await f();
+  } finally {
+    delete process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;
+  }
+}
