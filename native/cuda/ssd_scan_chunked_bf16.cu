@@ -27,7 +27,8 @@ constexpr int kQ = kSsdChunk;
 constexpr int kOutThreads = 128;  // OutputKernel: 4 warps
 constexpr int kOutColumns = 64;   // head dims per OutputKernel block
 // One segment up to about 110K tokens at 32 heads, 64 head dims and 128 states (B1 L65536 takes 302 MB): a second
-// segment costs its walk's pipeline fill and its output kernel's last, mostly empty wave (about 30 us there).
+// segment costs its walk's pipeline fill and its output kernel's last, mostly empty wave (43 us of kernel time
+// there, measured).
 constexpr int64_t kWorkspaceBytes = int64_t{512} << 20;
 
 // Shared rows of `width` bf16 (a multiple of 8) padded by 8: the 8 rows an ldmatrix reads start 16 bytes apart
