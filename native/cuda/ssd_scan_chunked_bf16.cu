@@ -100,11 +100,14 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
     x = state_from && row < rows && column < N ? state_from[static_cast<int64_t>(row) * N + column] : 0.f;
     lo = 0.f;
   });
-  // This thread's first state pair in the workspace; chunk c's at + c P Np.
+  // This thread's first state pair in the workspace, of the chunk the walk is at (chunk c's at + c P Np).
   bf16* state_at = w.state + (bh * w.chunks * P + p0 + lane / 4) * Np + n0 + c0 + 2 * (lane % 4);
-  const auto stage = [&](int64_t chunk) {
-    if (chunk < w.chunks) {
-      const int buffer = static_cast<int>(chunk % kStages);
+  // The walk counts its chunks in 32 bits (a segment's are far fewer than 2^31): 64-bit indices and remainders
+  // were a measurable part of each step's instructions.
+  const int chunks = static_cast<int>(w.chunks);
+  const auto stage = [&](int chunk) {
+    if (chunk < chunks) {
+      const int buffer = chunk % kStages;
       const int n = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t_first - chunk * kQ));
       StageBf16Tile<kQ, kRows, kBlock>(Xs + buffer * kQ * kXs, kXs, x_rows + chunk * kQ * x_stride, x_stride, n, rows, x_fast);
       StageBf16Tile<kQ, kColumns, kBlock>(Bs + buffer * kQ * kBs, kBs, b_rows + chunk * kQ * b_stride, b_stride, n, columns, b_fast);
@@ -118,11 +121,11 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   // loaded first (load) and finished later (finish), so that a product can run in between.
   const int token = threadIdx.x / kThreadsPerToken, token_column = kPerThread * (threadIdx.x % kThreadsPerToken);
   uint4 raw[2];
-  const auto load = [&](int64_t chunk) {
+  const auto load = [&](int chunk) {
     const uint4* at = reinterpret_cast<const uint4*>(Xs + (chunk % kStages * kQ + token) * kXs + token_column);
     raw[0] = at[0], raw[1] = at[1];
   };
-  const auto finish = [&](int64_t chunk) {
+  const auto finish = [&](int chunk) {
     const float wt = weights[chunk % kStages * kSsdWeights + token];
     uint4* at = reinterpret_cast<uint4*>(Xs + (chunk % kStages * kQ + token) * kXs + token_column);
     uint4* low_at = reinterpret_cast<uint4*>(Xlo + ((chunk & 1) * kQ + token) * kXs + token_column);
@@ -145,12 +148,12 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   __syncthreads();
   load(0);
   finish(0);
-  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
+  for (int chunk = 0; chunk < chunks; ++chunk) {
     WaitCopies<kStages - 3>();  // chunk + 1's operands
     __syncthreads();  // chunk's scaled x visible; chunk - 1's buffers free
     stage(chunk + kStages - 1);
     if (active) {  // the state entering the chunk, for the outputs
-      bf16* out = state_at + chunk * P * Np;
+      bf16* out = state_at;
 #pragma unroll
       for (int i = 0; i < kTiles; ++i) {
 #pragma unroll
@@ -162,7 +165,8 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
         }
       }
     }
-    const bool next = chunk + 1 < w.chunks;
+    state_at += static_cast<int64_t>(P) * Np;
+    const bool next = chunk + 1 < chunks;
     if (next) load(chunk + 1);
     // S <- e^gamma_last S + (x scaled)^T B
     const float decay = weights[chunk % kStages * kSsdWeights + kQ];
