@@ -174,10 +174,10 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
     const bf16* X = Xs + chunk % kStages * kQ * kXs;
     const bf16* XL = Xlo + (chunk & 1) * kQ * kXs;
     const bf16* Bc = Bs + chunk % kStages * kQ * kBs;
-    // The high parts' products of step k0 / 16 go to accumulator set k0 / 16 % 4 (set 0: S itself), so that each
-    // chain of dependent products is a quarter as long; the low parts' to set k0 / 16 % 2 (set 0: low), where two
-    // sets measured faster than four (16 fewer additions a step, 185 registers instead of 208).
-    float odd[3][2][kTiles][2][4] = {};
+    // The high parts' products of step k0 / 16 go to accumulator set k0 / 16 % 4 (set 0: S itself, then highs), so
+    // that each chain of dependent products is a quarter as long; the low parts' to set k0 / 16 % 2 (low, then
+    // lows), where two sets measured faster than four (fewer additions and registers).
+    float highs[3][kTiles][2][4] = {}, lows[kTiles][2][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kQ; k0 += 16) {
       uint32_t bf[4];
@@ -191,8 +191,8 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
 #pragma unroll
         for (int m = 0; m < 2; ++m) {
           const int set = k0 / 16 % 4;
-          MmaBf16(set ? odd[set - 1][0][i][m] : S[i][m], hi, bf[2 * m], bf[2 * m + 1]);
-          MmaBf16(set % 2 ? odd[0][1][i][m] : low[i][m], lo, bf[2 * m], bf[2 * m + 1]);
+          MmaBf16(set ? highs[set - 1][i][m] : S[i][m], hi, bf[2 * m], bf[2 * m + 1]);
+          MmaBf16(set % 2 ? lows[i][m] : low[i][m], lo, bf[2 * m], bf[2 * m + 1]);
         }
       }
     }
@@ -203,9 +203,9 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
       for (int m = 0; m < 2; ++m) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const float lows = low[i][m][e] + odd[0][1][i][m][e];
-          const float highs = (odd[0][0][i][m][e] + odd[1][0][i][m][e]) + odd[2][0][i][m][e];
-          S[i][m][e] += lows + highs, low[i][m][e] = 0.f;
+          const float low_sum = low[i][m][e] + lows[i][m][e];
+          const float high_sum = (highs[0][i][m][e] + highs[1][i][m][e]) + highs[2][i][m][e];
+          S[i][m][e] += low_sum + high_sum, low[i][m][e] = 0.f;
         }
       }
     }
