@@ -54,10 +54,12 @@ export function title(b: TestBackend): string {
  * vitest's default pool of forked processes.
  */
 export async function withWorkspaceLimit<T>(bytes: number, f: () => Promise<T>): Promise<T> {
+  const before = process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;  // (a limit the whole run was started with stays)
   process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = String(bytes);
   try {
     return await f();
   } finally {
-    delete process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;
+    if (before === undefined) delete process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;
+    else process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = before;
   }
 }
