@@ -8,23 +8,26 @@
 //
 // Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (then 8, 4 or 2 for the rest), each
 // thread taking its butterfly's points into registers, so the output is in natural order and no bit reversal is
-// needed. The twiddles come from the special-function unit (__sincosf, absolute error under 4e-7), four per
-// radix-16 butterfly and the rest as their products.
+// needed. The first pass reads its points from global memory and the last writes them there, where the kernel
+// allows, and a first pass over zero padding skips the zeros' radix-2 stage. The twiddles come from the
+// special-function unit (__sincosf, absolute error under 4e-7), four per radix-16 butterfly and the rest as
+// their products.
 //
-// n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): load, FFT, multiply, inverse
-// FFT, D term, store; the filters' FFT too when the batch is one row and both fit in shared memory (n <= 2^13),
-// otherwise their spectrum comes from a first kernel (or a plan); where the device's blocks are too small for
-// 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n: the four-step FFT, n = n1 x n2 with
-// n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the twiddles W_n^(j2 k1)), then a
+// n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): FFT from u, multiply, inverse
+// FFT, D term, y; where n is not a power of 16, the forward FFT's last pass, the product and the inverse's first pass
+// are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one row and both fit in shared
+// memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan); where the device's blocks are too
+// small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n: the four-step FFT, n = n1 x
+// n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the twiddles W_n^(j2 k1)), then a
 // row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in row n1 - k1), transforms
-// them, multiplies, transforms back and applies the inverse twiddles, then an inverse column pass that writes y.
-// The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the filters'
-// spectrum is kept in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
+// them, multiplies, transforms back and applies the inverse twiddles, then an inverse column pass that writes y. The
+// frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the filters' spectrum is kept
+// in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
-// Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.063 ms, B8 H768 L8192 0.62 ms,
-// B1 H768 L2^17 3.7 ms, B1 H256 L2^20 11.0 ms, B1 H64 L2^22 12.0 ms: 2.0-2.7x PyTorch's cuFFT convolution. The
-// kernels are bound by instruction issue (about 100 instructions per point per FFT), not by memory.
+// Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.053 ms, B8 H768 L8192 0.49 ms,
+// B1 H768 L2^17 2.8 ms, B1 H256 L2^20 8.3 ms, B1 H64 L2^22 9.8 ms: 2.5-3.3x PyTorch's cuFFT convolution. The
+// kernels are bound by instruction issue more than by memory.
 #include <mutex>
 #include <type_traits>
 
@@ -91,8 +94,9 @@ __device__ constexpr int Reverse(int i, int bits) {
 }
 
 // In-register DFT of R = 2^kBits points (radix-2 decimation in time, constant twiddles). Every index is a
-// compile-time constant once unrolled, so the points stay in registers.
-template <int kBits, bool kInverse>
+// compile-time constant once unrolled, so the points stay in registers. kHalfZero: v[R/2..R) are zero (a
+// zero-padded input), so the first stage only copies.
+template <int kBits, bool kInverse, bool kHalfZero = false>
 __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
   constexpr int R = 1 << kBits;
   float2 x[R];
@@ -103,6 +107,10 @@ __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
 #pragma unroll
     for (int i = 0; i < R / 2; ++i) {
       const int half = 1 << stage, m = i & (half - 1), top = (i - m) * 2 + m;  // butterfly i of this stage
+      if (kHalfZero && stage == 0) {  // x[top + 1] = v[Reverse(top) + R / 2] = 0
+        x[top + half] = x[top];
+        continue;
+      }
       const float2 a = x[top], b = Rotate<kInverse>(x[top + half], m * (8 >> stage));
       x[top] = Add(a, b);
       x[top + half] = Sub(a, b);
@@ -112,11 +120,19 @@ __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
   for (int i = 0; i < R; ++i) v[i] = x[i];
 }
 
-// v[r] *= W_M^(k r) for a butterfly of R points: e^(-+ i theta r), theta = 2 pi k / M < 2 pi / R. The powers
-// 1, 2, 4 and 8 come from the special-function unit (theta r < pi, where its error bound holds), each other one
-// as the product of two before it.
+// a b and a conj(b), sharing two of their products.
+__device__ __forceinline__ void MulBoth(float2 a, float2 b, float2& ab, float2& ab_conj) {
+  const float xx = a.x * b.x, yx = a.y * b.x;
+  ab = make_float2(fmaf(-a.y, b.y, xx), fmaf(a.x, b.y, yx));
+  ab_conj = make_float2(fmaf(a.y, b.y, xx), fmaf(-a.x, b.y, yx));
+}
+
+// v[r] *= W_M^(k r) for a butterfly of R <= 16 points: e^(-+ i theta r), theta = 2 pi k / M < 2 pi / R. The
+// powers 1, 2, 4 and 8 come from the special-function unit (theta r < pi, where its error bound holds), each
+// other one as a product of two of them or of one before it; w^(h+d) and w^(h-d) = w^h conj(w^d) share products.
 template <int kBits, bool kInverse>
 __device__ __forceinline__ void Twiddle(float2 (&v)[1 << kBits], float theta) {
+  static_assert(kBits <= 4, "radix 16 at most");
   constexpr int R = 1 << kBits;
   float2 w[R];
 #pragma unroll
@@ -125,32 +141,72 @@ __device__ __forceinline__ void Twiddle(float2 (&v)[1 << kBits], float theta) {
     __sincosf(theta * (1 << bit), &s, &c);
     w[1 << bit] = make_float2(c, kInverse ? s : -s);
   }
+  if constexpr (kBits == 2) w[3] = Mul(w[2], w[1]);
+  if constexpr (kBits >= 3) MulBoth(w[4], w[1], w[5], w[3]);
+  if constexpr (kBits == 3) w[6] = Mul(w[4], w[2]), w[7] = Mul(w[4], w[3]);
+  if constexpr (kBits == 4) {
+    MulBoth(w[8], w[1], w[9], w[7]);
+    MulBoth(w[8], w[2], w[10], w[6]);
 #pragma unroll
-  for (int r = 3; r < R; ++r) {
-    if (r & (r - 1)) w[r] = Mul(w[r & (r - 1)], w[r & -r]);  // r without its lowest bit, times its lowest bit
+    for (int r = 11; r < R; ++r) w[r] = Mul(w[8], w[r - 8]);
   }
 #pragma unroll
   for (int r = 1; r < R; ++r) v[r] = Mul(v[r], w[r]);
 }
 
+// Where a pass takes its points from or puts them: buf (InShared), or a functor on global memory. The first pass
+// of an FFT may read its points straight from global memory (FromGlobal) and the last may write them there
+// (ToGlobal), which saves a round trip through shared memory and a barrier at each end.
+struct InShared {
+  static constexpr bool kShared = true;
+  bool half_zero = false;
+};
+// load(i, c): point i of transform c. half_zero: every point i >= N / 2 is zero (the caller knows it).
+template <class F>
+struct FromGlobal {
+  static constexpr bool kShared = false;
+  F load;
+  bool half_zero;
+};
+// store(i, c, value): output i of transform c.
+template <class F>
+struct ToGlobal {
+  static constexpr bool kShared = false;
+  F store;
+};
+template <class F>
+__device__ __forceinline__ FromGlobal<F> LoadFrom(const F& load, bool half_zero) { return {load, half_zero}; }
+template <class F>
+__device__ __forceinline__ ToGlobal<F> StoreTo(const F& store) { return {store}; }
+
 // One Stockham pass of radix R = 2^kBits over kCount transforms of N = 2^kLogN points, point (i, c) at
 // buf[Pad(i * kBatch + c)]; the kDone bits already done (Ns = 2^kDone). In natural order in, natural order out.
-template <int kLogN, int kBits, int kDone, int kBatch, int kCount, int kThreads, bool kInverse>
-__device__ __forceinline__ void StockhamPass(float2* buf) {
+// Reading from buf it synchronizes before it writes; writing to buf it synchronizes at the end.
+template <int kLogN, int kBits, int kDone, int kBatch, int kCount, int kThreads, bool kInverse, class Src, class Dst>
+__device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const Dst& dst) {
   constexpr int kR = 1 << kBits, kNs = 1 << kDone, kStride = (1 << kLogN) / kR;
   constexpr int kButterflies = kStride * kCount;
   constexpr int kPer = (kButterflies + kThreads - 1) / kThreads;
+  const bool half_zero = kDone == 0 && src.half_zero;  // points j + r * kStride, r >= R / 2, are zero
   float2 v[kPer][kR];
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
     const int b = threadIdx.x + q * kThreads;
     if (kButterflies % kThreads == 0 || b < kButterflies) {
-      const int c = b % kCount, j = b / kCount, x = j * kBatch + c, padded = Pad(x);
+      const int c = b % kCount, j = b / kCount;
+      if constexpr (Src::kShared) {
+        const int x = j * kBatch + c, padded = Pad(x);
 #pragma unroll
-      for (int r = 0; r < kR; ++r) v[q][r] = buf[PadStep<kStride * kBatch>(x, padded, r)];
+        for (int r = 0; r < kR; ++r) v[q][r] = buf[PadStep<kStride * kBatch>(x, padded, r)];
+      } else {
+#pragma unroll
+        for (int r = 0; r < kR; ++r) {
+          v[q][r] = r < kR / 2 || !half_zero ? src.load(j + r * kStride, c) : make_float2(0.f, 0.f);
+        }
+      }
     }
   }
-  __syncthreads();
+  if constexpr (Src::kShared) __syncthreads();
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
     const int b = threadIdx.x + q * kThreads;
@@ -158,23 +214,37 @@ __device__ __forceinline__ void StockhamPass(float2* buf) {
       const int c = b % kCount, j = b / kCount;
       const int k = j & (kNs - 1);
       if (kNs > 1) Twiddle<kBits, kInverse>(v[q], 6.283185307179586f / (kNs * kR) * k);
-      Dft<kBits, kInverse>(v[q]);
-      const int x = ((j - k) * kR + k) * kBatch + c, padded = Pad(x);
+      if (kDone == 0 && !Src::kShared && half_zero) {
+        Dft<kBits, kInverse, true>(v[q]);
+      } else {
+        Dft<kBits, kInverse>(v[q]);
+      }
+      const int i = (j - k) * kR + k;  // output r is point i + r * Ns
+      if constexpr (Dst::kShared) {
+        const int x = i * kBatch + c, padded = Pad(x);
 #pragma unroll
-      for (int r = 0; r < kR; ++r) buf[PadStep<kNs * kBatch>(x, padded, r)] = v[q][r];
+        for (int r = 0; r < kR; ++r) buf[PadStep<kNs * kBatch>(x, padded, r)] = v[q][r];
+      } else {
+#pragma unroll
+        for (int r = 0; r < kR; ++r) dst.store(i + r * kNs, c, v[q][r]);
+      }
     }
   }
-  __syncthreads();
+  if constexpr (Dst::kShared) __syncthreads();
 }
 
-// kCount FFTs of 2^kLogN points in shared memory (layout as StockhamPass), unnormalized; every thread of the
-// block calls it, after the points are stored and synchronized.
-template <int kLogN, int kBatch, int kCount, int kThreads, bool kInverse, int kDone = 0>
-__device__ __forceinline__ void BlockFft(float2* buf) {
-  if constexpr (kDone < kLogN) {
-    constexpr int kBits = kLogN - kDone >= 4 ? 4 : kLogN - kDone;
-    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse>(buf);
-    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits>(buf);
+// Passes kDone..kStop (bits) of kCount FFTs of 2^kLogN points (layout as StockhamPass), unnormalized: radix 16
+// while 4 bits remain, then the rest. The first pass reads from src, the last writes to dst. Every thread of
+// the block calls it; points in buf must be stored and synchronized before.
+template <int kLogN, int kBatch, int kCount, int kThreads, bool kInverse, int kDone = 0, int kStop = kLogN,
+          class Src = InShared, class Dst = InShared>
+__device__ __forceinline__ void BlockFft(float2* buf, const Src& src = {}, const Dst& dst = {}) {
+  constexpr int kBits = kStop - kDone >= 4 ? 4 : kStop - kDone;
+  if constexpr (kDone + kBits == kStop) {
+    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse>(buf, src, dst);
+  } else {
+    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse>(buf, src, InShared{});
+    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits, kStop>(buf, InShared{}, dst);
   }
 }
 
@@ -191,6 +261,86 @@ __device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1
   const float2 q = make_float2(h * (ka.x - kb.x), h * (ka.y - kb.y));
   w1 = Add(Mul(p, z1), Mul(q, make_float2(z2.x, -z2.y)));
   w2 = Add(Mul(make_float2(p.x, -p.y), z2), Mul(make_float2(q.x, -q.y), make_float2(z1.x, -z1.y)));
+}
+
+// The forward FFT's last pass (radix R = 2^kBits at Ns = N / R), the product with the filters' spectrum
+// (UntangleMultiply, times `scale`) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through
+// shared memory. Forward butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so a
+// thread takes butterflies p and Ns - p together (item 0: p = 0 and Ns / 2, each its own partner); the inverse
+// butterflies j = p and j = Ns - p read exactly those frequencies back. u's pair is transform 0 (points
+// buf[Pad(i * kBatch)]); the filters' pair is transform 1 (kInline, still missing this last pass) or `spectrum`.
+template <int kLogN, int kBits, int kBatch, int kThreads, bool kInline>
+__device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, float scale) {
+  constexpr int kR = 1 << kBits, kN = 1 << kLogN, kNs = kN / kR, kItems = kNs / 2;
+  constexpr int kPer = (kItems + kThreads - 1) / kThreads, kSources = kInline ? 2 : 1;
+  float2 v[kPer][2 * kSources][kR];  // butterflies p, Ns - p of u's pair (then of the filters')
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    const int e = threadIdx.x + q * kThreads;
+    if (kItems % kThreads == 0 || e < kItems) {
+      const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
+#pragma unroll
+      for (int s = 0; s < kSources; ++s) {
+#pragma unroll
+        for (int r = 0; r < kR; ++r) {
+          v[q][2 * s][r] = buf[Pad((p + r * kNs) * kBatch + s)];
+          v[q][2 * s + 1][r] = buf[Pad((partner + r * kNs) * kBatch + s)];
+        }
+      }
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    const int e = threadIdx.x + q * kThreads;
+    if (kItems % kThreads == 0 || e < kItems) {
+      const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
+      constexpr float kTheta = 6.283185307179586f / kN;
+#pragma unroll
+      for (int s = 0; s < 2 * kSources; ++s) {
+        Twiddle<kBits, false>(v[q][s], kTheta * (s % 2 ? partner : p));
+        Dft<kBits, false>(v[q][s]);
+      }
+      float2 sp[kR], sq[kR];
+#pragma unroll
+      for (int m = 0; m < kR; ++m) {
+        if constexpr (kInline) {
+          sp[m] = v[q][2][m], sq[m] = v[q][3][m];
+        } else {
+          sp[m] = spectrum[p + m * kNs], sq[m] = spectrum[partner + m * kNs];
+        }
+      }
+      const float2(&zp)[kR] = v[q][0];
+      const float2(&zq)[kR] = v[q][1];
+      float2 wp[kR], wq[kR];
+      if (e > 0) {
+#pragma unroll
+        for (int m = 0; m < kR; ++m) {
+          UntangleMultiply(zp[m], zq[kR - 1 - m], sp[m], sq[kR - 1 - m], scale, wp[m], wq[kR - 1 - m]);
+        }
+      } else {  // f = m Ns pairs with (R - m) Ns; f = Ns / 2 + m Ns with Ns / 2 + (R - 1 - m) Ns
+#pragma unroll
+        for (int m = 0; m <= kR / 2; ++m) {
+          const int n = (kR - m) % kR;
+          float2 w2;
+          UntangleMultiply(zp[m], zp[n], sp[m], sp[n], scale, wp[m], w2);
+          if (n != m) wp[n] = w2;
+        }
+#pragma unroll
+        for (int m = 0; m < kR / 2; ++m) {
+          UntangleMultiply(zq[m], zq[kR - 1 - m], sq[m], sq[kR - 1 - m], scale, wq[m], wq[kR - 1 - m]);
+        }
+      }
+      Dft<kBits, true>(wp);
+      Dft<kBits, true>(wq);
+#pragma unroll
+      for (int r = 0; r < kR; ++r) {
+        buf[Pad((p * kR + r) * kBatch)] = wp[r];
+        buf[Pad((partner * kR + r) * kBatch)] = wq[r];
+      }
+    }
+  }
+  __syncthreads();
 }
 
 // The two real rows of item `item`: channels 2p and 2p + 1 of batch row b (item = b * pairs + p), `len` samples
@@ -235,56 +385,65 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch) {
   return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch) <= 512 ? 2 : 1;
 }
 
-// The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order.
+// The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order. The
+// filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
 template <int kLogN, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 1)) SpectrumKernel(const RowPair<S> k, float2* spectrum) {
   extern __shared__ float2 buf[];
   constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1);
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
-  for (int i = threadIdx.x; i < kN; i += kThreads) buf[Pad(i)] = LoadPair(ka, has_b, k.len, i);
-  __syncthreads();
-  BlockFft<kLogN, 1, 1, kThreads, false>(buf);
   float2* s = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
-  for (int i = threadIdx.x; i < kN; i += kThreads) s[i] = buf[Pad(i)];
+  BlockFft<kLogN, 1, 1, kThreads, false>(buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true),
+                                         StoreTo([&](int f, int, float2 v) { s[f] = v; }));
 }
 
 // One (pair of channels, batch row) per block, blockIdx.x = p * batch + b so the blocks of one pair run together
-// and share its spectrum in L2. kInline: the filters' FFT in the same block (points (i, 1)), else `spectrum`.
+// and share its spectrum in L2. kInline: the filters' FFT in the same block (transform 1), else `spectrum`. The
+// forward FFT reads u from global memory, the inverse writes y there. Where n is not a power of 16, the forward
+// FFT's last pass, the product and the inverse's first pass are one (MiddlePass); else the product is a pass of
+// its own.
 template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMinBlocks(kLogN, kInline ? 2 : 1))
     FusedConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const Output<S> out, int64_t batch) {
   extern __shared__ float2 buf[];
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
+  constexpr int kMiddleBits = kLogN > 4 ? kLogN % 4 : 0;
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
   bool has_b;
   const S* ua = u.First(b * u.pairs + p, has_b);
-  for (int i = threadIdx.x; i < kN; i += kThreads) {
-    buf[Pad(i * kBatch)] = LoadPair(ua, has_b, u.len, i);
-    if (kInline) buf[Pad(i * kBatch + 1)] = LoadPair(k.src + 2 * p * k.len, has_b, k.len, i);
-  }
-  __syncthreads();
-  BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf);
-  const float2* s = spectrum + p * kN;
-  for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
-    const int g = (kN - f) & (kN - 1);
-    const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : s[f];
-    const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : s[g];
-    float2 w1, w2;
-    UntangleMultiply(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, 1.f / kN, w1, w2);
-    buf[Pad(f * kBatch)] = w1;
-    if (g != f) buf[Pad(g * kBatch)] = w2;
-  }
-  __syncthreads();
-  BlockFft<kLogN, kBatch, 1, kThreads, true>(buf);
+  const S* ka = k.src + 2 * p * k.len;
+  const auto load = LoadFrom(
+      [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
+      2 * u.len <= kN);  // and k.len <= u.len
   const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
   const int64_t row = b * out.channels + 2 * p;
   const S* ur = out.u + row * out.seqlen;
   S* y = out.y + row * out.seqlen;
-  for (int i = threadIdx.x; i < out.seqlen; i += kThreads) {
-    const float2 z = buf[Pad(i * kBatch)];
-    StoreAs(y + i, z.x + da * ToFloat(ur[i]));
-    if (has_b) StoreAs(y + out.seqlen + i, z.y + db * ToFloat(ur[out.seqlen + i]));
+  const auto store = StoreTo([&](int i, int, float2 z) {
+    if (i < out.seqlen) {
+      StoreAs(y + i, z.x + da * ToFloat(ur[i]));
+      if (has_b) StoreAs(y + out.seqlen + i, z.y + db * ToFloat(ur[out.seqlen + i]));
+    }
+  });
+  const float2* s = spectrum + p * kN;
+  if constexpr (kMiddleBits > 0) {
+    BlockFft<kLogN, kBatch, kBatch, kThreads, false, 0, kLogN - kMiddleBits>(buf, load);
+    MiddlePass<kLogN, kMiddleBits, kBatch, kThreads, kInline>(buf, s, 1.f / kN);
+    BlockFft<kLogN, kBatch, 1, kThreads, true, kMiddleBits>(buf, InShared{}, store);
+  } else {
+    BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf, load);
+    for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
+      const int g = (kN - f) & (kN - 1);
+      const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : s[f];
+      const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : s[g];
+      float2 w1, w2;
+      UntangleMultiply(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, 1.f / kN, w1, w2);
+      buf[Pad(f * kBatch)] = w1;
+      if (g != f) buf[Pad(g * kBatch)] = w2;
+    }
+    __syncthreads();
+    BlockFft<kLogN, kBatch, 1, kThreads, true>(buf, InShared{}, store);
   }
 }
 
@@ -317,19 +476,16 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const Row
   bool has_b;
   const S* a = rows.First(item0 + local, has_b);
   const S* b = has_b ? a + rows.len : nullptr;
-#pragma unroll 4
-  for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
-    const int t = FourStepIndex(e / kTC, j2_0 + e % kTC);
-    buf[Pad(e)] = t < len ? make_float2(ToFloat(a[t]), b ? ToFloat(b[t]) : 0.f) : make_float2(0.f, 0.f);
-  }
-  __syncthreads();
-  BlockFft<kLogN1, kTC, kTC, kPassThreads, false>(buf);
   float2* out = T + (local << log_n) + j2_0;
-#pragma unroll 4
-  for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
-    const int k1 = e / kTC, c = e % kTC;
-    out[FourStepIndex(k1, c)] = Mul(buf[Pad(e)], FourStepTwiddle((j2_0 + c) * k1, log_n, false));
-  }
+  BlockFft<kLogN1, kTC, kTC, kPassThreads, false>(
+      buf,
+      LoadFrom([&](int j1, int c) {
+        const int t = FourStepIndex(j1, j2_0 + c);
+        return t < len ? make_float2(ToFloat(a[t]), b ? ToFloat(b[t]) : 0.f) : make_float2(0.f, 0.f);
+      }, 2 * len <= (1 << log_n)),  // rows j1 >= n1 / 2 are zero
+      StoreTo([&](int k1, int c, float2 v) {
+        out[FourStepIndex(k1, c)] = Mul(v, FourStepTwiddle((j2_0 + c) * k1, log_n, false));
+      }));
 }
 
 // Row pass for the filters: rows 2q and 2q + 1 of each item, forward FFTs in place: T becomes the spectrum in
@@ -340,10 +496,8 @@ __global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, 
   const int64_t half = int64_t{1} << (log_n1 - 1);
   const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
   float2* t = T + (local << log_n) + 2 * q * kN2;  // rows 2q, 2q + 1: contiguous
-  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) buf[Pad((e % kN2) * 2 + e / kN2)] = t[e];
-  __syncthreads();
-  BlockFft<kLogRow, 2, 2, kPassThreads, false>(buf);
-  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) t[e] = buf[Pad((e % kN2) * 2 + e / kN2)];
+  BlockFft<kLogRow, 2, 2, kPassThreads, false>(buf, LoadFrom([&](int i, int c) { return t[c * kN2 + i]; }, false),
+                                               StoreTo([&](int i, int c, float2 v) { t[c * kN2 + i] = v; }));
 }
 
 // Row pass for the inputs: rows r0 = q, r1 = n1 - q (q = 0: rows 0 and n1 / 2, each its own partner) of each
@@ -360,13 +514,8 @@ __global__ void __launch_bounds__(kPassThreads)
   const int64_t r0 = q, r1 = q == 0 ? half : n1 - q;  // rows of slots 0 and 1
   float2* t = T + (local << log_n);
   const float2* s = spectrum + (((item0 + local - spectrum_item0) % pairs) << log_n);
-#pragma unroll 4
-  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) {
-    const int slot = e / kN2, k2 = e % kN2;
-    buf[Pad(k2 * 2 + slot)] = t[(slot ? r1 : r0) * kN2 + k2];
-  }
-  __syncthreads();
-  BlockFft<kLogRow, 2, 2, kPassThreads, false>(buf);
+  BlockFft<kLogRow, 2, 2, kPassThreads, false>(
+      buf, LoadFrom([&](int k2, int slot) { return t[(slot ? r1 : r0) * kN2 + k2]; }, false));
   // Each unordered pair {f, -f} once: q > 0: (r0, k2) with (r1, n2 - 1 - k2); q = 0: row 0's k2 <= n2 / 2 with
   // (0, -k2), row n1 / 2's k2 < n2 / 2 with (n1 / 2, n2 - 1 - k2).
   const float scale = __int_as_float((127 - log_n) << 23);
@@ -388,13 +537,10 @@ __global__ void __launch_bounds__(kPassThreads)
     if (k1 != k2 || slot1 != slot2) buf[Pad(k2 * 2 + slot2)] = w2;
   }
   __syncthreads();
-  BlockFft<kLogRow, 2, 2, kPassThreads, true>(buf);
-#pragma unroll 4
-  for (int e = threadIdx.x; e < 2 * kN2; e += kPassThreads) {
-    const int slot = e / kN2, j2 = e % kN2;
+  BlockFft<kLogRow, 2, 2, kPassThreads, true>(buf, InShared{}, StoreTo([&](int j2, int slot, float2 v) {
     const int row = static_cast<int>(slot ? r1 : r0);
-    t[row * kN2 + j2] = Mul(buf[Pad(j2 * 2 + slot)], FourStepTwiddle(j2 * row, log_n, true));
-  }
+    t[row * kN2 + j2] = Mul(v, FourStepTwiddle(j2 * row, log_n, true));
+  }));
 }
 
 // Column pass, inverse: FFTs of length n1 along kTC columns of T, then y = real / imaginary part + D u for the
@@ -406,10 +552,6 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const flo
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
   const float2* t = T + (local << log_n) + j2_0;
-#pragma unroll 4
-  for (int e = threadIdx.x; e < 8192; e += kPassThreads) buf[Pad(e)] = t[FourStepIndex(e / kTC, e % kTC)];
-  __syncthreads();
-  BlockFft<kLogN1, kTC, kTC, kPassThreads, true>(buf);
   const int64_t item = item0 + local, b = item / out.pairs, p = item % out.pairs;
   const bool has_b = 2 * p + 1 < out.channels;
   const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
@@ -419,15 +561,15 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const flo
   S* ya = out.y + row * out.seqlen;
   const S* ub = ua + out.seqlen;
   S* yb = ya + out.seqlen;
-#pragma unroll 4
-  for (int e = threadIdx.x; e < 8192; e += kPassThreads) {
-    const int i = FourStepIndex(e / kTC, j2_0 + e % kTC);
-    if (i < L) {
-      const float2 z = buf[Pad(e)];
-      StoreAs(ya + i, z.x + da * ToFloat(ua[i]));
-      if (has_b) StoreAs(yb + i, z.y + db * ToFloat(ub[i]));
-    }
-  }
+  BlockFft<kLogN1, kTC, kTC, kPassThreads, true>(
+      buf, LoadFrom([&](int k1, int c) { return t[FourStepIndex(k1, c)]; }, false),
+      StoreTo([&](int j1, int c, float2 z) {
+        const int i = FourStepIndex(j1, j2_0 + c);
+        if (i < L) {
+          StoreAs(ya + i, z.x + da * ToFloat(ua[i]));
+          if (has_b) StoreAs(yb + i, z.y + db * ToFloat(ub[i]));
+        }
+      }));
 }
 
 // --- host side ---------------------------------------------------------------------------------------------------
