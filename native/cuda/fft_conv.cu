@@ -251,11 +251,13 @@ __device__ __forceinline__ void BlockFft(float2* buf, const Src& src = {}, const
 // Z = FFT(a + i b) of two real rows and S = FFT(ka + i kb) of their filters, at f (z1, s1) and at -f (z2, s2).
 // Returns the spectrum of (a * ka) + i (b * kb) at f and -f, times `scale`. With Ka, Kb the filters' own
 // spectra (Hermitian, as they are real) and A, B the rows': W = A Ka + i B Kb = P Z(f) + Q conj(Z(-f)) where
-// P = (Ka + Kb) / 2, Q = (Ka - Kb) / 2; at -f, P and Q are conjugated.
-__device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1, float2 s2, float scale, float2& w1,
-                                                 float2& w2) {
-  const float2 ka = make_float2(0.5f * (s1.x + s2.x), 0.5f * (s1.y - s2.y));  // (S(f) + conj S(-f)) / 2
-  const float2 kb = make_float2(0.5f * (s1.y + s2.y), -0.5f * (s1.x - s2.x));  // (S(f) - conj S(-f)) / 2i
+// P = (Ka + Kb) / 2, Q = (Ka - Kb) / 2; at -f, P and Q are conjugated. d = (Da, Db), the channels' D: as
+// u * k + D u = u * (k + D delta), D adds to the filters' spectra at every frequency, and y needs no second
+// read of u.
+__device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1, float2 s2, float2 d, float scale,
+                                                 float2& w1, float2& w2) {
+  const float2 ka = make_float2(0.5f * (s1.x + s2.x) + d.x, 0.5f * (s1.y - s2.y));  // (S(f) + conj S(-f)) / 2 + Da
+  const float2 kb = make_float2(0.5f * (s1.y + s2.y) + d.y, -0.5f * (s1.x - s2.x));  // (S(f) - conj S(-f)) / 2i + Db
   const float h = 0.5f * scale;
   const float2 p = make_float2(h * (ka.x + kb.x), h * (ka.y + kb.y));
   const float2 q = make_float2(h * (ka.x - kb.x), h * (ka.y - kb.y));
@@ -264,13 +266,13 @@ __device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1
 }
 
 // The forward FFT's last pass (radix R = 2^kBits at Ns = N / R), the product with the filters' spectrum
-// (UntangleMultiply, times `scale`) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through
+// (UntangleMultiply with D = d, times `scale`) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through
 // shared memory. Forward butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so a
 // thread takes butterflies p and Ns - p together (item 0: p = 0 and Ns / 2, each its own partner); the inverse
 // butterflies j = p and j = Ns - p read exactly those frequencies back. u's pair is transform 0 (points
 // buf[Pad(i * kBatch)]); the filters' pair is transform 1 (kInline, still missing this last pass) or `spectrum`.
 template <int kLogN, int kBits, int kBatch, int kThreads, bool kInline>
-__device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, float scale) {
+__device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, float2 d, float scale) {
   constexpr int kR = 1 << kBits, kN = 1 << kLogN, kNs = kN / kR, kItems = kNs / 2;
   constexpr int kPer = (kItems + kThreads - 1) / kThreads, kSources = kInline ? 2 : 1;
   float2 v[kPer][2 * kSources][kR];  // butterflies p, Ns - p of u's pair (then of the filters')
@@ -316,19 +318,19 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, 
       if (e > 0) {
 #pragma unroll
         for (int m = 0; m < kR; ++m) {
-          UntangleMultiply(zp[m], zq[kR - 1 - m], sp[m], sq[kR - 1 - m], scale, wp[m], wq[kR - 1 - m]);
+          UntangleMultiply(zp[m], zq[kR - 1 - m], sp[m], sq[kR - 1 - m], d, scale, wp[m], wq[kR - 1 - m]);
         }
       } else {  // f = m Ns pairs with (R - m) Ns; f = Ns / 2 + m Ns with Ns / 2 + (R - 1 - m) Ns
 #pragma unroll
         for (int m = 0; m <= kR / 2; ++m) {
           const int n = (kR - m) % kR;
           float2 w2;
-          UntangleMultiply(zp[m], zp[n], sp[m], sp[n], scale, wp[m], w2);
+          UntangleMultiply(zp[m], zp[n], sp[m], sp[n], d, scale, wp[m], w2);
           if (n != m) wp[n] = w2;
         }
 #pragma unroll
         for (int m = 0; m < kR / 2; ++m) {
-          UntangleMultiply(zq[m], zq[kR - 1 - m], sq[m], sq[kR - 1 - m], scale, wq[m], wq[kR - 1 - m]);
+          UntangleMultiply(zq[m], zq[kR - 1 - m], sq[m], sq[kR - 1 - m], d, scale, wq[m], wq[kR - 1 - m]);
         }
       }
       Dft<kBits, true>(wp);
@@ -357,14 +359,18 @@ struct RowPair {
   }
 };
 
-// y = the real and imaginary parts of the inverse FFT, plus D u, for the first L samples.
+// y = the real and imaginary parts of the inverse FFT, for the first L samples.
 template <typename S>
 struct Output {
-  const S* u;
-  const float* D;
   S* y;
   int64_t channels, seqlen, pairs;
 };
+
+// The D of pair p's channels, (D[2p], D[2p + 1]), zero where absent.
+__device__ __forceinline__ float2 PairD(const float* D, int64_t channels, int64_t p) {
+  if (!D) return make_float2(0.f, 0.f);
+  return make_float2(D[2 * p], 2 * p + 1 < channels ? D[2 * p + 1] : 0.f);
+}
 
 template <typename S>
 __device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, int64_t t) {
@@ -374,9 +380,12 @@ __device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, 
 
 // --- n <= 2^14: one block per transform ------------------------------------------------------------------------
 
+// Threads of a fused block: one per radix-16 butterfly, at most 1024; at most 512 when the block holds the filters'
+// FFT too (batch 2), whose 1024 threads of 64 registers spilled (H200, B1 H768 L4096: 49 us with 1024, 46 with 512).
 __host__ __device__ constexpr int FusedThreads(int log_n, int batch) {
   const int t = (batch << log_n) / 16;
-  return t < 32 ? 32 : t > 1024 ? 1024 : t;
+  const int most = batch == 2 ? 512 : 1024;
+  return t < 32 ? 32 : t > most ? most : t;
 }
 
 // Blocks per SM the registers must allow: two where their shared memory fits twice (227 KiB per SM), so one
@@ -405,7 +414,8 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 
 // its own.
 template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMinBlocks(kLogN, kInline ? 2 : 1))
-    FusedConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const Output<S> out, int64_t batch) {
+    FusedConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const float* D, const Output<S> out,
+                    int64_t batch) {
   extern __shared__ float2 buf[];
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
   constexpr int kMiddleBits = kLogN > 4 ? kLogN % 4 : 0;
@@ -416,20 +426,18 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   const auto load = LoadFrom(
       [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
       2 * u.len <= kN);  // and k.len <= u.len
-  const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
-  const int64_t row = b * out.channels + 2 * p;
-  const S* ur = out.u + row * out.seqlen;
-  S* y = out.y + row * out.seqlen;
+  const float2 d = PairD(D, out.channels, p);
+  S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
   const auto store = StoreTo([&](int i, int, float2 z) {
     if (i < out.seqlen) {
-      StoreAs(y + i, z.x + da * ToFloat(ur[i]));
-      if (has_b) StoreAs(y + out.seqlen + i, z.y + db * ToFloat(ur[out.seqlen + i]));
+      StoreAs(y + i, z.x);
+      if (has_b) StoreAs(y + out.seqlen + i, z.y);
     }
   });
   const float2* s = spectrum + p * kN;
   if constexpr (kMiddleBits > 0) {
     BlockFft<kLogN, kBatch, kBatch, kThreads, false, 0, kLogN - kMiddleBits>(buf, load);
-    MiddlePass<kLogN, kMiddleBits, kBatch, kThreads, kInline>(buf, s, 1.f / kN);
+    MiddlePass<kLogN, kMiddleBits, kBatch, kThreads, kInline>(buf, s, d, 1.f / kN);
     BlockFft<kLogN, kBatch, 1, kThreads, true, kMiddleBits>(buf, InShared{}, store);
   } else {
     BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf, load);
@@ -438,7 +446,7 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
       const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : s[f];
       const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : s[g];
       float2 w1, w2;
-      UntangleMultiply(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, 1.f / kN, w1, w2);
+      UntangleMultiply(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, d, 1.f / kN, w1, w2);
       buf[Pad(f * kBatch)] = w1;
       if (g != f) buf[Pad(g * kBatch)] = w2;
     }
@@ -501,12 +509,12 @@ __global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, 
 }
 
 // Row pass for the inputs: rows r0 = q, r1 = n1 - q (q = 0: rows 0 and n1 / 2, each its own partner) of each
-// item: forward FFTs, UntangleMultiply with the pair's spectrum (scaled by 1 / n), inverse FFTs, times
+// item: forward FFTs, UntangleMultiply with the pair's spectrum and D (scaled by 1 / n), inverse FFTs, times
 // W_n^(-j2 k1). blockIdx.x = (item - item0) * n1 / 2 + q. The spectrum holds items spectrum_item0 on, `pairs` of
 // them, one per pair of channels: a whole spectrum (0) or a chunk's own (item0).
-__global__ void __launch_bounds__(kPassThreads)
-    RowConvKernel(float2* T, const float2* spectrum, int64_t item0, int64_t spectrum_item0, int64_t pairs, int log_n,
-                  int log_n1) {
+__global__ void __launch_bounds__(kPassThreads, 2)
+    RowConvKernel(float2* T, const float2* spectrum, const float* D, int64_t channels, int64_t item0,
+                  int64_t spectrum_item0, int64_t pairs, int log_n, int log_n1) {
   extern __shared__ float2 buf[];
   constexpr int kN2 = 1 << kLogRow;
   const int64_t n1 = int64_t{1} << log_n1, half = n1 / 2;
@@ -514,6 +522,7 @@ __global__ void __launch_bounds__(kPassThreads)
   const int64_t r0 = q, r1 = q == 0 ? half : n1 - q;  // rows of slots 0 and 1
   float2* t = T + (local << log_n);
   const float2* s = spectrum + (((item0 + local - spectrum_item0) % pairs) << log_n);
+  const float2 d = PairD(D, channels, (item0 + local) % pairs);
   BlockFft<kLogRow, 2, 2, kPassThreads, false>(
       buf, LoadFrom([&](int k2, int slot) { return t[(slot ? r1 : r0) * kN2 + k2]; }, false));
   // Each unordered pair {f, -f} once: q > 0: (r0, k2) with (r1, n2 - 1 - k2); q = 0: row 0's k2 <= n2 / 2 with
@@ -532,7 +541,7 @@ __global__ void __launch_bounds__(kPassThreads)
     }
     float2 w1, w2;
     UntangleMultiply(buf[Pad(k1 * 2 + slot1)], buf[Pad(k2 * 2 + slot2)], s[(slot1 ? r1 : r0) * kN2 + k1],
-                     s[(slot2 ? r1 : r0) * kN2 + k2], scale, w1, w2);
+                     s[(slot2 ? r1 : r0) * kN2 + k2], d, scale, w1, w2);
     buf[Pad(k1 * 2 + slot1)] = w1;
     if (k1 != k2 || slot1 != slot2) buf[Pad(k2 * 2 + slot2)] = w2;
   }
@@ -543,8 +552,8 @@ __global__ void __launch_bounds__(kPassThreads)
   }));
 }
 
-// Column pass, inverse: FFTs of length n1 along kTC columns of T, then y = real / imaginary part + D u for the
-// samples below L.
+// Column pass, inverse: FFTs of length n1 along kTC columns of T, then y = real / imaginary part for the samples
+// below L (D is in the row pass's product).
 template <int kLogN1, typename S>
 __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const float2* T, const Output<S> out, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
@@ -554,20 +563,16 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const flo
   const float2* t = T + (local << log_n) + j2_0;
   const int64_t item = item0 + local, b = item / out.pairs, p = item % out.pairs;
   const bool has_b = 2 * p + 1 < out.channels;
-  const float da = out.D ? out.D[2 * p] : 0.f, db = out.D && has_b ? out.D[2 * p + 1] : 0.f;
-  const int64_t row = b * out.channels + 2 * p;
   const int L = static_cast<int>(out.seqlen < (1 << log_n) ? out.seqlen : (1 << log_n));
-  const S* ua = out.u + row * out.seqlen;
-  S* ya = out.y + row * out.seqlen;
-  const S* ub = ua + out.seqlen;
+  S* ya = out.y + (b * out.channels + 2 * p) * out.seqlen;
   S* yb = ya + out.seqlen;
   BlockFft<kLogN1, kTC, kTC, kPassThreads, true>(
       buf, LoadFrom([&](int k1, int c) { return t[FourStepIndex(k1, c)]; }, false),
       StoreTo([&](int j1, int c, float2 z) {
         const int i = FourStepIndex(j1, j2_0 + c);
         if (i < L) {
-          StoreAs(ya + i, z.x + da * ToFloat(ua[i]));
-          if (has_b) StoreAs(yb + i, z.y + db * ToFloat(ub[i]));
+          StoreAs(ya + i, z.x);
+          if (has_b) StoreAs(yb + i, z.y);
         }
       }));
 }
@@ -631,10 +636,10 @@ struct FourStepPasses {
     return Launch<RowSpectrumKernel>(RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv spectrum row launch",
                   T, log_n, log_n1);
   }
-  ls_status RowConv(float2* T, const float2* spectrum, int64_t item0, int64_t count, int64_t spectrum_item0,
-                    int64_t pairs) const {
+  ls_status RowConv(float2* T, const float2* spectrum, const float* D, int64_t channels, int64_t item0, int64_t count,
+                    int64_t spectrum_item0, int64_t pairs) const {
     return Launch<RowConvKernel>(RowBlocks(count), kPassThreads, kPassShared, stream, "fft_conv row launch", T, spectrum,
-                  item0, spectrum_item0, pairs, log_n, log_n1);
+                  D, channels, item0, spectrum_item0, pairs, log_n, log_n1);
   }
   template <typename S>
   ls_status ColumnInverse(const float2* T, const Output<S>& out, int64_t item0, int64_t count) const {
@@ -699,7 +704,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   if (ls_status s = UseFused(log_n, fused)) return s;
   const RowPair<S> u = {reinterpret_cast<const S*>(p.u), p.channels, p.seqlen, pairs};
   const RowPair<S> k = {reinterpret_cast<const S*>(p.k), p.channels, p.kernel_len, pairs};
-  const Output<S> out = {reinterpret_cast<const S*>(p.u), p.D, reinterpret_cast<S*>(p.y), p.channels, p.seqlen, pairs};
+  const Output<S> out = {reinterpret_cast<S*>(p.y), p.channels, p.seqlen, pairs};
   const float2* spectrum = reinterpret_cast<const float2*>(p.spectrum);
   DeviceScratch spectrum_scratch(stream), rows_scratch(stream);
   // The filters' spectrum up front, unless a plan gave it or the kernels below compute it as they go: in the
@@ -718,13 +723,14 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
       if constexpr (kLogN <= kLogMaxInline) {
         if (inline_filters) {
           status = Launch<FusedConvKernel<kLogN, true, S>>(items, FusedThreads(kLogN, 2),
-                          sizeof(float2) * PaddedFloat2s(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, out,
-                          p.batch);
+                          sizeof(float2) * PaddedFloat2s(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D,
+                          out, p.batch);
           return;
         }
       }
       status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1),
-                      sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, out, p.batch);
+                      sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D, out,
+                      p.batch);
     });
     return status;
   }
@@ -744,10 +750,10 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
     if (per_chunk) {  // items are pairs of channels here (one batch row)
       if ((s = passes.ColumnForward(k, chunk_spectrum, item0, count)) || (s = passes.RowSpectrum(chunk_spectrum, count)) ||
           (s = passes.ColumnForward(u, T, item0, count)) ||
-          (s = passes.RowConv(T, chunk_spectrum, item0, count, item0, pairs))) {
+          (s = passes.RowConv(T, chunk_spectrum, p.D, p.channels, item0, count, item0, pairs))) {
         return s;
       }
-    } else if ((s = passes.ColumnForward(u, T, item0, count)) || (s = passes.RowConv(T, spectrum, item0, count, 0, pairs))) {
+    } else if ((s = passes.ColumnForward(u, T, item0, count)) || (s = passes.RowConv(T, spectrum, p.D, p.channels, item0, count, 0, pairs))) {
       return s;
     }
     if ((s = passes.ColumnInverse(T, out, item0, count))) return s;
