@@ -48,9 +48,11 @@ constexpr int kLogMaxN = 24;         // the largest n: n1 <= 4096
 constexpr int kPassThreads = 512;    // four-step kernels: 8192 points per block, 16 per thread
 // Four-step: items per chunk, as many as keep the intermediate buffer in L2 (kChunkBytes), but at least enough
 // for kMinChunkBlocks blocks per launch. Measured on an H200 at L = 2^17, H768: chunks of 5 items (160 blocks,
-// under one wave) took 5.3 ms; 64 items (2048 blocks), 4.2 ms.
+// under one wave) took 5.3 ms; 64 items (2048 blocks), 4.2 ms; later (2026-12-03), 2048 -> 4096 blocks: 2.30 ->
+// 2.17 ms at L = 2^17, 6.85 -> 6.46 ms at B1 H256 L2^20 (half the kernel boundaries). A chunk of 8192 / n1 items
+// then takes up to 2 x 8192 x 4096 x 8 bytes = 512 MiB of scratch (rows and their filters' spectrum).
 constexpr int64_t kChunkBytes = int64_t{24} << 20;
-constexpr int64_t kMinChunkBlocks = 2048;
+constexpr int64_t kMinChunkBlocks = 4096;
 
 __device__ __forceinline__ float2 Mul(float2 a, float2 b) {
   return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
