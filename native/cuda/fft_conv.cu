@@ -45,7 +45,7 @@ constexpr int kLogMinFourStep = 14;  // the four-step's smallest n (n1 = 4): it 
 constexpr int kLogMaxInline = 13;    // ... with the filters' FFT in the same block
 constexpr int kLogRow = 12;          // four-step: n2
 constexpr int kLogMaxN = 24;         // the largest n: n1 <= 4096
-constexpr int kPassThreads = 512;    // four-step kernels: 8192 points per block, 16 per thread
+constexpr int kPassThreads = 512;    // four-step row kernels: 8192 points per block, 16 per thread
 // Four-step: items per chunk, as many as keep the intermediate buffer in L2 (kChunkBytes), but at least enough
 // for kMinChunkBlocks blocks per launch. Measured on an H200 at L = 2^17, H768: chunks of 5 items (160 blocks,
 // under one wave) took 5.3 ms; 64 items (2048 blocks), 4.2 ms; later (2026-12-03), 2048 -> 4096 blocks: 2.30 ->
@@ -459,7 +459,7 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
 
 // --- n > 2^14: the four-step FFT ---------------------------------------------------------------------------------
 
-// Shared memory of a four-step kernel: 8192 points and their padding.
+// Shared memory of a four-step row kernel: 8192 points and their padding.
 constexpr size_t kPassShared = sizeof(float2) * PaddedFloat2s(8192);
 
 // W_n^m, or its conjugate, for m < n <= 2^24: the angle 2 pi m / n taken into [-pi, pi), where the special-
@@ -474,12 +474,18 @@ __device__ __forceinline__ float2 FourStepTwiddle(int m, int log_n, bool inverse
 // The offset of sample (j1, j2) = j1 n2 + j2 in a row of n <= 2^24 samples.
 __device__ __forceinline__ int FourStepIndex(int j1, int j2) { return (j1 << kLogRow) + j2; }
 
+// A column pass's block: 2^kLogPoints points (8192, or 16384 for n1 >= 2048, ColumnLogPoints), 16 a thread,
+// two blocks per SM at 8192.
+__host__ __device__ constexpr int ColumnThreads(int log_points) { return (1 << log_points) / 16; }
+__host__ __device__ constexpr int ColumnMinBlocks(int log_points) { return log_points <= 13 ? 2 : 1; }
+
 // Column pass, forward: for kTC columns j2 of the items' rows (as an n1 x n2 matrix), FFTs of length n1 along
 // the columns, times W_n^(j2 k1), into T[item - item0][k1][j2]. blockIdx.x = (item - item0) * tiles + tile.
-template <int kLogN1, typename S>
-__global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const RowPair<S> rows, float2* T, int64_t item0, int log_n) {
+template <int kLogN1, int kLogPoints, typename S>
+__global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLogPoints))
+    ColumnForwardKernel(const RowPair<S> rows, float2* T, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
-  constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
+  constexpr int kN1 = 1 << kLogN1, kTC = (1 << kLogPoints) / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
   const int len = static_cast<int>(rows.len < (1 << log_n) ? rows.len : (1 << log_n));
@@ -487,7 +493,7 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnForwardKernel(const Row
   const S* a = rows.First(item0 + local, has_b);
   const S* b = has_b ? a + rows.len : nullptr;
   float2* out = T + (local << log_n) + j2_0;
-  BlockFft<kLogN1, kTC, kTC, kPassThreads, false>(
+  BlockFft<kLogN1, kTC, kTC, ColumnThreads(kLogPoints), false>(
       buf,
       LoadFrom([&](int j1, int c) {
         const int t = FourStepIndex(j1, j2_0 + c);
@@ -556,10 +562,11 @@ __global__ void __launch_bounds__(kPassThreads, 2)
 
 // Column pass, inverse: FFTs of length n1 along kTC columns of T, then y = real / imaginary part for the samples
 // below L (D is in the row pass's product).
-template <int kLogN1, typename S>
-__global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const float2* T, const Output<S> out, int64_t item0, int log_n) {
+template <int kLogN1, int kLogPoints, typename S>
+__global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLogPoints))
+    ColumnInverseKernel(const float2* T, const Output<S> out, int64_t item0, int log_n) {
   extern __shared__ float2 buf[];
-  constexpr int kN1 = 1 << kLogN1, kTC = 8192 / kN1, kTiles = (1 << kLogRow) / kTC;
+  constexpr int kN1 = 1 << kLogN1, kTC = (1 << kLogPoints) / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
   const float2* t = T + (local << log_n) + j2_0;
@@ -568,7 +575,7 @@ __global__ void __launch_bounds__(kPassThreads, 2) ColumnInverseKernel(const flo
   const int L = static_cast<int>(out.seqlen < (1 << log_n) ? out.seqlen : (1 << log_n));
   S* ya = out.y + (b * out.channels + 2 * p) * out.seqlen;
   S* yb = ya + out.seqlen;
-  BlockFft<kLogN1, kTC, kTC, kPassThreads, true>(
+  BlockFft<kLogN1, kTC, kTC, ColumnThreads(kLogPoints), true>(
       buf, LoadFrom([&](int k1, int c) { return t[FourStepIndex(k1, c)]; }, false),
       StoreTo([&](int j1, int c, float2 z) {
         const int i = FourStepIndex(j1, j2_0 + c);
@@ -616,21 +623,44 @@ ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream
   return LS_OK;
 }
 
+// The points of a column pass's block (log2): 8192, or 16384 where n1 >= 2048 and the device allows such a block,
+// so that a block takes at least 8 columns, 32-byte pieces of float32 rows (4 columns wrote y in 16-byte
+// pieces). H200, B1 H64 L2^22 (n1 = 2048): 8.77 -> 7.27 ms.
+int ColumnLogPoints(int log_n1) {
+  const bool fits = sizeof(float2) * PaddedFloat2s(1 << 14) <= static_cast<size_t>(SharedMemoryOptIn());
+  return log_n1 >= 11 && fits ? 14 : 13;
+}
+
+// Calls f(std::integral_constant<int, kLogN1>(), std::integral_constant<int, kLogPoints>()) for a column pass.
+template <class F>
+void DispatchColumn(int log_n1, int log_points, const F& f) {
+  Dispatch<kLogMinFourStep - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
+    constexpr int kLogN1 = decltype(c)::value;
+    if constexpr (kLogN1 >= 11) {
+      if (log_points == 14) return f(c, std::integral_constant<int, 14>());
+    }
+    f(c, std::integral_constant<int, 13>());
+  });
+}
+
 // The four-step passes over items [item0, item0 + count), n = 2^log_n.
 struct FourStepPasses {
   int log_n, log_n1;
   cudaStream_t stream;
+  int log_column_points = ColumnLogPoints(log_n1);
 
-  int64_t ColumnBlocks(int64_t count) const { return count << (log_n1 - 1); }  // n2 / (8192 / n1) tiles per item
-  int64_t RowBlocks(int64_t count) const { return count << (log_n1 - 1); }     // n1 / 2 row pairs per item
+  int64_t ColumnBlocks(int64_t count) const { return count << (log_n1 + kLogRow - log_column_points); }  // tiles
+  int64_t RowBlocks(int64_t count) const { return count << (log_n1 - 1); }  // n1 / 2 row pairs per item
 
   // rows' items -> T (their local index), forward along the columns.
   template <typename S>
   ls_status ColumnForward(const RowPair<S>& rows, float2* T, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
-    Dispatch<kLogMinFourStep - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
-      status = Launch<ColumnForwardKernel<decltype(c)::value, S>>(ColumnBlocks(count), kPassThreads, kPassShared, stream,
-                      "fft_conv column launch", rows, T, item0, log_n);
+    DispatchColumn(log_n1, log_column_points, [&](auto c, auto points) {
+      constexpr int kLogPoints = decltype(points)::value;
+      status = Launch<ColumnForwardKernel<decltype(c)::value, kLogPoints, S>>(
+          ColumnBlocks(count), ColumnThreads(kLogPoints), sizeof(float2) * PaddedFloat2s(1 << kLogPoints), stream,
+          "fft_conv column launch", rows, T, item0, log_n);
     });
     return status;
   }
@@ -646,9 +676,11 @@ struct FourStepPasses {
   template <typename S>
   ls_status ColumnInverse(const float2* T, const Output<S>& out, int64_t item0, int64_t count) const {
     ls_status status = LS_OK;
-    Dispatch<kLogMinFourStep - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
-      status = Launch<ColumnInverseKernel<decltype(c)::value, S>>(ColumnBlocks(count), kPassThreads, kPassShared, stream,
-                      "fft_conv inverse column launch", T, out, item0, log_n);
+    DispatchColumn(log_n1, log_column_points, [&](auto c, auto points) {
+      constexpr int kLogPoints = decltype(points)::value;
+      status = Launch<ColumnInverseKernel<decltype(c)::value, kLogPoints, S>>(
+          ColumnBlocks(count), ColumnThreads(kLogPoints), sizeof(float2) * PaddedFloat2s(1 << kLogPoints), stream,
+          "fft_conv inverse column launch", T, out, item0, log_n);
     });
     return status;
   }
