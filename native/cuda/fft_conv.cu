@@ -13,16 +13,16 @@
 // special-function unit (__sincosf, absolute error under 4e-7), four per radix-16 butterfly and the rest as
 // their products.
 //
-// n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): FFT from u, multiply, inverse
-// FFT, D term, y; where n is not a power of 16, the forward FFT's last pass, the product and the inverse's first pass
-// are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one row and both fit in shared
-// memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan); where the device's blocks are too
-// small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n: the four-step FFT, n = n1 x
-// n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the twiddles W_n^(j2 k1)), then a
-// row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in row n1 - k1), transforms
-// them, multiplies, transforms back and applies the inverse twiddles, then an inverse column pass that writes y. The
-// frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the filters' spectrum is kept
-// in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
+// n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): FFT from u, multiply (D folded
+// into the filters' spectrum), inverse FFT, y; where n is not a power of 16, the forward FFT's last pass, the product
+// and the inverse's first pass are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one
+// row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan); where
+// the device's blocks are too small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n:
+// the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the
+// twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in
+// row n1 - k1), transforms them, multiplies, transforms back and applies the inverse twiddles, then an inverse column
+// pass that writes y. The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the
+// filters' spectrum is kept in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
 // Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.043 ms, B8 H768 L8192 0.45 ms,
@@ -161,7 +161,6 @@ __device__ __forceinline__ void Twiddle(float2 (&v)[1 << kBits], float theta) {
 // (ToGlobal), which saves a round trip through shared memory and a barrier at each end.
 struct InShared {
   static constexpr bool kShared = true;
-  bool half_zero = false;
 };
 // load(i, c): point i of transform c. half_zero: every point i >= N / 2 is zero (the caller knows it).
 template <class F>
@@ -189,7 +188,8 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
   constexpr int kR = 1 << kBits, kNs = 1 << kDone, kStride = (1 << kLogN) / kR;
   constexpr int kButterflies = kStride * kCount;
   constexpr int kPer = (kButterflies + kThreads - 1) / kThreads;
-  const bool half_zero = kDone == 0 && src.half_zero;  // points j + r * kStride, r >= R / 2, are zero
+  bool half_zero = false;  // points j + r * kStride, r >= R / 2, are zero
+  if constexpr (!Src::kShared) half_zero = kDone == 0 && src.half_zero;
   float2 v[kPer][kR];
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
@@ -216,7 +216,7 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       const int c = b % kCount, j = b / kCount;
       const int k = j & (kNs - 1);
       if (kNs > 1) Twiddle<kBits, kInverse>(v[q], 6.283185307179586f / (kNs * kR) * k);
-      if (kDone == 0 && !Src::kShared && half_zero) {
+      if (half_zero) {
         Dft<kBits, kInverse, true>(v[q]);
       } else {
         Dft<kBits, kInverse>(v[q]);
@@ -268,10 +268,10 @@ __device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1
 }
 
 // The forward FFT's last pass (radix R = 2^kBits at Ns = N / R), the product with the filters' spectrum
-// (UntangleMultiply with D = d, times `scale`) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through
-// shared memory. Forward butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so a
-// thread takes butterflies p and Ns - p together (item 0: p = 0 and Ns / 2, each its own partner); the inverse
-// butterflies j = p and j = Ns - p read exactly those frequencies back. u's pair is transform 0 (points
+// (UntangleMultiply with D = d, times `scale`) and the inverse FFT's first pass (radix R at Ns = 1), in one trip
+// through shared memory. Forward butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so
+// a thread takes butterflies p and Ns - p together (item 0: p = 0 and Ns / 2, each its own partner); the inverse
+// butterflies j = p and j = Ns - p read exactly those frequencies back. u's pair is transform 0 (point i at
 // buf[Pad(i * kBatch)]); the filters' pair is transform 1 (kInline, still missing this last pass) or `spectrum`.
 template <int kLogN, int kBits, int kBatch, int kThreads, bool kInline>
 __device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, float2 d, float scale) {
