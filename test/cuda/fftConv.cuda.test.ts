@@ -49,6 +49,17 @@ describe(`fftConv on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}`,
     expectClose('L = 2^20', y, tensor(Float32Array.from(causalConv64(u.data, k.data, D.data[0]!)), [1, 1, L]), 1e-4);
   });
 
+  run('the widest four-step columns (n = 2^23 and 2^24: 16384-point column blocks) match the direct sum', async () => {
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    // L past n / 2 (no zero half) with an odd channel count, then the largest n with the filters at one row
+    for (const [H, L] of [[3, 2 ** 22 + 100], [1, 2 ** 23]] as const) {
+      const r = rng(L);
+      const p = { u: uniform(r, [1, H, L]), k: uniform(r, [H, 5]), D: uniform(r, [H]) };
+      const [out, ref] = await Promise.all([gpu.fftConv(p), cpu.fftConv({ ...p, algorithm: 'direct' })]);
+      expectClose(`H ${H} L ${L}`, out.y, ref.y, 1e-4);
+    }
+  });
+
   run('a plan keeps the spectrum on the device and gives the plain call\'s result, for host and device inputs', async () => {
     const gpu = await backend('cuda');
     for (let seed = 60; seed < 70; seed++) {
