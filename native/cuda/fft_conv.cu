@@ -623,13 +623,15 @@ ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream
   return LS_OK;
 }
 
+// Whether the device allows a block of `points` in shared memory (a fused kernel's 2^log_n, or 2^(log_n + 1) with
+// the filters inline; a column pass's 16384): up to 2^14 on sm_80 and sm_90, 2^13 where a block may have 99 KB
+// (sm_86, sm_89).
+bool BlockFits(int points) { return sizeof(float2) * PaddedFloat2s(points) <= static_cast<size_t>(SharedMemoryOptIn()); }
+
 // The points of a column pass's block (log2): 8192, or 16384 where n1 >= 2048 and the device allows such a block,
 // so that a block takes at least 8 columns, 32-byte pieces of float32 rows (4 columns wrote y in 16-byte
 // pieces). H200, B1 H64 L2^22 (n1 = 2048): 8.77 -> 7.27 ms.
-int ColumnLogPoints(int log_n1) {
-  const bool fits = sizeof(float2) * PaddedFloat2s(1 << 14) <= static_cast<size_t>(SharedMemoryOptIn());
-  return log_n1 >= 11 && fits ? 14 : 13;
-}
+int ColumnLogPoints(int log_n1) { return log_n1 >= 11 && BlockFits(1 << 14) ? 14 : 13; }
 
 // Calls f(std::integral_constant<int, kLogN1>(), std::integral_constant<int, kLogPoints>()) for a column pass.
 template <class F>
@@ -686,13 +688,10 @@ struct FourStepPasses {
   }
 };
 
-// Whether the device allows a fused kernel's block of `points` (2^log_n, or 2^(log_n + 1) with the filters
-// inline): up to 2^14 on sm_80 and sm_90, 2^13 where a block may have 99 KB (sm_86, sm_89).
-bool FusedFits(int points) { return sizeof(float2) * PaddedFloat2s(points) <= static_cast<size_t>(SharedMemoryOptIn()); }
 // Whether FFTs of 2^log_n points take the fused kernel (else the four-step); unavailable below the four-step's
 // smallest size on a device whose blocks are too small for the fused one (none of sm_80 and later).
 ls_status UseFused(int log_n, bool& fused) {
-  fused = log_n <= kLogMaxFused && FusedFits(1 << log_n);
+  fused = log_n <= kLogMaxFused && BlockFits(1 << log_n);
   if (!fused && log_n < kLogMinFourStep) {
     return ls::Fail(LS_UNAVAILABLE, "fftConv on this GPU: an FFT of 2^%d points needs %zu bytes of shared memory per "
                     "block, the device allows %d", log_n, sizeof(float2) * PaddedFloat2s(1 << log_n), SharedMemoryOptIn());
@@ -743,7 +742,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   DeviceScratch spectrum_scratch(stream), rows_scratch(stream);
   // The filters' spectrum up front, unless a plan gave it or the kernels below compute it as they go: in the
   // fused kernel's block (one batch row, n <= 2^13), or per chunk of the four-step (one batch row).
-  const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline && FusedFits(2 << log_n);
+  const bool inline_filters = !spectrum && p.batch == 1 && log_n <= kLogMaxInline && BlockFits(2 << log_n);
   const bool per_chunk = !spectrum && p.batch == 1 && !fused;
   if (!spectrum && !inline_filters && !per_chunk) {
     if (ls_status s = spectrum_scratch.Allocate(static_cast<int64_t>(sizeof(float2)) * pairs * n)) return s;
