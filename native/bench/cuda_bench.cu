@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/bench.h"
@@ -626,7 +627,7 @@ ls_delta_rule_step_params StepOf(const ls_delta_rule_params& p, float* state) {
 // per token and value head; bytes: q, k, v, o and the state read and written once.
 void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t value_heads, int64_t key_dim,
                         int64_t value_dim, bool check, ls_delta_algorithm algorithm, const DeviceLimits& limits,
-                        std::vector<Result>* results, int32_t storage = LS_FLOAT32) {
+                        std::vector<Result>* results, int32_t storage = LS_FLOAT32, bool gated = true) {
   const int64_t nqk = batch * seqlen * heads * key_dim, nv = batch * seqlen * value_heads * value_dim;
   const int64_t nb = batch * seqlen * value_heads, ns = batch * value_heads * key_dim * value_dim;
   std::vector<float> hq, hk, hv, hbeta, hg, hs;
@@ -651,17 +652,17 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
   p.k = static_cast<float*>(k);
   p.v = static_cast<float*>(v);
   p.beta = static_cast<float*>(beta);
-  p.g = static_cast<float*>(g);
+  p.g = gated ? static_cast<float*>(g) : nullptr;
   p.scale = 1.f / sqrtf(static_cast<float>(key_dim));
   p.use_qk_l2norm = 1;
   p.chunk_size = 64;
   p.algorithm = algorithm;
   p.o = static_cast<float*>(o);
   char config[80];
-  snprintf(config, sizeof config, "B%lld T%lld H%lld HV%lld K%lld V%lld%s%s", (long long)batch, (long long)seqlen,
+  snprintf(config, sizeof config, "B%lld T%lld H%lld HV%lld K%lld V%lld%s%s%s", (long long)batch, (long long)seqlen,
            (long long)heads, (long long)value_heads, (long long)key_dim, (long long)value_dim,
            algorithm == LS_DELTA_RECURRENT ? " recurrent" : algorithm == LS_DELTA_CHUNKED ? " chunked" : "",
-           storage == LS_BFLOAT16 ? " bf16" : "");
+           storage == LS_BFLOAT16 ? " bf16" : "", gated ? "" : " plain");
   if (check) {
     p.initial_state = static_cast<float*>(state);
     p.final_state = static_cast<float*>(state);
@@ -669,7 +670,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
     CHECK_LS(ls_cuda_synchronize(nullptr));
     std::vector<float> want_o(nv), want_s = hs;
     ls_delta_rule_params c = p;
-    c.q = hq.data(), c.k = hk.data(), c.v = hv.data(), c.beta = hbeta.data(), c.g = hg.data();
+    c.q = hq.data(), c.k = hk.data(), c.v = hv.data(), c.beta = hbeta.data(), c.g = gated ? hg.data() : nullptr;
     c.initial_state = want_s.data(), c.final_state = want_s.data(), c.o = want_o.data();
     c.algorithm = LS_DELTA_RECURRENT;
     c.storage = LS_FLOAT32;
@@ -692,7 +693,7 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
       CHECK_LS(ls_cuda_synchronize(nullptr));
       ls_delta_rule_step_params sc = sp;
       sc.state = want_s.data(), sc.q = hq.data(), sc.k = hk.data(), sc.v = hv.data(), sc.beta = hbeta.data();
-      sc.g = hg.data(), sc.o = want_o.data(), sc.storage = LS_FLOAT32;
+      sc.g = gated ? hg.data() : nullptr, sc.o = want_o.data(), sc.storage = LS_FLOAT32;
       CHECK_LS(ls_delta_rule_step_cpu(&sc));
       const double so = RelL2(Download(o, nv, storage), rounded(want_o)), ss = RelL2(Download(state, ns, LS_FLOAT32), want_s);
       printf("check %-40s step o %.2e, state %.2e  %s\n", config, so, ss,
@@ -880,12 +881,13 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 50, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);  // one column a thread
   }
-  if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, both storages, unchecked
-    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
-      BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage);
-      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage);
-      BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, false, LS_DELTA_AUTO, limits, results, storage);
-      BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, storage);
+  if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, unchecked: both storages gated,
+                                     // and bf16 plain (no g)
+    for (auto [storage, gated] : {std::pair{LS_FLOAT32, true}, std::pair{LS_BFLOAT16, true}, std::pair{LS_BFLOAT16, false}}) {
+      BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage, gated);
+      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage, gated);
+      BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, false, LS_DELTA_AUTO, limits, results, storage, gated);
+      BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, storage, gated);
     }
   }
   if (only.empty() || only == "deltaRule") {
@@ -912,6 +914,11 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
     BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    // plain (no g), bf16: the issue's fla chunk_delta_rule column
+    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
+    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
+    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
+    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
   }
   if (only.empty() || only == "ssdScan") {
     for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
