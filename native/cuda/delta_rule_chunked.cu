@@ -569,14 +569,24 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   __syncthreads();
   stage_wq(0);
   stage_kp(0);
-  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
-    const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
-    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+  // This warp's elements of U and the chunk's decay, loaded a chunk ahead (as in StateKernelBf16).
+  float u_next[4], decay_next = 0.f;
+  const auto load_u = [&](int64_t chunk) {
+    const int64_t record = bh * w.chunks + chunk;
     const float* U = w.U + record * kC * a.Vp + column0;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) u_next[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
+    decay_next = w.decay[record];
+  };
+  load_u(0);
+  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
+    const int64_t t0 = (first_chunk + chunk) * kC;
+    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
     float u[4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) u[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
-    const float decay = w.decay[record];
+    for (int e = 0; e < 4; ++e) u[e] = u_next[e];
+    const float decay = decay_next;
+    if (chunk + 1 < w.chunks) load_u(chunk + 1);
     WaitBulkStage(landed, static_cast<uint32_t>(chunk & 1));  // W and Qg of this chunk
     __syncthreads();
 
@@ -706,17 +716,31 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   }
   __syncthreads();
   stage(0);
-  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
-    const int64_t record = bh * w.chunks + chunk, t0 = (first_chunk + chunk) * kC;
-    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+  // This warp's elements of U and the chunk's decay, loaded a chunk ahead: they come from global memory (the
+  // workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
+  float u_next[kNo][4], decay_next = 0.f;
+  const auto load_u = [&](int64_t chunk) {
+    const int64_t record = bh * w.chunks + chunk;
     const float* U = w.U + record * kC * a.Vp + column0;
+#pragma unroll
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) u_next[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
+    }
+    decay_next = w.decay[record];
+  };
+  load_u(0);
+  for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
+    const int64_t t0 = (first_chunk + chunk) * kC;
+    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
     float u[kNo][4];
 #pragma unroll
     for (int m = 0; m < kNo; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) u[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
+      for (int e = 0; e < 4; ++e) u[m][e] = u_next[m][e];
     }
-    const float decay = w.decay[record];
+    const float decay = decay_next;
+    if (chunk + 1 < w.chunks) load_u(chunk + 1);
     const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));  // kStagesBf16 is 1 or 2
     const bf16* set = sets + slot * kSet;
     const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *P = set + kLayout.at(SetLayout::kP);
