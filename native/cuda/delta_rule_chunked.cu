@@ -358,6 +358,21 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   }
 }
 
+// The sum of squares of a half warp's 16 x kPer adjacent bf16 (kPer a power of two up to 8, `at` aligned to kPer
+// elements), each lane's kPer read in one access; every lane of the half warp gets the sum.
+template <int kPer>
+__device__ __forceinline__ float SumOfSquares(const __nv_bfloat16* at) {
+  using Raw = std::conditional_t<kPer == 8, uint4, std::conditional_t<kPer == 4, uint2, std::conditional_t<kPer == 2, uint32_t, uint16_t>>>;
+  const Raw raw = *reinterpret_cast<const Raw*>(at);
+  const __nv_bfloat16* x = reinterpret_cast<const __nv_bfloat16*>(&raw);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) sum = fmaf(__bfloat162float(x[i]), __bfloat162float(x[i]), sum);
+#pragma unroll
+  for (int offset = 8; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  return sum;
+}
+
 // PrepareKernel for bf16 storage: the workspace of StateKernelBf16 (W in two parts, P, U, q and k as stored and the
 // tokens' row factors in their place), from bf16 tensor-core products (mma m16n8k16, ldmatrix) whose operands are
 // exact, so the workspace keeps float32 accuracy. q, k and v enter the products as stored: the
@@ -370,7 +385,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   using bf16 = __nv_bfloat16;
   constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
   extern __shared__ float shared[];
-  const int K = a.K, Kp = kKp;
+  const int K = a.K;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* As = shared;                                     // [kC][kAStride] A
   float* Ts = As + kC * kAStride;                         // [kC][kTStride] (I + A)^-1 diag(beta)
@@ -405,17 +420,12 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   WaitCopies<0>();
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
-  for (int t = warp; t < kC; t += kThreads / 32) {  // a warp per token: the inverse norms
-    float qq = 0.f, kk = 0.f;
-    for (int i = lane; i < Kp; i += 32) {
-      const float qi = __bfloat162float(qs[t * kS + i]), ki = __bfloat162float(ks[t * kS + i]);
-      qq = fmaf(qi, qi, qq), kk = fmaf(ki, ki, kk);
-    }
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
-    }
-    if (lane == 0) rq[t] = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk[t] = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  // The inverse norms, a half warp per token, each lane summing kWidth / 16 adjacent elements read at once (the
+  // staged rows are zero past K).
+  for (int t = 2 * warp + lane / 16; t < kC; t += 2 * (kThreads / 32)) {
+    const float qq = SumOfSquares<kWidth / 16>(qs + t * kS + lane % 16 * (kWidth / 16));
+    const float kk = SumOfSquares<kWidth / 16>(ks + t * kS + lane % 16 * (kWidth / 16));
+    if (lane % 16 == 0) rq[t] = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk[t] = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
   }
   __syncthreads();
 
@@ -438,14 +448,33 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
         MmaBf16(qk[0], qa, kb[0], kb[1]), MmaBf16(qk[1], qa, kb[2], kb[3]);
       }
     }
+    // The thread's four columns' and two rows' factors, read once (the stores to As below may alias them for all
+    // the compiler knows), and each row's adjacent pair of results stored together.
+    float column_gamma[2][2], column_rk[2][2];
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
-        const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) * rk[s] : 0.f;
-        As[t * kAStride + s] = s < t ? beta[t] * rk[t] * decay * kk[m][e] : 0.f;
-        P[t * kTb + s] = __float2bfloat16_rn(rq[t] * decay * qk[m][e]);
+      for (int e = 0; e < 2; ++e) {
+        const int s = c0 + TileColumn(m, e);
+        column_gamma[m][e] = gamma[s], column_rk[m][e] = rk[s];
+      }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int t = r0 + TileRow(2 * half);
+      const float row_gamma = gamma[t], row_key = beta[t] * rk[t], row_query = rq[t];
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+        const int s = c0 + TileColumn(m, 0);
+        float a2[2], p2[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float decay = s + e <= t ? ExpOf(row_gamma - column_gamma[m][e]) * column_rk[m][e] : 0.f;
+          a2[e] = s + e < t ? row_key * decay * kk[m][2 * half + e] : 0.f;
+          p2[e] = row_query * decay * qk[m][2 * half + e];
+        }
+        *reinterpret_cast<float2*>(As + t * kAStride + s) = make_float2(a2[0], a2[1]);
+        *reinterpret_cast<uint32_t*>(P + t * kTb + s) = PackBf16(p2[0], p2[1]);
       }
     }
   }
@@ -470,12 +499,17 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   // T (with column_scale where `scaled`) in two bf16 parts, then the row tiles of T B (B stored
   // [s][column], kB its row stride) for column tiles c0 in [0, columns), column_at + c0 beyond `limit` skipped,
   // each pair of adjacent results to emit(row, column, x0, x1). Row tile r0 needs T's columns up to r0 + 16 only.
-  const auto split = [&](bool scaled) {
-    for (int e = threadIdx.x; e < kC * kC; e += kThreads) {
-      const int t = e / kC, s = e % kC;
-      const float x = scaled ? Ts[t * kTStride + s] * column_scale[s] : Ts[t * kTStride + s];
-      const bf16 hi = __float2bfloat16_rn(x);
-      th[t * kTb + s] = hi, tl[t * kTb + s] = __float2bfloat16_rn(x - __bfloat162float(hi));
+  const auto split = [&](bool scaled) {  // four adjacent elements a thread
+    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {
+      const int t = e / (kC / 4), s = e % (kC / 4) * 4;
+      float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + s);
+      if (scaled) {
+        const float4 c = *reinterpret_cast<const float4*>(column_scale + s);
+        x = make_float4(x.x * c.x, x.y * c.y, x.z * c.z, x.w * c.w);
+      }
+      uint2 hi, lo;
+      SplitBf16(x.x, x.y, hi.x, lo.x), SplitBf16(x.z, x.w, hi.y, lo.y);
+      *reinterpret_cast<uint2*>(th + t * kTb + s) = hi, *reinterpret_cast<uint2*>(tl + t * kTb + s) = lo;
     }
   };
   const auto multiply = [&](const bf16* B, int kB, int columns, int column_at, int limit, auto&& emit) {
