@@ -559,6 +559,21 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   }
 }
 
+// A state-kernel warp's elements of U (its 16-row tile at r0, kNo 8-column tiles from c0 of the block's columns from
+// column0) and the decay of `record`. The walks load them a chunk ahead of their use: they come from global memory
+// (the workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
+template <int kNo, class Args, class Work>
+__device__ __forceinline__ void LoadChunkU(const Args& a, const Work& w, int64_t record, int column0, int r0, int c0,
+                                           float (&u)[kNo][4], float& decay) {
+  const float* U = w.U + record * kC * a.Vp + column0;
+#pragma unroll
+  for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) u[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
+  }
+  decay = w.decay[record];
+}
+
 // blockIdx.x = bh * groups + group, the group's kCols state columns (32, 16 or 8). state_in (null: zeros) and
 // state_out (null: not kept) may be the same. kKp = a.Kp as a constant: every shared-memory offset in the products
 // is then an immediate.
@@ -603,14 +618,9 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   __syncthreads();
   stage_wq(0);
   stage_kp(0);
-  // This warp's elements of U and the chunk's decay, loaded a chunk ahead (as in StateKernelBf16).
-  float u_next[4], decay_next = 0.f;
+  float u_next[1][4], decay_next = 0.f;  // this warp's elements of U and the chunk's decay, a chunk ahead
   const auto load_u = [&](int64_t chunk) {
-    const int64_t record = bh * w.chunks + chunk;
-    const float* U = w.U + record * kC * a.Vp + column0;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) u_next[e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(0, e)];
-    decay_next = w.decay[record];
+    LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, u_next, decay_next);
   };
   load_u(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
@@ -618,7 +628,7 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
     float u[4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) u[e] = u_next[e];
+    for (int e = 0; e < 4; ++e) u[e] = u_next[0][e];
     const float decay = decay_next;
     if (chunk + 1 < w.chunks) load_u(chunk + 1);
     WaitBulkStage(landed, static_cast<uint32_t>(chunk & 1));  // W and Qg of this chunk
@@ -750,18 +760,9 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   }
   __syncthreads();
   stage(0);
-  // This warp's elements of U and the chunk's decay, loaded a chunk ahead: they come from global memory (the
-  // workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
-  float u_next[kNo][4], decay_next = 0.f;
+  float u_next[kNo][4], decay_next = 0.f;  // this warp's elements of U and the chunk's decay, a chunk ahead
   const auto load_u = [&](int64_t chunk) {
-    const int64_t record = bh * w.chunks + chunk;
-    const float* U = w.U + record * kC * a.Vp + column0;
-#pragma unroll
-    for (int m = 0; m < kNo; ++m) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) u_next[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
-    }
-    decay_next = w.decay[record];
+    LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, u_next, decay_next);
   };
   load_u(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
