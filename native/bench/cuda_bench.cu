@@ -881,13 +881,19 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 50, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);  // one column a thread
   }
+  // The issue's four deltaRule shapes: B1 T4096 and B8 T2048 checked where `check`, B1 T65536 where `check_long`,
+  // B1 T262144 unchecked.
+  const auto delta_rule_issue_shapes = [&](bool check, bool check_long, ls_delta_algorithm algorithm, int32_t storage,
+                                           bool gated) {
+    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, check, algorithm, limits, results, storage, gated);
+    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, check_long, algorithm, limits, results, storage, gated);
+    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, check, algorithm, limits, results, storage, gated);
+    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, algorithm, limits, results, storage, gated);
+  };
   if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, unchecked: both storages gated,
                                      // and bf16 plain (no g)
     for (auto [storage, gated] : {std::pair{LS_FLOAT32, true}, std::pair{LS_BFLOAT16, true}, std::pair{LS_BFLOAT16, false}}) {
-      BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage, gated);
-      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, storage, gated);
-      BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, false, LS_DELTA_AUTO, limits, results, storage, gated);
-      BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, storage, gated);
+      delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, storage, gated);
     }
   }
   if (only.empty() || only == "deltaRule") {
@@ -898,27 +904,17 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(1, 100, 2, 2, 256, 64, true, LS_DELTA_AUTO, limits, results);  // the widest key_dim
     BenchDeltaRuleCase(3, 1, 4, 8, 128, 128, true, LS_DELTA_AUTO, limits, results);   // one token
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results);  // the issue's decode step
-    for (ls_delta_algorithm algorithm : {LS_DELTA_AUTO, LS_DELTA_RECURRENT}) {  // the issue's shapes
-      BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, algorithm, limits, results);
-      BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, algorithm == LS_DELTA_AUTO, algorithm, limits, results);  // ten segments
-      BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, algorithm, limits, results);
-      BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, algorithm, limits, results);
+    for (ls_delta_algorithm algorithm : {LS_DELTA_AUTO, LS_DELTA_RECURRENT}) {  // T65536 chunked: ten segments
+      delta_rule_issue_shapes(true, algorithm == LS_DELTA_AUTO, algorithm, LS_FLOAT32, true);
     }
     // bf16 storage (q, k, v and o), both algorithms at two sizes, the issue's shapes, and the step.
     for (ls_delta_algorithm algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {
       BenchDeltaRuleCase(2, 77, 3, 6, 40, 52, true, algorithm, limits, results, LS_BFLOAT16);
       BenchDeltaRuleCase(1, 300, 2, 2, 128, 100, true, algorithm, limits, results, LS_BFLOAT16);
     }
-    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
-    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
-    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
-    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
+    delta_rule_issue_shapes(true, false, LS_DELTA_AUTO, LS_BFLOAT16, true);
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
-    // plain (no g), bf16: the issue's fla chunk_delta_rule column
-    BenchDeltaRuleCase(1, 4096, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
-    BenchDeltaRuleCase(1, 65536, 16, 16, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
-    BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
-    BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, false);
+    delta_rule_issue_shapes(true, false, LS_DELTA_AUTO, LS_BFLOAT16, false);  // plain (no g): fla's chunk_delta_rule column
   }
   if (only.empty() || only == "ssdScan") {
     for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
