@@ -631,14 +631,15 @@ bool BlockFits(int points) { return sizeof(float2) * PaddedFloat2s(points) <= st
 // The points of a column pass's block (log2): 8192, or 16384 where n1 >= 2048 and the device allows such a block,
 // so that a block takes at least 8 columns, 32-byte pieces of float32 rows (4 columns wrote y in 16-byte
 // pieces). H200, B1 H64 L2^22 (n1 = 2048): 8.77 -> 7.27 ms.
-int ColumnLogPoints(int log_n1) { return log_n1 >= 11 && BlockFits(1 << 14) ? 14 : 13; }
+constexpr int kLogN1WideColumns = 11;
+int ColumnLogPoints(int log_n1) { return log_n1 >= kLogN1WideColumns && BlockFits(1 << 14) ? 14 : 13; }
 
 // Calls f(std::integral_constant<int, kLogN1>(), std::integral_constant<int, kLogPoints>()) for a column pass.
 template <class F>
 void DispatchColumn(int log_n1, int log_points, const F& f) {
   Dispatch<kLogMinFourStep - kLogRow, kLogMaxN - kLogRow>(log_n1, [&](auto c) {
     constexpr int kLogN1 = decltype(c)::value;
-    if constexpr (kLogN1 >= 11) {
+    if constexpr (kLogN1 >= kLogN1WideColumns) {  // the only n1 that take 16384 points
       if (log_points == 14) return f(c, std::integral_constant<int, 14>());
     }
     f(c, std::integral_constant<int, 13>());
