@@ -61,6 +61,14 @@ size_t MostShared(const std::array<KernelShared, N>& kernels) {
   return most;
 }
 
+// The error of opt_in() (a lambda returning a cudaError_t, such as one that opts kernels in to their shared memory),
+// run once per lambda however many calls and threads ask: each lambda is a type of its own, so each has its own static.
+template <class OptIn>
+cudaError_t Once(OptIn opt_in) {
+  static const cudaError_t error = opt_in();
+  return error;
+}
+
 // A stream-ordered temporary device buffer from AllocateAsync, given back (stream-ordered) when it goes out of scope.
 class DeviceScratch {
  public:

@@ -12,7 +12,6 @@
 // Sequences longer than a chunk go to the chunked form (delta_rule_chunked.cu, PreferChunked below) where
 // key_dim <= 128: the recurrence is sequential in time within a block, so it suits decode, short sequences and
 // key_dim up to 256.
-#include <mutex>
 
 #include "cpu/delta_rule.h"
 #include "cuda/common.cuh"
@@ -313,13 +312,10 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream, const char*
   const int warps = static_cast<int>((p.key_dim + kRows - 1) / kRows);
   const size_t shared = SharedBytes(warps * kRows, warps);
   // Once, for the widest key_dim: setting it on every call cost as much as a small step.
-  static std::once_flag opted_in;
-  static cudaError_t opt_in_error = cudaSuccess;
-  std::call_once(opted_in, [] {
+  LS_CUDA_TRY(Once([] {
     const int most = static_cast<int>(SharedBytes(kMaxKeyDim, kMaxKeyDim / kRows));
-    opt_in_error = cudaFuncSetAttribute(DeltaRuleKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
-  });
-  LS_CUDA_TRY(opt_in_error, op);
+    return cudaFuncSetAttribute(DeltaRuleKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+  }), op);
   const RuleArgs<T> a = {p.batch, p.seqlen, p.heads, p.value_heads, p.key_dim, p.value_dim,
                          reinterpret_cast<const T*>(p.q), reinterpret_cast<const T*>(p.k), reinterpret_cast<const T*>(p.v),
                          p.beta, p.g, p.initial_state, reinterpret_cast<T*>(p.o), p.final_state, p.scale, p.use_qk_l2norm != 0};

@@ -23,7 +23,6 @@
 // the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows.
 #include <algorithm>
 #include <iterator>
-#include <mutex>
 #include <type_traits>
 
 #include "cuda/common.cuh"
@@ -966,12 +965,11 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / %d) must be below 2^31", columns);
   }
-  static std::once_flag opted_in;
-  static cudaError_t opt_in_error = cudaSuccess;
-  std::call_once(opted_in, [] {  // every configuration that fits (the others are never chosen)
-    const auto opt_in = [](auto kernel, size_t bytes) {
-      if (opt_in_error == cudaSuccess && bytes <= static_cast<size_t>(SharedMemoryOptIn())) {
-        opt_in_error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  LS_CUDA_TRY(Once([] {  // every configuration that fits (the others are never chosen)
+    cudaError_t error = cudaSuccess;
+    const auto opt_in = [&error](auto kernel, size_t bytes) {
+      if (error == cudaSuccess && bytes <= static_cast<size_t>(SharedMemoryOptIn())) {
+        error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
       }
     };
     for (int Kp = 16; Kp <= kMaxPadded; Kp += 16) {
@@ -982,8 +980,8 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
         for (int cols : kColumnChoices) opt_in(StateKernelFor(Kp, cols), StateSharedFor<T>(Kp, cols));
       }
     }
-  });
-  LS_CUDA_TRY(opt_in_error, "deltaRule");
+    return error;
+  }), "deltaRule");
 
   DeviceScratch workspace(stream), temporary_state(stream);
   if (ls_status s = workspace.Allocate(heads * per_segment * RecordBytes<T>(Kp, Vp))) return s;

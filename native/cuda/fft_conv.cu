@@ -28,7 +28,6 @@
 // Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.043 ms, B8 H768 L8192 0.45 ms,
 // B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.43 ms, B1 H64 L2^22 7.30 ms: 3.2-3.9x PyTorch's cuFFT convolution. The
 // kernels are bound by instruction issue more than by memory.
-#include <mutex>
 #include <type_traits>
 
 #include "cpu/fft.h"
@@ -611,12 +610,9 @@ int Log2(int64_t n) {
 template <auto kKernel, class... Args>
 ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream, const char* what, const Args&... args) {
   if (shared > (48 << 10)) {
-    static std::once_flag opted_in;
-    static cudaError_t opt_in_error = cudaSuccess;
-    std::call_once(opted_in, [shared] {
-      opt_in_error = cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
-    });
-    LS_CUDA_TRY(opt_in_error, what);
+    LS_CUDA_TRY(Once([shared] {
+      return cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+    }), what);
   }
   kKernel<<<static_cast<unsigned>(blocks), threads, shared, stream>>>(args...);
   LS_CUDA_TRY(cudaGetLastError(), what);

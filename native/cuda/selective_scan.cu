@@ -14,7 +14,6 @@
 // stages its channel's u, delta and z for the next tile the same way. Where two buffers do not fit a block (float32
 // past 48 states on GPUs whose blocks may have 99 KB: sm_86, sm_89), one buffer, refilled after each tile.
 #include <algorithm>
-#include <mutex>
 
 #include "cpu/selective_scan.h"
 #include "cuda/common.cuh"
@@ -308,15 +307,12 @@ ls_status Launch(ScanArgs args, int64_t per_group, cudaStream_t stream) {
                     SharedBytes<T, K, kBuffers>(args.states_padded, 1), SharedMemoryOptIn());
   }
   const size_t smem = SharedBytes<T, K, kBuffers>(args.states_padded, args.warps);
-  static std::once_flag opted_in;
-  static cudaError_t opt_in_error = cudaSuccess;
-  std::call_once(opted_in, [] {
+  LS_CUDA_TRY(Once([] {
     // 64 states in float need 128 KiB for the double-buffered B and C tiles and 12 more for the warps' inputs,
     // past the default 48 KiB per block: a block may take what the device allows.
-    opt_in_error = cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks, kBuffers>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
-  });
-  LS_CUDA_TRY(opt_in_error, "setting the kernel's shared memory");
+    return cudaFuncSetAttribute(SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks, kBuffers>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+  }), "setting the kernel's shared memory");
   const int64_t blocks = args.batch * args.groups * args.blocks_per_group;
   if (blocks > 0x7fffffff) return ls::Fail(LS_INVALID_ARGUMENT, "batch * dim is too large for one launch");
   SelectiveScanKernel<T, kVector, K, kGroup, kMinBlocks, kBuffers><<<static_cast<unsigned>(blocks), args.warps * kLanes, smem, stream>>>(args);

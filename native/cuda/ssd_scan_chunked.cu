@@ -16,7 +16,6 @@
 // segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state buffer (or a
 // temporary one).
 #include <algorithm>
-#include <mutex>
 
 #include "cuda/common.cuh"
 #include "cuda/ssd_scan_chunked.h"
@@ -324,12 +323,7 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
   if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || heads * row_blocks >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
   }
-  static std::once_flag opted_in;
-  static cudaError_t opt_in_error = cudaSuccess;
-  std::call_once(opted_in, [] {
-    opt_in_error = AllowSharedMemory(Kernels());
-  });
-  LS_CUDA_TRY(opt_in_error, "ssdScan");
+  LS_CUDA_TRY(Once([] { return AllowSharedMemory(Kernels()); }), "ssdScan");
 
   DeviceScratch workspace(stream), temporary_state(stream);
   if (ls_status s = workspace.Allocate(chunk_bytes * per_segment)) return s;

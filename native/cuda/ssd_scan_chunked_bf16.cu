@@ -12,7 +12,6 @@
 // batch, head, chunk and 64 head dims; C B^T formed in registers, tile by tile, and used there as the next
 // product's operand).
 #include <algorithm>
-#include <mutex>
 
 #include "cuda/common.cuh"
 #include "cuda/ssd_scan_chunked.h"
@@ -422,12 +421,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
   }
-  static std::once_flag opted_in;
-  static cudaError_t opt_in_error = cudaSuccess;
-  std::call_once(opted_in, [] {
-    opt_in_error = AllowSharedMemory(Kernels());
-  });
-  LS_CUDA_TRY(opt_in_error, "ssdScan");
+  LS_CUDA_TRY(Once([] { return AllowSharedMemory(Kernels()); }), "ssdScan");
 
   DeviceScratch workspace(stream), temporary_state(stream);
   if (ls_status s = workspace.Allocate(chunk_bytes * per_segment)) return s;
