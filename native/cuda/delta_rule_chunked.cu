@@ -268,11 +268,14 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
   for (int t = warp; t < n; t += kThreads / 32) {  // a warp per token: the L2 normalization and the scale
-    float qq = 0.f, kk = 0.f;
-    for (int i = lane; i < Kp; i += 32) qq = fmaf(qs[t * rs + i], qs[t * rs + i], qq), kk = fmaf(ks[t * rs + i], ks[t * rs + i], kk);
+    float qq = 1.f, kk = 1.f;  // the sums only where they are used (a uniform branch)
+    if (a.l2norm) {
+      qq = 0.f, kk = 0.f;
+      for (int i = lane; i < Kp; i += 32) qq = fmaf(qs[t * rs + i], qs[t * rs + i], qq), kk = fmaf(ks[t * rs + i], ks[t * rs + i], kk);
 #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
+      for (int offset = 16; offset > 0; offset >>= 1) {
+        qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
+      }
     }
     const float rq = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
     for (int i = lane; i < Kp; i += 32) qs[t * rs + i] *= rq, ks[t * rs + i] *= rk;
@@ -420,11 +423,15 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
   // The inverse norms, a half warp per token, each lane summing kWidth / 16 adjacent elements read at once (the
-  // staged rows are zero past K).
-  for (int t = 2 * warp + lane / 16; t < kC; t += 2 * (kThreads / 32)) {
-    const float qq = SumOfSquares<kWidth / 16>(qs + t * kS + lane % 16 * (kWidth / 16));
-    const float kk = SumOfSquares<kWidth / 16>(ks + t * kS + lane % 16 * (kWidth / 16));
-    if (lane % 16 == 0) rq[t] = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk[t] = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
+  // staged rows are zero past K). Without the normalization only the scale is left (a uniform branch).
+  if (a.l2norm) {
+    for (int t = 2 * warp + lane / 16; t < kC; t += 2 * (kThreads / 32)) {
+      const float qq = SumOfSquares<kWidth / 16>(qs + t * kS + lane % 16 * (kWidth / 16));
+      const float kk = SumOfSquares<kWidth / 16>(ks + t * kS + lane % 16 * (kWidth / 16));
+      if (lane % 16 == 0) rq[t] = a.scale * rsqrtf(qq + 1e-6f), rk[t] = rsqrtf(kk + 1e-6f);
+    }
+  } else {
+    for (int t = threadIdx.x; t < kC; t += kThreads) rq[t] = a.scale, rk[t] = 1.f;
   }
   __syncthreads();
 
