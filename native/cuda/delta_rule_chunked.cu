@@ -942,12 +942,13 @@ void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp) {
 
 constexpr int kColumnChoices[] = {32, 16, 8};
 constexpr int kColumnChoicesBf16[] = {64, 32, 16, 8};
-// State columns per state-kernel block: the walk over the chunks is a chain per block, so the GPU needs at least
-// about as many blocks as it has SMs (an SM holds one: their staging takes 130-220 KB); fewer columns make more of
-// them, each staging the same chunk operands. The widest choice that fits the SM (Fits: on sm_90 all but bf16's 64
-// columns past key dim 64) and already gives three quarters of the SMs a block, else the narrowest. Measured on an H200
-// in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64 in bf16: 64 columns, one wave
-// of 128 blocks instead of two of 256).
+// State columns per state-kernel block: the walk over the chunks is a chain per block, so the GPU needs at least about
+// as many blocks as it has SMs (an SM holds one: their staging takes 130-220 KB); fewer columns make more of them, each
+// staging the same chunk operands (copying each set once per cluster of a head's blocks instead, by multicast, made the
+// bf16 walk a third slower on an H200: BENCHMARKS.md). The widest choice that fits the SM (Fits: on sm_90 all but
+// bf16's 64 columns past key dim 64) and already gives three quarters of the SMs a block, else the narrowest. Measured
+// on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64 in bf16: 64 columns, one
+// wave of 128 blocks instead of two of 256).
 template <typename T, size_t kChoices>
 int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_dim, int Kp) {
   for (int columns : choices) {
