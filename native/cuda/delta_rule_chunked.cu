@@ -268,16 +268,16 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
   for (int t = warp; t < n; t += kThreads / 32) {  // a warp per token: the L2 normalization and the scale
-    float qq = 1.f, kk = 1.f;  // the sums only where they are used (a uniform branch)
+    float rq = a.scale, rk = 1.f;  // without the normalization only the scale (a uniform branch)
     if (a.l2norm) {
-      qq = 0.f, kk = 0.f;
+      float qq = 0.f, kk = 0.f;
       for (int i = lane; i < Kp; i += 32) qq = fmaf(qs[t * rs + i], qs[t * rs + i], qq), kk = fmaf(ks[t * rs + i], ks[t * rs + i], kk);
 #pragma unroll
       for (int offset = 16; offset > 0; offset >>= 1) {
         qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
       }
+      rq *= rsqrtf(qq + 1e-6f), rk = rsqrtf(kk + 1e-6f);
     }
-    const float rq = a.scale * (a.l2norm ? rsqrtf(qq + 1e-6f) : 1.f), rk = a.l2norm ? rsqrtf(kk + 1e-6f) : 1.f;
     for (int i = lane; i < Kp; i += 32) qs[t * rs + i] *= rq, ks[t * rs + i] *= rk;
   }
   __syncthreads();
