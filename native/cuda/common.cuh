@@ -3,6 +3,7 @@
 #ifndef LONGSEQ_CUDA_COMMON_CUH_
 #define LONGSEQ_CUDA_COMMON_CUH_
 
+#include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -39,6 +40,12 @@ int SharedMemoryOptIn();
 int SharedMemoryPerMultiprocessor();
 // The current device's compute capability, major part (read once).
 int ComputeCapabilityMajor();
+// A tensor map (sm_90's bulk tensor copies) of a bf16 tensor [batch][seqlen][heads][dim] whose box is one head's
+// rows of `box_tokens` tokens, `box_dim` elements each (zeros past dim and past seqlen): coordinates (0, head, token,
+// batch). False where the map cannot be made: a device before sm_90, dim not a multiple of 8 or `base` not 16-byte
+// aligned (the map's strides and address), or no driver entry point for it.
+bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads, int64_t dim,
+                      int box_dim, int box_tokens);
 // The workspace a chunked op may hold at once (it runs long inputs in segments that fit): `bytes`, or less where
 // LONGSEQ_CUDA_WORKSPACE_LIMIT (bytes) is set, read at each call, so that tests can make small inputs span segments.
 int64_t WorkspaceLimit(int64_t bytes);

@@ -64,14 +64,29 @@ struct Workspace {
 };
 // The same for bf16 storage, read by StateKernelBf16 through ldmatrix: each record's bf16 operands ("set") laid out
 // as StateKernelBf16 keeps them in shared memory, padded rows included, so that one bulk copy stages them (SetLayout).
-// (Copying q's and k's rows from the inputs instead, 128 bulk copies of a row each per chunk, made the state kernel
-// 37% slower at B1 T65536 H16 K=V=128 on an H200.)
+// On sm_90 the record may stop before q and k (kMostTileReaders): the state kernel then copies their tiles from the
+// inputs by tensor maps (QkTiles), whose boxes land in the same padded rows. The prepare kernel's writes of q and k
+// had cost most of the difference: on an H200 in bf16, with those writes simply dropped (a timing-only build),
+// B1 T4096 H16 K=V=128 took 0.204 ms instead of 0.224 and B8 T2048 H16 K=V=64 0.327 instead of 0.375; with the tiles,
+// 0.220 and 0.337 (BENCHMARKS.md). (Copying q and k from the inputs by 128 bulk copies of a row each per chunk had
+// made the state kernel 37% slower at B1 T65536 H16 K=V=128.)
 struct WorkspaceBf16 {
-  __nv_bfloat16* sets;  // [SetLayout::elements]
+  __nv_bfloat16* sets;  // [record]
   float* U;             // [kC][Vp]
   float* decay;         // e^gamma_last
   int64_t chunks;
+  int record;       // bf16 elements per record: SetLayout::elements(), or SetLayout::at(kQ) without q and k
+  bool qk_in_set;   // whether the records hold q and k (else QkTiles)
 };
+// The tensor maps of q and k ([batch][seqlen][heads][K] bf16) whose boxes are a chunk's rows of one head in
+// SetLayout's padded rows (zeros past K and past the sequence), where WorkspaceBf16::qk_in_set is false.
+struct QkTiles {
+  CUtensorMap q, k;
+};
+// The most state blocks that may read one q or k tile (else the records hold q and k). Measured on an H200 in bf16:
+// with 1 reader (B8 T2048 H16 K=V=64) 0.378 -> 0.338 ms and 8 (B1 T65536 H16 K=V=128, 16-column blocks) 3.48 -> 3.33,
+// but with 16 (B1 T262144 H8 K=V=128, 8-column blocks) 8.34 -> 10.14 (BENCHMARKS.md).
+constexpr int kMostTileReaders = 8;
 
 // Row strides in shared memory, chosen so that the fragment loads below hit 32 distinct banks: a row-major A
 // operand (and a B operand read as columns of a row-major matrix) wants a stride of 4 or 20 mod 32, a row-major B
@@ -438,7 +453,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
   constexpr SetLayout kSet(kKp);
-  bf16* set = w.sets + record * kSet.elements();
+  bf16* set = w.sets + record * w.record;
   bf16* P = set + kSet.at(SetLayout::kP);
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
@@ -489,7 +504,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
     float* factors = reinterpret_cast<float*>(set + kSet.at(SetLayout::kFactors));
     factors[t] = ExpOf(gamma[t]) * rq[t], factors[kC + t] = ExpOf(last - gamma[t]) * rk[t];
   }
-  for (int e = threadIdx.x; e < 2 * kC * (kWidth / 8); e += kThreads) {  // q and k as staged (zero past K and n)
+  for (int e = threadIdx.x; w.qk_in_set && e < 2 * kC * (kWidth / 8); e += kThreads) {  // q and k as staged (zero past K and n)
     const int m = e / (kC * (kWidth / 8)), t = e / (kWidth / 8) % kC, i = 8 * (e % (kWidth / 8));
     *reinterpret_cast<uint4*>(set + kSet.at(m ? SetLayout::kK : SetLayout::kQ) + t * kSet.row + i) =
         *reinterpret_cast<const uint4*>((m ? ks : qs) + t * kS + i);
@@ -696,18 +711,20 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 // e^(gamma_last - gamma) rk), except P V', whose P is rounded once.
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
-                                                                  int64_t first_chunk, int groups, const float* state_in,
-                                                                  float* state_out) {
+                                                                  const __grid_constant__ QkTiles tiles, int64_t first_chunk,
+                                                                  int groups, const float* state_in, float* state_out) {
   using bf16 = __nv_bfloat16;
   constexpr int kWarps = StateThreadsBf16(kCols) / 32, kSb = SStrideBf16(kCols);
   // 8-column tiles per warp of V' and O, and warp tiles of V' and O across the columns.
   constexpr int kNo = kCols <= 32 ? 1 : 2, kTilesAcross = kCols / (8 * kNo);
   constexpr SetLayout kLayout(kKp);
   constexpr int kRow = kLayout.row, kSet = kLayout.elements();
+  static_assert(kLayout.at(SetLayout::kQ) % 64 == 0 && kLayout.at(SetLayout::kK) % 64 == 0 && kSet % 64 == 0,
+                "StateKernelBf16: the tiles' copies need 128-byte aligned shared memory");
   constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN), kUnits = kKp / 16 * kUnitsAcross;
   constexpr int kPerWarp = (kUnits + kWarps - 1) / kWarps;
-  extern __shared__ uint4 shared_bf16[];
-  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);  // [kStagesBf16][kSet]
+  extern __shared__ __align__(128) uint4 shared_bf16[];  // 128-byte aligned for the tiles' copies (SetLayout keeps it)
+  bf16* sets = reinterpret_cast<bf16*>(shared_bf16);     // [kStagesBf16][kSet]
   bf16* Sh = sets + kStagesBf16 * kSet;               // [kKp][kSb] the state slice's parts
   bf16* Sl = Sh + kKp * kSb;
   bf16* Vh = Sl + kKp * kSb;                          // [kC][kSb] V''s parts
@@ -734,7 +751,19 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   const auto stage = [&](int64_t chunk) {
     if (chunk < w.chunks) {
       const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));
-      BulkStage(sets + slot * kSet, w.sets + (bh * w.chunks + chunk) * kSet, 2 * kSet, landed + slot);
+      bf16* to = sets + slot * kSet;
+      const bf16* from = w.sets + (bh * w.chunks + chunk) * w.record;
+#if __CUDA_ARCH__ >= 900
+      if (!w.qk_in_set) {
+        const CUtensorMap* const maps[2] = {&tiles.q, &tiles.k};
+        void* const tile_to[2] = {to + kLayout.at(SetLayout::kQ), to + kLayout.at(SetLayout::kK)};
+        const int h = static_cast<int>(hv / (a.value_heads / a.heads));
+        BulkStageWithTiles(to, from, 2 * w.record, maps, tile_to, 2 * kC * kRow, 0, h,
+                           static_cast<int>((first_chunk + chunk) * kC), static_cast<int>(b), landed + slot);
+        return;
+      }
+#endif
+      BulkStage(to, from, 2 * w.record, landed + slot);
     }
   };
   if (threadIdx.x < kStagesBf16) InitBulkBarrier(landed + threadIdx.x);
@@ -895,7 +924,8 @@ using WorkspaceOf = std::conditional_t<sizeof(T) == 2, WorkspaceBf16, Workspace>
 template <typename T>
 using PrepareKernelFunction = void (*)(const ChunkArgs<T>, const WorkspaceOf<T>, int64_t);
 using StateKernelFunction = void (*)(const ChunkArgs<float>, const Workspace, int64_t, int, const float*, float*);
-using StateKernelFunctionBf16 = void (*)(const ChunkArgs<__nv_bfloat16>, const WorkspaceBf16, int64_t, int, const float*, float*);
+using StateKernelFunctionBf16 = void (*)(const ChunkArgs<__nv_bfloat16>, const WorkspaceBf16, const QkTiles, int64_t, int,
+                                        const float*, float*);
 // By padded key dim / 16 - 1.
 constexpr PrepareKernelFunction<__nv_bfloat16> kPrepareKernelsBf16[kMaxPadded / 16] = {
     PrepareKernelBf16<16>, PrepareKernelBf16<32>, PrepareKernelBf16<48>, PrepareKernelBf16<64>,
@@ -926,18 +956,23 @@ StateKernelFunctionBf16 StateKernelBf16For(int Kp, int columns) {
                          : kStateKernelsBf16<8>[i];
 }
 
+// The bf16 elements of a record's set in the workspace (with or without q and k).
+int SetElementsBf16(int Kp, bool qk_in_set) {
+  const SetLayout layout(Kp);
+  return qk_in_set ? layout.elements() : layout.at(SetLayout::kQ);
+}
 // Bytes of one (batch, value head, chunk) record, and the workspace's arrays carved from `base` for `records`.
 template <typename T>
-int64_t RecordBytes(int Kp, int Vp) {
+int64_t RecordBytes(int Kp, int Vp, bool qk_in_set) {
   const int64_t tail = 4 * (kC * Vp + 1);  // U and the decay, float32 in both
-  return sizeof(T) == 2 ? 2 * SetLayout(Kp).elements() + tail : 4 * FloatSet(Kp).floats() + tail;
+  return sizeof(T) == 2 ? 2 * SetElementsBf16(Kp, qk_in_set) + tail : 4 * FloatSet(Kp).floats() + tail;
 }
-void Carve(Workspace& w, void* base, int64_t records, int Kp, int Vp) {
+void Carve(Workspace& w, void* base, int64_t records, int Kp, int Vp, bool) {
   w.sets = static_cast<float*>(base), w.U = w.sets + records * FloatSet(Kp).floats(), w.decay = w.U + records * kC * Vp;
 }
-void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp) {
-  w.sets = static_cast<__nv_bfloat16*>(base);
-  w.U = reinterpret_cast<float*>(w.sets + records * SetLayout(Kp).elements()), w.decay = w.U + records * kC * Vp;
+void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp, bool qk_in_set) {
+  w.sets = static_cast<__nv_bfloat16*>(base), w.record = SetElementsBf16(Kp, qk_in_set), w.qk_in_set = qk_in_set;
+  w.U = reinterpret_cast<float*>(w.sets + records * w.record), w.decay = w.U + records * kC * Vp;
 }
 
 constexpr int kColumnChoices[] = {32, 16, 8};
@@ -969,7 +1004,14 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
-  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (heads * RecordBytes<T>(Kp, Vp))));
+  // bf16 on sm_90: q's and k's tiles by tensor maps from the inputs where they can be made and at most
+  // kMostTileReaders state blocks read each tile (those of a head's groups and the value heads that share its q and k).
+  QkTiles tiles = {};
+  const bool qk_in_set = sizeof(T) == 4 || groups * (p.value_heads / p.heads) > kMostTileReaders ||
+                         !(EncodeTokenTiles(&tiles.q, p.q, p.batch, p.seqlen, p.heads, p.key_dim, SetLayout(Kp).row, kC) &&
+                           EncodeTokenTiles(&tiles.k, p.k, p.batch, p.seqlen, p.heads, p.key_dim, SetLayout(Kp).row, kC));
+  const int64_t record_bytes = RecordBytes<T>(Kp, Vp, qk_in_set);
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (heads * record_bytes)));
   if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / %d) must be below 2^31", columns);
   }
@@ -992,9 +1034,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   }), "deltaRule");
 
   DeviceScratch workspace(stream), temporary_state(stream);
-  if (ls_status s = workspace.Allocate(heads * per_segment * RecordBytes<T>(Kp, Vp))) return s;
+  if (ls_status s = workspace.Allocate(heads * per_segment * record_bytes)) return s;
   WorkspaceOf<T> w;
-  Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp);
+  Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp, qk_in_set);
   float* state = p.final_state;
   if (!state && per_segment < chunks) {  // the state must outlive a segment
     if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
@@ -1012,7 +1054,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
     const unsigned blocks = static_cast<unsigned>(heads * groups);
     const size_t shared = StateSharedFor<T>(Kp, columns);
     if constexpr (sizeof(T) == 2) {
-      StateKernelBf16For(Kp, columns)<<<blocks, StateThreadsBf16(columns), shared, stream>>>(a, w, first, groups, state_in, state);
+      StateKernelBf16For(Kp, columns)<<<blocks, StateThreadsBf16(columns), shared, stream>>>(a, w, tiles, first, groups, state_in, state);
     } else {
       StateKernelFor(Kp, columns)<<<blocks, StateThreads(columns), shared, stream>>>(a, w, first, groups, state_in, state);
     }

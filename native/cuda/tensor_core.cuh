@@ -245,6 +245,28 @@ __device__ __forceinline__ void BulkStage(void* shared_to, const void* global_fr
   CommitCopies();
 #endif
 }
+#if __CUDA_ARCH__ >= 900
+// BulkStage (by every thread, sm_90 only) plus two tiles of 4-d tensor maps at the same coordinates (innermost
+// first), tile[i] from *map[i] into tile_to[i], tile_bytes each (zeros where the box leaves the tensor): one mbarrier
+// counts all three copies.
+__device__ __forceinline__ void BulkStageWithTiles(void* shared_to, const void* global_from, uint32_t bytes,
+                                                   const CUtensorMap* const (&map)[2], void* const (&tile_to)[2],
+                                                   uint32_t tile_bytes, int c0, int c1, int c2, int c3, uint64_t* barrier) {
+  if (threadIdx.x == 0) {
+    const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes + 2 * tile_bytes) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                 ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(shared_to))), "l"(global_from), "r"(bytes), "r"(bar)
+                 : "memory");
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
+                   ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(tile_to[i]))), "l"(reinterpret_cast<uint64_t>(map[i])),
+                   "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
+    }
+  }
+}
+#endif
 // Waits (every thread) for the BulkStage on `barrier` whose count of earlier stages on it has this parity.
 __device__ __forceinline__ void WaitBulkStage(uint64_t* barrier, uint32_t parity) {
 #if __CUDA_ARCH__ >= 900

@@ -94,7 +94,8 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
       }
     }
     // Key dims that are not whole 16-byte rows (36) and that are (40), padded to 48 in the chunked form's tiles, and a
-    // last chunk of 2 tokens.
+    // last chunk of 2 tokens. On sm_90, 40 takes q's and k's tiles from the inputs by tensor maps (zeros past K and
+    // past the sequence from the copy itself); 36 has them written into the workspace.
     for (const K of [36, 40]) {
       const r = rng(91);
       const p: DeltaRuleParams = {
