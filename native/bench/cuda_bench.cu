@@ -47,8 +47,9 @@ const char* Verdict(bool ok) {
 }
 
 struct DeviceLimits {
-  double copy_gbps;  // device-to-device copy, bytes read + written
-  double exp_per_s;  // ex2.approx results per second over the whole card
+  double copy_gbps;       // device-to-device copy, bytes read + written
+  double exp_per_s;       // ex2.approx results per second over the whole card
+  double mma_bf16_flops;  // bf16 tensor-core products by mma.sync (float32 accumulation), flops per second
 };
 
 __global__ void ExpRateKernel(float* out, int iterations) {
@@ -62,6 +63,25 @@ __global__ void ExpRateKernel(float* out, int iterations) {
   float s = 0;
 #pragma unroll
   for (int i = 0; i < 8; ++i) s += x[i];
+  if (s == 12345.f) out[0] = s;  // keeps the chains alive
+}
+
+// mma.sync m16n8k16 bf16 products with float32 accumulation (the form of the chunked delta rule's and SSD scan's
+// products), 8 independent chains per warp.
+__global__ void MmaRateKernel(float* out, int iterations) {
+  const uint32_t a0 = 0x3c003c00u + threadIdx.x, a1 = a0 ^ 1u, a2 = a0 ^ 2u, a3 = a0 ^ 3u, b0 = a0 ^ 4u, b1 = a0 ^ 5u;
+  float c[8][4] = {};
+  for (int k = 0; k < iterations; ++k) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                   : "+f"(c[j][0]), "+f"(c[j][1]), "+f"(c[j][2]), "+f"(c[j][3])
+                   : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    }
+  }
+  float s = 0;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
   if (s == 12345.f) out[0] = s;  // keeps the chains alive
 }
 
@@ -137,6 +157,9 @@ DeviceLimits MeasureDeviceLimits() {
   const int blocks = sms * 8, threads = 256, iterations = 4096;
   const double exp_ms = TimeEvents([&](int) { ExpRateKernel<<<blocks, threads, 0, cudaStreamPerThread>>>(out, iterations); }, 10);
   l.exp_per_s = 8.0 * blocks * threads * iterations / (exp_ms * 1e-3);
+  const int mma_blocks = sms * 4, mma_iterations = 256;  // 8 warps a block, 32 an SM
+  const double mma_ms = TimeEvents([&](int) { MmaRateKernel<<<mma_blocks, threads, 0, cudaStreamPerThread>>>(out, mma_iterations); }, 10);
+  l.mma_bf16_flops = 2.0 * 16 * 8 * 16 * 8 * mma_iterations * (mma_blocks * threads / 32.0) / (mma_ms * 1e-3);
   CHECK_CUDA(cudaFree(out));
   return l;
 }
@@ -638,9 +661,18 @@ ls_delta_rule_step_params StepOf(const ls_delta_rule_params& p, float* state) {
   return sp;
 }
 
+// The chunked delta rule's flops per token and value head at chunk kChunk (the issue's work model, about 183 k at
+// K = V = 128): K Kᵀ, Q Kᵀ and W = T K (2 C K each), U = T V and P V' (2 C V each), W S, Q S and Kᵀ V' (2 K V
+// each), and the inverse of (I + A) (about 2 C² / 3).
+double ChunkedDeltaRuleFlops(int64_t key_dim, int64_t value_dim) {
+  constexpr double kChunk = 64;
+  return 2 * kChunk * (3.0 * key_dim + 2.0 * value_dim) + 6.0 * key_dim * value_dim + 2 * kChunk * kChunk / 3;
+}
+
 // deltaRule (gated, q/k L2-normalized inside, grouped value heads where HV > H): checked against the CPU
 // recurrence with an initial and final state (aliased), then timed. Work: the recurrence's 3 K V multiply-adds
-// per token and value head; bytes: q, k, v, o and the state read and written once.
+// per token and value head; bytes: q, k, v, o and the state read and written once. Where the chunked form runs,
+// its flops (ChunkedDeltaRuleFlops) are printed as a fraction of the bf16 tensor-core rate.
 void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t value_heads, int64_t key_dim,
                         int64_t value_dim, bool check, ls_delta_algorithm algorithm, const DeviceLimits& limits,
                         std::vector<Result>* results, int32_t storage = LS_FLOAT32, bool gated = true) {
@@ -730,8 +762,12 @@ void BenchDeltaRuleCase(int64_t batch, int64_t seqlen, int64_t heads, int64_t va
   }
   const double gbps = bytes / (ms * 1e-3) / 1e9;
   const double token_heads = static_cast<double>(batch * seqlen * value_heads);
-  printf("%-14s %-40s %9.4f ms  %8.1f M token-heads/s  %6.0f GB/s (%4.1f%% of copy)\n", op, config, ms,
+  printf("%-14s %-40s %9.4f ms  %8.1f M token-heads/s  %6.0f GB/s (%4.1f%% of copy)", op, config, ms,
          token_heads / (ms * 1e-3) / 1e6, gbps, 100.0 * gbps / limits.copy_gbps);
+  if (algorithm != LS_DELTA_RECURRENT && seqlen > (algorithm == LS_DELTA_CHUNKED ? 1 : 64) && key_dim <= 128) {  // chunked
+    printf("  %4.1f%% of bf16 mma", 100.0 * ChunkedDeltaRuleFlops(key_dim, value_dim) * token_heads / (ms * 1e-3) / limits.mma_bf16_flops);
+  }
+  printf("\n");
   AddEventResult(results, op, config, ms, runs, token_heads, 6.0 * token_heads * key_dim * value_dim, bytes);
   for (void* d : {q, k, v, beta, g, state, o}) CHECK_CUDA(cudaFree(d));
 }
@@ -837,11 +873,13 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
   const DeviceLimits limits = MeasureDeviceLimits();
   printf("device: %s, %d SMs, compute %d.%d, CUDA runtime %d, driver %d\n", info.name, info.multiprocessors,
          info.compute_major, info.compute_minor, info.runtime_version, info.driver_version);
-  printf("limits: copy %.0f GB/s (read + write), exp2 %.2f T/s\n\n", limits.copy_gbps, limits.exp_per_s / 1e12);
+  printf("limits: copy %.0f GB/s (read + write), exp2 %.2f T/s, bf16 mma.sync %.0f TFLOP/s\n\n", limits.copy_gbps,
+         limits.exp_per_s / 1e12, limits.mma_bf16_flops / 1e12);
   char json[512];
   snprintf(json, sizeof json,
-           "\"device\": \"%s\", \"cudaRuntime\": %d, \"cudaDriver\": %d, \"copyGBps\": %.1f, \"expPerSecond\": %.4g",
-           info.name, info.runtime_version, info.driver_version, limits.copy_gbps, limits.exp_per_s);
+           "\"device\": \"%s\", \"cudaRuntime\": %d, \"cudaDriver\": %d, \"copyGBps\": %.1f, \"expPerSecond\": %.4g, "
+           "\"mmaBf16FlopsPerSecond\": %.4g",
+           info.name, info.runtime_version, info.driver_version, limits.copy_gbps, limits.exp_per_s, limits.mma_bf16_flops);
   *limits_json = json;
   if (only.empty() || only == "selectiveScan") {
     const ScanCase cases[] = {{1, 2048, 16, 4096, 1}, {8, 1536, 16, 2048, 1}, {1, 2048, 16, 65536, 1},
