@@ -80,7 +80,7 @@ bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t
     cudaDriverEntryPointQueryResult found;
     const bool ok = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &found) ==
                         cudaSuccess && found == cudaDriverEntryPointSuccess;
-    cudaGetLastError();
+    if (!ok) cudaGetLastError();  // the failed query's error, not one for the caller to see
     return ok ? reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(function) : nullptr;
   }();
   if (!encode || ComputeCapabilityMajor() < 9 || dim % 8 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
