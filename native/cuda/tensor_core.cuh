@@ -227,15 +227,25 @@ __device__ __forceinline__ void InitBulkBarrier(uint64_t* barrier) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(barrier))) : "memory");
 #endif
 }
+#if __CUDA_ARCH__ >= 900
+// By one thread: the mbarrier at shared address `bar` arrives expecting `bytes` of copies.
+__device__ __forceinline__ void ArriveExpecting(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+// By one thread: `bytes` from global_from to shared address `to` by one bulk copy, counted by the mbarrier at `bar`.
+__device__ __forceinline__ void BulkCopy(uint32_t to, const void* global_from, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+               ::"r"(to), "l"(global_from), "r"(bytes), "r"(bar) : "memory");
+}
+#endif
 // By every thread of the block.
 __device__ __forceinline__ void BulkStage(void* shared_to, const void* global_from, uint32_t bytes, uint64_t* barrier) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
 #if __CUDA_ARCH__ >= 900
   if (threadIdx.x == 0) {
     const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-                 ::"r"(to), "l"(global_from), "r"(bytes), "r"(bar) : "memory");
+    ArriveExpecting(bar, bytes);
+    BulkCopy(to, global_from, bytes, bar);
   }
 #else
   const char* from = static_cast<const char*>(global_from);
@@ -254,10 +264,8 @@ __device__ __forceinline__ void BulkStageWithTiles(void* shared_to, const void* 
                                                    uint32_t tile_bytes, int c0, int c1, int c2, int c3, uint64_t* barrier) {
   if (threadIdx.x == 0) {
     const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes + 2 * tile_bytes) : "memory");
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-                 ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(shared_to))), "l"(global_from), "r"(bytes), "r"(bar)
-                 : "memory");
+    ArriveExpecting(bar, bytes + 2 * tile_bytes);
+    BulkCopy(static_cast<uint32_t>(__cvta_generic_to_shared(shared_to)), global_from, bytes, bar);
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
