@@ -944,10 +944,11 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(8, 2048, 16, 16, 64, 64, check, algorithm, limits, results, storage, gated);
     BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, algorithm, limits, results, storage, gated);
   };
-  if (only == "deltaRule-issue") {  // the issue's shapes only, the chosen algorithm, unchecked: both storages gated,
-                                     // and bf16 plain (no g)
+  // The issue's shapes only, the chosen algorithm, unchecked: both storages gated and bf16 plain (no g), or
+  // (deltaRule-issue-bf16, for comparing bf16 builds in less device time) bf16 alone.
+  if (only == "deltaRule-issue" || only == "deltaRule-issue-bf16") {
     for (auto [storage, gated] : {std::pair{LS_FLOAT32, true}, std::pair{LS_BFLOAT16, true}, std::pair{LS_BFLOAT16, false}}) {
-      delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, storage, gated);
+      if (storage == LS_BFLOAT16 || only == "deltaRule-issue") delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, storage, gated);
     }
   }
   if (only.empty() || only == "deltaRule") {
