@@ -94,8 +94,8 @@ __global__ void HoldKernel(unsigned long long nanoseconds) {
 
 // Records `start` on `stream` behind 100 us of HoldKernel, so that the call timed after it is already queued when
 // `start` is reached: the figure is the GPU's time for the call, not the host's launch of its first kernel (which
-// had added 3-4 us to each figure: the bf16 delta rule on an H200, BENCHMARKS.md). Triton's do_bench, which timed the peers, hides it the same way (its L2
-// flush runs on the GPU while the host queues the call).
+// had added 3-4 us to each figure: the bf16 delta rule on an H200, BENCHMARKS.md). Triton's do_bench, which timed
+// the peers, hides it the same way (its L2 flush runs on the GPU while the host queues the call).
 void RecordStart(cudaEvent_t start, cudaStream_t stream) {
   HoldKernel<<<1, 1, 0, stream>>>(100000);
   CHECK_CUDA(cudaEventRecord(start, stream));
