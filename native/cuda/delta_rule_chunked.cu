@@ -6,12 +6,16 @@
 // Per segment of the sequence, two kernels:
 //  - PrepareKernel, a block per (batch, value head, chunk of 64 tokens), every chunk at once: normalized keys and
 //    queries, the cumulative log-decays gamma, A = strictly-lower(beta_t e^(gamma_t - gamma_s) k_t . k_s),
-//    T = (I + A)^-1 in blocks of 16 (Invert), W = T diag(beta e^gamma) K,
-//    U = T diag(beta) V, the causal P = (scale Q K^T) . e^(gamma_t - gamma_s), Qg = scale e^gamma Q and
-//    Kg = e^(gamma_last - gamma) K, into a workspace, W, Qg, Kg and P laid out as the state kernel keeps them.
+//    T = (I + A)^-1 diag(beta) in blocks of 16 (Invert), the causal P = (scale Q K^T) . e^(gamma_t - gamma_s),
+//    Kb = e^gamma K, Qg = scale e^gamma Q and Kg = e^(gamma_last - gamma) K, into a workspace, laid out as the state
+//    kernel keeps them.
 //  - StateKernel, per (batch, value head, 32, 16 or 8 state columns: as many blocks as fill the GPU), chunk after
-//    chunk with the state's K x columns slice in shared memory: V' = U - W S, O = Qg S + P V',
+//    chunk with the state's K x columns slice in shared memory: V' = T (V - Kb S), O = Qg S + P V',
 //    S <- e^gamma_last S + Kg^T V', the next chunk's matrices arriving by bulk copies under the products.
+//    (The form before, V' = U - W S with W = T Kb and U = T V made by the prepare kernel, has one product and one
+//    barrier less a chunk in the walk, but records a tenth larger (U) and two more products in the prepare kernel:
+//    on an H200 it was 5-8% slower at B1 T4096 H16, B1 T65536 H16 and B8 T2048 H16, K=V=128 / 64, and the same at
+//    B1 T262144 H8: BENCHMARKS.md.)
 // Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
 // holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
 // buffer (or a temporary one), each block reading and writing only its own slice.
@@ -37,7 +41,7 @@ constexpr int kC = 64;          // tokens per chunk
 constexpr int kMaxPadded = 128;  // key_dim rounded up to 16
 constexpr int kThreads = 256;    // PrepareKernel's 8 warps
 constexpr int kColumnPad = 32;   // the value dim is padded to a multiple of this (U's rows)
-constexpr int kValueBlock = 64;  // value columns of U formed at once in PrepareKernel
+constexpr int kValueBlock = 64;  // value columns of U formed at once in PrepareKernelBf16
 constexpr int64_t kWorkspaceBytes = int64_t{256} << 20;
 
 // T: the storage of q, k, v and o (float, or bf16 widened when staged); beta and g are float.
@@ -54,11 +58,10 @@ struct ChunkArgs {
 
 // One segment's chunks, each (batch, value head, chunk) a record at index bh * chunks + chunk.
 // Each record's matrices ("set") are laid out as StateKernel keeps them in shared memory, padded rows included
-// (FloatSet), so that two bulk copies stage them: W and Qg, then Kg and P. (Staged by 16-byte cp.async pieces instead,
-// 56 per thread and chunk at 8 state columns, the float32 walk was 1.1-1.4x slower on an H200: BENCHMARKS.md.)
+// (FloatSet), so that two bulk copies stage them: Kb, Qg and T, then Kg and P. (Staged by 16-byte cp.async pieces
+// instead, 56 per thread and chunk at 8 state columns, the float32 walk was 1.1-1.4x slower on an H200: BENCHMARKS.md.)
 struct Workspace {
   float* sets;         // [FloatSet::floats]
-  float* U;            // [kC][Vp]
   float* decay;        // e^gamma_last
   int64_t chunks;
 };
@@ -95,13 +98,14 @@ __host__ __device__ constexpr int RowStride(int Kp) { return Kp + 4; }
 __host__ __device__ constexpr int ColumnStride(int Kp) { return Kp + 8; }
 constexpr int kAStride = kC + 4;     // A and P
 constexpr int kTStride = kC + 8;     // (I + A)^-1: 8 mod 32 keeps Invert's accesses to distinct banks
-constexpr int kVbStride = kValueBlock + 8;
-// A chunk's float32 set: W [kC][RowStride], Qg [kC][RowStride], Kg [kC][ColumnStride], P [kC][kAStride].
+// A chunk's float32 set: Kb [kC][RowStride], Qg [kC][RowStride], T [kC][kAStride] (the first bulk copy), then
+// Kg [kC][ColumnStride], P [kC][kAStride] (the second).
 struct FloatSet {
   int Kp;
   __host__ __device__ constexpr explicit FloatSet(int kp) : Kp(kp) {}
   __host__ __device__ constexpr int q() const { return kC * RowStride(Kp); }
-  __host__ __device__ constexpr int k() const { return 2 * kC * RowStride(Kp); }
+  __host__ __device__ constexpr int t() const { return 2 * kC * RowStride(Kp); }
+  __host__ __device__ constexpr int k() const { return t() + kC * kAStride; }
   __host__ __device__ constexpr int p() const { return k() + kC * ColumnStride(Kp); }
   __host__ __device__ constexpr int floats() const { return p() + kC * kAStride; }
 };
@@ -133,10 +137,11 @@ __host__ __device__ constexpr int StateThreads(int kCols) { return 16 * kCols; }
 // thread the 128 registers it needs).
 __host__ __device__ constexpr int StateThreadsBf16(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
 
+// k, q (later the inversion's sums), A, T and two vectors.
 size_t PrepareShared(int Kp) {
-  const int staging = std::max(ColumnStride(Kp), kVbStride);
-  return sizeof(float) * (kC * RowStride(Kp) + kC * staging + kC * kAStride + kC * kTStride + 2 * kC);
+  return sizeof(float) * (2 * kC * RowStride(Kp) + kC * kAStride + kC * kTStride + 2 * kC);
 }
+static_assert(kC * RowStride(16) >= 3 * 16 * 16, "PrepareKernel: the inversion's sums take q's place");
 
 // A (later v's blocks), T, four vectors, k, and q (later T's two bf16 parts).
 size_t PrepareSharedBf16(int Kp) {
@@ -158,8 +163,9 @@ size_t StateSharedBf16(int Kp, int columns) {
   return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp).elements() + 2 * (Kp + 2 * kC) * SStrideBf16(columns)) + stages * sizeof(uint64_t);
 }
 
+// Its set, V', R = V - Kb S (V' = T R) and the state's slice, and the two copies' mbarriers.
 size_t StateShared(int Kp, int columns) {
-  return sizeof(float) * (FloatSet(Kp).floats() + (kC + Kp) * SStride(columns)) + 2 * sizeof(uint64_t);
+  return sizeof(float) * (FloatSet(Kp).floats() + (2 * kC + Kp) * SStride(columns)) + 2 * sizeof(uint64_t);
 }
 
 // The kernels' shared memory for storage T (float32 or bf16).
@@ -261,10 +267,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* ks = shared;                                  // [kC][rs] normalized keys
-  float* qs = ks + kC * rs;                            // [kC][rs] normalized queries times scale, then
-  float* kb = qs;                                      // [kC][cs] beta e^gamma k, then
-  float* vb = qs;                                      // [kC][kVbStride] beta v
-  float* As = qs + kC * max(cs, kVbStride);            // [kC][kAStride] A
+  float* qs = ks + kC * rs;                            // [kC][rs] normalized queries times scale, then the inversion's sums
+  float* As = qs + kC * rs;                            // [kC][kAStride] A
   float* Ts = As + kC * kAStride;                      // [kC][kTStride] (I + A)^-1
   float* gamma = Ts + kC * kTStride;                   // [kC]
   float* beta = gamma + kC;                            // [kC]
@@ -333,45 +337,17 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
 
-  Invert(As, Ts, beta, kb);  // the queries are done: their space takes the inversion's sums, then e^gamma k
+  Invert(As, Ts, beta, qs);  // the queries are done: their space takes the inversion's sums
+  __syncthreads();
+  float* Kb = set;
   for (int t = warp; t < kC; t += kThreads / 32) {
     const float factor = ExpOf(gamma[t]);
-    for (int i = lane; i < Kp; i += 32) kb[t * cs + i] = factor * ks[t * rs + i];
+    for (int i = lane; i < Kp; i += 32) Kb[t * rs + i] = factor * ks[t * rs + i];
   }
-  __syncthreads();
-
-  // W = T kb: row tile r0 needs T's columns up to r0 + 16 only (T is lower triangular).
-  float* W = set;
-  for (int unit = warp; unit < 4 * (Kp / 16); unit += kThreads / 32) {
-    const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
-    float acc[2][4] = {};
-    WarpProduct<2>(acc, Ts + r0 * kTStride, kTStride, 1, kb + c0, cs, 1, r0 + 16);
-#pragma unroll
-    for (int m = 0; m < 2; ++m) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) W[(r0 + TileRow(e)) * rs + c0 + TileColumn(m, e)] = acc[m][e];
-    }
-  }
-  // U = T diag(beta) V, kValueBlock columns at a time (the padding columns up to Vp are zero).
-  float* U = w.U + record * kC * a.Vp;
-  for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
-    __syncthreads();  // the previous users of the staging space are done
-    StageRows(vb, kVbStride, a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * a.V + j0, a.value_heads * a.V, kC, n,
-              kValueBlock, min(kValueBlock, a.V - j0));
-    CommitCopies();
-    WaitCopies<0>();
-    __syncthreads();
-    for (int unit = warp; unit < 16; unit += kThreads / 32) {
-      const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
-      if (j0 + c0 >= a.Vp) continue;
-      float acc[2][4] = {};
-      WarpProduct<2>(acc, Ts + r0 * kTStride, kTStride, 1, vb + c0, kVbStride, 1, r0 + 16);
-#pragma unroll
-      for (int m = 0; m < 2; ++m) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) U[(r0 + TileRow(e)) * a.Vp + j0 + c0 + TileColumn(m, e)] = acc[m][e];
-      }
-    }
+  float* Tw = set + layout.t();
+  for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T, four adjacent elements a thread
+    const int t = e / (kC / 4), c = e % (kC / 4) * 4;
+    *reinterpret_cast<float4*>(Tw + t * kAStride + c) = *reinterpret_cast<const float4*>(Ts + t * kTStride + c);
   }
 }
 
@@ -580,8 +556,8 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   }
 }
 
-// A state-kernel warp's elements of U (its 16-row tile at r0, kNo 8-column tiles from c0 of the block's columns from
-// column0) and the decay of `record`. The walks load them a chunk ahead of their use: they come from global memory
+// A bf16 state-kernel warp's elements of U (its 16-row tile at r0, kNo 8-column tiles from c0 of the block's columns
+// from column0) and the decay of `record`. The walk loads them a chunk ahead of their use: they come from global memory
 // (the workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
 template <int kNo, class Args, class Work>
 __device__ __forceinline__ void LoadChunkU(const Args& a, const Work& w, int64_t record, int column0, int r0, int c0,
@@ -606,15 +582,18 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   constexpr int kTilesAcross = kCols / 8;  // 16 x 8 tiles of V' and O across the columns
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32;
-  float* Ws = shared;               // [kC][rs]
-  float* Qs = Ws + kC * rs;         // [kC][rs]
-  float* Ks = Qs + kC * rs;         // [kC][cs]
+  float* Kbs = shared;              // [kC][rs]
+  float* Qs = Kbs + kC * rs;        // [kC][rs]
+  float* Ts = Qs + kC * rs;         // [kC][kAStride]
+  float* Ks = Ts + kC * kAStride;   // [kC][cs]
   float* Ps = Ks + kC * cs;         // [kC][kAStride]
   float* Vs = Ps + kC * kAStride;   // [kC][kSStride] V'
-  float* Ss = Vs + kC * kSStride;   // [Kp][kSStride] the state's slice
-  uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + Kp * kSStride);  // [2] W and Qg; Kg and P
+  float* Rs = Vs + kC * kSStride;   // [kC][kSStride] R = V - Kb S
+  float* Ss = Rs + kC * kSStride;   // [Kp][kSStride] the state's slice
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + Kp * kSStride);  // [2] Kb, Qg and T; Kg and P
   constexpr FloatSet kSet(Kp);
-  static_assert(kSet.k() == 2 * kC * rs && kSet.p() - kSet.k() == kC * cs, "StateKernel: the set's layout");
+  static_assert(kSet.t() == 2 * kC * rs && kSet.k() - kSet.t() == kC * kAStride && kSet.p() - kSet.k() == kC * cs,
+                "StateKernel: the set's layout");
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int column0 = blockIdx.x % groups * kCols;
   const int64_t state_at = bh * K * V + column0;
@@ -625,10 +604,10 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   }
   // Phase one's tile: rows r0.. of V' and O, columns c0.. c0 + 7 of the slice.
   const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;
-  // The copies run under the products: W and Qg of the next chunk during phase two, Kg and P during phase one; one
-  // bulk copy each (each waited for with the parity of its chunk).
-  const auto stage_wq = [&](int64_t chunk) {
-    if (chunk < w.chunks) BulkStage(Ws, w.sets + (bh * w.chunks + chunk) * kSet.floats(), sizeof(float) * kSet.k(), landed);
+  // The copies run under the products: Kb, Qg and T of the next chunk during phase three, Kg and P during phases one
+  // and two; one bulk copy each (each waited for with the parity of its chunk).
+  const auto stage_kqt = [&](int64_t chunk) {
+    if (chunk < w.chunks) BulkStage(Kbs, w.sets + (bh * w.chunks + chunk) * kSet.floats(), sizeof(float) * kSet.k(), landed);
   };
   const auto stage_kp = [&](int64_t chunk) {
     if (chunk < w.chunks) {
@@ -637,33 +616,51 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   };
   if (threadIdx.x < 2) InitBulkBarrier(landed + threadIdx.x);
   __syncthreads();
-  stage_wq(0);
+  stage_kqt(0);
   stage_kp(0);
-  float u_next[1][4], decay_next = 0.f;  // this warp's elements of U and the chunk's decay, a chunk ahead
-  const auto load_u = [&](int64_t chunk) {
-    LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, u_next, decay_next);
+  // This warp's elements of v (zero past the sequence and past V) and the chunk's decay, loaded a chunk ahead of their
+  // use: they come from global memory, and waiting for them at the chunk's start would put their latency on the walk's
+  // chain.
+  float v_next[4], decay_next = 0.f;
+  const auto load_v = [&](int64_t chunk) {
+    const int64_t t0 = (first_chunk + chunk) * kC;
+    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+    const float* v0 = a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int t = r0 + TileRow(e), j = c0 + TileColumn(0, e);
+      v_next[e] = t < n && column0 + j < V ? v0[static_cast<int64_t>(t) * a.value_heads * V + j] : 0.f;
+    }
+    decay_next = w.decay[bh * w.chunks + chunk];
   };
-  load_u(0);
+  load_v(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
     const int64_t t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
-    float u[4];
+    float v[4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) u[e] = u_next[0][e];
+    for (int e = 0; e < 4; ++e) v[e] = v_next[e];
     const float decay = decay_next;
-    if (chunk + 1 < w.chunks) load_u(chunk + 1);
-    WaitBulkStage(landed, static_cast<uint32_t>(chunk & 1));  // W and Qg of this chunk
+    if (chunk + 1 < w.chunks) load_v(chunk + 1);
+    WaitBulkStage(landed, static_cast<uint32_t>(chunk & 1));  // Kb, Qg and T of this chunk
     __syncthreads();
 
-    // V' = U - W S and O = Qg S.
+    // R = V - Kb S and O = Qg S.
     float products[2][1][4] = {};
-    const float* const rows[2] = {Ws + r0 * rs, Qs + r0 * rs};
+    const float* const rows[2] = {Kbs + r0 * rs, Qs + r0 * rs};
     WarpProducts<2, 1>(products, rows, rs, 1, Ss + c0, kSStride, 1, Kp);
     float (&o)[1][4] = products[1];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) Vs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = u[e] - products[0][0][e];
+    for (int e = 0; e < 4; ++e) Rs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = v[e] - products[0][0][e];
     __syncthreads();
-    stage_wq(chunk + 1);
+
+    // V' = T R (T is lower triangular: row tile r0 needs columns up to r0 + 16).
+    float vp[1][4] = {};
+    WarpProduct<1>(vp, Ts + r0 * kAStride, kAStride, 1, Rs + c0, kSStride, 1, r0 + 16);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) Vs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = vp[0][e];
+    __syncthreads();
+    stage_kqt(chunk + 1);
     WaitBulkStage(landed + 1, static_cast<uint32_t>(chunk & 1));  // Kg and P of this chunk
     __syncthreads();
 
@@ -964,11 +961,11 @@ int SetElementsBf16(int Kp, bool qk_in_set) {
 // Bytes of one (batch, value head, chunk) record, and the workspace's arrays carved from `base` for `records`.
 template <typename T>
 int64_t RecordBytes(int Kp, int Vp, bool qk_in_set) {
-  const int64_t tail = 4 * (kC * Vp + 1);  // U and the decay, float32 in both
-  return sizeof(T) == 2 ? 2 * SetElementsBf16(Kp, qk_in_set) + tail : 4 * FloatSet(Kp).floats() + tail;
+  // bf16: the set, U and the decay (U and the decay float32); float32: the set and the decay.
+  return sizeof(T) == 2 ? 2 * SetElementsBf16(Kp, qk_in_set) + 4 * (kC * Vp + 1) : 4 * (FloatSet(Kp).floats() + 1);
 }
-void Carve(Workspace& w, void* base, int64_t records, int Kp, int Vp, bool) {
-  w.sets = static_cast<float*>(base), w.U = w.sets + records * FloatSet(Kp).floats(), w.decay = w.U + records * kC * Vp;
+void Carve(Workspace& w, void* base, int64_t records, int Kp, int, bool) {
+  w.sets = static_cast<float*>(base), w.decay = w.sets + records * FloatSet(Kp).floats();
 }
 void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp, bool qk_in_set) {
   w.sets = static_cast<__nv_bfloat16*>(base), w.record = SetElementsBf16(Kp, qk_in_set), w.qk_in_set = qk_in_set;
