@@ -9,7 +9,7 @@
 //    T = (I + A)^-1 diag(beta) in blocks of 16 (Invert), the causal P = (scale Q K^T) . e^(gamma_t - gamma_s),
 //    Kb = e^gamma K, Qg = scale e^gamma Q and Kg = e^(gamma_last - gamma) K, into a workspace, laid out as the state
 //    kernel keeps them.
-//  - StateKernel, per (batch, value head, 32, 16 or 8 state columns: as many blocks as fill the GPU), chunk after
+//  - StateKernel, per (batch, value head, 64, 32, 16 or 8 state columns: as many blocks as fill the GPU), chunk after
 //    chunk with the state's K x columns slice in shared memory: V' = T (V - Kb S), O = Qg S + P V',
 //    S <- e^gamma_last S + Kg^T V', the next chunk's matrices arriving by bulk copies under the products.
 //    (The form before, V' = U - W S with W = T Kb and U = T V made by the prepare kernel, has one product and one
@@ -131,8 +131,9 @@ struct SetLayout {
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
 // bf16 rows of the state slice and of V' in StateKernelBf16 (16 columns read at least): 16 bytes past a multiple of 32.
 __host__ __device__ constexpr int SStrideBf16(int kCols) { return kCols <= 32 ? 40 : kCols + 8; }
-// StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols).
-__host__ __device__ constexpr int StateThreads(int kCols) { return 16 * kCols; }
+// StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols) up to 32
+// columns; for 64 a warp per 16 x 16 tile (512 threads: 1024 would leave each thread 64 registers).
+__host__ __device__ constexpr int StateThreads(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
 // StateKernelBf16's: the same up to 32 columns; for 64 a warp per 16 x 16 tile (512 threads, which leaves each
 // thread the 128 registers it needs).
 __host__ __device__ constexpr int StateThreadsBf16(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
@@ -571,7 +572,7 @@ __device__ __forceinline__ void LoadChunkU(const Args& a, const Work& w, int64_t
   decay = w.decay[record];
 }
 
-// blockIdx.x = bh * groups + group, the group's kCols state columns (32, 16 or 8). state_in (null: zeros) and
+// blockIdx.x = bh * groups + group, the group's kCols state columns (64, 32, 16 or 8). state_in (null: zeros) and
 // state_out (null: not kept) may be the same. kKp = a.Kp as a constant: every shared-memory offset in the products
 // is then an immediate.
 template <int kKp, int kCols>
@@ -579,7 +580,8 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
                                                               int groups, const float* state_in, float* state_out) {
   extern __shared__ float shared[];
   constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp), kSStride = SStride(kCols), kWarps = StateThreads(kCols) / 32;
-  constexpr int kTilesAcross = kCols / 8;  // 16 x 8 tiles of V' and O across the columns
+  constexpr int kNo = kCols <= 32 ? 1 : 2;            // a warp's 16 x 8 tiles of V' and O, side by side
+  constexpr int kTilesAcross = kCols / (8 * kNo);  // warps across the columns
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32;
   float* Kbs = shared;              // [kC][rs]
@@ -602,8 +604,8 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
     const int i = e / kCols, j = e % kCols;
     Ss[i * kSStride + j] = state_in && i < K && column0 + j < V ? state_in[state_at + static_cast<int64_t>(i) * V + j] : 0.f;
   }
-  // Phase one's tile: rows r0.. of V' and O, columns c0.. c0 + 7 of the slice.
-  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8;
+  // Phase one's tiles: rows r0.. of V' and O, columns c0.. c0 + 8 kNo - 1 of the slice.
+  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8 * kNo;
   // The copies run under the products: Kb, Qg and T of the next chunk during phase three, Kg and P during phases one
   // and two; one bulk copy each (each waited for with the parity of its chunk).
   const auto stage_kqt = [&](int64_t chunk) {
@@ -621,15 +623,18 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   // This warp's elements of v (zero past the sequence and past V) and the chunk's decay, loaded a chunk ahead of their
   // use: they come from global memory, and waiting for them at the chunk's start would put their latency on the walk's
   // chain.
-  float v_next[4], decay_next = 0.f;
+  float v_next[kNo][4], decay_next = 0.f;
   const auto load_v = [&](int64_t chunk) {
     const int64_t t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
     const float* v0 = a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0;
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int t = r0 + TileRow(e), j = c0 + TileColumn(0, e);
-      v_next[e] = t < n && column0 + j < V ? v0[static_cast<int64_t>(t) * a.value_heads * V + j] : 0.f;
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
+        v_next[m][e] = t < n && column0 + j < V ? v0[static_cast<int64_t>(t) * a.value_heads * V + j] : 0.f;
+      }
     }
     decay_next = w.decay[bh * w.chunks + chunk];
   };
@@ -637,39 +642,51 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
     const int64_t t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
-    float v[4];
+    float v[kNo][4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) v[e] = v_next[e];
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) v[m][e] = v_next[m][e];
+    }
     const float decay = decay_next;
     if (chunk + 1 < w.chunks) load_v(chunk + 1);
     WaitBulkStage(landed, static_cast<uint32_t>(chunk & 1));  // Kb, Qg and T of this chunk
     __syncthreads();
 
     // R = V - Kb S and O = Qg S.
-    float products[2][1][4] = {};
+    float products[2][kNo][4] = {};
     const float* const rows[2] = {Kbs + r0 * rs, Qs + r0 * rs};
-    WarpProducts<2, 1>(products, rows, rs, 1, Ss + c0, kSStride, 1, Kp);
-    float (&o)[1][4] = products[1];
+    WarpProducts<2, kNo>(products, rows, rs, 1, Ss + c0, kSStride, 1, Kp);
+    float (&o)[kNo][4] = products[1];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) Rs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = v[e] - products[0][0][e];
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) Rs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(m, e)] = v[m][e] - products[0][m][e];
+    }
     __syncthreads();
 
     // V' = T R (T is lower triangular: row tile r0 needs columns up to r0 + 16).
-    float vp[1][4] = {};
-    WarpProduct<1>(vp, Ts + r0 * kAStride, kAStride, 1, Rs + c0, kSStride, 1, r0 + 16);
+    float vp[kNo][4] = {};
+    WarpProduct<kNo>(vp, Ts + r0 * kAStride, kAStride, 1, Rs + c0, kSStride, 1, r0 + 16);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) Vs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(0, e)] = vp[0][e];
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) Vs[(r0 + TileRow(e)) * kSStride + c0 + TileColumn(m, e)] = vp[m][e];
+    }
     __syncthreads();
     stage_kqt(chunk + 1);
     WaitBulkStage(landed + 1, static_cast<uint32_t>(chunk & 1));  // Kg and P of this chunk
     __syncthreads();
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
-    WarpProduct<1>(o, Ps + r0 * kAStride, kAStride, 1, Vs + c0, kSStride, 1, r0 + 16);
+    WarpProduct<kNo>(o, Ps + r0 * kAStride, kAStride, 1, Vs + c0, kSStride, 1, r0 + 16);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(0, e);
-      if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, o[0][e]);
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(m, e);
+        if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, o[m][e]);
+      }
     }
     // S <- e^gamma_last S + Kg^T V', each warp on its own 16 x 16 tiles of the slice (16 x 8 for 8 columns).
     constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN);
@@ -943,7 +960,10 @@ PrepareKernelFunction<T> PrepareKernelFor(int Kp) {
 }
 StateKernelFunction StateKernelFor(int Kp, int columns) {
   const int i = Kp / 16 - 1;
-  return columns == 32 ? kStateKernels<32>[i] : columns == 16 ? kStateKernels<16>[i] : kStateKernels<8>[i];
+  return columns == 64   ? kStateKernels<64>[i]
+         : columns == 32 ? kStateKernels<32>[i]
+         : columns == 16 ? kStateKernels<16>[i]
+                         : kStateKernels<8>[i];
 }
 StateKernelFunctionBf16 StateKernelBf16For(int Kp, int columns) {
   const int i = Kp / 16 - 1;
@@ -972,15 +992,15 @@ void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp, bool q
   w.U = reinterpret_cast<float*>(w.sets + records * w.record), w.decay = w.U + records * kC * Vp;
 }
 
-constexpr int kColumnChoices[] = {32, 16, 8};
+constexpr int kColumnChoices[] = {64, 32, 16, 8};
 constexpr int kColumnChoicesBf16[] = {64, 32, 16, 8};
 // State columns per state-kernel block: the walk over the chunks is a chain per block, so the GPU needs at least about
 // as many blocks as it has SMs (an SM holds one: their staging takes 130-220 KB); fewer columns make more of them, each
 // staging the same chunk operands (copying each set once per cluster of a head's blocks instead, by multicast, made the
 // bf16 walk a third slower on an H200: BENCHMARKS.md). The widest choice that fits the SM (Fits: on sm_90 all but
 // bf16's 64 columns past key dim 64) and already gives three quarters of the SMs a block, else the narrowest. Measured
-// on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64 in bf16: 64 columns, one
-// wave of 128 blocks instead of two of 256).
+// on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64: 64 columns, one wave
+// of 128 blocks instead of two of 256, in bf16 and in float32, where it took B8 T2048 from 0.61 to 0.55 ms).
 template <typename T, size_t kChoices>
 int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_dim, int Kp) {
   for (int columns : choices) {

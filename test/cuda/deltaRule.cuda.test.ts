@@ -128,6 +128,28 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     for (const d of [dq, stepQ, onDevice.o, state, o]) d.dispose();
   });
 
+  run('many heads: the widest state blocks (64 columns, the last one partial) match native in both storages', async () => {
+    // B4 HV32 makes 128 (batch, value head) pairs, so the state kernel takes blocks of 64 columns where they fit the
+    // GPU: two a head at V 100, the second 36 columns wide. The sequence ends 2 tokens into its third chunk.
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const [B, T, H, HV, V] = [4, 130, 16, 32, 100];
+    for (const K of [64, 100]) {
+      const r = rng(96 + K);
+      const p: DeltaRuleParams = {
+        q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K]), v: uniform(r, [B, T, HV, V]), beta: uniform(r, [B, T, HV], 0, 1),
+        g: uniform(r, [B, T, HV], -0.7, 0), initialState: uniform(r, [B, HV, K, V], -0.5, 0.5), useQkL2Norm: true, returnFinalState: true,
+      };
+      const out = await gpu.deltaRule(p);
+      const ref = await cpu.deltaRule({ ...p, algorithm: 'recurrent' });
+      expectClose(`K ${K} float32 o`, out.o, ref.o, 1e-4);
+      expectClose(`K ${K} float32 finalState`, out.finalState!, ref.finalState!, 1e-4);
+      const half = await gpu.deltaRule({ ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) });
+      const want = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
+      expectClose(`K ${K} bfloat16 o`, toFloat32(half.o), want.o, 6e-3);
+      expectClose(`K ${K} bfloat16 finalState`, half.finalState!, want.finalState!, 1e-4);
+    }
+  });
+
   run('inputs longer than one workspace (segments, the state carried between them) match native', async () => {
     // T 20000 at H16 K=V=128: about 310 chunks, 10 or more segments of a workspace held to 64 MB (float32 or bf16
     // storage).
