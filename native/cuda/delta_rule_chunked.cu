@@ -24,7 +24,9 @@
 // by ldmatrix) with a bf16 workspace, as fla's kernels for bf16 inputs: the products that make the workspace and
 // carry the state keep float32 accuracy (exact operands, or operands in two bf16 parts), while P, which feeds only
 // the output, is rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5). q and k enter
-// the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows.
+// the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows. Its
+// workspace takes one of two forms, by the state blocks' width (TForm): T itself, as in float32 (v then read from the
+// inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks.
 #include <algorithm>
 #include <iterator>
 #include <type_traits>
@@ -75,7 +77,7 @@ struct Workspace {
 // made the state kernel 37% slower at B1 T65536 H16 K=V=128.)
 struct WorkspaceBf16 {
   __nv_bfloat16* sets;  // [record]
-  float* U;             // [kC][Vp]
+  float* U;             // [kC][Vp] (W/U form)
   float* decay;         // e^gamma_last
   int64_t chunks;
   int record;       // bf16 elements per record: SetLayout::elements(), or SetLayout::at(kQ) without q and k
@@ -114,19 +116,33 @@ struct FloatSet {
 constexpr int kTb = kC + 8;
 static_assert(kValueBlock == kC, "PrepareKernelBf16 stages v's blocks in rows of kTb");
 __host__ __device__ constexpr int StagedWidth(int Kp) { return Kp <= 16 ? 16 : Kp <= 32 ? 32 : Kp <= 64 ? 64 : 128; }
-// A chunk's bf16 set in StateKernelBf16: W in two parts (hi + lo, for the state's float32 accuracy, [kC][row] each),
-// the causal P rounded once ([kC][kTb], it feeds only the output), the tokens' row factors in float32 (kFactors:
-// e^gamma rq for the products with q, e^(gamma_last - gamma) rk for those with k, [2][kC]), then q and k as stored
-// ([kC][row] each, zero past key_dim).
+// A chunk's bf16 set in StateKernelBf16, in one of two forms (TForm). The W/U form: W in two parts (hi + lo, for the
+// state's float32 accuracy, [kC][row] each), then the causal P rounded once ([kC][kTb], it feeds only the output), the
+// tokens' row factors in float32 (kFactors, [2][kC]: e^gamma rq for the products with q, e^(gamma_last - gamma) rk for
+// K^T V'), then q and k as stored ([kC][row] each, zero past key_dim); U goes beside the sets, in float32. The T form:
+// T = (I + A)^-1 diag(beta) in two parts ([kC][kTb] each) where W was, a third row of factors (e^gamma rk, for K S),
+// and no U: the state kernel reads v from the inputs.
 struct SetLayout {
-  enum Part { kWh, kWl, kP, kFactors, kQ, kK };
-  int row;  // bf16 row stride of the [kC][Kp] matrices: 16 bytes past a multiple of 128 (distinct banks for ldmatrix)
-  __host__ __device__ constexpr explicit SetLayout(int Kp) : row(StagedWidth(Kp) + 8) {}
+  enum Part { kWh = 0, kTh = 0, kWl = 1, kTl = 1, kP, kFactors, kQ, kK };
+  int row;          // bf16 row stride of the [kC][Kp] matrices: 16 bytes past a multiple of 128 (distinct banks for ldmatrix)
+  int first;        // ... and of the two parts of W (row) or of T (kTb)
+  int factor_rows;  // 2 or 3
+  __host__ __device__ constexpr SetLayout(int Kp, bool t_form)
+      : row(StagedWidth(Kp) + 8), first(t_form ? kTb : StagedWidth(Kp) + 8), factor_rows(t_form ? 3 : 2) {}
   __host__ __device__ constexpr int at(Part part) const {
-    return part <= kP ? part * kC * row : part == kFactors ? 2 * kC * row + kC * kTb : 4 * kC + (part - 2) * kC * row + kC * kTb;
+    return part <= kWl ? part * kC * first
+         : part == kP  ? 2 * kC * first
+         : part == kFactors ? 2 * kC * first + kC * kTb
+                            : 2 * kC * first + kC * kTb + 2 * factor_rows * kC + (part - kQ) * kC * row;
   }
   __host__ __device__ constexpr int elements() const { return at(kK) + kC * row; }
 };
+// The T form where a state block has 16 or more columns: its walk has one product and one barrier more a chunk
+// (V' = T (V - e^gamma rk K S) instead of U - W S), for records under half the size (no W, no U in float32) and a
+// prepare kernel without the two products that make W and U. On an H200 (BENCHMARKS.md) that took B8 T2048 H16
+// K=V=64 from 0.336 to 0.305 ms and B1 T65536 H16 K=V=128 from 3.30 to 3.22; at 8 columns (4 warps a block, B1
+// T262144 H8) the longer chain is all a block does: 8.5 ms became 9.4.
+__host__ __device__ constexpr bool TForm(int columns) { return columns >= 16; }
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
 __host__ __device__ constexpr int SStride(int kCols) { return kCols == 8 ? 24 : kCols + 8; }
 // bf16 rows of the state slice and of V' in StateKernelBf16 (16 columns read at least): 16 bytes past a multiple of 32.
@@ -158,10 +174,11 @@ constexpr int kStagesBf16 = 2;
 constexpr int kStagesBf16 = 1;
 #endif
 int StagesBf16() { return ComputeCapabilityMajor() >= 9 ? 2 : 1; }
-// Its sets, the state slice's, V''s and the scaled V''s parts, and the sets' mbarriers.
+// Its sets, the parts of the state slice, of V', of the scaled V' and (T form) of R, and the sets' mbarriers.
 size_t StateSharedBf16(int Kp, int columns) {
-  const int stages = StagesBf16();
-  return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp).elements() + 2 * (Kp + 2 * kC) * SStrideBf16(columns)) + stages * sizeof(uint64_t);
+  const int stages = StagesBf16(), matrices = TForm(columns) ? 3 : 2;
+  return sizeof(__nv_bfloat16) * (stages * SetLayout(Kp, TForm(columns)).elements() + 2 * (Kp + matrices * kC) * SStrideBf16(columns)) +
+         stages * sizeof(uint64_t);
 }
 
 // Its set, V', R = V - Kb S (V' = T R) and the state's slice, and the two copies' mbarriers.
@@ -367,13 +384,14 @@ __device__ __forceinline__ float SumOfSquares(const __nv_bfloat16* at) {
   return sum;
 }
 
-// PrepareKernel for bf16 storage: the workspace of StateKernelBf16 (W in two parts, P, U, q and k as stored and the
-// tokens' row factors in their place), from bf16 tensor-core products (mma m16n8k16, ldmatrix) whose operands are
-// exact, so the workspace keeps float32 accuracy. q, k and v enter the products as stored: the
-// L2 normalization and the scale scale the products' rows and columns instead (A_ts = beta_t e^(gamma_t - gamma_s)
-// rk_t rk_s k_t . k_s with rk the inverse norms), and the float32 T = (I + A)^-1 diag(beta), with its column
-// factors, enters W = T diag(e^gamma rk) K and U = T V split into two bf16 parts (hi + lo: two products).
-template <int kKp>
+// PrepareKernel for bf16 storage: the workspace of StateKernelBf16 in the form kTForm (SetLayout: T in two parts, or
+// W in two parts and U; P, q and k as stored and the tokens' row factors), from bf16 tensor-core products
+// (mma m16n8k16, ldmatrix) whose operands are exact, so the workspace keeps float32 accuracy. q, k and v enter the
+// products as stored: the L2 normalization and the scale scale the products' rows and columns instead
+// (A_ts = beta_t e^(gamma_t - gamma_s) rk_t rk_s k_t . k_s with rk the inverse norms). The float32
+// T = (I + A)^-1 diag(beta) is stored in two bf16 parts (hi + lo), or (W/U form), with its column factors, enters
+// W = T diag(e^gamma rk) K and U = T V split so (two products each).
+template <int kKp, bool kTForm>
 __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                  int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
@@ -386,25 +404,19 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   float* gamma = Ts + kC * kTStride;                      // [kC]
   float* beta = gamma + kC;                               // [kC]
   float* rk = beta + kC;                                  // [kC] the keys' inverse norms
-  float* rq = rk + kC;                                    // [kC] the queries', times the scale, then
+  float* rq = rk + kC;                                    // [kC] the queries', times the scale, then (W/U form)
   float* column_scale = rq;                               // [kC] e^gamma rk, W's column factors of T
   bf16* ks = reinterpret_cast<bf16*>(rq + kC);            // [kC][kS] k as stored
-  bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored, then
+  bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored, then the inversion's sums, then (W/U)
   bf16* th = qs;                                          // [kC][kTb] T's factor, high part
   bf16* tl = th + kC * kTb;                               // [kC][kTb] and the rest
-  bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] after the inversion: a block of v's columns
+  bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] W/U form, after the inversion: a block of v's columns
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
   const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
 
   const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
-  const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
-  const auto stage_v = [&](int j0) {
-    const int width = min(kValueBlock, a.V - j0);
-    StageBf16Tile<kC, kValueBlock, kThreads>(vs, kTb, v0 + j0, a.value_heads * a.V, n, width,
-                                             Bf16RowsFit(v0 + j0, a.value_heads * a.V, width));
-  };
   if (threadIdx.x < kStageThreads) {
     StageBf16Tile<kC, kWidth, kStageThreads>(qs, kS, a.q + row0, a.heads * K, n, K, Bf16RowsFit(a.q + row0, a.heads * K, K));
     StageBf16Tile<kC, kWidth, kStageThreads>(ks, kS, a.k + row0, a.heads * K, n, K, Bf16RowsFit(a.k + row0, a.heads * K, K));
@@ -429,7 +441,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
 
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
-  constexpr SetLayout kSet(kKp);
+  constexpr SetLayout kSet(kKp, kTForm);
   bf16* set = w.sets + record * w.record;
   bf16* P = set + kSet.at(SetLayout::kP);
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
@@ -479,7 +491,9 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   if (threadIdx.x < kC) {  // the row factors of the products with q and k in the state kernel
     const int t = threadIdx.x;
     float* factors = reinterpret_cast<float*>(set + kSet.at(SetLayout::kFactors));
-    factors[t] = ExpOf(gamma[t]) * rq[t], factors[kC + t] = ExpOf(last - gamma[t]) * rk[t];
+    const float to_query = ExpOf(gamma[t]);
+    factors[t] = to_query * rq[t], factors[kC + t] = ExpOf(last - gamma[t]) * rk[t];
+    if constexpr (kTForm) factors[2 * kC + t] = to_query * rk[t];
   }
   for (int e = threadIdx.x; w.qk_in_set && e < 2 * kC * (kWidth / 8); e += kThreads) {  // q and k as staged (zero past K and n)
     const int m = e / (kC * (kWidth / 8)), t = e / (kWidth / 8) % kC, i = 8 * (e % (kWidth / 8));
@@ -489,6 +503,24 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
   Invert(As, Ts, beta, reinterpret_cast<float*>(qs));  // the queries are done: their space takes the sums
+  if constexpr (kTForm) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T in two bf16 parts, four adjacent elements a thread
+      const int t = e / (kC / 4), s = e % (kC / 4) * 4;
+      const float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + s);
+      uint2 hi, lo;
+      SplitBf16(x.x, x.y, hi.x, lo.x), SplitBf16(x.z, x.w, hi.y, lo.y);
+      *reinterpret_cast<uint2*>(set + kSet.at(SetLayout::kTh) + t * kTb + s) = hi;
+      *reinterpret_cast<uint2*>(set + kSet.at(SetLayout::kTl) + t * kTb + s) = lo;
+    }
+    return;
+  }
+  const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
+  const auto stage_v = [&](int j0) {
+    const int width = min(kValueBlock, a.V - j0);
+    StageBf16Tile<kC, kValueBlock, kThreads>(vs, kTb, v0 + j0, a.value_heads * a.V, n, width,
+                                             Bf16RowsFit(v0 + j0, a.value_heads * a.V, width));
+  };
   if (threadIdx.x < kC) column_scale[threadIdx.x] = ExpOf(gamma[threadIdx.x]) * rk[threadIdx.x];
   __syncthreads();
   stage_v(0);  // A is done: its space takes v's first block, arriving under the product with K
@@ -718,11 +750,13 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 
 // StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
 // kStagesBf16 chunks' sets in shared memory: on sm_90 two, the next one arriving by one bulk copy under this one's
-// products (two barriers a chunk); before, one (two do not fit the SM at key dims past 64), staged after them. Each
-// warp keeps its tiles of the state slice in float32 registers and publishes them in two bf16 parts (Sh + Sl) for
-// the products that read them; V' is split the same way. The products keep float32 accuracy: W S as hi·hi + hi·lo +
-// lo·hi, Q S and K^T V' with q and k exact (O's rows then times e^gamma rq, V''s rows first times
-// e^(gamma_last - gamma) rk), except P V', whose P is rounded once.
+// products; before, one (two do not fit the SM at key dims past 64), staged after them. Each warp keeps its tiles of
+// the state slice in float32 registers and publishes them in two bf16 parts (Sh + Sl) for the products that read
+// them; V' is split the same way. In the T form (TForm(kCols)) V' = T R with R = V - diag(e^gamma rk) K S, R split
+// the same way too: three barriers a chunk (the state, R and V' published); in the W/U form V' = U - W S, two. The
+// products keep float32 accuracy: T R and W S as hi·hi + hi·lo + lo·hi, K S, Q S and K^T V' with q and k exact (R's
+// rows then times e^gamma rk, O's rows times e^gamma rq, V''s rows first times e^(gamma_last - gamma) rk), except
+// P V', whose P is rounded once.
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   const __grid_constant__ QkTiles tiles, int64_t first_chunk,
@@ -731,7 +765,8 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   constexpr int kWarps = StateThreadsBf16(kCols) / 32, kSb = SStrideBf16(kCols);
   // 8-column tiles per warp of V' and O, and warp tiles of V' and O across the columns.
   constexpr int kNo = kCols <= 32 ? 1 : 2, kTilesAcross = kCols / (8 * kNo);
-  constexpr SetLayout kLayout(kKp);
+  constexpr bool kTForm = TForm(kCols);
+  constexpr SetLayout kLayout(kKp, kTForm);
   constexpr int kRow = kLayout.row, kSet = kLayout.elements();
   static_assert(kLayout.at(SetLayout::kQ) % 64 == 0 && kLayout.at(SetLayout::kK) % 64 == 0 && kSet % 64 == 0,
                 "StateKernelBf16: the tiles' copies need 128-byte aligned shared memory");
@@ -745,7 +780,9 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   bf16* Vl = Vh + kC * kSb;
   bf16* Xh = Vl + kC * kSb;                           // [kC][kSb] the parts of V' with rows times e^(gamma_last - gamma) rk
   bf16* Xl = Xh + kC * kSb;
-  uint64_t* landed = reinterpret_cast<uint64_t*>(Xl + kC * kSb);  // [kStagesBf16] the sets' bulk copies
+  bf16* Rh = Xl + kC * kSb;                           // [kC][kSb] T form: the parts of R = V - e^gamma rk K S
+  bf16* Rl = Rh + kC * kSb;
+  uint64_t* landed = reinterpret_cast<uint64_t*>(kTForm ? Rl + kC * kSb : Rh);  // [kStagesBf16] the sets' bulk copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
@@ -809,62 +846,128 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   }
   __syncthreads();
   stage(0);
-  float u_next[kNo][4], decay_next = 0.f;  // this warp's elements of U and the chunk's decay, a chunk ahead
-  const auto load_u = [&](int64_t chunk) {
-    LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, u_next, decay_next);
+  // This warp's elements of v (T form: zero past the sequence and past V) or of U (W/U form), and the chunk's decay,
+  // loaded a chunk ahead of their use: they come from global memory (the workspace outgrows L2), and waiting for them at
+  // the chunk's start put their latency on the walk's chain.
+  float x_next[kNo][4], decay_next = 0.f;
+  const auto load_next = [&](int64_t chunk) {
+    if constexpr (kTForm) {
+      const int64_t t0 = (first_chunk + chunk) * kC;
+      const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+      const bf16* v0 = a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0;
+#pragma unroll
+      for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
+          x_next[m][e] = t < n && column0 + j < V ? __bfloat162float(v0[static_cast<int64_t>(t) * a.value_heads * V + j]) : 0.f;
+        }
+      }
+      decay_next = w.decay[bh * w.chunks + chunk];
+    } else {
+      LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, x_next, decay_next);
+    }
   };
-  load_u(0);
+  load_next(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
     const int64_t t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
-    float u[kNo][4];
+    float x[kNo][4];  // v or U
 #pragma unroll
     for (int m = 0; m < kNo; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) u[m][e] = u_next[m][e];
+      for (int e = 0; e < 4; ++e) x[m][e] = x_next[m][e];
     }
     const float decay = decay_next;
-    if (chunk + 1 < w.chunks) load_u(chunk + 1);
+    if (chunk + 1 < w.chunks) load_next(chunk + 1);
     const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));  // kStagesBf16 is 1 or 2
     const bf16* set = sets + slot * kSet;
-    const bf16 *Wh = set + kLayout.at(SetLayout::kWh), *Wl = set + kLayout.at(SetLayout::kWl), *P = set + kLayout.at(SetLayout::kP);
+    // The first two parts are T's (T form) or W's.
+    const bf16 *Mh = set + kLayout.at(SetLayout::kWh), *Ml = set + kLayout.at(SetLayout::kWl), *P = set + kLayout.at(SetLayout::kP);
     const bf16 *Q = set + kLayout.at(SetLayout::kQ), *Kc = set + kLayout.at(SetLayout::kK);
     const float* to_query = reinterpret_cast<const float*>(set + kLayout.at(SetLayout::kFactors));  // [kC], then
-    const float* to_last = to_query + kC;                                                             // [kC]
+    const float* to_last = to_query + kC;                                                             // [kC], then (T form)
+    const float* to_key = to_last + kC;                                                               // [kC]
     WaitBulkStage(landed + slot, static_cast<uint32_t>(chunk >> (kStagesBf16 - 1)) & 1);
     __syncthreads();  // this chunk's set and the state's parts are in; the other set (if any) is free
     if constexpr (kStagesBf16 == 2) stage(chunk + 1);
 
-    // V' = U - W S and O = e^gamma rq Q S.
-    float whh[kNo][4] = {}, whl[kNo][4] = {}, wlh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
+    // O = e^gamma rq Q S, and V' = U - W S (W/U form) or R = V - e^gamma rk K S (T form, K S with k exact against S's two
+    // parts: what the state does not yet predict of v).
+    float mh[kNo][4] = {}, ml[kNo][4] = {}, lh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kKp; k0 += 16) {
-      uint32_t wh[4], wl[4], qa[4], sh[2 * kNo], sl[2 * kNo];
-      LoadMatrices<false>(wh, Wh + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
-      LoadMatrices<false>(wl, Wl + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+      uint32_t ma[4], qa[4], sh[2 * kNo], sl[2 * kNo];
+      LoadMatrices<false>(ma, (kTForm ? Kc : Mh) + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
       LoadMatrices<false>(qa, Q + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
       load_b(sh, Sh, k0, c0), load_b(sl, Sl, k0, c0);
 #pragma unroll
       for (int m = 0; m < kNo; ++m) {
-        MmaBf16(whh[m], wh, sh[2 * m], sh[2 * m + 1]), MmaBf16(whl[m], wh, sl[2 * m], sl[2 * m + 1]);
-        MmaBf16(wlh[m], wl, sh[2 * m], sh[2 * m + 1]);
+        MmaBf16(mh[m], ma, sh[2 * m], sh[2 * m + 1]), MmaBf16(ml[m], ma, sl[2 * m], sl[2 * m + 1]);
         MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
+      }
+      if constexpr (!kTForm) {
+        uint32_t wl[4];
+        LoadMatrices<false>(wl, Ml + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+#pragma unroll
+        for (int m = 0; m < kNo; ++m) MmaBf16(lh[m], wl, sh[2 * m], sh[2 * m + 1]);
+      }
+    }
+    const float row_query[2] = {to_query[r0 + TileRow(0)], to_query[r0 + TileRow(2)]};
+#pragma unroll
+    for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) oh[m][e] = row_query[e / 2] * (oh[m][e] + ol[m][e]), ol[m][e] = 0.f;
+    }
+    float vp[kNo][4];  // V'
+    if constexpr (kTForm) {
+      const float row_key[2] = {to_key[r0 + TileRow(0)], to_key[r0 + TileRow(2)]};
+#pragma unroll
+      for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) {
+          const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
+          SplitBf16(x[m][e] - row_key[e / 2] * (mh[m][e] + ml[m][e]), x[m][e + 1] - row_key[e / 2] * (mh[m][e + 1] + ml[m][e + 1]),
+                    *reinterpret_cast<uint32_t*>(Rh + at), *reinterpret_cast<uint32_t*>(Rl + at));
+        }
+      }
+      __syncthreads();
+      // V' = T R (T is lower triangular: row tile r0 needs columns up to r0 + 16).
+      float tr[kNo][4] = {}, fix[kNo][4] = {};
+      for (int k0 = 0; k0 <= r0; k0 += 16) {
+        uint32_t ta[4], tb[4], rh[2 * kNo], rl[2 * kNo];
+        LoadMatrices<false>(ta, Mh + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+        LoadMatrices<false>(tb, Ml + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+        load_b(rh, Rh, k0, c0), load_b(rl, Rl, k0, c0);
+#pragma unroll
+        for (int m = 0; m < kNo; ++m) {
+          MmaBf16(tr[m], ta, rh[2 * m], rh[2 * m + 1]), MmaBf16(fix[m], ta, rl[2 * m], rl[2 * m + 1]);
+          MmaBf16(fix[m], tb, rh[2 * m], rh[2 * m + 1]);
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) vp[m][e] = tr[m][e] + fix[m][e];
+      }
+    } else {
+#pragma unroll
+      for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) vp[m][e] = x[m][e] - (mh[m][e] + ml[m][e] + lh[m][e]);
       }
     }
     // V' in two parts, for P V', and with its rows times e^(gamma_last - gamma) rk, for K^T V'.
-    const float row_query[2] = {to_query[r0 + TileRow(0)], to_query[r0 + TileRow(2)]};
     const float row_last[2] = {to_last[r0 + TileRow(0)], to_last[r0 + TileRow(2)]};
 #pragma unroll
     for (int m = 0; m < kNo; ++m) {
 #pragma unroll
       for (int e = 0; e < 4; e += 2) {
         const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
-        const float v0 = u[m][e] - (whh[m][e] + whl[m][e] + wlh[m][e]), v1 = u[m][e + 1] - (whh[m][e + 1] + whl[m][e + 1] + wlh[m][e + 1]);
+        const float v0 = vp[m][e], v1 = vp[m][e + 1];
         SplitBf16(v0, v1, *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
         SplitBf16(row_last[e / 2] * v0, row_last[e / 2] * v1, *reinterpret_cast<uint32_t*>(Xh + at), *reinterpret_cast<uint32_t*>(Xl + at));
       }
-#pragma unroll
-      for (int e = 0; e < 4; ++e) oh[m][e] = row_query[e / 2] * (oh[m][e] + ol[m][e]), ol[m][e] = 0.f;
     }
     __syncthreads();
 
@@ -941,9 +1044,10 @@ using StateKernelFunction = void (*)(const ChunkArgs<float>, const Workspace, in
 using StateKernelFunctionBf16 = void (*)(const ChunkArgs<__nv_bfloat16>, const WorkspaceBf16, const QkTiles, int64_t, int,
                                         const float*, float*);
 // By padded key dim / 16 - 1.
+template <bool kTForm>
 constexpr PrepareKernelFunction<__nv_bfloat16> kPrepareKernelsBf16[kMaxPadded / 16] = {
-    PrepareKernelBf16<16>, PrepareKernelBf16<32>, PrepareKernelBf16<48>, PrepareKernelBf16<64>,
-    PrepareKernelBf16<80>, PrepareKernelBf16<96>, PrepareKernelBf16<112>, PrepareKernelBf16<128>};
+    PrepareKernelBf16<16, kTForm>, PrepareKernelBf16<32, kTForm>, PrepareKernelBf16<48, kTForm>, PrepareKernelBf16<64, kTForm>,
+    PrepareKernelBf16<80, kTForm>, PrepareKernelBf16<96, kTForm>, PrepareKernelBf16<112, kTForm>, PrepareKernelBf16<128, kTForm>};
 template <int kCols>
 constexpr StateKernelFunction kStateKernels[kMaxPadded / 16] = {
     StateKernel<16, kCols>, StateKernel<32, kCols>, StateKernel<48, kCols>, StateKernel<64, kCols>,
@@ -953,9 +1057,10 @@ constexpr StateKernelFunctionBf16 kStateKernelsBf16[kMaxPadded / 16] = {
     StateKernelBf16<16, kCols>, StateKernelBf16<32, kCols>, StateKernelBf16<48, kCols>, StateKernelBf16<64, kCols>,
     StateKernelBf16<80, kCols>, StateKernelBf16<96, kCols>, StateKernelBf16<112, kCols>, StateKernelBf16<128, kCols>};
 
+// The prepare kernel for state blocks of `columns` (bf16: the form they read).
 template <typename T>
-PrepareKernelFunction<T> PrepareKernelFor(int Kp) {
-  if constexpr (sizeof(T) == 2) return kPrepareKernelsBf16[Kp / 16 - 1];
+PrepareKernelFunction<T> PrepareKernelFor(int Kp, int columns) {
+  if constexpr (sizeof(T) == 2) return TForm(columns) ? kPrepareKernelsBf16<true>[Kp / 16 - 1] : kPrepareKernelsBf16<false>[Kp / 16 - 1];
   else return PrepareKernel;
 }
 StateKernelFunction StateKernelFor(int Kp, int columns) {
@@ -974,33 +1079,36 @@ StateKernelFunctionBf16 StateKernelBf16For(int Kp, int columns) {
 }
 
 // The bf16 elements of a record's set in the workspace (with or without q and k).
-int SetElementsBf16(int Kp, bool qk_in_set) {
-  const SetLayout layout(Kp);
+int SetElementsBf16(int Kp, bool qk_in_set, bool t_form) {
+  const SetLayout layout(Kp, t_form);
   return qk_in_set ? layout.elements() : layout.at(SetLayout::kQ);
 }
 // Bytes of one (batch, value head, chunk) record, and the workspace's arrays carved from `base` for `records`.
 template <typename T>
-int64_t RecordBytes(int Kp, int Vp, bool qk_in_set) {
-  // bf16: the set, U and the decay (U and the decay float32); float32: the set and the decay.
-  return sizeof(T) == 2 ? 2 * SetElementsBf16(Kp, qk_in_set) + 4 * (kC * Vp + 1) : 4 * (FloatSet(Kp).floats() + 1);
+int64_t RecordBytes(int Kp, int Vp, bool qk_in_set, bool t_form) {
+  // bf16: the set, U (W/U form) and the decay, U and the decay float32; float32: the set and the decay.
+  if constexpr (sizeof(T) == 2) return 2 * SetElementsBf16(Kp, qk_in_set, t_form) + 4 * ((t_form ? 0 : kC * Vp) + 1);
+  else return 4 * (FloatSet(Kp).floats() + 1);
 }
-void Carve(Workspace& w, void* base, int64_t records, int Kp, int, bool) {
+void Carve(Workspace& w, void* base, int64_t records, int Kp, int, bool, bool) {
   w.sets = static_cast<float*>(base), w.decay = w.sets + records * FloatSet(Kp).floats();
 }
-void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp, bool qk_in_set) {
-  w.sets = static_cast<__nv_bfloat16*>(base), w.record = SetElementsBf16(Kp, qk_in_set), w.qk_in_set = qk_in_set;
-  w.U = reinterpret_cast<float*>(w.sets + records * w.record), w.decay = w.U + records * kC * Vp;
+void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp, bool qk_in_set, bool t_form) {
+  w.sets = static_cast<__nv_bfloat16*>(base), w.record = SetElementsBf16(Kp, qk_in_set, t_form), w.qk_in_set = qk_in_set;
+  w.U = t_form ? nullptr : reinterpret_cast<float*>(w.sets + records * w.record);
+  w.decay = reinterpret_cast<float*>(w.sets + records * w.record) + (t_form ? 0 : records * kC * Vp);
 }
 
 constexpr int kColumnChoices[] = {64, 32, 16, 8};
-constexpr int kColumnChoicesBf16[] = {64, 32, 16, 8};
+// bf16 past key dim 64: the 64-column blocks' walk (T form) would spill its registers (128 a thread at 512 threads).
+constexpr int kColumnChoicesBf16PastKey64[] = {32, 16, 8};
 // State columns per state-kernel block: the walk over the chunks is a chain per block, so the GPU needs at least about
 // as many blocks as it has SMs (an SM holds one: their staging takes 130-220 KB); fewer columns make more of them, each
 // staging the same chunk operands (copying each set once per cluster of a head's blocks instead, by multicast, made the
-// bf16 walk a third slower on an H200: BENCHMARKS.md). The widest choice that fits the SM (Fits: on sm_90 all but
-// bf16's 64 columns past key dim 64) and already gives three quarters of the SMs a block, else the narrowest. Measured
-// on an H200 in BENCHMARKS.md (B1 H16 K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64: 64 columns, one wave
-// of 128 blocks instead of two of 256, in bf16 and in float32, where it took B8 T2048 from 0.61 to 0.55 ms).
+// bf16 walk a third slower on an H200: BENCHMARKS.md). The widest choice that fits the SM (Fits: all of them on sm_90)
+// and already gives three quarters of the SMs a block, else the narrowest. Measured on an H200 in BENCHMARKS.md (B1 H16
+// K=V=128: 16 columns, 1.3x faster than 32; B8 H16 K=V=64: 64 columns, one wave of 128 blocks instead of two of 256,
+// in bf16 and in float32, where it took B8 T2048 from 0.61 to 0.55 ms).
 template <typename T, size_t kChoices>
 int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_dim, int Kp) {
   for (int columns : choices) {
@@ -1010,7 +1118,10 @@ int WidestColumns(const int (&choices)[kChoices], int64_t heads, int64_t value_d
 }
 template <typename T>
 int StateColumns(int64_t heads, int64_t value_dim, int Kp) {
-  if constexpr (sizeof(T) == 2) return WidestColumns<T>(kColumnChoicesBf16, heads, value_dim, Kp);
+  if constexpr (sizeof(T) == 2) {
+    return Kp <= 64 ? WidestColumns<T>(kColumnChoices, heads, value_dim, Kp)
+                    : WidestColumns<T>(kColumnChoicesBf16PastKey64, heads, value_dim, Kp);
+  }
   else return WidestColumns<T>(kColumnChoices, heads, value_dim, Kp);
 }
 
@@ -1021,13 +1132,14 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
+  const bool t_form = sizeof(T) == 2 && TForm(columns);  // bf16: the workspace's form
   // bf16 on sm_90: q's and k's tiles by tensor maps from the inputs where they can be made and at most
   // kMostTileReaders state blocks read each tile (those of a head's groups and the value heads that share its q and k).
   QkTiles tiles = {};
   const bool qk_in_set = sizeof(T) == 4 || groups * (p.value_heads / p.heads) > kMostTileReaders ||
-                         !(EncodeTokenTiles(&tiles.q, p.q, p.batch, p.seqlen, p.heads, p.key_dim, SetLayout(Kp).row, kC) &&
-                           EncodeTokenTiles(&tiles.k, p.k, p.batch, p.seqlen, p.heads, p.key_dim, SetLayout(Kp).row, kC));
-  const int64_t record_bytes = RecordBytes<T>(Kp, Vp, qk_in_set);
+                         !(EncodeTokenTiles(&tiles.q, p.q, p.batch, p.seqlen, p.heads, p.key_dim, SetLayout(Kp, t_form).row, kC) &&
+                           EncodeTokenTiles(&tiles.k, p.k, p.batch, p.seqlen, p.heads, p.key_dim, SetLayout(Kp, t_form).row, kC));
+  const int64_t record_bytes = RecordBytes<T>(Kp, Vp, qk_in_set, t_form);
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (heads * record_bytes)));
   if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / %d) must be below 2^31", columns);
@@ -1040,11 +1152,10 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
       }
     };
     for (int Kp = 16; Kp <= kMaxPadded; Kp += 16) {
-      opt_in(PrepareKernelFor<T>(Kp), PrepareSharedFor<T>(Kp));
-      if constexpr (sizeof(T) == 2) {
-        for (int cols : kColumnChoicesBf16) opt_in(StateKernelBf16For(Kp, cols), StateSharedFor<T>(Kp, cols));
-      } else {
-        for (int cols : kColumnChoices) opt_in(StateKernelFor(Kp, cols), StateSharedFor<T>(Kp, cols));
+      for (int cols : {8, 16}) opt_in(PrepareKernelFor<T>(Kp, cols), PrepareSharedFor<T>(Kp));  // both bf16 forms
+      for (int cols : kColumnChoices) {
+        if constexpr (sizeof(T) == 2) opt_in(StateKernelBf16For(Kp, cols), StateSharedFor<T>(Kp, cols));
+        else opt_in(StateKernelFor(Kp, cols), StateSharedFor<T>(Kp, cols));
       }
     }
     return error;
@@ -1053,7 +1164,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   DeviceScratch workspace(stream), temporary_state(stream);
   if (ls_status s = workspace.Allocate(heads * per_segment * record_bytes)) return s;
   WorkspaceOf<T> w;
-  Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp, qk_in_set);
+  Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp, qk_in_set, t_form);
   float* state = p.final_state;
   if (!state && per_segment < chunks) {  // the state must outlive a segment
     if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
@@ -1065,7 +1176,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
                           p.use_qk_l2norm != 0};
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    PrepareKernelFor<T>(Kp)<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp), stream>>>(a, w, first);
+    PrepareKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     const float* state_in = first == 0 ? p.initial_state : state;
     const unsigned blocks = static_cast<unsigned>(heads * groups);
@@ -1085,8 +1196,8 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
 bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) {
   if (p.key_dim > kMaxPadded) return false;
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);  // the narrowest state block must fit
-  return p.storage == LS_BFLOAT16 ? Fits<__nv_bfloat16>(Kp, kColumnChoicesBf16[std::size(kColumnChoicesBf16) - 1])
-                                  : Fits<float>(Kp, kColumnChoices[std::size(kColumnChoices) - 1]);
+  const int narrowest = kColumnChoices[std::size(kColumnChoices) - 1];
+  return p.storage == LS_BFLOAT16 ? Fits<__nv_bfloat16>(Kp, narrowest) : Fits<float>(Kp, narrowest);
 }
 
 ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
