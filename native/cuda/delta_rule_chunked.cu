@@ -589,9 +589,9 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   }
 }
 
-// A bf16 state-kernel warp's elements of U (its 16-row tile at r0, kNo 8-column tiles from c0 of the block's columns
-// from column0) and the decay of `record`. The walk loads them a chunk ahead of their use: they come from global memory
-// (the workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
+// A bf16 state-kernel warp's elements of U (W/U form: its 16-row tile at r0, kNo 8-column tiles from c0 of the block's
+// columns from column0) and the decay of `record`. The walk loads them a chunk ahead of their use: they come from global
+// memory (the workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
 template <int kNo, class Args, class Work>
 __device__ __forceinline__ void LoadChunkU(const Args& a, const Work& w, int64_t record, int column0, int r0, int c0,
                                            float (&u)[kNo][4], float& decay) {
@@ -600,6 +600,26 @@ __device__ __forceinline__ void LoadChunkU(const Args& a, const Work& w, int64_t
   for (int m = 0; m < kNo; ++m) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) u[m][e] = U[(r0 + TileRow(e)) * a.Vp + c0 + TileColumn(m, e)];
+  }
+  decay = w.decay[record];
+}
+
+// A walk warp's elements of v for chunk `chunk` of the sequence (the same tiles as LoadChunkU's; zero past the sequence
+// and past V) and the decay of `record`, loaded a chunk ahead of their use likewise (the T form's walks: v from the
+// inputs).
+template <int kNo, typename T, class Work>
+__device__ __forceinline__ void LoadChunkV(const ChunkArgs<T>& a, const Work& w, int64_t b, int64_t hv, int64_t chunk, int64_t record,
+                                           int column0, int r0, int c0, float (&v)[kNo][4], float& decay) {
+  const int64_t t0 = chunk * kC;
+  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+  const T* v0 = a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * a.V + column0;
+#pragma unroll
+  for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
+      v[m][e] = t < n && column0 + j < a.V ? ToFloat(v0[static_cast<int64_t>(t) * a.value_heads * a.V + j]) : 0.f;
+    }
   }
   decay = w.decay[record];
 }
@@ -652,23 +672,9 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   __syncthreads();
   stage_kqt(0);
   stage_kp(0);
-  // This warp's elements of v (zero past the sequence and past V) and the chunk's decay, loaded a chunk ahead of their
-  // use: they come from global memory, and waiting for them at the chunk's start would put their latency on the walk's
-  // chain.
-  float v_next[kNo][4], decay_next = 0.f;
+  float v_next[kNo][4], decay_next = 0.f;  // this warp's elements of v and the chunk's decay, a chunk ahead
   const auto load_v = [&](int64_t chunk) {
-    const int64_t t0 = (first_chunk + chunk) * kC;
-    const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
-    const float* v0 = a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0;
-#pragma unroll
-    for (int m = 0; m < kNo; ++m) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
-        v_next[m][e] = t < n && column0 + j < V ? v0[static_cast<int64_t>(t) * a.value_heads * V + j] : 0.f;
-      }
-    }
-    decay_next = w.decay[bh * w.chunks + chunk];
+    LoadChunkV(a, w, b, hv, first_chunk + chunk, bh * w.chunks + chunk, column0, r0, c0, v_next, decay_next);
   };
   load_v(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
@@ -846,24 +852,11 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   }
   __syncthreads();
   stage(0);
-  // This warp's elements of v (T form: zero past the sequence and past V) or of U (W/U form), and the chunk's decay,
-  // loaded a chunk ahead of their use: they come from global memory (the workspace outgrows L2), and waiting for them at
-  // the chunk's start put their latency on the walk's chain.
+  // This warp's elements of v (T form) or of U (W/U form), and the chunk's decay, a chunk ahead.
   float x_next[kNo][4], decay_next = 0.f;
   const auto load_next = [&](int64_t chunk) {
     if constexpr (kTForm) {
-      const int64_t t0 = (first_chunk + chunk) * kC;
-      const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
-      const bf16* v0 = a.v + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0;
-#pragma unroll
-      for (int m = 0; m < kNo; ++m) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int t = r0 + TileRow(e), j = c0 + TileColumn(m, e);
-          x_next[m][e] = t < n && column0 + j < V ? __bfloat162float(v0[static_cast<int64_t>(t) * a.value_heads * V + j]) : 0.f;
-        }
-      }
-      decay_next = w.decay[bh * w.chunks + chunk];
+      LoadChunkV(a, w, b, hv, first_chunk + chunk, bh * w.chunks + chunk, column0, r0, c0, x_next, decay_next);
     } else {
       LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, x_next, decay_next);
     }
