@@ -124,7 +124,8 @@ __host__ __device__ constexpr int StagedWidth(int Kp) { return Kp <= 16 ? 16 : K
 // and no U: the state kernel reads v from the inputs.
 struct SetLayout {
   enum Part { kWh = 0, kTh = 0, kWl = 1, kTl = 1, kP, kFactors, kQ, kK };
-  int row;          // bf16 row stride of the [kC][Kp] matrices: 16 bytes past a multiple of 128 (distinct banks for ldmatrix)
+  int row;          // bf16 row stride of the [kC][Kp] matrices: 16 bytes past a multiple of 128 (distinct banks for
+                    // ldmatrix)
   int first;        // ... and of the two parts of W (row) or of T (kTb)
   int factor_rows;  // 2 or 3
   __host__ __device__ constexpr SetLayout(int Kp, bool t_form)
@@ -138,9 +139,9 @@ struct SetLayout {
   __host__ __device__ constexpr int elements() const { return at(kK) + kC * row; }
 };
 // The T form where a state block has 16 or more columns: its walk has one product and one barrier more a chunk
-// (V' = T (V - e^gamma rk K S) instead of U - W S), for records under half the size (no W, no U in float32) and a
-// prepare kernel without the two products that make W and U. On an H200 (BENCHMARKS.md) that took B8 T2048 H16
-// K=V=64 from 0.336 to 0.305 ms and B1 T65536 H16 K=V=128 from 3.30 to 3.22; at 8 columns (4 warps a block, B1
+// (V' = T (V - e^gamma rk K S) instead of U - W S), for records under half the size (no W's parts, no U in float32)
+// and a prepare kernel without the two products that make W and U. On an H200 (BENCHMARKS.md) that took B8 T2048 H16
+// K=V=64 from 0.340 to 0.306 ms and B1 T65536 H16 K=V=128 from 3.34 to 3.24; at 8 columns (4 warps a block, B1
 // T262144 H8) the longer chain is all a block does: 8.5 ms became 9.4.
 __host__ __device__ constexpr bool TForm(int columns) { return columns >= 16; }
 // S and V' for blocks of kCols state columns: 8 or 24 mod 32.
@@ -285,7 +286,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* ks = shared;                                  // [kC][rs] normalized keys
-  float* qs = ks + kC * rs;                            // [kC][rs] normalized queries times scale, then the inversion's sums
+  float* qs = ks + kC * rs;                            // [kC][rs] normalized queries times scale, then Invert's sums
   float* As = qs + kC * rs;                            // [kC][kAStride] A
   float* Ts = As + kC * kAStride;                      // [kC][kTStride] (I + A)^-1
   float* gamma = Ts + kC * kTStride;                   // [kC]
@@ -410,7 +411,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   bf16* qs = ks + kC * kS;                                // [kC][kS] q as stored, then the inversion's sums, then (W/U)
   bf16* th = qs;                                          // [kC][kTb] T's factor, high part
   bf16* tl = th + kC * kTb;                               // [kC][kTb] and the rest
-  bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] W/U form, after the inversion: a block of v's columns
+  bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] W/U form, after the inversion: v's columns
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
@@ -589,9 +590,10 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   }
 }
 
-// A bf16 state-kernel warp's elements of U (W/U form: its 16-row tile at r0, kNo 8-column tiles from c0 of the block's
-// columns from column0) and the decay of `record`. The walk loads them a chunk ahead of their use: they come from global
-// memory (the workspace outgrows L2), and waiting for them at the chunk's start put their latency on the walk's chain.
+// A bf16 state-kernel warp's elements of U (W/U form: its 16-row tile at r0, kNo 8-column tiles from c0 of the
+// block's columns from column0) and the decay of `record`. The walk loads them a chunk ahead of their use: they come
+// from global memory (the workspace outgrows L2), and waiting for them at the chunk's start put their latency on the
+// walk's chain.
 template <int kNo, class Args, class Work>
 __device__ __forceinline__ void LoadChunkU(const Args& a, const Work& w, int64_t record, int column0, int r0, int c0,
                                            float (&u)[kNo][4], float& decay) {
@@ -885,8 +887,8 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
     __syncthreads();  // this chunk's set and the state's parts are in; the other set (if any) is free
     if constexpr (kStagesBf16 == 2) stage(chunk + 1);
 
-    // O = e^gamma rq Q S, and V' = U - W S (W/U form) or R = V - e^gamma rk K S (T form, K S with k exact against S's two
-    // parts: what the state does not yet predict of v).
+    // O = e^gamma rq Q S, and V' = U - W S (W/U form) or R = V - e^gamma rk K S (T form, K S with k exact against
+    // S's two parts: what the state does not yet predict of v).
     float mh[kNo][4] = {}, ml[kNo][4] = {}, lh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kKp; k0 += 16) {
