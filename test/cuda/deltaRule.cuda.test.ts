@@ -130,7 +130,8 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
 
   run('many heads: the widest state blocks (64 columns, the last one partial) match native in both storages', async () => {
     // B4 HV32 makes 128 (batch, value head) pairs, so the state kernel takes blocks of 64 columns where they fit the
-    // GPU: two a head at V 100, the second 36 columns wide. The sequence ends 2 tokens into its third chunk.
+    // GPU: two a head at V 100, the second 36 columns wide (bf16 takes them up to key dim 64, and 32 columns at K 100,
+    // both in the T form). The sequence ends 2 tokens into its third chunk.
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     const [B, T, H, HV, V] = [4, 130, 16, 32, 100];
     for (const K of [64, 100]) {
