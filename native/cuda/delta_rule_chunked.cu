@@ -504,16 +504,24 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
   Invert(As, Ts, beta, reinterpret_cast<float*>(qs));  // the queries are done: their space takes the sums
-  if constexpr (kTForm) {
-    __syncthreads();
-    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T in two bf16 parts, four adjacent elements a thread
+  // T (W/U form: with column_scale where `scaled`) in two bf16 parts, rows of kTb at hi and lo, four adjacent elements
+  // a thread.
+  const auto split = [&](bool scaled, bf16* hi_at, bf16* lo_at) {
+    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {
       const int t = e / (kC / 4), s = e % (kC / 4) * 4;
-      const float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + s);
+      float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + s);
+      if (scaled) {
+        const float4 c = *reinterpret_cast<const float4*>(column_scale + s);
+        x = make_float4(x.x * c.x, x.y * c.y, x.z * c.z, x.w * c.w);
+      }
       uint2 hi, lo;
       SplitBf16(x.x, x.y, hi.x, lo.x), SplitBf16(x.z, x.w, hi.y, lo.y);
-      *reinterpret_cast<uint2*>(set + kSet.at(SetLayout::kTh) + t * kTb + s) = hi;
-      *reinterpret_cast<uint2*>(set + kSet.at(SetLayout::kTl) + t * kTb + s) = lo;
+      *reinterpret_cast<uint2*>(hi_at + t * kTb + s) = hi, *reinterpret_cast<uint2*>(lo_at + t * kTb + s) = lo;
     }
+  };
+  if constexpr (kTForm) {  // T into the record
+    __syncthreads();
+    split(false, set + kSet.at(SetLayout::kTh), set + kSet.at(SetLayout::kTl));
     return;
   }
   const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
@@ -527,22 +535,9 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   stage_v(0);  // A is done: its space takes v's first block, arriving under the product with K
   CommitCopies();
 
-  // T (with column_scale where `scaled`) in two bf16 parts, then the row tiles of T B (B stored
-  // [s][column], kB its row stride) for column tiles c0 in [0, columns), column_at + c0 beyond `limit` skipped,
-  // each pair of adjacent results to emit(row, column, x0, x1). Row tile r0 needs T's columns up to r0 + 16 only.
-  const auto split = [&](bool scaled) {  // four adjacent elements a thread
-    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {
-      const int t = e / (kC / 4), s = e % (kC / 4) * 4;
-      float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + s);
-      if (scaled) {
-        const float4 c = *reinterpret_cast<const float4*>(column_scale + s);
-        x = make_float4(x.x * c.x, x.y * c.y, x.z * c.z, x.w * c.w);
-      }
-      uint2 hi, lo;
-      SplitBf16(x.x, x.y, hi.x, lo.x), SplitBf16(x.z, x.w, hi.y, lo.y);
-      *reinterpret_cast<uint2*>(th + t * kTb + s) = hi, *reinterpret_cast<uint2*>(tl + t * kTb + s) = lo;
-    }
-  };
+  // The row tiles of T B (T's parts split into th and tl; B stored [s][column], kB its row stride) for column tiles c0
+  // in [0, columns), column_at + c0 beyond `limit` skipped, each pair of adjacent results to emit(row, column, x0, x1).
+  // Row tile r0 needs T's columns up to r0 + 16 only.
   const auto multiply = [&](const bf16* B, int kB, int columns, int column_at, int limit, auto&& emit) {
     for (int unit = warp; unit < 4 * (columns / 16); unit += kThreads / 32) {
       const int r0 = unit % 4 * 16, c0 = unit / 4 * 16;
@@ -565,7 +560,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
       }
     }
   };
-  split(true);
+  split(true, th, tl);
   __syncthreads();
   multiply(ks, kS, kKp, 0, kKp, [&](int t, int i, float x0, float x1) {  // W = T diag(e^gamma rk) K
     const int at = t * kSet.row + i;
@@ -573,7 +568,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
               *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kWl) + at));
   });
   __syncthreads();
-  split(false);
+  split(false, th, tl);
   // U = T V, kValueBlock columns at a time (the padding columns up to Vp are zero).
   float* U = w.U + record * kC * a.Vp;
   for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
