@@ -26,7 +26,8 @@
 // the output, is rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5). q and k enter
 // the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows. Its
 // workspace takes one of two forms, by the state blocks' width (TForm): T itself, as in float32 (v then read from the
-// inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks.
+// inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks; those also
+// have output warps beside their walk warps (OutputWarps).
 #include <algorithm>
 #include <iterator>
 #include <type_traits>
@@ -151,9 +152,16 @@ __host__ __device__ constexpr int SStrideBf16(int kCols) { return kCols <= 32 ? 
 // StateKernel's threads for blocks of kCols columns: a warp per 16 x 8 tile of V' and O (64 tokens x kCols) up to 32
 // columns; for 64 a warp per 16 x 16 tile (512 threads: 1024 would leave each thread 64 registers).
 __host__ __device__ constexpr int StateThreads(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
-// StateKernelBf16's: the same up to 32 columns; for 64 a warp per 16 x 16 tile (512 threads, which leaves each
-// thread the 128 registers it needs).
-__host__ __device__ constexpr int StateThreadsBf16(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
+// StateKernelBf16's walk warps: the same up to 32 columns; for 64 a warp per 16 x 16 tile (512 threads, which leaves
+// each thread the 128 registers it needs).
+__host__ __device__ constexpr int StateWalkThreadsBf16(int kCols) { return kCols <= 32 ? 16 * kCols : 8 * kCols; }
+// Where StateKernelBf16 has output warps beside its walk warps, as many: they form O = e^gamma rq Q S + P V' while the
+// walk warps go on to the state's update, so that the walk's chain between two chunks carries only R, V' and S. On an
+// H200 (BENCHMARKS.md) that took B1 T262144 H8 K=V=128 (8-column blocks: 4 walk warps, one a scheduler) from 8.52 to
+// 8.22 ms, but made the 16-column blocks of B1 T4096 / T65536 H16 (8 walk warps, whose walk is bound by shared-memory
+// traffic) 4% slower; wider blocks would leave a thread too few registers.
+__host__ __device__ constexpr bool OutputWarps(int kCols) { return kCols == 8; }
+__host__ __device__ constexpr int StateThreadsBf16(int kCols) { return StateWalkThreadsBf16(kCols) * (OutputWarps(kCols) ? 2 : 1); }
 
 // k, q (later the inversion's sums), A, T and two vectors.
 size_t PrepareShared(int Kp) {
@@ -751,6 +759,13 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   }
 }
 
+// Named barriers (bar.sync / bar.arrive; 0 is __syncthreads'), `threads` a multiple of 32: those that sync wait until
+// `threads` have synced or arrived, and the writes before an arrival are visible after the sync.
+template <int kId>
+__device__ __forceinline__ void NamedSync(int threads) { asm volatile("bar.sync %0, %1;" ::"n"(kId), "r"(threads) : "memory"); }
+template <int kId>
+__device__ __forceinline__ void NamedArrive(int threads) { asm volatile("bar.arrive %0, %1;" ::"n"(kId), "r"(threads) : "memory"); }
+
 // StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
 // kStagesBf16 chunks' sets in shared memory: on sm_90 two, the next one arriving by one bulk copy under this one's
 // products; before, one (two do not fit the SM at key dims past 64), staged after them. Each warp keeps its tiles of
@@ -759,13 +774,16 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 // the same way too: three barriers a chunk (the state, R and V' published); in the W/U form V' = U - W S, two. The
 // products keep float32 accuracy: T R and W S as hi·hi + hi·lo + lo·hi, K S, Q S and K^T V' with q and k exact (R's
 // rows then times e^gamma rk, O's rows times e^gamma rq, V''s rows first times e^(gamma_last - gamma) rk), except
-// P V', whose P is rounded once.
+// P V', whose P is rounded once. Where OutputWarps(kCols), O has warps of its own: Q S while the walk warps form V',
+// then P V' while they update the state (the walk warps' barriers then named ones, the output warps waiting for V' at
+// a third that the walk warps only arrive at).
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   const __grid_constant__ QkTiles tiles, int64_t first_chunk,
                                                                   int groups, const float* state_in, float* state_out) {
   using bf16 = __nv_bfloat16;
-  constexpr int kWarps = StateThreadsBf16(kCols) / 32, kSb = SStrideBf16(kCols);
+  constexpr int kWarps = StateWalkThreadsBf16(kCols) / 32, kSb = SStrideBf16(kCols);  // the walk warps
+  constexpr bool kOut = OutputWarps(kCols);
   // 8-column tiles per warp of V' and O, and warp tiles of V' and O across the columns.
   constexpr int kNo = kCols <= 32 ? 1 : 2, kTilesAcross = kCols / (8 * kNo);
   constexpr bool kTForm = TForm(kCols);
@@ -791,7 +809,20 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int column0 = blockIdx.x % groups * kCols;
   const int64_t state_at = bh * K * V + column0;
-  const int r0 = warp / kTilesAcross * 16, c0 = warp % kTilesAcross * 8 * kNo;  // this warp's tile of V' and O
+  // Walk warps (all, without output warps) carry R, V' and the state; output warps (warp kWarps + i has walk warp i's
+  // tile) form O.
+  const bool walker = !kOut || warp < kWarps;
+  const int tile = kOut ? warp % kWarps : warp;
+  const int r0 = tile / kTilesAcross * 16, c0 = tile % kTilesAcross * 8 * kNo;  // this warp's tile of V' and O
+  // The walk warps' barriers where there are output warps: R written (T form), V' written; and the output warps' wait
+  // for V' (the walk warps arrive).
+  const auto walkers_sync = [](auto id) {
+    if constexpr (kOut) {
+      NamedSync<decltype(id)::value>(kWarps * 32);
+    } else {
+      __syncthreads();
+    }
+  };
   // The B operand of 8 or 16 columns (as b has 2 or 4 registers) from col0 of bf16 rows [k0, k0 + 16) of `from` (a
   // part of S or V'): b[2m], b[2m + 1] for columns col0 + 8m ..
   const auto load_b = [&](auto& b, const bf16* from, int k0, int col0) {
@@ -836,7 +867,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
 #pragma unroll
   for (int p = 0; p < kPerWarp; ++p) {
     const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
-    if (unit >= kUnits) break;
+    if (!walker || unit >= kUnits) break;
 #pragma unroll
     for (int m = 0; m < kN; ++m) {
 #pragma unroll
@@ -858,7 +889,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
       LoadChunkU(a, w, bh * w.chunks + chunk, column0, r0, c0, x_next, decay_next);
     }
   };
-  load_next(0);
+  if (walker) load_next(0);
   for (int64_t chunk = 0; chunk < w.chunks; ++chunk) {
     const int64_t t0 = (first_chunk + chunk) * kC;
     const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
@@ -869,7 +900,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
       for (int e = 0; e < 4; ++e) x[m][e] = x_next[m][e];
     }
     const float decay = decay_next;
-    if (chunk + 1 < w.chunks) load_next(chunk + 1);
+    if (walker && chunk + 1 < w.chunks) load_next(chunk + 1);
     const int slot = static_cast<int>(chunk & (kStagesBf16 - 1));  // kStagesBf16 is 1 or 2
     const bf16* set = sets + slot * kSet;
     // The first two parts are T's (T form) or W's.
@@ -882,106 +913,127 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
     __syncthreads();  // this chunk's set and the state's parts are in; the other set (if any) is free
     if constexpr (kStagesBf16 == 2) stage(chunk + 1);
 
-    // O = e^gamma rq Q S, and V' = U - W S (W/U form) or R = V - e^gamma rk K S (T form, K S with k exact against
-    // S's two parts: what the state does not yet predict of v).
-    float mh[kNo][4] = {}, ml[kNo][4] = {}, lh[kNo][4] = {}, oh[kNo][4] = {}, ol[kNo][4] = {};
-#pragma unroll
-    for (int k0 = 0; k0 < kKp; k0 += 16) {
-      uint32_t ma[4], qa[4], sh[2 * kNo], sl[2 * kNo];
-      LoadMatrices<false>(ma, (kTForm ? Kc : Mh) + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
-      LoadMatrices<false>(qa, Q + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
-      load_b(sh, Sh, k0, c0), load_b(sl, Sl, k0, c0);
+    // O = e^gamma rq Q S (by the output warps where there are), and V' = U - W S (W/U form) or R = V - e^gamma rk K S
+    // (T form, K S with k exact against S's two parts: what the state does not yet predict of v).
+    float oh[kNo][4] = {}, ol[kNo][4] = {};
+    const auto scale_o = [&] {
+      const float row_query[2] = {to_query[r0 + TileRow(0)], to_query[r0 + TileRow(2)]};
 #pragma unroll
       for (int m = 0; m < kNo; ++m) {
-        MmaBf16(mh[m], ma, sh[2 * m], sh[2 * m + 1]), MmaBf16(ml[m], ma, sl[2 * m], sl[2 * m + 1]);
-        MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) oh[m][e] = row_query[e / 2] * (oh[m][e] + ol[m][e]), ol[m][e] = 0.f;
       }
-      if constexpr (!kTForm) {
-        uint32_t wl[4];
-        LoadMatrices<false>(wl, Ml + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+    };
+    if (walker) {
+      float mh[kNo][4] = {}, ml[kNo][4] = {}, lh[kNo][4] = {};
 #pragma unroll
-        for (int m = 0; m < kNo; ++m) MmaBf16(lh[m], wl, sh[2 * m], sh[2 * m + 1]);
+      for (int k0 = 0; k0 < kKp; k0 += 16) {
+        uint32_t ma[4], qa[4], sh[2 * kNo], sl[2 * kNo];
+        LoadMatrices<false>(ma, (kTForm ? Kc : Mh) + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+        if constexpr (!kOut) LoadMatrices<false>(qa, Q + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+        load_b(sh, Sh, k0, c0), load_b(sl, Sl, k0, c0);
+#pragma unroll
+        for (int m = 0; m < kNo; ++m) {
+          MmaBf16(mh[m], ma, sh[2 * m], sh[2 * m + 1]), MmaBf16(ml[m], ma, sl[2 * m], sl[2 * m + 1]);
+          if constexpr (!kOut) MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
+        }
+        if constexpr (!kTForm) {
+          uint32_t wl[4];
+          LoadMatrices<false>(wl, Ml + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+#pragma unroll
+          for (int m = 0; m < kNo; ++m) MmaBf16(lh[m], wl, sh[2 * m], sh[2 * m + 1]);
+        }
       }
-    }
-    const float row_query[2] = {to_query[r0 + TileRow(0)], to_query[r0 + TileRow(2)]};
+      if constexpr (!kOut) scale_o();
+      float vp[kNo][4];  // V'
+      if constexpr (kTForm) {
+        const float row_key[2] = {to_key[r0 + TileRow(0)], to_key[r0 + TileRow(2)]};
 #pragma unroll
-    for (int m = 0; m < kNo; ++m) {
+        for (int m = 0; m < kNo; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) oh[m][e] = row_query[e / 2] * (oh[m][e] + ol[m][e]), ol[m][e] = 0.f;
-    }
-    float vp[kNo][4];  // V'
-    if constexpr (kTForm) {
-      const float row_key[2] = {to_key[r0 + TileRow(0)], to_key[r0 + TileRow(2)]};
+          for (int e = 0; e < 4; e += 2) {
+            const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
+            SplitBf16(x[m][e] - row_key[e / 2] * (mh[m][e] + ml[m][e]), x[m][e + 1] - row_key[e / 2] * (mh[m][e + 1] + ml[m][e + 1]),
+                      *reinterpret_cast<uint32_t*>(Rh + at), *reinterpret_cast<uint32_t*>(Rl + at));
+          }
+        }
+        walkers_sync(std::integral_constant<int, 1>());
+        // V' = T R (T is lower triangular: row tile r0 needs columns up to r0 + 16).
+        float tr[kNo][4] = {}, fix[kNo][4] = {};
+        for (int k0 = 0; k0 <= r0; k0 += 16) {
+          uint32_t ta[4], tb[4], rh[2 * kNo], rl[2 * kNo];
+          LoadMatrices<false>(ta, Mh + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+          LoadMatrices<false>(tb, Ml + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+          load_b(rh, Rh, k0, c0), load_b(rl, Rl, k0, c0);
+#pragma unroll
+          for (int m = 0; m < kNo; ++m) {
+            MmaBf16(tr[m], ta, rh[2 * m], rh[2 * m + 1]), MmaBf16(fix[m], ta, rl[2 * m], rl[2 * m + 1]);
+            MmaBf16(fix[m], tb, rh[2 * m], rh[2 * m + 1]);
+          }
+        }
+#pragma unroll
+        for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) vp[m][e] = tr[m][e] + fix[m][e];
+        }
+      } else {
+#pragma unroll
+        for (int m = 0; m < kNo; ++m) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) vp[m][e] = x[m][e] - (mh[m][e] + ml[m][e] + lh[m][e]);
+        }
+      }
+      // V' in two parts, for P V', and with its rows times e^(gamma_last - gamma) rk, for K^T V'.
+      const float row_last[2] = {to_last[r0 + TileRow(0)], to_last[r0 + TileRow(2)]};
 #pragma unroll
       for (int m = 0; m < kNo; ++m) {
 #pragma unroll
         for (int e = 0; e < 4; e += 2) {
           const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
-          SplitBf16(x[m][e] - row_key[e / 2] * (mh[m][e] + ml[m][e]), x[m][e + 1] - row_key[e / 2] * (mh[m][e + 1] + ml[m][e + 1]),
-                    *reinterpret_cast<uint32_t*>(Rh + at), *reinterpret_cast<uint32_t*>(Rl + at));
+          const float v0 = vp[m][e], v1 = vp[m][e + 1];
+          SplitBf16(v0, v1, *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
+          SplitBf16(row_last[e / 2] * v0, row_last[e / 2] * v1, *reinterpret_cast<uint32_t*>(Xh + at), *reinterpret_cast<uint32_t*>(Xl + at));
         }
       }
-      __syncthreads();
-      // V' = T R (T is lower triangular: row tile r0 needs columns up to r0 + 16).
-      float tr[kNo][4] = {}, fix[kNo][4] = {};
-      for (int k0 = 0; k0 <= r0; k0 += 16) {
-        uint32_t ta[4], tb[4], rh[2 * kNo], rl[2 * kNo];
-        LoadMatrices<false>(ta, Mh + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
-        LoadMatrices<false>(tb, Ml + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
-        load_b(rh, Rh, k0, c0), load_b(rl, Rl, k0, c0);
-#pragma unroll
-        for (int m = 0; m < kNo; ++m) {
-          MmaBf16(tr[m], ta, rh[2 * m], rh[2 * m + 1]), MmaBf16(fix[m], ta, rl[2 * m], rl[2 * m + 1]);
-          MmaBf16(fix[m], tb, rh[2 * m], rh[2 * m + 1]);
-        }
-      }
-#pragma unroll
-      for (int m = 0; m < kNo; ++m) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) vp[m][e] = tr[m][e] + fix[m][e];
-      }
+      if constexpr (kOut) NamedArrive<3>(2 * kWarps * 32);  // the output warps may take V'
+      walkers_sync(std::integral_constant<int, 2>());
     } else {
+      // An output warp: Q S on its tile while the walk warps form V', then (below) P V'.
 #pragma unroll
-      for (int m = 0; m < kNo; ++m) {
+      for (int k0 = 0; k0 < kKp; k0 += 16) {
+        uint32_t qa[4], sh[2 * kNo], sl[2 * kNo];
+        LoadMatrices<false>(qa, Q + (r0 + MatrixRow(lane, 1)) * kRow + k0 + MatrixColumn(lane, 2));
+        load_b(sh, Sh, k0, c0), load_b(sl, Sl, k0, c0);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) vp[m][e] = x[m][e] - (mh[m][e] + ml[m][e] + lh[m][e]);
+        for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
       }
+      scale_o();
+      if constexpr (kOut) NamedSync<3>(2 * kWarps * 32);
     }
-    // V' in two parts, for P V', and with its rows times e^(gamma_last - gamma) rk, for K^T V'.
-    const float row_last[2] = {to_last[r0 + TileRow(0)], to_last[r0 + TileRow(2)]};
-#pragma unroll
-    for (int m = 0; m < kNo; ++m) {
-#pragma unroll
-      for (int e = 0; e < 4; e += 2) {
-        const int at = (r0 + TileRow(e)) * kSb + c0 + TileColumn(m, e);
-        const float v0 = vp[m][e], v1 = vp[m][e + 1];
-        SplitBf16(v0, v1, *reinterpret_cast<uint32_t*>(Vh + at), *reinterpret_cast<uint32_t*>(Vl + at));
-        SplitBf16(row_last[e / 2] * v0, row_last[e / 2] * v1, *reinterpret_cast<uint32_t*>(Xh + at), *reinterpret_cast<uint32_t*>(Xl + at));
-      }
-    }
-    __syncthreads();
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
-    for (int k0 = 0; k0 <= r0; k0 += 16) {
-      uint32_t pa[4], vh[2 * kNo], vl[2 * kNo];
-      LoadMatrices<false>(pa, P + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
-      load_b(vh, Vh, k0, c0), load_b(vl, Vl, k0, c0);
+    if (!kOut || !walker) {
+      for (int k0 = 0; k0 <= r0; k0 += 16) {
+        uint32_t pa[4], vh[2 * kNo], vl[2 * kNo];
+        LoadMatrices<false>(pa, P + (r0 + MatrixRow(lane, 1)) * kTb + k0 + MatrixColumn(lane, 2));
+        load_b(vh, Vh, k0, c0), load_b(vl, Vl, k0, c0);
 #pragma unroll
-      for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], pa, vh[2 * m], vh[2 * m + 1]), MmaBf16(ol[m], pa, vl[2 * m], vl[2 * m + 1]);
-    }
+        for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], pa, vh[2 * m], vh[2 * m + 1]), MmaBf16(ol[m], pa, vl[2 * m], vl[2 * m + 1]);
+      }
 #pragma unroll
-    for (int m = 0; m < kNo; ++m) {
+      for (int m = 0; m < kNo; ++m) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(m, e);
-        if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, oh[m][e] + ol[m][e]);
+        for (int e = 0; e < 4; ++e) {
+          const int t = r0 + TileRow(e), j = column0 + c0 + TileColumn(m, e);
+          if (t < n && j < V) StoreAs(a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j, oh[m][e] + ol[m][e]);
+        }
       }
     }
     // S <- e^gamma_last S + K^T diag(e^(gamma_last - gamma) rk) V' on this warp's tiles, published for the next chunk.
 #pragma unroll
     for (int p = 0; p < kPerWarp; ++p) {
       const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
-      if (unit >= kUnits) break;
+      if (!walker || unit >= kUnits) break;
       float fix[kN][4] = {};
 #pragma unroll
       for (int m = 0; m < kN; ++m) {
@@ -1008,7 +1060,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
       stage(chunk + 1);
     }
   }
-  if (state_out) {
+  if (state_out && walker) {
 #pragma unroll
     for (int p = 0; p < kPerWarp; ++p) {
       const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
