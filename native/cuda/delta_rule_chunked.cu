@@ -775,8 +775,8 @@ __device__ __forceinline__ void NamedArrive(int threads) { asm volatile("bar.arr
 // products keep float32 accuracy: T R and W S as hi·hi + hi·lo + lo·hi, K S, Q S and K^T V' with q and k exact (R's
 // rows then times e^gamma rk, O's rows times e^gamma rq, V''s rows first times e^(gamma_last - gamma) rk), except
 // P V', whose P is rounded once. Where OutputWarps(kCols), O has warps of its own: Q S while the walk warps form V',
-// then P V' while they update the state (the walk warps' barriers then named ones, the output warps waiting for V' at
-// a third that the walk warps only arrive at).
+// then P V' while they update the state (the walk warps' barriers then a named one, the output warps waiting for V' at
+// another that the walk warps only arrive at).
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   const __grid_constant__ QkTiles tiles, int64_t first_chunk,
@@ -814,11 +814,11 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   const bool walker = !kOut || warp < kWarps;
   const int tile = kOut ? warp % kWarps : warp;
   const int r0 = tile / kTilesAcross * 16, c0 = tile % kTilesAcross * 8 * kNo;  // this warp's tile of V' and O
-  // The walk warps' barriers where there are output warps: R written (T form), V' written; and the output warps' wait
-  // for V' (the walk warps arrive).
-  const auto walkers_sync = [](auto id) {
+  // The walk warps' barrier (R written, T form; V' written): where there are output warps, named barrier 1, among the
+  // walk warps alone (the output warps wait for V' at barrier 2, which the walk warps only arrive at).
+  const auto walkers_sync = [] {
     if constexpr (kOut) {
-      NamedSync<decltype(id)::value>(kWarps * 32);
+      NamedSync<1>(kWarps * 32);
     } else {
       __syncthreads();
     }
@@ -957,7 +957,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
                       *reinterpret_cast<uint32_t*>(Rh + at), *reinterpret_cast<uint32_t*>(Rl + at));
           }
         }
-        walkers_sync(std::integral_constant<int, 1>());
+        walkers_sync();
         // V' = T R (T is lower triangular: row tile r0 needs columns up to r0 + 16).
         float tr[kNo][4] = {}, fix[kNo][4] = {};
         for (int k0 = 0; k0 <= r0; k0 += 16) {
@@ -995,8 +995,8 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
           SplitBf16(row_last[e / 2] * v0, row_last[e / 2] * v1, *reinterpret_cast<uint32_t*>(Xh + at), *reinterpret_cast<uint32_t*>(Xl + at));
         }
       }
-      if constexpr (kOut) NamedArrive<3>(2 * kWarps * 32);  // the output warps may take V'
-      walkers_sync(std::integral_constant<int, 2>());
+      if constexpr (kOut) NamedArrive<2>(StateThreadsBf16(kCols));  // the output warps may take V'
+      walkers_sync();
     } else {
       // An output warp: Q S on its tile while the walk warps form V', then (below) P V'.
 #pragma unroll
@@ -1008,7 +1008,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
         for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
       }
       scale_o();
-      if constexpr (kOut) NamedSync<3>(2 * kWarps * 32);
+      if constexpr (kOut) NamedSync<2>(StateThreadsBf16(kCols));
     }
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
