@@ -988,6 +988,16 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
       }
     }
   }
+  // The bf16 chunked form alone, checked at the small odd shapes and the issue's, for comparing bf16 builds in less
+  // device time.
+  if (only == "ssdScan-issue-bf16") {
+    BenchSsdCase(2, 77, 6, 10, 3, 5, true, LS_SSD_CHUNKED, LS_BFLOAT16, results);
+    BenchSsdCase(1, 300, 4, 64, 2, 128, true, LS_SSD_CHUNKED, LS_BFLOAT16, results);
+    BenchSsdCase(2, 1000, 4, 20, 2, 40, true, LS_SSD_CHUNKED, LS_BFLOAT16, results);
+    BenchSsdCase(1, 4096, 32, 64, 1, 128, true, LS_SSD_AUTO, LS_BFLOAT16, results);
+    BenchSsdCase(1, 65536, 32, 64, 1, 128, true, LS_SSD_AUTO, LS_BFLOAT16, results);
+    BenchSsdCase(8, 2048, 24, 64, 1, 128, true, LS_SSD_AUTO, LS_BFLOAT16, results);
+  }
   if (g_check_failed) {
     fprintf(stderr, "cuda: some checks FAILED (marked above)\n");
     return 1;
