@@ -971,32 +971,33 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(64, 1, 16, 16, 128, 128, true, LS_DELTA_AUTO, limits, results, LS_BFLOAT16);
     delta_rule_issue_shapes(true, false, LS_DELTA_AUTO, LS_BFLOAT16, false);  // plain (no g): fla's chunk_delta_rule column
   }
+  // ssdScan at odd sizes (partial rows, states and chunks), checked; and the issue's shapes, B1 L65536 checked where
+  // `check_long`.
+  const auto ssd_small_cases = [&](ls_ssd_algorithm algorithm, int32_t storage) {
+    BenchSsdCase(2, 77, 6, 10, 3, 5, true, algorithm, storage, results);
+    BenchSsdCase(1, 300, 4, 64, 2, 128, true, algorithm, storage, results);
+    BenchSsdCase(2, 1000, 4, 20, 2, 40, true, algorithm, storage, results);
+  };
+  const auto ssd_issue_shapes = [&](ls_ssd_algorithm algorithm, int32_t storage, bool check_long) {
+    BenchSsdCase(1, 4096, 32, 64, 1, 128, true, algorithm, storage, results);
+    BenchSsdCase(1, 65536, 32, 64, 1, 128, check_long, algorithm, storage, results);
+    BenchSsdCase(8, 2048, 24, 64, 1, 128, true, algorithm, storage, results);
+  };
   if (only.empty() || only == "ssdScan") {
     for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
-      for (ls_ssd_algorithm algorithm : {LS_SSD_RECURRENT, LS_SSD_CHUNKED}) {
-        BenchSsdCase(2, 77, 6, 10, 3, 5, true, algorithm, storage, results);  // odd sizes: partial rows, states and chunks
-        BenchSsdCase(1, 300, 4, 64, 2, 128, true, algorithm, storage, results);
-        BenchSsdCase(2, 1000, 4, 20, 2, 40, true, algorithm, storage, results);
-      }
+      for (ls_ssd_algorithm algorithm : {LS_SSD_RECURRENT, LS_SSD_CHUNKED}) ssd_small_cases(algorithm, storage);
     }
-    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {  // the issue's shapes
+    for (int32_t storage : {LS_FLOAT32, LS_BFLOAT16}) {
       for (ls_ssd_algorithm algorithm : {LS_SSD_AUTO, LS_SSD_RECURRENT}) {
         if (storage == LS_BFLOAT16 && algorithm == LS_SSD_RECURRENT) continue;
-        BenchSsdCase(1, 4096, 32, 64, 1, 128, true, algorithm, storage, results);
-        BenchSsdCase(1, 65536, 32, 64, 1, 128, algorithm == LS_SSD_AUTO, algorithm, storage, results);  // three segments
-        BenchSsdCase(8, 2048, 24, 64, 1, 128, true, algorithm, storage, results);
+        ssd_issue_shapes(algorithm, storage, algorithm == LS_SSD_AUTO);  // float32 L65536 chunked: three segments
       }
     }
   }
-  // The bf16 chunked form alone, checked at the small odd shapes and the issue's, for comparing bf16 builds in less
-  // device time.
+  // The bf16 chunked form alone, every case checked, for comparing bf16 builds in less device time.
   if (only == "ssdScan-issue-bf16") {
-    BenchSsdCase(2, 77, 6, 10, 3, 5, true, LS_SSD_CHUNKED, LS_BFLOAT16, results);
-    BenchSsdCase(1, 300, 4, 64, 2, 128, true, LS_SSD_CHUNKED, LS_BFLOAT16, results);
-    BenchSsdCase(2, 1000, 4, 20, 2, 40, true, LS_SSD_CHUNKED, LS_BFLOAT16, results);
-    BenchSsdCase(1, 4096, 32, 64, 1, 128, true, LS_SSD_AUTO, LS_BFLOAT16, results);
-    BenchSsdCase(1, 65536, 32, 64, 1, 128, true, LS_SSD_AUTO, LS_BFLOAT16, results);
-    BenchSsdCase(8, 2048, 24, 64, 1, 128, true, LS_SSD_AUTO, LS_BFLOAT16, results);
+    ssd_small_cases(LS_SSD_CHUNKED, LS_BFLOAT16);
+    ssd_issue_shapes(LS_SSD_AUTO, LS_BFLOAT16, true);
   }
   if (g_check_failed) {
     fprintf(stderr, "cuda: some checks FAILED (marked above)\n");
