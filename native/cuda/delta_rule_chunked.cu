@@ -1008,7 +1008,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
         for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
       }
       scale_o();
-      if constexpr (kOut) NamedSync<2>(StateThreadsBf16(kCols));
+      NamedSync<2>(StateThreadsBf16(kCols));
     }
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.
