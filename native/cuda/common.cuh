@@ -40,6 +40,9 @@ int SharedMemoryOptIn();
 int SharedMemoryPerMultiprocessor();
 // The current device's compute capability, major part (read once).
 int ComputeCapabilityMajor();
+// Whether the current device runs this build's sm_90a code (Hopper's warpgroup products, wgmma): a compute capability
+// 9.0 device, and the build made that code (CMake defines LONGSEQ_CUDA_SM90A with 90a among the architectures).
+bool HasWgmma();
 // A tensor map (sm_90's bulk tensor copies) of a bf16 tensor [batch][seqlen][heads][dim] whose box is one head's
 // rows of `box_tokens` tokens, `box_dim` elements each (zeros past dim and past seqlen): coordinates (0, head, token,
 // batch). False where the map cannot be made: a device before sm_90, dim not a multiple of 8 or `base` not 16-byte

@@ -73,6 +73,18 @@ int ComputeCapabilityMajor() {
   return major;
 }
 
+bool HasWgmma() {
+#if defined(LONGSEQ_CUDA_SM90A)
+  // A device planned as one with less shared memory (LONGSEQ_CUDA_SHARED_LIMIT: an A100, sm_86 / sm_89) is planned
+  // without wgmma too, as those GPUs have none.
+  static const bool has = ComputeCapabilityMajor() == 9 && Attribute(cudaDevAttrComputeCapabilityMinor) == 0 &&
+                          SharedMemoryOptIn() == std::max(Attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin), 48 << 10);
+  return has;
+#else
+  return false;
+#endif
+}
+
 bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads, int64_t dim,
                       int box_dim, int box_tokens) {
   static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {

@@ -7,10 +7,12 @@
 //   - the outputs' operands that are not data, the entering state and the causal mixing matrix
 //     (C B^T) ⊙ e^(gamma_t - gamma_s) dt_s, are rounded to bf16 once: y gets a relative error of the order of its
 //     own bf16 rounding (measured in BENCHMARKS.md), and the states pass between the kernels in half the bytes.
-// Three kernels per workspace segment: SsdDecayKernel (dt, gamma), WalkKernel (per batch, head and 16 or 32 head
-// dims, over the chunks, the state slice in registers; writes the state entering each chunk) and OutputKernel (per
-// batch, head, chunk and 64 head dims; C B^T formed in registers, tile by tile, and used there as the next
-// product's operand).
+// Three kernels per workspace segment: SsdDecayKernel (dt, gamma), a walk over the chunks that keeps a slice of the
+// state and writes the state entering each chunk, and OutputKernel (per batch, head, chunk and 64 head dims; C B^T
+// formed in registers, tile by tile, and used there as the next product's operand). The walk: on sm_90a,
+// WgmmaWalkKernel (per batch, head, 64 head dims and 32 states, on Hopper's warpgroup products, after PackBtKernel
+// has laid B out as their operand); elsewhere WalkKernel (per batch, head and 16 or 32 head dims, mma.sync).
+// Measured on an H200 (bf16, softplus dt, D, z): B1 L65536 H32 P64 N128 1.06 ms with the wgmma walk, 1.26 without.
 #include <algorithm>
 
 #include "cuda/common.cuh"
@@ -217,6 +219,200 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   }
 }
 
+// --- The walk on Hopper's warpgroup products (sm_90a). A block of 4 warps keeps 64 head dims x 32 states of a
+// (batch, head) in the accumulators of one warpgroup product (wgmma m64n32k16, float32), so the products accumulate
+// into the state itself and run while the warps scale the next chunk's x. Per chunk, by the tensor memory accelerator
+// and counted by one mbarrier: x's rows (a tensor map's box of 128 tokens by 72 elements, the padded rows ldmatrix
+// reads), B's rows for the block's 32 states laid out beforehand by PackBtKernel as wgmma's B operand (K-major,
+// 128-byte swizzled, two panels of 64 tokens), and the tokens' weights. Each warp reads its 16 head dims of x as A
+// fragments (ldmatrix, transposed), scales them by the tokens' weights into two bf16 parts (hi + lo, as the walk
+// above), and the warpgroup adds both parts' products to the state.
+
+constexpr int kWgmmaRows = 64, kWgmmaStates = 32, kWgmmaThreads = 128;
+constexpr int kBtBytes = kWgmmaStates * kQ * 2;               // a chunk's B for 32 states: two 64-token panels
+constexpr int kXBoxBytes = kQ * Padded(kWgmmaRows) * 2;       // a chunk's x rows, 72 elements each
+constexpr int kWeightBytes = kSsdWeights * 4;
+constexpr int kWgmmaStageBytes = (kXBoxBytes + kBtBytes + kWeightBytes + 1023) / 1024 * 1024;
+static_assert(kXBoxBytes % 1024 == 0, "the B panels follow x's rows 1024-byte aligned");
+// Four chunks staged (five measured slower at L65536: 1.094 against 1.060 ms): 109 KB, two blocks an SM where blocks
+// outnumber SMs.
+constexpr int kWgmmaStages = 4;
+constexpr size_t WgmmaWalkShared() { return 1024 + kWgmmaStages * (kWgmmaStageBytes + sizeof(uint64_t)); }
+
+// B of a segment's chunks as the wgmma walk's operand: per (batch, group, chunk, block of 32 states), 32 rows (the
+// states) of 128 tokens, in two 64-token panels of 128-byte rows whose 16-byte chunks are swizzled (SwizzledOffset);
+// zeros past the sequence and past dstate. blockIdx.x = ((b * groups + g) * chunks + chunk) * state blocks + block;
+// thread t writes the 16-byte pieces (state t % 32, tokens 8j .. 8j + 7) for j = t / 32 and t / 32 + 8.
+__global__ void __launch_bounds__(256) PackBtKernel(const SsdChunkArgs<bf16> a, bf16* bt, int64_t chunks, int64_t first_chunk) {
+  const int state_blocks = a.Np / kWgmmaStates;
+  const int64_t bgc = blockIdx.x / state_blocks, chunk = bgc % chunks, bg = bgc / chunks;
+  const int64_t b = bg / a.groups, g = bg % a.groups;
+  const int r = threadIdx.x % 32, n = blockIdx.x % state_blocks * kWgmmaStates + r;
+  const int64_t t0 = (first_chunk + chunk) * kQ;
+  char* out = reinterpret_cast<char*>(bt) + static_cast<int64_t>(blockIdx.x) * kBtBytes;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int j = threadIdx.x / 32 + 8 * i;  // tokens 8j ..
+    uint32_t v[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      float x[2];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int64_t t = t0 + 8 * j + 2 * q + e;
+        x[e] = t < a.seqlen && n < a.N ? ToFloat(a.B[((b * a.seqlen + t) * a.groups + g) * a.N + n]) : 0.f;
+      }
+      v[q] = PackBf16(x[0], x[1]);  // exact: x was bf16
+    }
+    *reinterpret_cast<uint4*>(out + (8 * j / 64) * (kWgmmaStates * 128) + SwizzledOffset(r, 8 * j % 64)) = make_uint4(v[0], v[1], v[2], v[3]);
+  }
+}
+
+// blockIdx.x = (bh * ceil(P / 64) + row block) * (Np / 32) + state block. bt: PackBtKernel's; x_tiles: x as
+// EncodeTokenTiles makes it (box 72 x kQ). state_in (null: zeros) and state_out (null: not kept) may be the same.
+__global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, const bf16* bt,
+                                                                  const __grid_constant__ CUtensorMap x_tiles, int64_t first_chunk,
+                                                                  const float* state_in, float* state_out) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kXs = Padded(kWgmmaRows), kSteps = kQ / 16;
+  extern __shared__ float4 shared4[];
+  const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
+  char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
+  uint64_t* full = reinterpret_cast<uint64_t*>(base + kWgmmaStages * kWgmmaStageBytes);  // [kWgmmaStages] a stage's copies landed
+  const auto xs = [&](int stage) { return reinterpret_cast<const bf16*>(base + stage * kWgmmaStageBytes); };
+  const auto weights = [&](int stage) { return reinterpret_cast<const float*>(base + stage * kWgmmaStageBytes + kXBoxBytes + kBtBytes); };
+  const int P = a.P, N = a.N, Np = a.Np, state_blocks = Np / kWgmmaStates, row_blocks = (P + kWgmmaRows - 1) / kWgmmaRows;
+  const int64_t bh = blockIdx.x / state_blocks / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
+  const int p0 = blockIdx.x / state_blocks % row_blocks * kWgmmaRows, n0 = blockIdx.x % state_blocks * kWgmmaStates;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int chunks = static_cast<int>(w.chunks);
+  const char* bt_chunks = reinterpret_cast<const char*>(bt) + ((b * a.groups + g) * w.chunks * state_blocks + n0 / kWgmmaStates) * kBtBytes;
+  const float* weight_rows = w.weights + bh * w.chunks * kSsdWeights;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kWgmmaStages; ++s) InitBulkBarrier(full + s);
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  // By thread 0: chunk c's x rows, B panels and weights into stage c % kWgmmaStages.
+  const auto issue = [&](int c) {
+    const int stage = c % kWgmmaStages;
+    const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(base + stage * kWgmmaStageBytes));
+    const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(full + stage));
+    ArriveExpecting(bar, kXBoxBytes + kBtBytes + kWeightBytes);
+    const int t0 = static_cast<int>((first_chunk + c) * kQ);
+    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
+                 ::"r"(to), "l"(reinterpret_cast<uint64_t>(&x_tiles)), "r"(p0), "r"(static_cast<int>(h)), "r"(t0),
+                 "r"(static_cast<int>(b)), "r"(bar) : "memory");
+    BulkCopy(to + kXBoxBytes, bt_chunks + static_cast<int64_t>(c) * state_blocks * kBtBytes, kBtBytes, bar);
+    BulkCopy(to + kXBoxBytes + kBtBytes, weight_rows + static_cast<int64_t>(c) * kSsdWeights, kWeightBytes, bar);
+  };
+  if (threadIdx.x == 0) {
+    for (int c = 0; c < kWgmmaStages - 1 && c < chunks; ++c) issue(c);
+  }
+
+  // The state: rows p0 + 16 warp + TileRow(e), columns n0 + TileColumn(j, e) in S[4 j + e].
+  float S[16];
+  const int row = p0 + 16 * warp + lane / 4;  // this thread's rows: row and row + 8
+  const float* state_from = state_in ? state_in + (bh * P) * N : nullptr;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int r = row + 8 * (e / 2), n = n0 + TileColumn(j, e);
+      // (by the read-only path: with a plain load, ptxas serializes every product, C7515; each element is read
+      // here once, before this thread writes it at the end)
+      S[4 * j + e] = state_from && r < P && n < N ? __ldg(state_from + static_cast<int64_t>(r) * N + n) : 0.f;
+    }
+  }
+  // Chunk c's A fragments (x^T of this warp's 16 head dims, depth = tokens), scaled and split: A[k step][part][4].
+  using Fragments = uint32_t[kSteps][2][4];
+  const auto fragments = [&](int c, Fragments& A) {
+    const int stage = c % kWgmmaStages;
+    WaitBulkStage(full + stage, (c / kWgmmaStages) & 1);
+    const bf16* X = xs(stage);
+    const float* wt = weights(stage);
+#pragma unroll
+    for (int k = 0; k < kSteps; ++k) {
+      uint32_t r[4];
+      LoadMatrices<true>(r, X + (16 * k + MatrixRow(lane, 2)) * kXs + 16 * warp + MatrixColumn(lane, 1));
+      const float2 near = *reinterpret_cast<const float2*>(wt + 16 * k + 2 * (lane % 4));  // tokens of r[0], r[1]
+      const float2 far = *reinterpret_cast<const float2*>(wt + 16 * k + 8 + 2 * (lane % 4));  // of r[2], r[3]
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const float2 wq = q < 2 ? near : far;
+        SplitBf16(__uint_as_float(r[q] << 16) * wq.x, __uint_as_float(r[q] & 0xffff0000u) * wq.y, A[k][0][q], A[k][1][q]);
+      }
+    }
+  };
+  // The compiler sees a product's registers read and written when it is issued; these keep them (and a chunk's A
+  // fragments, which the products read later) from being reused or read before WgmmaWait says they are done.
+  const auto hold = [](float (&s)[16], Fragments& A) {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) asm volatile("" : "+f"(s[i])::"memory");
+#pragma unroll
+    for (int k = 0; k < kSteps; ++k) {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) asm volatile("" : "+r"(A[k][0][q]), "+r"(A[k][1][q])::"memory");
+    }
+  };
+  bf16* state_at = w.state + (bh * w.chunks * P + row) * Np + n0 + 2 * (lane % 4);  // chunk c's at + c P Np
+  const uint32_t bt_base = static_cast<uint32_t>(__cvta_generic_to_shared(base + kXBoxBytes));
+  // One chunk: A holds its fragments; `previous` those of chunk c - 1, whose products may still run.
+  const auto step = [&](int c, Fragments& A, Fragments& previous) {
+    WgmmaWait<0>();
+    hold(S, previous);
+    __syncthreads();  // every warp's products of chunk c - 1 are done: its stage may be refilled
+    if (threadIdx.x == 0 && c + kWgmmaStages - 1 < chunks) issue(c + kWgmmaStages - 1);
+    const int stage = c % kWgmmaStages;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        if (row + 8 * (e / 2) < P) *reinterpret_cast<uint32_t*>(state_at + 8 * (e / 2) * Np + 8 * j) = PackBf16(S[4 * j + e], S[4 * j + e + 1]);
+      }
+    }
+    state_at += static_cast<int64_t>(P) * Np;
+    const float decay = weights(stage)[kQ];
+#pragma unroll
+    for (int i = 0; i < 16; ++i) S[i] *= decay;
+    WgmmaFence();
+    const uint32_t panels = bt_base + stage * kWgmmaStageBytes;
+#pragma unroll
+    for (int k = 0; k < kSteps; ++k) {
+      const uint64_t desc = SwizzledDescriptor(panels + 16 * k / 64 * (kWgmmaStates * 128) + 16 * k % 64 * 2);
+      WgmmaN32(S, A[k][0], desc);
+      WgmmaN32(S, A[k][1], desc);
+    }
+    WgmmaCommit();
+    if (c + 1 < chunks) fragments(c + 1, previous);
+  };
+  Fragments even, odd;
+  if (chunks > 0) fragments(0, even);
+  for (int c = 0; c < chunks; c += 2) {
+    step(c, even, odd);
+    if (c + 1 < chunks) step(c + 1, odd, even);
+  }
+  WgmmaWait<0>();
+  if (chunks % 2) {  // the last chunk's fragments
+    hold(S, even);
+  } else {
+    hold(S, odd);
+  }
+  if (state_out) {
+    float* state_to = state_out + (bh * P) * N;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = row + 8 * (e / 2), n = n0 + TileColumn(j, e);
+        if (r < P && n < N) state_to[static_cast<int64_t>(r) * N + n] = S[4 * j + e];
+      }
+    }
+  }
+#endif
+}
+
 // blockIdx.x = (chunk * batch * heads + bh) * ceil(P / kOutColumns) + column block: the heads of a chunk run
 // together and find its B and C in L2 (in head-major order each head read them from memory again, doubling the
 // traffic). dstate padded to 16 kSteps. y goes through shared memory, so that z is read and y written in 16-byte
@@ -393,9 +589,10 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
 }
 
 // The bf16 form's kernels and the shared memory each is opted in to.
-std::array<KernelShared, 4> Kernels() {
+std::array<KernelShared, 5> Kernels() {
   return {{{reinterpret_cast<const void*>(WalkKernel<16, 4, 4>), WalkShared(16, 64, 4)},
            {reinterpret_cast<const void*>(WalkKernel<32, 8, 3>), WalkShared(32, 128, 3)},
+           {reinterpret_cast<const void*>(WgmmaWalkKernel), WgmmaWalkShared()},
            {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
            {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}}};
 }
@@ -408,17 +605,23 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(p);
   a.Np = a.Np <= 64 ? 64 : 128;  // the output kernel's product depths (zeros past dstate)
   const int64_t heads = p.batch * p.heads, chunks = (p.seqlen + kQ - 1) / kQ;
-  const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np);
+  // The walk on warpgroup products where the device runs them and x allows its tensor map.
+  CUtensorMap x_tiles = {};
+  const bool wgmma = HasWgmma() && EncodeTokenTiles(&x_tiles, p.x, p.batch, p.seqlen, p.heads, p.head_dim, Padded(kWgmmaRows), kQ);
+  const int64_t bt_chunk_bytes = wgmma ? p.batch * p.groups * (a.Np / kWgmmaStates) * kBtBytes : 0;
+  const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np) + bt_chunk_bytes;
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / chunk_bytes));
   const int64_t column_blocks = (a.P + kOutColumns - 1) / kOutColumns;
-  // The walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
+  // Without wgmma, the walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
   // (four warps, two blocks to an SM, one's barriers under the other's work), four chunks staged (110 KB each:
   // the copies have two chunks' time to land); else 32 head dims and 128 states (each B fragment feeds two row
   // tiles, each x fragment eight warps), three chunks staged (four would take 203 KB, past an A100's 163).
   const bool few = heads * ((a.P + 15) / 16) <= Multiprocessors();
   const int walk_rows = few ? 16 : 32, walk_columns = few ? 64 : 128, walk_stages = few ? 4 : 3;
-  const int64_t walk_blocks = heads * ((a.P + walk_rows - 1) / walk_rows) * ((a.Np + walk_columns - 1) / walk_columns);
-  if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31)) {
+  const int64_t walk_blocks = wgmma ? heads * ((a.P + kWgmmaRows - 1) / kWgmmaRows) * (a.Np / kWgmmaStates)
+                                   : heads * ((a.P + walk_rows - 1) / walk_rows) * ((a.Np + walk_columns - 1) / walk_columns);
+  if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31) ||
+      p.batch * p.groups * per_segment * (a.Np / kWgmmaStates) >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
   }
   LS_CUDA_TRY(Once([] { return AllowSharedMemory(Kernels()); }), "ssdScan");
@@ -430,14 +633,21 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);
   w.weights = w.dt + heads * per_segment * kQ;
   w.state = reinterpret_cast<bf16*>(w.weights + heads * per_segment * kSsdWeights);
+  bf16* bt = w.state + heads * per_segment * a.P * a.Np;  // PackBtKernel's B panels (16-byte aligned)
   float* state;
   if (ls_status s = CarriedState(p, per_segment < chunks, temporary_state, state)) return s;
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
-    const auto walk = few ? WalkKernel<16, 4, 4> : WalkKernel<32, 8, 3>;
-    walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns, walk_stages), stream>>>(
-        a, w, first, first == 0 ? p.initial_state : state, state);
+    if (wgmma) {
+      PackBtKernel<<<static_cast<unsigned>(p.batch * p.groups * w.chunks * (a.Np / kWgmmaStates)), 256, 0, stream>>>(a, bt, w.chunks, first);
+      WgmmaWalkKernel<<<static_cast<unsigned>(walk_blocks), kWgmmaThreads, WgmmaWalkShared(), stream>>>(
+          a, w, bt, x_tiles, first, first == 0 ? p.initial_state : state, state);
+    } else {
+      const auto walk = few ? WalkKernel<16, 4, 4> : WalkKernel<32, 8, 3>;
+      walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns, walk_stages), stream>>>(
+          a, w, first, first == 0 ? p.initial_state : state, state);
+    }
     const auto output = a.Np == 64 ? OutputKernel<4> : OutputKernel<8>;
     output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kOutThreads, OutputShared(a.Np), stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked, bf16) launch");

@@ -291,6 +291,42 @@ __device__ __forceinline__ void WaitBulkStage(uint64_t* barrier, uint32_t parity
 #endif
 }
 
+// --- Hopper's warpgroup products (wgmma: sm_90a code only, __CUDA_ARCH_FEAT_SM90_ALL). B operands lie in shared
+// memory K-major in the 128-byte swizzle: rows of 64 bf16 (128 bytes) whose 16-byte chunk c is stored at chunk
+// c ^ (row % 8), 8-row atoms of 1024 bytes, the tile 1024-byte aligned; a k-step of 16 moves the descriptor's start
+// 32 bytes along the rows (the hardware applies the swizzle to the addresses it forms). Checked against float64 on
+// an H200 by tools/wgmma_check.cu (branch exp/wgmma-check) at m64n16k16 and m64n64k16.
+
+// Byte offset of (row, k < 64) in such a tile.
+__host__ __device__ constexpr uint32_t SwizzledOffset(int row, int k) {
+  return row * 128 + ((((k * 2) / 16) ^ (row % 8)) * 16) + (k * 2) % 16;
+}
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// The descriptor of such a tile at shared address `address`: leading byte offset 1 (unused when swizzled), stride
+// byte offset 1024 (between 8-row atoms), swizzle mode 1 (128 bytes).
+__device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) {
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+}
+// Orders this thread's register writes (accumulators, A fragments) before the warpgroup products that read them.
+__device__ __forceinline__ void WgmmaFence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void WgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+// Waits until at most kPending committed groups of products are still running.
+template <int kPending>
+__device__ __forceinline__ void WgmmaWait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory"); }
+// d += A B for a warpgroup's 64 x 32 tile: d[4n + e] is n8 tile n, element e at TileRow(e) / TileColumn(n, e) of
+// the warp's 16 rows; A the warp's m16n8k16 A fragment (its 16 rows, 16 depths); B [32 columns][16 depths] at the
+// descriptor.
+__device__ __forceinline__ void WgmmaN32(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
+        "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+#endif
+
 // Whether bf16 rows at `from`, `from_stride` apart, with `valid_width` columns allow StageBf16Tile's 16-byte copies.
 __device__ __forceinline__ bool Bf16RowsFit(const __nv_bfloat16* from, int64_t from_stride, int valid_width) {
   return valid_width % 8 == 0 && from_stride % 8 == 0 && reinterpret_cast<uintptr_t>(from) % 16 == 0;
