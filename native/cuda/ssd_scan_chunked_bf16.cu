@@ -11,8 +11,9 @@
 // state and writes the state entering each chunk, and OutputKernel (per batch, head, chunk and 64 head dims; C B^T
 // formed in registers, tile by tile, and used there as the next product's operand). The walk: on sm_90a,
 // WgmmaWalkKernel (per batch, head, 64 head dims and 32 states, on Hopper's warpgroup products, after PackBtKernel
-// has laid B out as their operand); elsewhere WalkKernel (per batch, head and 16 or 32 head dims, mma.sync).
-// Measured on an H200 (bf16, softplus dt, D, z): B1 L65536 H32 P64 N128 1.06 ms with the wgmma walk, 1.26 without.
+// has laid B out as their operand); elsewhere WalkKernel (per batch, head and 16 or 32 head dims, mma.sync). On sm_90
+// the output kernel's tiles come by tensor maps. Measured on an H200 (bf16, softplus dt, D, z): B1 L65536 H32 P64 N128
+// 1.07 ms with the wgmma walk, 1.26 with the mma.sync walk.
 #include <algorithm>
 
 #include "cuda/common.cuh"
@@ -51,8 +52,14 @@ size_t WalkShared(int rows, int columns, int stages) {
 }
 size_t OutputShared(int Np) {
   const size_t operands = std::max(sizeof(bf16) * (2 * kQ + kOutColumns) * Padded(Np), sizeof(float) * kQ * (kOutColumns + 4));
-  return sizeof(bf16) * kQ * Padded(kOutColumns) + sizeof(float) * (2 * kQ + kOutColumns) + operands;
+  // (+ 128: the tiles 128-byte aligned for the tensor memory accelerator, and its mbarrier)
+  return sizeof(bf16) * kQ * Padded(kOutColumns) + sizeof(float) * (2 * kQ + kOutColumns) + operands + 128 + 8;
 }
+// On sm_90 the output kernel's tiles come by tensor maps (EncodeTokenTiles) whose boxes are its padded rows: C's and
+// B's rows of a chunk, the entering state's 64 rows (the workspace's states as [records][P][Np]) and x's rows.
+struct OutputTiles {
+  CUtensorMap c, b, s, x;
+};
 
 // blockIdx.x = (bh * ceil(P / kRows) + row block) * column blocks + column block: the block keeps kRows head dims
 // and 16 kWarps states, warp w states n0 + 16 w .. n0 + 16 w + 15, in float32 registers (mma accumulator layout).
@@ -222,65 +229,79 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
 // --- The walk on Hopper's warpgroup products (sm_90a). A block of 4 warps keeps 64 head dims x 32 states of a
 // (batch, head) in the accumulators of one warpgroup product (wgmma m64n32k16, float32), so the products accumulate
 // into the state itself and run while the warps scale the next chunk's x. Per chunk, by the tensor memory accelerator
-// and counted by one mbarrier: x's rows (a tensor map's box of 128 tokens by 72 elements, the padded rows ldmatrix
-// reads), B's rows for the block's 32 states laid out beforehand by PackBtKernel as wgmma's B operand (K-major,
-// 128-byte swizzled, two panels of 64 tokens), and the tokens' weights. Each warp reads its 16 head dims of x as A
-// fragments (ldmatrix, transposed), scales them by the tokens' weights into two bf16 parts (hi + lo, as the walk
-// above), and the warpgroup adds both parts' products to the state.
+// and counted by one mbarrier: x's rows (a tensor map's box of 128 tokens by 64 head dims, 128-byte swizzled rows),
+// B's rows for the block's 32 states laid out beforehand by PackBtKernel as wgmma's B operand (K-major, 128-byte
+// swizzled, two panels of 64 tokens), and the tokens' weights. Each warp reads its 16 head dims of x as A fragments
+// (ldmatrix, transposed), scales them by the tokens' weights into two bf16 parts (hi + lo, as the walk above), and
+// the warpgroup adds both parts' products to the state.
 
 constexpr int kWgmmaRows = 64, kWgmmaStates = 32, kWgmmaThreads = 128;
-constexpr int kBtBytes = kWgmmaStates * kQ * 2;               // a chunk's B for 32 states: two 64-token panels
-constexpr int kXBoxBytes = kQ * Padded(kWgmmaRows) * 2;       // a chunk's x rows, 72 elements each
+constexpr int kBtBytes = kWgmmaStates * kQ * 2;         // a chunk's B for 32 states: two 64-token panels
+constexpr int kXBytes = kQ * kWgmmaRows * 2;            // a chunk's x rows, 128 bytes each
 constexpr int kWeightBytes = kSsdWeights * 4;
-constexpr int kWgmmaStageBytes = (kXBoxBytes + kBtBytes + kWeightBytes + 1023) / 1024 * 1024;
-static_assert(kXBoxBytes % 1024 == 0, "the B panels follow x's rows 1024-byte aligned");
-// Four chunks staged (five measured slower at L65536: 1.094 against 1.060 ms): 109 KB, two blocks an SM where blocks
+constexpr int kWgmmaStageBytes = (kXBytes + kBtBytes + kWeightBytes + 1023) / 1024 * 1024;
+// Four chunks staged (five measured slower at L65536: 1.094 against 1.060 ms): 101 KB, two blocks an SM where blocks
 // outnumber SMs.
 constexpr int kWgmmaStages = 4;
 constexpr size_t WgmmaWalkShared() { return 1024 + kWgmmaStages * (kWgmmaStageBytes + sizeof(uint64_t)); }
 
-// B of a segment's chunks as the wgmma walk's operand: per (batch, group, chunk, block of 32 states), 32 rows (the
-// states) of 128 tokens, in two 64-token panels of 128-byte rows whose 16-byte chunks are swizzled (SwizzledOffset);
-// zeros past the sequence and past dstate. blockIdx.x = ((b * groups + g) * chunks + chunk) * state blocks + block;
-// thread t writes the 16-byte pieces (state t % 32, tokens 8j .. 8j + 7) for j = t / 32 and t / 32 + 8.
+// B of a segment's chunks as the wgmma walk's operand: per (batch, group, chunk), for each block of 32 states, 32 rows
+// (the states) of 128 tokens in two 64-token panels of 128-byte rows whose 16-byte chunks are swizzled
+// (SwizzledOffset); zeros past the sequence and past dstate. blockIdx.x = (b * groups + g) * chunks + chunk: the
+// chunk's rows of B staged as they are (16-byte loads), then written out by columns.
 __global__ void __launch_bounds__(256) PackBtKernel(const SsdChunkArgs<bf16> a, bf16* bt, int64_t chunks, int64_t first_chunk) {
-  const int state_blocks = a.Np / kWgmmaStates;
-  const int64_t bgc = blockIdx.x / state_blocks, chunk = bgc % chunks, bg = bgc / chunks;
-  const int64_t b = bg / a.groups, g = bg % a.groups;
-  const int r = threadIdx.x % 32, n = blockIdx.x % state_blocks * kWgmmaStates + r;
+  __shared__ __align__(16) bf16 rows[kQ * 128];  // [token][state], Np <= 128
+  const int Np = a.Np, N = a.N;
+  const int64_t chunk = blockIdx.x % chunks, bg = blockIdx.x / chunks, b = bg / a.groups, g = bg % a.groups;
   const int64_t t0 = (first_chunk + chunk) * kQ;
-  char* out = reinterpret_cast<char*>(bt) + static_cast<int64_t>(blockIdx.x) * kBtBytes;
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int j = threadIdx.x / 32 + 8 * i;  // tokens 8j ..
+  const bf16* from = a.B + ((b * a.seqlen + t0) * a.groups + g) * N;  // token t's row at + t G N
+  const int64_t stride = a.groups * N;
+  const bool fast = Bf16RowsFit(from, stride, N);
+  for (int i = threadIdx.x; i < kQ * Np / 8; i += blockDim.x) {
+    const int t = i / (Np / 8), n = 8 * (i % (Np / 8));
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (t0 + t < a.seqlen) {
+      if (fast && n < N) {
+        v = *reinterpret_cast<const uint4*>(from + t * stride + n);
+      } else {
+        bf16 e[8];
+        for (int j = 0; j < 8; ++j) e[j] = n + j < N ? from[t * stride + n + j] : __float2bfloat16(0.f);
+        v = *reinterpret_cast<const uint4*>(e);
+      }
+    }
+    *reinterpret_cast<uint4*>(rows + t * 128 + n) = v;
+  }
+  __syncthreads();
+  // Piece (state n, tokens 8j .. 8j + 7): lanes take consecutive states, so each of the 8 reads is 64 bytes in a row.
+  char* out = reinterpret_cast<char*>(bt) + static_cast<int64_t>(blockIdx.x) * (Np / kWgmmaStates) * kBtBytes;
+  for (int i = threadIdx.x; i < Np * (kQ / 8); i += blockDim.x) {
+    const int n = i % 32 + 32 * (i / 32 % (Np / 32)), j = i / Np;
     uint32_t v[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      float x[2];
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int64_t t = t0 + 8 * j + 2 * q + e;
-        x[e] = t < a.seqlen && n < a.N ? ToFloat(a.B[((b * a.seqlen + t) * a.groups + g) * a.N + n]) : 0.f;
-      }
-      v[q] = PackBf16(x[0], x[1]);  // exact: x was bf16
+      const uint16_t lo = *reinterpret_cast<const uint16_t*>(rows + (8 * j + 2 * q) * 128 + n);
+      const uint16_t hi = *reinterpret_cast<const uint16_t*>(rows + (8 * j + 2 * q + 1) * 128 + n);
+      v[q] = lo | static_cast<uint32_t>(hi) << 16;
     }
-    *reinterpret_cast<uint4*>(out + (8 * j / 64) * (kWgmmaStates * 128) + SwizzledOffset(r, 8 * j % 64)) = make_uint4(v[0], v[1], v[2], v[3]);
+    *reinterpret_cast<uint4*>(out + n / 32 * kBtBytes + (8 * j / 64) * (kWgmmaStates * 128) + SwizzledOffset(n % 32, 8 * j % 64)) =
+        make_uint4(v[0], v[1], v[2], v[3]);
   }
 }
 
 // blockIdx.x = (bh * ceil(P / 64) + row block) * (Np / 32) + state block. bt: PackBtKernel's; x_tiles: x as
-// EncodeTokenTiles makes it (box 72 x kQ). state_in (null: zeros) and state_out (null: not kept) may be the same.
+// EncodeTokenTiles makes it (box 64 x kQ, 128-byte swizzle). state_in (null: zeros) and state_out (null: not kept)
+// may be the same.
 __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, const bf16* bt,
                                                                   const __grid_constant__ CUtensorMap x_tiles, int64_t first_chunk,
                                                                   const float* state_in, float* state_out) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr int kXs = Padded(kWgmmaRows), kSteps = kQ / 16;
+  constexpr int kSteps = kQ / 16;
   extern __shared__ float4 shared4[];
   const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
   char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
-  uint64_t* full = reinterpret_cast<uint64_t*>(base + kWgmmaStages * kWgmmaStageBytes);  // [kWgmmaStages] a stage's copies landed
-  const auto xs = [&](int stage) { return reinterpret_cast<const bf16*>(base + stage * kWgmmaStageBytes); };
-  const auto weights = [&](int stage) { return reinterpret_cast<const float*>(base + stage * kWgmmaStageBytes + kXBoxBytes + kBtBytes); };
+  uint64_t* full = reinterpret_cast<uint64_t*>(base + kWgmmaStages * kWgmmaStageBytes);  // [kStages] a stage's copies landed
+  const uint32_t x_base = static_cast<uint32_t>(__cvta_generic_to_shared(base));
+  const auto weights = [&](int stage) { return reinterpret_cast<const float*>(base + stage * kWgmmaStageBytes + kXBytes + kBtBytes); };
   const int P = a.P, N = a.N, Np = a.Np, state_blocks = Np / kWgmmaStates, row_blocks = (P + kWgmmaRows - 1) / kWgmmaRows;
   const int64_t bh = blockIdx.x / state_blocks / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x / state_blocks % row_blocks * kWgmmaRows, n0 = blockIdx.x % state_blocks * kWgmmaStates;
@@ -294,18 +315,18 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   __syncthreads();
-  // By thread 0: chunk c's x rows, B panels and weights into stage c % kWgmmaStages.
+  // By thread 0: chunk c's x rows, B panels and weights into stage c % kStages.
   const auto issue = [&](int c) {
     const int stage = c % kWgmmaStages;
-    const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(base + stage * kWgmmaStageBytes));
+    const uint32_t to = x_base + stage * kWgmmaStageBytes;
     const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(full + stage));
-    ArriveExpecting(bar, kXBoxBytes + kBtBytes + kWeightBytes);
+    ArriveExpecting(bar, kXBytes + kBtBytes + kWeightBytes);
     const int t0 = static_cast<int>((first_chunk + c) * kQ);
     asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
                  ::"r"(to), "l"(reinterpret_cast<uint64_t>(&x_tiles)), "r"(p0), "r"(static_cast<int>(h)), "r"(t0),
                  "r"(static_cast<int>(b)), "r"(bar) : "memory");
-    BulkCopy(to + kXBoxBytes, bt_chunks + static_cast<int64_t>(c) * state_blocks * kBtBytes, kBtBytes, bar);
-    BulkCopy(to + kXBoxBytes + kBtBytes, weight_rows + static_cast<int64_t>(c) * kSsdWeights, kWeightBytes, bar);
+    BulkCopy(to + kXBytes, bt_chunks + static_cast<int64_t>(c) * state_blocks * kBtBytes, kBtBytes, bar);
+    BulkCopy(to + kXBytes + kBtBytes, weight_rows + static_cast<int64_t>(c) * kSsdWeights, kWeightBytes, bar);
   };
   if (threadIdx.x == 0) {
     for (int c = 0; c < kWgmmaStages - 1 && c < chunks; ++c) issue(c);
@@ -330,12 +351,14 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
   const auto fragments = [&](int c, Fragments& A) {
     const int stage = c % kWgmmaStages;
     WaitBulkStage(full + stage, (c / kWgmmaStages) & 1);
-    const bf16* X = xs(stage);
+    const uint32_t X = x_base + stage * kWgmmaStageBytes;
     const float* wt = weights(stage);
 #pragma unroll
     for (int k = 0; k < kSteps; ++k) {
-      uint32_t r[4];
-      LoadMatrices<true>(r, X + (16 * k + MatrixRow(lane, 2)) * kXs + 16 * warp + MatrixColumn(lane, 1));
+      uint32_t r[4];  // rows (tokens) 16 k + MatrixRow(lane, 2), 8 head dims from 16 warp + MatrixColumn(lane, 1)
+      const int t = 16 * k + MatrixRow(lane, 2), chunk16 = (16 * warp + MatrixColumn(lane, 1)) / 8;
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                   : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(X + t * 128 + ((chunk16 ^ (t % 8)) * 16)) : "memory");
       const float2 near = *reinterpret_cast<const float2*>(wt + 16 * k + 2 * (lane % 4));  // tokens of r[0], r[1]
       const float2 far = *reinterpret_cast<const float2*>(wt + 16 * k + 8 + 2 * (lane % 4));  // of r[2], r[3]
 #pragma unroll
@@ -357,7 +380,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
     }
   };
   bf16* state_at = w.state + (bh * w.chunks * P + row) * Np + n0 + 2 * (lane % 4);  // chunk c's at + c P Np
-  const uint32_t bt_base = static_cast<uint32_t>(__cvta_generic_to_shared(base + kXBoxBytes));
+  const uint32_t bt_base = x_base + kXBytes;
   // One chunk: A holds its fragments; `previous` those of chunk c - 1, whose products may still run.
   const auto step = [&](int c, Fragments& A, Fragments& previous) {
     WgmmaWait<0>();
@@ -417,12 +440,14 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
 // together and find its B and C in L2 (in head-major order each head read them from memory again, doubling the
 // traffic). dstate padded to 16 kSteps. y goes through shared memory, so that z is read and y written in 16-byte
 // accesses.
-template <int kSteps>
-__global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk) {
+template <int kSteps, bool kTma>
+__global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk,
+                                                               const __grid_constant__ OutputTiles maps) {
   constexpr int kNp = 16 * kSteps, kNs = Padded(kNp), kXs = Padded(kOutColumns), kYs = kOutColumns + 4;
   extern __shared__ float4 shared4[];
   const int P = a.P, N = a.N;
-  bf16* Xs = reinterpret_cast<bf16*>(shared4);             // [kQ][kXs]
+  const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
+  bf16* Xs = reinterpret_cast<bf16*>(reinterpret_cast<char*>(shared4) + ((shared_at + 127) / 128 * 128 - shared_at));  // [kQ][kXs]
   float* gamma = reinterpret_cast<float*>(Xs + kQ * kXs);  // [kQ]
   float* dt = gamma + kQ;                                  // [kQ]
   float* Ds = dt + kQ;                                     // [kOutColumns]
@@ -442,11 +467,35 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
   const bf16* B = a.B + ((b * a.seqlen + t0) * a.groups + g) * N;
   const int64_t bc_stride = a.groups * N, x_stride = a.heads * P;
 
-  StageBf16Tile<kQ, kNp, kOutThreads>(Cs, kNs, C, bc_stride, n, N, Bf16RowsFit(C, bc_stride, N));
-  StageBf16Tile<kQ, kNp, kOutThreads>(Bs, kNs, B, bc_stride, n, N, Bf16RowsFit(B, bc_stride, N));
-  StageBf16Tile<kOutColumns, kNp, kOutThreads>(Ss, kNs, w.state + (record * P + p0) * kNp, kNp, columns, kNp, true);
-  StageBf16Tile<kQ, kOutColumns, kOutThreads>(Xs, kXs, a.x + x_at, x_stride, n, columns, Bf16RowsFit(a.x + x_at, x_stride, columns));
-  CommitCopies();
+  uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + kOutColumns * kNs);  // (kTma) the four tiles' copies
+  if constexpr (kTma) {
+#if __CUDA_ARCH__ >= 900
+    if (threadIdx.x == 0) {
+      InitBulkBarrier(landed);
+      asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();  // the mbarrier initialized before any thread waits on it
+    if (threadIdx.x == 0) {
+      const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed));
+      ArriveExpecting(bar, sizeof(bf16) * (2 * kQ * kNs + kOutColumns * kNs + kQ * kXs));
+      const auto copy = [&](const void* to, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
+        asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
+                     ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(to))), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1),
+                     "r"(c2), "r"(c3), "r"(bar) : "memory");
+      };
+      copy(Cs, &maps.c, 0, static_cast<int>(g), static_cast<int>(t0), static_cast<int>(b));
+      copy(Bs, &maps.b, 0, static_cast<int>(g), static_cast<int>(t0), static_cast<int>(b));
+      copy(Ss, &maps.s, 0, 0, p0, static_cast<int>(record));
+      copy(Xs, &maps.x, p0, static_cast<int>(h), static_cast<int>(t0), static_cast<int>(b));
+    }
+#endif
+  } else {
+    StageBf16Tile<kQ, kNp, kOutThreads>(Cs, kNs, C, bc_stride, n, N, Bf16RowsFit(C, bc_stride, N));
+    StageBf16Tile<kQ, kNp, kOutThreads>(Bs, kNs, B, bc_stride, n, N, Bf16RowsFit(B, bc_stride, N));
+    StageBf16Tile<kOutColumns, kNp, kOutThreads>(Ss, kNs, w.state + (record * P + p0) * kNp, kNp, columns, kNp, true);
+    StageBf16Tile<kQ, kOutColumns, kOutThreads>(Xs, kXs, a.x + x_at, x_stride, n, columns, Bf16RowsFit(a.x + x_at, x_stride, columns));
+    CommitCopies();
+  }
   static_assert(kOutThreads == kQ && kOutThreads >= kOutColumns, "OutputKernel: a thread per token");
   // float differences of gamma suffice here: the products' operands are bf16
   gamma[threadIdx.x] = static_cast<float>(w.gamma[record * kQ + threadIdx.x]);
@@ -455,7 +504,11 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
     const int p = threadIdx.x;
     Ds[p] = a.D && p < columns ? a.D[a.D_per_dim ? h * P + p0 + p : h] : 0.f;
   }
-  WaitCopies<0>();
+  if constexpr (kTma) {
+    WaitBulkStage(landed, 0);
+  } else {
+    WaitCopies<0>();
+  }
   __syncthreads();
 
   // Warp w takes row tiles w and 7 - w (the causal part's work is then the same for every warp) and all 64
@@ -589,12 +642,14 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
 }
 
 // The bf16 form's kernels and the shared memory each is opted in to.
-std::array<KernelShared, 5> Kernels() {
+std::array<KernelShared, 7> Kernels() {
   return {{{reinterpret_cast<const void*>(WalkKernel<16, 4, 4>), WalkShared(16, 64, 4)},
            {reinterpret_cast<const void*>(WalkKernel<32, 8, 3>), WalkShared(32, 128, 3)},
            {reinterpret_cast<const void*>(WgmmaWalkKernel), WgmmaWalkShared()},
-           {reinterpret_cast<const void*>(OutputKernel<4>), OutputShared(64)},
-           {reinterpret_cast<const void*>(OutputKernel<8>), OutputShared(128)}}};
+           {reinterpret_cast<const void*>(OutputKernel<4, false>), OutputShared(64)},
+           {reinterpret_cast<const void*>(OutputKernel<8, false>), OutputShared(128)},
+           {reinterpret_cast<const void*>(OutputKernel<4, true>), OutputShared(64)},
+           {reinterpret_cast<const void*>(OutputKernel<8, true>), OutputShared(128)}}};
 }
 
 }  // namespace
@@ -607,7 +662,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   const int64_t heads = p.batch * p.heads, chunks = (p.seqlen + kQ - 1) / kQ;
   // The walk on warpgroup products where the device runs them and x allows its tensor map.
   CUtensorMap x_tiles = {};
-  const bool wgmma = HasWgmma() && EncodeTokenTiles(&x_tiles, p.x, p.batch, p.seqlen, p.heads, p.head_dim, Padded(kWgmmaRows), kQ);
+  const bool wgmma = HasWgmma() && EncodeTokenTiles(&x_tiles, p.x, p.batch, p.seqlen, p.heads, p.head_dim, kWgmmaRows, kQ, true);
   const int64_t bt_chunk_bytes = wgmma ? p.batch * p.groups * (a.Np / kWgmmaStates) * kBtBytes : 0;
   const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np) + bt_chunk_bytes;
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / chunk_bytes));
@@ -621,7 +676,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   const int64_t walk_blocks = wgmma ? heads * ((a.P + kWgmmaRows - 1) / kWgmmaRows) * (a.Np / kWgmmaStates)
                                    : heads * ((a.P + walk_rows - 1) / walk_rows) * ((a.Np + walk_columns - 1) / walk_columns);
   if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31) ||
-      p.batch * p.groups * per_segment * (a.Np / kWgmmaStates) >= (int64_t{1} << 31)) {
+      p.batch * p.groups * per_segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
   }
   LS_CUDA_TRY(Once([] { return AllowSharedMemory(Kernels()); }), "ssdScan");
@@ -636,11 +691,19 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   bf16* bt = w.state + heads * per_segment * a.P * a.Np;  // PackBtKernel's B panels (16-byte aligned)
   float* state;
   if (ls_status s = CarriedState(p, per_segment < chunks, temporary_state, state)) return s;
+  // The output kernel's tiles by tensor maps where they can be made (sm_90, rows of 16-byte multiples): 636 against
+  // 652 us of kernel time at B1 L65536 H32 on an H200, where its blocks staged them by cp.async.
+  OutputTiles tiles = {};
+  const int ns = Padded(a.Np);
+  const bool tma = EncodeTokenTiles(&tiles.c, p.C, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
+                   EncodeTokenTiles(&tiles.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
+                   EncodeTokenTiles(&tiles.s, w.state, heads * per_segment, a.P, 1, a.Np, ns, kOutColumns) &&
+                   EncodeTokenTiles(&tiles.x, p.x, p.batch, p.seqlen, p.heads, p.head_dim, Padded(kOutColumns), kQ);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
     if (wgmma) {
-      PackBtKernel<<<static_cast<unsigned>(p.batch * p.groups * w.chunks * (a.Np / kWgmmaStates)), 256, 0, stream>>>(a, bt, w.chunks, first);
+      PackBtKernel<<<static_cast<unsigned>(p.batch * p.groups * w.chunks), 256, 0, stream>>>(a, bt, w.chunks, first);
       WgmmaWalkKernel<<<static_cast<unsigned>(walk_blocks), kWgmmaThreads, WgmmaWalkShared(), stream>>>(
           a, w, bt, x_tiles, first, first == 0 ? p.initial_state : state, state);
     } else {
@@ -648,8 +711,8 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
       walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns, walk_stages), stream>>>(
           a, w, first, first == 0 ? p.initial_state : state, state);
     }
-    const auto output = a.Np == 64 ? OutputKernel<4> : OutputKernel<8>;
-    output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kOutThreads, OutputShared(a.Np), stream>>>(a, w, first);
+    const auto output = tma ? (a.Np == 64 ? OutputKernel<4, true> : OutputKernel<8, true>) : (a.Np == 64 ? OutputKernel<4, false> : OutputKernel<8, false>);
+    output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kOutThreads, OutputShared(a.Np), stream>>>(a, w, first, tiles);
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked, bf16) launch");
   }
   return LS_OK;
