@@ -312,7 +312,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < kWgmmaStages; ++s) InitBulkBarrier(full + s);
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    FenceBarrierInit();
   }
   __syncthreads();
   // By thread 0: chunk c's x rows, B panels and weights into stage c % kStages.
@@ -322,9 +322,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
     const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(full + stage));
     ArriveExpecting(bar, kXBytes + kBtBytes + kWeightBytes);
     const int t0 = static_cast<int>((first_chunk + c) * kQ);
-    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
-                 ::"r"(to), "l"(reinterpret_cast<uint64_t>(&x_tiles)), "r"(p0), "r"(static_cast<int>(h)), "r"(t0),
-                 "r"(static_cast<int>(b)), "r"(bar) : "memory");
+    CopyTile(to, &x_tiles, p0, static_cast<int>(h), t0, static_cast<int>(b), bar);
     BulkCopy(to + kXBytes, bt_chunks + static_cast<int64_t>(c) * state_blocks * kBtBytes, kBtBytes, bar);
     BulkCopy(to + kXBytes + kBtBytes, weight_rows + static_cast<int64_t>(c) * kSsdWeights, kWeightBytes, bar);
   };
@@ -472,16 +470,14 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
 #if __CUDA_ARCH__ >= 900
     if (threadIdx.x == 0) {
       InitBulkBarrier(landed);
-      asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+      FenceBarrierInit();
     }
     __syncthreads();  // the mbarrier initialized before any thread waits on it
     if (threadIdx.x == 0) {
       const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed));
       ArriveExpecting(bar, sizeof(bf16) * (2 * kQ * kNs + kOutColumns * kNs + kQ * kXs));
       const auto copy = [&](const void* to, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
-        asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
-                     ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(to))), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1),
-                     "r"(c2), "r"(c3), "r"(bar) : "memory");
+        CopyTile(static_cast<uint32_t>(__cvta_generic_to_shared(to)), map, c0, c1, c2, c3, bar);
       };
       copy(Cs, &maps.c, 0, static_cast<int>(g), static_cast<int>(t0), static_cast<int>(b));
       copy(Bs, &maps.b, 0, static_cast<int>(g), static_cast<int>(t0), static_cast<int>(b));

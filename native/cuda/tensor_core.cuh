@@ -256,6 +256,15 @@ __device__ __forceinline__ void BulkStage(void* shared_to, const void* global_fr
 #endif
 }
 #if __CUDA_ARCH__ >= 900
+// By one thread: the box of a 4-d tensor map at coordinates (c0, c1, c2, c3), innermost first, into shared address
+// `to`, counted by the mbarrier at shared address `bar`.
+__device__ __forceinline__ void CopyTile(uint32_t to, const CUtensorMap* map, int c0, int c1, int c2, int c3, uint32_t bar) {
+  asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
+               ::"r"(to), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
+}
+// By the thread that initialized mbarriers, before the barrier that publishes them: their initialization made visible
+// to the tensor memory accelerator's arrivals.
+__device__ __forceinline__ void FenceBarrierInit() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
 // BulkStage (by every thread, sm_90 only) plus two tiles of 4-d tensor maps at the same coordinates (innermost
 // first), tile[i] from *map[i] into tile_to[i], tile_bytes each (zeros where the box leaves the tensor): one mbarrier
 // counts all three copies.
@@ -267,11 +276,7 @@ __device__ __forceinline__ void BulkStageWithTiles(void* shared_to, const void* 
     ArriveExpecting(bar, bytes + 2 * tile_bytes);
     BulkCopy(static_cast<uint32_t>(__cvta_generic_to_shared(shared_to)), global_from, bytes, bar);
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
-                   ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(tile_to[i]))), "l"(reinterpret_cast<uint64_t>(map[i])),
-                   "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
-    }
+    for (int i = 0; i < 2; ++i) CopyTile(static_cast<uint32_t>(__cvta_generic_to_shared(tile_to[i])), map[i], c0, c1, c2, c3, bar);
   }
 }
 #endif
