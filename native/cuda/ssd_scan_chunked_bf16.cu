@@ -355,8 +355,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
     for (int k = 0; k < kSteps; ++k) {
       uint32_t r[4];  // rows (tokens) 16 k + MatrixRow(lane, 2), 8 head dims from 16 warp + MatrixColumn(lane, 1)
       const int t = 16 * k + MatrixRow(lane, 2), chunk16 = (16 * warp + MatrixColumn(lane, 1)) / 8;
-      asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
-                   : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(X + t * 128 + ((chunk16 ^ (t % 8)) * 16)) : "memory");
+      LoadMatrices<true>(r, X + t * 128 + ((chunk16 ^ (t % 8)) * 16));
       const float2 near = *reinterpret_cast<const float2*>(wt + 16 * k + 2 * (lane % 4));  // tokens of r[0], r[1]
       const float2 far = *reinterpret_cast<const float2*>(wt + 16 * k + 8 + 2 * (lane % 4));  // of r[2], r[3]
 #pragma unroll

@@ -159,9 +159,10 @@ __device__ __forceinline__ uint32_t PackBf16(float low, float high) {
 //   B (depth k, column c), stored [c][k]: LoadMatrices<false>(b, at + MatrixRow(lane, 2) * stride + MatrixColumn(lane, 1))
 //   B stored [k][c]:                    LoadMatrices<true>(b, at + MatrixRow(lane, 1) * stride + MatrixColumn(lane, 2))
 // where a B load's b[0], b[1] are columns 0..7 and b[2], b[3] columns 8..15.
+// Here from a row's shared-memory address (for tiles laid out by address arithmetic, such as swizzled ones); the
+// pointer form below converts its pointer to one.
 template <bool kTranspose>
-__device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
-  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+__device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], uint32_t at) {
   if (kTranspose) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
@@ -169,6 +170,10 @@ __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
   }
+}
+template <bool kTranspose>
+__device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
+  LoadMatrices<kTranspose>(r, static_cast<uint32_t>(__cvta_generic_to_shared(row)));
 }
 // Two 8 x 8 matrices (ldmatrix .x2): the B operand of MmaBf16 for 8 columns, stored [k][c] (depth k, column c),
 // rows `stride` elements apart: LoadMatrices2T(b, at + (lane % 16) * stride), b[0] depth 0..7 and b[1] 8..15.
