@@ -15,6 +15,7 @@
 // the output kernel's tiles come by tensor maps. Measured on an H200 (bf16, softplus dt, D, z): B1 L65536 H32 P64 N128
 // 1.07 ms with the wgmma walk, 1.26 with the mma.sync walk.
 #include <algorithm>
+#include <cstdlib>
 
 #include "cuda/common.cuh"
 #include "cuda/ssd_scan_chunked.h"
@@ -636,15 +637,196 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
   }
 }
 
+// --- The output kernel on Hopper's warpgroup products (sm_90a), for dstate padded to 64 or 128 (kPanels = Np / 64
+// panels of 64 states) and head dims in multiples of 8. A block of one warpgroup per (chunk, batch, head, 64 head
+// dims), its tiles by the tensor memory accelerator in 128-byte swizzled rows (C's and B's rows of the chunk, the
+// entering state's 64 rows, x's rows), counted by one mbarrier. Each half of the chunk's tokens (64 rows, 16 per
+// warp) takes three products: Y = C S^T and G = C B^T from shared memory into float32 accumulators, then, after Y
+// is scaled by 2^gamma_t and G turned into the mixing matrix G ⊙ dt_s 2^(gamma_t - gamma_s) (s <= t, bf16) in the
+// same registers' layout, Y += mix x with mix as the A operand in registers and x's rows as an MN-major B. The
+// second half's products run while the first half's mixing matrix is formed and its outputs written. y = Y + D x,
+// gated by SiLU(z) (z prefetched into L2 at the start), goes out through shared memory (where C's first rows were)
+// by bulk tensor stores.
+struct WgmmaOutputMaps {
+  CUtensorMap c, b, s, x, z, y;  // c, b, x: boxes of 64 x kQ; s, y: 64 x 64; all swizzled (z: prefetched only)
+};
+template <int kPanels>
+struct WgmmaOutputLayout {  // byte offsets in the block's 1024-aligned shared memory
+  static constexpr int kC = 0;                              // [kPanels][kQ tokens][64 states]
+  static constexpr int kB = kC + kPanels * kQ * 128;        // [kPanels][kQ tokens][64 states]
+  static constexpr int kS = kB + kPanels * kQ * 128;        // [kPanels][64 head dims][64 states]
+  static constexpr int kX = kS + kPanels * 64 * 128;        // [kQ tokens][64 head dims]
+  static constexpr int kTiles = kX + kQ * 128;              // the bytes the copies bring
+  static constexpr int kFloats = kTiles;                    // gamma [kQ], dt [kQ], D [64]
+  static constexpr int kBarrier = kFloats + 4 * (2 * kQ + 64);
+  static constexpr int kBytes = kBarrier + 8;
+};
+template <int kPanels>
+constexpr size_t WgmmaOutputShared() { return 1024 + WgmmaOutputLayout<kPanels>::kBytes; }
+
+// blockIdx.x = (chunk * batch * heads + bh) * ceil(P / 64) + column block, as OutputKernel's.
+template <int kPanels>
+__global__ void __launch_bounds__(128, 2) WgmmaOutputKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk,
+                                                            const __grid_constant__ WgmmaOutputMaps maps) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using L = WgmmaOutputLayout<kPanels>;
+  constexpr int kSteps = 4 * kPanels;  // depth steps of 16 states
+  extern __shared__ float4 shared4[];
+  const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
+  char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);
+  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(base));
+  float* gamma = reinterpret_cast<float*>(base + L::kFloats);
+  float* dt = gamma + kQ;
+  float* Ds = dt + kQ;
+  uint64_t* landed = reinterpret_cast<uint64_t*>(base + L::kBarrier);
+  const int P = a.P, column_blocks = (P + 63) / 64;
+  const int64_t heads = a.batch * a.heads, chunk = blockIdx.x / column_blocks / heads, bh = blockIdx.x / column_blocks % heads;
+  const int64_t record = bh * w.chunks + chunk;
+  const int b = static_cast<int>(bh / a.heads), h = static_cast<int>(bh % a.heads), g = h / static_cast<int>(a.heads / a.groups);
+  const int p0 = blockIdx.x % column_blocks * 64, t0 = static_cast<int>((first_chunk + chunk) * kQ);
+  if (threadIdx.x == 0) {
+    InitBulkBarrier(landed);
+    FenceBarrierInit();
+  }
+  __syncthreads();  // the mbarrier initialized before any thread waits on it
+  if (threadIdx.x == 0) {
+    const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed));
+    ArriveExpecting(bar, L::kTiles);
+#pragma unroll
+    for (int k = 0; k < kPanels; ++k) {
+      CopyTile(at + L::kC + k * kQ * 128, &maps.c, 64 * k, g, t0, b, bar);
+      CopyTile(at + L::kB + k * kQ * 128, &maps.b, 64 * k, g, t0, b, bar);
+      CopyTile(at + L::kS + k * 64 * 128, &maps.s, 64 * k, 0, p0, static_cast<int>(record), bar);
+    }
+    CopyTile(at + L::kX, &maps.x, p0, h, t0, b, bar);
+    if (a.z) PrefetchTile(&maps.z, p0, h, t0, b);
+  }
+  // float differences of gamma suffice here: the products' operands are bf16
+  gamma[threadIdx.x] = static_cast<float>(w.gamma[record * kQ + threadIdx.x]);
+  dt[threadIdx.x] = w.dt[record * kQ + threadIdx.x];
+  if (threadIdx.x < 64) Ds[threadIdx.x] = a.D && p0 + threadIdx.x < P ? a.D[a.D_per_dim ? h * P + p0 + threadIdx.x : h] : 0.f;
+  WaitBulkStage(landed, 0);
+  __syncthreads();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, row = 16 * warp + lane / 4;  // rows row, row + 8 of a half
+  // Descriptors: depth step k of C's rows m0.., of B's rows and of the state; x's rows 16 j.. as the depth of mix x.
+  const auto c_rows = [&](int k, int m0) { return SwizzledDescriptor(at + L::kC + k / 4 * kQ * 128 + m0 * 128 + k % 4 * 32); };
+  const auto b_rows = [&](int k) { return SwizzledDescriptor(at + L::kB + k / 4 * kQ * 128 + k % 4 * 32); };
+  const auto s_rows = [&](int k) { return SwizzledDescriptor(at + L::kS + k / 4 * 64 * 128 + k % 4 * 32); };
+  const auto x_rows = [&](int j) { return SwizzledDescriptor(at + L::kX + j * 2048); };
+  // Y (C S^T) scaled by 2^gamma_t, and mix's A fragments from G = C B^T (both in the accumulator layout: n8 tile n,
+  // element e at row m0 + row + 8 (e / 2), column 8 n + 2 (lane % 4) + e % 2), by depth steps j of 16 tokens s; the
+  // steps past this warp's rows are zeros (s > t), not formed.
+  const auto mix = [&](const auto& G, int m0, float (&Y)[32], auto& A) {
+    constexpr int kJ = sizeof(A) / sizeof(A[0]);
+    const float gamma_row[2] = {gamma[m0 + row], gamma[m0 + row + 8]};
+#pragma unroll
+    for (int i = 0; i < 32; ++i) Y[i] *= Exp2(gamma_row[i % 4 / 2]);
+#pragma unroll
+    for (int j = 0; j < kJ; ++j) {
+      if (16 * j > m0 + 16 * warp + 15) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) A[j][q] = 0;
+        continue;
+      }
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int n = 2 * j + half, s = 8 * n + 2 * (lane % 4);
+        const float2 gs = *reinterpret_cast<const float2*>(gamma + s), ds = *reinterpret_cast<const float2*>(dt + s);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int t = m0 + row + 8 * r;
+          const float v0 = s <= t ? G[4 * n + 2 * r] * ds.x * Exp2(gamma_row[r] - gs.x) : 0.f;
+          const float v1 = s + 1 <= t ? G[4 * n + 2 * r + 1] * ds.y * Exp2(gamma_row[r] - gs.y) : 0.f;
+          A[j][2 * half + r] = PackBf16(v0, v1);
+        }
+      }
+    }
+  };
+  // y = Y + D x, gated, into the staging rows m0.. (C's rows m0.., free once their products are done), then out.
+  const int64_t x_stride = a.heads * P;
+  const bf16* z_rows = a.z ? a.z + (static_cast<int64_t>(b) * a.seqlen + t0) * x_stride + static_cast<int64_t>(h) * P + p0 : nullptr;
+  const int n_valid = static_cast<int>(min(static_cast<int64_t>(kQ), a.seqlen - t0)), columns = min(64, P - p0);
+  const auto load_z = [&](int m0, uint32_t (&zq)[16]) {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const int t = m0 + row + 8 * (i % 2), p = 8 * (i / 2) + 2 * (lane % 4);
+      zq[i] = z_rows && t < n_valid && p < columns ? *reinterpret_cast<const uint32_t*>(z_rows + t * x_stride + p) : 0u;
+    }
+  };
+  const auto finish = [&](int m0, const float (&Y)[32], const uint32_t (&zq)[16]) {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const int t = m0 + row + 8 * (i % 2), p = 8 * (i / 2) + 2 * (lane % 4);
+      const uint32_t offset = SwizzledOffset(t, p);
+      const uint32_t xq = *reinterpret_cast<const uint32_t*>(base + L::kX + offset);
+      float y0 = fmaf(Ds[p], __uint_as_float(xq << 16), Y[4 * (i / 2) + 2 * (i % 2)]);
+      float y1 = fmaf(Ds[p + 1], __uint_as_float(xq & 0xffff0000u), Y[4 * (i / 2) + 2 * (i % 2) + 1]);
+      if (z_rows) y0 *= Silu(__uint_as_float(zq[i] << 16)), y1 *= Silu(__uint_as_float(zq[i] & 0xffff0000u));
+      *reinterpret_cast<uint32_t*>(base + L::kC + offset) = PackBf16(y0, y1);
+    }
+    FenceSharedForBulk();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      StoreTile(at + L::kC + m0 * 128, &maps.y, p0, h, t0 + m0, b);
+      CommitBulkStores();
+    }
+  };
+
+  float y0[32], g0[32], y1[32], g1[64];
+  WgmmaFence();
+#pragma unroll
+  for (int k = 0; k < kSteps; ++k) WgmmaN64(y0, c_rows(k, 0), s_rows(k), k);
+#pragma unroll
+  for (int k = 0; k < kSteps; ++k) WgmmaN64(g0, c_rows(k, 0), b_rows(k), k);
+  WgmmaCommit();
+#pragma unroll
+  for (int k = 0; k < kSteps; ++k) WgmmaN64(y1, c_rows(k, 64), s_rows(k), k);
+#pragma unroll
+  for (int k = 0; k < kSteps; ++k) WgmmaN128(g1, c_rows(k, 64), b_rows(k), k);
+  WgmmaCommit();
+  uint32_t z0[16], z1[16], a0[4][4], a1[8][4];
+  load_z(0, z0);
+  WgmmaWait<1>();  // the first half's
+  HoldRegisters(y0);
+  HoldRegisters(g0);
+  mix(g0, 0, y0, a0);
+  WgmmaFence();
+#pragma unroll
+  for (int j = 0; j < 4; ++j) WgmmaN64RowsB(y0, a0[j], x_rows(j));
+  WgmmaCommit();
+  WgmmaWait<1>();  // the second half's first products
+  HoldRegisters(y1);
+  HoldRegisters(g1);
+  mix(g1, 64, y1, a1);
+  WgmmaFence();
+#pragma unroll
+  for (int j = 0; j < 8; ++j) WgmmaN64RowsB(y1, a1[j], x_rows(j));
+  WgmmaCommit();
+  load_z(64, z1);
+  WgmmaWait<1>();
+  HoldRegisters(y0);
+  HoldRegisters(a0);
+  finish(0, y0, z0);
+  WgmmaWait<0>();
+  HoldRegisters(y1);
+  HoldRegisters(a1);
+  finish(64, y1, z1);
+  if (threadIdx.x == 0) WaitBulkStoresRead();
+#endif
+}
+
 // The bf16 form's kernels and the shared memory each is opted in to.
-std::array<KernelShared, 7> Kernels() {
+std::array<KernelShared, 9> Kernels() {
   return {{{reinterpret_cast<const void*>(WalkKernel<16, 4, 4>), WalkShared(16, 64, 4)},
            {reinterpret_cast<const void*>(WalkKernel<32, 8, 3>), WalkShared(32, 128, 3)},
            {reinterpret_cast<const void*>(WgmmaWalkKernel), WgmmaWalkShared()},
            {reinterpret_cast<const void*>(OutputKernel<4, false>), OutputShared(64)},
            {reinterpret_cast<const void*>(OutputKernel<8, false>), OutputShared(128)},
            {reinterpret_cast<const void*>(OutputKernel<4, true>), OutputShared(64)},
-           {reinterpret_cast<const void*>(OutputKernel<8, true>), OutputShared(128)}}};
+           {reinterpret_cast<const void*>(OutputKernel<8, true>), OutputShared(128)},
+           {reinterpret_cast<const void*>(WgmmaOutputKernel<1>), WgmmaOutputShared<1>()},
+           {reinterpret_cast<const void*>(WgmmaOutputKernel<2>), WgmmaOutputShared<2>()}}};
 }
 
 }  // namespace
@@ -694,6 +876,15 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
                    EncodeTokenTiles(&tiles.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
                    EncodeTokenTiles(&tiles.s, w.state, heads * per_segment, a.P, 1, a.Np, ns, kOutColumns) &&
                    EncodeTokenTiles(&tiles.x, p.x, p.batch, p.seqlen, p.heads, p.head_dim, Padded(kOutColumns), kQ);
+  // On sm_90a, where every tile has its tensor map, the outputs on warpgroup products.
+  WgmmaOutputMaps wgmma_maps = {};
+  wgmma_maps.x = x_tiles;
+  const bool wgmma_output = wgmma && !getenv("LS_TRIAL_OLD_OUTPUT") &&
+                            EncodeTokenTiles(&wgmma_maps.c, p.C, p.batch, p.seqlen, p.groups, p.dstate, 64, kQ, true) &&
+                            EncodeTokenTiles(&wgmma_maps.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, 64, kQ, true) &&
+                            EncodeTokenTiles(&wgmma_maps.s, w.state, heads * per_segment, a.P, 1, a.Np, 64, 64, true) &&
+                            (!p.z || EncodeTokenTiles(&wgmma_maps.z, p.z, p.batch, p.seqlen, p.heads, p.head_dim, 64, kQ)) &&
+                            EncodeTokenTiles(&wgmma_maps.y, p.y, p.batch, p.seqlen, p.heads, p.head_dim, 64, 64, true);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
@@ -706,8 +897,14 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
       walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns, walk_stages), stream>>>(
           a, w, first, first == 0 ? p.initial_state : state, state);
     }
-    const auto output = tma ? (a.Np == 64 ? OutputKernel<4, true> : OutputKernel<8, true>) : (a.Np == 64 ? OutputKernel<4, false> : OutputKernel<8, false>);
-    output<<<static_cast<unsigned>(heads * w.chunks * column_blocks), kOutThreads, OutputShared(a.Np), stream>>>(a, w, first, tiles);
+    const unsigned output_blocks = static_cast<unsigned>(heads * w.chunks * column_blocks);
+    if (wgmma_output) {
+      const auto output = a.Np == 64 ? WgmmaOutputKernel<1> : WgmmaOutputKernel<2>;
+      output<<<output_blocks, 128, a.Np == 64 ? WgmmaOutputShared<1>() : WgmmaOutputShared<2>(), stream>>>(a, w, first, wgmma_maps);
+    } else {
+      const auto output = tma ? (a.Np == 64 ? OutputKernel<4, true> : OutputKernel<8, true>) : (a.Np == 64 ? OutputKernel<4, false> : OutputKernel<8, false>);
+      output<<<output_blocks, kOutThreads, OutputShared(a.Np), stream>>>(a, w, first, tiles);
+    }
     LS_CUDA_TRY(cudaGetLastError(), "ssdScan (chunked, bf16) launch");
   }
   return LS_OK;
