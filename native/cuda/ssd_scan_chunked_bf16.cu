@@ -8,14 +8,13 @@
 //     (C B^T) ⊙ e^(gamma_t - gamma_s) dt_s, are rounded to bf16 once: y gets a relative error of the order of its
 //     own bf16 rounding (measured in BENCHMARKS.md), and the states pass between the kernels in half the bytes.
 // Three kernels per workspace segment: SsdDecayKernel (dt, gamma), a walk over the chunks that keeps a slice of the
-// state and writes the state entering each chunk, and OutputKernel (per batch, head, chunk and 64 head dims; C B^T
-// formed in registers, tile by tile, and used there as the next product's operand). The walk: on sm_90a,
-// WgmmaWalkKernel (per batch, head, 64 head dims and 32 states, on Hopper's warpgroup products, after PackBtKernel
-// has laid B out as their operand); elsewhere WalkKernel (per batch, head and 16 or 32 head dims, mma.sync). On sm_90
-// the output kernel's tiles come by tensor maps. Measured on an H200 (bf16, softplus dt, D, z): B1 L65536 H32 P64 N128
-// 1.07 ms with the wgmma walk, 1.26 with the mma.sync walk.
+// state and writes the state entering each chunk, and the outputs (per batch, head, chunk and 64 head dims). On sm_90a
+// both run on Hopper's warpgroup products: WgmmaWalkKernel (per batch, head, 64 head dims and 32 states) and
+// WgmmaOutputKernel (C S^T, C B^T and the mixing matrix's product with x). Elsewhere WalkKernel (per batch, head
+// and 16 or 32 head dims) and OutputKernel (C B^T formed in registers, tile by tile, and used there as the next
+// product's operand) on mma.sync; on sm_90 without sm_90a code that kernel's tiles come by tensor maps. Measured on
+// an H200 (bf16, softplus dt, D, z) at B1 L65536 H32 P64 N128: 0.97 ms on warpgroup products, 1.26 on mma.sync.
 #include <algorithm>
-#include <cstdlib>
 
 #include "cuda/common.cuh"
 #include "cuda/ssd_scan_chunked.h"
@@ -29,7 +28,7 @@ using bf16 = __nv_bfloat16;
 constexpr int kQ = kSsdChunk;
 constexpr int kOutThreads = 128;  // OutputKernel: 4 warps
 constexpr int kOutColumns = 64;   // head dims per OutputKernel block
-// One segment up to about 110K tokens at 32 heads, 64 head dims and 128 states (B1 L65536 takes 302 MB): a second
+// One segment up to about 110K tokens at 32 heads, 64 head dims and 128 states (B1 L65536 takes 285 MB): a second
 // segment costs its walk's pipeline fill and its output kernel's last, mostly empty wave (43 us of kernel time
 // there, measured).
 constexpr int64_t kWorkspaceBytes = int64_t{512} << 20;
@@ -231,69 +230,27 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
 // (batch, head) in the accumulators of one warpgroup product (wgmma m64n32k16, float32), so the products accumulate
 // into the state itself and run while the warps scale the next chunk's x. Per chunk, by the tensor memory accelerator
 // and counted by one mbarrier: x's rows (a tensor map's box of 128 tokens by 64 head dims, 128-byte swizzled rows),
-// B's rows for the block's 32 states laid out beforehand by PackBtKernel as wgmma's B operand (K-major, 128-byte
-// swizzled, two panels of 64 tokens), and the tokens' weights. Each warp reads its 16 head dims of x as A fragments
+// B's rows for the block's 32 states (a box of 128 tokens by 32 states, 64-byte swizzled rows: wgmma's B operand as
+// MN-major rows of its depth), and the tokens' weights. Each warp reads its 16 head dims of x as A fragments
 // (ldmatrix, transposed), scales them by the tokens' weights into two bf16 parts (hi + lo, as the walk above), and
 // the warpgroup adds both parts' products to the state.
 
 constexpr int kWgmmaRows = 64, kWgmmaStates = 32, kWgmmaThreads = 128;
-constexpr int kBtBytes = kWgmmaStates * kQ * 2;         // a chunk's B for 32 states: two 64-token panels
+constexpr int kBBytes = kQ * kWgmmaStates * 2;          // a chunk's B rows for 32 states, 64 bytes each
 constexpr int kXBytes = kQ * kWgmmaRows * 2;            // a chunk's x rows, 128 bytes each
 constexpr int kWeightBytes = kSsdWeights * 4;
-constexpr int kWgmmaStageBytes = (kXBytes + kBtBytes + kWeightBytes + 1023) / 1024 * 1024;
+constexpr int kWgmmaStageBytes = (kXBytes + kBBytes + kWeightBytes + 1023) / 1024 * 1024;
 // Four chunks staged (five measured slower at L65536: 1.094 against 1.060 ms): 101 KB, two blocks an SM where blocks
 // outnumber SMs.
 constexpr int kWgmmaStages = 4;
 constexpr size_t WgmmaWalkShared() { return 1024 + kWgmmaStages * (kWgmmaStageBytes + sizeof(uint64_t)); }
 
-// B of a segment's chunks as the wgmma walk's operand: per (batch, group, chunk), for each block of 32 states, 32 rows
-// (the states) of 128 tokens in two 64-token panels of 128-byte rows whose 16-byte chunks are swizzled
-// (SwizzledOffset); zeros past the sequence and past dstate. blockIdx.x = (b * groups + g) * chunks + chunk: the
-// chunk's rows of B staged as they are (16-byte loads), then written out by columns.
-__global__ void __launch_bounds__(256) PackBtKernel(const SsdChunkArgs<bf16> a, bf16* bt, int64_t chunks, int64_t first_chunk) {
-  __shared__ __align__(16) bf16 rows[kQ * 128];  // [token][state], Np <= 128
-  const int Np = a.Np, N = a.N;
-  const int64_t chunk = blockIdx.x % chunks, bg = blockIdx.x / chunks, b = bg / a.groups, g = bg % a.groups;
-  const int64_t t0 = (first_chunk + chunk) * kQ;
-  const bf16* from = a.B + ((b * a.seqlen + t0) * a.groups + g) * N;  // token t's row at + t G N
-  const int64_t stride = a.groups * N;
-  const bool fast = Bf16RowsFit(from, stride, N);
-  for (int i = threadIdx.x; i < kQ * Np / 8; i += blockDim.x) {
-    const int t = i / (Np / 8), n = 8 * (i % (Np / 8));
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (t0 + t < a.seqlen) {
-      if (fast && n < N) {
-        v = *reinterpret_cast<const uint4*>(from + t * stride + n);
-      } else {
-        bf16 e[8];
-        for (int j = 0; j < 8; ++j) e[j] = n + j < N ? from[t * stride + n + j] : __float2bfloat16(0.f);
-        v = *reinterpret_cast<const uint4*>(e);
-      }
-    }
-    *reinterpret_cast<uint4*>(rows + t * 128 + n) = v;
-  }
-  __syncthreads();
-  // Piece (state n, tokens 8j .. 8j + 7): lanes take consecutive states, so each of the 8 reads is 64 bytes in a row.
-  char* out = reinterpret_cast<char*>(bt) + static_cast<int64_t>(blockIdx.x) * (Np / kWgmmaStates) * kBtBytes;
-  for (int i = threadIdx.x; i < Np * (kQ / 8); i += blockDim.x) {
-    const int n = i % 32 + 32 * (i / 32 % (Np / 32)), j = i / Np;
-    uint32_t v[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const uint16_t lo = *reinterpret_cast<const uint16_t*>(rows + (8 * j + 2 * q) * 128 + n);
-      const uint16_t hi = *reinterpret_cast<const uint16_t*>(rows + (8 * j + 2 * q + 1) * 128 + n);
-      v[q] = lo | static_cast<uint32_t>(hi) << 16;
-    }
-    *reinterpret_cast<uint4*>(out + n / 32 * kBtBytes + (8 * j / 64) * (kWgmmaStates * 128) + SwizzledOffset(n % 32, 8 * j % 64)) =
-        make_uint4(v[0], v[1], v[2], v[3]);
-  }
-}
-
-// blockIdx.x = (bh * ceil(P / 64) + row block) * (Np / 32) + state block. bt: PackBtKernel's; x_tiles: x as
-// EncodeTokenTiles makes it (box 64 x kQ, 128-byte swizzle). state_in (null: zeros) and state_out (null: not kept)
+// blockIdx.x = (bh * ceil(P / 64) + row block) * (Np / 32) + state block. x_tiles, b_tiles: x and B as
+// EncodeTokenTiles makes them (boxes 64 x kQ in the 128-byte swizzle and 32 x kQ in the 64-byte one). state_in (null: zeros) and state_out (null: not kept)
 // may be the same.
-__global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, const bf16* bt,
-                                                                  const __grid_constant__ CUtensorMap x_tiles, int64_t first_chunk,
+__global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w,
+                                                                  const __grid_constant__ CUtensorMap x_tiles,
+                                                                  const __grid_constant__ CUtensorMap b_tiles, int64_t first_chunk,
                                                                   const float* state_in, float* state_out) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kSteps = kQ / 16;
@@ -302,13 +259,12 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
   char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
   uint64_t* full = reinterpret_cast<uint64_t*>(base + kWgmmaStages * kWgmmaStageBytes);  // [kStages] a stage's copies landed
   const uint32_t x_base = static_cast<uint32_t>(__cvta_generic_to_shared(base));
-  const auto weights = [&](int stage) { return reinterpret_cast<const float*>(base + stage * kWgmmaStageBytes + kXBytes + kBtBytes); };
+  const auto weights = [&](int stage) { return reinterpret_cast<const float*>(base + stage * kWgmmaStageBytes + kXBytes + kBBytes); };
   const int P = a.P, N = a.N, Np = a.Np, state_blocks = Np / kWgmmaStates, row_blocks = (P + kWgmmaRows - 1) / kWgmmaRows;
   const int64_t bh = blockIdx.x / state_blocks / row_blocks, b = bh / a.heads, h = bh % a.heads, g = h / (a.heads / a.groups);
   const int p0 = blockIdx.x / state_blocks % row_blocks * kWgmmaRows, n0 = blockIdx.x % state_blocks * kWgmmaStates;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int chunks = static_cast<int>(w.chunks);
-  const char* bt_chunks = reinterpret_cast<const char*>(bt) + ((b * a.groups + g) * w.chunks * state_blocks + n0 / kWgmmaStates) * kBtBytes;
   const float* weight_rows = w.weights + bh * w.chunks * kSsdWeights;
 
   if (threadIdx.x == 0) {
@@ -316,16 +272,16 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
     FenceBarrierInit();
   }
   __syncthreads();
-  // By thread 0: chunk c's x rows, B panels and weights into stage c % kStages.
+  // By thread 0: chunk c's x rows, B rows and weights into stage c % kStages.
   const auto issue = [&](int c) {
     const int stage = c % kWgmmaStages;
     const uint32_t to = x_base + stage * kWgmmaStageBytes;
     const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(full + stage));
-    ArriveExpecting(bar, kXBytes + kBtBytes + kWeightBytes);
+    ArriveExpecting(bar, kXBytes + kBBytes + kWeightBytes);
     const int t0 = static_cast<int>((first_chunk + c) * kQ);
     CopyTile(to, &x_tiles, p0, static_cast<int>(h), t0, static_cast<int>(b), bar);
-    BulkCopy(to + kXBytes, bt_chunks + static_cast<int64_t>(c) * state_blocks * kBtBytes, kBtBytes, bar);
-    BulkCopy(to + kXBytes + kBtBytes, weight_rows + static_cast<int64_t>(c) * kSsdWeights, kWeightBytes, bar);
+    CopyTile(to + kXBytes, &b_tiles, n0, static_cast<int>(g), t0, static_cast<int>(b), bar);
+    BulkCopy(to + kXBytes + kBBytes, weight_rows + static_cast<int64_t>(c) * kSsdWeights, kWeightBytes, bar);
   };
   if (threadIdx.x == 0) {
     for (int c = 0; c < kWgmmaStages - 1 && c < chunks; ++c) issue(c);
@@ -369,16 +325,12 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
   // The compiler sees a product's registers read and written when it is issued; these keep them (and a chunk's A
   // fragments, which the products read later) from being reused or read before WgmmaWait says they are done.
   const auto hold = [](float (&s)[16], Fragments& A) {
+    HoldRegisters(s);
 #pragma unroll
-    for (int i = 0; i < 16; ++i) asm volatile("" : "+f"(s[i])::"memory");
-#pragma unroll
-    for (int k = 0; k < kSteps; ++k) {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) asm volatile("" : "+r"(A[k][0][q]), "+r"(A[k][1][q])::"memory");
-    }
+    for (int k = 0; k < kSteps; ++k) HoldRegisters(A[k]);
   };
   bf16* state_at = w.state + (bh * w.chunks * P + row) * Np + n0 + 2 * (lane % 4);  // chunk c's at + c P Np
-  const uint32_t bt_base = x_base + kXBytes;
+  const uint32_t b_base = x_base + kXBytes;
   // One chunk: A holds its fragments; `previous` those of chunk c - 1, whose products may still run.
   const auto step = [&](int c, Fragments& A, Fragments& previous) {
     WgmmaWait<0>();
@@ -398,10 +350,10 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
 #pragma unroll
     for (int i = 0; i < 16; ++i) S[i] *= decay;
     WgmmaFence();
-    const uint32_t panels = bt_base + stage * kWgmmaStageBytes;
+    const uint32_t b_rows = b_base + stage * kWgmmaStageBytes;
 #pragma unroll
     for (int k = 0; k < kSteps; ++k) {
-      const uint64_t desc = SwizzledDescriptor(panels + 16 * k / 64 * (kWgmmaStates * 128) + 16 * k % 64 * 2);
+      const uint64_t desc = RowsDescriptor64(b_rows + 1024 * k);
       WgmmaN32(S, A[k][0], desc);
       WgmmaN32(S, A[k][1], desc);
     }
@@ -837,11 +789,11 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(p);
   a.Np = a.Np <= 64 ? 64 : 128;  // the output kernel's product depths (zeros past dstate)
   const int64_t heads = p.batch * p.heads, chunks = (p.seqlen + kQ - 1) / kQ;
-  // The walk on warpgroup products where the device runs them and x allows its tensor map.
-  CUtensorMap x_tiles = {};
-  const bool wgmma = HasWgmma() && EncodeTokenTiles(&x_tiles, p.x, p.batch, p.seqlen, p.heads, p.head_dim, kWgmmaRows, kQ, true);
-  const int64_t bt_chunk_bytes = wgmma ? p.batch * p.groups * (a.Np / kWgmmaStates) * kBtBytes : 0;
-  const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np) + bt_chunk_bytes;
+  // The walk on warpgroup products where the device runs them and x and B allow their tensor maps.
+  CUtensorMap x_tiles = {}, b_tiles = {};
+  const bool wgmma = HasWgmma() && EncodeTokenTiles(&x_tiles, p.x, p.batch, p.seqlen, p.heads, p.head_dim, kWgmmaRows, kQ, 128) &&
+                     EncodeTokenTiles(&b_tiles, p.B, p.batch, p.seqlen, p.groups, p.dstate, kWgmmaStates, kQ, 64);
+  const int64_t chunk_bytes = heads * (12 * kQ + 4 * kSsdWeights + 2 * int64_t{a.P} * a.Np);
   const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / chunk_bytes));
   const int64_t column_blocks = (a.P + kOutColumns - 1) / kOutColumns;
   // Without wgmma, the walk: where (batch, head, 16 head dims) are no more than the SMs, blocks of 16 head dims and 64 states
@@ -852,8 +804,7 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   const int walk_rows = few ? 16 : 32, walk_columns = few ? 64 : 128, walk_stages = few ? 4 : 3;
   const int64_t walk_blocks = wgmma ? heads * ((a.P + kWgmmaRows - 1) / kWgmmaRows) * (a.Np / kWgmmaStates)
                                    : heads * ((a.P + walk_rows - 1) / walk_rows) * ((a.Np + walk_columns - 1) / walk_columns);
-  if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31) ||
-      p.batch * p.groups * per_segment >= (int64_t{1} << 31)) {
+  if (heads * per_segment * column_blocks >= (int64_t{1} << 31) || walk_blocks >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "ssdScan on the GPU: batch * heads * head_dim is too large for one launch");
   }
   LS_CUDA_TRY(Once([] { return AllowSharedMemory(Kernels()); }), "ssdScan");
@@ -865,7 +816,6 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   w.dt = reinterpret_cast<float*>(w.gamma + heads * per_segment * kQ);
   w.weights = w.dt + heads * per_segment * kQ;
   w.state = reinterpret_cast<bf16*>(w.weights + heads * per_segment * kSsdWeights);
-  bf16* bt = w.state + heads * per_segment * a.P * a.Np;  // PackBtKernel's B panels (16-byte aligned)
   float* state;
   if (ls_status s = CarriedState(p, per_segment < chunks, temporary_state, state)) return s;
   // The output kernel's tiles by tensor maps where they can be made (sm_90, rows of 16-byte multiples): 636 against
@@ -879,19 +829,18 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   // On sm_90a, where every tile has its tensor map, the outputs on warpgroup products.
   WgmmaOutputMaps wgmma_maps = {};
   wgmma_maps.x = x_tiles;
-  const bool wgmma_output = wgmma && !getenv("LS_TRIAL_OLD_OUTPUT") &&
-                            EncodeTokenTiles(&wgmma_maps.c, p.C, p.batch, p.seqlen, p.groups, p.dstate, 64, kQ, true) &&
-                            EncodeTokenTiles(&wgmma_maps.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, 64, kQ, true) &&
-                            EncodeTokenTiles(&wgmma_maps.s, w.state, heads * per_segment, a.P, 1, a.Np, 64, 64, true) &&
+  const bool wgmma_output = wgmma &&
+                            EncodeTokenTiles(&wgmma_maps.c, p.C, p.batch, p.seqlen, p.groups, p.dstate, 64, kQ, 128) &&
+                            EncodeTokenTiles(&wgmma_maps.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, 64, kQ, 128) &&
+                            EncodeTokenTiles(&wgmma_maps.s, w.state, heads * per_segment, a.P, 1, a.Np, 64, 64, 128) &&
                             (!p.z || EncodeTokenTiles(&wgmma_maps.z, p.z, p.batch, p.seqlen, p.heads, p.head_dim, 64, kQ)) &&
-                            EncodeTokenTiles(&wgmma_maps.y, p.y, p.batch, p.seqlen, p.heads, p.head_dim, 64, 64, true);
+                            EncodeTokenTiles(&wgmma_maps.y, p.y, p.batch, p.seqlen, p.heads, p.head_dim, 64, 64, 128);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);
     if (wgmma) {
-      PackBtKernel<<<static_cast<unsigned>(p.batch * p.groups * w.chunks), 256, 0, stream>>>(a, bt, w.chunks, first);
       WgmmaWalkKernel<<<static_cast<unsigned>(walk_blocks), kWgmmaThreads, WgmmaWalkShared(), stream>>>(
-          a, w, bt, x_tiles, first, first == 0 ? p.initial_state : state, state);
+          a, w, x_tiles, b_tiles, first, first == 0 ? p.initial_state : state, state);
     } else {
       const auto walk = few ? WalkKernel<16, 4, 4> : WalkKernel<32, 8, 3>;
       walk<<<static_cast<unsigned>(walk_blocks), 2 * walk_columns, WalkShared(walk_rows, walk_columns, walk_stages), stream>>>(

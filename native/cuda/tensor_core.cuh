@@ -317,6 +317,13 @@ __host__ __device__ constexpr uint32_t SwizzledOffset(int row, int k) {
 __device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) {
   return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
 }
+// The descriptor of an MN-major tile in the 64-byte swizzle at shared address `address` (512-byte aligned): its depth
+// in rows of 32 bf16 (64 bytes) whose 16-byte chunk c is stored at chunk c ^ (row / 2 % 4), 8-row atoms of 512 bytes
+// (stride byte offset); a k-step of 16 moves the start 1024 bytes. The leading byte offset (between blocks of 32
+// columns) is unused at 32 columns.
+__device__ __forceinline__ uint64_t RowsDescriptor64(uint32_t address) {
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{512 >> 4} << 32) | (uint64_t{2} << 62);
+}
 // Orders this thread's register writes (accumulators, A fragments) before the warpgroup products that read them.
 __device__ __forceinline__ void WgmmaFence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void WgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
@@ -324,13 +331,13 @@ __device__ __forceinline__ void WgmmaCommit() { asm volatile("wgmma.commit_group
 template <int kPending>
 __device__ __forceinline__ void WgmmaWait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory"); }
 // d += A B for a warpgroup's 64 x 32 tile: d[4n + e] is n8 tile n, element e at TileRow(e) / TileColumn(n, e) of
-// the warp's 16 rows; A the warp's m16n8k16 A fragment (its 16 rows, 16 depths); B [32 columns][16 depths] at the
-// descriptor.
+// the warp's 16 rows; A the warp's m16n8k16 A fragment (its 16 rows, 16 depths); B MN-major, [16 depths][32 columns]
+// at the descriptor (RowsDescriptor64).
 __device__ __forceinline__ void WgmmaN32(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
-      "%14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+      "%14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 1;\n}\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
         "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
