@@ -420,13 +420,8 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
   uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + kOutColumns * kNs);  // (kTma) the four tiles' copies
   if constexpr (kTma) {
 #if __CUDA_ARCH__ >= 900
+    const uint32_t bar = ReadyBulkBarrier(landed);
     if (threadIdx.x == 0) {
-      InitBulkBarrier(landed);
-      FenceBarrierInit();
-    }
-    __syncthreads();  // the mbarrier initialized before any thread waits on it
-    if (threadIdx.x == 0) {
-      const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed));
       ArriveExpecting(bar, sizeof(bf16) * (2 * kQ * kNs + kOutColumns * kNs + kQ * kXs));
       const auto copy = [&](const void* to, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
         CopyTile(static_cast<uint32_t>(__cvta_generic_to_shared(to)), map, c0, c1, c2, c3, bar);
@@ -636,13 +631,8 @@ __global__ void __launch_bounds__(128, 2) WgmmaOutputKernel(const SsdChunkArgs<b
   const int64_t record = bh * w.chunks + chunk;
   const int b = static_cast<int>(bh / a.heads), h = static_cast<int>(bh % a.heads), g = h / static_cast<int>(a.heads / a.groups);
   const int p0 = blockIdx.x % column_blocks * 64, t0 = static_cast<int>((first_chunk + chunk) * kQ);
+  const uint32_t bar = ReadyBulkBarrier(landed);
   if (threadIdx.x == 0) {
-    InitBulkBarrier(landed);
-    FenceBarrierInit();
-  }
-  __syncthreads();  // the mbarrier initialized before any thread waits on it
-  if (threadIdx.x == 0) {
-    const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed));
     ArriveExpecting(bar, L::kTiles);
 #pragma unroll
     for (int k = 0; k < kPanels; ++k) {

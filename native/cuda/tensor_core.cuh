@@ -270,6 +270,16 @@ __device__ __forceinline__ void CopyTile(uint32_t to, const CUtensorMap* map, in
 // By the thread that initialized mbarriers, before the barrier that publishes them: their initialization made visible
 // to the tensor memory accelerator's arrivals.
 __device__ __forceinline__ void FenceBarrierInit() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
+// By every thread: the mbarrier `barrier` (shared) initialized by thread 0 and published to the block and to the tensor
+// memory accelerator's arrivals, before any thread waits on it; its shared address.
+__device__ __forceinline__ uint32_t ReadyBulkBarrier(uint64_t* barrier) {
+  if (threadIdx.x == 0) {
+    InitBulkBarrier(barrier);
+    FenceBarrierInit();
+  }
+  __syncthreads();
+  return static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
+}
 // BulkStage (by every thread, sm_90 only) plus two tiles of 4-d tensor maps at the same coordinates (innermost
 // first), tile[i] from *map[i] into tile_to[i], tile_bytes each (zeros where the box leaves the tensor): one mbarrier
 // counts all three copies.
