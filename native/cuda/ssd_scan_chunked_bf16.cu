@@ -727,24 +727,22 @@ __global__ void __launch_bounds__(128, 2) WgmmaOutputKernel(const SsdChunkArgs<b
 #pragma unroll
   for (int k = 0; k < kSteps; ++k) WgmmaN128(g1, c_rows(k, 64), b_rows(k), k);
   WgmmaCommit();
+  // Once a half's first products are done (all groups but the last): its mixing matrix, and mix x into Y.
+  const auto mix_products = [&](auto& G, int m0, float (&Y)[32], auto& A) {
+    constexpr int kJ = sizeof(A) / sizeof(A[0]);
+    WgmmaWait<1>();
+    HoldRegisters(Y);
+    HoldRegisters(G);
+    mix(G, m0, Y, A);
+    WgmmaFence();
+#pragma unroll
+    for (int j = 0; j < kJ; ++j) WgmmaN64RowsB(Y, A[j], x_rows(j));
+    WgmmaCommit();
+  };
   uint32_t z0[16], z1[16], a0[4][4], a1[8][4];
   load_z(0, z0);
-  WgmmaWait<1>();  // the first half's
-  HoldRegisters(y0);
-  HoldRegisters(g0);
-  mix(g0, 0, y0, a0);
-  WgmmaFence();
-#pragma unroll
-  for (int j = 0; j < 4; ++j) WgmmaN64RowsB(y0, a0[j], x_rows(j));
-  WgmmaCommit();
-  WgmmaWait<1>();  // the second half's first products
-  HoldRegisters(y1);
-  HoldRegisters(g1);
-  mix(g1, 64, y1, a1);
-  WgmmaFence();
-#pragma unroll
-  for (int j = 0; j < 8; ++j) WgmmaN64RowsB(y1, a1[j], x_rows(j));
-  WgmmaCommit();
+  mix_products(g0, 0, y0, a0);
+  mix_products(g1, 64, y1, a1);
   load_z(64, z1);
   WgmmaWait<1>();
   HoldRegisters(y0);
