@@ -246,8 +246,8 @@ constexpr int kWgmmaStages = 4;
 constexpr size_t WgmmaWalkShared() { return 1024 + kWgmmaStages * (kWgmmaStageBytes + sizeof(uint64_t)); }
 
 // blockIdx.x = (bh * ceil(P / 64) + row block) * (Np / 32) + state block. x_tiles, b_tiles: x and B as
-// EncodeTokenTiles makes them (boxes 64 x kQ in the 128-byte swizzle and 32 x kQ in the 64-byte one). state_in (null: zeros) and state_out (null: not kept)
-// may be the same.
+// EncodeTokenTiles makes them (boxes 64 x kQ in the 128-byte swizzle and 32 x kQ in the 64-byte one). state_in
+// (null: zeros) and state_out (null: not kept) may be the same.
 __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w,
                                                                   const __grid_constant__ CUtensorMap x_tiles,
                                                                   const __grid_constant__ CUtensorMap b_tiles, int64_t first_chunk,
@@ -267,11 +267,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
   const int chunks = static_cast<int>(w.chunks);
   const float* weight_rows = w.weights + bh * w.chunks * kSsdWeights;
 
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < kWgmmaStages; ++s) InitBulkBarrier(full + s);
-    FenceBarrierInit();
-  }
-  __syncthreads();
+  ReadyBulkBarriers(full, kWgmmaStages);
   // By thread 0: chunk c's x rows, B rows and weights into stage c % kStages.
   const auto issue = [&](int c) {
     const int stage = c % kWgmmaStages;
@@ -420,7 +416,7 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
   uint64_t* landed = reinterpret_cast<uint64_t*>(Ss + kOutColumns * kNs);  // (kTma) the four tiles' copies
   if constexpr (kTma) {
 #if __CUDA_ARCH__ >= 900
-    const uint32_t bar = ReadyBulkBarrier(landed);
+    const uint32_t bar = ReadyBulkBarriers(landed);
     if (threadIdx.x == 0) {
       ArriveExpecting(bar, sizeof(bf16) * (2 * kQ * kNs + kOutColumns * kNs + kQ * kXs));
       const auto copy = [&](const void* to, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
@@ -634,8 +630,7 @@ __global__ void __launch_bounds__(128, 2) WgmmaOutputKernel(const SsdChunkArgs<b
   const int b = static_cast<int>(bh / a.heads), h = static_cast<int>(bh % a.heads), g = h / static_cast<int>(a.heads / a.groups);
   const int p0 = blockIdx.x % column_blocks * 64, t0 = static_cast<int>((first_chunk + chunk) * kQ);
   // C and the state on the first mbarrier (C S^T starts on them), B and x on the second.
-  if (threadIdx.x == 0) InitBulkBarrier(landed + 1);  // (published with the first)
-  const uint32_t bar = ReadyBulkBarrier(landed), bar_b = bar + 8;
+  const uint32_t bar = ReadyBulkBarriers(landed, 2), bar_b = bar + 8;
   if (threadIdx.x == 0) {
     ArriveExpecting(bar, L::kFirst);
     ArriveExpecting(bar_b, L::kTiles - L::kFirst);
@@ -813,14 +808,6 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   w.state = reinterpret_cast<bf16*>(w.weights + heads * per_segment * kSsdWeights);
   float* state;
   if (ls_status s = CarriedState(p, per_segment < chunks, temporary_state, state)) return s;
-  // The output kernel's tiles by tensor maps where they can be made (sm_90, rows of 16-byte multiples): 636 against
-  // 652 us of kernel time at B1 L65536 H32 on an H200, where its blocks staged them by cp.async.
-  OutputTiles tiles = {};
-  const int ns = Padded(a.Np);
-  const bool tma = EncodeTokenTiles(&tiles.c, p.C, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
-                   EncodeTokenTiles(&tiles.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
-                   EncodeTokenTiles(&tiles.s, w.state, heads * per_segment, a.P, 1, a.Np, ns, kOutColumns) &&
-                   EncodeTokenTiles(&tiles.x, p.x, p.batch, p.seqlen, p.heads, p.head_dim, Padded(kOutColumns), kQ);
   // On sm_90a, where every tile has its tensor map, the outputs on warpgroup products.
   WgmmaOutputMaps wgmma_maps = {};
   wgmma_maps.x = x_tiles;
@@ -830,6 +817,14 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
                             EncodeTokenTiles(&wgmma_maps.s, w.state, heads * per_segment, a.P, 1, a.Np, 64, 64, 128) &&
                             (!p.z || EncodeTokenTiles(&wgmma_maps.z, p.z, p.batch, p.seqlen, p.heads, p.head_dim, 64, kQ)) &&
                             EncodeTokenTiles(&wgmma_maps.y, p.y, p.batch, p.seqlen, p.heads, p.head_dim, 64, 64, 128);
+  // Else the mma.sync output kernel's tiles by tensor maps where they can be made (sm_90, rows of 16-byte multiples):
+  // 636 against 652 us of kernel time at B1 L65536 H32 on an H200, where its blocks staged them by cp.async.
+  OutputTiles tiles = {};
+  const int ns = Padded(a.Np);
+  const bool tma = !wgmma_output && EncodeTokenTiles(&tiles.c, p.C, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
+                   EncodeTokenTiles(&tiles.b, p.B, p.batch, p.seqlen, p.groups, p.dstate, ns, kQ) &&
+                   EncodeTokenTiles(&tiles.s, w.state, heads * per_segment, a.P, 1, a.Np, ns, kOutColumns) &&
+                   EncodeTokenTiles(&tiles.x, p.x, p.batch, p.seqlen, p.heads, p.head_dim, Padded(kOutColumns), kQ);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     SsdDecayKernel<bf16><<<static_cast<unsigned>(heads * w.chunks), kQ, 0, stream>>>(a, w.gamma, w.dt, w.weights, w.chunks, first);

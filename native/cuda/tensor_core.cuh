@@ -270,11 +270,12 @@ __device__ __forceinline__ void CopyTile(uint32_t to, const CUtensorMap* map, in
 // By the thread that initialized mbarriers, before the barrier that publishes them: their initialization made visible
 // to the tensor memory accelerator's arrivals.
 __device__ __forceinline__ void FenceBarrierInit() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
-// By every thread: the mbarrier `barrier` (shared) initialized by thread 0 and published to the block and to the tensor
-// memory accelerator's arrivals, before any thread waits on it; its shared address.
-__device__ __forceinline__ uint32_t ReadyBulkBarrier(uint64_t* barrier) {
+// By every thread: the `count` mbarriers from `barrier` (shared) initialized by thread 0 and published to the block and
+// to the tensor memory accelerator's arrivals, before any thread waits on them; the first one's shared address (the
+// others follow 8 bytes apart).
+__device__ __forceinline__ uint32_t ReadyBulkBarriers(uint64_t* barrier, int count = 1) {
   if (threadIdx.x == 0) {
-    InitBulkBarrier(barrier);
+    for (int i = 0; i < count; ++i) InitBulkBarrier(barrier + i);
     FenceBarrierInit();
   }
   __syncthreads();
