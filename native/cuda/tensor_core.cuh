@@ -323,18 +323,18 @@ __host__ __device__ constexpr uint32_t SwizzledOffset(int row, int k) {
   return row * 128 + ((((k * 2) / 16) ^ (row % 8)) * 16) + (k * 2) % 16;
 }
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-// The descriptor of such a tile at shared address `address`: leading byte offset 1 (unused when swizzled), stride
-// byte offset 1024 (between 8-row atoms), swizzle mode 1 (128 bytes).
-__device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) {
-  return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+// A shared-memory matrix descriptor: start address, leading byte offset 16 (unused by the swizzled layouts here),
+// `stride` bytes between 8-row atoms, swizzle mode `mode` (1: 128 bytes, 2: 64 bytes).
+__device__ __forceinline__ uint64_t MatrixDescriptor(uint32_t address, uint32_t stride, uint64_t mode) {
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{stride >> 4} << 32) | (mode << 62);
 }
+// The descriptor of such a tile at shared address `address`: 1024 bytes between 8-row atoms, the 128-byte swizzle.
+__device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) { return MatrixDescriptor(address, 1024, 1); }
 // The descriptor of an MN-major tile in the 64-byte swizzle at shared address `address` (512-byte aligned): its depth
 // in rows of 32 bf16 (64 bytes) whose 16-byte chunk c is stored at chunk c ^ (row / 2 % 4), 8-row atoms of 512 bytes
 // (stride byte offset); a k-step of 16 moves the start 1024 bytes. The leading byte offset (between blocks of 32
 // columns) is unused at 32 columns.
-__device__ __forceinline__ uint64_t RowsDescriptor64(uint32_t address) {
-  return static_cast<uint64_t>((address & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{512 >> 4} << 32) | (uint64_t{2} << 62);
-}
+__device__ __forceinline__ uint64_t RowsDescriptor64(uint32_t address) { return MatrixDescriptor(address, 512, 2); }
 // Orders this thread's register writes (accumulators, A fragments) before the warpgroup products that read them.
 __device__ __forceinline__ void WgmmaFence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void WgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
