@@ -48,8 +48,9 @@ inline float SsdStep(const ls_ssd_scan_params& p, float dt, int64_t h) {
 constexpr int64_t kSsdTokens = 2;
 // Tokens whose inputs the recurrence gathers at once. One head's consecutive rows of x, z and y are heads x
 // head_dim floats apart, each on its own page; loaded a token at a time, behind a whole pass over the state, each
-// load waited for memory (a third of the time at H32 P64 N128). A block's rows are loaded together.
-constexpr int64_t kSsdBlock = 16;
+// load waited for memory (a third of the time at H32 P64 N128). A block's rows are loaded together. 32 rather than
+// 16 (AMD Zen 3, AVX2, B1 L4096 H32 P64 N128, one thread): about 6% faster, alternated runs of both builds.
+constexpr int64_t kSsdBlock = 32;
 
 // Heads the recurrence advances together, a block of tokens at a time: the rows of one token for those heads
 // share pages, so the page walks (expensive in a VM: a third of the time at H32 P64 N128, one head at a time)
@@ -66,9 +67,9 @@ inline int64_t SsdHeadsPerTask(int64_t lanes, const ls_ssd_scan_params& p, int w
   return heads < 1 ? 1 : heads;
 }
 
-// S [heads][N][Pp], dt x and y [kSsdBlock][Pp], decays and steps [kSsdBlock], rescaled B and C [kSsdBlock][N].
+// S [heads][N][Pp], dt x, y and silu(z) [kSsdBlock][Pp], decays and steps [kSsdBlock].
 inline int64_t RecurrentSsdFloats(int64_t lanes, int64_t P, int64_t N, int64_t heads) {
-  return (heads * N + 2 * kSsdBlock) * SsdRoundUp(P, lanes) + 2 * kSsdBlock + 2 * kSsdBlock * N;
+  return (heads * N + 3 * kSsdBlock) * SsdRoundUp(P, lanes) + 2 * kSsdBlock;
 }
 
 inline int64_t ChunkedSsdFloats(int64_t lanes, int64_t P, int64_t N, int64_t Q) {
@@ -110,6 +111,19 @@ HWY_INLINE void FinishRow(D d, const ls_ssd_scan_params& p, int64_t h, const flo
   memcpy(out, y, sizeof(float) * P);
 }
 
+// out <- y (P values) times the gates, where given.
+template <class D>
+HWY_INLINE void GateRow(D d, int64_t P, const float* gates, const float* y, float* out) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  if (!gates) {
+    memcpy(out, y, sizeof(float) * P);
+    return;
+  }
+  int64_t j = 0;
+  for (; j + lanes <= P; j += lanes) hn::StoreU(hn::Mul(hn::Load(d, y + j), hn::Load(d, gates + j)), d, out + j);
+  for (; j < P; ++j) out[j] = y[j] * gates[j];
+}
+
 // SsdStep and the decay e^(dt A[h]) for a block of tokens of head h, in vectors: steps [kSsdBlock] holds the raw
 // dt on entry (entries past the block's end are unused) and the step sizes on return. softplus and exp by
 // simd_math-inl.h, within ~4e-7 and 2e-7 relative: a scalar log1pf and two expf per token were a third of
@@ -129,22 +143,23 @@ HWY_INLINE void StepsAndDecays(D d, const ls_ssd_scan_params& p, int64_t h, floa
   }
 }
 
-// kTokens tokens of the recurrence for kVecs vectors of the head dimension. Each state vector is loaded and
-// stored once for all kTokens updates, and every token's dt x and y stay in registers across the whole n loop:
-// three vector operations per token and state vector (decay, update, output), against the loads and stores that
-// bound a one-token pass. kRescaled: the state is held divided by the decay so far in a run and B and C come
-// pre-scaled (see RecurrentBlock), so the decay multiply drops out: two operations instead of three; the run's
-// last tokens (kScaleOut) store the state multiplied back by `scale_out`. kVecs and kTokens are template
-// constants so the arrays below live in registers.
+// kTokens tokens of the recurrence for kVecs vectors of the head dimension, adding C . S to y. Each state vector is
+// loaded and stored once for all kTokens updates, and every token's dt x and y stay in registers across the whole n
+// loop: three vector operations per token and state vector (decay, update, output), against the loads and stores
+// that bound a one-token pass. kRescaled: the state is held divided by the decay so far in a run (see
+// RecurrentBlock), so the decay multiply drops out: two operations instead of three; token k's dt x enters divided
+// by c_k (`down`), its output leaves multiplied by c_k (`up`), and the run's last tokens (kScaleOut) store the state
+// multiplied back by `scale_out`. kVecs and kTokens are template constants so the arrays below live in registers.
 template <int kVecs, int kTokens, bool kRescaled, bool kScaleOut, class D, class V = hn::Vec<D>>
-HWY_INLINE void RecurrentColumns(D d, int64_t N, int64_t Pp, const V* decay, V scale_out, const float* dx,
-                                 const float* const* Bt, const float* const* Ct, float* S, float* y) {
+HWY_INLINE void RecurrentColumns(D d, int64_t N, int64_t Pp, const V* decay, const V* down, const V* up, V scale_out,
+                                 const float* dx, const float* const* Bt, const float* const* Ct, float* S, float* y) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   V acc[kTokens][kVecs], u[kTokens][kVecs];
   for (int k = 0; k < kTokens; ++k) {
     for (int v = 0; v < kVecs; ++v) {
-      acc[k][v] = hn::Zero(d);
+      acc[k][v] = kRescaled ? hn::Zero(d) : hn::Load(d, y + k * Pp + v * lanes);
       u[k][v] = hn::Load(d, dx + k * Pp + v * lanes);
+      if (kRescaled) u[k][v] = hn::Mul(down[k], u[k][v]);
     }
   }
   for (int64_t n = 0; n < N; ++n) {
@@ -161,7 +176,10 @@ HWY_INLINE void RecurrentColumns(D d, int64_t N, int64_t Pp, const V* decay, V s
     for (int v = 0; v < kVecs; ++v) hn::Store(kScaleOut ? hn::Mul(scale_out, state[v]) : state[v], d, s + v * lanes);
   }
   for (int k = 0; k < kTokens; ++k) {
-    for (int v = 0; v < kVecs; ++v) hn::Store(acc[k][v], d, y + k * Pp + v * lanes);
+    for (int v = 0; v < kVecs; ++v) {
+      float* out = y + k * Pp + v * lanes;
+      hn::Store(kRescaled ? Madd(up[k], acc[k][v], hn::Load(d, out)) : acc[k][v], d, out);
+    }
   }
 }
 
@@ -174,18 +192,23 @@ constexpr int kSsdVecs = 2;
 #endif
 
 // Rows [k, k + kTokens) of the block's dx, y and decays of the recurrence of one head on its state S [N][Pp];
-// B and C rows of those tokens start at B + k * row and C + k * row.
+// B and C rows of those tokens start at B + k * row and C + k * row. kRescaled: c holds the run's decay products.
 template <int kTokens, bool kRescaled, bool kScaleOut = false, class D>
 HWY_INLINE void RecurrentTokens(D d, int64_t N, int64_t P, const float* B, const float* C, int64_t row, int64_t k,
-                                float* S, const float* dx, float* y, const float* decays, float scale_out = 1.0f) {
+                                float* S, const float* dx, float* y, const float* decays, const float* c,
+                                float scale_out = 1.0f) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t Pp = SsdRoundUp(P, lanes);
-  V decay[kTokens];
+  V decay[kTokens], down[kTokens], up[kTokens];
   const float* Bt[kTokens];
   const float* Ct[kTokens];
   for (int i = 0; i < kTokens; ++i) {
     decay[i] = hn::Set(d, decays[k + i]);
+    if (kRescaled) {
+      down[i] = hn::Set(d, 1.0f / c[k + i]);
+      up[i] = hn::Set(d, c[k + i]);
+    }
     Bt[i] = B + (k + i) * row;
     Ct[i] = C + (k + i) * row;
   }
@@ -194,10 +217,11 @@ HWY_INLINE void RecurrentTokens(D d, int64_t N, int64_t P, const float* B, const
   int64_t j0 = 0;
   const V scale = hn::Set(d, scale_out);
   for (; j0 + kSsdVecs * lanes <= Pp; j0 += kSsdVecs * lanes) {
-    RecurrentColumns<kSsdVecs, kTokens, kRescaled, kScaleOut>(d, N, Pp, decay, scale, dx + j0, Bt, Ct, S + j0, y + j0);
+    RecurrentColumns<kSsdVecs, kTokens, kRescaled, kScaleOut>(d, N, Pp, decay, down, up, scale, dx + j0, Bt, Ct, S + j0,
+                                                              y + j0);
   }
   for (; j0 < Pp; j0 += lanes) {
-    RecurrentColumns<1, kTokens, kRescaled, kScaleOut>(d, N, Pp, decay, scale, dx + j0, Bt, Ct, S + j0, y + j0);
+    RecurrentColumns<1, kTokens, kRescaled, kScaleOut>(d, N, Pp, decay, down, up, scale, dx + j0, Bt, Ct, S + j0, y + j0);
   }
 }
 
@@ -207,65 +231,56 @@ HWY_INLINE void PlainRows(D d, int64_t N, int64_t P, const float* B, const float
                           int64_t k1, float* S, const float* dx, float* y, const float* decays) {
   int64_t k = k0;
   for (; k + kSsdTokens <= k1; k += kSsdTokens) {
-    RecurrentTokens<kSsdTokens, false>(d, N, P, B, C, row, k, S, dx, y, decays);
+    RecurrentTokens<kSsdTokens, false>(d, N, P, B, C, row, k, S, dx, y, decays, nullptr);
   }
-  for (; k < k1; ++k) RecurrentTokens<1, false>(d, N, P, B, C, row, k, S, dx, y, decays);
+  for (; k < k1; ++k) RecurrentTokens<1, false>(d, N, P, B, C, row, k, S, dx, y, decays, nullptr);
 }
 
-// A rescaled run over rows [k0, k1), k1 - k0 >= 2, whose last tokens store the state times c.
+// A rescaled run over rows [k0, k1), k1 - k0 >= 2, with the run's decay products c, whose last tokens store the
+// state times c[k1 - 1].
 template <class D>
-HWY_INLINE void RescaledRows(D d, int64_t N, int64_t P, const float* Bs, const float* Cs, int64_t k0, int64_t k1,
-                             float c, float* S, const float* dx, float* y, const float* decays) {
+HWY_INLINE void RescaledRows(D d, int64_t N, int64_t P, const float* B, const float* C, int64_t row, int64_t k0,
+                             int64_t k1, const float* c, float* S, const float* dx, float* y, const float* decays) {
   static_assert(kSsdTokens == 2, "the run's end below is written for pairs");
+  const float last = c[k1 - 1];
   int64_t k = k0;
   for (; k + 2 * kSsdTokens <= k1; k += kSsdTokens) {
-    RecurrentTokens<kSsdTokens, true>(d, N, P, Bs, Cs, N, k, S, dx, y, decays);
+    RecurrentTokens<kSsdTokens, true>(d, N, P, B, C, row, k, S, dx, y, decays, c);
   }
   if (k1 - k == kSsdTokens + 1) {
-    RecurrentTokens<kSsdTokens, true>(d, N, P, Bs, Cs, N, k, S, dx, y, decays);
-    RecurrentTokens<1, true, true>(d, N, P, Bs, Cs, N, k + kSsdTokens, S, dx, y, decays, c);
+    RecurrentTokens<kSsdTokens, true>(d, N, P, B, C, row, k, S, dx, y, decays, c);
+    RecurrentTokens<1, true, true>(d, N, P, B, C, row, k + kSsdTokens, S, dx, y, decays, c, last);
   } else {
-    RecurrentTokens<kSsdTokens, true, true>(d, N, P, Bs, Cs, N, k, S, dx, y, decays, c);
+    RecurrentTokens<kSsdTokens, true, true>(d, N, P, B, C, row, k, S, dx, y, decays, c, last);
   }
 }
 
 // The recurrence through a block of `count` tokens of one head (B and C rows `row` apart), in runs where the
 // state is held divided by the decay so far: with c_k the product of the run's decays up to token k,
-// S_k = c_k S'_k, S'_k = S'_{k-1} + (B_k / c_k) (dt x)_k and y_k = (c_k C_k) . S'_k, so each token and state
+// S_k = c_k S'_k, S'_k = S'_{k-1} + B_k ((dt x)_k / c_k) and y_k = c_k (C_k . S'_k), so each token and state
 // element costs an update and an output (two multiply-adds) instead of also a decay multiply; S is multiplied
-// by c as the run's last tokens store it. A run ends before c would leave [2^-40, 2^40], where 1 / c_k would
-// lose range (strong decay, a growing or NaN step); a token that cannot start a run of two takes the plain
-// update.
+// by c as the run's last tokens store it. The 1 / c_k and c_k scale the P values of dt x and of the output, not
+// the N of B and C, which stay the input's rows: shared by the heads of a group, they stay in the caches. A run
+// ends before c would leave [2^-40, 2^40], where 1 / c_k would lose range (strong decay, a growing or NaN step);
+// a token that cannot start a run of two takes the plain update.
 // Measured (B1 L4096 H32 P64 N128, one thread): WASM 137-141 -> 118-121 ms, AVX-512 41.7 -> 37.4-38.6 ms.
 template <class D>
 HWY_INLINE void RecurrentBlock(D d, int64_t N, int64_t P, const float* B, const float* C, int64_t row, int64_t count,
-                               float* S, const float* dx, float* y, const float* decays, float* Bs, float* Cs) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+                               float* S, const float* dx, float* y, const float* decays) {
   constexpr float kRange = 1099511627776.0f;  // 2^40
+  float c[kSsdBlock];
   for (int64_t k0 = 0, k1; k0 < count; k0 = k1) {
-    float c = 1.0f;
+    float product = 1.0f;
     for (k1 = k0; k1 < count; ++k1) {
-      const float next = c * decays[k1];
+      const float next = product * decays[k1];
       if (!(next >= 1.0f / kRange && next <= kRange)) break;
-      c = next;
-      const auto up = hn::Set(d, 1.0f / c), down = hn::Set(d, c);
-      const float* b = B + k1 * row;
-      const float* cr = C + k1 * row;
-      int64_t n = 0;
-      for (; n + lanes <= N; n += lanes) {
-        hn::StoreU(hn::Mul(up, hn::LoadU(d, b + n)), d, Bs + k1 * N + n);
-        hn::StoreU(hn::Mul(down, hn::LoadU(d, cr + n)), d, Cs + k1 * N + n);
-      }
-      for (; n < N; ++n) {
-        Bs[k1 * N + n] = b[n] / c;
-        Cs[k1 * N + n] = cr[n] * c;
-      }
+      product = c[k1] = next;
     }
     if (k1 - k0 < 2) {
       k1 = k0 + 1;
       PlainRows(d, N, P, B, C, row, k0, k1, S, dx, y, decays);
     } else {
-      RescaledRows(d, N, P, Bs, Cs, k0, k1, c, S, dx, y, decays);
+      RescaledRows(d, N, P, B, C, row, k0, k1, c, S, dx, y, decays);
     }
   }
 }
@@ -282,8 +297,7 @@ void RecurrentHeads(const ls_ssd_scan_params& p, int64_t b, int64_t h0, int64_t 
   float* y = dx + kSsdBlock * Pp;            // [kSsdBlock][Pp]
   float* decays = y + kSsdBlock * Pp;        // [kSsdBlock]
   float* steps = decays + kSsdBlock;         // [kSsdBlock]
-  float* Bs = steps + kSsdBlock;             // [kSsdBlock][N] B and C rescaled (RecurrentBlock)
-  float* Cs = Bs + kSsdBlock * N;
+  float* gates = steps + kSsdBlock;          // [kSsdBlock][Pp] silu(z)
   memset(scratch, 0, sizeof(float) * RecurrentSsdFloats(lanes, P, N, heads));
   if (p.initial_state) {
     for (int64_t i = 0; i < heads; ++i) {
@@ -306,17 +320,34 @@ void RecurrentHeads(const ls_ssd_scan_params& p, int64_t b, int64_t h0, int64_t 
         const int64_t row = (b * L + t0 + k) * H + h;  // token t0 + k of head h
         const float dt = steps[k];
         const float* x = p.x + row * P;
-        const V step = hn::Set(d, dt);
+        // dt x, and y starts as the skip term D x while x is at hand (FinishRow loaded x again after the
+        // recurrence, by then out of L1: perf put 4% of the samples at B1 L4096 H32 P64 N128 on that load).
+        const float* skip = p.D && p.D_per_dim ? p.D + h * P : nullptr;
+        const V step = hn::Set(d, dt), skip_all = hn::Set(d, p.D ? p.D[h] : 0.0f);
         int64_t j = 0;
-        for (; j + lanes <= P; j += lanes) hn::Store(hn::Mul(step, hn::LoadU(d, x + j)), d, dx + k * Pp + j);
-        for (; j < P; ++j) dx[k * Pp + j] = dt * x[j];
+        for (; j + lanes <= P; j += lanes) {
+          const V xj = hn::LoadU(d, x + j);
+          hn::Store(hn::Mul(step, xj), d, dx + k * Pp + j);
+          hn::Store(hn::Mul(skip ? hn::LoadU(d, skip + j) : skip_all, xj), d, y + k * Pp + j);
+        }
+        for (; j < P; ++j) {
+          dx[k * Pp + j] = dt * x[j];
+          y[k * Pp + j] = (skip ? skip[j] : p.D ? p.D[h] : 0.0f) * x[j];
+        }
+        // silu(z) now too: z's rows are loaded beside x's, their waits for memory overlapping, not one by one
+        // after the recurrence (where a build without the gate at all was 9% faster at B1 L4096 H32 P64 N128).
+        if (p.z) {
+          const float* z = p.z + row * P;
+          for (j = 0; j + lanes <= P; j += lanes) hn::Store(Silu(d, hn::LoadU(d, z + j)), d, gates + k * Pp + j);
+          for (; j < P; ++j) gates[k * Pp + j] = z[j] / (1.0f + expf(-z[j]));
+        }
       }
       const float* B = p.B + ((b * L + t0) * G + g) * N;
       const float* C = p.C + ((b * L + t0) * G + g) * N;
-      RecurrentBlock(d, N, P, B, C, G * N, count, S, dx, y, decays, Bs, Cs);
+      RecurrentBlock(d, N, P, B, C, G * N, count, S, dx, y, decays);
       for (int64_t k = 0; k < count; ++k) {
         const int64_t row = (b * L + t0 + k) * H + h;
-        FinishRow(d, p, h, p.x + row * P, p.z ? p.z + row * P : nullptr, y + k * Pp, p.y + row * P);
+        GateRow(d, P, p.z ? gates + k * Pp : nullptr, y + k * Pp, p.y + row * P);
       }
     }
   }
