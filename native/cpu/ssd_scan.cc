@@ -78,8 +78,8 @@ inline int64_t RecurrentSsdFloats(int64_t lanes, int64_t P, int64_t N, int64_t h
 
 inline int64_t ChunkedSsdFloats(int64_t lanes, int64_t P, int64_t N, int64_t Q) {
   const int64_t Pp = SsdRoundUp(P, lanes), Np = SsdRoundUp(N, lanes), Qp = SsdRoundUp(Q, lanes);
-  // S [N][Pp], Cc [Q][Np], Bt [N][Qp], G [Q][Qp], X [Q][Pp], Y [Q][Pp], a/dt [Qp] x 2
-  return N * Pp + Q * Np + N * Qp + Q * Qp + 2 * Q * Pp + 2 * Qp;
+  // S [N][Pp], Cc [Q][Np], Bt [N][Qp], G [Q][Qp], X, Y and silu(z) [Q][Pp], a/dt [Qp] x 2
+  return N * Pp + Q * Np + N * Qp + Q * Qp + 3 * Q * Pp + 2 * Qp;
 }
 
 }  // namespace ls
@@ -90,29 +90,35 @@ namespace ls {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// y row (P values, padded) <- (y + D x) * silu(z) and out to p.y; xrow and zrow are this token's x and z.
+// A token's inputs, as the recurrence and the chunks take them: dx <- dt x, y <- D x (the skip term, zero without
+// D; the products then add to it) and gates <- silu(z) where z is given, each row P values of its padded stride.
+// x is loaded once for both of its uses, and z's row beside it, so that their waits for memory overlap: loading x
+// again after the products (by then out of L1) held 4% of the samples at B1 L4096 H32 P64 N128 on the recurrent
+// path, and z's row there cost more (a build without the gate was 9% faster).
 template <class D>
-HWY_INLINE void FinishRow(D d, const ls_ssd_scan_params& p, int64_t h, const float* xrow, const float* zrow,
-                          float* y, float* out) {
+HWY_INLINE void InputRow(D d, const ls_ssd_scan_params& p, int64_t h, int64_t row, float dt, float* dx, float* y,
+                         float* gates) {
+  using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t P = p.head_dim;
-  if (p.D) {
-    const float* skip = p.D_per_dim ? p.D + h * P : nullptr;
-    int64_t j = 0;
-    for (; j + lanes <= P; j += lanes) {
-      const auto dj = skip ? hn::LoadU(d, skip + j) : hn::Set(d, p.D[h]);
-      hn::Store(Madd(dj, hn::LoadU(d, xrow + j), hn::Load(d, y + j)), d, y + j);
-    }
-    for (; j < P; ++j) y[j] += (skip ? skip[j] : p.D[h]) * xrow[j];
+  const float* x = p.x + row * P;
+  const float* skip = p.D && p.D_per_dim ? p.D + h * P : nullptr;
+  const V step = hn::Set(d, dt), skip_all = hn::Set(d, p.D ? p.D[h] : 0.0f);
+  int64_t j = 0;
+  for (; j + lanes <= P; j += lanes) {
+    const V xj = hn::LoadU(d, x + j);
+    hn::Store(hn::Mul(step, xj), d, dx + j);
+    hn::Store(hn::Mul(skip ? hn::LoadU(d, skip + j) : skip_all, xj), d, y + j);
   }
-  if (zrow) {
-    int64_t j = 0;
-    for (; j + lanes <= P; j += lanes) {
-      hn::Store(hn::Mul(hn::Load(d, y + j), Silu(d, hn::LoadU(d, zrow + j))), d, y + j);
-    }
-    for (; j < P; ++j) y[j] *= zrow[j] / (1.0f + expf(-zrow[j]));
+  for (; j < P; ++j) {
+    dx[j] = dt * x[j];
+    y[j] = (skip ? skip[j] : p.D ? p.D[h] : 0.0f) * x[j];
   }
-  memcpy(out, y, sizeof(float) * P);
+  if (p.z) {
+    const float* z = p.z + row * P;
+    for (j = 0; j + lanes <= P; j += lanes) hn::Store(Silu(d, hn::LoadU(d, z + j)), d, gates + j);
+    for (; j < P; ++j) gates[j] = z[j] / (1.0f + expf(-z[j]));
+  }
 }
 
 // out <- y (P values) times the gates, where given.
@@ -348,29 +354,7 @@ void RecurrentHeads(const ls_ssd_scan_params& p, int64_t b, int64_t h0, int64_t 
       StepsAndDecays(d, p, h, steps, decays);
       for (int64_t k = 0; k < count; ++k) {
         const int64_t row = (b * L + t0 + k) * H + h;  // token t0 + k of head h
-        const float dt = steps[k];
-        const float* x = p.x + row * P;
-        // dt x, and y starts as the skip term D x while x is at hand (FinishRow loaded x again after the
-        // recurrence, by then out of L1: perf put 4% of the samples at B1 L4096 H32 P64 N128 on that load).
-        const float* skip = p.D && p.D_per_dim ? p.D + h * P : nullptr;
-        const V step = hn::Set(d, dt), skip_all = hn::Set(d, p.D ? p.D[h] : 0.0f);
-        int64_t j = 0;
-        for (; j + lanes <= P; j += lanes) {
-          const V xj = hn::LoadU(d, x + j);
-          hn::Store(hn::Mul(step, xj), d, dx + k * Pp + j);
-          hn::Store(hn::Mul(skip ? hn::LoadU(d, skip + j) : skip_all, xj), d, y + k * Pp + j);
-        }
-        for (; j < P; ++j) {
-          dx[k * Pp + j] = dt * x[j];
-          y[k * Pp + j] = (skip ? skip[j] : p.D ? p.D[h] : 0.0f) * x[j];
-        }
-        // silu(z) now too: z's rows are loaded beside x's, their waits for memory overlapping, not one by one
-        // after the recurrence (where a build without the gate at all was 9% faster at B1 L4096 H32 P64 N128).
-        if (p.z) {
-          const float* z = p.z + row * P;
-          for (j = 0; j + lanes <= P; j += lanes) hn::Store(Silu(d, hn::LoadU(d, z + j)), d, gates + k * Pp + j);
-          for (; j < P; ++j) gates[k * Pp + j] = z[j] / (1.0f + expf(-z[j]));
-        }
+        InputRow(d, p, h, row, steps[k], dx + k * Pp, y + k * Pp, gates + k * Pp);
       }
       const float* B = p.B + ((b * L + t0) * G + g) * N;
       const float* C = p.C + ((b * L + t0) * G + g) * N;
@@ -411,8 +395,9 @@ void ChunkedHead(const ls_ssd_scan_params& p, int64_t b, int64_t h, float* scrat
   float* Bt = Cc + Q * Np;    // [N][Qp] B of the chunk, transposed
   float* Gm = Bt + N * Qp;    // [Q][Qp] C B^T . L
   float* X = Gm + Q * Qp;     // [Q][Pp] dt x
-  float* Y = X + Q * Pp;      // [Q][Pp]
-  float* a = Y + Q * Pp;      // [Qp] cumulative log-decay
+  float* Y = X + Q * Pp;      // [Q][Pp], starting as D x
+  float* gates = Y + Q * Pp;  // [Q][Pp] silu(z)
+  float* a = gates + Q * Pp;  // [Qp] cumulative log-decay
   float* dts = a + Qp;        // [Qp] step sizes
   memset(scratch, 0, sizeof(float) * ChunkedSsdFloats(lanes, P, N, Q));
   if (p.initial_state) {
@@ -431,8 +416,7 @@ void ChunkedHead(const ls_ssd_scan_params& p, int64_t b, int64_t h, float* scrat
       dts[t] = SsdStep(p, p.dt[row], h);
       cumulative += dts[t] * A;
       a[t] = cumulative;
-      const float* x = p.x + row * P;
-      for (int64_t j = 0; j < P; ++j) X[t * Pp + j] = dts[t] * x[j];
+      InputRow(d, p, h, row, dts[t], X + t * Pp, Y + t * Pp, gates + t * Pp);
       const float* Bs = p.B + ((b * L + t0 + t) * G + g) * N;
       const float* Cs = p.C + ((b * L + t0 + t) * G + g) * N;
       for (int64_t n = 0; n < N; ++n) {
@@ -444,7 +428,7 @@ void ChunkedHead(const ls_ssd_scan_params& p, int64_t b, int64_t h, float* scrat
     if (Qc < Q) {  // a short last chunk: columns past Qc of B^T must not carry the previous chunk's values
       for (int64_t n = 0; n < N; ++n) memset(Bt + n * Qp + Qc, 0, sizeof(float) * (Qp - Qc));
     }
-    // Within the chunk: G = (C B^T) . L, Y = G (dt x).
+    // Within the chunk: G = (C B^T) . L, Y += G (dt x).
     MatMul(d, Qc, Qp, N, Cc, Np, 1, 1.0f, Bt, Qp, Gm, Qp, false);
     for (int64_t t = 0; t < Qc; ++t) {
       float* row = Gm + t * Qp;
@@ -456,7 +440,7 @@ void ChunkedHead(const ls_ssd_scan_params& p, int64_t b, int64_t h, float* scrat
         hn::Store(hn::IfThenElseZero(causal, hn::Mul(decay, hn::Load(d, row + s))), d, row + s);
       }
     }
-    MatMul(d, Qc, Pp, Qc, Gm, Qp, 1, 1.0f, X, Pp, Y, Pp, false);
+    MatMul(d, Qc, Pp, Qc, Gm, Qp, 1, 1.0f, X, Pp, Y, Pp, true);
     // From the carried-in state: Y += e^a . (C S).
     for (int64_t t = 0; t < Qc; ++t) {
       const V scale = hn::Set(d, expf(a[t]));
@@ -465,7 +449,7 @@ void ChunkedHead(const ls_ssd_scan_params& p, int64_t b, int64_t h, float* scrat
     MatMul(d, Qc, Pp, N, Cc, Np, 1, 1.0f, S, Pp, Y, Pp, true);
     for (int64_t t = 0; t < Qc; ++t) {
       const int64_t row = (b * L + t0 + t) * H + h;
-      FinishRow(d, p, h, p.x + row * P, p.z ? p.z + row * P : nullptr, Y + t * Pp, p.y + row * P);
+      GateRow(d, P, p.z ? gates + t * Pp : nullptr, Y + t * Pp, p.y + row * P);
     }
     // S <- e^(a_last) S + B^T (e^(a_last - a) . dt x)
     const float last = a[Qc - 1];
