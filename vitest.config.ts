@@ -53,6 +53,11 @@ function browserProject(name: string, isolated: boolean) {
   };
 }
 
+// Every output element must be written (DESIGN.md §4): the native addon and the wasm backend fill each output with NaN
+// before the kernel runs when this is set, so an element a kernel leaves unwritten fails the comparisons instead of
+// passing as the zeros of fresh memory (or as what reused memory held before).
+const POISON = { LONGSEQ_POISON_OUTPUTS: '1' };
+
 export default defineConfig({
   test: {
     projects: [
@@ -62,6 +67,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/browser/**'],
           environment: 'node',
+          env: POISON,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -74,7 +80,7 @@ export default defineConfig({
           name: 'node-relaxed',
           include: RELAXED_TESTS.map((t) => `test/${t}.test.ts`),
           environment: 'node',
-          env: { LONGSEQ_TEST_WASM: 'relaxed' },
+          env: { ...POISON, LONGSEQ_TEST_WASM: 'relaxed' },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -21,6 +21,21 @@ describe.each(testBackends)('memory on $name', (b) => {
   }, 300_000);
 });
 
+describe('large outputs on native', () => {
+  const native = testBackends.find((x) => x.name === 'native')!;
+  // The addon keeps collected outputs' memory for the next outputs of the same size (up to 256 MiB): the reused
+  // memory must give the same results, and what it holds must stay bounded.
+  test.skipIf(!native.available || !built)('reuse the memory of collected ones: same results, bounded memory', () => {
+    const child = new URL('./child/outputReuse.mjs', import.meta.url).pathname;
+    const run = spawnSync(process.execPath, ['--expose-gc', child, '8'], { encoding: 'utf8', timeout: 300_000 });
+    expect(run.status, `child exited with ${run.status} (${run.signal}); stderr: ${run.stderr}`).toBe(0);
+    const { mismatches, calls, growthMiB } = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number>;
+    expect(calls).toBe(48);
+    expect(mismatches).toBe(0);
+    expect(growthMiB).toBeLessThan(MAX_GROWTH_MIB);
+  }, 300_000);
+});
+
 describe('running out of memory', () => {
   const wasm = testBackends.find((x) => x.name === 'wasm')!;
   // The wasm heap ends at 4 GiB: an FFT of 2^26 points needs ~6 GiB of scratch.

@@ -209,6 +209,12 @@ function loadModule(options: InitOptions, readBinary: ReadBinary, enable?: Enabl
 const HEAP_LIMIT = 0xffff_0000;
 const MAX_ALLOCATION = 2 ** 31 - 2 ** 16;
 
+/** Every output element must be written (DESIGN.md §4): where LONGSEQ_POISON_OUTPUTS is set (the tests, in Node), outputs
+ * start as NaN, so that an element a kernel leaves unwritten shows instead of what malloc's reused memory held. */
+function poisonOutputs(): boolean {
+  return Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LONGSEQ_POISON_OUTPUTS);
+}
+
 /**
  * Places float32 arrays in the module heap for one call, each in an allocation of its own (see MAX_ALLOCATION),
  * all freed by `free()`. The constructor refuses a call that cannot fit before allocating anything. Pointers are
@@ -223,7 +229,7 @@ class HeapArena {
     }
   }
 
-  /** Room for `data` (copied in when given) or for `length` floats; returns the byte pointer (0 for none). */
+  /** Room for `data` (copied in when given) or for `length` floats of output; returns the byte pointer (0 for none). */
   put(data: Float32Array | undefined, length = data?.length ?? 0): number {
     if (length === 0) return 0;
     const bytes = length * 4;
@@ -232,7 +238,11 @@ class HeapArena {
       throw new RangeError(`${this.op}: cannot allocate ${bytes} bytes in the WebAssembly heap (4 GiB, ${MAX_ALLOCATION} bytes per buffer)`);
     }
     this.pointers.push(pointer);
-    if (data) this.m.HEAPF32.set(data, pointer >>> 2);
+    if (data) {
+      this.m.HEAPF32.set(data, pointer >>> 2);
+    } else if (poisonOutputs()) {
+      this.m.HEAPF32.fill(NaN, pointer >>> 2, (pointer >>> 2) + length);
+    }
     return pointer;
   }
 
