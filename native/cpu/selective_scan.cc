@@ -96,6 +96,17 @@ HWY_INLINE void ScanStates(D df, int64_t tc, int64_t lanes, const float* B, int6
   for (int k = 0; k < K; ++k) hn::Store(h[k], df, h_buf + k * lanes);
 }
 
+// Asks for steps [t, t + tc) of `count` rows `stride` apart to be brought into the caches (for writing where
+// kWrite). HWY_INLINE: GCC takes an out-of-line function that only prefetches for one without effects and drops its
+// calls.
+template <bool kWrite>
+HWY_INLINE void PrefetchSteps(const float* rows, int64_t stride, int64_t count, int64_t t, int64_t tc) {
+  constexpr int64_t kLine = 64 / sizeof(float);
+  for (int64_t i = 0; i < count; ++i) {
+    for (int64_t j = t; j < t + tc; j += kLine) __builtin_prefetch(rows + i * stride + j, kWrite ? 1 : 0);
+  }
+}
+
 // Scans one (batch row, channel block) task; `scratch` holds ScanScratchFloats(lanes, dstate, chunk) floats.
 void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t nl, int64_t chunk,
                float* scratch) {
@@ -150,6 +161,14 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
 
   for (int64_t t0 = 0; t0 < p.seqlen; t0 += chunk) {
     const int64_t tc = p.seqlen - t0 < chunk ? p.seqlen - t0 : chunk;
+    // The next chunk's rows, while this one computes: each channel's row lies on pages of its own.
+    if (t0 + chunk < p.seqlen) {
+      const int64_t next = p.seqlen - t0 - chunk < chunk ? p.seqlen - t0 - chunk : chunk;
+      PrefetchSteps<false>(delta_row, p.delta_strides.row, nl, t0 + chunk, next);
+      PrefetchSteps<false>(u_row, p.u_strides.row, nl, t0 + chunk, next);
+      if (z_row) PrefetchSteps<false>(z_row, p.z_strides.row, nl, t0 + chunk, next);
+      PrefetchSteps<true>(y_row, p.y_strides.row, nl, t0 + chunk, next);
+    }
 
     // 1. Transpose in; dt = softplus(delta + bias); du = dt * u; y starts at D * u.
     RowsToLanes(delta_row + t0, p.delta_strides.row, nl, tc, dt_buf, lanes);
