@@ -324,7 +324,6 @@ HWY_INLINE void RecurrentBlock(D d, int64_t N, int64_t P, const float* B, const 
 // The recurrence for batch b, heads [h0, h0 + heads), a block of tokens at a time.
 void RecurrentHeads(const ls_ssd_scan_params& p, int64_t b, int64_t h0, int64_t heads, float* scratch) {
   const hn::ScalableTag<float> d;
-  using V = hn::Vec<decltype(d)>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t L = p.seqlen, H = p.heads, P = p.head_dim, N = p.dstate, G = p.groups;
   const int64_t Pp = SsdRoundUp(P, lanes);
