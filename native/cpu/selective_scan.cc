@@ -37,8 +37,15 @@
 #include "longseq/longseq.h"
 
 namespace ls {
-// Steps per chunk: the [t][lane] scratch (4 buffers of kChunk * lanes floats, 16 KiB with 16 lanes) stays in L1.
-constexpr int64_t kChunk = 64;
+// Steps per chunk. Each pass of kStates states reads their rows of B and C ([B, N, L]: contiguous in time, shared by
+// the group's channels) for the whole chunk, and each chunk starts with the channels' rows of delta, u and z. Long
+// chunks make those long sequential runs, which the hardware prefetchers follow, at the price of a scratch in L2 (4
+// buffers of kChunk * lanes floats: 128 KiB with 8 lanes). Measured on AMD Zen 3 (AVX2, one thread, alternated
+// rounds), against 64 steps (a scratch in L1): 128 steps 0.96-0.99x, 256 0.95x, 512 0.91-0.92x, 1024 0.90-0.91x at
+// B1 D1536 N16 L4096 (0.89x at B8 L2048, 0.91x at B1 L16384), 2048 as 1024; in WASM (V8, Node 20) 1024 took 0.95x
+// (relaxed SIMD) and 0.95x (SIMD128). With 64-step chunks, prefetching the next chunk's rows gained 6-12%; with 1024,
+// nothing (1.03x and 1.005x as long with it), so there is none.
+constexpr int64_t kChunk = 1024;
 // mamba_ssm's softplus threshold (scalar tail only): above it softplus(x) == x in float32.
 constexpr float kSoftplusThreshold = 20.0f;
 
@@ -96,17 +103,6 @@ HWY_INLINE void ScanStates(D df, int64_t tc, int64_t lanes, const float* B, int6
   for (int k = 0; k < K; ++k) hn::Store(h[k], df, h_buf + k * lanes);
 }
 
-// Asks for steps [t, t + tc) of `count` rows `stride` apart to be brought into the caches (for writing where
-// kWrite). HWY_INLINE: GCC takes an out-of-line function that only prefetches for one without effects and drops its
-// calls.
-template <bool kWrite>
-HWY_INLINE void PrefetchSteps(const float* rows, int64_t stride, int64_t count, int64_t t, int64_t tc) {
-  constexpr int64_t kLine = 64 / sizeof(float);
-  for (int64_t i = 0; i < count; ++i) {
-    for (int64_t j = t; j < t + tc; j += kLine) __builtin_prefetch(rows + i * stride + j, kWrite ? 1 : 0);
-  }
-}
-
 // Scans one (batch row, channel block) task; `scratch` holds ScanScratchFloats(lanes, dstate, chunk) floats.
 void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t nl, int64_t chunk,
                float* scratch) {
@@ -161,14 +157,6 @@ void ScanBlock(const ls_selective_scan_params& p, int64_t b, int64_t d0, int64_t
 
   for (int64_t t0 = 0; t0 < p.seqlen; t0 += chunk) {
     const int64_t tc = p.seqlen - t0 < chunk ? p.seqlen - t0 : chunk;
-    // The next chunk's rows, while this one computes: each channel's row lies on pages of its own.
-    if (t0 + chunk < p.seqlen) {
-      const int64_t next = p.seqlen - t0 - chunk < chunk ? p.seqlen - t0 - chunk : chunk;
-      PrefetchSteps<false>(delta_row, p.delta_strides.row, nl, t0 + chunk, next);
-      PrefetchSteps<false>(u_row, p.u_strides.row, nl, t0 + chunk, next);
-      if (z_row) PrefetchSteps<false>(z_row, p.z_strides.row, nl, t0 + chunk, next);
-      PrefetchSteps<true>(y_row, p.y_strides.row, nl, t0 + chunk, next);
-    }
 
     // 1. Transpose in; dt = softplus(delta + bias); du = dt * u; y starts at D * u.
     RowsToLanes(delta_row + t0, p.delta_strides.row, nl, tc, dt_buf, lanes);
