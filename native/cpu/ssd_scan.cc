@@ -51,8 +51,9 @@ constexpr int64_t kSsdTokens = 2;
 // head_dim floats apart, each on its own page; loaded a token at a time, behind a whole pass over the state, each
 // load waited for memory (a third of the time at H32 P64 N128). A block's rows are loaded together. 32 rather than
 // 16 (AMD Zen 3, AVX2, B1 L4096 H32 P64 N128, one thread, alternated runs of both builds): 0.92-0.94x as long
-// before the prefetches of NextRows, 0.98x with them.
-constexpr int64_t kSsdBlock = 32;
+// before the prefetches of NextRows, 0.98x with them; 64 rather than 32, with them: 0.977x and 0.979x (B8 L2048
+// H24: 0.998x; the relaxed-SIMD WASM module 0.96x, SIMD128 1.0x); 128: 1.03x.
+constexpr int64_t kSsdBlock = 64;
 
 // Heads the recurrence advances together, a block of tokens at a time: the rows of one token for those heads
 // share pages, so the page walks (expensive in a VM: a third of the time at H32 P64 N128, one head at a time)
