@@ -50,9 +50,9 @@ describe.each(testBackends)('ssdScan on $name', (b) => {
     }
   });
 
-  // The CPU recurrence holds the state divided by the decay so far within a block of 16 tokens, and falls back to
-  // the plain update where that product leaves [2^-40, 2^40]: heads here decay by 2^-20 to 2^-60 a block, so
-  // some blocks take each form, and partial blocks (L = 100) both.
+  // The CPU recurrence holds the state divided by the decay so far within a run of a block's tokens (64), a run ending
+  // before that product would leave [2^-40, 2^40]: heads here decay by 2^-1.2 to 2^-4.1 a token, so runs end after 9
+  // to 34 tokens, inside blocks and at their ends, and the last block (L = 100) is partial.
   run('decays across the recurrence\'s rescaling range', async () => {
     const ls = await backend(b.name);
     const r = rng(77);
