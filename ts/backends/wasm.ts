@@ -210,10 +210,9 @@ const HEAP_LIMIT = 0xffff_0000;
 const MAX_ALLOCATION = 2 ** 31 - 2 ** 16;
 
 /** Every output element must be written (DESIGN.md §4): where LONGSEQ_POISON_OUTPUTS is set (the tests, in Node), outputs
- * start as NaN, so that an element a kernel leaves unwritten shows instead of what malloc's reused memory held. */
-function poisonOutputs(): boolean {
-  return Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LONGSEQ_POISON_OUTPUTS);
-}
+ * start as NaN, so that an element a kernel leaves unwritten shows instead of what malloc's reused memory held. Read
+ * once, when this module loads. */
+const POISON_OUTPUTS = Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LONGSEQ_POISON_OUTPUTS);
 
 /**
  * Places float32 arrays in the module heap for one call, each in an allocation of its own (see MAX_ALLOCATION),
@@ -240,7 +239,7 @@ class HeapArena {
     this.pointers.push(pointer);
     if (data) {
       this.m.HEAPF32.set(data, pointer >>> 2);
-    } else if (poisonOutputs()) {
+    } else if (POISON_OUTPUTS) {
       this.m.HEAPF32.fill(NaN, pointer >>> 2, (pointer >>> 2) + length);
     }
     return pointer;
