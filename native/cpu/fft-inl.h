@@ -125,17 +125,17 @@ HWY_INLINE void StockhamFft(D d, const FftPlan& plan, int64_t width, float*& re,
   }
 }
 
-// Complex FFT of size plan.m, natural order in and out. Large sizes run as the four-step decomposition
-// m = m1 x m2, element j = j1 m2 + j2: m2 FFTs of size m1 down the columns (gathered into `local`, which stays
-// in L1/L2, FourStepColumnGroup of them side by side), a twiddle w_m^(j2 k1), then m1 FFTs of size m2 along the
-// rows, written out to X[k1 + m1 k2]. That is two passes over the data where the radix-4 passes alone make
-// log4(m) of them through L3 or DRAM. `local` holds 4 FourStepBufferFloats.
+// Complex FFT of size plan.m, natural order in and out. From FourStepMin(lanes) on it runs as the four-step
+// decomposition m = m1 x m2, element j = j1 m2 + j2: m2 FFTs of size m1 down the columns (gathered into
+// `local`, which stays in L1/L2, FourStepColumnGroup of them side by side), a twiddle w_m^(j2 k1), then m1 FFTs
+// of size m2 along the rows, written out to X[k1 + m1 k2]. That is two passes over the data where the radix-4
+// passes alone make log4(m) of them through L2, L3 or DRAM. `local` holds 4 FourStepBufferFloats.
 template <bool kInverse, class D>
 HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
                            float* local) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  if (!plan.cols) return StockhamFft<kInverse>(d, plan, lanes, re, im, work_re, work_im);
+  if (!UsesFourStep(plan, lanes)) return StockhamFft<kInverse>(d, plan, lanes, re, im, work_re, work_im);
   const FftPlan& cols = *plan.cols;
   const FftPlan& rows = *plan.rows;
   const int64_t m1 = cols.m, m2 = rows.m, group = FourStepColumnGroup(lanes, m2), width = group * lanes;

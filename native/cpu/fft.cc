@@ -50,7 +50,7 @@ const FftPlan* GetFftPlan(int64_t n) {
   if (it != plans->end()) return it->second.get();
   std::unique_ptr<FftPlan> plan = MakePlan(n);
   if (!plan) return nullptr;
-  if (plan->m >= kFourStepMin) {
+  if (plan->m >= kFourStepPlanMin) {
     int64_t m1 = 1;
     while (m1 * m1 < plan->m) m1 *= 2;  // m1 = 2^ceil(log2(m) / 2), m2 = m / m1
     plan->cols = GetFftPlan(2 * m1);

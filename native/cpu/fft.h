@@ -18,15 +18,31 @@ struct FftPlan {
   std::vector<float> w_re, w_im;
   // r[k] = exp(-2 pi i k / n), k <= m: the real unpacking twiddles.
   std::vector<float> r_re, r_im;
-  // For m >= kFourStepMin, the complex FFT runs as m = m1 x m2 sub-FFTs (see fft-inl.h): the plans of real size
-  // 2 m1 and 2 m2. Null below.
+  // For m >= kFourStepPlanMin, the plans of real size 2 m1 and 2 m2 for running the complex FFT as m = m1 x m2
+  // sub-FFTs (see fft-inl.h) where UsesFourStep says so. Null below.
   const FftPlan* cols = nullptr;
   const FftPlan* rows = nullptr;
 };
 
-// Complex sizes from which the four-step decomposition is used: below, the whole transform's buffers stay in
-// L2 and the plain radix-4 passes are faster.
-constexpr int64_t kFourStepMin = int64_t{1} << 13;
+// The complex size from which ComplexFft takes the four-step decomposition at `lanes`-float vectors: below it
+// the plain radix-4 passes are faster, their buffers near enough to L1. Measured with fftConv B1 H768 L = m
+// (one thread, AMD Zen 3, 2026-12-05), the four-step's time over the plain path's:
+// - 8 lanes (AVX2): 1.11x at m = 512, then 0.93x / 0.95x / 0.95x at m = 1024 / 2048 / 4096;
+// - 4 lanes (WASM, relaxed SIMD / SIMD128): 1.7x at 512, 1.14x / 1.21x at 1024, 0.97x / 1.04x at 2048,
+//   0.91x / 0.90x at 4096;
+// - 16 lanes (AVX-512): 8192, chosen when the four-step was written and not measured at smaller sizes since.
+inline int64_t FourStepMin(int64_t lanes) {
+  if (lanes <= 4) return int64_t{1} << 12;
+  if (lanes == 8) return int64_t{1} << 10;
+  return int64_t{1} << 13;
+}
+
+// The smallest FourStepMin: plans from this complex size on carry the four-step's sub-plans.
+constexpr int64_t kFourStepPlanMin = int64_t{1} << 10;
+
+inline bool UsesFourStep(const FftPlan& plan, int64_t lanes) {
+  return plan.cols != nullptr && plan.m >= FourStepMin(lanes);
+}
 
 // Columns the four-step's column pass transforms side by side with `lanes`-float vectors: enough that each
 // element it gathers is a whole 64-byte line (a column of 4-lane vectors alone used a quarter of every line it

@@ -36,7 +36,7 @@ constexpr int64_t kPackTile = 128;
 // and the four-step's local buffers.
 inline int64_t FftGroupScratchFloats(const FftPlan& plan, int64_t lanes) {
   int64_t local = 0;
-  if (plan.cols) local = 4 * FourStepBufferFloats(plan, lanes);
+  if (UsesFourStep(plan, lanes)) local = 4 * FourStepBufferFloats(plan, lanes);
   return 6 * (plan.m + 1) * lanes + local + 2 * lanes * kPackTile;
 }
 }  // namespace ls
