@@ -5,7 +5,10 @@
 // a promise resolves its device work is complete and its handles may be used from any other call.
 #include "addon/cuda.h"
 
+#include <string.h>
+
 #include <string>
+#include <vector>
 
 namespace ls_addon {
 namespace {
@@ -220,7 +223,11 @@ void CudaOpWorker::Output(const char* name, int64_t elements, int32_t storage, b
     host = array.Data();
     AddOutput(name, array);
   }
-  slots_.push_back({field, nullptr, host, bytes, nullptr, nullptr});
+  // Poisoned (PoisonOutputs), the host array goes in as the device buffer's first contents: all bytes 0xFF,
+  // a NaN in float32 and in bfloat16.
+  const bool poison = PoisonOutputs();
+  if (poison) memset(host, 0xFF, static_cast<size_t>(bytes));
+  slots_.push_back({field, poison ? host : nullptr, host, bytes, nullptr, nullptr});
 }
 
 ls_status CudaOpWorker::Stage() {
@@ -228,6 +235,11 @@ ls_status CudaOpWorker::Stage() {
     if (slot.device != nullptr) {
       if (slot.device->pointer == nullptr) {  // a new device output
         if (ls_status s = ls_cuda_malloc(&slot.device->pointer, slot.bytes, nullptr)) return s;
+        if (PoisonOutputs()) {
+          // The copy from pageable memory has read `nan` when it returns, so it may go out of scope.
+          const std::vector<uint8_t> nan(static_cast<size_t>(slot.bytes), 0xFF);
+          if (ls_status s = ls_cuda_copy(slot.device->pointer, nan.data(), slot.bytes, nullptr)) return s;
+        }
       }
       *slot.field = static_cast<float*>(slot.device->pointer);
       continue;

@@ -264,6 +264,14 @@ Napi::Value NewOwnedArray(const Napi::Env& env, size_t bytes, float** data) {
 
 }  // namespace
 
+bool PoisonOutputs() {
+  static const bool poison = [] {
+    const char* value = getenv("LONGSEQ_POISON_OUTPUTS");
+    return value != nullptr && *value != '\0';
+  }();
+  return poison;
+}
+
 float* NewOutput(const Napi::Env& env, const char* name, int64_t elements, OpWorker* worker) {
   const size_t bytes = static_cast<size_t>(elements) * sizeof(float);
   float* data = nullptr;
@@ -275,13 +283,7 @@ float* NewOutput(const Napi::Env& env, const char* name, int64_t elements, OpWor
   } else {
     array = Napi::Float32Array::New(env, static_cast<size_t>(elements), buffer.As<Napi::ArrayBuffer>(), 0);
   }
-  // Every element must be written by the kernel (DESIGN.md §4): tests set LONGSEQ_POISON_OUTPUTS, so that one left
-  // unwritten reads NaN, not the zeros of fresh memory or what a reused block held before. Read once, not per call.
-  static const bool poison = [] {
-    const char* value = getenv("LONGSEQ_POISON_OUTPUTS");
-    return value != nullptr && *value != '\0';
-  }();
-  if (poison) std::fill(data, data + elements, std::numeric_limits<float>::quiet_NaN());
+  if (PoisonOutputs()) std::fill(data, data + elements, std::numeric_limits<float>::quiet_NaN());
   worker->AddOutput(name, array);
   return data;
 }

@@ -69,7 +69,13 @@ float* GetInOut(const Napi::Object& args, const char* name, int64_t elements, Op
 // The optional `cancel` Int32Array(1) (kept alive by `worker`): JS sets element 0 to stop the call early.
 const ls_cancel_flag* GetCancel(const Napi::Object& args, OpWorker* worker);
 
-// A new Float32Array of `elements` for the kernel to fill, resolved by the op's promise as `name`.
+// Whether new outputs start as NaN. Every element must be written by the kernel (DESIGN.md §4): tests set
+// LONGSEQ_POISON_OUTPUTS, so that one left unwritten reads NaN, not the zeros of fresh memory or what a reused
+// block held before. Read once.
+bool PoisonOutputs();
+
+// A new Float32Array of `elements` for the kernel to fill, resolved by the op's promise as `name`; NaN-filled
+// when PoisonOutputs().
 float* NewOutput(const Napi::Env& env, const char* name, int64_t elements, OpWorker* worker);
 
 // a * b, or a RangeError naming `name` when the product passes 2^53.
