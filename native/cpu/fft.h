@@ -44,11 +44,14 @@ inline bool UsesFourStep(const FftPlan& plan, int64_t lanes) {
   return plan.cols != nullptr && plan.m >= FourStepMin(lanes);
 }
 
-// Columns the four-step's column pass transforms side by side with `lanes`-float vectors: enough that each
-// element it gathers is a whole 64-byte line (a column of 4-lane vectors alone used a quarter of every line it
-// touched, each line then read and written four times: WASM, and native at L >= 2^20), at most m2.
+// Columns the four-step's column pass transforms side by side with `lanes`-float vectors, at most m2: at least
+// enough that each element it gathers is a whole 64-byte line (a column of 4-lane vectors alone used a quarter of
+// every line it touched, each line then read and written four times: WASM, and native at L >= 2^20). At 8 lanes
+// (AVX2) two lines: fftConv B1 H64 L131072 0.915-0.929x, B1 H768 L4096 0.946-0.96x and L16384 0.973x against one
+// (AMD Zen 3, 2026-12-05), four lines 0.941x and 1.105x; at 4 lanes (WASM) two lines were 1.02-1.04x. 16 lanes
+// (AVX-512) keep one line, not measured since.
 inline int64_t FourStepColumnGroup(int64_t lanes, int64_t m2) {
-  const int64_t group = lanes >= 16 ? 1 : 16 / lanes;
+  const int64_t group = lanes >= 16 ? 1 : 4;
   return group < m2 ? group : m2;
 }
 
