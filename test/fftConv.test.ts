@@ -55,20 +55,27 @@ describe.each(testBackends)('fftConv on $name', (b) => {
     await expect(plan.run({ u: uniform(rng(2), [1, 3, 10]) })).rejects.toThrow(RangeError);
   });
 
-  // The CPU FFT switches to its four-step decomposition at a complex size that depends on the vector width
-  // (FourStepMin in native/cpu/fft.h: 1024 to 8192 points, m = L here), so every size around those switches.
+  // The CPU FFT switches to its four-step decomposition at a complex size m that depends on the vector width
+  // (FourStepMin in native/cpu/fft.h: 1024 to 8192 points), so every size around those switches: m = L with a kernel
+  // as long as the input (the zero padding exactly half of each transform), and with an odd L - 3 and 7 taps (the
+  // last nonzero row of the four-step's layout part zero, after a call that left other data there). 9 channels, so
+  // that they fill 8 or 16 lanes (fewer channels run on fewer lanes) and one group has a single channel.
   const compiled = b.available && b.name !== 'js' ? test : test.skip;
   compiled('FFT == direct on both sides of the four-step switch (L = 512 … 16384)', async () => {
     const ls = await backend(b.name);
+    const H = 9;
     for (let L = 512; L <= 16384; L *= 2) {
-      const r = rng(L);
-      const bound = 1 / Math.sqrt(L);
-      const p: FftConvParams = { u: uniform(r, [1, 2, L]), k: uniform(r, [2, L], -bound, bound), D: uniform(r, [2]) };
-      const [fft, direct] = await Promise.all([
-        ls.fftConv({ ...p, algorithm: 'fft' }),
-        ls.fftConv({ ...p, algorithm: 'direct' }),
-      ]);
-      expectClose(`L ${L}`, fft.y, direct.y, 1e-5);
+      for (const [len, taps] of [[L, L], [L - 3, 7]] as const) {
+        const r = rng(len);
+        const bound = 1 / Math.sqrt(taps);
+        const p: FftConvParams = { u: uniform(r, [1, H, len]), k: uniform(r, [H, taps], -bound, bound) };
+        p.D = uniform(r, [H]);
+        const [fft, direct] = await Promise.all([
+          ls.fftConv({ ...p, algorithm: 'fft' }),
+          ls.fftConv({ ...p, algorithm: 'direct' }),
+        ]);
+        expectClose(`L ${len}, Lk ${taps}`, fft.y, direct.y, 1e-5);
+      }
     }
   });
 

@@ -130,9 +130,12 @@ HWY_INLINE void StockhamFft(D d, const FftPlan& plan, int64_t width, float*& re,
 // `local`, which stays in L1/L2, FourStepColumnGroup of them side by side), a twiddle w_m^(j2 k1), then m1 FFTs
 // of size m2 along the rows, written out to X[k1 + m1 k2]. That is two passes over the data where the radix-4
 // passes alone make log4(m) of them through L2, L3 or DRAM. `local` holds 4 FourStepBufferFloats.
+// A convolution's signals are zero-padded to twice their length and only its first half is read back, so the
+// four-step takes `nonzero`: input elements from there on are zero and are not read; and `needed`: output elements
+// from there on are not written. The plain path reads and writes everything (the zeros must be in memory).
 template <bool kInverse, class D>
 HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
-                           float* local) {
+                           float* local, int64_t nonzero, int64_t needed) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   if (!UsesFourStep(plan, lanes)) return StockhamFft<kInverse>(d, plan, lanes, re, im, work_re, work_im);
@@ -145,9 +148,14 @@ HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, flo
   float* lwre = lim + buffer;
   float* lwim = lwre + buffer;
   const float sign = kInverse ? -1.0f : 1.0f;
+  // Rows j1 >= nonzero_rows of the m1 x m2 input are zero (at its end, those of row nonzero_rows - 1 are in memory).
+  const int64_t nonzero_rows = (nonzero + m2 - 1) / m2 < m1 ? (nonzero + m2 - 1) / m2 : m1;
   for (int64_t j2 = 0; j2 < m2; j2 += group) {  // columns j2 .. j2 + group - 1, element j1 at j1 width
-    for (int64_t j1 = 0; j1 < m1; ++j1) {
+    for (int64_t j1 = 0; j1 < nonzero_rows; ++j1) {
       for (int64_t g = 0; g < width; g += lanes) StoreC(d, LoadC(d, re, im, (j1 * m2 + j2) * lanes + g), lre, lim, j1 * width + g);
+    }
+    for (int64_t j1 = nonzero_rows; j1 < m1; ++j1) {
+      for (int64_t g = 0; g < width; g += lanes) StoreC(d, Cplx<V>{hn::Zero(d), hn::Zero(d)}, lre, lim, j1 * width + g);
     }
     float *a = lre, *b = lim, *c = lwre, *e = lwim;
     StockhamFft<kInverse>(d, cols, width, a, b, c, e);
@@ -164,22 +172,26 @@ HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, flo
     memcpy(lim, im + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
     float *a = lre, *b = lim, *c = lwre, *e = lwim;
     StockhamFft<kInverse>(d, rows, lanes, a, b, c, e);
-    for (int64_t k2 = 0; k2 < m2; ++k2) StoreC(d, LoadC(d, a, b, k2 * lanes), work_re, work_im, (k1 + m1 * k2) * lanes);
+    const int64_t written = k1 < needed ? (needed - k1 + m1 - 1) / m1 : 0;  // the k2 with k1 + m1 k2 < needed
+    for (int64_t k2 = 0; k2 < (written < m2 ? written : m2); ++k2) {
+      StoreC(d, LoadC(d, a, b, k2 * lanes), work_re, work_im, (k1 + m1 * k2) * lanes);
+    }
   }
   std::swap(re, work_re);
   std::swap(im, work_im);
 }
 
 // Real forward FFT of size plan.n (for spectra kept for later: the convolution itself goes through
-// MultiplySpectrum). In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements; (work_re,
-// work_im) is the other buffer of the complex FFT. Out: X[k] for k = 0..m in (out_re, out_im).
+// MultiplySpectrum). In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements, zero from
+// `nonzero` on; (work_re, work_im) is the other buffer of the complex FFT. Out: X[k] for k = 0..m in (out_re,
+// out_im).
 template <class D>
 HWY_INLINE void RealForward(D d, const FftPlan& plan, float* re, float* im, float* work_re, float* work_im,
-                            float* local, float* out_re, float* out_im) {
+                            float* local, int64_t nonzero, float* out_re, float* out_im) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
-  ComplexFft<false>(d, plan, re, im, work_re, work_im, local);
+  ComplexFft<false>(d, plan, re, im, work_re, work_im, local, nonzero, m);
   // With A = Z[k], B = conj(Z[m - k]) (Z[m] = Z[0]): E = (A + B) / 2 is the even samples' spectrum,
   // O = (A - B) / 2i the odd samples'; X[k] = E + r^k O with r = e^(-2 pi i / n).
   const V half = hn::Set(d, 0.5f);

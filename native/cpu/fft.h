@@ -62,6 +62,14 @@ inline int64_t FourStepBufferFloats(const FftPlan& plan, int64_t lanes) {
   return (columns > plan.rows->m ? columns : plan.rows->m) * lanes;
 }
 
+// Elements of ComplexFft's input that must be in memory when those from `nonzero` on are zero: the four-step reads
+// the whole rows of its m1 x m2 layout that hold any, the plain path all m.
+inline int64_t FftInputExtent(const FftPlan& plan, int64_t lanes, int64_t nonzero) {
+  if (!UsesFourStep(plan, lanes)) return plan.m;
+  const int64_t m2 = plan.rows->m, extent = (nonzero + m2 - 1) / m2 * m2;
+  return extent < plan.m ? extent : plan.m;
+}
+
 // The plan for real size n (a power of two >= 2), shared and never freed; nullptr if out of memory.
 const FftPlan* GetFftPlan(int64_t n);
 

@@ -68,10 +68,10 @@ HWY_INLINE void Deinterleave(const float* x, int64_t count, float* even, float* 
   }
 }
 
-// Packs rows[c][0, len) as z[j] = x[2j] + i x[2j+1] for c < count; zero past len and in lanes >= count.
-// `tile` holds 2 lanes kPackTile / 2 floats.
+// Packs rows[c][0, len) as z[j] = x[2j] + i x[2j+1] for c < count; zero past len up to element `extent` (what
+// the FFT reads: FftInputExtent) and in lanes >= count. `tile` holds 2 lanes kPackTile / 2 floats.
 template <class D>
-HWY_INLINE void PackRows(D d, const float* rows, int64_t row_stride, int64_t count, int64_t len, int64_t m,
+HWY_INLINE void PackRows(D d, const float* rows, int64_t row_stride, int64_t count, int64_t len, int64_t extent,
                          float* re, float* im, float* tile) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t filled = (len + 1) / 2;  // elements holding samples
@@ -79,8 +79,8 @@ HWY_INLINE void PackRows(D d, const float* rows, int64_t row_stride, int64_t cou
     memset(re, 0, sizeof(float) * filled * lanes);
     memset(im, 0, sizeof(float) * filled * lanes);
   }
-  memset(re + filled * lanes, 0, sizeof(float) * (m - filled) * lanes);
-  memset(im + filled * lanes, 0, sizeof(float) * (m - filled) * lanes);
+  memset(re + filled * lanes, 0, sizeof(float) * (extent - filled) * lanes);
+  memset(im + filled * lanes, 0, sizeof(float) * (extent - filled) * lanes);
   const int64_t half_tile = kPackTile / 2;
   float* even = tile;
   float* odd = tile + lanes * half_tile;
@@ -138,8 +138,10 @@ template <class D>
 HWY_INLINE void KernelSpectrum(D d, const FftPlan& plan, const float* k, int64_t kernel_len, int64_t count,
                                float* a_re, float* a_im, float* b_re, float* b_im, float* kr, float* ki,
                                float* local, float* tile) {
-  PackRows(d, k, kernel_len, count, kernel_len, plan.m, a_re, a_im, tile);
-  RealForward(d, plan, a_re, a_im, b_re, b_im, local, kr, ki);
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t packed = (kernel_len + 1) / 2;
+  PackRows(d, k, kernel_len, count, kernel_len, FftInputExtent(plan, lanes, packed), a_re, a_im, tile);
+  RealForward(d, plan, a_re, a_im, b_re, b_im, local, packed, kr, ki);
 }
 
 // FFT convolution of channels [c0, c0 + count) for every batch row.
@@ -163,14 +165,17 @@ HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& p
                    b_im + 2 * stride, local, tile);
   }
   const float inverse_m = 1.0f / static_cast<float>(m);
+  const int64_t packed = (L + 1) / 2;  // complex elements of a packed row: the forward FFT's nonzero input, and
+                                       // the inverse's output that UnpackRows reads
+  const int64_t extent = FftInputExtent(plan, lanes, packed);
   for (int64_t b = 0; b < p.batch; ++b) {
     if (Cancelled(p.cancel)) return;
     const float* u = p.u + (b * H + c0) * L;
-    PackRows(d, u, L, count, L, m, a_re, a_im, tile);
+    PackRows(d, u, L, count, L, extent, a_re, a_im, tile);
     float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
-    ComplexFft<false>(d, plan, re, im, wre, wim, local);
+    ComplexFft<false>(d, plan, re, im, wre, wim, local, packed, m);
     MultiplySpectrum(d, plan, re, im, kr, ki);
-    ComplexFft<true>(d, plan, re, im, wre, wim, local);
+    ComplexFft<true>(d, plan, re, im, wre, wim, local, m, packed);
     UnpackRows(d, re, im, count, L, inverse_m, p.D ? p.D + c0 : nullptr, u, p.y + (b * H + c0) * L, L, tile);
   }
 }
