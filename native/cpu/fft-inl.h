@@ -125,135 +125,238 @@ HWY_INLINE void StockhamFft(D d, const FftPlan& plan, int64_t width, float*& re,
   }
 }
 
-// Complex FFT of size plan.m, natural order in and out. From FourStepMin(lanes) on it runs as the four-step
-// decomposition m = m1 x m2, element j = j1 m2 + j2: m2 FFTs of size m1 down the columns (gathered into
-// `local`, which stays in L1/L2, FourStepColumnGroup of them side by side), a twiddle w_m^(j2 k1), then m1 FFTs
-// of size m2 along the rows, written out to X[k1 + m1 k2]. That is two passes over the data where the radix-4
-// passes alone make log4(m) of them through L2, L3 or DRAM. `local` holds 4 FourStepBufferFloats.
-// A convolution's signals are zero-padded to twice their length and only its first half is read back, so the
-// four-step takes `nonzero`: input elements from there on are zero and are not read; and `needed`: output elements
-// from there on are not written. The plain path reads and writes everything (the zeros must be in memory).
-template <bool kInverse, class D>
-HWY_INLINE void ComplexFft(D d, const FftPlan& plan, float*& re, float*& im, float*& work_re, float*& work_im,
-                           float* local, int64_t nonzero, int64_t needed) {
+// From FourStepMin(lanes) on (UsesFourStep), the transforms of size m run as the four-step decomposition
+// m = m1 x m2, element j = j1 m2 + j2 of an m1 x m2 layout: m2 FFTs of size m1 down the columns, a twiddle
+// w_m^(j2 k1), then m1 FFTs of size m2 along the rows, which give X[k1 + m1 k2]. That is two passes over the data
+// where the radix-4 passes alone make log4(m) of them through L2, L3 or DRAM. A convolution's signals are
+// zero-padded to twice their length and only the first half of the result is read, so the passes skip the rows
+// that are all zero on the way in and that are not read on the way out.
+
+// The column pass, in place: for each group of FourStepColumnGroup columns (gathered into `local`, which stays in
+// L1/L2), the FFTs of size m1 down them, rows >= rows_in read as zero (they are not read), then with kTwiddle the
+// twiddle w_m^(±j2 k1); rows < rows_out are written back.
+template <bool kInverse, bool kTwiddle, class D>
+HWY_INLINE void FourStepColumns(D d, const FftPlan& plan, float* re, float* im, float* local, int64_t rows_in,
+                                int64_t rows_out) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  if (!UsesFourStep(plan, lanes)) return StockhamFft<kInverse>(d, plan, lanes, re, im, work_re, work_im);
-  const FftPlan& cols = *plan.cols;
-  const FftPlan& rows = *plan.rows;
-  const int64_t m1 = cols.m, m2 = rows.m, group = FourStepColumnGroup(lanes, m2), width = group * lanes;
+  const int64_t m1 = plan.cols->m, m2 = plan.rows->m, group = FourStepColumnGroup(lanes, m2), width = group * lanes;
   const int64_t buffer = FourStepBufferFloats(plan, lanes);
   float* lre = local;
   float* lim = lre + buffer;
   float* lwre = lim + buffer;
   float* lwim = lwre + buffer;
   const float sign = kInverse ? -1.0f : 1.0f;
-  // Rows j1 >= nonzero_rows of the m1 x m2 input are zero (at its end, those of row nonzero_rows - 1 are in memory).
-  const int64_t nonzero_rows = (nonzero + m2 - 1) / m2 < m1 ? (nonzero + m2 - 1) / m2 : m1;
   for (int64_t j2 = 0; j2 < m2; j2 += group) {  // columns j2 .. j2 + group - 1, element j1 at j1 width
-    for (int64_t j1 = 0; j1 < nonzero_rows; ++j1) {
+    for (int64_t j1 = 0; j1 < rows_in; ++j1) {
       for (int64_t g = 0; g < width; g += lanes) StoreC(d, LoadC(d, re, im, (j1 * m2 + j2) * lanes + g), lre, lim, j1 * width + g);
     }
-    for (int64_t j1 = nonzero_rows; j1 < m1; ++j1) {
+    for (int64_t j1 = rows_in; j1 < m1; ++j1) {
       for (int64_t g = 0; g < width; g += lanes) StoreC(d, Cplx<V>{hn::Zero(d), hn::Zero(d)}, lre, lim, j1 * width + g);
     }
     float *a = lre, *b = lim, *c = lwre, *e = lwim;
-    StockhamFft<kInverse>(d, cols, width, a, b, c, e);
-    for (int64_t k1 = 0; k1 < m1; ++k1) {
+    StockhamFft<kInverse>(d, *plan.cols, width, a, b, c, e);
+    for (int64_t k1 = 0; k1 < rows_out; ++k1) {
       for (int64_t g = 0; g < group; ++g) {
-        const int64_t w = (j2 + g) * k1;  // < m1 m2 = m
-        const Cplx<V> z = MulC(hn::Set(d, plan.w_re[w]), hn::Set(d, sign * plan.w_im[w]), LoadC(d, a, b, k1 * width + g * lanes));
+        Cplx<V> z = LoadC(d, a, b, k1 * width + g * lanes);
+        if (kTwiddle) {
+          const int64_t w = (j2 + g) * k1;  // < m1 m2 = m
+          z = MulC(hn::Set(d, plan.w_re[w]), hn::Set(d, sign * plan.w_im[w]), z);
+        }
         StoreC(d, z, re, im, (k1 * m2 + j2 + g) * lanes);
       }
     }
   }
-  for (int64_t k1 = 0; k1 < m1; ++k1) {
-    memcpy(lre, re + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
-    memcpy(lim, im + k1 * m2 * lanes, sizeof(float) * m2 * lanes);
-    float *a = lre, *b = lim, *c = lwre, *e = lwim;
-    StockhamFft<kInverse>(d, rows, lanes, a, b, c, e);
-    const int64_t written = k1 < needed ? (needed - k1 + m1 - 1) / m1 : 0;  // the k2 with k1 + m1 k2 < needed
-    for (int64_t k2 = 0; k2 < (written < m2 ? written : m2); ++k2) {
-      StoreC(d, LoadC(d, a, b, k2 * lanes), work_re, work_im, (k1 + m1 * k2) * lanes);
-    }
-  }
-  std::swap(re, work_re);
-  std::swap(im, work_im);
 }
 
-// Real forward FFT of size plan.n (for spectra kept for later: the convolution itself goes through
-// MultiplySpectrum). In: the signal packed as z[j] = x[2j] + i x[2j+1] in (re, im), m elements, zero from
-// `nonzero` on; (work_re, work_im) is the other buffer of the complex FFT. Out: X[k] for k = 0..m in (out_re,
-// out_im).
+// The rows of the m1 x m2 layout that hold any of its first `count` elements.
+inline int64_t FourStepRows(const FftPlan& plan, int64_t count) {
+  const int64_t rows = (count + plan.rows->m - 1) / plan.rows->m;
+  return rows < plan.cols->m ? rows : plan.cols->m;
+}
+
+// Where a real spectrum keeps X[k] (k = 0..m): in natural order, except for plans the four-step serves
+// (UsesFourStep), whose spectra are kept in the order the four-step's rows produce them: X[k1 + m1 k2] at
+// k1 m2 + k2 for k < m, X[m] at m. So FourStepConvolve reads each row's part in one run (from strided reads, a
+// plan's spectrum in 4 KiB pages took 1.15x as long at L = 2^17). Callers pass each X[k]'s position with k.
+
+// X[k] of a real signal from its packed complex spectrum: with A = Z[k], B = conj(Z[m - k]) (Z[m] = Z[0]),
+// E = (A + B) / 2 is the even samples' spectrum, O = (A - B) / 2i the odd samples'; X[k] = E + r^k O with
+// r = e^(-2 pi i / n). `b` is Z[m - k] itself.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE Cplx<V> UnpackReal(D d, const FftPlan& plan, Cplx<V> a, Cplx<V> b, int64_t k) {
+  const V half = hn::Set(d, 0.5f);
+  const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, b.re)), hn::Mul(half, hn::Sub(a.im, b.im))};
+  // (A - B) / 2i = (Im(A - B) - i Re(A - B)) / 2, with A - B = (a.re - b.re) + i (a.im + b.im)
+  const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, b.im)), hn::Mul(half, hn::Sub(b.re, a.re))};
+  const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
+  return Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)};
+}
+
+// The middle of a real convolution, element by element: Z is the complex FFT of a packed real signal x, K[0..m] a
+// real spectrum (RealSpectrum's output). Each Z[k] is replaced, with its partner Z[m - k], by the packed spectrum
+// whose inverse complex FFT is m times the packed x * k (circular): unpack X[k], X[m - k] from Z[k], Z[m - k],
+// multiply by K, and repack, in one step.
 template <class D>
-HWY_INLINE void RealForward(D d, const FftPlan& plan, float* re, float* im, float* work_re, float* work_im,
-                            float* local, int64_t nonzero, float* out_re, float* out_im) {
+class SpectrumProduct {
+ public:
+  using V = hn::Vec<D>;
+  SpectrumProduct(D d, const FftPlan& plan, const float* kr, const float* ki)
+      : d_(d), plan_(plan), kr_(kr), ki_(ki), lanes_(static_cast<int64_t>(hn::Lanes(d))) {}
+
+  // Z[k] in a and Z[p] in b, p = m - k, with K[k] and K[p] at positions at_k and at_p of the spectrum; k = p
+  // (= m / 2) and k = 0 (p = m: b is Z[0] too, and left as it was) are allowed, a and b then the same element.
+  void Pair(Cplx<V>& a, Cplx<V>& b, int64_t k, int64_t p, int64_t at_k, int64_t at_p) const {
+    const Cplx<V> yk = TimesK(UnpackReal(d_, plan_, a, b, k), at_k);
+    const Cplx<V> yp = TimesK(UnpackReal(d_, plan_, b, a, p), at_p);
+    a = Repack(yk, yp, k);
+    if (k != 0) b = Repack(yp, yk, p);
+  }
+
+ private:
+  // Z[k] = E + i O with E = (Y[k] + conj Y[m - k]) / 2, O = (Y[k] - conj Y[m - k]) conj(r^k) / 2.
+  Cplx<V> Repack(Cplx<V> y, Cplx<V> partner, int64_t k) const {
+    const V half = hn::Set(d_, 0.5f);
+    const Cplx<V> e = {hn::Mul(half, hn::Add(y.re, partner.re)), hn::Mul(half, hn::Sub(y.im, partner.im))};
+    const Cplx<V> diff = {hn::Mul(half, hn::Sub(y.re, partner.re)), hn::Mul(half, hn::Add(y.im, partner.im))};
+    const Cplx<V> o = MulC(hn::Set(d_, plan_.r_re[k]), hn::Set(d_, -plan_.r_im[k]), diff);
+    return Cplx<V>{hn::Sub(e.re, o.im), hn::Add(e.im, o.re)};
+  }
+  Cplx<V> TimesK(Cplx<V> x, int64_t at) const {
+    return MulC(hn::LoadU(d_, kr_ + at * lanes_), hn::LoadU(d_, ki_ + at * lanes_), x);  // maybe caller memory
+  }
+
+  D d_;
+  const FftPlan& plan_;
+  const float* kr_;
+  const float* ki_;
+  int64_t lanes_;
+};
+
+// The rows of the four-step layout after FourStepColumns, FFT'd along the row in `local` (element k2 of row k1:
+// Z[k1 + m1 k2]) two at a time: row k1 = 0 .. m1 / 2 with row (m1 - k1) mod m1, where the partners Z[m - k] of its
+// elements lie (rows 0 and m1 / 2 are their own partners). pair(a, b, k, p, at_k, at_p) sees every element with
+// its partner once (Z[0] with p = m, as b = a), with their positions in a four-step spectrum, and may change both;
+// then row(re, im, work_re, work_im, k1) gets each row and a free pair of work buffers. `local` holds 6
+// FourStepBufferFloats.
+template <class D, class PairFn, class RowFn>
+HWY_INLINE void FourStepRowPairs(D d, const FftPlan& plan, const float* re, const float* im, float* local,
+                                 PairFn pair, RowFn row) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m = plan.m, m1 = plan.cols->m, m2 = plan.rows->m, length = m2 * lanes;
+  const int64_t buffer = FourStepBufferFloats(plan, lanes);  // >= length
+  for (int64_t k1 = 0; 2 * k1 <= m1; ++k1) {
+    const int64_t k1b = k1 == 0 ? 0 : m1 - k1;
+    float *are = local, *aim = local + buffer, *bre = local + 2 * buffer, *bim = local + 3 * buffer;
+    float *wre = local + 4 * buffer, *wim = local + 5 * buffer;
+    memcpy(are, re + k1 * length, sizeof(float) * length);
+    memcpy(aim, im + k1 * length, sizeof(float) * length);
+    StockhamFft<false>(d, *plan.rows, lanes, are, aim, wre, wim);
+    if (k1b != k1) {
+      memcpy(bre, re + k1b * length, sizeof(float) * length);
+      memcpy(bim, im + k1b * length, sizeof(float) * length);
+      StockhamFft<false>(d, *plan.rows, lanes, bre, bim, wre, wim);
+    } else {
+      bre = are;
+      bim = aim;
+    }
+    for (int64_t k2 = 0; k2 < m2; ++k2) {
+      const int64_t k = k1 + m1 * k2, p = m - k;
+      // p = k1b + m1 p2: m1 (m2 - k2) in row 0, else (m1 - k1) + m1 (m2 - 1 - k2); Z[m] is Z[0]
+      const int64_t p2 = k == 0 ? 0 : k1 == 0 ? m2 - k2 : m2 - 1 - k2;
+      if (k1b == k1 && k != 0 && p < k) continue;  // a row paired with itself: each pair once
+      Cplx<V> a = LoadC(d, are, aim, k2 * lanes);
+      Cplx<V> b = LoadC(d, bre, bim, p2 * lanes);
+      pair(a, b, k, p, k1 * m2 + k2, k == 0 ? m : k1b * m2 + p2);
+      if (p != k && k != 0) StoreC(d, b, bre, bim, p2 * lanes);
+      StoreC(d, a, are, aim, k2 * lanes);
+    }
+    row(are, aim, wre, wim, k1);
+    if (k1b != k1) row(bre, bim, wre, wim, k1b);
+  }
+}
+
+// Real forward FFT of size plan.n, for a kernel's spectrum. In: the signal packed as z[j] = x[2j] + i x[2j+1] in
+// (re, im), m elements, zero from `nonzero` on (the plain path reads them all; the four-step, to
+// FftInputExtent); (work_re, work_im) is the other buffer of the complex FFT. Out: X[k] for k = 0..m in (out_re,
+// out_im), in natural order or a four-step plan's.
+template <class D>
+HWY_INLINE void RealSpectrum(D d, const FftPlan& plan, float* re, float* im, float* work_re, float* work_im,
+                             float* local, int64_t nonzero, float* out_re, float* out_im) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
-  ComplexFft<false>(d, plan, re, im, work_re, work_im, local, nonzero, m);
-  // With A = Z[k], B = conj(Z[m - k]) (Z[m] = Z[0]): E = (A + B) / 2 is the even samples' spectrum,
-  // O = (A - B) / 2i the odd samples'; X[k] = E + r^k O with r = e^(-2 pi i / n).
-  const V half = hn::Set(d, 0.5f);
-  for (int64_t k = 0; k <= m; ++k) {
-    const int64_t kk = k == m ? 0 : k;
-    const int64_t mk = k == 0 ? 0 : m - k;
-    const Cplx<V> a = LoadC(d, re, im, kk * lanes);
-    const Cplx<V> z = LoadC(d, re, im, mk * lanes);
-    const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, z.re)), hn::Mul(half, hn::Sub(a.im, z.im))};
-    // (A - B) / 2i = (Im(A - B) - i Re(A - B)) / 2, with A - B = (a.re - z.re) + i (a.im + z.im)
-    const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, z.im)), hn::Mul(half, hn::Sub(z.re, a.re))};
-    const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
-    // The output may be a plan's spectrum in caller memory: unaligned stores.
-    hn::StoreU(hn::Add(e.re, ro.re), d, out_re + k * lanes);
-    hn::StoreU(hn::Add(e.im, ro.im), d, out_im + k * lanes);
+  // The output may be a plan's spectrum in caller memory: unaligned stores.
+  auto store = [&](Cplx<V> x, int64_t at) {
+    hn::StoreU(x.re, d, out_re + at * lanes);
+    hn::StoreU(x.im, d, out_im + at * lanes);
+  };
+  auto pair = [&](Cplx<V>& a, Cplx<V>& b, int64_t k, int64_t p, int64_t at_k, int64_t at_p) {
+    store(UnpackReal(d, plan, a, b, k), at_k);
+    store(UnpackReal(d, plan, b, a, p), at_p);
+  };
+  if (UsesFourStep(plan, lanes)) {
+    FourStepColumns<false, true>(d, plan, re, im, local, FourStepRows(plan, nonzero), plan.cols->m);
+    FourStepRowPairs(d, plan, re, im, local, pair, [](float*, float*, float*&, float*&, int64_t) {});
+    return;
+  }
+  StockhamFft<false>(d, plan, lanes, re, im, work_re, work_im);
+  for (int64_t k = 0; 2 * k <= m; ++k) {
+    Cplx<V> a = LoadC(d, re, im, k * lanes);
+    Cplx<V> b = LoadC(d, re, im, (k == 0 ? 0 : m - k) * lanes);
+    pair(a, b, k, m - k, k, m - k);
   }
 }
 
-// The middle of a real convolution in one pass: Z is the complex FFT of a packed real signal x (as RealForward
-// leaves it before unpacking), K[0..m] a real spectrum (RealForward's output). Replaces Z, in place, by the
-// packed spectrum whose inverse complex FFT is m times the packed x * k (circular). Each k is done with its
-// partner m - k: unpack X[k], X[m - k] from Z[k], Z[m - k], multiply by K, and repack, which saves two passes
-// over the data against unpack, multiply and repack one after the other.
+// SpectrumProduct over the whole of Z, in natural order and in place (the plain path's convolution).
 template <class D>
 HWY_INLINE void MultiplySpectrum(D d, const FftPlan& plan, float* re, float* im, const float* kr, const float* ki) {
   using V = hn::Vec<D>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t m = plan.m;
-  const V half = hn::Set(d, 0.5f);
-  // X[k] = E + r^k O with E = (A + conj B) / 2, O = (A - conj B) / 2i for A = Z[k], B = Z[m - k] (Z[m] = Z[0]).
-  auto unpack = [&](Cplx<V> a, Cplx<V> b, int64_t k) {
-    const Cplx<V> e = {hn::Mul(half, hn::Add(a.re, b.re)), hn::Mul(half, hn::Sub(a.im, b.im))};
-    const Cplx<V> o = {hn::Mul(half, hn::Add(a.im, b.im)), hn::Mul(half, hn::Sub(b.re, a.re))};
-    const Cplx<V> ro = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, plan.r_im[k]), o);
-    return Cplx<V>{hn::Add(e.re, ro.re), hn::Add(e.im, ro.im)};
-  };
-  // Z[k] = E + i O with E = (Y[k] + conj Y[m - k]) / 2, O = (Y[k] - conj Y[m - k]) conj(r^k) / 2.
-  auto repack = [&](Cplx<V> y, Cplx<V> partner, int64_t k) {
-    const Cplx<V> e = {hn::Mul(half, hn::Add(y.re, partner.re)), hn::Mul(half, hn::Sub(y.im, partner.im))};
-    const Cplx<V> diff = {hn::Mul(half, hn::Sub(y.re, partner.re)), hn::Mul(half, hn::Add(y.im, partner.im))};
-    const Cplx<V> o = MulC(hn::Set(d, plan.r_re[k]), hn::Set(d, -plan.r_im[k]), diff);
-    return Cplx<V>{hn::Sub(e.re, o.im), hn::Add(e.im, o.re)};
-  };
-  auto times_k = [&](Cplx<V> x, int64_t k) {
-    return MulC(hn::LoadU(d, kr + k * lanes), hn::LoadU(d, ki + k * lanes), x);  // kr, ki: maybe caller memory
-  };
-  // k = 0 pairs with k = m (both from Z[0]).
-  {
-    const Cplx<V> z0 = LoadC(d, re, im, 0);
-    const Cplx<V> y0 = times_k(unpack(z0, z0, 0), 0);
-    const Cplx<V> ym = times_k(unpack(z0, z0, m), m);
-    StoreC(d, repack(y0, ym, 0), re, im, 0);
+  const SpectrumProduct<D> product(d, plan, kr, ki);
+  for (int64_t k = 0; 2 * k <= m; ++k) {
+    const int64_t partner = m - k, at = k == 0 ? 0 : partner;
+    Cplx<V> a = LoadC(d, re, im, k * lanes);
+    Cplx<V> b = LoadC(d, re, im, at * lanes);
+    product.Pair(a, b, k, partner, k, partner);
+    if (partner != k && k != 0) StoreC(d, b, re, im, at * lanes);
+    StoreC(d, a, re, im, k * lanes);
   }
-  for (int64_t k = 1; 2 * k <= m; ++k) {
-    const int64_t partner = m - k;
-    const Cplx<V> a = LoadC(d, re, im, k * lanes);
-    const Cplx<V> b = LoadC(d, re, im, partner * lanes);
-    const Cplx<V> yk = times_k(unpack(a, b, k), k);
-    const Cplx<V> yp = times_k(unpack(b, a, partner), partner);
-    StoreC(d, repack(yk, yp, k), re, im, k * lanes);
-    if (partner != k) StoreC(d, repack(yp, yk, partner), re, im, partner * lanes);
-  }
+}
+
+// A whole convolution's transforms on the four-step layout (UsesFourStep plans), in place: in, the packed signal in
+// natural order, zero from element `packed` on (in memory to FftInputExtent); out, its circular convolution with K
+// (times m, packed) in natural order up to element `packed`, not beyond. The spectrum is never laid out in natural
+// order: each row of the layout goes through its forward FFT along the row, the product with K (in the four-step
+// order) and the inverse FFT along the row while it is in `local`, since the inverse transform starts with FFTs
+// along the same rows when its index k = k1 + m1 k2 is split as the forward's output is. With n = n2 + m2 n1,
+// x[n] = sum over k1 of w_m1^(-n1 k1) w_m^(-n2 k1) (sum over k2 of w_m2^(-n2 k2) Y[k1 + m1 k2]).
+// That is three passes over the data (columns, rows, columns) where a forward four-step FFT, the product in natural
+// order and the inverse FFT make five. `local` holds 6 FourStepBufferFloats.
+template <class D>
+HWY_INLINE void FourStepConvolve(D d, const FftPlan& plan, float* re, float* im, const float* kr, const float* ki,
+                                 float* local, int64_t packed) {
+  using V = hn::Vec<D>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t m2 = plan.rows->m;
+  FourStepColumns<false, true>(d, plan, re, im, local, FourStepRows(plan, packed), plan.cols->m);
+  const SpectrumProduct<D> product(d, plan, kr, ki);
+  auto pair = [&](Cplx<V>& a, Cplx<V>& b, int64_t k, int64_t p, int64_t at_k, int64_t at_p) {
+    product.Pair(a, b, k, p, at_k, at_p);
+  };
+  // Row k1: the inverse FFT along it, the twiddle w_m^(-n2 k1), and back in place.
+  auto row = [&](float* a, float* b, float*& work_re, float*& work_im, int64_t k1) {
+    StockhamFft<true>(d, *plan.rows, lanes, a, b, work_re, work_im);
+    for (int64_t n2 = 0; n2 < m2; ++n2) {
+      const int64_t w = n2 * k1;  // < m
+      const Cplx<V> z = MulC(hn::Set(d, plan.w_re[w]), hn::Set(d, -plan.w_im[w]), LoadC(d, a, b, n2 * lanes));
+      StoreC(d, z, re, im, (k1 * m2 + n2) * lanes);
+    }
+  };
+  FourStepRowPairs(d, plan, re, im, local, pair, row);
+  FourStepColumns<true, false>(d, plan, re, im, local, plan.cols->m, FourStepRows(plan, packed));
 }
 
 }  // namespace HWY_NAMESPACE

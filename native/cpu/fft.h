@@ -24,9 +24,9 @@ struct FftPlan {
   const FftPlan* rows = nullptr;
 };
 
-// The complex size from which ComplexFft takes the four-step decomposition at `lanes`-float vectors: below it
-// the plain radix-4 passes are faster, their buffers near enough to L1. Measured with fftConv B1 H768 L = m
-// (one thread, AMD Zen 3, 2026-12-05), the four-step's time over the plain path's:
+// The complex size from which the transforms take the four-step decomposition (fft-inl.h) at `lanes`-float
+// vectors: below it the plain radix-4 passes are faster, their buffers near enough to L1. Measured with fftConv
+// B1 H768 L = m (one thread, AMD Zen 3, 2026-12-05), the four-step's time over the plain path's:
 // - 8 lanes (AVX2): 1.11x at m = 512, then 0.93x / 0.95x / 0.95x at m = 1024 / 2048 / 4096;
 // - 4 lanes (WASM, relaxed SIMD / SIMD128): 1.7x at 512, 1.14x / 1.21x at 1024, 0.97x / 1.04x at 2048,
 //   0.91x / 0.90x at 4096;
@@ -55,14 +55,14 @@ inline int64_t FourStepColumnGroup(int64_t lanes, int64_t m2) {
   return group < m2 ? group : m2;
 }
 
-// Floats of each of the four buffers a four-step plan's ComplexFft keeps in `local`: the column pass's
+// Floats of each buffer a four-step transform keeps in `local` (fft-inl.h: 4 or 6 of them): the column pass's
 // FourStepColumnGroup columns or a row, whichever is longer, in `lanes`-float elements.
 inline int64_t FourStepBufferFloats(const FftPlan& plan, int64_t lanes) {
   const int64_t columns = plan.cols->m * FourStepColumnGroup(lanes, plan.rows->m);
   return (columns > plan.rows->m ? columns : plan.rows->m) * lanes;
 }
 
-// Elements of ComplexFft's input that must be in memory when those from `nonzero` on are zero: the four-step reads
+// Elements of a transform's input that must be in memory when those from `nonzero` on are zero: the four-step reads
 // the whole rows of its m1 x m2 layout that hold any, the plain path all m.
 inline int64_t FftInputExtent(const FftPlan& plan, int64_t lanes, int64_t nonzero) {
   if (!UsesFourStep(plan, lanes)) return plan.m;

@@ -33,10 +33,10 @@ constexpr int64_t kDirectRowsPerTask = 8;
 // Samples per tile when moving rows in and out of the FFT layout (fft_conv.cc, PackRows).
 constexpr int64_t kPackTile = 128;
 // Scratch floats of one FFT group: two ping-pong buffers and the kernel spectrum, (m + 1) x lanes complex each,
-// and the four-step's local buffers.
+// and the four-step's local buffers (FourStepConvolve's six).
 inline int64_t FftGroupScratchFloats(const FftPlan& plan, int64_t lanes) {
   int64_t local = 0;
-  if (UsesFourStep(plan, lanes)) local = 4 * FourStepBufferFloats(plan, lanes);
+  if (UsesFourStep(plan, lanes)) local = 6 * FourStepBufferFloats(plan, lanes);
   return 6 * (plan.m + 1) * lanes + local + 2 * lanes * kPackTile;
 }
 }  // namespace ls
@@ -141,7 +141,7 @@ HWY_INLINE void KernelSpectrum(D d, const FftPlan& plan, const float* k, int64_t
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t packed = (kernel_len + 1) / 2;
   PackRows(d, k, kernel_len, count, kernel_len, FftInputExtent(plan, lanes, packed), a_re, a_im, tile);
-  RealForward(d, plan, a_re, a_im, b_re, b_im, local, packed, kr, ki);
+  RealSpectrum(d, plan, a_re, a_im, b_re, b_im, local, packed, kr, ki);
 }
 
 // FFT convolution of channels [c0, c0 + count) for every batch row.
@@ -165,17 +165,21 @@ HWY_INLINE void FftConvGroupT(D d, const ls_fft_conv_params& p, const FftPlan& p
                    b_im + 2 * stride, local, tile);
   }
   const float inverse_m = 1.0f / static_cast<float>(m);
-  const int64_t packed = (L + 1) / 2;  // complex elements of a packed row: the forward FFT's nonzero input, and
-                                       // the inverse's output that UnpackRows reads
+  const int64_t packed = (L + 1) / 2;  // complex elements of a packed row: the nonzero input, and the output that
+                                       // UnpackRows reads
   const int64_t extent = FftInputExtent(plan, lanes, packed);
   for (int64_t b = 0; b < p.batch; ++b) {
     if (Cancelled(p.cancel)) return;
     const float* u = p.u + (b * H + c0) * L;
     PackRows(d, u, L, count, L, extent, a_re, a_im, tile);
     float *re = a_re, *im = a_im, *wre = b_re, *wim = b_im;
-    ComplexFft<false>(d, plan, re, im, wre, wim, local, packed, m);
-    MultiplySpectrum(d, plan, re, im, kr, ki);
-    ComplexFft<true>(d, plan, re, im, wre, wim, local, m, packed);
+    if (UsesFourStep(plan, lanes)) {
+      FourStepConvolve(d, plan, re, im, kr, ki, local, packed);
+    } else {
+      StockhamFft<false>(d, plan, lanes, re, im, wre, wim);
+      MultiplySpectrum(d, plan, re, im, kr, ki);
+      StockhamFft<true>(d, plan, lanes, re, im, wre, wim);
+    }
     UnpackRows(d, re, im, count, L, inverse_m, p.D ? p.D + c0 : nullptr, u, p.y + (b * H + c0) * L, L, tile);
   }
 }
