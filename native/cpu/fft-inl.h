@@ -133,7 +133,7 @@ HWY_INLINE void StockhamFft(D d, const FftPlan& plan, int64_t width, float*& re,
 // that are all zero on the way in and that are not read on the way out.
 
 // The column pass, in place: for each group of FourStepColumnGroup columns (gathered into `local`, which stays in
-// L1/L2), the FFTs of size m1 down them, rows >= rows_in read as zero (they are not read), then with kTwiddle the
+// L1/L2), the FFTs of size m1 down them, rows >= rows_in taken as zero without being read, then with kTwiddle the
 // twiddle w_m^(±j2 k1); rows < rows_out are written back.
 template <bool kInverse, bool kTwiddle, class D>
 HWY_INLINE void FourStepColumns(D d, const FftPlan& plan, float* re, float* im, float* local, int64_t rows_in,

@@ -211,7 +211,7 @@ void FftConvGroup(const ls_fft_conv_params& p, const FftPlan& plan, int64_t lane
 }
 
 // A plan's spectrum is kept in the FFT groups' own layout, group after group: (m + 1) x lanes real parts, then
-// as many imaginary parts (padding lanes zero), so runs read it in place.
+// as many imaginary parts (padding lanes zero), in RealSpectrum's order, so runs read it in place.
 template <class D>
 HWY_INLINE void SpectrumGroupT(D d, const ls_fft_conv_spectrum_params& p, const FftPlan& plan, int64_t c0,
                                int64_t count, float* scratch) {
