@@ -169,12 +169,6 @@ HWY_INLINE void FourStepColumns(D d, const FftPlan& plan, float* re, float* im, 
   }
 }
 
-// The rows of the m1 x m2 layout that hold any of its first `count` elements.
-inline int64_t FourStepRows(const FftPlan& plan, int64_t count) {
-  const int64_t rows = (count + plan.rows->m - 1) / plan.rows->m;
-  return rows < plan.cols->m ? rows : plan.cols->m;
-}
-
 // Where a real spectrum keeps X[k] (k = 0..m): in natural order, except for plans the four-step serves
 // (UsesFourStep), whose spectra are kept in the order the four-step's rows produce them: X[k1 + m1 k2] at
 // k1 m2 + k2 for k < m, X[m] at m. So FourStepConvolve reads each row's part in one run (from strided reads, a

@@ -62,12 +62,16 @@ inline int64_t FourStepBufferFloats(const FftPlan& plan, int64_t lanes) {
   return (columns > plan.rows->m ? columns : plan.rows->m) * lanes;
 }
 
+// The rows of the four-step's m1 x m2 layout (fft-inl.h) that hold any of its first `count` elements.
+inline int64_t FourStepRows(const FftPlan& plan, int64_t count) {
+  const int64_t rows = (count + plan.rows->m - 1) / plan.rows->m;
+  return rows < plan.cols->m ? rows : plan.cols->m;
+}
+
 // Elements of a transform's input that must be in memory when those from `nonzero` on are zero: the four-step reads
-// the whole rows of its m1 x m2 layout that hold any, the plain path all m.
+// the whole rows of its layout that hold any, the plain path all m.
 inline int64_t FftInputExtent(const FftPlan& plan, int64_t lanes, int64_t nonzero) {
-  if (!UsesFourStep(plan, lanes)) return plan.m;
-  const int64_t m2 = plan.rows->m, extent = (nonzero + m2 - 1) / m2 * m2;
-  return extent < plan.m ? extent : plan.m;
+  return UsesFourStep(plan, lanes) ? FourStepRows(plan, nonzero) * plan.rows->m : plan.m;
 }
 
 // The plan for real size n (a power of two >= 2), shared and never freed; nullptr if out of memory.
