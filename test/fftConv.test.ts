@@ -59,9 +59,10 @@ describe.each(testBackends)('fftConv on $name', (b) => {
   // (FourStepMin in native/cpu/fft.h: 1024 to 8192 points), so every size around those switches: m = L with a kernel
   // as long as the input (the zero padding exactly half of each transform), and with an odd L - 3 and 7 taps (the
   // last nonzero row of the four-step's layout part zero, after a call that left other data there). 9 channels, so
-  // that they fill 8 or 16 lanes (fewer channels run on fewer lanes) and one group has a single channel.
+  // that they fill 8 or 16 lanes (fewer channels run on fewer lanes) and one group has a single channel. A plan's run
+  // too: four-step plans keep their spectrum in the layout's row order.
   const compiled = b.available && b.name !== 'js' ? test : test.skip;
-  compiled('FFT == direct on both sides of the four-step switch (L = 512 … 16384)', async () => {
+  compiled('FFT == direct == plan on both sides of the four-step switch (L = 512 … 16384)', async () => {
     const ls = await backend(b.name);
     const H = 9;
     for (let L = 512; L <= 16384; L *= 2) {
@@ -70,11 +71,14 @@ describe.each(testBackends)('fftConv on $name', (b) => {
         const bound = 1 / Math.sqrt(taps);
         const p: FftConvParams = { u: uniform(r, [1, H, len]), k: uniform(r, [H, taps], -bound, bound) };
         p.D = uniform(r, [H]);
-        const [fft, direct] = await Promise.all([
+        const plan = await ls.fftConvPlan({ k: p.k, L: len });
+        const [fft, direct, planned] = await Promise.all([
           ls.fftConv({ ...p, algorithm: 'fft' }),
           ls.fftConv({ ...p, algorithm: 'direct' }),
+          plan.run({ u: p.u, D: p.D }),
         ]);
         expectClose(`L ${len}, Lk ${taps}`, fft.y, direct.y, 1e-5);
+        expectClose(`L ${len}, Lk ${taps}, plan`, planned.y, fft.y, 1e-6);
       }
     }
   });
