@@ -31,6 +31,8 @@ struct FftPlan {
 // - 4 lanes (WASM, relaxed SIMD / SIMD128): 1.7x at 512, 1.14x / 1.21x at 1024, 0.97x / 1.04x at 2048,
 //   0.91x / 0.90x at 4096;
 // - 16 lanes (AVX-512): 8192, chosen when the four-step was written and not measured at smaller sizes since.
+// Those were the five-pass form. With FourStepConvolve's three passes (fft-inl.h) one step lower measured even or
+// mixed, so the points stayed: 0.997x from 512 at 8 lanes; 1.02x (relaxed SIMD) and 0.93x (SIMD128) from 2048 at 4.
 inline int64_t FourStepMin(int64_t lanes) {
   if (lanes <= 4) return int64_t{1} << 12;
   if (lanes == 8) return int64_t{1} << 10;
@@ -48,8 +50,8 @@ inline bool UsesFourStep(const FftPlan& plan, int64_t lanes) {
 // enough that each element it gathers is a whole 64-byte line (a column of 4-lane vectors alone used a quarter of
 // every line it touched, each line then read and written four times: WASM, and native at L >= 2^20). At 8 lanes
 // (AVX2) two lines: fftConv B1 H64 L131072 0.915-0.929x, B1 H768 L4096 0.946-0.96x and L16384 0.973x against one
-// (AMD Zen 3, 2026-12-05), four lines 0.941x and 1.105x; at 4 lanes (WASM) two lines were 1.02-1.04x. 16 lanes
-// (AVX-512) keep one line, not measured since.
+// (AMD Zen 3, 2026-12-05), four lines 0.941x and 1.105x; at 4 lanes (WASM) two lines were 1.02-1.04x (all with the
+// five-pass form, before FourStepConvolve). 16 lanes (AVX-512) keep one line, not measured since.
 inline int64_t FourStepColumnGroup(int64_t lanes, int64_t m2) {
   const int64_t group = lanes >= 16 ? 1 : 4;
   return group < m2 ? group : m2;
