@@ -273,8 +273,8 @@ HWY_INLINE void FourStepRowPairs(D d, const FftPlan& plan, const float* re, cons
 
 // Real forward FFT of size plan.n, for a kernel's spectrum. In: the signal packed as z[j] = x[2j] + i x[2j+1] in
 // (re, im), m elements, zero from `nonzero` on (the plain path reads them all; the four-step, to
-// FftInputExtent); (work_re, work_im) is the other buffer of the complex FFT. Out: X[k] for k = 0..m in (out_re,
-// out_im), in natural order or a four-step plan's.
+// FftInputExtent); (work_re, work_im) is the plain path's second buffer, `local` the four-step's (6
+// FourStepBufferFloats). Out: X[k] for k = 0..m in (out_re, out_im), in natural order or a four-step plan's.
 template <class D>
 HWY_INLINE void RealSpectrum(D d, const FftPlan& plan, float* re, float* im, float* work_re, float* work_im,
                              float* local, int64_t nonzero, float* out_re, float* out_im) {
