@@ -176,6 +176,14 @@ __device__ __forceinline__ float Silu(float z) {
   return z * r;
 }
 
+// Groups of asynchronous copies (cp.async) into shared memory: the copies issued since the last commit form a group.
+__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// Waits for this thread's copies but the most recent `kPending` groups.
+template <int kPending>
+__device__ __forceinline__ void WaitCopies() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
 }  // namespace cuda
 }  // namespace ls
 

@@ -79,10 +79,6 @@ __device__ __forceinline__ void CopyAsync(T* dst, const T* src, bool valid) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 8 : 0));
   }
 }
-__device__ __forceinline__ void CommitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void WaitAsync() {
-  asm volatile("cp.async.wait_group 0;\n" ::);
-}
 
 // kVector: L and every row start are multiples of 4 elements and aligned, so quads are single accesses.
 // K: time steps per lane in a tile (4 or 8); kGroup: states held in registers at once; kMinBlocks: blocks per
@@ -176,7 +172,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   auto stage_tile = [&](int buffer, int64_t t) {
     stage(buffer, t);
     stage_inputs(t);
-    CommitAsync();
+    CommitCopies();
   };
   stage_tile(0, 0);
 
@@ -184,7 +180,7 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t t0 = tile * kTile;
     const int buf = kBuffers == 2 ? static_cast<int>(tile & 1) : 0;
-    WaitAsync();
+    WaitCopies<0>();
     __syncthreads();
     float uj[K], dt[K], zj[K], yj[K];
     ReadSteps<T, K>(inputs + K * lane, uj);

@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "cuda/common.cuh"
+
 namespace ls {
 namespace cuda {
 
@@ -93,12 +95,6 @@ __device__ __forceinline__ void StageElement(float* shared_to, const __nv_bfloat
 __device__ __forceinline__ void StageQuad(float* shared_to, const float* global_from, bool inside) {
   const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 16 : 0) : "memory");
-}
-__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-// Waits for this thread's copies but the most recent `kPending` groups.
-template <int kPending>
-__device__ __forceinline__ void WaitCopies() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
 // The rows [first, first + step, ...) and the column of quads c that this thread stages of rows x (width / 4)
