@@ -381,26 +381,29 @@ __device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, 
 
 // --- n <= 2^14: one block per transform ------------------------------------------------------------------------
 
-// Threads of a fused block: one per radix-16 butterfly, at most 1024; at most 512 when the block holds the filters'
-// FFT too (batch 2), whose 1024 threads of 64 registers spilled (H200, B1 H768 L4096: 49 us with 1024, 46 with 512).
-__host__ __device__ constexpr int FusedThreads(int log_n, int batch) {
+// Threads of a fused block: one per radix-16 butterfly, at most `most` (a thread then takes two or more). The
+// convolution kernels take at most 512: with the registers of one block an SM, two butterflies a thread beat 1024
+// threads of 64 registers (H200: B8 H768 L8192 0.452 -> 0.437 ms, its plan 0.416 -> 0.394; B1 H768 L4096 with the
+// filters' FFT in the block, whose 1024 threads spilled, 49 -> 46 us). The spectrum kernel keeps 1024 at n = 2^14.
+__host__ __device__ constexpr int FusedThreads(int log_n, int batch, int most = 512) {
   const int t = (batch << log_n) / 16;
-  const int most = batch == 2 ? 512 : 1024;
   return t < 32 ? 32 : t > most ? most : t;
 }
+constexpr int kSpectrumMostThreads = 1024;
 
 // Blocks per SM the registers must allow: two where their shared memory fits twice (227 KiB per SM), so one
 // block's loads overlap the other's transforms.
-__host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch) {
-  return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch) <= 512 ? 2 : 1;
+__host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most = 512) {
+  return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch, most) <= 512 ? 2 : 1;
 }
 
 // The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order. The
 // filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
 template <int kLogN, typename S>
-__global__ void __launch_bounds__(FusedThreads(kLogN, 1), FusedMinBlocks(kLogN, 1)) SpectrumKernel(const RowPair<S> k, float2* spectrum) {
+__global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads), FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
+    SpectrumKernel(const RowPair<S> k, float2* spectrum) {
   extern __shared__ float2 buf[];
-  constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1);
+  constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1, kSpectrumMostThreads);
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
   float2* s = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
@@ -709,8 +712,8 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   ls_status status = LS_OK;
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
-    status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
-                    stream, "fft_conv spectrum launch", k, spectrum);
+    status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads),
+                    sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv spectrum launch", k, spectrum);
   });
   return status;
 }
