@@ -230,10 +230,10 @@ class SpectrumProduct {
 // The rows of the four-step layout after FourStepColumns, FFT'd along the row in `local` (element k2 of row k1:
 // Z[k1 + m1 k2]) two at a time: row k1 = 0 .. m1 / 2 with row (m1 - k1) mod m1, where the partners Z[m - k] of its
 // elements lie (rows 0 and m1 / 2 are their own partners). pair(a, b, k, p, at_k, at_p) sees every element with
-// its partner once (Z[0] with p = m, as b = a), with their positions in a four-step spectrum, and may change both;
-// then row(re, im, work_re, work_im, k1) gets each row and a free pair of work buffers. `local` holds 6
-// FourStepBufferFloats.
-template <class D, class PairFn, class RowFn>
+// its partner once (Z[0] with p = m, as b = a), with their positions in a four-step spectrum; kRows: it may change
+// both, and then row(re, im, work_re, work_im, k1) gets each row and a free pair of work buffers (without kRows,
+// `row` is not called and the rows are only read). `local` holds 6 FourStepBufferFloats.
+template <bool kRows, class D, class PairFn, class RowFn>
 HWY_INLINE void FourStepRowPairs(D d, const FftPlan& plan, const float* re, const float* im, float* local,
                                  PairFn pair, RowFn row) {
   using V = hn::Vec<D>;
@@ -263,11 +263,15 @@ HWY_INLINE void FourStepRowPairs(D d, const FftPlan& plan, const float* re, cons
       Cplx<V> a = LoadC(d, are, aim, k2 * lanes);
       Cplx<V> b = LoadC(d, bre, bim, p2 * lanes);
       pair(a, b, k, p, k1 * m2 + k2, k == 0 ? m : k1b * m2 + p2);
-      if (p != k && k != 0) StoreC(d, b, bre, bim, p2 * lanes);
-      StoreC(d, a, are, aim, k2 * lanes);
+      if constexpr (kRows) {
+        if (p != k && k != 0) StoreC(d, b, bre, bim, p2 * lanes);
+        StoreC(d, a, are, aim, k2 * lanes);
+      }
     }
-    row(are, aim, wre, wim, k1);
-    if (k1b != k1) row(bre, bim, wre, wim, k1b);
+    if constexpr (kRows) {
+      row(are, aim, wre, wim, k1);
+      if (k1b != k1) row(bre, bim, wre, wim, k1b);
+    }
   }
 }
 
@@ -292,7 +296,7 @@ HWY_INLINE void RealSpectrum(D d, const FftPlan& plan, float* re, float* im, flo
   };
   if (UsesFourStep(plan, lanes)) {
     FourStepColumns<false, true>(d, plan, re, im, local, FourStepRows(plan, nonzero), plan.cols->m);
-    FourStepRowPairs(d, plan, re, im, local, pair, [](float*, float*, float*&, float*&, int64_t) {});
+    FourStepRowPairs<false>(d, plan, re, im, local, pair, nullptr);
     return;
   }
   StockhamFft<false>(d, plan, lanes, re, im, work_re, work_im);
@@ -349,7 +353,7 @@ HWY_INLINE void FourStepConvolve(D d, const FftPlan& plan, float* re, float* im,
       StoreC(d, z, re, im, (k1 * m2 + n2) * lanes);
     }
   };
-  FourStepRowPairs(d, plan, re, im, local, pair, row);
+  FourStepRowPairs<true>(d, plan, re, im, local, pair, row);
   FourStepColumns<true, false>(d, plan, re, im, local, plan.cols->m, FourStepRows(plan, packed));
 }
 
