@@ -384,11 +384,13 @@ __device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, 
 // Threads of a fused block: one per radix-16 butterfly, at most `most` (a thread then takes two or more). The
 // convolution kernels take at most 512: with the registers of one block an SM, two butterflies a thread beat 1024
 // threads of 64 registers (H200: B8 H768 L8192 0.452 -> 0.437 ms, its plan 0.416 -> 0.394; B1 H768 L4096 with the
-// filters' FFT in the block, whose 1024 threads spilled, 49 -> 46 us). The spectrum kernel keeps 1024 at n = 2^14.
+// filters' FFT in the block, whose 1024 threads spilled, 49 -> 46 us; 256 threads of four there: 41 -> 67 us).
 __host__ __device__ constexpr int FusedThreads(int log_n, int batch, int most = 512) {
   const int t = (batch << log_n) / 16;
   return t < 32 ? 32 : t > most ? most : t;
 }
+// The spectrum kernel (a forward FFT alone) keeps a thread per butterfly at n = 2^14: 512 threads made B8 H768 L8192
+// slower (0.438 -> 0.442 ms).
 constexpr int kSpectrumMostThreads = 1024;
 
 // Blocks per SM the registers must allow: two where their shared memory fits twice (227 KiB per SM), so one
@@ -400,7 +402,8 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most 
 // The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order. The
 // filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
 template <int kLogN, typename S>
-__global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads), FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
+__global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
+                                  FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
     SpectrumKernel(const RowPair<S> k, float2* spectrum) {
   extern __shared__ float2 buf[];
   constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1, kSpectrumMostThreads);
