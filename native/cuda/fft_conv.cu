@@ -25,8 +25,8 @@
 // filters' spectrum is kept in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
-// Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.041 ms, B8 H768 L8192 0.437 ms,
-// B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.43 ms, B1 H64 L2^22 7.30 ms: 3.2-4.1x PyTorch's cuFFT convolution. The
+// Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.040 ms, B8 H768 L8192 0.414 ms,
+// B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.37 ms, B1 H64 L2^22 7.30 ms: 3.2-4.2x PyTorch's cuFFT convolution. The
 // kernels are bound by instruction issue more than by memory.
 #include <type_traits>
 
