@@ -30,9 +30,16 @@
 // kernels are bound by instruction issue more than by memory.
 #include <type_traits>
 
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
+#include "cuda/emulate.h"
+#else
 #include "cpu/fft.h"
 #include "cpu/fft_conv.h"
 #include "cuda/common.cuh"
+
+// The block's dynamic shared memory, as float2s.
+#define LS_SHARED_FLOAT2S(name) extern __shared__ float2 name[]
+#endif
 
 namespace ls {
 namespace cuda {
@@ -447,7 +454,7 @@ template <int kLogN, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
                                   FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
     SpectrumKernel(const RowPair<S> k, float2* spectrum) {
-  extern __shared__ float2 buf[];
+  LS_SHARED_FLOAT2S(buf);
   constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1, kSpectrumMostThreads);
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
@@ -465,7 +472,7 @@ template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMinBlocks(kLogN, kInline ? 2 : 1))
     FusedConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const float* D, const Output<S> out,
                     int64_t batch) {
-  extern __shared__ float2 buf[];
+  LS_SHARED_FLOAT2S(buf);
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
   constexpr int kMiddleBits = kLogN > 4 ? kLogN % 4 : 0;
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
@@ -531,7 +538,7 @@ __host__ __device__ constexpr int ColumnMinBlocks(int log_points) { return log_p
 template <int kLogN1, int kLogPoints, typename S>
 __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLogPoints))
     ColumnForwardKernel(const RowPair<S> rows, float2* T, int64_t item0, int log_n) {
-  extern __shared__ float2 buf[];
+  LS_SHARED_FLOAT2S(buf);
   constexpr int kN1 = 1 << kLogN1, kTC = (1 << kLogPoints) / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
@@ -554,7 +561,7 @@ __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLo
 // Row pass for the filters: rows 2q and 2q + 1 of each item, forward FFTs in place: T becomes the spectrum in
 // the four-step's order. blockIdx.x = (item - item0) * n1 / 2 + q.
 __global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, int log_n, int log_n1) {
-  extern __shared__ float2 buf[];
+  LS_SHARED_FLOAT2S(buf);
   constexpr int kN2 = 1 << kLogRow;
   const int64_t half = int64_t{1} << (log_n1 - 1);
   const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
@@ -570,7 +577,7 @@ __global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, 
 __global__ void __launch_bounds__(kPassThreads, 2)
     RowConvKernel(float2* T, const float2* spectrum, const float* D, int64_t channels, int64_t item0,
                   int64_t spectrum_item0, int64_t pairs, int log_n, int log_n1) {
-  extern __shared__ float2 buf[];
+  LS_SHARED_FLOAT2S(buf);
   constexpr int kN2 = 1 << kLogRow;
   const int64_t n1 = int64_t{1} << log_n1, half = n1 / 2;
   const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
@@ -612,7 +619,7 @@ __global__ void __launch_bounds__(kPassThreads, 2)
 template <int kLogN1, int kLogPoints, typename S>
 __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLogPoints))
     ColumnInverseKernel(const float2* T, const Output<S> out, int64_t item0, int log_n) {
-  extern __shared__ float2 buf[];
+  LS_SHARED_FLOAT2S(buf);
   constexpr int kN1 = 1 << kLogN1, kTC = (1 << kLogPoints) / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
@@ -635,7 +642,7 @@ __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLo
 
 // --- host side ---------------------------------------------------------------------------------------------------
 
-// Calls f(std::integral_constant<int, v>) for the v in [kLo, kHi] equal to `value`.
+// Calls f(std::integral_constant<int, v>) for the v in [kLo, kHi] equal to `value` (also the emulated tests' launches).
 template <int kLo, int kHi, class F>
 void Dispatch(int value, const F& f) {
   if constexpr (kLo <= kHi) {
@@ -646,6 +653,8 @@ void Dispatch(int value, const F& f) {
     }
   }
 }
+
+#ifndef LONGSEQ_CUDA_EMULATE
 
 int Log2(int64_t n) {
   int l = 0;
@@ -839,10 +848,12 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   return LS_OK;
 }
 
+#endif  // LONGSEQ_CUDA_EMULATE
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
 
+#ifndef LONGSEQ_CUDA_EMULATE
 extern "C" int64_t ls_fft_conv_spectrum_floats_cuda(int64_t channels, int64_t seqlen, int64_t kernel_len) {
   if (channels < 1 || seqlen < 1 || kernel_len < 1 || kernel_len > seqlen) return -1;
   const int64_t n = ls::FftConvSize(seqlen, kernel_len);
@@ -875,3 +886,4 @@ extern "C" ls_status ls_fft_conv_spectrum_cuda(const ls_fft_conv_spectrum_params
   const RowPair<float> k = {p->k, p->channels, p->kernel_len, pairs};
   return Spectrum(k, log_n, spectrum, Stream(stream));
 }
+#endif  // LONGSEQ_CUDA_EMULATE

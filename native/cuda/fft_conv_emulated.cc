@@ -1,0 +1,84 @@
+// longseq-fft-conv-emulated: fft_conv.cu's fused kernels (n <= 2^14: the spectrum kernel, the convolution kernel
+// with the filters' spectrum or with their FFT inline) run on the CPU (cuda/emulate.h) against the direct causal
+// convolution in double, launched as FftConv launches them. Prints a line per case and exits with the number that
+// failed (relative L2 error above 1e-5). test/fftConvEmulated.test.ts runs it.
+#define LONGSEQ_CUDA_EMULATE
+#include <cstdio>
+#include <random>
+
+#include "cuda/fft_conv.cu"
+
+namespace {
+
+using namespace ls::cuda;
+
+struct Case {
+  int batch, channels, seqlen, kernel_len;
+  bool inline_filters;  // the filters' FFT in the convolution's block (FftConv: one batch row, n <= 2^13)
+};
+
+// The relative L2 error of y = u * k + D u against the sum in double, for random u, k and D.
+double Error(const Case& c) {
+  std::mt19937 rng(c.seqlen * 7 + c.kernel_len + c.batch * 131 + c.channels);
+  std::normal_distribution<float> normal;
+  std::vector<float> u(size_t(c.batch) * c.channels * c.seqlen), k(size_t(c.channels) * c.kernel_len), D(c.channels);
+  for (float& x : u) x = normal(rng);
+  for (float& x : k) x = normal(rng) / 30;
+  for (float& x : D) x = normal(rng);
+  std::vector<float> y(u.size(), NAN);
+  int log_n = 1;  // as FftConvSize: the smallest power of two >= L + Lk - 1, at least 2
+  while ((1 << log_n) < c.seqlen + c.kernel_len - 1) ++log_n;
+  const int64_t pairs = (c.channels + 1) / 2, n = int64_t{1} << log_n;
+  const RowPair<float> ur = {u.data(), c.channels, c.seqlen, pairs}, kr = {k.data(), c.channels, c.kernel_len, pairs};
+  const Output<float> out = {y.data(), c.channels, c.seqlen, pairs};
+  std::vector<float2> spectrum(pairs * n, make_float2(NAN, NAN));
+  Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
+    constexpr int kLogN = decltype(log)::value;
+    if constexpr (kLogN <= kLogMaxInline) {
+      if (c.inline_filters) {
+        emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), sizeof(float2) * PaddedFloat2s(2 << kLogN),
+                        [&] { FusedConvKernel<kLogN, true, float>(ur, kr, nullptr, D.data(), out, c.batch); });
+        return;
+      }
+    }
+    emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+                    [&] { SpectrumKernel<kLogN, float>(kr, spectrum.data()); });
+    emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+                    [&] { FusedConvKernel<kLogN, false, float>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
+  });
+  double error = 0, norm = 0;
+  for (int b = 0; b < c.batch; ++b) {
+    for (int ch = 0; ch < c.channels; ++ch) {
+      const float* row = &u[(size_t(b) * c.channels + ch) * c.seqlen];
+      for (int t = 0; t < c.seqlen; ++t) {
+        double sum = double(D[ch]) * row[t];
+        for (int j = 0; j <= t && j < c.kernel_len; ++j) sum += double(k[size_t(ch) * c.kernel_len + j]) * row[t - j];
+        const double d = y[(size_t(b) * c.channels + ch) * c.seqlen + t] - sum;
+        error += d * d, norm += sum * sum;
+      }
+    }
+  }
+  return std::sqrt(error / norm);
+}
+
+}  // namespace
+
+int main() {
+  // Every fused size's paths: n = 2^14 (spectrum only), 2^13 and 2^12 (a power of 16: no middle pass) both ways, odd
+  // channel counts (a pair without its second channel), Lk < L, L past n / 2 (no zero half), tiny n.
+  const Case cases[] = {{2, 3, 8192, 8192, false},  {2, 2, 9000, 100, false},  {1, 3, 16000, 300, false},
+                        {1, 1, 12000, 4385, false}, {1, 3, 4096, 4096, true},  {2, 3, 4096, 4096, false},
+                        {1, 3, 5000, 3000, true},   {2, 5, 5000, 3000, false}, {1, 4, 2048, 2048, true},
+                        {2, 3, 2048, 2048, false},  {1, 3, 3000, 1000, true},  {2, 3, 1000, 1000, false},
+                        {1, 3, 100, 100, true},     {2, 3, 100, 28, false},    {1, 2, 16, 16, true},
+                        {3, 3, 16, 16, false},      {1, 1, 1, 1, false}};
+  int failed = 0;
+  for (const Case& c : cases) {
+    const double error = Error(c);
+    const bool ok = error <= 1e-5;
+    failed += !ok;
+    printf("B%d C%d L%d Lk%d %s: rel L2 %.2g %s\n", c.batch, c.channels, c.seqlen, c.kernel_len,
+           c.inline_filters ? "filters inline" : "spectrum kernel", error, ok ? "ok" : "FAIL");
+  }
+  return failed;
+}
