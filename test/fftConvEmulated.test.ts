@@ -16,6 +16,6 @@ test.skipIf(!existsSync(binary))('the CUDA fftConv kernels, run on the CPU, matc
   const out = spawnSync(binary, [], { encoding: 'utf8', timeout: 120_000 });
   expect(out.status, out.stdout + out.stderr).toBe(0);
   const lines = out.stdout.trim().split('\n');
-  expect(lines.length).toBeGreaterThanOrEqual(17);
+  expect(lines.length).toBeGreaterThanOrEqual(18);
   for (const line of lines) expect(line).toMatch(/: rel L2 \S+ ok$/);
 });
