@@ -1,7 +1,8 @@
-// longseq-fft-conv-emulated: fft_conv.cu's fused kernels (n <= 2^14: the spectrum kernel, the convolution kernel
-// with the filters' spectrum or with their FFT inline) run on the CPU (cuda/emulate.h) against the direct causal
-// convolution in double, launched as FftConv launches them. Prints a line per case and exits with the number that
-// failed (relative L2 error above 1e-5). test/fftConvEmulated.test.ts runs it.
+// longseq-fft-conv-emulated: fft_conv.cu's kernels run on the CPU (cuda/emulate.h) against the direct causal
+// convolution in double, launched as FftConv launches them: the fused ones (n <= 2^14: the spectrum kernel, the
+// convolution kernel with the filters' spectrum or with their FFT inline) and the four-step ones (n = 2^14 to 2^16).
+// Prints a line per case and exits with the number that failed (relative L2 error above 1e-5).
+// test/fftConvEmulated.test.ts runs it.
 #define LONGSEQ_CUDA_EMULATE
 #include <cstdio>
 #include <random>
@@ -15,7 +16,28 @@ using namespace ls::cuda;
 struct Case {
   int batch, channels, seqlen, kernel_len;
   bool inline_filters;  // the filters' FFT in the convolution's block (FftConv: one batch row, n <= 2^13)
+  bool four_step = false;  // the four-step kernels (n > 2^14, and 2^14 on GPUs whose blocks may have 99 KB)
 };
+
+// FftConv's four-step passes over every item at once (one chunk): the filters' spectrum (column pass, row pass),
+// then u's column pass, the row pass that multiplies, and the inverse column pass. 8192-point column blocks.
+template <int kLogN1>
+void FourStep(const RowPair<float>& u, const RowPair<float>& k, const float* D, const Output<float>& out,
+              int64_t items, float2* spectrum, float2* rows) {
+  constexpr int kLogN = kLogN1 + kLogRow, kLogPoints = 13;
+  const size_t column_shared = sizeof(float2) * PaddedFloat2s(1 << kLogPoints);
+  const auto column_blocks = [](int64_t count) { return static_cast<int>(count << (kLogN1 + kLogRow - kLogPoints)); };
+  const auto row_blocks = [](int64_t count) { return static_cast<int>(count << (kLogN1 - 1)); };
+  emulate::Launch(column_blocks(k.pairs), ColumnThreads(kLogPoints), column_shared,
+                  [&] { ColumnForwardKernel<kLogN1, kLogPoints, float>(k, spectrum, 0, kLogN); });
+  emulate::Launch(row_blocks(k.pairs), kPassThreads, kPassShared, [&] { RowSpectrumKernel(spectrum, kLogN, kLogN1); });
+  emulate::Launch(column_blocks(items), ColumnThreads(kLogPoints), column_shared,
+                  [&] { ColumnForwardKernel<kLogN1, kLogPoints, float>(u, rows, 0, kLogN); });
+  emulate::Launch(row_blocks(items), kPassThreads, kPassShared,
+                  [&] { RowConvKernel(rows, spectrum, D, out.channels, 0, 0, k.pairs, kLogN, kLogN1); });
+  emulate::Launch(column_blocks(items), ColumnThreads(kLogPoints), column_shared,
+                  [&] { ColumnInverseKernel<kLogN1, kLogPoints, float>(rows, out, 0, kLogN); });
+}
 
 // The relative L2 error of y = u * k + D u against the sum in double, for random u, k and D.
 double Error(const Case& c) {
@@ -32,20 +54,27 @@ double Error(const Case& c) {
   const RowPair<float> ur = {u.data(), c.channels, c.seqlen, pairs}, kr = {k.data(), c.channels, c.kernel_len, pairs};
   const Output<float> out = {y.data(), c.channels, c.seqlen, pairs};
   std::vector<float2> spectrum(pairs * n, make_float2(NAN, NAN));
-  Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
-    constexpr int kLogN = decltype(log)::value;
-    if constexpr (kLogN <= kLogMaxInline) {
-      if (c.inline_filters) {
-        emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), sizeof(float2) * PaddedFloat2s(2 << kLogN),
-                        [&] { FusedConvKernel<kLogN, true, float>(ur, kr, nullptr, D.data(), out, c.batch); });
-        return;
+  if (c.four_step) {
+    std::vector<float2> rows(c.batch * pairs * n, make_float2(NAN, NAN));
+    Dispatch<kLogMinFourStep - kLogRow, 4>(log_n - kLogRow, [&](auto log_n1) {
+      FourStep<decltype(log_n1)::value>(ur, kr, D.data(), out, c.batch * pairs, spectrum.data(), rows.data());
+    });
+  } else {
+    Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
+      constexpr int kLogN = decltype(log)::value;
+      if constexpr (kLogN <= kLogMaxInline) {
+        if (c.inline_filters) {
+          emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), sizeof(float2) * PaddedFloat2s(2 << kLogN),
+                          [&] { FusedConvKernel<kLogN, true, float>(ur, kr, nullptr, D.data(), out, c.batch); });
+          return;
+        }
       }
-    }
-    emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), sizeof(float2) * PaddedFloat2s(1 << kLogN),
-                    [&] { SpectrumKernel<kLogN, float>(kr, spectrum.data()); });
-    emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
-                    [&] { FusedConvKernel<kLogN, false, float>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
-  });
+      emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+                      [&] { SpectrumKernel<kLogN, float>(kr, spectrum.data()); });
+      emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+                      [&] { FusedConvKernel<kLogN, false, float>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
+    });
+  }
   double error = 0, norm = 0;
   for (int b = 0; b < c.batch; ++b) {
     for (int ch = 0; ch < c.channels; ++ch) {
@@ -65,20 +94,24 @@ double Error(const Case& c) {
 
 int main() {
   // Every fused size's paths: n = 2^14 (spectrum only), 2^13 and 2^12 (a power of 16: no middle pass) both ways, odd
-  // channel counts (a pair without its second channel), Lk < L, L past n / 2 (no zero half), tiny n.
+  // channel counts (a pair without its second channel), Lk < L, L past n / 2 (no zero half), tiny n; then the
+  // four-step at n1 = 4, 8 and 16.
   const Case cases[] = {{2, 3, 8192, 8192, false},  {2, 2, 9000, 100, false},  {1, 3, 16000, 300, false},
                         {1, 1, 12000, 4385, false}, {1, 3, 4096, 4096, true},  {2, 3, 4096, 4096, false},
                         {1, 3, 5000, 3000, true},   {1, 3, 6000, 2000, true},  {2, 5, 5000, 3000, false},
                         {1, 4, 2048, 2048, true},   {2, 3, 2048, 2048, false}, {1, 3, 3000, 1000, true},
                         {2, 3, 1000, 1000, false},  {1, 3, 100, 100, true},    {2, 3, 100, 28, false},
-                        {1, 2, 16, 16, true},       {3, 3, 16, 16, false},     {1, 1, 1, 1, false}};
+                        {1, 2, 16, 16, true},       {3, 3, 16, 16, false},     {1, 1, 1, 1, false},
+                        {2, 3, 8192, 8192, false, true}, {1, 3, 20000, 3000, false, true},
+                        {2, 1, 30000, 30000, false, true}};
   int failed = 0;
   for (const Case& c : cases) {
     const double error = Error(c);
     const bool ok = error <= 1e-5;
     failed += !ok;
-    printf("B%d C%d L%d Lk%d %s: rel L2 %.2g %s\n", c.batch, c.channels, c.seqlen, c.kernel_len,
-           c.inline_filters ? "filters inline" : "spectrum kernel", error, ok ? "ok" : "FAIL");
+    const char* path = c.four_step ? "four-step" : c.inline_filters ? "filters inline" : "spectrum kernel";
+    printf("B%d C%d L%d Lk%d %s: rel L2 %.2g %s\n", c.batch, c.channels, c.seqlen, c.kernel_len, path, error,
+           ok ? "ok" : "FAIL");
   }
   return failed;
 }
