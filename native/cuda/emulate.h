@@ -1,8 +1,9 @@
 // The CUDA that fft_conv.cu's kernels use, on the CPU: each CUDA thread of a block a std::thread, __syncthreads and
 // __syncwarp std::barriers, the dynamic shared memory a buffer poisoned with NaNs before each block. Tests compile
 // fft_conv.cu with LONGSEQ_CUDA_EMULATE defined (its host side left out) against this header, so that the kernels'
-// arithmetic and their barriers are checked on a machine without a GPU (test/fftConvEmulated.test.ts). Slow, and
-// only as strict as the host's memory model: a check of logic, not of speed or of the GPU's own behaviour.
+// arithmetic and their barriers are checked on a machine without a GPU (test/fftConvEmulated.test.ts). Slow, only
+// as strict as the host's memory model, and with the C library's sinf / cosf for __sincosf (more accurate than the
+// special-function unit): a check of logic, not of speed or of the GPU's own behaviour.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
