@@ -38,11 +38,30 @@ inline float __int_as_float(int i) {
   return f;
 }
 
+// bfloat16 storage: the top half of a float, rounded to nearest even (NaN kept a NaN).
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline float __bfloat162float(__nv_bfloat16 h) {
+  const uint32_t u = uint32_t{h.bits} << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline __nv_bfloat16 __float2bfloat16_rn(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if (std::isnan(f)) return {0x7fc0};
+  return {static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16)};
+}
+
 namespace ls {
 namespace cuda {
 
 inline float ToFloat(float x) { return x; }
+inline float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
 inline void StoreAs(float* p, float v) { *p = v; }
+inline void StoreAs(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 namespace emulate {
 
