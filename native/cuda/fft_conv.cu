@@ -640,6 +640,16 @@ __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLo
       }));
 }
 
+// Launch shapes, shared by FftConv and the emulated test (fft_conv_emulated.cc). The shared memory of a block of
+// `points` points, padding included (a fused block: batch << log_n; a column block: 2^log_points).
+__host__ __device__ constexpr size_t BlockShared(int points) { return sizeof(float2) * PaddedFloat2s(points); }
+// The four-step passes' blocks for `count` items: a column pass's (tiles of 2^log_points points), a row pass's (n1 / 2
+// row pairs an item).
+constexpr int64_t ColumnBlocks(int64_t count, int log_n1, int log_points) {
+  return count << (log_n1 + kLogRow - log_points);
+}
+constexpr int64_t RowBlocks(int64_t count, int log_n1) { return count << (log_n1 - 1); }
+
 // --- host side ---------------------------------------------------------------------------------------------------
 
 // Calls f(std::integral_constant<int, v>) for the v in [kLo, kHi] equal to `value` (also the emulated tests' launches).
@@ -679,7 +689,7 @@ ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream
 // Whether the device allows a block of `points` in shared memory (a fused kernel's 2^log_n, or 2^(log_n + 1) with
 // the filters inline; a column pass's 16384): up to 2^14 on sm_80 and sm_90, 2^13 where a block may have 99 KB
 // (sm_86, sm_89).
-bool BlockFits(int points) { return sizeof(float2) * PaddedFloat2s(points) <= static_cast<size_t>(SharedMemoryOptIn()); }
+bool BlockFits(int points) { return BlockShared(points) <= static_cast<size_t>(SharedMemoryOptIn()); }
 
 // The points of a column pass's block (log2): 8192, or 16384 where n1 >= 2048 and the device allows such a block,
 // so that a block takes at least 8 columns, 32-byte pieces of float32 rows (4 columns wrote y in 16-byte
@@ -705,8 +715,8 @@ struct FourStepPasses {
   cudaStream_t stream;
   int log_column_points = ColumnLogPoints(log_n1);
 
-  int64_t ColumnBlocks(int64_t count) const { return count << (log_n1 + kLogRow - log_column_points); }  // tiles
-  int64_t RowBlocks(int64_t count) const { return count << (log_n1 - 1); }  // n1 / 2 row pairs per item
+  int64_t ColumnBlocks(int64_t count) const { return cuda::ColumnBlocks(count, log_n1, log_column_points); }
+  int64_t RowBlocks(int64_t count) const { return cuda::RowBlocks(count, log_n1); }
 
   // rows' items -> T (their local index), forward along the columns.
   template <typename S>
@@ -715,7 +725,7 @@ struct FourStepPasses {
     DispatchColumn(log_n1, log_column_points, [&](auto c, auto points) {
       constexpr int kLogPoints = decltype(points)::value;
       status = Launch<ColumnForwardKernel<decltype(c)::value, kLogPoints, S>>(
-          ColumnBlocks(count), ColumnThreads(kLogPoints), sizeof(float2) * PaddedFloat2s(1 << kLogPoints), stream,
+          ColumnBlocks(count), ColumnThreads(kLogPoints), BlockShared(1 << kLogPoints), stream,
           "fft_conv column launch", rows, T, item0, log_n);
     });
     return status;
@@ -735,7 +745,7 @@ struct FourStepPasses {
     DispatchColumn(log_n1, log_column_points, [&](auto c, auto points) {
       constexpr int kLogPoints = decltype(points)::value;
       status = Launch<ColumnInverseKernel<decltype(c)::value, kLogPoints, S>>(
-          ColumnBlocks(count), ColumnThreads(kLogPoints), sizeof(float2) * PaddedFloat2s(1 << kLogPoints), stream,
+          ColumnBlocks(count), ColumnThreads(kLogPoints), BlockShared(1 << kLogPoints), stream,
           "fft_conv inverse column launch", T, out, item0, log_n);
     });
     return status;
@@ -748,7 +758,7 @@ ls_status UseFused(int log_n, bool& fused) {
   fused = log_n <= kLogMaxFused && BlockFits(1 << log_n);
   if (!fused && log_n < kLogMinFourStep) {
     return ls::Fail(LS_UNAVAILABLE, "fftConv on this GPU: an FFT of 2^%d points needs %zu bytes of shared memory per "
-                    "block, the device allows %d", log_n, sizeof(float2) * PaddedFloat2s(1 << log_n), SharedMemoryOptIn());
+                    "block, the device allows %d", log_n, BlockShared(1 << log_n), SharedMemoryOptIn());
   }
   return LS_OK;
 }
@@ -767,7 +777,7 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
     status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads),
-                    sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv spectrum launch", k, spectrum);
+                    BlockShared(1 << kLogN), stream, "fft_conv spectrum launch", k, spectrum);
   });
   return status;
 }
@@ -810,13 +820,13 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
       if constexpr (kLogN <= kLogMaxInline) {
         if (inline_filters) {
           status = Launch<FusedConvKernel<kLogN, true, S>>(items, FusedThreads(kLogN, 2),
-                          sizeof(float2) * PaddedFloat2s(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D,
+                          BlockShared(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D,
                           out, p.batch);
           return;
         }
       }
       status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1),
-                      sizeof(float2) * PaddedFloat2s(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D, out,
+                      BlockShared(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D, out,
                       p.batch);
     });
     return status;

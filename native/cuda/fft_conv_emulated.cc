@@ -27,9 +27,9 @@ template <int kLogN1, typename S>
 void FourStep(const RowPair<S>& u, const RowPair<S>& k, const float* D, const Output<S>& out, int64_t items,
               float2* spectrum, float2* rows) {
   constexpr int kLogN = kLogN1 + kLogRow, kLogPoints = 13;
-  const size_t column_shared = sizeof(float2) * PaddedFloat2s(1 << kLogPoints);
-  const auto column_blocks = [](int64_t count) { return static_cast<int>(count << (kLogN1 + kLogRow - kLogPoints)); };
-  const auto row_blocks = [](int64_t count) { return static_cast<int>(count << (kLogN1 - 1)); };
+  const size_t column_shared = BlockShared(1 << kLogPoints);
+  const auto column_blocks = [](int64_t count) { return static_cast<int>(ColumnBlocks(count, kLogN1, kLogPoints)); };
+  const auto row_blocks = [](int64_t count) { return static_cast<int>(RowBlocks(count, kLogN1)); };
   emulate::Launch(column_blocks(k.pairs), ColumnThreads(kLogPoints), column_shared,
                   [&] { ColumnForwardKernel<kLogN1, kLogPoints, S>(k, spectrum, 0, kLogN); });
   emulate::Launch(row_blocks(k.pairs), kPassThreads, kPassShared, [&] { RowSpectrumKernel(spectrum, kLogN, kLogN1); });
@@ -70,14 +70,14 @@ double Error(const Case& c) {
       constexpr int kLogN = decltype(log)::value;
       if constexpr (kLogN <= kLogMaxInline) {
         if (c.inline_filters) {
-          emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), sizeof(float2) * PaddedFloat2s(2 << kLogN),
+          emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), BlockShared(2 << kLogN),
                           [&] { FusedConvKernel<kLogN, true, S>(ur, kr, nullptr, D.data(), out, c.batch); });
           return;
         }
       }
-      emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+      emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), BlockShared(1 << kLogN),
                       [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
-      emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), sizeof(float2) * PaddedFloat2s(1 << kLogN),
+      emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
                       [&] { FusedConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
     });
   }
