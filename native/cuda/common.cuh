@@ -1,5 +1,5 @@
-// Shared by the CUDA sources: streams, CUDA errors as ls_status, element loads and stores for each storage
-// type, and the fast exp2 the scans are built on.
+// Shared by the CUDA sources' host sides: streams, CUDA errors as ls_status, the device's limits, launch helpers;
+// and, from cuda/device.cuh, what their kernels share.
 #ifndef LONGSEQ_CUDA_COMMON_CUH_
 #define LONGSEQ_CUDA_COMMON_CUH_
 
@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "cpu/status.h"
+#include "cuda/device.cuh"
 #include "longseq/longseq.h"
 
 namespace ls {
@@ -107,82 +108,6 @@ class DeviceScratch {
     const cudaError_t ls_cuda_error_ = (call);                                  \
     if (ls_cuda_error_ != cudaSuccess) return ::ls::cuda::Fail(ls_cuda_error_, what); \
   } while (0)
-
-__device__ __forceinline__ float ToFloat(float x) { return x; }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ void StoreAs(float* p, float v) { *p = v; }
-__device__ __forceinline__ void StoreAs(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-
-// Four consecutive elements as floats: one 16-byte (float) or 8-byte (bf16) access.
-template <typename T>
-struct Quad;
-template <>
-struct Quad<float> {
-  using Raw = float4;
-  static __device__ __forceinline__ void Unpack(const Raw& r, float (&v)[4]) {
-    v[0] = r.x, v[1] = r.y, v[2] = r.z, v[3] = r.w;
-  }
-  static __device__ __forceinline__ Raw Pack(const float (&v)[4]) { return make_float4(v[0], v[1], v[2], v[3]); }
-};
-template <>
-struct Quad<__nv_bfloat16> {
-  using Raw = uint2;
-  static __device__ __forceinline__ void Unpack(const Raw& r, float (&v)[4]) {
-    v[0] = __uint_as_float(r.x << 16), v[1] = __uint_as_float(r.x & 0xffff0000u);
-    v[2] = __uint_as_float(r.y << 16), v[3] = __uint_as_float(r.y & 0xffff0000u);
-  }
-  static __device__ __forceinline__ Raw Pack(const float (&v)[4]) {
-    const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
-    return make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
-  }
-};
-
-
-// 2^x on the special-function unit (relative error ~2^-22; flushes results below 2^-126 to zero, which for a
-// decay factor is the same as the exact tiny value once multiplied into a state).
-__device__ __forceinline__ float Exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
-constexpr float kLog2e = 1.4426950408889634f;
-
-// softplus(x) = log1p(exp(x)), and x itself above 20 as mamba_ssm. Computed as max(x, 0) + log1p(v) with
-// v = exp(-|x|) in (0, 1] and log1p(v) = v·q(v), q a degree-8 fit of log1p(v)/v on [0, 1] (Chebyshev nodes,
-// float64; relative error under 2e-7 on (0, 1] in float32). With exp2's argument rounding the result is within
-// 6e-7 of softplus for x > -10, and 2e-6 below, where softplus is under 5e-5 (checked against float64 on 2M
-// points). 14 instructions where log1pf(expf(x)) takes about 40: per step, that was a seventh of the scan.
-__device__ __forceinline__ float Softplus(float x) {
-  const float v = Exp2(-fabsf(x) * kLog2e);
-  float q = 0.005253457929939032f;
-  q = fmaf(q, v, -0.02958850748836994f);
-  q = fmaf(q, v, 0.07836166769266129f);
-  q = fmaf(q, v, -0.13674770295619965f);
-  q = fmaf(q, v, 0.19111430644989014f);
-  q = fmaf(q, v, -0.24844369292259216f);
-  q = fmaf(q, v, 0.33319270610809326f);
-  q = fmaf(q, v, -0.49999502301216125f);
-  q = fmaf(q, v, 1.f);
-  const float y = fmaxf(x, 0.f) + v * q;
-  return x <= 20.f ? y : x;  // NaN stays NaN through y
-}
-
-// z * sigmoid(z) from the special-function unit's 2^x and reciprocal (about 2 ulp), 5 instructions where
-// __fdividef(z, 1 + __expf(-z)) took 11 (range checks): 0 once exp(-z) overflows, as the exact value.
-__device__ __forceinline__ float Silu(float z) {
-  float r;
-  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.f + Exp2(-z * kLog2e)));
-  return z * r;
-}
-
-// Groups of asynchronous copies (cp.async) into shared memory: the copies issued since the last commit form a group.
-__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-// Waits for this thread's copies but the most recent `kPending` groups.
-template <int kPending>
-__device__ __forceinline__ void WaitCopies() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
-}
 
 }  // namespace cuda
 }  // namespace ls

@@ -1,9 +1,12 @@
-// The CUDA that fft_conv.cu's kernels use, on the CPU: each CUDA thread of a block a std::thread, __syncthreads and
-// __syncwarp std::barriers, the dynamic shared memory a buffer poisoned with NaNs before each block. Tests compile
-// fft_conv.cu with LONGSEQ_CUDA_EMULATE defined (its host side left out) against this header, so that the kernels'
-// arithmetic and their barriers are checked on a machine without a GPU (test/fftConvEmulated.test.ts). Slow, only
-// as strict as the host's memory model, and with the C library's sinf / cosf for __sincosf (more accurate than the
-// special-function unit): a check of logic, not of speed or of the GPU's own behaviour.
+// The CUDA that the kernels of fft_conv.cu and selective_scan.cu use, on the CPU: each CUDA thread of a block a
+// std::thread, __syncthreads and __syncwarp std::barriers, warp shuffles an exchange through the warp's slots between
+// two warp barriers, asynchronous copies (cp.async) queued per thread and done at the wait that covers them (their
+// destination poisoned until then), the dynamic shared memory a buffer poisoned with NaNs before each block. Tests
+// compile a kernel source with LONGSEQ_CUDA_EMULATE defined (its host side left out; cuda/device.cuh swaps its PTX
+// for the functions here) against this header, so that the kernels' arithmetic and their barriers are checked on a
+// machine without a GPU (test/*Emulated.test.ts). Slow, only as strict as the host's memory model, and with the C
+// library's exp2f, sinf and cosf for the special-function unit's (more accurate): a check of logic, not of speed or
+// of the GPU's own behaviour.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
@@ -20,11 +23,22 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+// A block's static shared arrays: one per kernel instantiation, which serves every block as blocks run one at a time
+// (not poisoned).
+#define __shared__ static
 
 struct float2 {
   float x, y;
 };
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(8) uint2 {
+  uint32_t x, y;
+};
 inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
 struct dim3 {
   unsigned x = 0, y = 0, z = 0;
 };
@@ -37,48 +51,105 @@ inline float __int_as_float(int i) {
   memcpy(&f, &i, sizeof f);
   return f;
 }
+inline float __uint_as_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
 
 // bfloat16 storage: the top half of a float, rounded to nearest even (NaN kept a NaN).
 struct __nv_bfloat16 {
   uint16_t bits;
 };
-inline float __bfloat162float(__nv_bfloat16 h) {
-  const uint32_t u = uint32_t{h.bits} << 16;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
+struct __nv_bfloat162 {
+  __nv_bfloat16 x, y;
+};
+inline float __bfloat162float(__nv_bfloat16 h) { return __uint_as_float(uint32_t{h.bits} << 16); }
 inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
   if (std::isnan(f)) return {0x7fc0};
   return {static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16)};
 }
+inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) { return {__float2bfloat16_rn(lo), __float2bfloat16_rn(hi)}; }
 
 namespace ls {
 namespace cuda {
-
-inline float ToFloat(float x) { return x; }
-inline float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-inline void StoreAs(float* p, float v) { *p = v; }
-inline void StoreAs(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-
 namespace emulate {
 
-// The running block's barriers and shared memory.
+// The special-function unit's .ftz results: denormals become zero (of the same sign).
+inline float FlushDenormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.f, x) : x; }
+
+// What shared memory is filled with before each block, and what an asynchronous copy's destination holds until its
+// wait: a float NaN whose halves are bfloat16 NaNs.
+constexpr uint32_t kPoison = 0x7fc07fc0u;
+
+// The running block's barriers, shuffle slots and shared memory.
 struct Block {
   std::unique_ptr<std::barrier<>> all;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
-  std::vector<float2> shared;
+  std::vector<uint64_t> lanes;  // [warp][32]: each lane's value in a shuffle
+  std::vector<float4> shared;
 };
 inline Block* running = nullptr;
+
+// A thread's asynchronous copies, in the order issued, and where each committed group ends.
+struct Copy {
+  void* dst;
+  const void* src;
+  int bytes;
+  bool valid;
+};
+struct PendingCopies {
+  std::vector<Copy> copies;
+  std::vector<size_t> group_ends;
+};
+inline thread_local PendingCopies pending;
+
+inline void CopyToShared(void* dst, const void* src, int bytes, bool valid) {
+  for (int i = 0; i < bytes; i += 4) memcpy(static_cast<char*>(dst) + i, &kPoison, 4);
+  pending.copies.push_back({dst, src, bytes, valid});
+}
+inline void CommitCopies() { pending.group_ends.push_back(pending.copies.size()); }
+// Completes the copies of every committed group but the most recent `groups_pending`.
+inline void WaitCopies(int groups_pending) {
+  if (static_cast<int>(pending.group_ends.size()) <= groups_pending) return;
+  const size_t done = pending.group_ends[pending.group_ends.size() - 1 - groups_pending];
+  for (size_t i = 0; i < done; ++i) {
+    const Copy& c = pending.copies[i];
+    if (c.valid) {
+      memcpy(c.dst, c.src, c.bytes);
+    } else {
+      memset(c.dst, 0, c.bytes);
+    }
+  }
+  pending.copies.erase(pending.copies.begin(), pending.copies.begin() + static_cast<std::ptrdiff_t>(done));
+  pending.group_ends.erase(pending.group_ends.begin(), pending.group_ends.end() - groups_pending);
+  for (size_t& end : pending.group_ends) end -= done;
+}
+
+// Every lane of the warp offers `value` and takes lane source(lane)'s, all lanes of the warp taking part (the kernels
+// shuffle with full masks only).
+template <typename V, class Source>
+V Shuffle(V value, Source source) {
+  static_assert(sizeof(V) <= sizeof(uint64_t), "a shuffle moves 32-bit values (or pairs)");
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  uint64_t* slots = running->lanes.data() + 32 * warp;
+  memcpy(&slots[lane], &value, sizeof value);
+  running->warps[warp]->arrive_and_wait();
+  V taken;
+  memcpy(&taken, &slots[source(lane)], sizeof taken);
+  running->warps[warp]->arrive_and_wait();  // every lane has read before the next shuffle writes
+  return taken;
+}
 
 // Runs kernel() as `blocks` blocks of `threads` threads, one block after another, with `shared_bytes` of dynamic
 // shared memory each.
 template <class Kernel>
 void Launch(int blocks, int threads, size_t shared_bytes, const Kernel& kernel) {
   Block block;
-  block.shared.resize(shared_bytes / sizeof(float2));
+  block.shared.resize((shared_bytes + sizeof(float4) - 1) / sizeof(float4));
+  block.lanes.resize(32 * ((threads + 31) / 32));
   block.all = std::make_unique<std::barrier<>>(threads);
   for (int w = 0; w < (threads + 31) / 32; ++w) {
     block.warps.push_back(std::make_unique<std::barrier<>>(threads - 32 * w < 32 ? threads - 32 * w : 32));
@@ -86,7 +157,10 @@ void Launch(int blocks, int threads, size_t shared_bytes, const Kernel& kernel) 
   running = &block;
   blockDim.x = threads, gridDim.x = blocks;
   for (int b = 0; b < blocks; ++b) {
-    for (float2& v : block.shared) v = make_float2(NAN, NAN);
+    for (float4& v : block.shared) {
+      const float poison = __uint_as_float(kPoison);
+      v = {poison, poison, poison, poison};
+    }
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t, b] {
@@ -105,7 +179,15 @@ void Launch(int blocks, int threads, size_t shared_bytes, const Kernel& kernel) 
 
 inline void __syncthreads() { ls::cuda::emulate::running->all->arrive_and_wait(); }
 inline void __syncwarp() { ls::cuda::emulate::running->warps[threadIdx.x / 32]->arrive_and_wait(); }
+template <typename V>
+V __shfl_up_sync(unsigned, V value, int delta) {
+  return ls::cuda::emulate::Shuffle(value, [delta](int lane) { return lane >= delta ? lane - delta : lane; });
+}
+template <typename V>
+V __shfl_xor_sync(unsigned, V value, int lane_mask) {
+  return ls::cuda::emulate::Shuffle(value, [lane_mask](int lane) { return lane ^ lane_mask; });
+}
 
-#define LS_SHARED_FLOAT2S(name) float2* name = ls::cuda::emulate::running->shared.data()
+#define LS_SHARED(type, name) type* name = reinterpret_cast<type*>(ls::cuda::emulate::running->shared.data())
 
 #endif  // LONGSEQ_CUDA_EMULATE_H_

@@ -31,14 +31,11 @@
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
-#include "cuda/emulate.h"
+#include "cuda/device.cuh"
 #else
 #include "cpu/fft.h"
 #include "cpu/fft_conv.h"
 #include "cuda/common.cuh"
-
-// The block's dynamic shared memory, as float2s.
-#define LS_SHARED_FLOAT2S(name) extern __shared__ float2 name[]
 #endif
 
 namespace ls {
@@ -454,7 +451,7 @@ template <int kLogN, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
                                   FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
     SpectrumKernel(const RowPair<S> k, float2* spectrum) {
-  LS_SHARED_FLOAT2S(buf);
+  LS_SHARED(float2, buf);
   constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1, kSpectrumMostThreads);
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
@@ -472,7 +469,7 @@ template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMinBlocks(kLogN, kInline ? 2 : 1))
     FusedConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const float* D, const Output<S> out,
                     int64_t batch) {
-  LS_SHARED_FLOAT2S(buf);
+  LS_SHARED(float2, buf);
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
   constexpr int kMiddleBits = kLogN > 4 ? kLogN % 4 : 0;
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
@@ -538,7 +535,7 @@ __host__ __device__ constexpr int ColumnMinBlocks(int log_points) { return log_p
 template <int kLogN1, int kLogPoints, typename S>
 __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLogPoints))
     ColumnForwardKernel(const RowPair<S> rows, float2* T, int64_t item0, int log_n) {
-  LS_SHARED_FLOAT2S(buf);
+  LS_SHARED(float2, buf);
   constexpr int kN1 = 1 << kLogN1, kTC = (1 << kLogPoints) / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;
@@ -561,7 +558,7 @@ __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLo
 // Row pass for the filters: rows 2q and 2q + 1 of each item, forward FFTs in place: T becomes the spectrum in
 // the four-step's order. blockIdx.x = (item - item0) * n1 / 2 + q.
 __global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, int log_n, int log_n1) {
-  LS_SHARED_FLOAT2S(buf);
+  LS_SHARED(float2, buf);
   constexpr int kN2 = 1 << kLogRow;
   const int64_t half = int64_t{1} << (log_n1 - 1);
   const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
@@ -577,7 +574,7 @@ __global__ void __launch_bounds__(kPassThreads, 2) RowSpectrumKernel(float2* T, 
 __global__ void __launch_bounds__(kPassThreads, 2)
     RowConvKernel(float2* T, const float2* spectrum, const float* D, int64_t channels, int64_t item0,
                   int64_t spectrum_item0, int64_t pairs, int log_n, int log_n1) {
-  LS_SHARED_FLOAT2S(buf);
+  LS_SHARED(float2, buf);
   constexpr int kN2 = 1 << kLogRow;
   const int64_t n1 = int64_t{1} << log_n1, half = n1 / 2;
   const int64_t local = blockIdx.x / half, q = blockIdx.x % half;
@@ -619,7 +616,7 @@ __global__ void __launch_bounds__(kPassThreads, 2)
 template <int kLogN1, int kLogPoints, typename S>
 __global__ void __launch_bounds__(ColumnThreads(kLogPoints), ColumnMinBlocks(kLogPoints))
     ColumnInverseKernel(const float2* T, const Output<S> out, int64_t item0, int log_n) {
-  LS_SHARED_FLOAT2S(buf);
+  LS_SHARED(float2, buf);
   constexpr int kN1 = 1 << kLogN1, kTC = (1 << kLogPoints) / kN1, kTiles = (1 << kLogRow) / kTC;
   const int64_t local = blockIdx.x / kTiles;
   const int j2_0 = (blockIdx.x % kTiles) * kTC;

@@ -15,8 +15,13 @@
 // past 48 states on GPUs whose blocks may have 99 KB: sm_86, sm_89), one buffer, refilled after each tile.
 #include <algorithm>
 
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernel alone, on the CPU (cuda/emulate.h)
+#include "cuda/device.cuh"
+#include "longseq/longseq.h"
+#else
 #include "cpu/selective_scan.h"
 #include "cuda/common.cuh"
+#endif
 
 namespace ls {
 namespace cuda {
@@ -72,12 +77,7 @@ __device__ __forceinline__ void ReadSteps(const T* row, float (&v)[K]) {
 // Copies 4 elements global -> shared without registers, zero-filling when !valid (then `src` is not read).
 template <typename T>
 __device__ __forceinline__ void CopyAsync(T* dst, const T* src, bool valid) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  if constexpr (sizeof(T) == 4) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
-  } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 8 : 0));
-  }
+  CopyToShared<4 * sizeof(T)>(dst, src, valid);
 }
 
 // kVector: L and every row start are multiples of 4 elements and aligned, so quads are single accesses.
@@ -86,7 +86,7 @@ __device__ __forceinline__ void CopyAsync(T* dst, const T* src, bool valid) {
 template <typename T, bool kVector, int K, int kGroup, int kMinBlocks, int kBuffers>
 __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKernel(const ScanArgs a) {
   constexpr int kTile = kLanes * K;
-  extern __shared__ float4 smem4[];
+  LS_SHARED(float4, smem4);
   const int np = a.states_padded;
   const int warp = threadIdx.x / kLanes;
   const int lane = threadIdx.x % kLanes;
@@ -262,10 +262,11 @@ __global__ void __launch_bounds__(kWarps * kLanes, kMinBlocks) SelectiveScanKern
 }
 
 template <typename T, int K, int kBuffers>
-size_t SharedBytes(int states_padded, int warps) {
+__host__ __device__ constexpr size_t SharedBytes(int states_padded, int warps) {
   return sizeof(T) * (2 * kBuffers * states_padded + 3 * warps) * (kLanes * K) + sizeof(float) * warps * 2 * states_padded;
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 // Channels per block. More share each B/C tile, but when blocks are few the GPU fills unevenly: one SM gets two
 // blocks of 8 warps while another gets one. Counts the warps the busiest SM runs over the whole launch (full
 // rounds of resident blocks, 16 warps at most at kMinBlocks 2, and what shared memory allows) and takes the
@@ -378,12 +379,15 @@ ls_status SelectiveScan(const ls_selective_scan_params& p, void* stream) {
   return vector ? Launch<float, true, 8, 4, 2, 2>(a, per_group, s) : Launch<float, false, 8, 4, 2, 2>(a, per_group, s);
 }
 
+#endif  // LONGSEQ_CUDA_EMULATE
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
 
+#ifndef LONGSEQ_CUDA_EMULATE
 extern "C" ls_status ls_selective_scan_cuda(const ls_selective_scan_params* p, void* stream) {
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
   return ls::cuda::SelectiveScan(*p, stream);
 }
+#endif  // LONGSEQ_CUDA_EMULATE

@@ -5,8 +5,12 @@
 // aligned): one thread per 4 consecutive states, 16-byte accesses, consecutive threads on consecutive states,
 // and y = Σ_n C[n]·h[n] summed across a channel's threads with warp shuffles. Otherwise one thread per state,
 // summed through shared memory; dstate above a block, one thread per channel.
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
+#include "cuda/device.cuh"
+#else
 #include "cpu/selective_scan.h"
 #include "cuda/common.cuh"
+#endif
 
 namespace ls {
 namespace cuda {
@@ -121,6 +125,7 @@ __global__ void __launch_bounds__(kThreads) WideStepKernel(const StepArgs a) {
   StoreAs(static_cast<T*>(a.y) + bd, sum);
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <typename T>
@@ -147,10 +152,12 @@ ls_status Launch(const StepArgs& a, cudaStream_t stream) {
   return LS_OK;
 }
 
+#endif  // LONGSEQ_CUDA_EMULATE
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
 
+#ifndef LONGSEQ_CUDA_EMULATE
 extern "C" ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_params* p, void* stream) {
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
@@ -161,3 +168,4 @@ extern "C" ls_status ls_selective_scan_step_cuda(const ls_selective_scan_step_pa
   return p->storage == LS_BFLOAT16 ? ls::cuda::Launch<__nv_bfloat16>(a, ls::cuda::Stream(stream))
                                    : ls::cuda::Launch<float>(a, ls::cuda::Stream(stream));
 }
+#endif  // LONGSEQ_CUDA_EMULATE
