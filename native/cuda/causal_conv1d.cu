@@ -10,8 +10,12 @@
 // --backend cuda): one output per thread, 42% of the copy bandwidth (65% with four 16-byte loads per thread in
 // flight); quads in and out, 94%. The final state, the last W-1 values of [initial state | x], comes from a
 // second small kernel once every tile has read the initial state (they may alias).
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
+#include "cuda/device.cuh"
+#else
 #include "cpu/causal_conv1d.h"
 #include "cuda/common.cuh"
+#endif
 
 namespace ls {
 namespace cuda {
@@ -161,12 +165,15 @@ __global__ void __launch_bounds__(kThreads) StepKernel(const StepArgs a) {
   s[halo - 1] = x;
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 int64_t Blocks(int64_t n) { return (n + kThreads - 1) / kThreads; }
 
+#endif  // LONGSEQ_CUDA_EMULATE
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
 
+#ifndef LONGSEQ_CUDA_EMULATE
 extern "C" ls_status ls_causal_conv1d_cuda(const ls_causal_conv1d_params* p, void* stream) {
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
@@ -209,3 +216,4 @@ extern "C" ls_status ls_causal_conv1d_step_cuda(const ls_causal_conv1d_step_para
   LS_CUDA_TRY(cudaGetLastError(), "causal_conv1d_step launch");
   return LS_OK;
 }
+#endif  // LONGSEQ_CUDA_EMULATE

@@ -13,9 +13,13 @@
 // key_dim <= 128: the recurrence is sequential in time within a block, so it suits decode, short sequences and
 // key_dim up to 256.
 
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
+#include "cuda/device.cuh"
+#else
 #include "cpu/delta_rule.h"
 #include "cuda/common.cuh"
 #include "cuda/delta_rule_chunked.h"
+#endif
 
 namespace ls {
 namespace cuda {
@@ -40,7 +44,7 @@ struct RuleArgs {
 
 // Shared floats for `padded` = 16 x warps rows: q and k of a chunk, v of its 32 columns, beta, exp(g), k^T q,
 // and the warps' parts of S^T k and S^T q (two buffers).
-size_t SharedBytes(int padded, int warps) {
+__host__ __device__ constexpr size_t SharedBytes(int padded, int warps) {
   return sizeof(float) * (2 * kChunk * padded + kChunk * kColumns + 3 * kChunk + 2 * 2 * warps * kColumns);
 }
 
@@ -67,7 +71,7 @@ __device__ __forceinline__ float QkProducts(const T* q, const T* k, int K, bool 
 // blockIdx.x = (b * value_heads + hv) * groups + group; blockDim.x = 32 x ceil(key_dim / 16).
 template <typename E>
 __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaRuleKernel(const RuleArgs<E> a, int groups) {
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim), T = static_cast<int>(a.seqlen);
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int padded = warps * kRows;  // rows past K are zero in q and k, so they leave S's zero rows alone
@@ -290,6 +294,7 @@ __global__ void __launch_bounds__(32 * kMaxKeyDim / kRows) DeltaStepQuadKernel(c
   }
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 bool StepQuadsFit(const ls_delta_rule_params& p) {
   const auto aligned = [](const void* x, int bytes) { return reinterpret_cast<uintptr_t>(x) % bytes == 0; };
   const int quad = p.storage == LS_BFLOAT16 ? 8 : 16;  // four v and o elements
@@ -342,10 +347,12 @@ bool PreferChunked(const ls_delta_rule_params& p) {
   return p.algorithm == LS_DELTA_CHUNKED ? p.seqlen > 1 : p.seqlen > 64;
 }
 
+#endif  // LONGSEQ_CUDA_EMULATE
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
 
+#ifndef LONGSEQ_CUDA_EMULATE
 extern "C" ls_status ls_delta_rule_cuda(const ls_delta_rule_params* p, void* stream) {
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
@@ -362,3 +369,4 @@ extern "C" ls_status ls_delta_rule_step_cuda(const ls_delta_rule_step_params* p,
   if (ls_status s = ls::ValidateDeltaRule(rule)) return s;
   return ls::cuda::Launch(rule, ls::cuda::Stream(stream), "deltaRuleStep");
 }
+#endif  // LONGSEQ_CUDA_EMULATE

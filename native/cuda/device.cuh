@@ -110,7 +110,8 @@ __device__ __forceinline__ void CopyToShared(void* dst, const void* src, bool va
   if constexpr (kBytes == 16) {  // .cg (L2 only) takes 16-byte copies alone
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
   } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(s), "l"(src), "n"(kBytes), "r"(valid ? kBytes : 0));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(s), "l"(src), "n"(kBytes),
+                 "r"(valid ? kBytes : 0));
   }
 #endif
 }

@@ -1,12 +1,14 @@
-// The CUDA that the kernels of fft_conv.cu and selective_scan.cu use, on the CPU: each CUDA thread of a block a
-// std::thread, __syncthreads and __syncwarp std::barriers, warp shuffles an exchange through the warp's slots between
-// two warp barriers, asynchronous copies (cp.async) queued per thread and done at the wait that covers them (their
-// destination poisoned until then), the dynamic shared memory a buffer poisoned with NaNs before each block. Tests
-// compile a kernel source with LONGSEQ_CUDA_EMULATE defined (its host side left out; cuda/device.cuh swaps its PTX
-// for the functions here) against this header, so that the kernels' arithmetic and their barriers are checked on a
-// machine without a GPU (test/*Emulated.test.ts). Slow, only as strict as the host's memory model, and with the C
-// library's exp2f, sinf and cosf for the special-function unit's (more accurate): a check of logic, not of speed or
-// of the GPU's own behaviour.
+// The CUDA that the kernels of fft_conv.cu, selective_scan*.cu, causal_conv1d.cu and delta_rule.cu use, on the CPU:
+// each CUDA thread of a block a std::thread, __syncthreads and __syncwarp std::barriers, warp shuffles an exchange
+// through the warp's slots between two warp barriers, asynchronous copies (cp.async) queued per thread and done at the
+// wait that covers them (their destination poisoned until then), the dynamic shared memory a buffer poisoned with NaNs
+// before each block (static __shared__ arrays: one per kernel, not poisoned). Tests compile a kernel source with
+// LONGSEQ_CUDA_EMULATE defined (its host side left out; cuda/device.cuh swaps its PTX for the functions here) against
+// this header, so that the kernels' arithmetic, barriers and copy waits are checked on a machine without a GPU
+// (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
+// cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
+// own behaviour. Not here: tensor-core products, ldmatrix, bulk copies and mbarriers (the chunked delta rule's and SSD
+// scans' kernels).
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
@@ -23,8 +25,8 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-// A block's static shared arrays: one per kernel instantiation, which serves every block as blocks run one at a time
-// (not poisoned).
+#define __align__(n) __attribute__((aligned(n)))
+// A block's static shared arrays: one per kernel instantiation, which serves every block as blocks run one at a time.
 #define __shared__ static
 
 struct float2 {
@@ -46,6 +48,7 @@ inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
 inline void __sincosf(float x, float* s, float* c) { *s = sinf(x), *c = cosf(x); }
+inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 inline float __int_as_float(int i) {
   float f;
   memcpy(&f, &i, sizeof f);
@@ -71,7 +74,9 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   if (std::isnan(f)) return {0x7fc0};
   return {static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16)};
 }
-inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) { return {__float2bfloat16_rn(lo), __float2bfloat16_rn(hi)}; }
+inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) {
+  return {__float2bfloat16_rn(lo), __float2bfloat16_rn(hi)};
+}
 
 namespace ls {
 namespace cuda {

@@ -3,7 +3,7 @@
 // convolution kernel with the filters' spectrum or with their FFT inline) and the four-step ones (n = 2^14 to 2^16).
 // float32 and bfloat16 storage. Prints a line per case and exits with the number that failed (relative L2 error above
 // 1e-5, 4e-3 in bfloat16).
-// test/fftConvEmulated.test.ts runs it.
+// test/cudaEmulated.test.ts runs it.
 #define LONGSEQ_CUDA_EMULATE
 #include <cstdio>
 #include <random>

@@ -4,7 +4,7 @@
 // bfloat16 storage, quad and element-wise access, strided rows, idle warps, groups, every option; the step's three
 // kernels. Prints a line per case and exits with the number that failed (relative L2 error above 2e-5; y above 4e-3
 // in bfloat16, whose rounding of y alone gives about 1.5e-3).
-// test/selectiveScanEmulated.test.ts runs it.
+// test/cudaEmulated.test.ts runs it.
 #define LONGSEQ_CUDA_EMULATE
 #include <cstdio>
 #include <random>

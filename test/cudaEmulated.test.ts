@@ -1,0 +1,31 @@
+/**
+ * The CUDA kernels where no GPU is present: each longseq-*-emulated binary compiles one op's device code for the
+ * CPU (native/cuda/emulate.h: each CUDA thread a std::thread, block and warp barriers and warp shuffles through
+ * std::barriers, cp.async copies done at their wait with their destinations poisoned until then, shared memory
+ * poisoned with NaNs) and runs its kernels as the host side launches them against a reference in double, printing a
+ * line per case and exiting with the number that failed. They check the kernels' arithmetic, barriers and copy waits,
+ * not their speed; test/cuda/*.cuda.test.ts check them on a GPU. Not covered: the chunked delta rule's kernels (on
+ * tensor cores) and the SSD scans'.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { expect, test } from 'vitest';
+
+const kernels = [
+  // binary, what it runs, its fewest cases
+  ['fft-conv', 'fftConv: the fused and four-step kernels against the direct convolution', 24],
+  ['selective-scan', 'selectiveScan: each tile shape, and the step kernels, against the recurrence', 20],
+  ['causal-conv1d', 'causalConv1d: both quad kernels, the element kernel, the final state and the step', 11],
+  ['delta-rule', 'deltaRule: the recurrent kernel and the step kernels against the recurrence', 10],
+] as const;
+
+for (const [name, what, cases] of kernels) {
+  const binary = new URL(`../build/Release/longseq-${name}-emulated`, import.meta.url).pathname;
+  test.skipIf(!existsSync(binary))(`the CUDA kernels run on the CPU: ${what}`, () => {
+    const out = spawnSync(binary, [], { encoding: 'utf8', timeout: 120_000 });
+    expect(out.status, out.stdout + out.stderr).toBe(0);
+    const lines = out.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(cases);
+    for (const line of lines) expect(line).toMatch(/: rel L2 .+ ok$/);
+  });
+}
