@@ -4,8 +4,8 @@
  * std::barriers, cp.async copies done at their wait with their destinations poisoned until then, shared memory
  * poisoned with NaNs) and runs its kernels as the host side launches them against a reference in double, printing a
  * line per case and exiting with the number that failed. They check the kernels' arithmetic, barriers and copy waits,
- * not their speed; test/cuda/*.cuda.test.ts check them on a GPU. Not covered: the chunked delta rule's kernels (on
- * tensor cores) and the SSD scans'.
+ * not their speed; test/cuda/*.cuda.test.ts check them on a GPU. Not covered: the kernels on tensor cores (the chunked
+ * delta rule's and SSD scan's products).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,6 +17,7 @@ const kernels = [
   ['selective-scan', 'selectiveScan: each tile shape, and the step kernels, against the recurrence', 20],
   ['causal-conv1d', 'causalConv1d: both quad kernels, the element kernel, the final state and the step', 11],
   ['delta-rule', 'deltaRule: the recurrent kernel and the step kernels against the recurrence', 10],
+  ['ssd-scan', 'ssdScan: the recurrent kernel at each lane shape, and the chunked form\'s decays', 12],
 ] as const;
 
 for (const [name, what, cases] of kernels) {

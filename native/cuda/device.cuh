@@ -98,7 +98,8 @@ __device__ __forceinline__ float Reciprocal(float x) {
 // __fdividef(z, 1 + __expf(-z)) took 11 (range checks): 0 once exp(-z) overflows, as the exact value.
 __device__ __forceinline__ float Silu(float z) { return z * Reciprocal(1.f + Exp2(-z * kLog2e)); }
 
-// Groups of asynchronous copies (cp.async) into shared memory: the copies issued since the last commit form a group.
+// Asynchronous copies (cp.async) into shared memory, in groups: the copies a thread issued since its last commit form
+// a group, and a wait covers groups.
 // Copies kBytes (4, 8 or 16) global -> shared without registers, zero-filling when !valid (then `src` is not read).
 template <int kBytes>
 __device__ __forceinline__ void CopyToShared(void* dst, const void* src, bool valid) {
@@ -108,13 +109,27 @@ __device__ __forceinline__ void CopyToShared(void* dst, const void* src, bool va
 #else
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   if constexpr (kBytes == 16) {  // .cg (L2 only) takes 16-byte copies alone
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(s), "l"(src), "r"(valid ? 16 : 0) : "memory");
   } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(s), "l"(src), "n"(kBytes),
-                 "r"(valid ? kBytes : 0));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;" ::"r"(s), "l"(src), "n"(kBytes),
+                 "r"(valid ? kBytes : 0) : "memory");
   }
 #endif
 }
+
+// Staging global memory in shared memory as float32, zeros where !inside (nothing is read from `global_from`
+// then): float data by cp.async (no registers, waited for with WaitCopies), bf16 data widened through registers
+// (cp.async cannot convert). One element, or four floats (16 bytes, aligned).
+__device__ __forceinline__ void StageElement(float* shared_to, const float* global_from, bool inside) {
+  CopyToShared<4>(shared_to, global_from, inside);
+}
+__device__ __forceinline__ void StageElement(float* shared_to, const __nv_bfloat16* global_from, bool inside) {
+  *shared_to = inside ? __bfloat162float(*global_from) : 0.f;
+}
+__device__ __forceinline__ void StageQuad(float* shared_to, const float* global_from, bool inside) {
+  CopyToShared<16>(shared_to, global_from, inside);
+}
+
 __device__ __forceinline__ void CommitCopies() {
 #ifdef LONGSEQ_CUDA_EMULATE
   emulate::CommitCopies();

@@ -1,14 +1,13 @@
-// The CUDA that the kernels of fft_conv.cu, selective_scan*.cu, causal_conv1d.cu and delta_rule.cu use, on the CPU:
-// each CUDA thread of a block a std::thread, __syncthreads and __syncwarp std::barriers, warp shuffles an exchange
-// through the warp's slots between two warp barriers, asynchronous copies (cp.async) queued per thread and done at the
-// wait that covers them (their destination poisoned until then), the dynamic shared memory a buffer poisoned with NaNs
-// before each block (static __shared__ arrays: one per kernel, not poisoned). Tests compile a kernel source with
-// LONGSEQ_CUDA_EMULATE defined (its host side left out; cuda/device.cuh swaps its PTX for the functions here) against
-// this header, so that the kernels' arithmetic, barriers and copy waits are checked on a machine without a GPU
-// (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
-// cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
-// own behaviour. Not here: tensor-core products, ldmatrix, bulk copies and mbarriers (the chunked delta rule's and SSD
-// scans' kernels).
+// The CUDA that the kernels off tensor cores use, on the CPU: each CUDA thread of a block a std::thread, __syncthreads
+// and __syncwarp std::barriers, warp shuffles an exchange through the warp's slots at a warp barrier, asynchronous
+// copies (cp.async) queued per thread and done at the wait that covers them (their destination poisoned until then),
+// the dynamic shared memory a buffer poisoned with NaNs before each block (static __shared__ arrays: one per kernel,
+// not poisoned). Tests compile a kernel source with LONGSEQ_CUDA_EMULATE defined (its host side left out;
+// cuda/device.cuh swaps its PTX for the functions here) against this header, so that the kernels' arithmetic, barriers
+// and copy waits are checked on a machine without a GPU (test/cudaEmulated.test.ts). Slow, only as strict as the host's
+// memory model, and with the C library's exp2f, sinf, cosf and 1 / sqrtf for the special-function unit's (more
+// accurate): a check of logic, not of speed or of the GPU's own behaviour. Not here: tensor-core products, ldmatrix,
+// bulk copies and mbarriers (the chunked delta rule's and SSD scan's products).
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
@@ -93,7 +92,7 @@ constexpr uint32_t kPoison = 0x7fc07fc0u;
 struct Block {
   std::unique_ptr<std::barrier<>> all;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
-  std::vector<uint64_t> lanes;  // [warp][32]: each lane's value in a shuffle
+  std::vector<uint64_t> lanes;  // [warp][2][32]: each lane's value in a shuffle
   std::vector<float4> shared;
 };
 inline Block* running = nullptr;
@@ -134,17 +133,18 @@ inline void WaitCopies(int groups_pending) {
 }
 
 // Every lane of the warp offers `value` and takes lane source(lane)'s, all lanes of the warp taking part (the kernels
-// shuffle with full masks only).
+// shuffle with full masks only). The warp's shuffles alternate between two sets of slots, so one barrier each
+// suffices: a lane can write a set again only after every lane has reached the next shuffle, done reading this one.
+inline thread_local unsigned shuffles = 0;  // this thread's shuffles so far
 template <typename V, class Source>
 V Shuffle(V value, Source source) {
   static_assert(sizeof(V) <= sizeof(uint64_t), "a shuffle moves 32-bit values (or pairs)");
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  uint64_t* slots = running->lanes.data() + 32 * warp;
+  uint64_t* slots = running->lanes.data() + 32 * (2 * warp + shuffles++ % 2);
   memcpy(&slots[lane], &value, sizeof value);
   running->warps[warp]->arrive_and_wait();
   V taken;
   memcpy(&taken, &slots[source(lane)], sizeof taken);
-  running->warps[warp]->arrive_and_wait();  // every lane has read before the next shuffle writes
   return taken;
 }
 
@@ -154,7 +154,7 @@ template <class Kernel>
 void Launch(int blocks, int threads, size_t shared_bytes, const Kernel& kernel) {
   Block block;
   block.shared.resize((shared_bytes + sizeof(float4) - 1) / sizeof(float4));
-  block.lanes.resize(32 * ((threads + 31) / 32));
+  block.lanes.resize(2 * 32 * ((threads + 31) / 32));
   block.all = std::make_unique<std::barrier<>>(threads);
   for (int w = 0; w < (threads + 31) / 32; ++w) {
     block.warps.push_back(std::make_unique<std::barrier<>>(threads - 32 * w < 32 ? threads - 32 * w : 32));

@@ -12,10 +12,13 @@
 // H24 2.98 ms. Tried: each thread holding 4 rows, so B and C are read from shared memory once per 4 rows: B8 2.27 ms,
 // but B1 3.55 ms (a quarter of the warps, each waiting on shuffles and shared loads: Nsight Compute's top stall
 // is the short scoreboard).
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
+#include "cuda/ssd_scan_chunked.h"
+#else
 #include "cpu/ssd_scan.h"
 #include "cuda/common.cuh"
 #include "cuda/ssd_scan_chunked.h"
-#include "cuda/tensor_core.cuh"
+#endif
 
 namespace ls {
 namespace cuda {
@@ -38,7 +41,7 @@ struct SsdArgs {
 };
 
 // The chunk of tokens a block stages at once, for `width` padded states and `rows` rows per block.
-int ChunkTokens(int width, int rows) {
+__host__ __device__ constexpr int ChunkTokens(int width, int rows) {
   const int per_token = 4 * (2 * width + 3 * rows + 2);  // B, C; x, z, y; dt, decay
   int tokens = kSharedBytes / per_token;
   return tokens > 256 ? 256 : tokens;
@@ -46,7 +49,7 @@ int ChunkTokens(int width, int rows) {
 
 template <typename T, int kPer>
 __global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs<T> a, int lanes_log2, int chunk) {
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int lanes = 1 << lanes_log2, rows = kThreads >> lanes_log2, width = lanes * kPer;
   float* Bs = shared;                   // [chunk][width]
   float* Cs = Bs + chunk * width;       // [chunk][width]
@@ -168,6 +171,7 @@ __global__ void __launch_bounds__(kThreads) SsdKernel(const SsdArgs<T> a, int la
   }
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 template <typename T, int kPer>
 ls_status Launch(const SsdArgs<T>& a, int lanes_log2, cudaStream_t stream) {
   const int rows = kThreads >> lanes_log2;
@@ -214,10 +218,12 @@ bool PreferChunked(const ls_ssd_scan_params& p) {
   return p.algorithm == LS_SSD_CHUNKED ? p.seqlen > 1 : p.seqlen > 128;
 }
 
+#endif  // LONGSEQ_CUDA_EMULATE
 }  // namespace
 }  // namespace cuda
 }  // namespace ls
 
+#ifndef LONGSEQ_CUDA_EMULATE
 extern "C" ls_status ls_ssd_scan_cuda(const ls_ssd_scan_params* p, void* stream) {
   ls::ClearError();
   if (ls_status s = ls::CheckPointer("params", p)) return s;
@@ -235,3 +241,4 @@ extern "C" ls_status ls_ssd_scan_step_cuda(const ls_ssd_scan_step_params* p, voi
   if (ls_status s = ls::ValidateSsdScan(scan)) return s;
   return ls::cuda::Scan(scan, ls::cuda::Stream(stream));
 }
+#endif  // LONGSEQ_CUDA_EMULATE

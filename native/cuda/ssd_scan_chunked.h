@@ -3,9 +3,13 @@
 #ifndef LONGSEQ_CUDA_SSD_SCAN_CHUNKED_H_
 #define LONGSEQ_CUDA_SSD_SCAN_CHUNKED_H_
 
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
+#include "cuda/device.cuh"
+#else
 #include <cuda_runtime.h>
 
 #include "cuda/common.cuh"
+#endif
 #include "longseq/longseq.h"
 
 namespace ls {
@@ -20,6 +24,7 @@ __device__ __forceinline__ float SsdStepSize(float dt, float bias, bool softplus
   return dt;
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 // Whether the chunked kernels take this shape (dstate <= 128; the recurrence takes up to 256) on this device (their
 // shared memory: they fit an A100's 163 KB a block, not sm_86 / sm_89's 99 KB).
 bool SsdChunkedFits(const ls_ssd_scan_params& p);
@@ -31,9 +36,12 @@ size_t SsdChunkedBf16SharedMost();
 ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream);
 ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream);
 
+#endif  // LONGSEQ_CUDA_EMULATE
+
 // What both chunked forms share.
 constexpr int kSsdChunk = 128;  // tokens per chunk
 
+#ifndef LONGSEQ_CUDA_EMULATE
 // The state carried from one workspace segment to the next: the final-state buffer, or `temporary` when none was
 // asked for and there is more than one segment (else null).
 inline ls_status CarriedState(const ls_ssd_scan_params& p, bool several_segments, DeviceScratch& temporary, float*& state) {
@@ -45,6 +53,8 @@ inline ls_status CarriedState(const ls_ssd_scan_params& p, bool several_segments
   }
   return LS_OK;
 }
+
+#endif  // LONGSEQ_CUDA_EMULATE
 
 // T: the storage of x, z, B, C and y; the rest is float.
 template <typename T>

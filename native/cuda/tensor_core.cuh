@@ -82,21 +82,6 @@ __device__ __forceinline__ void WarpProduct(float (&acc)[kN][4], const float* A,
 __device__ __forceinline__ int TileRow(int e) { return threadIdx.x % 32 / 4 + 8 * (e / 2); }
 __device__ __forceinline__ int TileColumn(int n, int e) { return 8 * n + 2 * (threadIdx.x % 4) + e % 2; }
 
-// Staging global memory in shared memory as float32, zeros where !inside (nothing is read from `global_from`
-// then): float data by cp.async (no registers, waited for with WaitCopies), bf16 data widened through registers
-// (cp.async cannot convert). One element, or four floats (16 bytes, aligned).
-__device__ __forceinline__ void StageElement(float* shared_to, const float* global_from, bool inside) {
-  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 4 : 0) : "memory");
-}
-__device__ __forceinline__ void StageElement(float* shared_to, const __nv_bfloat16* global_from, bool inside) {
-  *shared_to = inside ? __bfloat162float(*global_from) : 0.f;
-}
-__device__ __forceinline__ void StageQuad(float* shared_to, const float* global_from, bool inside) {
-  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared_to));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(to), "l"(global_from), "r"(inside ? 16 : 0) : "memory");
-}
-
 // The rows [first, first + step, ...) and the column of quads c that this thread stages of rows x (width / 4)
 // quads (width <= 4 blockDim.x); false where the thread has none. Shifts where the quads are a power of two.
 __device__ __forceinline__ bool QuadColumn(int width, int& first, int& step, int& c) {
