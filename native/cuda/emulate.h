@@ -1,16 +1,18 @@
-// The CUDA that the kernels off tensor cores use, on the CPU: each CUDA thread of a block a std::thread, __syncthreads
-// and __syncwarp std::barriers, warp shuffles an exchange through the warp's slots at a warp barrier, asynchronous
-// copies (cp.async) queued per thread and done at the wait that covers them (their destination poisoned until then),
-// the dynamic shared memory a buffer poisoned with NaNs before each block (static __shared__ arrays: one per kernel,
-// not poisoned). Tests compile a kernel source with LONGSEQ_CUDA_EMULATE defined (its host side left out;
-// cuda/device.cuh swaps its PTX for the functions here) against this header, so that the kernels' arithmetic, barriers
-// and copy waits are checked on a machine without a GPU (test/cudaEmulated.test.ts). Slow, only as strict as the host's
-// memory model, and with the C library's exp2f, sinf, cosf and 1 / sqrtf for the special-function unit's (more
-// accurate): a check of logic, not of speed or of the GPU's own behaviour. Not here: tensor-core products, ldmatrix,
-// bulk copies and mbarriers (the chunked delta rule's and SSD scan's products).
+// The CUDA that the kernels use, on the CPU: each CUDA thread of a block a std::thread, __syncthreads and __syncwarp
+// std::barriers, warp shuffles, tensor-core products (mma.sync) and ldmatrix an exchange through the warp's slots at a
+// warp barrier, asynchronous copies (cp.async) queued per thread and done at the wait that covers them (their
+// destination poisoned until then), the dynamic shared memory a buffer poisoned with NaNs before each block (static
+// __shared__ arrays: one per kernel, not poisoned). Tests compile a kernel source with LONGSEQ_CUDA_EMULATE defined
+// (its host side left out; cuda/device.cuh and cuda/tensor_core.cuh swap their PTX for the functions here) against this
+// header, so that the kernels' arithmetic, barriers and copy waits are checked on a machine without a GPU
+// (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
+// cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
+// own behaviour. Not here: what runs on sm_90 only (warpgroup products, tensor maps, bulk copies and their mbarriers):
+// the kernels take their other paths, as on an A100.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
+#include <algorithm>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -25,6 +27,7 @@
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
+#define __grid_constant__
 // A block's static shared arrays: one per kernel instantiation, which serves every block as blocks run one at a time.
 #define __shared__ static
 
@@ -37,9 +40,16 @@ struct alignas(16) float4 {
 struct alignas(8) uint2 {
   uint32_t x, y;
 };
+struct alignas(16) uint4 {
+  uint32_t x, y, z, w;
+};
 inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
+inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) { return {x, y, z, w}; }
+struct alignas(64) CUtensorMap {  // sm_90's tensor maps: only passed around here, the copies they serve left out
+  uint64_t opaque[16];
+};
 struct dim3 {
   unsigned x = 0, y = 0, z = 0;
 };
@@ -52,6 +62,11 @@ inline float __int_as_float(int i) {
   float f;
   memcpy(&f, &i, sizeof f);
   return f;
+}
+inline uint32_t __float_as_uint(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
 }
 inline float __uint_as_float(uint32_t u) {
   float f;
@@ -73,6 +88,7 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   if (std::isnan(f)) return {0x7fc0};
   return {static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16)};
 }
+inline __nv_bfloat16 __float2bfloat16(float f) { return __float2bfloat16_rn(f); }
 inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) {
   return {__float2bfloat16_rn(lo), __float2bfloat16_rn(hi)};
 }
@@ -88,11 +104,11 @@ inline float FlushDenormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL 
 // wait: a float NaN whose halves are bfloat16 NaNs.
 constexpr uint32_t kPoison = 0x7fc07fc0u;
 
-// The running block's barriers, shuffle slots and shared memory.
+// The running block's barriers, the warps' exchange slots and shared memory.
 struct Block {
   std::unique_ptr<std::barrier<>> all;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
-  std::vector<uint64_t> lanes;  // [warp][2][32]: each lane's value in a shuffle
+  std::vector<uint32_t> lanes;  // [warp][2][32][kLaneWords]: each lane's words in an exchange
   std::vector<float4> shared;
 };
 inline Block* running = nullptr;
@@ -132,20 +148,89 @@ inline void WaitCopies(int groups_pending) {
   for (size_t& end : pending.group_ends) end -= done;
 }
 
-// Every lane of the warp offers `value` and takes lane source(lane)'s, all lanes of the warp taking part (the kernels
-// shuffle with full masks only). The warp's shuffles alternate between two sets of slots, so one barrier each
-// suffices: a lane can write a set again only after every lane has reached the next shuffle, done reading this one.
-inline thread_local unsigned shuffles = 0;  // this thread's shuffles so far
+// Warp-wide exchanges (shuffles, tensor-core products, ldmatrix): every lane of the warp offers kWords words and,
+// once all have, reads any lane's; all lanes of the warp take part (the kernels' warp operations have full masks).
+// The warp's exchanges alternate between two sets of slots, so one barrier each suffices: a lane can write a set again
+// only after every lane has reached the next exchange, done reading this one. Returns lane 0's words of the set (lane
+// i's at kLaneWords i), valid until this thread's next exchange but one.
+constexpr int kLaneWords = 16;
+inline thread_local unsigned exchanges = 0;  // this thread's exchanges so far
+inline const uint32_t* Exchange(const void* words, int bytes) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  uint32_t* set = running->lanes.data() + 32 * kLaneWords * (2 * warp + exchanges++ % 2);
+  memcpy(set + kLaneWords * lane, words, bytes);
+  running->warps[warp]->arrive_and_wait();
+  return set;
+}
+
+// Every lane offers `value` and takes lane source(lane)'s.
 template <typename V, class Source>
 V Shuffle(V value, Source source) {
   static_assert(sizeof(V) <= sizeof(uint64_t), "a shuffle moves 32-bit values (or pairs)");
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  uint64_t* slots = running->lanes.data() + 32 * (2 * warp + shuffles++ % 2);
-  memcpy(&slots[lane], &value, sizeof value);
-  running->warps[warp]->arrive_and_wait();
+  const uint32_t* lanes = Exchange(&value, sizeof value);
   V taken;
-  memcpy(&taken, &slots[source(lane)], sizeof taken);
+  memcpy(&taken, lanes + kLaneWords * source(threadIdx.x % 32), sizeof taken);
   return taken;
+}
+
+// The dynamic shared memory's address of `p` (as __cvta_generic_to_shared gives it), and back.
+inline uint32_t SharedAddress(const void* p) {
+  return static_cast<uint32_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(running->shared.data()));
+}
+inline void* SharedPointer(uint32_t address) { return reinterpret_cast<char*>(running->shared.data()) + address; }
+
+// Tensor-core products of a warp, mma.sync's fragment layouts: lane l holds rows g = l / 4 (+ 8) and columns or
+// depths from t = l % 4. Sums in double, rounded once to float (the hardware's own order and rounding differ by
+// float32 rounding). d += A B, A m16 x k8 of TF32 (the top 19 bits of each float: the hardware ignores the rest), B
+// k8 x n8.
+inline void MmaTf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  uint32_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+  const uint32_t* lanes = Exchange(words, sizeof words);
+  const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+  const auto tf32 = [](uint32_t x) { return double(__uint_as_float(x & 0xffffe000u)); };
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e / 2), column = 2 * t + e % 2;
+    double sum = d[e];
+    for (int k = 0; k < 8; ++k) {
+      const uint32_t* a_lane = lanes + kLaneWords * (row % 8 * 4 + k % 4);
+      const uint32_t* b_lane = lanes + kLaneWords * (column * 4 + k % 4);
+      sum += tf32(a_lane[(row >= 8) + 2 * (k >= 4)]) * tf32(b_lane[4 + (k >= 4)]);
+    }
+    d[e] = static_cast<float>(sum);
+  }
+}
+// d += A B, A m16 x k16 and B k16 x n8 of bf16 pairs (the lower index in the low half).
+inline void MmaBf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  uint32_t words[6] = {a[0], a[1], a[2], a[3], b0, b1};
+  const uint32_t* lanes = Exchange(words, sizeof words);
+  const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+  const auto half = [](uint32_t x, int k) { return double(__uint_as_float(k % 2 ? x & 0xffff0000u : x << 16)); };
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e / 2), column = 2 * t + e % 2;
+    double sum = d[e];
+    for (int k = 0; k < 16; ++k) {
+      const uint32_t* a_lane = lanes + kLaneWords * (row % 8 * 4 + k % 8 / 2);
+      const uint32_t* b_lane = lanes + kLaneWords * (column * 4 + k % 8 / 2);
+      sum += half(a_lane[(row >= 8) + 2 * (k >= 8)], k) * half(b_lane[4 + (k >= 8)], k);
+    }
+    d[e] = static_cast<float>(sum);
+  }
+}
+// ldmatrix of `count` (2 or 4) 8 x 8 matrices of 16-bit elements: lane 8 j + i gives the shared address of row i of
+// matrix j; r[j] gets lane l's two elements of matrix j, row l / 4, columns 2 (l % 4) and + 1 (transposed: of its
+// transpose).
+inline void LoadMatrices(uint32_t* r, int count, bool transpose, uint32_t address) {
+  const uint32_t* lanes = Exchange(&address, sizeof address);
+  const int lane = threadIdx.x % 32, row = lane / 4, column = 2 * (lane % 4);
+  const auto element = [&](int matrix, int i, int c) {
+    uint16_t v;
+    memcpy(&v, static_cast<const char*>(SharedPointer(lanes[kLaneWords * (8 * matrix + i)])) + 2 * c, sizeof v);
+    return uint32_t{v};
+  };
+  for (int j = 0; j < count; ++j) {
+    r[j] = transpose ? element(j, column, row) | element(j, column + 1, row) << 16
+                     : element(j, row, column) | element(j, row, column + 1) << 16;
+  }
 }
 
 // Runs kernel() as `blocks` blocks of `threads` threads, one block after another, with `shared_bytes` of dynamic
@@ -154,7 +239,7 @@ template <class Kernel>
 void Launch(int blocks, int threads, size_t shared_bytes, const Kernel& kernel) {
   Block block;
   block.shared.resize((shared_bytes + sizeof(float4) - 1) / sizeof(float4));
-  block.lanes.resize(2 * 32 * ((threads + 31) / 32));
+  block.lanes.resize(2 * 32 * kLaneWords * ((threads + 31) / 32));
   block.all = std::make_unique<std::barrier<>>(threads);
   for (int w = 0; w < (threads + 31) / 32; ++w) {
     block.warps.push_back(std::make_unique<std::barrier<>>(threads - 32 * w < 32 ? threads - 32 * w : 32));
@@ -182,6 +267,10 @@ void Launch(int blocks, int threads, size_t shared_bytes, const Kernel& kernel) 
 }  // namespace cuda
 }  // namespace ls
 
+using std::max;  // CUDA's min and max overloads for device code
+using std::min;
+inline uint32_t __cvta_generic_to_shared(const void* p) { return ls::cuda::emulate::SharedAddress(p); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
 inline void __syncthreads() { ls::cuda::emulate::running->all->arrive_and_wait(); }
 inline void __syncwarp() { ls::cuda::emulate::running->warps[threadIdx.x / 32]->arrive_and_wait(); }
 template <typename V>

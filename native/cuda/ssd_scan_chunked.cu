@@ -17,7 +17,9 @@
 // temporary one).
 #include <algorithm>
 
+#ifndef LONGSEQ_CUDA_EMULATE  // else the kernels alone, on the CPU (cuda/emulate.h)
 #include "cuda/common.cuh"
+#endif
 #include "cuda/ssd_scan_chunked.h"
 #include "cuda/tensor_core.cuh"
 
@@ -64,7 +66,7 @@ constexpr size_t kOutputShared = sizeof(float) * (kOutStaging + kQ * (kOutStride
 
 // blockIdx.x = bg * w.chunks + chunk: C B^T's 36 tiles of 16 x 16 on and below the diagonal.
 __global__ void __launch_bounds__(kThreads) GramKernel(const SsdChunkArgs<float> a, const SsdWorkspace w, int64_t first_chunk) {
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int Np = a.Np, rs = RowStride(Np);
   float* Cs = shared;          // [kQ][rs]
   float* Bs = Cs + kQ * rs;    // [kQ][rs]
@@ -100,7 +102,7 @@ template <int kTokens, int kRows>
 __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdChunkArgs<float> a, const SsdWorkspace w, int64_t first_chunk,
                                                                    const float* state_in, float* state_out) {
   constexpr int kParts = kQ / kTokens, kTiles = kRows / 16, kWalkStride = WalkStride(kRows);
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int Np = a.Np, cs = ColumnStride(Np), P = a.P, N = a.N;
   float* Xs = shared;                          // [2][kTokens][kWalkStride] x, then scaled by dt e^(gamma_last - gamma)
   float* Bs = Xs + 2 * kTokens * kWalkStride;  // [2][kTokens][cs]
@@ -200,7 +202,7 @@ __global__ void __launch_bounds__(kThreads, kQ / kTokens) StateKernel(const SsdC
 // 7 - w / 2 (the causal part's work is then the same for every warp) and the column half w % 2. Staged a slice of
 // states at a time, two blocks fit an SM (one block alone waited on its loads most of the time).
 __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<float> a, const SsdWorkspace w, int64_t first_chunk) {
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int Np = a.Np, P = a.P;
   float* Cs = shared;                       // [kQ][kSliceStride] a slice of C's states
   float* Ss = Cs + kQ * kSliceStride;       // [kOutColumns][kSliceStride] the same slice of the entering state's rows
@@ -294,6 +296,7 @@ __global__ void __launch_bounds__(kThreads, 2) OutputKernel(const SsdChunkArgs<f
 
 }  // namespace
 
+#ifndef LONGSEQ_CUDA_EMULATE
 namespace {
 // The float32 form's kernels and the shared memory each is opted in to (its most, at dstate 128).
 std::array<KernelShared, 4> Kernels() {
@@ -353,6 +356,8 @@ ls_status Launch(const ls_ssd_scan_params& p, cudaStream_t stream) {
 ls_status LaunchSsdChunked(const ls_ssd_scan_params& p, cudaStream_t stream) {
   return p.storage == LS_BFLOAT16 ? LaunchSsdChunkedBf16(p, stream) : Launch(p, stream);
 }
+
+#endif  // LONGSEQ_CUDA_EMULATE
 
 }  // namespace cuda
 }  // namespace ls

@@ -16,7 +16,9 @@
 // an H200 (bf16, softplus dt, D, z) at B1 L65536 H32 P64 N128: 0.91 ms on warpgroup products, 1.26 on mma.sync.
 #include <algorithm>
 
+#ifndef LONGSEQ_CUDA_EMULATE  // else the kernels alone, on the CPU (cuda/emulate.h; not the sm_90 ones)
 #include "cuda/common.cuh"
+#endif
 #include "cuda/ssd_scan_chunked.h"
 #include "cuda/tensor_core.cuh"
 
@@ -73,7 +75,7 @@ __global__ void __launch_bounds__(32 * kWarps, 8 / kWarps) WalkKernel(const SsdC
   constexpr int kPerThread = kRows * kQ / kBlock, kThreadsPerToken = kRows / kPerThread;  // the scaling's share
   static_assert(kPerThread == 16, "WalkKernel: the scaling takes 16 elements of one token per thread");
   static_assert(kStages >= 3, "WalkKernel: chunk c + 1 is scaled while chunk c multiplies");
-  extern __shared__ float4 shared4[];
+  LS_SHARED(float4, shared4);
   const int Np = a.Np, P = a.P, N = a.N;
   bf16* Xs = reinterpret_cast<bf16*>(shared4);                     // [kStages][kQ][kXs] x, then the scaled x's high part
   bf16* Xlo = Xs + kStages * kQ * kXs;                              // [2][kQ][kXs] the scaled x's low part
@@ -254,7 +256,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) WgmmaWalkKernel(const SsdChu
                                                                   const float* state_in, float* state_out) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kSteps = kQ / 16;
-  extern __shared__ float4 shared4[];
+  LS_SHARED(float4, shared4);
   const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
   char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
   uint64_t* full = reinterpret_cast<uint64_t*>(base + kWgmmaStages * kWgmmaStageBytes);  // [kStages] a stage's copies landed
@@ -390,7 +392,7 @@ template <int kSteps, bool kTma>
 __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArgs<bf16> a, const Bf16Workspace w, int64_t first_chunk,
                                                                const __grid_constant__ OutputTiles maps) {
   constexpr int kNp = 16 * kSteps, kNs = Padded(kNp), kXs = Padded(kOutColumns), kYs = kOutColumns + 4;
-  extern __shared__ float4 shared4[];
+  LS_SHARED(float4, shared4);
   const int P = a.P, N = a.N;
   const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
   bf16* Xs = reinterpret_cast<bf16*>(reinterpret_cast<char*>(shared4) + ((shared_at + 127) / 128 * 128 - shared_at));  // [kQ][kXs]
@@ -616,7 +618,7 @@ __global__ void __launch_bounds__(128, 2) WgmmaOutputKernel(const SsdChunkArgs<b
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using L = WgmmaOutputLayout<kPanels>;
   constexpr int kSteps = 4 * kPanels;  // depth steps of 16 states
-  extern __shared__ float4 shared4[];
+  LS_SHARED(float4, shared4);
   const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
   char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);
   const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(base));
@@ -758,6 +760,7 @@ __global__ void __launch_bounds__(128, 2) WgmmaOutputKernel(const SsdChunkArgs<b
 #endif
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 // The bf16 form's kernels and the shared memory each is opted in to.
 std::array<KernelShared, 9> Kernels() {
   return {{{reinterpret_cast<const void*>(WalkKernel<16, 4, 4>), WalkShared(16, 64, 4)},
@@ -770,9 +773,11 @@ std::array<KernelShared, 9> Kernels() {
            {reinterpret_cast<const void*>(WgmmaOutputKernel<1>), WgmmaOutputShared<1>()},
            {reinterpret_cast<const void*>(WgmmaOutputKernel<2>), WgmmaOutputShared<2>()}}};
 }
+#endif  // LONGSEQ_CUDA_EMULATE
 
 }  // namespace
 
+#ifndef LONGSEQ_CUDA_EMULATE
 size_t SsdChunkedBf16SharedMost() { return MostShared(Kernels()); }
 
 ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream) {
@@ -848,6 +853,8 @@ ls_status LaunchSsdChunkedBf16(const ls_ssd_scan_params& p, cudaStream_t stream)
   }
   return LS_OK;
 }
+
+#endif  // LONGSEQ_CUDA_EMULATE
 
 }  // namespace cuda
 }  // namespace ls

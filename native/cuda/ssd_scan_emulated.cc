@@ -1,126 +1,61 @@
-// longseq-ssd-scan-emulated: the CUDA SSD scan's recurrent kernel (ssd_scan.cu: the step, short sequences and dstate
-// up to 256) and the chunked form's decay kernel (ssd_scan_chunked.h) run on the CPU (cuda/emulate.h) against the
-// recurrence and the cumulative decays in double. SsdKernel at each states-per-lane count (1, 2, 4, 8) and lanes per
-// row (1 to 32), rows past head_dim, chunks of tokens past the staging size, groups, D per head and per dim, the z
-// gate, dt bias / softplus / clamp, initial and final states (the final written over the initial one), float32 and
-// bfloat16 storage. Prints a line per case and exits with the number that failed (relative L2 error above 2e-5; y above
-// 4e-3 in bfloat16, whose rounding of y alone gives about 1.5e-3). The chunked form's products are on tensor cores,
-// which this emulation does not cover.
+// longseq-ssd-scan-emulated: the CUDA SSD scan's kernels that this emulation covers run on the CPU (cuda/emulate.h)
+// against the recurrence in double. Here: the recurrent kernel (ssd_scan.cu: the step, short sequences and dstate up
+// to 256) at each states-per-lane count (1, 2, 4, 8) and lanes per row (1 to 32), rows past head_dim, chunks of tokens
+// past the staging size, groups, D per head and per dim, the z gate, dt bias / softplus / clamp, initial and final
+// states (the final written over the initial one), float32 and bfloat16 storage; and the chunked form's decay kernel
+// (ssd_scan_chunked.h) against the cumulative decays. ssd_scan_chunked_emulated.cc and
+// ssd_scan_chunked_bf16_emulated.cc add the chunked form's kernels (float32 on tensor cores in 3xTF32; bf16 through
+// ldmatrix, off sm_90). Prints a line per case and exits with the number that failed.
 // test/cudaEmulated.test.ts runs it.
 #define LONGSEQ_CUDA_EMULATE
 #include <cstdio>
 #include <random>
 
 #include "cuda/ssd_scan.cu"
+#include "cuda/ssd_scan_emulated.h"
 
 namespace {
 
 using namespace ls::cuda;
 
-struct Case {
-  int batch, seqlen, heads, head_dim, groups, dstate;
-  bool D_per_dim, z, softplus, initial, final_over_initial;
-};
-
-double Softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
-double Silu(double z) { return z / (1 + std::exp(-z)); }
-double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
-double StepSize(double dt, double bias, bool softplus, double lo, double hi) {
-  dt += bias;
-  if (softplus) dt = Softplus(dt);
-  return std::min(std::max(dt, lo), hi);
-}
+using namespace ssd_emulated;
 
 int failed = 0;
-
-void Report(const char* what, double y_error, double state_error, bool bf16) {
-  const bool ok = y_error <= (bf16 ? 4e-3 : 2e-5) && state_error <= 2e-5;
-  failed += !ok;
-  printf("%s: rel L2 y %.2g state %.2g %s\n", what, y_error, state_error, ok ? "ok" : "FAIL");
-}
 
 // SsdKernel launched as Scan launches it: lanes per row enough that each holds at most 8 states.
 template <typename S>
 void Scan(const Case& c) {
-  std::mt19937 rng(c.seqlen * 3 + c.dstate * 11 + c.head_dim);
-  std::normal_distribution<float> normal;
-  std::uniform_real_distribution<float> uniform(0.f, 1.f);
-  const int64_t B = c.batch, L = c.seqlen, H = c.heads, P = c.head_dim, G = c.groups, N = c.dstate;
-  std::vector<S> x(B * L * H * P), z(x.size()), Bm(B * L * G * N), Cm(Bm.size()), y(x.size());
-  for (std::vector<S>* v : {&x, &z, &Bm, &Cm}) {
-    for (S& e : *v) StoreAs(&e, normal(rng));
-  }
-  for (S& e : y) StoreAs(&e, NAN);
-  std::vector<float> dt(B * L * H), A(H), D(c.D_per_dim ? H * P : H), bias(H), initial(B * H * P * N);
-  for (float& e : dt) e = normal(rng) - 1;
-  for (float& e : A) e = -(0.5f + 3 * uniform(rng));
-  for (float& e : D) e = normal(rng);
-  for (float& e : bias) e = 0.3f * normal(rng);
-  for (float& e : initial) e = normal(rng);
-  const std::vector<float> initial_before = initial;
-  std::vector<float> final_state(initial.size(), NAN);
-  float* final_out = c.final_over_initial ? initial.data() : final_state.data();
-  const float dt_min = 0.001f, dt_max = 2.f;
-  const SsdArgs<S> a = {B,         L,         H,           P,          G,           N,
-                        x.data(),  Bm.data(), Cm.data(),   c.z ? z.data() : nullptr,
-                        dt.data(), A.data(),  D.data(),    bias.data(), c.initial ? initial.data() : nullptr,
-                        y.data(),  final_out, c.D_per_dim, c.softplus, dt_min,      dt_max};
+  Problem<S> p(c);
+  const int64_t N = c.dstate;
+  const SsdArgs<S> a = {c.batch,      c.seqlen,     c.heads,     c.head_dim,   c.groups,
+                        N,            p.x.data(),   p.B.data(),  p.C.data(),   c.z ? p.z.data() : nullptr,
+                        p.dt.data(),  p.A.data(),   p.D.data(),  p.bias.data(), c.initial ? p.initial.data() : nullptr,
+                        p.y.data(),   p.final_out,  c.D_per_dim, c.softplus,   kDtMin,
+                        kDtMax};
   int lanes_log2 = 0;
   while ((1 << lanes_log2) * 8 < N) ++lanes_log2;
   const int per = static_cast<int>((N + (1 << lanes_log2) - 1) >> lanes_log2);
-  const int rows = kThreads >> lanes_log2, width = (1 << lanes_log2) * (per <= 1 ? 1 : per <= 2 ? 2 : per <= 4 ? 4 : 8);
+  const int per_lane = per <= 1 ? 1 : per <= 2 ? 2 : per <= 4 ? 4 : 8;
+  const int rows = kThreads >> lanes_log2, width = (1 << lanes_log2) * per_lane;
   const int chunk = ChunkTokens(width, rows);
   const size_t bytes = sizeof(float) * (chunk * (2 * width + 3 * rows + 2));
-  const int blocks = static_cast<int>(B * H * ((P + rows - 1) / rows));
-  auto launch = [&](auto per_lane) {
-    emulate::Launch(blocks, kThreads, bytes, [&] { SsdKernel<S, decltype(per_lane)::value>(a, lanes_log2, chunk); });
+  const int blocks = static_cast<int>(c.batch * c.heads * ((c.head_dim + rows - 1) / rows));
+  auto launch = [&](auto kernel_per_lane) {
+    emulate::Launch(blocks, kThreads, bytes, [&] { SsdKernel<S, decltype(kernel_per_lane)::value>(a, lanes_log2, chunk); });
   };
-  if (per <= 1) {
+  if (per_lane == 1) {
     launch(std::integral_constant<int, 1>());
-  } else if (per <= 2) {
+  } else if (per_lane == 2) {
     launch(std::integral_constant<int, 2>());
-  } else if (per <= 4) {
+  } else if (per_lane == 4) {
     launch(std::integral_constant<int, 4>());
   } else {
     launch(std::integral_constant<int, 8>());
   }
-
-  double y_error = 0, y_norm = 0, s_error = 0, s_norm = 0;
-  std::vector<double> state(N);
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t h = 0; h < H; ++h) {
-      const int64_t g = h / (H / G);
-      for (int64_t p = 0; p < P; ++p) {
-        const int64_t row = ((b * H + h) * P + p) * N;
-        for (int64_t n = 0; n < N; ++n) state[n] = c.initial ? initial_before[row + n] : 0.0;
-        for (int64_t t = 0; t < L; ++t) {
-          const double step = StepSize(dt[(b * L + t) * H + h], bias[h], c.softplus, dt_min, dt_max);
-          const double decay = std::exp(step * A[h]), xv = ToFloat(x[((b * L + t) * H + h) * P + p]);
-          double sum = (c.D_per_dim ? D[h * P + p] : D[h]) * xv;
-          for (int64_t n = 0; n < N; ++n) {
-            const int64_t bc = ((b * L + t) * G + g) * N + n;
-            state[n] = decay * state[n] + step * xv * ToFloat(Bm[bc]);
-            sum += state[n] * ToFloat(Cm[bc]);
-          }
-          const int64_t at = ((b * L + t) * H + h) * P + p;
-          if (c.z) sum *= Silu(ToFloat(z[at]));
-          const double e = ToFloat(y[at]) - sum;
-          y_error += e * e, y_norm += sum * sum;
-        }
-        for (int64_t n = 0; n < N; ++n) {
-          const double e = final_out[row + n] - state[n];
-          s_error += e * e, s_norm += state[n] * state[n];
-        }
-      }
-    }
-  }
-  char what[200];
-  snprintf(what, sizeof what, "scan B%d L%d H%d P%d G%d N%d (a row's states over %d lanes, %d each; chunks of %d)%s%s%s%s%s",
-           c.batch, c.seqlen, c.heads, c.head_dim, c.groups, c.dstate, 1 << lanes_log2, width >> lanes_log2, chunk,
-           c.D_per_dim ? ", D per dim" : "", c.z ? ", z" : "", c.softplus ? ", softplus" : "",
-           c.initial ? (c.final_over_initial ? ", initial state (final written over it)" : ", initial state") : "",
-           sizeof(S) == 2 ? ", bfloat16" : "");
-  Report(what, RelativeL2(y_error, y_norm), RelativeL2(s_error, s_norm), sizeof(S) == 2);
+  char what[100];
+  snprintf(what, sizeof what, "recurrent scan (a row's states over %d lanes, %d each; chunks of %d)", 1 << lanes_log2,
+           per_lane, chunk);
+  failed += p.Report(what);
 }
 
 // SsdDecayKernel over every chunk of a sequence (one segment): the step sizes, the cumulative log2-decays gamma
@@ -182,5 +117,5 @@ int main() {
   Scan<__nv_bfloat16>(cases[1]);
   Decays(1, 300, 2);
   Decays(2, 128, 3);
-  return failed;
+  return failed + ChunkedCases() + ChunkedBf16Cases();
 }

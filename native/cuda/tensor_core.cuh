@@ -3,11 +3,16 @@
 #ifndef LONGSEQ_CUDA_TENSOR_CORE_CUH_
 #define LONGSEQ_CUDA_TENSOR_CORE_CUH_
 
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
 #include <stdint.h>
 
+#ifdef LONGSEQ_CUDA_EMULATE  // on the CPU (cuda/emulate.h): mma.sync and ldmatrix; not the sm_90 parts below
+#include "cuda/device.cuh"
+#else
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
 #include "cuda/common.cuh"
+#endif
 
 namespace ls {
 namespace cuda {
@@ -20,10 +25,14 @@ __device__ __forceinline__ void SplitTf32(float x, uint32_t& hi, uint32_t& lo) {
 }
 
 __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::MmaTf32(d, a, b);
+#else
   asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
 }
 
 // A warp's 16 x 8 kN tiles of kA products with one right-hand side: acc[p][n] (columns 8n .. 8n + 7) += A[p] B
@@ -120,10 +129,14 @@ __device__ __forceinline__ void StageRows(float* to, int stride, const float* fr
 // --- bf16 operands: exact for bf16 data, one mma.sync m16n8k16 per 16 x 8 x 16 product, float32 accumulation ---
 
 __device__ __forceinline__ void MmaBf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::MmaBf16(d, a, b0, b1);
+#else
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 // Two floats rounded to bf16, `low` in the low half (the lower index of an mma fragment register).
@@ -144,6 +157,9 @@ __device__ __forceinline__ uint32_t PackBf16(float low, float high) {
 // pointer form below converts its pointer to one.
 template <bool kTranspose>
 __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], uint32_t at) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::LoadMatrices(r, 4, kTranspose, at);
+#else
   if (kTranspose) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
@@ -151,6 +167,7 @@ __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], uint32_t at) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at) : "memory");
   }
+#endif
 }
 template <bool kTranspose>
 __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
@@ -160,7 +177,11 @@ __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat
 // rows `stride` elements apart: LoadMatrices2T(b, at + (lane % 16) * stride), b[0] depth 0..7 and b[1] 8..15.
 __device__ __forceinline__ void LoadMatrices2T(uint32_t (&r)[2], const __nv_bfloat16* row) {
   const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::LoadMatrices(r, 2, true, at);
+#else
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(at) : "memory");
+#endif
 }
 // Two floats as two bf16 pairs, hi = rounded and lo = the rounded rest, so that hi + lo holds them to 2^-17: for
 // products that must keep float32 accuracy (hi·hi + hi·lo + lo·hi).
@@ -192,7 +213,11 @@ __device__ __forceinline__ void StageBf16Tile(__nv_bfloat16* to, int stride, con
 #pragma unroll
     for (int k = 0; k < kRows / kStep; ++k) {
       const bool inside = row + k * kStep < valid;
+#ifdef LONGSEQ_CUDA_EMULATE
+      emulate::CopyToShared(emulate::SharedPointer(at), inside ? src : from, 16, inside);
+#else
       asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(at), "l"(inside ? src : from), "r"(inside ? 16 : 0) : "memory");
+#endif
       src += kStep * from_stride;
       at += 2 * kStep * stride;
     }
@@ -236,7 +261,11 @@ __device__ __forceinline__ void BulkStage(void* shared_to, const void* global_fr
 #else
   const char* from = static_cast<const char*>(global_from);
   for (uint32_t i = 16 * threadIdx.x; i < bytes; i += 16 * blockDim.x) {
+#ifdef LONGSEQ_CUDA_EMULATE
+    emulate::CopyToShared(emulate::SharedPointer(to + i), from + i, 16, true);
+#else
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to + i), "l"(from + i) : "memory");
+#endif
   }
   CommitCopies();
 #endif
