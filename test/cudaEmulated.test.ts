@@ -5,7 +5,7 @@
  * ldmatrix exchanged through the warp, shared memory poisoned with NaNs) and runs its kernels as the host side
  * launches them against a reference in double, printing a line per case and exiting with the number that failed. They
  * check the kernels' arithmetic, barriers and copy waits, not their speed; test/cuda/*.cuda.test.ts check them on a
- * GPU. Not covered yet: the chunked delta rule's kernels, and the kernels that run on sm_90 only (warpgroup
+ * GPU. The kernels take the paths an sm_80 GPU takes: not covered are those that run on sm_90 only (warpgroup
  * products, tensor maps, bulk copies).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ const kernels = [
   ['fft-conv', 'fftConv: the fused and four-step kernels against the direct convolution', 24],
   ['selective-scan', 'selectiveScan: each tile shape, and the step kernels, against the recurrence', 20],
   ['causal-conv1d', 'causalConv1d: both quad kernels, the element kernel, the final state and the step', 11],
-  ['delta-rule', 'deltaRule: the recurrent kernel and the step kernels against the recurrence', 10],
+  ['delta-rule', 'deltaRule: the recurrent, step and chunked kernels (float32 and bf16) against the recurrence', 18],
   ['ssd-scan', 'ssdScan: the recurrent kernel at each lane shape, and the chunked forms off sm_90', 17],
 ] as const;
 

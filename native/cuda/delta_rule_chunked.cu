@@ -32,8 +32,12 @@
 #include <iterator>
 #include <type_traits>
 
+#ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h; not the sm_90 paths)
+#include "longseq/longseq.h"
+#else
 #include "cuda/common.cuh"
 #include "cuda/delta_rule_chunked.h"
+#endif
 #include "cuda/tensor_core.cuh"
 
 namespace ls {
@@ -182,7 +186,11 @@ constexpr int kStagesBf16 = 2;
 #else
 constexpr int kStagesBf16 = 1;
 #endif
+#ifdef LONGSEQ_CUDA_EMULATE
+int StagesBf16() { return kStagesBf16; }
+#else
 int StagesBf16() { return ComputeCapabilityMajor() >= 9 ? 2 : 1; }
+#endif
 // Its sets, the parts of the state slice, of V', of the scaled V' and (T form) of R, and the sets' mbarriers.
 size_t StateSharedBf16(int Kp, int columns) {
   const int stages = StagesBf16(), matrices = TForm(columns) ? 3 : 2;
@@ -201,6 +209,7 @@ size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) 
 template <typename T>
 size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateSharedBf16(Kp, columns) : StateShared(Kp, columns); }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 // Whether the prepare kernel and a state block of `columns` for storage T fit this device's shared memory (all of
 // them on sm_90; devices with less take narrower blocks, or the recurrence).
 template <typename T>
@@ -208,6 +217,7 @@ bool Fits(int Kp, int columns) {
   const size_t limit = static_cast<size_t>(SharedMemoryOptIn());
   return PrepareSharedFor<T>(Kp) <= limit && StateSharedFor<T>(Kp, columns) <= limit;
 }
+#endif
 
 __device__ __forceinline__ float ExpOf(float x) { return Exp2(x * kLog2e); }
 
@@ -290,7 +300,7 @@ __device__ __forceinline__ void CumulativeSum(float* gamma) {
 
 // blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
 __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk) {
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* ks = shared;                                  // [kC][rs] normalized keys
@@ -405,7 +415,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
                                                                  int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
   constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   const int K = a.K;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* As = shared;                                     // [kC][kAStride] A
@@ -635,7 +645,7 @@ __device__ __forceinline__ void LoadChunkV(const ChunkArgs<T>& a, const Work& w,
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk,
                                                               int groups, const float* state_in, float* state_out) {
-  extern __shared__ float shared[];
+  LS_SHARED(float, shared);
   constexpr int Kp = kKp, rs = RowStride(Kp), cs = ColumnStride(Kp), kSStride = SStride(kCols), kWarps = StateThreads(kCols) / 32;
   constexpr int kNo = kCols <= 32 ? 1 : 2;            // a warp's 16 x 8 tiles of V' and O, side by side
   constexpr int kTilesAcross = kCols / (8 * kNo);  // warps across the columns
@@ -762,9 +772,21 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 // Named barriers (bar.sync / bar.arrive; 0 is __syncthreads'), `threads` a multiple of 32: those that sync wait until
 // `threads` have synced or arrived, and the writes before an arrival are visible after the sync.
 template <int kId>
-__device__ __forceinline__ void NamedSync(int threads) { asm volatile("bar.sync %0, %1;" ::"n"(kId), "r"(threads) : "memory"); }
+__device__ __forceinline__ void NamedSync(int threads) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::NamedBarrier(kId, threads).arrive_and_wait();
+#else
+  asm volatile("bar.sync %0, %1;" ::"n"(kId), "r"(threads) : "memory");
+#endif
+}
 template <int kId>
-__device__ __forceinline__ void NamedArrive(int threads) { asm volatile("bar.arrive %0, %1;" ::"n"(kId), "r"(threads) : "memory"); }
+__device__ __forceinline__ void NamedArrive(int threads) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  (void)emulate::NamedBarrier(kId, threads).arrive();
+#else
+  asm volatile("bar.arrive %0, %1;" ::"n"(kId), "r"(threads) : "memory");
+#endif
+}
 
 // StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
 // kStagesBf16 chunks' sets in shared memory: on sm_90 two, the next one arriving by one bulk copy under this one's
@@ -793,7 +815,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
                 "StateKernelBf16: the tiles' copies need 128-byte aligned shared memory");
   constexpr int kN = kCols >= 16 ? 2 : 1, kUnitsAcross = kCols / (8 * kN), kUnits = kKp / 16 * kUnitsAcross;
   constexpr int kPerWarp = (kUnits + kWarps - 1) / kWarps;
-  extern __shared__ __align__(128) uint4 shared_bf16[];  // 128-byte aligned for the tiles' copies (SetLayout keeps it)
+  LS_SHARED(__align__(128) uint4, shared_bf16);  // 128-byte aligned for the tiles' copies (SetLayout keeps it)
   bf16* sets = reinterpret_cast<bf16*>(shared_bf16);     // [kStagesBf16][kSet]
   bf16* Sh = sets + kStagesBf16 * kSet;               // [kKp][kSb] the state slice's parts
   bf16* Sl = Sh + kKp * kSb;
@@ -1141,6 +1163,7 @@ void Carve(WorkspaceBf16& w, void* base, int64_t records, int Kp, int Vp, bool q
   w.decay = reinterpret_cast<float*>(w.sets + records * w.record) + (t_form ? 0 : records * kC * Vp);
 }
 
+#ifndef LONGSEQ_CUDA_EMULATE
 constexpr int kColumnChoices[] = {64, 32, 16, 8};
 // bf16 past key dim 64: the 64-column blocks' walk (T form) would spill its registers (128 a thread at 512 threads).
 constexpr int kColumnChoicesBf16PastKey64[] = {32, 16, 8};
@@ -1232,9 +1255,11 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   }
   return LS_OK;
 }
+#endif  // LONGSEQ_CUDA_EMULATE
 
 }  // namespace
 
+#ifndef LONGSEQ_CUDA_EMULATE
 bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) {
   if (p.key_dim > kMaxPadded) return false;
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);  // the narrowest state block must fit
@@ -1245,6 +1270,7 @@ bool DeltaRuleChunkedFits(const ls_delta_rule_params& p) {
 ls_status LaunchDeltaRuleChunked(const ls_delta_rule_params& p, cudaStream_t stream) {
   return p.storage == LS_BFLOAT16 ? Launch<__nv_bfloat16>(p, stream) : Launch<float>(p, stream);
 }
+#endif  // LONGSEQ_CUDA_EMULATE
 
 }  // namespace cuda
 }  // namespace ls

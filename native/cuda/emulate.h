@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -104,10 +105,13 @@ inline float FlushDenormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL 
 // wait: a float NaN whose halves are bfloat16 NaNs.
 constexpr uint32_t kPoison = 0x7fc07fc0u;
 
-// The running block's barriers, the warps' exchange slots and shared memory.
+// The running block's barriers (the block's, each warp's, and named barriers 1 to 15 made at their first use), the
+// warps' exchange slots and shared memory.
 struct Block {
   std::unique_ptr<std::barrier<>> all;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
+  std::mutex named_made;
+  std::unique_ptr<std::barrier<>> named[16];
   std::vector<uint32_t> lanes;  // [warp][2][32][kLaneWords]: each lane's words in an exchange
   std::vector<float4> shared;
 };
@@ -171,6 +175,13 @@ V Shuffle(V value, Source source) {
   V taken;
   memcpy(&taken, lanes + kLaneWords * source(threadIdx.x % 32), sizeof taken);
   return taken;
+}
+
+// Named barrier `id` (bar.sync / bar.arrive) of `threads` threads: every use of an id in a block gives the same count.
+inline std::barrier<>& NamedBarrier(int id, int threads) {
+  const std::lock_guard<std::mutex> lock(running->named_made);
+  if (!running->named[id]) running->named[id] = std::make_unique<std::barrier<>>(threads);
+  return *running->named[id];
 }
 
 // The dynamic shared memory's address of `p` (as __cvta_generic_to_shared gives it), and back.

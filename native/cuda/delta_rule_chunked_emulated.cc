@@ -1,0 +1,71 @@
+// longseq-delta-rule-emulated's second part: the chunked delta rule off sm_90 (delta_rule_chunked.cu: the prepare
+// kernel and the walk over chunks, float32 on tensor cores in 3xTF32, bf16 through ldmatrix in both workspace forms and
+// with output warps) run on the CPU (cuda/emulate.h's mma.sync, ldmatrix and named barriers) as its Launch runs them
+// where q and k have no tensor maps, against the recurrence in double: every state-block width (64, 32, 16, 8
+// columns), padded key and value dims, partial chunks, segments of the workspace (the state carried between them
+// through the final state, written over the initial one), gated and plain, L2-normalized q and k, grouped value heads.
+// Not covered: the sm_90 paths (bulk copies, q's and k's tiles by tensor maps, two staged chunk sets in bf16).
+#define LONGSEQ_CUDA_EMULATE
+#include "cuda/delta_rule_chunked.cu"
+#include "cuda/delta_rule_emulated.h"
+
+namespace delta_emulated {
+namespace {
+
+using namespace ls::cuda;
+
+// Launch's kernels for the case with state blocks of `columns`, `per_segment` chunks of the workspace at a time;
+// whether it failed. o's bound: 2e-5 in float32; 4e-3 in bf16, where P is rounded to bf16 once (about 3e-3).
+template <typename T>
+bool Chunked(const Case& c, int columns, int64_t per_segment) {
+  Problem<T> p(c);
+  const int Kp = (c.K + 15) / 16 * 16, Vp = (c.V + kColumnPad - 1) / kColumnPad * kColumnPad;
+  const int64_t heads = int64_t{c.batch} * c.value_heads, chunks = (c.seqlen + kC - 1) / kC;
+  const int groups = (c.V + columns - 1) / columns;
+  const bool t_form = sizeof(T) == 2 && TForm(columns);
+  const int64_t record_bytes = RecordBytes<T>(Kp, Vp, true, t_form);
+  std::vector<float4> workspace((heads * per_segment * record_bytes + 15) / 16);
+  for (float4& x : workspace) x = {NAN, NAN, NAN, NAN};
+  WorkspaceOf<T> w;
+  Carve(w, workspace.data(), heads * per_segment, Kp, Vp, true, t_form);
+  const ChunkArgs<T> a = {c.batch,       c.seqlen,   c.heads,     c.value_heads, c.K,
+                          c.V,           Kp,         Vp,          p.q.data(),    p.k.data(),
+                          p.v.data(),    p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale,
+                          c.l2norm};
+  const QkTiles no_tiles = {};
+  const int blocks = static_cast<int>(heads * groups);
+  for (int64_t first = 0; first < chunks; first += per_segment) {
+    w.chunks = std::min(per_segment, chunks - first);
+    emulate::Launch(static_cast<int>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp),
+                    [&] { PrepareKernelFor<T>(Kp, columns)(a, w, first); });
+    const float* state_in = first == 0 ? (c.initial ? p.initial.data() : nullptr) : p.final_out;
+    if constexpr (sizeof(T) == 2) {
+      emulate::Launch(blocks, StateThreadsBf16(columns), StateSharedFor<T>(Kp, columns),
+                      [&] { StateKernelBf16For(Kp, columns)(a, w, no_tiles, first, groups, state_in, p.final_out); });
+    } else {
+      emulate::Launch(blocks, StateThreads(columns), StateSharedFor<T>(Kp, columns),
+                      [&] { StateKernelFor(Kp, columns)(a, w, first, groups, state_in, p.final_out); });
+    }
+  }
+  char what[120];
+  snprintf(what, sizeof what, "chunked rule (%d-column state blocks%s, segments of %lld chunks)", columns,
+           sizeof(T) == 2 ? (t_form ? ", T form" : ", W/U form") : "", static_cast<long long>(per_segment));
+  return p.Report(what, sizeof(T) == 2 ? 4e-3 : 2e-5);
+}
+
+}  // namespace
+
+int ChunkedCases() {
+  int failed = 0;
+  failed += Chunked<float>({1, 130, 1, 2, 48, 40, true, true, true, false}, 16, 3);
+  failed += Chunked<float>({1, 100, 2, 2, 40, 64, false, true, true, true}, 64, 1);
+  failed += Chunked<float>({1, 70, 1, 1, 32, 24, true, false, false, false}, 8, 2);
+  failed += Chunked<float>({1, 70, 1, 1, 128, 32, true, true, true, false}, 32, 2);
+  failed += Chunked<__nv_bfloat16>({1, 130, 1, 2, 48, 40, true, true, true, false}, 16, 3);
+  failed += Chunked<__nv_bfloat16>({1, 100, 2, 2, 40, 64, false, true, true, true}, 64, 1);
+  failed += Chunked<__nv_bfloat16>({1, 70, 1, 1, 32, 24, true, true, true, false}, 8, 2);
+  failed += Chunked<__nv_bfloat16>({1, 70, 1, 1, 128, 32, true, true, true, false}, 32, 2);
+  return failed;
+}
+
+}  // namespace delta_emulated
