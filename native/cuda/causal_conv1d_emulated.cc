@@ -13,6 +13,7 @@
 namespace {
 
 using namespace ls::cuda;
+using emulate::RelativeL2;
 
 enum class Kernel { kQuads1, kQuads2, kElements };
 
@@ -23,7 +24,6 @@ struct Case {
 };
 
 double Silu(double z) { return z / (1 + std::exp(-z)); }
-double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
 
 int failed = 0;
 

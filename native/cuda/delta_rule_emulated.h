@@ -12,6 +12,7 @@
 namespace delta_emulated {
 
 using ls::cuda::StoreAs;
+using ls::cuda::emulate::RelativeL2;
 using ls::cuda::ToFloat;
 
 struct Case {
@@ -19,7 +20,6 @@ struct Case {
   bool gated, l2norm, initial, final_over_initial;
 };
 
-inline double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
 
 // A case's inputs: q, k, v stored as S (o too, poisoned with NaN), beta, g and the states float32; the final state
 // written over the initial one when the case says so.

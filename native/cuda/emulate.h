@@ -244,6 +244,9 @@ inline void LoadMatrices(uint32_t* r, int count, bool transpose, uint32_t addres
   }
 }
 
+// sqrt(error / norm), for the tests' relative L2 errors (sums of squares); 0 where both are 0.
+inline double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
+
 // Runs kernel() as `blocks` blocks of `threads` threads, one block after another, with `shared_bytes` of dynamic
 // shared memory each.
 template <class Kernel>

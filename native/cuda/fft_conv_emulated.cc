@@ -94,7 +94,7 @@ double Error(const Case& c) {
       }
     }
   }
-  return std::sqrt(error / norm);
+  return emulate::RelativeL2(error, norm);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 namespace {
 
 using namespace ls::cuda;
+using emulate::RelativeL2;
 
 struct Options {
   bool softplus, D, z, bias, initial, final;
@@ -40,7 +41,6 @@ struct Inputs {
   std::vector<float> A, D, bias, initial;
 };
 
-double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
 
 // Launches SelectiveScanKernel<S, kVector, K, kGroup, 2, kBuffers> on case c; returns the relative L2 errors of y and
 // of the final state against the recurrence in double.

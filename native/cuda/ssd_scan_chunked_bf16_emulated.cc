@@ -17,16 +17,7 @@ using namespace ls::cuda;
 // (`few`) or 32 and 128; whether it failed.
 bool ChunkedBf16(const Case& c, int64_t per_segment, bool few) {
   Problem<bf16> p(c);
-  ls_ssd_scan_params params = {};
-  params.batch = c.batch, params.seqlen = c.seqlen, params.heads = c.heads, params.head_dim = c.head_dim;
-  params.groups = c.groups, params.dstate = c.dstate;
-  params.x = reinterpret_cast<const float*>(p.x.data()), params.dt = p.dt.data(), params.A = p.A.data();
-  params.B = reinterpret_cast<const float*>(p.B.data()), params.C = reinterpret_cast<const float*>(p.C.data());
-  params.D = p.D.data(), params.D_per_dim = c.D_per_dim;
-  params.z = c.z ? reinterpret_cast<const float*>(p.z.data()) : nullptr;
-  params.dt_bias = p.bias.data(), params.dt_softplus = c.softplus, params.dt_min = kDtMin, params.dt_max = kDtMax;
-  params.y = reinterpret_cast<float*>(p.y.data());
-  SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(params);
+  SsdChunkArgs<bf16> a = MakeSsdChunkArgs<bf16>(p.Params());
   a.Np = a.Np <= 64 ? 64 : 128;
   const int P = c.head_dim;
   const int64_t heads = int64_t{c.batch} * c.heads, chunks = (c.seqlen + kQ - 1) / kQ;

@@ -16,14 +16,7 @@ using namespace ls::cuda;
 // its blocks fit the SMs) or 32; whether it failed.
 bool Chunked(const Case& c, int64_t per_segment, bool few) {
   Problem<float> p(c);
-  ls_ssd_scan_params params = {};
-  params.batch = c.batch, params.seqlen = c.seqlen, params.heads = c.heads, params.head_dim = c.head_dim;
-  params.groups = c.groups, params.dstate = c.dstate;
-  params.x = p.x.data(), params.dt = p.dt.data(), params.A = p.A.data(), params.B = p.B.data(), params.C = p.C.data();
-  params.D = p.D.data(), params.D_per_dim = c.D_per_dim, params.z = c.z ? p.z.data() : nullptr;
-  params.dt_bias = p.bias.data(), params.dt_softplus = c.softplus, params.dt_min = kDtMin, params.dt_max = kDtMax;
-  params.y = p.y.data();
-  const SsdChunkArgs<float> a = MakeSsdChunkArgs<float>(params);
+  const SsdChunkArgs<float> a = MakeSsdChunkArgs<float>(p.Params());
   const int Np = a.Np, P = c.head_dim;
   const int64_t heads = int64_t{c.batch} * c.heads, groups = int64_t{c.batch} * c.groups;
   const int64_t chunks = (c.seqlen + kQ - 1) / kQ, column_blocks = (P + kOutColumns - 1) / kOutColumns;

@@ -12,6 +12,7 @@
 namespace ssd_emulated {
 
 using ls::cuda::StoreAs;
+using ls::cuda::emulate::RelativeL2;
 using ls::cuda::ToFloat;
 
 struct Case {
@@ -21,7 +22,6 @@ struct Case {
 
 inline double Softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
 inline double Silu(double z) { return z / (1 + std::exp(-z)); }
-inline double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
 inline double StepSize(double dt, double bias, bool softplus, double lo, double hi) {
   dt += bias;
   if (softplus) dt = Softplus(dt);
@@ -59,6 +59,20 @@ struct Problem {
     initial_before = initial;
     final_state.assign(initial.size(), NAN);
     final_out = c.final_over_initial ? initial.data() : final_state.data();
+  }
+
+  // The C API's parameters of the case (x, z, B, C and y as S, whatever the pointers' declared type), as the chunked
+  // form's host side reads them.
+  ls_ssd_scan_params Params() {
+    ls_ssd_scan_params params = {};
+    params.batch = c.batch, params.seqlen = c.seqlen, params.heads = c.heads, params.head_dim = c.head_dim;
+    params.groups = c.groups, params.dstate = c.dstate;
+    params.x = reinterpret_cast<const float*>(x.data()), params.B = reinterpret_cast<const float*>(B.data());
+    params.C = reinterpret_cast<const float*>(C.data()), params.z = c.z ? reinterpret_cast<const float*>(z.data()) : nullptr;
+    params.dt = dt.data(), params.A = A.data(), params.D = D.data(), params.D_per_dim = c.D_per_dim;
+    params.dt_bias = bias.data(), params.dt_softplus = c.softplus, params.dt_min = kDtMin, params.dt_max = kDtMax;
+    params.y = reinterpret_cast<float*>(y.data());
+    return params;
   }
 
   // The relative L2 errors of y and of the final state against the recurrence in double.
