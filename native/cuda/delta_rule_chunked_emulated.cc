@@ -5,9 +5,19 @@
 // columns), padded key and value dims, partial chunks, segments of the workspace (the state carried between them
 // through the final state, written over the initial one), gated and plain, L2-normalized q and k, grouped value heads.
 // Not covered: the sm_90 paths (bulk copies, q's and k's tiles by tensor maps, two staged chunk sets in bf16).
+// delta_rule_chunked_sm90_emulated.cc compiles this file again as an sm_90 device: the chunk sets by bulk copies
+// counted by mbarriers, two of them staged in bf16, q's and k's tiles by tensor maps.
 #define LONGSEQ_CUDA_EMULATE
 #include "cuda/delta_rule_chunked.cu"
 #include "cuda/delta_rule_emulated.h"
+
+#if __CUDA_ARCH__ >= 900
+#define LS_CHUNKED_CASES ChunkedCasesSm90
+constexpr bool kSm90 = true;
+#else
+#define LS_CHUNKED_CASES ChunkedCases
+constexpr bool kSm90 = false;
+#endif
 
 namespace delta_emulated {
 namespace {
@@ -23,16 +33,22 @@ bool Chunked(const Case& c, int columns, int64_t per_segment) {
   const int64_t heads = int64_t{c.batch} * c.value_heads, chunks = (c.seqlen + kC - 1) / kC;
   const int groups = (c.V + columns - 1) / columns;
   const bool t_form = sizeof(T) == 2 && TForm(columns);
-  const int64_t record_bytes = RecordBytes<T>(Kp, Vp, true, t_form);
+  // bf16 on sm_90: q's and k's tiles by tensor maps where at most kMostTileReaders blocks read each (as Launch).
+  QkTiles tiles = {};
+  const bool qk_in_set = !kSm90 || sizeof(T) == 4 || groups * (c.value_heads / c.heads) > kMostTileReaders ||
+                         !(emulate::EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K,
+                                                     SetLayout(Kp, t_form).row, kC) &&
+                           emulate::EncodeTokenTiles(&tiles.k, p.k.data(), c.batch, c.seqlen, c.heads, c.K,
+                                                     SetLayout(Kp, t_form).row, kC));
+  const int64_t record_bytes = RecordBytes<T>(Kp, Vp, qk_in_set, t_form);
   std::vector<float4> workspace((heads * per_segment * record_bytes + 15) / 16);
   for (float4& x : workspace) x = {NAN, NAN, NAN, NAN};
   WorkspaceOf<T> w;
-  Carve(w, workspace.data(), heads * per_segment, Kp, Vp, true, t_form);
+  Carve(w, workspace.data(), heads * per_segment, Kp, Vp, qk_in_set, t_form);
   const ChunkArgs<T> a = {c.batch,       c.seqlen,   c.heads,     c.value_heads, c.K,
                           c.V,           Kp,         Vp,          p.q.data(),    p.k.data(),
                           p.v.data(),    p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale,
                           c.l2norm};
-  const QkTiles no_tiles = {};
   const int blocks = static_cast<int>(heads * groups);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
@@ -41,21 +57,22 @@ bool Chunked(const Case& c, int columns, int64_t per_segment) {
     const float* state_in = first == 0 ? (c.initial ? p.initial.data() : nullptr) : p.final_out;
     if constexpr (sizeof(T) == 2) {
       emulate::Launch(blocks, StateThreadsBf16(columns), StateSharedFor<T>(Kp, columns),
-                      [&] { StateKernelBf16For(Kp, columns)(a, w, no_tiles, first, groups, state_in, p.final_out); });
+                      [&] { StateKernelBf16For(Kp, columns)(a, w, tiles, first, groups, state_in, p.final_out); });
     } else {
       emulate::Launch(blocks, StateThreads(columns), StateSharedFor<T>(Kp, columns),
                       [&] { StateKernelFor(Kp, columns)(a, w, first, groups, state_in, p.final_out); });
     }
   }
-  char what[120];
-  snprintf(what, sizeof what, "chunked rule (%d-column state blocks%s, segments of %lld chunks)", columns,
-           sizeof(T) == 2 ? (t_form ? ", T form" : ", W/U form") : "", static_cast<long long>(per_segment));
+  char what[160];
+  snprintf(what, sizeof what, "chunked rule%s (%d-column state blocks%s%s, segments of %lld chunks)",
+           kSm90 ? " as on sm_90" : "", columns, sizeof(T) == 2 ? (t_form ? ", T form" : ", W/U form") : "",
+           qk_in_set ? "" : ", q and k by tensor maps", static_cast<long long>(per_segment));
   return p.Report(what, sizeof(T) == 2 ? 4e-3 : 2e-5);
 }
 
 }  // namespace
 
-int ChunkedCases() {
+int LS_CHUNKED_CASES() {
   int failed = 0;
   failed += Chunked<float>({1, 130, 1, 2, 48, 40, true, true, true, false}, 16, 3);
   failed += Chunked<float>({1, 100, 2, 2, 40, 64, false, true, true, true}, 64, 1);

@@ -110,8 +110,10 @@ struct Problem {
   }
 };
 
-// delta_rule_chunked_emulated.cc: the chunked form's cases; the number that failed.
+// The chunked form's cases (delta_rule_chunked_emulated.cc, and delta_rule_chunked_sm90_emulated.cc on the sm_90
+// paths); the number that failed.
 int ChunkedCases();
+int ChunkedCasesSm90();
 
 }  // namespace delta_emulated
 

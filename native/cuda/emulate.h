@@ -7,16 +7,21 @@
 // header, so that the kernels' arithmetic, barriers and copy waits are checked on a machine without a GPU
 // (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
 // cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
-// own behaviour. Not here: what runs on sm_90 only (warpgroup products, tensor maps, bulk copies and their mbarriers):
-// the kernels take their other paths, as on an A100.
+// own behaviour. sm_90's bulk copies, their mbarriers and (unswizzled) tensor maps are here too, for sources compiled
+// with __CUDA_ARCH__ 900 defined; Hopper's warpgroup products (wgmma) are not, so sm_90a code stays out.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
 #include <algorithm>
 #include <barrier>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -105,6 +110,15 @@ inline float FlushDenormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL 
 // wait: a float NaN whose halves are bfloat16 NaNs.
 constexpr uint32_t kPoison = 0x7fc07fc0u;
 
+// An sm_90 mbarrier as the bulk copies use it (one arrival a phase, by the thread that issues the copies, expecting
+// their bytes): the copies wait in `copies` until a thread waits on the phase, which then completes it.
+struct Mbarrier {
+  unsigned phase = 0;  // phases completed
+  int arrivals = 1;    // still to come in this phase
+  int64_t expected = 0, issued = 0;  // bytes
+  std::vector<std::function<void()>> copies;
+};
+
 // The running block's barriers (the block's, each warp's, and named barriers 1 to 15 made at their first use), the
 // warps' exchange slots and shared memory.
 struct Block {
@@ -112,6 +126,8 @@ struct Block {
   std::vector<std::unique_ptr<std::barrier<>>> warps;
   std::mutex named_made;
   std::unique_ptr<std::barrier<>> named[16];
+  std::mutex mbarriers_lock;
+  std::map<uint32_t, struct Mbarrier> mbarriers;  // by shared address
   std::vector<uint32_t> lanes;  // [warp][2][32][kLaneWords]: each lane's words in an exchange
   std::vector<float4> shared;
 };
@@ -246,6 +262,89 @@ inline void LoadMatrices(uint32_t* r, int count, bool transpose, uint32_t addres
 
 // sqrt(error / norm), for the tests' relative L2 errors (sums of squares); 0 where both are 0.
 inline double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
+
+// sm_90's bulk copies (cp.async.bulk, the tensor memory accelerator) and their mbarriers, by shared address.
+inline void InitMbarrier(uint32_t address) {
+  const std::lock_guard<std::mutex> lock(running->mbarriers_lock);
+  running->mbarriers[address] = Mbarrier();
+}
+inline void ArriveExpecting(uint32_t address, uint32_t bytes) {
+  const std::lock_guard<std::mutex> lock(running->mbarriers_lock);
+  Mbarrier& m = running->mbarriers.at(address);
+  --m.arrivals, m.expected += bytes;
+}
+// A copy counted by the mbarrier at `address` that writes `bytes` at shared address `to` by write(): the destination
+// poisoned until a wait completes the phase.
+inline void IssueBulk(uint32_t address, uint32_t to, uint32_t bytes, std::function<void()> write) {
+  for (uint32_t i = 0; i + 4 <= bytes; i += 4) memcpy(static_cast<char*>(SharedPointer(to)) + i, &kPoison, 4);
+  const std::lock_guard<std::mutex> lock(running->mbarriers_lock);
+  Mbarrier& m = running->mbarriers.at(address);
+  m.issued += bytes, m.copies.push_back(std::move(write));
+}
+inline void BulkCopy(uint32_t to, const void* from, uint32_t bytes, uint32_t address) {
+  IssueBulk(address, to, bytes, [to, from, bytes] { memcpy(SharedPointer(to), from, bytes); });
+}
+// mbarrier.try_wait.parity until the phase of that parity completes: once its arrival has come and copies of the bytes
+// it expected have been issued, the first thread to look makes them land. Copies of more bytes than expected abort
+// here; of fewer, the phase never completes (the GPU would hang), which aborts after a minute.
+inline void WaitMbarrier(uint32_t address, uint32_t parity) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      const std::lock_guard<std::mutex> lock(running->mbarriers_lock);
+      Mbarrier& m = running->mbarriers.at(address);
+      if ((m.phase & 1) != parity) return;
+      if (m.arrivals == 0 && m.issued >= m.expected) {
+        if (m.issued > m.expected) {
+          fprintf(stderr, "mbarrier: %lld bytes expected, %lld copied\n", static_cast<long long>(m.expected),
+                  static_cast<long long>(m.issued));
+          abort();
+        }
+        for (const auto& write : m.copies) write();
+        m = Mbarrier{m.phase + 1};
+        return;
+      }
+    }
+    if (std::chrono::steady_clock::now() - start > std::chrono::minutes(1)) {
+      fprintf(stderr, "mbarrier: a phase that never completes\n");
+      abort();
+    }
+    std::this_thread::yield();
+  }
+}
+
+// sm_90's tensor maps of bf16 tensors [batch][seqlen][heads][dim] whose boxes are one head's rows (EncodeTokenTiles in
+// cuda/common.cuh), kept in the CUtensorMap's bytes; boxes land densely, zeros where they leave the tensor. Only
+// unswizzled maps (the ones the emulated kernels copy by).
+struct TokenTiles {
+  const uint16_t* base;
+  int64_t size[4];  // dim, heads, seqlen, batch
+  int box_dim, box_tokens;
+};
+static_assert(sizeof(TokenTiles) <= sizeof(CUtensorMap), "a tensor map holds the emulation's");
+inline bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads,
+                             int64_t dim, int box_dim, int box_tokens, int swizzle_bytes = 0) {
+  if (swizzle_bytes != 0 || dim % 8 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
+  const TokenTiles tiles = {static_cast<const uint16_t*>(base), {dim, heads, seqlen, batch}, box_dim, box_tokens};
+  memcpy(map, &tiles, sizeof tiles);
+  return true;
+}
+inline void CopyTile(uint32_t to, const CUtensorMap* map, int c0, int c1, int c2, int c3, uint32_t address) {
+  TokenTiles t;
+  memcpy(&t, map, sizeof t);
+  const uint32_t bytes = 2 * t.box_dim * t.box_tokens;
+  IssueBulk(address, to, bytes, [to, t, c0, c1, c2, c3] {
+    uint16_t* box = static_cast<uint16_t*>(SharedPointer(to));
+    for (int token = 0; token < t.box_tokens; ++token) {
+      for (int d = 0; d < t.box_dim; ++d) {
+        const int64_t i = c0 + d, s = c2 + token;
+        const bool inside = i >= 0 && i < t.size[0] && c1 >= 0 && c1 < t.size[1] && s >= 0 && s < t.size[2] &&
+                            c3 >= 0 && c3 < t.size[3];
+        box[token * t.box_dim + d] = inside ? t.base[((c3 * t.size[2] + s) * t.size[1] + c1) * t.size[0] + i] : 0;
+      }
+    }
+  });
+}
 
 // Runs kernel() as `blocks` blocks of `threads` threads, one block after another, with `shared_bytes` of dynamic
 // shared memory each.

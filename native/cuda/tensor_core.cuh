@@ -235,18 +235,30 @@ __device__ __forceinline__ void StageBf16Tile(__nv_bfloat16* to, int stride, con
 // Makes `barrier` (shared) ready for BulkStage: by one thread, before a __syncthreads.
 __device__ __forceinline__ void InitBulkBarrier(uint64_t* barrier) {
 #if __CUDA_ARCH__ >= 900
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::InitMbarrier(static_cast<uint32_t>(__cvta_generic_to_shared(barrier)));
+#else
   asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(barrier))) : "memory");
+#endif
 #endif
 }
 #if __CUDA_ARCH__ >= 900
 // By one thread: the mbarrier at shared address `bar` arrives expecting `bytes` of copies.
 __device__ __forceinline__ void ArriveExpecting(uint32_t bar, uint32_t bytes) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::ArriveExpecting(bar, bytes);
+#else
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+#endif
 }
 // By one thread: `bytes` from global_from to shared address `to` by one bulk copy, counted by the mbarrier at `bar`.
 __device__ __forceinline__ void BulkCopy(uint32_t to, const void* global_from, uint32_t bytes, uint32_t bar) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::BulkCopy(to, global_from, bytes, bar);
+#else
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
                ::"r"(to), "l"(global_from), "r"(bytes), "r"(bar) : "memory");
+#endif
 }
 #endif
 // By every thread of the block.
@@ -274,12 +286,20 @@ __device__ __forceinline__ void BulkStage(void* shared_to, const void* global_fr
 // By one thread: the box of a 4-d tensor map at coordinates (c0, c1, c2, c3), innermost first, into shared address
 // `to`, counted by the mbarrier at shared address `bar`.
 __device__ __forceinline__ void CopyTile(uint32_t to, const CUtensorMap* map, int c0, int c1, int c2, int c3, uint32_t bar) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::CopyTile(to, map, c0, c1, c2, c3, bar);
+#else
   asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];"
                ::"r"(to), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar) : "memory");
+#endif
 }
 // By the thread that initialized mbarriers, before the barrier that publishes them: their initialization made visible
 // to the tensor memory accelerator's arrivals.
-__device__ __forceinline__ void FenceBarrierInit() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
+__device__ __forceinline__ void FenceBarrierInit() {
+#ifndef LONGSEQ_CUDA_EMULATE  // (the emulation's mbarriers are under a lock)
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+#endif
+}
 // By every thread: the `count` mbarriers from `barrier` (shared) initialized by thread 0 and published to the block and
 // to the tensor memory accelerator's arrivals, before any thread waits on them; the first one's shared address (the
 // others follow 8 bytes apart).
@@ -310,6 +330,9 @@ __device__ __forceinline__ void BulkStageWithTiles(void* shared_to, const void* 
 __device__ __forceinline__ void WaitBulkStage(uint64_t* barrier, uint32_t parity) {
 #if __CUDA_ARCH__ >= 900
   const uint32_t bar = static_cast<uint32_t>(__cvta_generic_to_shared(barrier));
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::WaitMbarrier(bar, parity);
+#else
   asm volatile(
       "{\n"
       ".reg .pred landed;\n"
@@ -317,6 +340,7 @@ __device__ __forceinline__ void WaitBulkStage(uint64_t* barrier, uint32_t parity
       "mbarrier.try_wait.parity.shared::cta.b64 landed, [%0], %1;\n"
       "@!landed bra WAIT_AGAIN;\n"
       "}\n" ::"r"(bar), "r"(parity) : "memory");
+#endif
 #else
   WaitCopies<0>();
 #endif
