@@ -53,7 +53,7 @@ inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
 inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) { return {x, y, z, w}; }
-struct alignas(64) CUtensorMap {  // sm_90's tensor maps: only passed around here, the copies they serve left out
+struct alignas(64) CUtensorMap {  // sm_90's tensor maps: here holding a TokenTiles (below)
   uint64_t opaque[16];
 };
 struct dim3 {
@@ -127,7 +127,7 @@ struct Block {
   std::mutex named_made;
   std::unique_ptr<std::barrier<>> named[16];
   std::mutex mbarriers_lock;
-  std::map<uint32_t, struct Mbarrier> mbarriers;  // by shared address
+  std::map<uint32_t, Mbarrier> mbarriers;  // by shared address
   std::vector<uint32_t> lanes;  // [warp][2][32][kLaneWords]: each lane's words in an exchange
   std::vector<float4> shared;
 };
@@ -168,8 +168,8 @@ inline void WaitCopies(int groups_pending) {
   for (size_t& end : pending.group_ends) end -= done;
 }
 
-// Warp-wide exchanges (shuffles, tensor-core products, ldmatrix): every lane of the warp offers kWords words and,
-// once all have, reads any lane's; all lanes of the warp take part (the kernels' warp operations have full masks).
+// Warp-wide exchanges (shuffles, tensor-core products, ldmatrix): every lane of the warp offers `bytes` (up to
+// kLaneWords words) and, once all have, reads any lane's; all lanes of the warp take part (the kernels' warp operations have full masks).
 // The warp's exchanges alternate between two sets of slots, so one barrier each suffices: a lane can write a set again
 // only after every lane has reached the next exchange, done reading this one. Returns lane 0's words of the set (lane
 // i's at kLaneWords i), valid until this thread's next exchange but one.
