@@ -2,11 +2,21 @@
 // decays with the tokens' weights, WalkKernel and OutputKernel with its tiles staged by cp.async, their products on
 // bf16 tensor cores through ldmatrix) run on the CPU (cuda/emulate.h's mma.sync and ldmatrix) as LaunchSsdChunkedBf16
 // runs them where it has neither warpgroup products nor tensor maps, against the recurrence in double: both walk
-// shapes, both output depths (64 and 128 states), segments of the workspace. Not covered: the sm_90 kernels
-// (warpgroup products, tensor maps).
+// shapes, both output depths (64 and 128 states), segments of the workspace. Not covered: the sm_90a kernels (warpgroup
+// products).
+// ssd_scan_chunked_bf16_sm90_emulated.cc compiles this file again as an sm_90 device without sm_90a code: the output
+// kernel's tiles by tensor maps.
 #define LONGSEQ_CUDA_EMULATE
 #include "cuda/ssd_scan_chunked_bf16.cu"
 #include "cuda/ssd_scan_emulated.h"
+
+#if __CUDA_ARCH__ >= 900
+#define LS_CHUNKED_BF16_CASES ChunkedBf16CasesSm90
+constexpr bool kSm90 = true;
+#else
+#define LS_CHUNKED_BF16_CASES ChunkedBf16Cases
+constexpr bool kSm90 = false;
+#endif
 
 namespace ssd_emulated {
 namespace {
@@ -29,7 +39,13 @@ bool ChunkedBf16(const Case& c, int64_t per_segment, bool few) {
   std::vector<bf16> state(heads * per_segment * P * a.Np);
   for (bf16& e : state) StoreAs(&e, NAN);
   const float* initial = c.initial ? p.initial.data() : nullptr;
-  const OutputTiles no_tiles = {};
+  // On sm_90 the output kernel's tiles by tensor maps where they can be made (as LaunchSsdChunkedBf16).
+  OutputTiles tiles = {};
+  const int ns = Padded(a.Np);
+  const bool tma = kSm90 && emulate::EncodeTokenTiles(&tiles.c, p.C.data(), c.batch, c.seqlen, c.groups, c.dstate, ns, kQ) &&
+                   emulate::EncodeTokenTiles(&tiles.b, p.B.data(), c.batch, c.seqlen, c.groups, c.dstate, ns, kQ) &&
+                   emulate::EncodeTokenTiles(&tiles.s, state.data(), heads * per_segment, P, 1, a.Np, ns, kOutColumns) &&
+                   emulate::EncodeTokenTiles(&tiles.x, p.x.data(), c.batch, c.seqlen, c.heads, P, Padded(kOutColumns), kQ);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     const Bf16Workspace w = {gamma.data(), dt.data(), weights.data(), state.data(), std::min(per_segment, chunks - first)};
     const int records = static_cast<int>(heads * w.chunks);
@@ -44,21 +60,20 @@ bool ChunkedBf16(const Case& c, int64_t per_segment, bool few) {
                       [&] { WalkKernel<32, 8, 3>(a, w, first, state_in, p.final_out); });
     }
     const int output_blocks = static_cast<int>(records * column_blocks);
-    if (a.Np == 64) {
-      emulate::Launch(output_blocks, kOutThreads, OutputShared(64), [&] { OutputKernel<4, false>(a, w, first, no_tiles); });
-    } else {
-      emulate::Launch(output_blocks, kOutThreads, OutputShared(128), [&] { OutputKernel<8, false>(a, w, first, no_tiles); });
-    }
+    const auto output = tma ? (a.Np == 64 ? OutputKernel<4, true> : OutputKernel<8, true>)
+                            : (a.Np == 64 ? OutputKernel<4, false> : OutputKernel<8, false>);
+    emulate::Launch(output_blocks, kOutThreads, OutputShared(a.Np), [&] { output(a, w, first, tiles); });
   }
-  char what[100];
-  snprintf(what, sizeof what, "chunked scan on bf16 tensor cores (walk of %d rows, segments of %lld chunks)", walk_rows,
-           static_cast<long long>(per_segment));
+  char what[140];
+  snprintf(what, sizeof what, "chunked scan on bf16 tensor cores%s (walk of %d rows, segments of %lld chunks%s)",
+           kSm90 ? " as on sm_90" : "", walk_rows, static_cast<long long>(per_segment),
+           tma ? ", outputs' tiles by tensor maps" : "");
   return p.Report(what);
 }
 
 }  // namespace
 
-int ChunkedBf16Cases() {
+int LS_CHUNKED_BF16_CASES() {
   int failed = 0;
   failed += ChunkedBf16({1, 200, 2, 40, 1, 16, false, true, true, true, false}, 2, true);
   failed += ChunkedBf16({1, 260, 2, 70, 2, 100, true, true, true, true, true}, 1, false);

@@ -127,6 +127,7 @@ struct Problem {
 // number that failed.
 int ChunkedCases();
 int ChunkedBf16Cases();
+int ChunkedBf16CasesSm90();  // ssd_scan_chunked_bf16_sm90_emulated.cc: bf16 on sm_90's paths
 
 }  // namespace ssd_emulated
 
