@@ -1,12 +1,12 @@
 /**
  * The CUDA kernels where no GPU is present: each longseq-*-emulated binary compiles one op's device code for the
  * CPU (native/cuda/emulate.h: each CUDA thread a std::thread, block and warp barriers and warp shuffles through
- * std::barriers, cp.async copies done at their wait with their destinations poisoned until then, mma.sync and
+ * std::barriers, cp.async copies done at their wait with their destinations poisoned until then, mma.sync, wgmma and
  * ldmatrix exchanged through the warp, shared memory poisoned with NaNs) and runs its kernels as the host side
  * launches them against a reference in double, printing a line per case and exiting with the number that failed. They
  * check the kernels' arithmetic, barriers and copy waits, not their speed; test/cuda/*.cuda.test.ts check them on a
- * GPU. The kernels take the paths an sm_80 GPU takes, and the chunked ones also an sm_90's (bulk copies and their
- * mbarriers, tensor maps); not covered: Hopper's warpgroup products (the SSD scan's sm_90a kernels).
+ * GPU. The kernels take the paths an sm_80 GPU takes, and the chunked ones also an sm_90's and an sm_90a's (bulk
+ * copies and their mbarriers, tensor maps, warpgroup products), as an H200 runs them.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,7 +18,7 @@ const kernels = [
   ['selective-scan', 'selectiveScan: each tile shape, and the step kernels, against the recurrence', 20],
   ['causal-conv1d', 'causalConv1d: both quad kernels, the element kernel, the final state and the step', 11],
   ['delta-rule', 'deltaRule: the recurrent, step and chunked kernels (float32 and bf16, sm_80 and sm_90 paths)', 26],
-  ['ssd-scan', 'ssdScan: the recurrent kernel at each lane shape, and the chunked forms (sm_80 and sm_90 paths)', 19],
+  ['ssd-scan', 'ssdScan: the recurrent kernel at each lane shape, and the chunked forms (sm_80, sm_90, sm_90a)', 22],
 ] as const;
 
 for (const [name, what, cases] of kernels) {

@@ -23,6 +23,7 @@ namespace delta_emulated {
 namespace {
 
 using namespace ls::cuda;
+using emulate::EncodeTokenTiles;  // (the host's, in cuda/common.cuh, is left out)
 
 // Launch's kernels for the case with state blocks of `columns`, `per_segment` chunks of the workspace at a time;
 // whether it failed. o's bound: 2e-5 in float32; 4e-3 in bf16, where P is rounded to bf16 once (about 3e-3).
@@ -36,9 +37,9 @@ bool Chunked(const Case& c, int columns, int64_t per_segment) {
   // bf16 on sm_90: q's and k's tiles by tensor maps where at most kMostTileReaders blocks read each (as Launch).
   QkTiles tiles = {};
   const bool qk_in_set = !kSm90 || sizeof(T) == 4 || groups * (c.value_heads / c.heads) > kMostTileReaders ||
-                         !(emulate::EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K,
+                         !(EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K,
                                                      SetLayout(Kp, t_form).row, kC) &&
-                           emulate::EncodeTokenTiles(&tiles.k, p.k.data(), c.batch, c.seqlen, c.heads, c.K,
+                           EncodeTokenTiles(&tiles.k, p.k.data(), c.batch, c.seqlen, c.heads, c.K,
                                                      SetLayout(Kp, t_form).row, kC));
   const int64_t record_bytes = RecordBytes<T>(Kp, Vp, qk_in_set, t_form);
   std::vector<float4> workspace((heads * per_segment * record_bytes + 15) / 16);

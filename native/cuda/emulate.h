@@ -7,8 +7,9 @@
 // header, so that the kernels' arithmetic, barriers and copy waits are checked on a machine without a GPU
 // (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
 // cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
-// own behaviour. sm_90's bulk copies, their mbarriers and (unswizzled) tensor maps are here too, for sources compiled
-// with __CUDA_ARCH__ 900 defined; Hopper's warpgroup products (wgmma) are not, so sm_90a code stays out.
+// own behaviour. sm_90's bulk copies, their mbarriers and tensor maps (swizzled too) are here as well, for sources
+// compiled with __CUDA_ARCH__ 900 defined, and sm_90a's warpgroup products (wgmma, done when issued) with
+// __CUDA_ARCH_FEAT_SM90_ALL.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
@@ -64,6 +65,10 @@ inline dim3 blockDim, gridDim;
 
 inline void __sincosf(float x, float* s, float* c) { *s = sinf(x), *c = cosf(x); }
 inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
+template <typename T>
+T __ldg(const T* p) {
+  return *p;
+}
 inline float __int_as_float(int i) {
   float f;
   memcpy(&f, &i, sizeof f);
@@ -169,7 +174,8 @@ inline void WaitCopies(int groups_pending) {
 }
 
 // Warp-wide exchanges (shuffles, tensor-core products, ldmatrix): every lane of the warp offers `bytes` (up to
-// kLaneWords words) and, once all have, reads any lane's; all lanes of the warp take part (the kernels' warp operations have full masks).
+// kLaneWords words) and, once all have, reads any lane's; all lanes of the warp take part (the kernels' warp operations
+// have full masks).
 // The warp's exchanges alternate between two sets of slots, so one barrier each suffices: a lane can write a set again
 // only after every lane has reached the next exchange, done reading this one. Returns lane 0's words of the set (lane
 // i's at kLaneWords i), valid until this thread's next exchange but one.
@@ -313,37 +319,100 @@ inline void WaitMbarrier(uint32_t address, uint32_t parity) {
   }
 }
 
+// A shared address as the tensor memory accelerator and the warpgroup products swizzle it (`swizzle_bytes` 128, 64,
+// 32 or 0): its 16-byte chunk bits [4, 4 + b) XOR bits [7, 7 + b), b = 3, 2, 1 (the tiles 1024-byte aligned).
+inline uint32_t Swizzled(uint32_t address, int swizzle_bytes) {
+  const uint32_t bits = swizzle_bytes == 128 ? 7 : swizzle_bytes == 64 ? 3 : swizzle_bytes == 32 ? 1 : 0;
+  return address ^ (((address >> 7) & bits) << 4);
+}
+
 // sm_90's tensor maps of bf16 tensors [batch][seqlen][heads][dim] whose boxes are one head's rows (EncodeTokenTiles in
-// cuda/common.cuh), kept in the CUtensorMap's bytes; boxes land densely, zeros where they leave the tensor. Only
-// unswizzled maps (the ones the emulated kernels copy by).
+// cuda/common.cuh), kept in the CUtensorMap's bytes: boxes land as rows of box_dim elements, swizzled, zeros where
+// they leave the tensor; stores write back the parts inside it.
 struct TokenTiles {
-  const uint16_t* base;
+  uint16_t* base;
   int64_t size[4];  // dim, heads, seqlen, batch
-  int box_dim, box_tokens;
+  int box_dim, box_tokens, swizzle_bytes;
+  // The element of box element (token, d) at coordinates (c0, c1, c2, c3), or null outside the tensor.
+  uint16_t* At(int c0, int c1, int c2, int c3, int token, int d) const {
+    const int64_t i = c0 + d, s = c2 + token;
+    const bool inside = i >= 0 && i < size[0] && c1 >= 0 && c1 < size[1] && s >= 0 && s < size[2] && c3 >= 0 &&
+                        c3 < size[3];
+    return inside ? base + ((c3 * size[2] + s) * size[1] + c1) * size[0] + i : nullptr;
+  }
+  uint16_t* Shared(uint32_t to, int token, int d) const {
+    return static_cast<uint16_t*>(SharedPointer(Swizzled(to + 2 * (token * box_dim + d), swizzle_bytes)));
+  }
 };
 static_assert(sizeof(TokenTiles) <= sizeof(CUtensorMap), "a tensor map holds the emulation's");
 inline bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads,
                              int64_t dim, int box_dim, int box_tokens, int swizzle_bytes = 0) {
-  if (swizzle_bytes != 0 || dim % 8 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
-  const TokenTiles tiles = {static_cast<const uint16_t*>(base), {dim, heads, seqlen, batch}, box_dim, box_tokens};
+  if (dim % 8 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
+  const TokenTiles tiles = {static_cast<uint16_t*>(const_cast<void*>(base)), {dim, heads, seqlen, batch}, box_dim,
+                            box_tokens, swizzle_bytes};
   memcpy(map, &tiles, sizeof tiles);
   return true;
 }
 inline void CopyTile(uint32_t to, const CUtensorMap* map, int c0, int c1, int c2, int c3, uint32_t address) {
   TokenTiles t;
   memcpy(&t, map, sizeof t);
-  const uint32_t bytes = 2 * t.box_dim * t.box_tokens;
-  IssueBulk(address, to, bytes, [to, t, c0, c1, c2, c3] {
-    uint16_t* box = static_cast<uint16_t*>(SharedPointer(to));
+  IssueBulk(address, to, 2 * t.box_dim * t.box_tokens, [to, t, c0, c1, c2, c3] {
     for (int token = 0; token < t.box_tokens; ++token) {
       for (int d = 0; d < t.box_dim; ++d) {
-        const int64_t i = c0 + d, s = c2 + token;
-        const bool inside = i >= 0 && i < t.size[0] && c1 >= 0 && c1 < t.size[1] && s >= 0 && s < t.size[2] &&
-                            c3 >= 0 && c3 < t.size[3];
-        box[token * t.box_dim + d] = inside ? t.base[((c3 * t.size[2] + s) * t.size[1] + c1) * t.size[0] + i] : 0;
+        const uint16_t* from = t.At(c0, c1, c2, c3, token, d);
+        *t.Shared(to, token, d) = from ? *from : 0;
       }
     }
   });
+}
+// The box at shared address `from` to the tensor's elements it covers (a bulk store, done at once here).
+inline void StoreTile(uint32_t from, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
+  TokenTiles t;
+  memcpy(&t, map, sizeof t);
+  for (int token = 0; token < t.box_tokens; ++token) {
+    for (int d = 0; d < t.box_dim; ++d) {
+      if (uint16_t* to = t.At(c0, c1, c2, c3, token, d)) *to = *t.Shared(from, token, d);
+    }
+  }
+}
+
+// Hopper's warpgroup products (wgmma.mma_async, done at once here): d += A B (d = A B without `accumulate`) for the
+// warpgroup's 64 rows, n8 tiles side by side, d[4 n + e] as an mma.sync accumulator's element e of n8 tile n of the
+// warp's 16 rows; A the warp's m16n8k16 fragment (a_fragment) or K-major in shared memory at a descriptor, B at a
+// descriptor, K-major or (mn_major_b) MN-major. A descriptor: start address, leading and stride byte offsets, swizzle.
+inline uint32_t DescribedAddress(uint64_t descriptor, int mn, int k, bool mn_major) {
+  const uint32_t start = static_cast<uint32_t>(descriptor & 0x3FFF) << 4;
+  const uint32_t leading = static_cast<uint32_t>((descriptor >> 16) & 0x3FFF) << 4;
+  const uint32_t stride = static_cast<uint32_t>((descriptor >> 32) & 0x3FFF) << 4;
+  const int mode = static_cast<int>(descriptor >> 62), swizzle = mode == 1 ? 128 : mode == 2 ? 64 : mode == 3 ? 32 : 16;
+  const int row_elements = swizzle / 2;  // a swizzle atom's row
+  const uint32_t at =
+      mn_major ? start + (k / 8) * stride + (k % 8) * swizzle + (mn / row_elements) * leading + 2 * (mn % row_elements)
+               : start + (mn / 8) * stride + (mn % 8) * swizzle + 2 * k;
+  return Swizzled(at, mode == 0 ? 0 : swizzle);
+}
+inline double SharedBf16(uint32_t address) {
+  uint16_t v;
+  memcpy(&v, SharedPointer(address), sizeof v);
+  return __uint_as_float(uint32_t{v} << 16);
+}
+inline void Wgmma(float* d, int n_tiles, const uint32_t* a_fragment, uint64_t a_descriptor, uint64_t b_descriptor,
+                  bool mn_major_b, bool accumulate) {
+  const uint32_t* lanes = a_fragment ? Exchange(a_fragment, 4 * sizeof(uint32_t)) : nullptr;
+  const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4, warp = threadIdx.x / 32 % 4;
+  const auto a = [&](int row, int k) {
+    if (!lanes) return SharedBf16(DescribedAddress(a_descriptor, 16 * warp + row, k, false));
+    const uint32_t x = lanes[kLaneWords * (row % 8 * 4 + k % 8 / 2) + (row >= 8) + 2 * (k >= 8)];
+    return double(__uint_as_float(k % 2 ? x & 0xffff0000u : x << 16));
+  };
+  for (int n = 0; n < n_tiles; ++n) {
+    for (int e = 0; e < 4; ++e) {
+      const int row = g + 8 * (e / 2), column = 8 * n + 2 * t + e % 2;
+      double sum = accumulate ? d[4 * n + e] : 0.0;
+      for (int k = 0; k < 16; ++k) sum += a(row, k) * SharedBf16(DescribedAddress(b_descriptor, column, k, mn_major_b));
+      d[4 * n + e] = static_cast<float>(sum);
+    }
+  }
 }
 
 // Runs kernel() as `blocks` blocks of `threads` threads, one block after another, with `shared_bytes` of dynamic

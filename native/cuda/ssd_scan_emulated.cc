@@ -117,5 +117,5 @@ int main() {
   Scan<__nv_bfloat16>(cases[1]);
   Decays(1, 300, 2);
   Decays(2, 128, 3);
-  return failed + ChunkedCases() + ChunkedBf16Cases() + ChunkedBf16CasesSm90();
+  return failed + ChunkedCases() + ChunkedBf16Cases() + ChunkedBf16CasesSm90() + ChunkedBf16CasesSm90a();
 }

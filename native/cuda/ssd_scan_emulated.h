@@ -127,7 +127,8 @@ struct Problem {
 // number that failed.
 int ChunkedCases();
 int ChunkedBf16Cases();
-int ChunkedBf16CasesSm90();  // ssd_scan_chunked_bf16_sm90_emulated.cc: bf16 on sm_90's paths
+int ChunkedBf16CasesSm90();   // ssd_scan_chunked_bf16_sm90_emulated.cc: bf16 on sm_90's paths
+int ChunkedBf16CasesSm90a();  // ssd_scan_chunked_bf16_sm90a_emulated.cc: and on sm_90a's
 
 }  // namespace ssd_emulated
 

@@ -370,15 +370,31 @@ __device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) { retur
 // columns) is unused at 32 columns.
 __device__ __forceinline__ uint64_t RowsDescriptor64(uint32_t address) { return MatrixDescriptor(address, 512, 2); }
 // Orders this thread's register writes (accumulators, A fragments) before the warpgroup products that read them.
-__device__ __forceinline__ void WgmmaFence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
-__device__ __forceinline__ void WgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+// (The emulation's products are done when issued: fences and waits have nothing to order.)
+__device__ __forceinline__ void WgmmaFence() {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void WgmmaCommit() {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+#endif
+}
 // Waits until at most kPending committed groups of products are still running.
 template <int kPending>
-__device__ __forceinline__ void WgmmaWait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory"); }
+__device__ __forceinline__ void WgmmaWait() {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
+#endif
+}
 // d += A B for a warpgroup's 64 x 32 tile: d[4n + e] is n8 tile n, element e at TileRow(e) / TileColumn(n, e) of
 // the warp's 16 rows; A the warp's m16n8k16 A fragment (its 16 rows, 16 depths); B MN-major, [16 depths][32 columns]
 // at the descriptor (RowsDescriptor64).
 __device__ __forceinline__ void WgmmaN32(float (&d)[16], const uint32_t (&a)[4], uint64_t b) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::Wgmma(d, 4, a, 0, b, true, true);
+#else
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
@@ -386,6 +402,7 @@ __device__ __forceinline__ void WgmmaN32(float (&d)[16], const uint32_t (&a)[4],
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
         "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
 }
 // The accumulator operands of the products below: d[0 .. 8 n) of a float array, read and written.
 #define LS_WGMMA_D8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
@@ -393,29 +410,41 @@ __device__ __forceinline__ void WgmmaN32(float (&d)[16], const uint32_t (&a)[4],
 // d = A B (accumulate 0) or d += A B (accumulate 1) for a warpgroup's 64 x 64 tile, A [64 rows][16 depths] and B
 // [64 columns][16 depths] both in shared memory, K-major, at their descriptors; d laid out as WgmmaN32's.
 __device__ __forceinline__ void WgmmaN64(float (&d)[32], uint64_t a, uint64_t b, int accumulate) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::Wgmma(d, 8, nullptr, a, b, false, accumulate != 0);
+#else
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
       : LS_WGMMA_D32(d)
       : "l"(a), "l"(b), "r"(accumulate));
+#endif
 }
 // The same for a 64 x 128 tile (B [128 columns][16 depths]).
 __device__ __forceinline__ void WgmmaN128(float (&d)[64], uint64_t a, uint64_t b, int accumulate) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::Wgmma(d, 16, nullptr, a, b, false, accumulate != 0);
+#else
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
       : LS_WGMMA_D32(d), LS_WGMMA_D8(d, 32), LS_WGMMA_D8(d, 40), LS_WGMMA_D8(d, 48), LS_WGMMA_D8(d, 56)
       : "l"(a), "l"(b), "r"(accumulate));
+#endif
 }
 // d += A B for a 64 x 64 tile, A the warp's m16n8k16 fragment in registers, B MN-major in shared memory: its 16 depths
 // are rows of 64 columns (128 bytes, 128-byte swizzled, 8-row atoms 1024 bytes apart: SwizzledDescriptor of the first
 // row, whose leading offset an N of 64 does not use).
 __device__ __forceinline__ void WgmmaN64RowsB(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::Wgmma(d, 8, a, 0, b, true, true);
+#else
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
       : LS_WGMMA_D32(d)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
 }
 #undef LS_WGMMA_D32
 #undef LS_WGMMA_D8
@@ -423,34 +452,57 @@ __device__ __forceinline__ void WgmmaN64RowsB(float (&d)[32], const uint32_t (&a
 // (the compiler sees a product's registers used only when it is issued): after the wait, every one of them.
 template <int kN>
 __device__ __forceinline__ void HoldRegisters(float (&r)[kN]) {
+#ifndef LONGSEQ_CUDA_EMULATE
 #pragma unroll
   for (int i = 0; i < kN; ++i) asm volatile("" : "+f"(r[i])::"memory");
+#endif
 }
 template <int kN>
 __device__ __forceinline__ void HoldRegisters(uint32_t (&r)[kN][4]) {
+#ifndef LONGSEQ_CUDA_EMULATE
 #pragma unroll
   for (int i = 0; i < kN; ++i) {
 #pragma unroll
     for (int q = 0; q < 4; ++q) asm volatile("" : "+r"(r[i][q])::"memory");
   }
+#endif
 }
 #endif
 #if __CUDA_ARCH__ >= 900
 // By one thread: the box of a 4-d tensor map at coordinates (c0, c1, c2, c3) from shared address `from` to global
 // memory (the parts inside the tensor), as one bulk group (CommitBulkStores, WaitBulkStoresRead).
 __device__ __forceinline__ void StoreTile(uint32_t from, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::StoreTile(from, map, c0, c1, c2, c3);
+#else
   asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%2, %3, %4, %5}], [%1];"
                ::"l"(reinterpret_cast<uint64_t>(map)), "r"(from), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
+#endif
 }
-__device__ __forceinline__ void CommitBulkStores() { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
+// (The emulation's stores are done when issued, and it has no L2 to prefetch into.)
+__device__ __forceinline__ void CommitBulkStores() {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+#endif
+}
 // Waits until the committed stores have read their shared memory.
-__device__ __forceinline__ void WaitBulkStoresRead() { asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory"); }
+__device__ __forceinline__ void WaitBulkStoresRead() {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+#endif
+}
 // By each thread that wrote shared memory a bulk store then reads, before the barrier that precedes the store.
-__device__ __forceinline__ void FenceSharedForBulk() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+__device__ __forceinline__ void FenceSharedForBulk() {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
 // By one thread: the box of a 4-d tensor map at coordinates (c0, c1, c2, c3) brought into L2.
 __device__ __forceinline__ void PrefetchTile(const CUtensorMap* map, int c0, int c1, int c2, int c3) {
+#ifndef LONGSEQ_CUDA_EMULATE
   asm volatile("cp.async.bulk.prefetch.tensor.4d.L2.global.tile [%0, {%1, %2, %3, %4}];"
                ::"l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
+#endif
 }
 #endif
 
