@@ -17,6 +17,14 @@
 #define LS_SHARED(type, name) extern __shared__ type name[]
 #endif
 
+// Inline PTX that only orders or hints (fences, commits and waits for work the emulation does at once, prefetches):
+// nothing to do under emulation.
+#ifdef LONGSEQ_CUDA_EMULATE
+#define LS_ORDERING_PTX(...) ((void)0)
+#else
+#define LS_ORDERING_PTX(...) asm volatile(__VA_ARGS__)
+#endif
+
 namespace ls {
 namespace cuda {
 

@@ -296,9 +296,7 @@ __device__ __forceinline__ void CopyTile(uint32_t to, const CUtensorMap* map, in
 // By the thread that initialized mbarriers, before the barrier that publishes them: their initialization made visible
 // to the tensor memory accelerator's arrivals.
 __device__ __forceinline__ void FenceBarrierInit() {
-#ifndef LONGSEQ_CUDA_EMULATE  // (the emulation's mbarriers are under a lock)
-  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-#endif
+  LS_ORDERING_PTX("fence.mbarrier_init.release.cluster;" ::: "memory");
 }
 // By every thread: the `count` mbarriers from `barrier` (shared) initialized by thread 0 and published to the block and
 // to the tensor memory accelerator's arrivals, before any thread waits on them; the first one's shared address (the
@@ -370,23 +368,12 @@ __device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) { retur
 // columns) is unused at 32 columns.
 __device__ __forceinline__ uint64_t RowsDescriptor64(uint32_t address) { return MatrixDescriptor(address, 512, 2); }
 // Orders this thread's register writes (accumulators, A fragments) before the warpgroup products that read them.
-// (The emulation's products are done when issued: fences and waits have nothing to order.)
-__device__ __forceinline__ void WgmmaFence() {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void WgmmaCommit() {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-#endif
-}
+__device__ __forceinline__ void WgmmaFence() { LS_ORDERING_PTX("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void WgmmaCommit() { LS_ORDERING_PTX("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 // Waits until at most kPending committed groups of products are still running.
 template <int kPending>
 __device__ __forceinline__ void WgmmaWait() {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
-#endif
+  LS_ORDERING_PTX("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
 }
 // d += A B for a warpgroup's 64 x 32 tile: d[4n + e] is n8 tile n, element e at TileRow(e) / TileColumn(n, e) of
 // the warp's 16 rows; A the warp's m16n8k16 A fragment (its 16 rows, 16 depths); B MN-major, [16 depths][32 columns]
@@ -452,20 +439,16 @@ __device__ __forceinline__ void WgmmaN64RowsB(float (&d)[32], const uint32_t (&a
 // (the compiler sees a product's registers used only when it is issued): after the wait, every one of them.
 template <int kN>
 __device__ __forceinline__ void HoldRegisters(float (&r)[kN]) {
-#ifndef LONGSEQ_CUDA_EMULATE
 #pragma unroll
-  for (int i = 0; i < kN; ++i) asm volatile("" : "+f"(r[i])::"memory");
-#endif
+  for (int i = 0; i < kN; ++i) LS_ORDERING_PTX("" : "+f"(r[i])::"memory");
 }
 template <int kN>
 __device__ __forceinline__ void HoldRegisters(uint32_t (&r)[kN][4]) {
-#ifndef LONGSEQ_CUDA_EMULATE
 #pragma unroll
   for (int i = 0; i < kN; ++i) {
 #pragma unroll
-    for (int q = 0; q < 4; ++q) asm volatile("" : "+r"(r[i][q])::"memory");
+    for (int q = 0; q < 4; ++q) LS_ORDERING_PTX("" : "+r"(r[i][q])::"memory");
   }
-#endif
 }
 #endif
 #if __CUDA_ARCH__ >= 900
@@ -479,30 +462,17 @@ __device__ __forceinline__ void StoreTile(uint32_t from, const CUtensorMap* map,
                ::"l"(reinterpret_cast<uint64_t>(map)), "r"(from), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
 #endif
 }
-// (The emulation's stores are done when issued, and it has no L2 to prefetch into.)
-__device__ __forceinline__ void CommitBulkStores() {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("cp.async.bulk.commit_group;" ::: "memory");
-#endif
-}
+__device__ __forceinline__ void CommitBulkStores() { LS_ORDERING_PTX("cp.async.bulk.commit_group;" ::: "memory"); }
 // Waits until the committed stores have read their shared memory.
 __device__ __forceinline__ void WaitBulkStoresRead() {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
-#endif
+  LS_ORDERING_PTX("cp.async.bulk.wait_group.read 0;" ::: "memory");
 }
 // By each thread that wrote shared memory a bulk store then reads, before the barrier that precedes the store.
-__device__ __forceinline__ void FenceSharedForBulk() {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-#endif
-}
+__device__ __forceinline__ void FenceSharedForBulk() { LS_ORDERING_PTX("fence.proxy.async.shared::cta;" ::: "memory"); }
 // By one thread: the box of a 4-d tensor map at coordinates (c0, c1, c2, c3) brought into L2.
 __device__ __forceinline__ void PrefetchTile(const CUtensorMap* map, int c0, int c1, int c2, int c3) {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm volatile("cp.async.bulk.prefetch.tensor.4d.L2.global.tile [%0, {%1, %2, %3, %4}];"
-               ::"l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
-#endif
+  LS_ORDERING_PTX("cp.async.bulk.prefetch.tensor.4d.L2.global.tile [%0, {%1, %2, %3, %4}];"
+                  ::"l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
 }
 #endif
 
