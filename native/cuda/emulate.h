@@ -8,7 +8,7 @@
 // (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
 // cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
 // own behaviour. sm_90's bulk copies, their mbarriers and tensor maps (swizzled too) are here as well, for sources
-// compiled with __CUDA_ARCH__ 900 defined, and sm_90a's warpgroup products (wgmma, done when issued) with
+// compiled with __CUDA_ARCH__ 900 defined, and sm_90a's warpgroup products (wgmma, worked out at the issue and checked again at the wait) with
 // __CUDA_ARCH_FEAT_SM90_ALL.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
@@ -376,10 +376,10 @@ inline void StoreTile(uint32_t from, const CUtensorMap* map, int c0, int c1, int
   }
 }
 
-// Hopper's warpgroup products (wgmma.mma_async, done at once here): d += A B (d = A B without `accumulate`) for the
-// warpgroup's 64 rows, n8 tiles side by side, d[4 n + e] as an mma.sync accumulator's element e of n8 tile n of the
-// warp's 16 rows; A the warp's m16n8k16 fragment (a_fragment) or K-major in shared memory at a descriptor, B at a
-// descriptor, K-major or (mn_major_b) MN-major. A descriptor: start address, leading and stride byte offsets, swizzle.
+// Hopper's warpgroup products (wgmma.mma_async): d += A B (d = A B without `accumulate`) for the warpgroup's 64 rows,
+// n8 tiles side by side, d[4 n + e] as an mma.sync accumulator's element e of n8 tile n of the warp's 16 rows; A the
+// warp's m16n8k16 fragment (a_fragment) or K-major in shared memory at a descriptor, B at a descriptor, K-major or
+// (mn_major_b) MN-major. A descriptor: start address, leading and stride byte offsets, swizzle.
 inline uint32_t DescribedAddress(uint64_t descriptor, int mn, int k, bool mn_major) {
   const uint32_t start = static_cast<uint32_t>(descriptor & 0x3FFF) << 4;
   const uint32_t leading = static_cast<uint32_t>((descriptor >> 16) & 0x3FFF) << 4;
@@ -396,23 +396,106 @@ inline double SharedBf16(uint32_t address) {
   memcpy(&v, SharedPointer(address), sizeof v);
   return __uint_as_float(uint32_t{v} << 16);
 }
+
+// The hardware runs a product between its issue and the wait_group that covers it, reading its shared-memory operands
+// and its registers and writing d at any time in between; the kernel must leave them alone until that wait. So here a
+// product is worked out at its issue, d then holds NaNs until the wait, and at the wait it is worked out again from
+// the operands as they are then: the process aborts, naming what changed, where shared memory or the A fragment
+// differ from what they were at the issue, or where d was written meanwhile. Products on the same d chain through
+// their results. Per thread, in the order issued.
+struct PendingWgmma {
+  float* d;
+  int count;                                   // d's elements
+  std::vector<float> result;                   // as worked out at the issue
+  std::function<std::vector<float>()> redo;    // the product from the shared operands as they are now
+  const uint32_t* a_fragment;                  // the thread's A registers (or null) and their words at the issue
+  uint32_t a_words[4];
+  int group;                                   // its commit group; -1 until committed
+};
+struct PendingWgmmas {
+  std::vector<PendingWgmma> products;
+  int groups = 0;  // commit groups so far
+  ~PendingWgmmas() {
+    if (!products.empty()) Abort("a warpgroup product was never waited for");
+  }
+  [[noreturn]] static void Abort(const char* what) {
+    fprintf(stderr, "cuda/emulate.h: %s (block %u, thread %u)\n", what, blockIdx.x, threadIdx.x);
+    std::abort();
+  }
+};
+inline thread_local PendingWgmmas pending_wgmma;
+
 inline void Wgmma(float* d, int n_tiles, const uint32_t* a_fragment, uint64_t a_descriptor, uint64_t b_descriptor,
                   bool mn_major_b, bool accumulate) {
-  const uint32_t* lanes = a_fragment ? Exchange(a_fragment, 4 * sizeof(uint32_t)) : nullptr;
-  const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4, warp = threadIdx.x / 32 % 4;
-  const auto a = [&](int row, int k) {
-    if (!lanes) return SharedBf16(DescribedAddress(a_descriptor, 16 * warp + row, k, false));
-    const uint32_t x = lanes[kLaneWords * (row % 8 * 4 + k % 8 / 2) + (row >= 8) + 2 * (k >= 8)];
-    return double(__uint_as_float(k % 2 ? x & 0xffff0000u : x << 16));
-  };
-  for (int n = 0; n < n_tiles; ++n) {
-    for (int e = 0; e < 4; ++e) {
-      const int row = g + 8 * (e / 2), column = 8 * n + 2 * t + e % 2;
-      double sum = accumulate ? d[4 * n + e] : 0.0;
-      for (int k = 0; k < 16; ++k) sum += a(row, k) * SharedBf16(DescribedAddress(b_descriptor, column, k, mn_major_b));
-      d[4 * n + e] = static_cast<float>(sum);
+  std::vector<uint32_t> lanes;  // the warp's A fragments, exchanged at the issue
+  if (a_fragment) {
+    const uint32_t* set = Exchange(a_fragment, 4 * sizeof(uint32_t));
+    lanes.assign(set, set + 32 * kLaneWords);
+  }
+  const int count = 4 * n_tiles;
+  std::vector<float> input(count, 0.f);
+  if (accumulate) {
+    const PendingWgmma* chained = nullptr;
+    for (const PendingWgmma& p : pending_wgmma.products) chained = p.d == d ? &p : chained;
+    if (chained) {
+      input = chained->result;
+    } else {
+      input.assign(d, d + count);
     }
   }
+  const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4, warp = threadIdx.x / 32 % 4;
+  auto product = [=] {
+    const auto a = [&](int row, int k) {
+      if (lanes.empty()) return SharedBf16(DescribedAddress(a_descriptor, 16 * warp + row, k, false));
+      const uint32_t x = lanes[kLaneWords * (row % 8 * 4 + k % 8 / 2) + (row >= 8) + 2 * (k >= 8)];
+      return double(__uint_as_float(k % 2 ? x & 0xffff0000u : x << 16));
+    };
+    std::vector<float> out(count);
+    for (int n = 0; n < n_tiles; ++n) {
+      for (int e = 0; e < 4; ++e) {
+        const int row = g + 8 * (e / 2), column = 8 * n + 2 * t + e % 2;
+        double sum = input[4 * n + e];
+        for (int k = 0; k < 16; ++k) sum += a(row, k) * SharedBf16(DescribedAddress(b_descriptor, column, k, mn_major_b));
+        out[4 * n + e] = static_cast<float>(sum);
+      }
+    }
+    return out;
+  };
+  PendingWgmma p = {d, count, product(), product, a_fragment, {}, -1};
+  if (a_fragment) memcpy(p.a_words, a_fragment, sizeof p.a_words);
+  pending_wgmma.products.push_back(std::move(p));
+  const float poison = __uint_as_float(kPoison);
+  std::fill(d, d + count, poison);
+}
+inline void WgmmaCommit() {
+  for (PendingWgmma& p : pending_wgmma.products) p.group = p.group < 0 ? pending_wgmma.groups : p.group;
+  ++pending_wgmma.groups;
+}
+// Completes the products of every committed group but the most recent `groups_pending`.
+inline void WgmmaWait(int groups_pending) {
+  std::vector<PendingWgmma>& products = pending_wgmma.products;
+  const int last_done = pending_wgmma.groups - 1 - groups_pending;
+  size_t done = 0;
+  while (done < products.size() && products[done].group >= 0 && products[done].group <= last_done) ++done;
+  for (size_t i = done; i < products.size(); ++i) {
+    if (products[i].group < 0) PendingWgmmas::Abort("a warpgroup product waited for before its commit");
+    if (products[i].group <= last_done) PendingWgmmas::Abort("warpgroup products committed out of order");
+  }
+  for (size_t i = 0; i < done; ++i) {
+    const PendingWgmma& p = products[i];
+    if (p.redo() != p.result) PendingWgmmas::Abort("a warpgroup product's shared-memory operand changed before its wait");
+    if (p.a_fragment && memcmp(p.a_fragment, p.a_words, sizeof p.a_words) != 0) {
+      PendingWgmmas::Abort("a warpgroup product's A fragment changed before its wait");
+    }
+    bool chained_on = false;  // a later product accumulates into the same d
+    for (size_t j = i + 1; j < products.size(); ++j) chained_on = chained_on || products[j].d == p.d;
+    if (chained_on) continue;
+    for (int e = 0; e < p.count; ++e) {
+      if (__float_as_uint(p.d[e]) != kPoison) PendingWgmmas::Abort("a warpgroup product's d was written before its wait");
+    }
+    std::copy(p.result.begin(), p.result.end(), p.d);
+  }
+  products.erase(products.begin(), products.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 // Runs kernel() as `blocks` blocks of `threads` threads, one block after another, with `shared_bytes` of dynamic

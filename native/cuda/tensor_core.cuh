@@ -369,11 +369,21 @@ __device__ __forceinline__ uint64_t SwizzledDescriptor(uint32_t address) { retur
 __device__ __forceinline__ uint64_t RowsDescriptor64(uint32_t address) { return MatrixDescriptor(address, 512, 2); }
 // Orders this thread's register writes (accumulators, A fragments) before the warpgroup products that read them.
 __device__ __forceinline__ void WgmmaFence() { LS_ORDERING_PTX("wgmma.fence.sync.aligned;" ::: "memory"); }
-__device__ __forceinline__ void WgmmaCommit() { LS_ORDERING_PTX("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void WgmmaCommit() {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::WgmmaCommit();
+#else
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+#endif
+}
 // Waits until at most kPending committed groups of products are still running.
 template <int kPending>
 __device__ __forceinline__ void WgmmaWait() {
-  LS_ORDERING_PTX("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::WgmmaWait(kPending);
+#else
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(kPending) : "memory");
+#endif
 }
 // d += A B for a warpgroup's 64 x 32 tile: d[4n + e] is n8 tile n, element e at TileRow(e) / TileColumn(n, e) of
 // the warp's 16 rows; A the warp's m16n8k16 A fragment (its 16 rows, 16 depths); B MN-major, [16 depths][32 columns]
