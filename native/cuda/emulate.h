@@ -7,9 +7,9 @@
 // header, so that the kernels' arithmetic, barriers and copy waits are checked on a machine without a GPU
 // (test/cudaEmulated.test.ts). Slow, only as strict as the host's memory model, and with the C library's exp2f, sinf,
 // cosf and 1 / sqrtf for the special-function unit's (more accurate): a check of logic, not of speed or of the GPU's
-// own behaviour. sm_90's bulk copies, their mbarriers and tensor maps (swizzled too) are here as well, for sources
-// compiled with __CUDA_ARCH__ 900 defined, and sm_90a's warpgroup products (wgmma, worked out at the issue and checked again at the wait) with
-// __CUDA_ARCH_FEAT_SM90_ALL.
+// own behaviour. sm_90's bulk copies, their mbarriers, tensor maps (swizzled too) and bulk stores are here as well, for
+// sources compiled with __CUDA_ARCH__ 900 defined, and sm_90a's warpgroup products (wgmma) with
+// __CUDA_ARCH_FEAT_SM90_ALL; the products and the stores are checked at their waits against their operands then.
 #ifndef LONGSEQ_CUDA_EMULATE_H_
 #define LONGSEQ_CUDA_EMULATE_H_
 
@@ -114,6 +114,12 @@ inline float FlushDenormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL 
 // What shared memory is filled with before each block, and what an asynchronous copy's destination holds until its
 // wait: a float NaN whose halves are bfloat16 NaNs.
 constexpr uint32_t kPoison = 0x7fc07fc0u;
+
+// Stops the process where the kernel breaks a rule of the asynchronous operations that the GPU would not report.
+[[noreturn]] inline void Stop(const char* what) {
+  fprintf(stderr, "cuda/emulate.h: %s (block %u, thread %u)\n", what, blockIdx.x, threadIdx.x);
+  std::abort();
+}
 
 // An sm_90 mbarrier as the bulk copies use it (one arrival a phase, by the thread that issues the copies, expecting
 // their bytes): the copies wait in `copies` until a thread waits on the phase, which then completes it.
@@ -365,15 +371,49 @@ inline void CopyTile(uint32_t to, const CUtensorMap* map, int c0, int c1, int c2
     }
   });
 }
-// The box at shared address `from` to the tensor's elements it covers (a bulk store, done at once here).
+// The box at shared address `from` to the tensor's elements it covers (a bulk store). The hardware may read the box at
+// any time until the store's wait (cp.async.bulk.wait_group.read), so here it is read at the store and again at the
+// wait, which writes out what it read and stops the process if the two differ, as it does if the thread ends with a
+// store not waited for.
+struct PendingStore {
+  TokenTiles tiles;
+  uint32_t from;
+  int c0, c1, c2, c3;
+  std::vector<uint16_t> box;  // [token][d], as read at the store
+  std::vector<uint16_t> Read() const {
+    std::vector<uint16_t> box;
+    for (int token = 0; token < tiles.box_tokens; ++token) {
+      for (int d = 0; d < tiles.box_dim; ++d) box.push_back(*tiles.Shared(from, token, d));
+    }
+    return box;
+  }
+};
+struct PendingStores {
+  std::vector<PendingStore> stores;
+  ~PendingStores() {
+    if (!stores.empty()) Stop("a bulk store was never waited for");
+  }
+};
+inline thread_local PendingStores pending_stores;
 inline void StoreTile(uint32_t from, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
-  TokenTiles t;
-  memcpy(&t, map, sizeof t);
-  for (int token = 0; token < t.box_tokens; ++token) {
-    for (int d = 0; d < t.box_dim; ++d) {
-      if (uint16_t* to = t.At(c0, c1, c2, c3, token, d)) *to = *t.Shared(from, token, d);
+  PendingStore store = {{}, from, c0, c1, c2, c3, {}};
+  memcpy(&store.tiles, map, sizeof store.tiles);
+  store.box = store.Read();
+  pending_stores.stores.push_back(std::move(store));
+}
+// Waits until every bulk store of this thread has read its box.
+inline void WaitBulkStoresRead() {
+  for (const PendingStore& s : pending_stores.stores) {
+    const std::vector<uint16_t> box = s.Read();
+    if (box != s.box) Stop("a bulk store's box in shared memory changed before its wait");
+    size_t e = 0;
+    for (int token = 0; token < s.tiles.box_tokens; ++token) {
+      for (int d = 0; d < s.tiles.box_dim; ++d, ++e) {
+        if (uint16_t* to = s.tiles.At(s.c0, s.c1, s.c2, s.c3, token, d)) *to = box[e];
+      }
     }
   }
+  pending_stores.stores.clear();
 }
 
 // Hopper's warpgroup products (wgmma.mma_async): d += A B (d = A B without `accumulate`) for the warpgroup's 64 rows,
@@ -416,11 +456,7 @@ struct PendingWgmmas {
   std::vector<PendingWgmma> products;
   int groups = 0;  // commit groups so far
   ~PendingWgmmas() {
-    if (!products.empty()) Abort("a warpgroup product was never waited for");
-  }
-  [[noreturn]] static void Abort(const char* what) {
-    fprintf(stderr, "cuda/emulate.h: %s (block %u, thread %u)\n", what, blockIdx.x, threadIdx.x);
-    std::abort();
+    if (!products.empty()) Stop("a warpgroup product was never waited for");
   }
 };
 inline thread_local PendingWgmmas pending_wgmma;
@@ -478,20 +514,20 @@ inline void WgmmaWait(int groups_pending) {
   size_t done = 0;
   while (done < products.size() && products[done].group >= 0 && products[done].group <= last_done) ++done;
   for (size_t i = done; i < products.size(); ++i) {
-    if (products[i].group < 0) PendingWgmmas::Abort("a warpgroup product waited for before its commit");
-    if (products[i].group <= last_done) PendingWgmmas::Abort("warpgroup products committed out of order");
+    if (products[i].group < 0) Stop("a warpgroup product waited for before its commit");
+    if (products[i].group <= last_done) Stop("warpgroup products committed out of order");
   }
   for (size_t i = 0; i < done; ++i) {
     const PendingWgmma& p = products[i];
-    if (p.redo() != p.result) PendingWgmmas::Abort("a warpgroup product's shared-memory operand changed before its wait");
+    if (p.redo() != p.result) Stop("a warpgroup product's shared-memory operand changed before its wait");
     if (p.a_fragment && memcmp(p.a_fragment, p.a_words, sizeof p.a_words) != 0) {
-      PendingWgmmas::Abort("a warpgroup product's A fragment changed before its wait");
+      Stop("a warpgroup product's A fragment changed before its wait");
     }
     bool chained_on = false;  // a later product accumulates into the same d
     for (size_t j = i + 1; j < products.size(); ++j) chained_on = chained_on || products[j].d == p.d;
     if (chained_on) continue;
     for (int e = 0; e < p.count; ++e) {
-      if (__float_as_uint(p.d[e]) != kPoison) PendingWgmmas::Abort("a warpgroup product's d was written before its wait");
+      if (__float_as_uint(p.d[e]) != kPoison) Stop("a warpgroup product's d was written before its wait");
     }
     std::copy(p.result.begin(), p.result.end(), p.d);
   }

@@ -475,7 +475,11 @@ __device__ __forceinline__ void StoreTile(uint32_t from, const CUtensorMap* map,
 __device__ __forceinline__ void CommitBulkStores() { LS_ORDERING_PTX("cp.async.bulk.commit_group;" ::: "memory"); }
 // Waits until the committed stores have read their shared memory.
 __device__ __forceinline__ void WaitBulkStoresRead() {
-  LS_ORDERING_PTX("cp.async.bulk.wait_group.read 0;" ::: "memory");
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::WaitBulkStoresRead();
+#else
+  asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+#endif
 }
 // By each thread that wrote shared memory a bulk store then reads, before the barrier that precedes the store.
 __device__ __forceinline__ void FenceSharedForBulk() { LS_ORDERING_PTX("fence.proxy.async.shared::cta;" ::: "memory"); }
