@@ -2,7 +2,8 @@
  * The CUDA kernels where no GPU is present: each longseq-*-emulated binary compiles one op's device code for the
  * CPU (native/cuda/emulate.h: each CUDA thread a std::thread, block and warp barriers and warp shuffles through
  * std::barriers, cp.async copies done at their wait with their destinations poisoned until then, mma.sync, wgmma and
- * ldmatrix exchanged through the warp, shared memory poisoned with NaNs) and runs its kernels as the host side
+ * ldmatrix exchanged through the warp, wgmma and bulk stores checked again at their waits, shared memory poisoned
+ * with NaNs) and runs its kernels as the host side
  * launches them against a reference in double, printing a line per case and exiting with the number that failed. They
  * check the kernels' arithmetic, barriers and copy waits, not their speed; test/cuda/*.cuda.test.ts check them on a
  * GPU. The kernels take the paths an sm_80 GPU takes, and the chunked ones also an sm_90's and an sm_90a's (bulk
