@@ -307,19 +307,14 @@ inline void WaitMbarrier(uint32_t address, uint32_t parity) {
       Mbarrier& m = running->mbarriers.at(address);
       if ((m.phase & 1) != parity) return;
       if (m.arrivals == 0 && m.issued >= m.expected) {
-        if (m.issued > m.expected) {
-          fprintf(stderr, "mbarrier: %lld bytes expected, %lld copied\n", static_cast<long long>(m.expected),
-                  static_cast<long long>(m.issued));
-          abort();
-        }
+        if (m.issued > m.expected) Stop("an mbarrier phase's copies wrote more bytes than it expected");
         for (const auto& write : m.copies) write();
         m = Mbarrier{m.phase + 1};
         return;
       }
     }
     if (std::chrono::steady_clock::now() - start > std::chrono::minutes(1)) {
-      fprintf(stderr, "mbarrier: a phase that never completes\n");
-      abort();
+      Stop("an mbarrier phase never completes");
     }
     std::this_thread::yield();
   }
@@ -380,11 +375,17 @@ struct PendingStore {
   uint32_t from;
   int c0, c1, c2, c3;
   std::vector<uint16_t> box;  // [token][d], as read at the store
+  // Calls element(i, shared, global) for the box's elements in [token][d] order (global null outside the tensor).
+  template <class Element>
+  void ForEach(const Element& element) const {
+    int i = 0;
+    for (int token = 0; token < tiles.box_tokens; ++token) {
+      for (int d = 0; d < tiles.box_dim; ++d) element(i++, tiles.Shared(from, token, d), tiles.At(c0, c1, c2, c3, token, d));
+    }
+  }
   std::vector<uint16_t> Read() const {
     std::vector<uint16_t> box;
-    for (int token = 0; token < tiles.box_tokens; ++token) {
-      for (int d = 0; d < tiles.box_dim; ++d) box.push_back(*tiles.Shared(from, token, d));
-    }
+    ForEach([&](int, const uint16_t* shared, uint16_t*) { box.push_back(*shared); });
     return box;
   }
 };
@@ -406,12 +407,9 @@ inline void WaitBulkStoresRead() {
   for (const PendingStore& s : pending_stores.stores) {
     const std::vector<uint16_t> box = s.Read();
     if (box != s.box) Stop("a bulk store's box in shared memory changed before its wait");
-    size_t e = 0;
-    for (int token = 0; token < s.tiles.box_tokens; ++token) {
-      for (int d = 0; d < s.tiles.box_dim; ++d, ++e) {
-        if (uint16_t* to = s.tiles.At(s.c0, s.c1, s.c2, s.c3, token, d)) *to = box[e];
-      }
-    }
+    s.ForEach([&](int i, const uint16_t*, uint16_t* global) {
+      if (global) *global = box[i];
+    });
   }
   pending_stores.stores.clear();
 }
@@ -440,7 +438,7 @@ inline double SharedBf16(uint32_t address) {
 // The hardware runs a product between its issue and the wait_group that covers it, reading its shared-memory operands
 // and its registers and writing d at any time in between; the kernel must leave them alone until that wait. So here a
 // product is worked out at its issue, d then holds NaNs until the wait, and at the wait it is worked out again from
-// the operands as they are then: the process aborts, naming what changed, where shared memory or the A fragment
+// the operands as they are then: the process stops, naming what changed, where shared memory or the A fragment
 // differ from what they were at the issue, or where d was written meanwhile. Products on the same d chain through
 // their results. Per thread, in the order issued.
 struct PendingWgmma {
