@@ -241,7 +241,6 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       }
     }
   }
-  if constexpr (Src::kShared) __syncthreads();
   // A thread's butterflies b = threadIdx.x + q kThreads share their twiddles (k) where kThreads is a multiple of
   // kCount Ns: work them out once.
   constexpr bool kSameTwiddles = kPer > 1 && kThreads % (kCount * kNs) == 0;
@@ -250,12 +249,10 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
   if constexpr (kNs > 1 && kSameTwiddles) {
     TwiddleFactors<kBits, kInverse>(w, kTheta * ((threadIdx.x / kCount) & (kNs - 1)));
   }
-#pragma unroll
-  for (int q = 0; q < kPer; ++q) {
+  const auto butterfly = [&](int q) {  // v[q] transformed
     const int b = threadIdx.x + q * kThreads;
     if (kButterflies % kThreads == 0 || b < kButterflies) {
-      const int c = b % kCount, j = b / kCount;
-      const int k = j & (kNs - 1);
+      const int k = (b / kCount) & (kNs - 1);
       if constexpr (kNs > 1 && kSameTwiddles) {
         ApplyTwiddles<kBits>(v[q], w);
       } else if constexpr (kNs > 1) {
@@ -266,6 +263,19 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       } else {
         Dft<kBits, kInverse>(v[q]);
       }
+    }
+  };
+  // Reading from buf, the first butterfly is worked out before the barrier that lets the pass write, so that its
+  // arithmetic overlaps the other warps' loads.
+  butterfly(0);
+  if constexpr (Src::kShared) __syncthreads();
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    if (q > 0) butterfly(q);
+    const int b = threadIdx.x + q * kThreads;
+    if (kButterflies % kThreads == 0 || b < kButterflies) {
+      const int c = b % kCount, j = b / kCount;
+      const int k = j & (kNs - 1);
       const int i = (j - k) * kR + k;  // output r is point i + r * Ns
       if constexpr (Dst::kShared) {
         const int x = i * kBatch + c, padded = Pad(x);
@@ -295,31 +305,85 @@ __device__ __forceinline__ void BlockFft(float2* buf, const Src& src = {}, const
   }
 }
 
-// Z = FFT(a + i b) of two real rows and S = FFT(ka + i kb) of their filters, at f (z1, s1) and at -f (z2, s2).
-// Returns the spectrum of (a * ka) + i (b * kb) at f and -f, times `scale`. With Ka, Kb the filters' own
-// spectra (Hermitian, as they are real) and A, B the rows': W = A Ka + i B Kb = P Z(f) + Q conj(Z(-f)) where
-// P = (Ka + Kb) / 2, Q = (Ka - Kb) / 2; at -f, P and Q are conjugated. d = (Da, Db), the channels' D: as
-// u * k + D u = u * (k + D delta), D adds to the filters' spectra at every frequency, and y needs no second
-// read of u.
-__device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1, float2 s2, float2 d, float scale,
-                                                 float2& w1, float2& w2) {
+// Z = FFT(a + i b) of two real rows and S = FFT(ka + i kb) of their filters. The spectrum of (a * ka) + i (b * kb) is
+// W = A Ka + i B Kb with A, B the rows' spectra and Ka, Kb the filters' (Hermitian, as they are real):
+// W(f) = P Z(f) + Q conj(Z(-f)) and W(-f) = conj(P) Z(-f) + conj(Q) conj(Z(f)), where P = (Ka + Kb) / 2 and
+// Q = (Ka - Kb) / 2 at f. d = (Da, Db), the channels' D: as u * k + D u = u * (k + D delta), D adds to Ka and Kb at
+// every frequency, and y needs no second read of u.
+
+// h P(f) and h Q(f) from S(f) and S(-f), D = d included.
+__device__ __forceinline__ void UntangleFilters(float2 s1, float2 s2, float2 d, float h, float2& p, float2& q) {
   const float2 ka = make_float2(0.5f * (s1.x + s2.x) + d.x, 0.5f * (s1.y - s2.y));  // (S(f) + conj S(-f)) / 2 + Da
   const float2 kb = make_float2(0.5f * (s1.y + s2.y) + d.y, -0.5f * (s1.x - s2.x));  // (S(f) - conj S(-f)) / 2i + Db
-  const float h = 0.5f * scale;
-  const float2 p = make_float2(h * (ka.x + kb.x), h * (ka.y + kb.y));
-  const float2 q = make_float2(h * (ka.x - kb.x), h * (ka.y - kb.y));
-  w1 = Add(Mul(p, z1), Mul(q, make_float2(z2.x, -z2.y)));
-  w2 = Add(Mul(make_float2(p.x, -p.y), z2), Mul(make_float2(q.x, -q.y), make_float2(z1.x, -z1.y)));
+  const float g = 0.5f * h;
+  p = make_float2(g * (ka.x + kb.x), g * (ka.y + kb.y));
+  q = make_float2(g * (ka.x - kb.x), g * (ka.y - kb.y));
+}
+
+// W(f) and W(-f) from Z(f), Z(-f) and the filters' P(f), Q(f): 16 multiplies and fused multiply-adds.
+__device__ __forceinline__ void MultiplyUntangled(float2 z1, float2 z2, float2 p, float2 q, float2& w1, float2& w2) {
+  w1 = make_float2(fmaf(q.y, z2.y, fmaf(q.x, z2.x, fmaf(-p.y, z1.y, p.x * z1.x))),
+                   fmaf(-q.x, z2.y, fmaf(q.y, z2.x, fmaf(p.y, z1.x, p.x * z1.y))));
+  w2 = make_float2(fmaf(-q.y, z1.y, fmaf(q.x, z1.x, fmaf(p.y, z2.y, p.x * z2.x))),
+                   fmaf(-q.y, z1.x, fmaf(-q.x, z1.y, fmaf(-p.y, z2.x, p.x * z2.y))));
+}
+
+// The filters' spectrum as the fused kernels keep it (the spectrum kernel, a plan), untangled once so that each
+// product needs only MultiplyUntangled (18 instructions at a pair of frequencies, 36 from S): for 0 < f < n / 2,
+// h P(f) at f and h Q(f) at n - f; at f = 0 and n / 2, where P and Q are real, (h P(f), h Q(f)) at f. h = 1 / n,
+// the inverse FFT's scale.
+struct UntangledSpectrum {
+  const float2* t;  // one pair of channels' n values
+  float2 d;         // h (Da + Db) / 2, h (Da - Db) / 2: D's part of P and Q
+
+  // P and Q at f < n / 2 (the lower of the pair {f, g = -f}), or f = g = n / 2.
+  __device__ __forceinline__ void At(int f, int g, float2& p, float2& q) const {
+    const float2 a = t[f];
+    if (f == g) {
+      p = make_float2(a.x + d.x, 0.f), q = make_float2(a.y + d.y, 0.f);
+    } else {
+      const float2 b = t[g];
+      p = make_float2(a.x + d.x, a.y), q = make_float2(b.x + d.y, b.y);
+    }
+  }
+};
+
+// The D part of UntangledSpectrum for d = (Da, Db) and scale h.
+__device__ __forceinline__ float2 UntangledD(float2 d, float h) {
+  return make_float2(0.5f * h * (d.x + d.y), 0.5f * h * (d.x - d.y));
+}
+
+// W(f) and W(-f) from S(f) and S(-f) (the filters' FFT in the same block), times `scale`.
+__device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1, float2 s2, float2 d, float scale,
+                                                 float2& w1, float2& w2) {
+  float2 p, q;
+  UntangleFilters(s1, s2, d, scale, p, q);
+  MultiplyUntangled(z1, z2, p, q, w1, w2);
+}
+
+// The product at the pair {f, g = -f} (f the lower, or f = g): W(f) into w1, W(g) into w2, with the filters' spectrum
+// from the block's own FFT (kInline: S at f and g, untangled here with D = d, times `scale`) or `spectrum`.
+template <bool kInline>
+__device__ __forceinline__ void PairProduct(float2 z1, float2 z2, int f, int g, float2 s1, float2 s2,
+                                            const UntangledSpectrum& spectrum, float2 d, float scale, float2& w1,
+                                            float2& w2) {
+  float2 p, q;
+  if constexpr (kInline) {
+    UntangleFilters(s1, s2, d, scale, p, q);
+  } else {
+    spectrum.At(f, g, p, q);
+  }
+  MultiplyUntangled(z1, z2, p, q, w1, w2);
 }
 
 // The forward FFT's last pass (radix R = 2^kBits at Ns = N / R), the product with the filters' spectrum
-// (UntangleMultiply with D = d, times `scale`) and the inverse FFT's first pass (radix R at Ns = 1), in one trip
-// through shared memory. Forward butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so
-// a thread takes butterflies p and Ns - p together (item 0: p = 0 and Ns / 2, each its own partner); the inverse
-// butterflies j = p and j = Ns - p read exactly those frequencies back. u's pair is transform 0 (point i at
-// buf[Pad(i * kBatch)]); the filters' pair is transform 1 (kInline, still missing this last pass) or `spectrum`.
+// (PairProduct) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through shared memory. Forward
+// butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so a thread takes butterflies p
+// and Ns - p together (item 0: p = 0 and Ns / 2, each its own partner); the inverse butterflies j = p and j = Ns - p
+// read exactly those frequencies back. u's pair is transform 0 (point i at buf[Pad(i * kBatch)]); the filters' pair
+// is transform 1 (kInline, still missing this last pass) or `spectrum`.
 template <int kLogN, int kBits, int kBatch, int kThreads, bool kInline>
-__device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, float2 d, float scale) {
+__device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum& spectrum, float2 d, float scale) {
   constexpr int kR = 1 << kBits, kN = 1 << kLogN, kNs = kN / kR, kItems = kNs / 2;
   constexpr int kPer = (kItems + kThreads - 1) / kThreads, kSources = kInline ? 2 : 1;
   float2 v[kPer][2 * kSources][kR];  // butterflies p, Ns - p of u's pair (then of the filters')
@@ -338,9 +402,7 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, 
       }
     }
   }
-  __syncthreads();
-#pragma unroll
-  for (int q = 0; q < kPer; ++q) {
+  const auto forward = [&](int q) {  // the forward FFT's last pass on item q's butterflies
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
@@ -350,34 +412,45 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const float2* spectrum, 
         Twiddle<kBits, false>(v[q][s], kTheta * (s % 2 ? partner : p));
         Dft<kBits, false>(v[q][s]);
       }
-      float2 sp[kR], sq[kR];
+    }
+  };
+  forward(0);  // before the barrier, as StockhamPass's first butterfly
+  __syncthreads();
 #pragma unroll
-      for (int m = 0; m < kR; ++m) {
-        if constexpr (kInline) {
-          sp[m] = v[q][2][m], sq[m] = v[q][3][m];
-        } else {
-          sp[m] = spectrum[p + m * kNs], sq[m] = spectrum[partner + m * kNs];
-        }
-      }
+  for (int q = 0; q < kPer; ++q) {
+    if (q > 0) forward(q);
+    const int e = threadIdx.x + q * kThreads;
+    if (kItems % kThreads == 0 || e < kItems) {
+      const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
       const float2(&zp)[kR] = v[q][0];
       const float2(&zq)[kR] = v[q][1];
+      const float2(&sp)[kR] = v[q][kSources == 2 ? 2 : 0];  // the filters' S (kInline only)
+      const float2(&sq)[kR] = v[q][kSources == 2 ? 3 : 1];
+      const auto fp = [&](int m) { return p + m * kNs; };  // the frequencies of zp[m] and zq[m]
+      const auto fq = [&](int m) { return partner + m * kNs; };
       float2 wp[kR], wq[kR];
-      if (e > 0) {
+      if (e > 0) {  // zp[m] pairs with zq[R - 1 - m], the lower of the two while m < R / 2
 #pragma unroll
         for (int m = 0; m < kR; ++m) {
-          UntangleMultiply(zp[m], zq[kR - 1 - m], sp[m], sq[kR - 1 - m], d, scale, wp[m], wq[kR - 1 - m]);
+          const int o = kR - 1 - m;
+          if (m < kR / 2) {
+            PairProduct<kInline>(zp[m], zq[o], fp(m), fq(o), sp[m], sq[o], spectrum, d, scale, wp[m], wq[o]);
+          } else {
+            PairProduct<kInline>(zq[o], zp[m], fq(o), fp(m), sq[o], sp[m], spectrum, d, scale, wq[o], wp[m]);
+          }
         }
       } else {  // f = m Ns pairs with (R - m) Ns; f = Ns / 2 + m Ns with Ns / 2 + (R - 1 - m) Ns
 #pragma unroll
         for (int m = 0; m <= kR / 2; ++m) {
           const int n = (kR - m) % kR;
           float2 w2;
-          UntangleMultiply(zp[m], zp[n], sp[m], sp[n], d, scale, wp[m], w2);
+          PairProduct<kInline>(zp[m], zp[n], fp(m), fp(n), sp[m], sp[n], spectrum, d, scale, wp[m], w2);
           if (n != m) wp[n] = w2;
         }
 #pragma unroll
         for (int m = 0; m < kR / 2; ++m) {
-          UntangleMultiply(zq[m], zq[kR - 1 - m], sq[m], sq[kR - 1 - m], d, scale, wq[m], wq[kR - 1 - m]);
+          const int o = kR - 1 - m;
+          PairProduct<kInline>(zq[m], zq[o], fq(m), fq(o), sq[m], sq[o], spectrum, d, scale, wq[m], wq[o]);
         }
       }
       Dft<kBits, true>(wp);
@@ -445,8 +518,8 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most 
   return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch, most) <= 512 ? 2 : 1;
 }
 
-// The filters' spectrum for pairs of channels: spectrum[p][f] = FFT(k_2p + i k_2p+1)[f], natural order. The
-// filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
+// The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
+// S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
 template <int kLogN, typename S>
 __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
                                   FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
@@ -455,9 +528,18 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
   constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1, kSpectrumMostThreads);
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
-  float2* s = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
-  BlockFft<kLogN, 1, 1, kThreads, false>(buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true),
-                                         StoreTo([&](int f, int, float2 v) { s[f] = v; }));
+  float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
+  BlockFft<kLogN, 1, 1, kThreads, false>(buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
+  for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
+    const int g = (kN - f) & (kN - 1);
+    float2 p, q;
+    UntangleFilters(buf[Pad(f)], buf[Pad(g)], make_float2(0.f, 0.f), 1.f / kN, p, q);
+    if (f == g) {
+      t[f] = make_float2(p.x, q.x);
+    } else {
+      t[f] = p, t[g] = q;
+    }
+  }
 }
 
 // One (pair of channels, batch row) per block, blockIdx.x = p * batch + b so the blocks of one pair run together
@@ -487,19 +569,20 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
       if (has_b) StoreAs(y + out.seqlen + i, z.y);
     }
   });
-  const float2* s = spectrum + p * kN;
+  constexpr float kScale = 1.f / kN;
+  const UntangledSpectrum s = {kInline ? nullptr : spectrum + p * kN, UntangledD(d, kScale)};
   if constexpr (kMiddleBits > 0) {
     BlockFft<kLogN, kBatch, kBatch, kThreads, false, 0, kLogN - kMiddleBits>(buf, load);
-    MiddlePass<kLogN, kMiddleBits, kBatch, kThreads, kInline>(buf, s, d, 1.f / kN);
+    MiddlePass<kLogN, kMiddleBits, kBatch, kThreads, kInline>(buf, s, d, kScale);
     BlockFft<kLogN, kBatch, 1, kThreads, true, kMiddleBits>(buf, InShared{}, store);
   } else {
     BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf, load);
     for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
       const int g = (kN - f) & (kN - 1);
-      const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : s[f];
-      const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : s[g];
+      const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : float2{};
+      const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : float2{};
       float2 w1, w2;
-      UntangleMultiply(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, d, 1.f / kN, w1, w2);
+      PairProduct<kInline>(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], f, g, s1, s2, s, d, kScale, w1, w2);
       buf[Pad(f * kBatch)] = w1;
       if (g != f) buf[Pad(g * kBatch)] = w2;
     }
