@@ -769,25 +769,6 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
   }
 }
 
-// Named barriers (bar.sync / bar.arrive; 0 is __syncthreads'), `threads` a multiple of 32: those that sync wait until
-// `threads` have synced or arrived, and the writes before an arrival are visible after the sync.
-template <int kId>
-__device__ __forceinline__ void NamedSync(int threads) {
-#ifdef LONGSEQ_CUDA_EMULATE
-  emulate::NamedBarrier(kId, threads).arrive_and_wait();
-#else
-  asm volatile("bar.sync %0, %1;" ::"n"(kId), "r"(threads) : "memory");
-#endif
-}
-template <int kId>
-__device__ __forceinline__ void NamedArrive(int threads) {
-#ifdef LONGSEQ_CUDA_EMULATE
-  (void)emulate::NamedBarrier(kId, threads).arrive();
-#else
-  asm volatile("bar.arrive %0, %1;" ::"n"(kId), "r"(threads) : "memory");
-#endif
-}
-
 // StateKernel for bf16 storage: the same walk with the operands in bf16 from WorkspaceBf16, read by ldmatrix, and
 // kStagesBf16 chunks' sets in shared memory: on sm_90 two, the next one arriving by one bulk copy under this one's
 // products; before, one (two do not fit the SM at key dims past 64), staged after them. Each warp keeps its tiles of
@@ -840,7 +821,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   // walk warps alone (the output warps wait for V' at barrier 2, which the walk warps only arrive at).
   const auto walkers_sync = [] {
     if constexpr (kOut) {
-      NamedSync<1>(kWarps * 32);
+      NamedSync(1, kWarps * 32);
     } else {
       __syncthreads();
     }
@@ -1017,7 +998,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
           SplitBf16(row_last[e / 2] * v0, row_last[e / 2] * v1, *reinterpret_cast<uint32_t*>(Xh + at), *reinterpret_cast<uint32_t*>(Xl + at));
         }
       }
-      if constexpr (kOut) NamedArrive<2>(StateThreadsBf16(kCols));  // the output warps may take V'
+      if constexpr (kOut) NamedArrive(2, StateThreadsBf16(kCols));  // the output warps may take V'
       walkers_sync();
     } else {
       // An output warp: Q S on its tile while the walk warps form V', then (below) P V'.
@@ -1030,7 +1011,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
         for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
       }
       scale_o();
-      NamedSync<2>(StateThreadsBf16(kCols));
+      NamedSync(2, StateThreadsBf16(kCols));
     }
 
     // O += P V' (P is causal: row tile r0 needs columns up to r0 + 16), written out.

@@ -28,6 +28,24 @@
 namespace ls {
 namespace cuda {
 
+// Named barriers (bar.sync / bar.arrive; 0 is __syncthreads'), `threads` a multiple of 32: those that sync wait until
+// `threads` have synced or arrived, and the writes before an arrival are visible after the sync. `id` is the same in
+// every thread of a warp.
+__device__ __forceinline__ void NamedSync(int id, int threads) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::NamedBarrier(id, threads).arrive_and_wait();
+#else
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+#endif
+}
+__device__ __forceinline__ void NamedArrive(int id, int threads) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  (void)emulate::NamedBarrier(id, threads).arrive();
+#else
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+#endif
+}
+
 __device__ __forceinline__ float ToFloat(float x) { return x; }
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ void StoreAs(float* p, float v) { *p = v; }

@@ -213,10 +213,22 @@ __device__ __forceinline__ FromGlobal<F> LoadFrom(const F& load, bool half_zero)
 template <class F>
 __device__ __forceinline__ ToGlobal<F> StoreTo(const F& store) { return {store}; }
 
+// The threads that run a transform together: the whole block, or one warp (a region of a split block, below).
+struct BlockGroup {
+  static __device__ __forceinline__ int Rank() { return threadIdx.x; }
+  static __device__ __forceinline__ void Sync() { __syncthreads(); }
+};
+struct WarpGroup {
+  static __device__ __forceinline__ int Rank() { return threadIdx.x % 32; }
+  static __device__ __forceinline__ void Sync() { __syncwarp(); }
+};
+
 // One Stockham pass of radix R = 2^kBits over kCount transforms of N = 2^kLogN points, point (i, c) at
 // buf[Pad(i * kBatch + c)]; the kDone bits already done (Ns = 2^kDone). In natural order in, natural order out.
-// Reading from buf it synchronizes before it writes; writing to buf it synchronizes at the end.
-template <int kLogN, int kBits, int kDone, int kBatch, int kCount, int kThreads, bool kInverse, class Src, class Dst>
+// Run by the kThreads threads of a Group; reading from buf it synchronizes them before it writes, writing to buf
+// it synchronizes them at the end.
+template <int kLogN, int kBits, int kDone, int kBatch, int kCount, int kThreads, bool kInverse, class Group, class Src,
+          class Dst>
 __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const Dst& dst) {
   constexpr int kR = 1 << kBits, kNs = 1 << kDone, kStride = (1 << kLogN) / kR;
   constexpr int kButterflies = kStride * kCount;
@@ -226,7 +238,7 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
   float2 v[kPer][kR];
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
-    const int b = threadIdx.x + q * kThreads;
+    const int b = Group::Rank() + q * kThreads;
     if (kButterflies % kThreads == 0 || b < kButterflies) {
       const int c = b % kCount, j = b / kCount;
       if constexpr (Src::kShared) {
@@ -241,16 +253,16 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       }
     }
   }
-  // A thread's butterflies b = threadIdx.x + q kThreads share their twiddles (k) where kThreads is a multiple of
+  // A thread's butterflies b = Group::Rank() + q kThreads share their twiddles (k) where kThreads is a multiple of
   // kCount Ns: work them out once.
   constexpr bool kSameTwiddles = kPer > 1 && kThreads % (kCount * kNs) == 0;
   constexpr float kTheta = 6.283185307179586f / (kNs * kR);
   float2 w[kR];
   if constexpr (kNs > 1 && kSameTwiddles) {
-    TwiddleFactors<kBits, kInverse>(w, kTheta * ((threadIdx.x / kCount) & (kNs - 1)));
+    TwiddleFactors<kBits, kInverse>(w, kTheta * ((Group::Rank() / kCount) & (kNs - 1)));
   }
   const auto butterfly = [&](int q) {  // v[q] transformed
-    const int b = threadIdx.x + q * kThreads;
+    const int b = Group::Rank() + q * kThreads;
     if (kButterflies % kThreads == 0 || b < kButterflies) {
       const int k = (b / kCount) & (kNs - 1);
       if constexpr (kNs > 1 && kSameTwiddles) {
@@ -268,11 +280,11 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
   // Reading from buf, the first butterfly is worked out before the barrier that lets the pass write, so that its
   // arithmetic overlaps the other warps' loads.
   butterfly(0);
-  if constexpr (Src::kShared) __syncthreads();
+  if constexpr (Src::kShared) Group::Sync();
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
     if (q > 0) butterfly(q);
-    const int b = threadIdx.x + q * kThreads;
+    const int b = Group::Rank() + q * kThreads;
     if (kButterflies % kThreads == 0 || b < kButterflies) {
       const int c = b % kCount, j = b / kCount;
       const int k = j & (kNs - 1);
@@ -287,21 +299,21 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       }
     }
   }
-  if constexpr (Dst::kShared) __syncthreads();
+  if constexpr (Dst::kShared) Group::Sync();
 }
 
 // Passes kDone..kStop (bits) of kCount FFTs of 2^kLogN points (layout as StockhamPass), unnormalized: radix 16
 // while 4 bits remain, then the rest. The first pass reads from src, the last writes to dst. Every thread of
-// the block calls it; points in buf must be stored and synchronized before.
+// the Group calls it; points in buf must be stored and synchronized before.
 template <int kLogN, int kBatch, int kCount, int kThreads, bool kInverse, int kDone = 0, int kStop = kLogN,
-          class Src = InShared, class Dst = InShared>
+          class Group = BlockGroup, class Src = InShared, class Dst = InShared>
 __device__ __forceinline__ void BlockFft(float2* buf, const Src& src = {}, const Dst& dst = {}) {
   constexpr int kBits = kStop - kDone >= 4 ? 4 : kStop - kDone;
   if constexpr (kDone + kBits == kStop) {
-    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse>(buf, src, dst);
+    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse, Group>(buf, src, dst);
   } else {
-    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse>(buf, src, InShared{});
-    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits, kStop>(buf, InShared{}, dst);
+    StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse, Group>(buf, src, InShared{});
+    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits, kStop, Group>(buf, InShared{}, dst);
   }
 }
 
@@ -518,6 +530,13 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most 
   return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch, most) <= 512 ? 2 : 1;
 }
 
+// SplitConvKernel's shape (below): n = 2^14 in 16 regions of 1024 points, a warp each.
+constexpr int kLogSplit = 14, kLogRegion = 10, kRegions = 16, kSplitThreads = 32 * kRegions;
+constexpr int kRegionFloat2s = PaddedFloat2s(1 << kLogRegion);  // region m at buf + m * kRegionFloat2s
+
+// The slot of frequency f = 16 k + m in the untangled spectrum at n = 2^14: region-major, as SplitConvKernel reads it.
+__host__ __device__ constexpr int SplitSlot(int f) { return (f % kRegions) << kLogRegion | f / kRegions; }
+
 // The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
 // S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
 template <int kLogN, typename S>
@@ -534,10 +553,11 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
     const int g = (kN - f) & (kN - 1);
     float2 p, q;
     UntangleFilters(buf[Pad(f)], buf[Pad(g)], make_float2(0.f, 0.f), 1.f / kN, p, q);
+    const auto slot = [](int i) { return kLogN == kLogSplit ? SplitSlot(i) : i; };
     if (f == g) {
-      t[f] = make_float2(p.x, q.x);
+      t[slot(f)] = make_float2(p.x, q.x);
     } else {
-      t[f] = p, t[g] = q;
+      t[slot(f)] = p, t[slot(g)] = q;
     }
   }
 }
@@ -589,6 +609,168 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
     __syncthreads();
     BlockFft<kLogN, kBatch, 1, kThreads, true>(buf, InShared{}, store);
   }
+}
+
+// --- n = 2^14, the filters' spectrum given: the block's 16 warps each on a region of its own ----------------------
+//
+// A block-wide first pass splits the FFT (decimation in frequency): region m < 16, 1024 points, holds W_n^(j m) times
+// the DFT over r of x[j + 1024 r], and its FFT is X at f = 16 k + m. Each warp transforms its own region behind warp
+// barriers only; the product pairs region m with region 16 - m (f with -f), their two warps meeting at a named
+// barrier (regions 0 and 8 pair with themselves); each warp transforms its region back, and a block-wide last pass
+// (decimation in time) writes y: two block barriers for the whole convolution where FusedConvKernel has twelve.
+// The first pass: for j < 1024, x[j + 1024 r] (r < 16, load(i) = x[i]; half_zero: zero for r >= 8) through a DFT
+// over r, times W_n^(j m), into region m at j.
+template <class F>
+__device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool half_zero) {
+  constexpr int kRegion = 1 << kLogRegion;
+#pragma unroll 1  // both j at once spill (100 bytes at 128 registers)
+  for (int q = 0; q < kRegion / kSplitThreads; ++q) {
+    const int j = threadIdx.x + q * kSplitThreads;
+    float2 v[kRegions];
+#pragma unroll
+    for (int r = 0; r < kRegions; ++r) {
+      v[r] = r < kRegions / 2 || !half_zero ? load(j + r * kRegion) : make_float2(0.f, 0.f);
+    }
+    if (half_zero) {
+      Dft<4, false, true>(v);
+    } else {
+      Dft<4, false>(v);
+    }
+    Twiddle<4, false>(v, 6.283185307179586f / (1 << kLogSplit) * j);
+#pragma unroll
+    for (int m = 0; m < kRegions; ++m) buf[m * kRegionFloat2s + Pad(j)] = v[m];
+  }
+  __syncthreads();
+}
+
+// The regions' last forward pass (radix 4 at Ns = 256), the product and the inverse's first pass (radix 4 at Ns = 1)
+// in one trip through shared memory, as MiddlePass across two regions: the warps of regions a and b = 16 - a together
+// (a, b < 16: 64 threads at named barrier a), or the warp of region 0 or 8 alone. Item e takes butterfly p = e of
+// region a, whose frequency k = p + 256 r pairs with k' = 1023 - k of region b (f = 16 k + a, -f = 16 k' + b):
+// output 3 - r of butterfly 255 - p there. In region 0, -f is at 1024 - k: butterflies e and 256 - e, as MiddlePass
+// (e = 0 with 128, each its own partner). Every region's k < 512 is the lower frequency of its pair.
+__device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum& spectrum) {
+  constexpr int kR = 4, kNs = 256, kPer = 4;  // 4 items a thread, whether one warp or two take the pair
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int a = warp <= kRegions / 2 ? warp : kRegions - warp, b = (kRegions - a) % kRegions;
+  const bool two = a != b;
+  const int rank = warp == a ? lane : 32 + lane, threads = two ? 64 : 32;
+  const auto sync = [&] {
+    if (two) {
+      NamedSync(a, 64);  // ids 1 to 7
+    } else {
+      __syncwarp();
+    }
+  };
+  float2* ra = buf + a * kRegionFloat2s;
+  float2* rb = buf + b * kRegionFloat2s;
+  const auto partner_of = [&](int e) { return a != 0 ? kNs - 1 - e : e > 0 ? kNs - e : kNs / 2; };
+  sync();  // both regions' earlier passes done
+  float2 v[kPer][2][kR];  // butterflies p (region a), partner (region b)
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    const int e = rank + q * threads, partner = partner_of(e);
+#pragma unroll
+    for (int r = 0; r < kR; ++r) {
+      v[q][0][r] = ra[Pad(e + r * kNs)];
+      v[q][1][r] = rb[Pad(partner + r * kNs)];
+    }
+  }
+  const auto forward = [&](int q) {
+    const int e = rank + q * threads;
+    constexpr float kTheta = 6.283185307179586f / (1 << kLogRegion);
+    Twiddle<2, false>(v[q][0], kTheta * e);
+    Dft<2, false>(v[q][0]);
+    Twiddle<2, false>(v[q][1], kTheta * partner_of(e));
+    Dft<2, false>(v[q][1]);
+  };
+  forward(0);  // before the barrier, as StockhamPass's first butterfly
+  sync();
+#pragma unroll
+  for (int q = 0; q < kPer; ++q) {
+    if (q > 0) forward(q);
+    const int e = rank + q * threads, partner = partner_of(e);
+    const float2(&zp)[kR] = v[q][0];
+    const float2(&zq)[kR] = v[q][1];
+    const auto sp = [&](int r) { return (a << kLogRegion) + e + r * kNs; };  // spectrum slots of zp[r] and zq[r]
+    const auto sq = [&](int r) { return (b << kLogRegion) + partner + r * kNs; };
+    float2 wp[kR], wq[kR];
+    if (a != 0 || e > 0) {  // zp[r] with zq[3 - r]
+#pragma unroll
+      for (int r = 0; r < kR; ++r) {
+        const int o = kR - 1 - r;
+        if (r < kR / 2) {
+          PairProduct<false>(zp[r], zq[o], sp(r), sq(o), {}, {}, spectrum, {}, 0.f, wp[r], wq[o]);
+        } else {
+          PairProduct<false>(zq[o], zp[r], sq(o), sp(r), {}, {}, spectrum, {}, 0.f, wq[o], wp[r]);
+        }
+      }
+    } else {  // region 0, k = 256 r with 256 (4 - r); k = 128 + 256 r with 128 + 256 (3 - r)
+#pragma unroll
+      for (int r = 0; r <= kR / 2; ++r) {
+        const int n = (kR - r) % kR;
+        float2 w2;
+        PairProduct<false>(zp[r], zp[n], sp(r), sp(n), {}, {}, spectrum, {}, 0.f, wp[r], w2);
+        if (n != r) wp[n] = w2;
+      }
+#pragma unroll
+      for (int r = 0; r < kR / 2; ++r) {
+        const int o = kR - 1 - r;
+        PairProduct<false>(zq[r], zq[o], sq(r), sq(o), {}, {}, spectrum, {}, 0.f, wq[r], wq[o]);
+      }
+    }
+    Dft<2, true>(wp);
+    Dft<2, true>(wq);
+#pragma unroll
+    for (int r = 0; r < kR; ++r) {
+      ra[Pad(e * kR + r)] = wp[r];
+      rb[Pad(partner * kR + r)] = wq[r];
+    }
+  }
+  sync();
+}
+
+// The last pass: for j < 1024, region m's point j times W_n^(-j m), through an inverse DFT over m, gives y at
+// j + 1024 r (store(i, value)).
+template <class F>
+__device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store) {
+  constexpr int kRegion = 1 << kLogRegion;
+#pragma unroll 1  // both j at once spill (100 bytes at 128 registers)
+  for (int q = 0; q < kRegion / kSplitThreads; ++q) {
+    const int j = threadIdx.x + q * kSplitThreads;
+    float2 v[kRegions];
+#pragma unroll
+    for (int m = 0; m < kRegions; ++m) v[m] = buf[m * kRegionFloat2s + Pad(j)];
+    Twiddle<4, true>(v, 6.283185307179586f / (1 << kLogSplit) * j);
+    Dft<4, true>(v);
+#pragma unroll
+    for (int r = 0; r < kRegions; ++r) store(j + r * kRegion, v[r]);
+  }
+}
+
+// FusedConvKernel's work at n = 2^14 with the filters' spectrum given (in SplitSlot order), split among the warps.
+template <typename S>
+__global__ void __launch_bounds__(kSplitThreads, 1)
+    SplitConvKernel(const RowPair<S> u, const float2* spectrum, const float* D, const Output<S> out, int64_t batch) {
+  LS_SHARED(float2, buf);
+  constexpr int kN = 1 << kLogSplit;
+  const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
+  bool has_b;
+  const S* ua = u.First(b * u.pairs + p, has_b);
+  S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
+  const UntangledSpectrum s = {spectrum + p * kN, UntangledD(PairD(D, out.channels, p), 1.f / kN)};
+  SplitFirstPass(buf, [&](int i) { return LoadPair(ua, has_b, u.len, i); }, 2 * u.len <= kN);
+  float2* region = buf + threadIdx.x / 32 * kRegionFloat2s;
+  BlockFft<kLogRegion, 1, 1, 32, false, 0, kLogRegion - 2, WarpGroup>(region);
+  SplitMiddle(buf, s);
+  BlockFft<kLogRegion, 1, 1, 32, true, 2, kLogRegion, WarpGroup>(region);
+  __syncthreads();
+  SplitLastPass(buf, [&](int i, float2 z) {
+    if (i < out.seqlen) {
+      StoreAs(y + i, z.x);
+      if (has_b) StoreAs(y + out.seqlen + i, z.y);
+    }
+  });
 }
 
 // --- n > 2^14: the four-step FFT ---------------------------------------------------------------------------------
@@ -905,9 +1087,13 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
           return;
         }
       }
-      status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1),
-                      BlockShared(1 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D, out,
-                      p.batch);
+      if constexpr (kLogN == kLogSplit) {
+        status = Launch<SplitConvKernel<S>>(items, kSplitThreads, BlockShared(1 << kLogN), stream, "fft_conv launch", u,
+                                            spectrum, p.D, out, p.batch);
+      } else {
+        status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
+                                                          stream, "fft_conv launch", u, k, spectrum, p.D, out, p.batch);
+      }
     });
     return status;
   }

@@ -77,8 +77,13 @@ double Error(const Case& c) {
       }
       emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), BlockShared(1 << kLogN),
                       [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
-      emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
-                      [&] { FusedConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
+      if constexpr (kLogN == kLogSplit) {
+        emulate::Launch(c.batch * pairs, kSplitThreads, BlockShared(1 << kLogN),
+                        [&] { SplitConvKernel<S>(ur, spectrum.data(), D.data(), out, c.batch); });
+      } else {
+        emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
+                        [&] { FusedConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
+      }
     });
   }
   double error = 0, norm = 0;
