@@ -618,18 +618,25 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
 // barriers only; the product pairs region m with region 16 - m (f with -f), their two warps meeting at a named
 // barrier (regions 0 and 8 pair with themselves); each warp transforms its region back, and a block-wide last pass
 // (decimation in time) writes y: two block barriers for the whole convolution where FusedConvKernel has twelve.
+// The constants (kLogSplit, kLogRegion, SplitSlot) are above SpectrumKernel, which writes the spectrum in that order.
+
+// Calls f(j) for the thread's columns j < 1024 of the regions, one at a time (both at once spill: 100 bytes at 128
+// registers).
+template <class F>
+__device__ __forceinline__ void ForEachColumn(const F& f) {
+#pragma unroll 1
+  for (int j = threadIdx.x; j < (1 << kLogRegion); j += kSplitThreads) f(j);
+}
+
 // The first pass: for j < 1024, x[j + 1024 r] (r < 16, load(i) = x[i]; half_zero: zero for r >= 8) through a DFT
 // over r, times W_n^(j m), into region m at j.
 template <class F>
 __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool half_zero) {
-  constexpr int kRegion = 1 << kLogRegion;
-#pragma unroll 1  // both j at once spill (100 bytes at 128 registers)
-  for (int q = 0; q < kRegion / kSplitThreads; ++q) {
-    const int j = threadIdx.x + q * kSplitThreads;
+  ForEachColumn([&](int j) {
     float2 v[kRegions];
 #pragma unroll
     for (int r = 0; r < kRegions; ++r) {
-      v[r] = r < kRegions / 2 || !half_zero ? load(j + r * kRegion) : make_float2(0.f, 0.f);
+      v[r] = r < kRegions / 2 || !half_zero ? load(j + (r << kLogRegion)) : make_float2(0.f, 0.f);
     }
     if (half_zero) {
       Dft<4, false, true>(v);
@@ -639,7 +646,7 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
     Twiddle<4, false>(v, 6.283185307179586f / (1 << kLogSplit) * j);
 #pragma unroll
     for (int m = 0; m < kRegions; ++m) buf[m * kRegionFloat2s + Pad(j)] = v[m];
-  }
+  });
   __syncthreads();
 }
 
@@ -734,18 +741,15 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
 // j + 1024 r (store(i, value)).
 template <class F>
 __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store) {
-  constexpr int kRegion = 1 << kLogRegion;
-#pragma unroll 1  // both j at once spill (100 bytes at 128 registers)
-  for (int q = 0; q < kRegion / kSplitThreads; ++q) {
-    const int j = threadIdx.x + q * kSplitThreads;
+  ForEachColumn([&](int j) {
     float2 v[kRegions];
 #pragma unroll
     for (int m = 0; m < kRegions; ++m) v[m] = buf[m * kRegionFloat2s + Pad(j)];
     Twiddle<4, true>(v, 6.283185307179586f / (1 << kLogSplit) * j);
     Dft<4, true>(v);
 #pragma unroll
-    for (int r = 0; r < kRegions; ++r) store(j + r * kRegion, v[r]);
-  }
+    for (int r = 0; r < kRegions; ++r) store(j + (r << kLogRegion), v[r]);
+  });
 }
 
 // FusedConvKernel's work at n = 2^14 with the filters' spectrum given (in SplitSlot order), split among the warps.
