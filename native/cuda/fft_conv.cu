@@ -3,7 +3,7 @@
 //
 // Two channels share one complex FFT: rows a and b of u go in as a + i b (zero-padded to n), and so do their
 // filters. From Z = FFT(a + i b) and S = FFT(ka + i kb), the spectrum of (a*ka) + i (b*kb) at f needs Z and S
-// at f and at -f (UntangleMultiply), so the inverse FFT gives both channels' outputs as its real and imaginary
+// at f and at -f (UntangleFilters, MultiplyUntangled), so the inverse FFT gives both channels' outputs as its real and imaginary
 // parts. That halves the transforms against one real row per complex FFT, and needs no separate real-FFT pass.
 //
 // Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (then 8, 4 or 2 for the rest), each
@@ -16,8 +16,10 @@
 // n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): FFT from u, multiply (D folded
 // into the filters' spectrum), inverse FFT, y; where n is not a power of 16, the forward FFT's last pass, the product
 // and the inverse's first pass are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one
-// row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan); where
-// the device's blocks are too small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n:
+// row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan), kept
+// untangled (UntangledSpectrum) so that each product costs half as much; at n = 2^14 the block's work is split among
+// its warps (SplitConvKernel), with 2 block barriers instead of 12. Where the device's blocks are too small for 2^14
+// points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n:
 // the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the
 // twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in
 // row n1 - k1), transforms them, multiplies, transforms back and applies the inverse twiddles, then an inverse column
@@ -25,7 +27,8 @@
 // filters' spectrum is kept in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
-// Measured on an H200 (fp32, the filters' FFT included): B1 H768 L4096 0.040 ms, B8 H768 L8192 0.414 ms,
+// Measured on an H200 (fp32, the filters' FFT included) before the untangled spectrum and the split kernel (not yet
+// run on a GPU; checked on the CPU by longseq-fft-conv-emulated): B1 H768 L4096 0.040 ms, B8 H768 L8192 0.414 ms,
 // B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.37 ms, B1 H64 L2^22 7.30 ms: 3.2-4.2x PyTorch's cuFFT convolution. The
 // kernels are bound by instruction issue more than by memory.
 #include <type_traits>
