@@ -533,12 +533,23 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most 
   return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch, most) <= 512 ? 2 : 1;
 }
 
-// SplitConvKernel's shape (below): n = 2^14 in 16 regions of 1024 points, a warp each.
-constexpr int kLogSplit = 14, kLogRegion = 10, kRegions = 16, kSplitThreads = 32 * kRegions;
-constexpr int kRegionFloat2s = PaddedFloat2s(1 << kLogRegion);  // region m at buf + m * kRegionFloat2s
+// SplitConvKernel's shape (below): n = 2^kLogN in 16 regions of n / 16 points (of each of kBatch transforms), a warp
+// each. It takes n = 2^14 with the filters' spectrum given and n = 2^13 with the filters' FFT in the block.
+constexpr int kRegions = 16, kSplitThreads = 32 * kRegions;
+constexpr int kLogSplit = 14;  // with the filters' spectrum given: SpectrumKernel writes it in region order there
+template <int kLogN, bool kInline>
+struct Split {
+  static constexpr int kLogRegion = kLogN - 4, kRegion = 1 << kLogRegion, kBatch = kInline ? 2 : 1;
+  static constexpr int kFloat2s = PaddedFloat2s(kBatch << kLogRegion);  // region m at buf + m * kFloat2s
+  static constexpr int kMiddleBits = kLogRegion % 4;  // the regions' last forward pass, fused with the product
+  static_assert(kMiddleBits > 0 && kRegion / (1 << kMiddleBits) % 64 == 0, "SplitMiddle's items per thread");
+};
 
-// The slot of frequency f = 16 k + m in the untangled spectrum at n = 2^14: region-major, as SplitConvKernel reads it.
-__host__ __device__ constexpr int SplitSlot(int f) { return (f % kRegions) << kLogRegion | f / kRegions; }
+// The slot of frequency f = 16 k + m in the untangled spectrum at n = 2^kLogSplit: region-major, as SplitConvKernel
+// reads it.
+__host__ __device__ constexpr int SplitSlot(int f) {
+  return (f % kRegions) << Split<kLogSplit, false>::kLogRegion | f / kRegions;
+}
 
 // The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
 // S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
@@ -614,53 +625,63 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   }
 }
 
-// --- n = 2^14, the filters' spectrum given: the block's 16 warps each on a region of its own ----------------------
+// --- n = 2^14 with the filters' spectrum given, 2^13 with their FFT: the block's 16 warps each on a region ------------
 //
-// A block-wide first pass splits the FFT (decimation in frequency): region m < 16, 1024 points, holds W_n^(j m) times
-// the DFT over r of x[j + 1024 r], and its FFT is X at f = 16 k + m. Each warp transforms its own region behind warp
-// barriers only; the product pairs region m with region 16 - m (f with -f), their two warps meeting at a named
-// barrier (regions 0 and 8 pair with themselves); each warp transforms its region back, and a block-wide last pass
-// (decimation in time) writes y: two block barriers for the whole convolution where FusedConvKernel has twelve.
-// The constants (kLogSplit, kLogRegion, SplitSlot) are above SpectrumKernel, which writes the spectrum in that order.
+// A block-wide first pass splits the FFT (decimation in frequency): region m < 16 of n / 16 points holds W_n^(j m)
+// times the DFT over r of x[j + (n / 16) r], and its FFT is X at f = 16 k + m. Each warp transforms its own region
+// behind warp barriers only; the product pairs region m with region 16 - m (f with -f), their two warps meeting at a
+// named barrier (regions 0 and 8 pair with themselves); each warp transforms its region back, and a block-wide last
+// pass (decimation in time) writes y: two block barriers for the whole convolution where FusedConvKernel has twelve.
+// With the filters inline, each region holds both pairs' transforms (u's as transform 0, the filters' as 1), as
+// FusedConvKernel's buffer does.
 
-// Calls f(j) for the thread's columns j < 1024 of the regions, one at a time (both at once spill: 100 bytes at 128
-// registers).
-template <class F>
+// Calls f(j) for the thread's columns j of the regions, one at a time (both of n = 2^14's at once spill: 100 bytes at
+// 128 registers).
+template <int kRegion, class F>
 __device__ __forceinline__ void ForEachColumn(const F& f) {
 #pragma unroll 1
-  for (int j = threadIdx.x; j < (1 << kLogRegion); j += kSplitThreads) f(j);
+  for (int j = threadIdx.x; j < kRegion; j += kSplitThreads) f(j);
 }
 
-// The first pass: for j < 1024, x[j + 1024 r] (r < 16, load(i) = x[i]; half_zero: zero for r >= 8) through a DFT
-// over r, times W_n^(j m), into region m at j.
-template <class F>
+// The first pass: for each column j and transform c, x_c[j + (n / 16) r] (r < 16, load(i, c) = x_c[i]; half_zero:
+// zero for r >= 8) through a DFT over r, times W_n^(j m), into region m at j.
+template <int kLogN, bool kInline, class F>
 __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool half_zero) {
-  ForEachColumn([&](int j) {
-    float2 v[kRegions];
+  using Shape = Split<kLogN, kInline>;
+  ForEachColumn<Shape::kRegion>([&](int j) {
+#pragma unroll 1
+    for (int c = 0; c < Shape::kBatch; ++c) {
+      float2 v[kRegions];
 #pragma unroll
-    for (int r = 0; r < kRegions; ++r) {
-      v[r] = r < kRegions / 2 || !half_zero ? load(j + (r << kLogRegion)) : make_float2(0.f, 0.f);
-    }
-    if (half_zero) {
-      Dft<4, false, true>(v);
-    } else {
-      Dft<4, false>(v);
-    }
-    Twiddle<4, false>(v, 6.283185307179586f / (1 << kLogSplit) * j);
+      for (int r = 0; r < kRegions; ++r) {
+        v[r] = r < kRegions / 2 || !half_zero ? load(j + r * Shape::kRegion, c) : make_float2(0.f, 0.f);
+      }
+      if (half_zero) {
+        Dft<4, false, true>(v);
+      } else {
+        Dft<4, false>(v);
+      }
+      Twiddle<4, false>(v, 6.283185307179586f / (1 << kLogN) * j);
 #pragma unroll
-    for (int m = 0; m < kRegions; ++m) buf[m * kRegionFloat2s + Pad(j)] = v[m];
+      for (int m = 0; m < kRegions; ++m) buf[m * Shape::kFloat2s + Pad(j * Shape::kBatch + c)] = v[m];
+    }
   });
   __syncthreads();
 }
 
-// The regions' last forward pass (radix 4 at Ns = 256), the product and the inverse's first pass (radix 4 at Ns = 1)
-// in one trip through shared memory, as MiddlePass across two regions: the warps of regions a and b = 16 - a together
-// (a, b < 16: 64 threads at named barrier a), or the warp of region 0 or 8 alone. Item e takes butterfly p = e of
-// region a, whose frequency k = p + 256 r pairs with k' = 1023 - k of region b (f = 16 k + a, -f = 16 k' + b):
-// output 3 - r of butterfly 255 - p there. In region 0, -f is at 1024 - k: butterflies e and 256 - e, as MiddlePass
-// (e = 0 with 128, each its own partner). Every region's k < 512 is the lower frequency of its pair.
-__device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum& spectrum) {
-  constexpr int kR = 4, kNs = 256, kPer = 4;  // 4 items a thread, whether one warp or two take the pair
+// The regions' last forward pass (radix R at Ns = n / 16 / R), the product and the inverse's first pass (radix R at
+// Ns = 1) in one trip through shared memory, as MiddlePass across two regions: the warps of regions a and b = 16 - a
+// together (a, b < 16: 64 threads at named barrier a), or the warp of region 0 or 8 alone. Item e takes butterfly
+// p = e of region a, whose frequency k = p + Ns r pairs with k' = n / 16 - 1 - k of region b (f = 16 k + a,
+// -f = 16 k' + b): output R - 1 - r of butterfly Ns - 1 - p there. In region 0, -f is at n / 16 - k: butterflies e and
+// Ns - e, as MiddlePass (e = 0 with Ns / 2, each its own partner). Every region's k < n / 32 is the lower frequency of
+// its pair. The filters' spectrum: transform 1 of the regions (kInline, still missing this pass; D = d and `scale`
+// applied here), or `spectrum` in SplitSlot order.
+template <int kLogN, bool kInline>
+__device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum& spectrum, float2 d, float scale) {
+  using Shape = Split<kLogN, kInline>;
+  constexpr int kBits = Shape::kMiddleBits, kR = 1 << kBits, kNs = Shape::kRegion / kR, kPer = kNs / 64;
+  constexpr int kBatch = Shape::kBatch, kSources = kBatch;  // kPer items a thread, whether one warp or two
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int a = warp <= kRegions / 2 ? warp : kRegions - warp, b = (kRegions - a) % kRegions;
   const bool two = a != b;
@@ -672,27 +693,31 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
       __syncwarp();
     }
   };
-  float2* ra = buf + a * kRegionFloat2s;
-  float2* rb = buf + b * kRegionFloat2s;
+  float2* ra = buf + a * Shape::kFloat2s;
+  float2* rb = buf + b * Shape::kFloat2s;
   const auto partner_of = [&](int e) { return a != 0 ? kNs - 1 - e : e > 0 ? kNs - e : kNs / 2; };
   sync();  // both regions' earlier passes done
-  float2 v[kPer][2][kR];  // butterflies p (region a), partner (region b)
+  float2 v[kPer][2 * kSources][kR];  // butterflies p (region a), partner (region b) of u's pair, then the filters'
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
     const int e = rank + q * threads, partner = partner_of(e);
 #pragma unroll
-    for (int r = 0; r < kR; ++r) {
-      v[q][0][r] = ra[Pad(e + r * kNs)];
-      v[q][1][r] = rb[Pad(partner + r * kNs)];
+    for (int s = 0; s < kSources; ++s) {
+#pragma unroll
+      for (int r = 0; r < kR; ++r) {
+        v[q][2 * s][r] = ra[Pad((e + r * kNs) * kBatch + s)];
+        v[q][2 * s + 1][r] = rb[Pad((partner + r * kNs) * kBatch + s)];
+      }
     }
   }
   const auto forward = [&](int q) {
     const int e = rank + q * threads;
-    constexpr float kTheta = 6.283185307179586f / (1 << kLogRegion);
-    Twiddle<2, false>(v[q][0], kTheta * e);
-    Dft<2, false>(v[q][0]);
-    Twiddle<2, false>(v[q][1], kTheta * partner_of(e));
-    Dft<2, false>(v[q][1]);
+    constexpr float kTheta = 6.283185307179586f / Shape::kRegion;
+#pragma unroll
+    for (int s = 0; s < 2 * kSources; ++s) {
+      Twiddle<kBits, false>(v[q][s], kTheta * (s % 2 ? partner_of(e) : e));
+      Dft<kBits, false>(v[q][s]);
+    }
   };
   forward(0);  // before the barrier, as StockhamPass's first butterfly
   sync();
@@ -702,77 +727,88 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
     const int e = rank + q * threads, partner = partner_of(e);
     const float2(&zp)[kR] = v[q][0];
     const float2(&zq)[kR] = v[q][1];
-    const auto sp = [&](int r) { return (a << kLogRegion) + e + r * kNs; };  // spectrum slots of zp[r] and zq[r]
-    const auto sq = [&](int r) { return (b << kLogRegion) + partner + r * kNs; };
+    const float2(&fp)[kR] = v[q][kSources == 2 ? 2 : 0];  // the filters' S (kInline only)
+    const float2(&fq)[kR] = v[q][kSources == 2 ? 3 : 1];
+    const auto sp = [&](int r) { return (a << Shape::kLogRegion) + e + r * kNs; };  // spectrum slots of zp[r], zq[r]
+    const auto sq = [&](int r) { return (b << Shape::kLogRegion) + partner + r * kNs; };
     float2 wp[kR], wq[kR];
-    if (a != 0 || e > 0) {  // zp[r] with zq[3 - r]
+    if (a != 0 || e > 0) {  // zp[r] with zq[R - 1 - r]
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
         const int o = kR - 1 - r;
         if (r < kR / 2) {
-          PairProduct<false>(zp[r], zq[o], sp(r), sq(o), {}, {}, spectrum, {}, 0.f, wp[r], wq[o]);
+          PairProduct<kInline>(zp[r], zq[o], sp(r), sq(o), fp[r], fq[o], spectrum, d, scale, wp[r], wq[o]);
         } else {
-          PairProduct<false>(zq[o], zp[r], sq(o), sp(r), {}, {}, spectrum, {}, 0.f, wq[o], wp[r]);
+          PairProduct<kInline>(zq[o], zp[r], sq(o), sp(r), fq[o], fp[r], spectrum, d, scale, wq[o], wp[r]);
         }
       }
-    } else {  // region 0, k = 256 r with 256 (4 - r); k = 128 + 256 r with 128 + 256 (3 - r)
+    } else {  // region 0, k = Ns r with Ns (R - r); k = Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r)
 #pragma unroll
       for (int r = 0; r <= kR / 2; ++r) {
         const int n = (kR - r) % kR;
         float2 w2;
-        PairProduct<false>(zp[r], zp[n], sp(r), sp(n), {}, {}, spectrum, {}, 0.f, wp[r], w2);
+        PairProduct<kInline>(zp[r], zp[n], sp(r), sp(n), fp[r], fp[n], spectrum, d, scale, wp[r], w2);
         if (n != r) wp[n] = w2;
       }
 #pragma unroll
       for (int r = 0; r < kR / 2; ++r) {
         const int o = kR - 1 - r;
-        PairProduct<false>(zq[r], zq[o], sq(r), sq(o), {}, {}, spectrum, {}, 0.f, wq[r], wq[o]);
+        PairProduct<kInline>(zq[r], zq[o], sq(r), sq(o), fq[r], fq[o], spectrum, d, scale, wq[r], wq[o]);
       }
     }
-    Dft<2, true>(wp);
-    Dft<2, true>(wq);
+    Dft<kBits, true>(wp);
+    Dft<kBits, true>(wq);
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
-      ra[Pad(e * kR + r)] = wp[r];
-      rb[Pad(partner * kR + r)] = wq[r];
+      ra[Pad((e * kR + r) * kBatch)] = wp[r];
+      rb[Pad((partner * kR + r) * kBatch)] = wq[r];
     }
   }
   sync();
 }
 
-// The last pass: for j < 1024, region m's point j times W_n^(-j m), through an inverse DFT over m, gives y at
-// j + 1024 r (store(i, value)).
-template <class F>
+// The last pass: for each column j, region m's point j (u's transform) times W_n^(-j m), through an inverse DFT over
+// m, gives y at j + (n / 16) r (store(i, value)).
+template <int kLogN, bool kInline, class F>
 __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store) {
-  ForEachColumn([&](int j) {
+  using Shape = Split<kLogN, kInline>;
+  ForEachColumn<Shape::kRegion>([&](int j) {
     float2 v[kRegions];
 #pragma unroll
-    for (int m = 0; m < kRegions; ++m) v[m] = buf[m * kRegionFloat2s + Pad(j)];
-    Twiddle<4, true>(v, 6.283185307179586f / (1 << kLogSplit) * j);
+    for (int m = 0; m < kRegions; ++m) v[m] = buf[m * Shape::kFloat2s + Pad(j * Shape::kBatch)];
+    Twiddle<4, true>(v, 6.283185307179586f / (1 << kLogN) * j);
     Dft<4, true>(v);
 #pragma unroll
-    for (int r = 0; r < kRegions; ++r) store(j + (r << kLogRegion), v[r]);
+    for (int r = 0; r < kRegions; ++r) store(j + r * Shape::kRegion, v[r]);
   });
 }
 
-// FusedConvKernel's work at n = 2^14 with the filters' spectrum given (in SplitSlot order), split among the warps.
-template <typename S>
+// FusedConvKernel's work split among the warps: n = 2^14 with the filters' spectrum given (in SplitSlot order), or
+// n = 2^13 with the filters' FFT in the block (kInline; one batch row).
+template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(kSplitThreads, 1)
-    SplitConvKernel(const RowPair<S> u, const float2* spectrum, const float* D, const Output<S> out, int64_t batch) {
+    SplitConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const float* D, const Output<S> out,
+                    int64_t batch) {
+  using Shape = Split<kLogN, kInline>;
   LS_SHARED(float2, buf);
-  constexpr int kN = 1 << kLogSplit;
+  constexpr int kN = 1 << kLogN, kBatch = Shape::kBatch, kLogRegion = Shape::kLogRegion;
+  constexpr float kScale = 1.f / kN;
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
   bool has_b;
   const S* ua = u.First(b * u.pairs + p, has_b);
+  const S* ka = k.src + 2 * p * k.len;
   S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
-  const UntangledSpectrum s = {spectrum + p * kN, UntangledD(PairD(D, out.channels, p), 1.f / kN)};
-  SplitFirstPass(buf, [&](int i) { return LoadPair(ua, has_b, u.len, i); }, 2 * u.len <= kN);
-  float2* region = buf + threadIdx.x / 32 * kRegionFloat2s;
-  BlockFft<kLogRegion, 1, 1, 32, false, 0, kLogRegion - 2, WarpGroup>(region);
-  SplitMiddle(buf, s);
-  BlockFft<kLogRegion, 1, 1, 32, true, 2, kLogRegion, WarpGroup>(region);
+  const float2 d = PairD(D, out.channels, p);
+  const UntangledSpectrum s = {kInline ? nullptr : spectrum + p * kN, UntangledD(d, kScale)};
+  SplitFirstPass<kLogN, kInline>(
+      buf, [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
+      2 * u.len <= kN);  // and k.len <= u.len
+  float2* region = buf + threadIdx.x / 32 * Shape::kFloat2s;
+  BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, WarpGroup>(region);
+  SplitMiddle<kLogN, kInline>(buf, s, d, kScale);
+  BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, WarpGroup>(region);
   __syncthreads();
-  SplitLastPass(buf, [&](int i, float2 z) {
+  SplitLastPass<kLogN, kInline>(buf, [&](int i, float2 z) {
     if (i < out.seqlen) {
       StoreAs(y + i, z.x);
       if (has_b) StoreAs(y + out.seqlen + i, z.y);
@@ -1086,7 +1122,13 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
     ls_status status = LS_OK;
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
       constexpr int kLogN = decltype(c)::value;
-      if constexpr (kLogN <= kLogMaxInline) {
+      if constexpr (kLogN == kLogSplit - 1) {
+        if (inline_filters) {
+          status = Launch<SplitConvKernel<kLogN, true, S>>(items, kSplitThreads, BlockShared(2 << kLogN), stream,
+                                                           "fft_conv launch", u, k, spectrum, p.D, out, p.batch);
+          return;
+        }
+      } else if constexpr (kLogN <= kLogMaxInline) {
         if (inline_filters) {
           status = Launch<FusedConvKernel<kLogN, true, S>>(items, FusedThreads(kLogN, 2),
                           BlockShared(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D,
@@ -1095,8 +1137,8 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
         }
       }
       if constexpr (kLogN == kLogSplit) {
-        status = Launch<SplitConvKernel<S>>(items, kSplitThreads, BlockShared(1 << kLogN), stream, "fft_conv launch", u,
-                                            spectrum, p.D, out, p.batch);
+        status = Launch<SplitConvKernel<kLogN, false, S>>(items, kSplitThreads, BlockShared(1 << kLogN), stream,
+                                                          "fft_conv launch", u, k, spectrum, p.D, out, p.batch);
       } else {
         status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
                                                           stream, "fft_conv launch", u, k, spectrum, p.D, out, p.batch);

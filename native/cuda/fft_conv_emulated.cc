@@ -68,7 +68,13 @@ double Error(const Case& c) {
   } else {
     Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
       constexpr int kLogN = decltype(log)::value;
-      if constexpr (kLogN <= kLogMaxInline) {
+      if constexpr (kLogN == kLogSplit - 1) {
+        if (c.inline_filters) {
+          emulate::Launch(c.batch * pairs, kSplitThreads, BlockShared(2 << kLogN),
+                          [&] { SplitConvKernel<kLogN, true, S>(ur, kr, nullptr, D.data(), out, c.batch); });
+          return;
+        }
+      } else if constexpr (kLogN <= kLogMaxInline) {
         if (c.inline_filters) {
           emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), BlockShared(2 << kLogN),
                           [&] { FusedConvKernel<kLogN, true, S>(ur, kr, nullptr, D.data(), out, c.batch); });
@@ -79,7 +85,7 @@ double Error(const Case& c) {
                       [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
       if constexpr (kLogN == kLogSplit) {
         emulate::Launch(c.batch * pairs, kSplitThreads, BlockShared(1 << kLogN),
-                        [&] { SplitConvKernel<S>(ur, spectrum.data(), D.data(), out, c.batch); });
+                        [&] { SplitConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
       } else {
         emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
                         [&] { FusedConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
