@@ -391,6 +391,47 @@ __device__ __forceinline__ void PairProduct(float2 z1, float2 z2, int f, int g, 
   MultiplyUntangled(z1, z2, p, q, w1, w2);
 }
 
+// The products at the frequencies of two butterflies' outputs zp and zq (a last forward pass of radix R = 2^kBits at
+// Ns, p + Ns r and its partner's), then their inverse DFTs (an inverse first pass at Ns = 1), into wp and wq. Where
+// the butterflies are partners (zp[r] at -(zq[R - 1 - r])'s frequency), zp[r] is the lower of its pair while
+// r < R / 2 (`partners`); otherwise (p = 0), each pairs within itself, as the first butterflies of a whole transform do: zp[r] at
+// Ns r with Ns (R - r), zq[r] at Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r). fp, fq: the filters' S there (kInline);
+// slot_p(r), slot_q(r): the spectrum's slots of zp[r] and zq[r] (otherwise).
+template <int kBits, bool kInline, class SlotP, class SlotQ>
+__device__ __forceinline__ void ButterflyProducts(const float2 (&zp)[1 << kBits], const float2 (&zq)[1 << kBits],
+                                                  const float2 (&fp)[1 << kBits], const float2 (&fq)[1 << kBits],
+                                                  const SlotP& slot_p, const SlotQ& slot_q, bool partners,
+                                                  const UntangledSpectrum& spectrum, float2 d, float scale,
+                                                  float2 (&wp)[1 << kBits], float2 (&wq)[1 << kBits]) {
+  constexpr int kR = 1 << kBits;
+  if (partners) {
+#pragma unroll
+    for (int r = 0; r < kR; ++r) {
+      const int o = kR - 1 - r;
+      if (r < kR / 2) {
+        PairProduct<kInline>(zp[r], zq[o], slot_p(r), slot_q(o), fp[r], fq[o], spectrum, d, scale, wp[r], wq[o]);
+      } else {
+        PairProduct<kInline>(zq[o], zp[r], slot_q(o), slot_p(r), fq[o], fp[r], spectrum, d, scale, wq[o], wp[r]);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int r = 0; r <= kR / 2; ++r) {
+      const int n = (kR - r) % kR;
+      float2 w2;
+      PairProduct<kInline>(zp[r], zp[n], slot_p(r), slot_p(n), fp[r], fp[n], spectrum, d, scale, wp[r], w2);
+      if (n != r) wp[n] = w2;
+    }
+#pragma unroll
+    for (int r = 0; r < kR / 2; ++r) {
+      const int o = kR - 1 - r;
+      PairProduct<kInline>(zq[r], zq[o], slot_q(r), slot_q(o), fq[r], fq[o], spectrum, d, scale, wq[r], wq[o]);
+    }
+  }
+  Dft<kBits, true>(wp);
+  Dft<kBits, true>(wq);
+}
+
 // The forward FFT's last pass (radix R = 2^kBits at Ns = N / R), the product with the filters' spectrum
 // (PairProduct) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through shared memory. Forward
 // butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so a thread takes butterflies p
@@ -437,39 +478,11 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
-      const float2(&zp)[kR] = v[q][0];
-      const float2(&zq)[kR] = v[q][1];
-      const float2(&sp)[kR] = v[q][kSources == 2 ? 2 : 0];  // the filters' S (kInline only)
-      const float2(&sq)[kR] = v[q][kSources == 2 ? 3 : 1];
-      const auto fp = [&](int m) { return p + m * kNs; };  // the frequencies of zp[m] and zq[m]
-      const auto fq = [&](int m) { return partner + m * kNs; };
       float2 wp[kR], wq[kR];
-      if (e > 0) {  // zp[m] pairs with zq[R - 1 - m], the lower of the two while m < R / 2
-#pragma unroll
-        for (int m = 0; m < kR; ++m) {
-          const int o = kR - 1 - m;
-          if (m < kR / 2) {
-            PairProduct<kInline>(zp[m], zq[o], fp(m), fq(o), sp[m], sq[o], spectrum, d, scale, wp[m], wq[o]);
-          } else {
-            PairProduct<kInline>(zq[o], zp[m], fq(o), fp(m), sq[o], sp[m], spectrum, d, scale, wq[o], wp[m]);
-          }
-        }
-      } else {  // f = m Ns pairs with (R - m) Ns; f = Ns / 2 + m Ns with Ns / 2 + (R - 1 - m) Ns
-#pragma unroll
-        for (int m = 0; m <= kR / 2; ++m) {
-          const int n = (kR - m) % kR;
-          float2 w2;
-          PairProduct<kInline>(zp[m], zp[n], fp(m), fp(n), sp[m], sp[n], spectrum, d, scale, wp[m], w2);
-          if (n != m) wp[n] = w2;
-        }
-#pragma unroll
-        for (int m = 0; m < kR / 2; ++m) {
-          const int o = kR - 1 - m;
-          PairProduct<kInline>(zq[m], zq[o], fq(m), fq(o), sq[m], sq[o], spectrum, d, scale, wq[m], wq[o]);
-        }
-      }
-      Dft<kBits, true>(wp);
-      Dft<kBits, true>(wq);
+      ButterflyProducts<kBits, kInline>(
+          v[q][0], v[q][1], v[q][kSources == 2 ? 2 : 0], v[q][kSources == 2 ? 3 : 1],  // the filters' S: kInline only
+          [&](int r) { return p + r * kNs; }, [&](int r) { return partner + r * kNs; }, e > 0, spectrum, d, scale, wp,
+          wq);
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
         buf[Pad((p * kR + r) * kBatch)] = wp[r];
@@ -725,39 +738,12 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
   for (int q = 0; q < kPer; ++q) {
     if (q > 0) forward(q);
     const int e = rank + q * threads, partner = partner_of(e);
-    const float2(&zp)[kR] = v[q][0];
-    const float2(&zq)[kR] = v[q][1];
-    const float2(&fp)[kR] = v[q][kSources == 2 ? 2 : 0];  // the filters' S (kInline only)
-    const float2(&fq)[kR] = v[q][kSources == 2 ? 3 : 1];
-    const auto sp = [&](int r) { return (a << Shape::kLogRegion) + e + r * kNs; };  // spectrum slots of zp[r], zq[r]
-    const auto sq = [&](int r) { return (b << Shape::kLogRegion) + partner + r * kNs; };
     float2 wp[kR], wq[kR];
-    if (a != 0 || e > 0) {  // zp[r] with zq[R - 1 - r]
-#pragma unroll
-      for (int r = 0; r < kR; ++r) {
-        const int o = kR - 1 - r;
-        if (r < kR / 2) {
-          PairProduct<kInline>(zp[r], zq[o], sp(r), sq(o), fp[r], fq[o], spectrum, d, scale, wp[r], wq[o]);
-        } else {
-          PairProduct<kInline>(zq[o], zp[r], sq(o), sp(r), fq[o], fp[r], spectrum, d, scale, wq[o], wp[r]);
-        }
-      }
-    } else {  // region 0, k = Ns r with Ns (R - r); k = Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r)
-#pragma unroll
-      for (int r = 0; r <= kR / 2; ++r) {
-        const int n = (kR - r) % kR;
-        float2 w2;
-        PairProduct<kInline>(zp[r], zp[n], sp(r), sp(n), fp[r], fp[n], spectrum, d, scale, wp[r], w2);
-        if (n != r) wp[n] = w2;
-      }
-#pragma unroll
-      for (int r = 0; r < kR / 2; ++r) {
-        const int o = kR - 1 - r;
-        PairProduct<kInline>(zq[r], zq[o], sq(r), sq(o), fq[r], fq[o], spectrum, d, scale, wq[r], wq[o]);
-      }
-    }
-    Dft<kBits, true>(wp);
-    Dft<kBits, true>(wq);
+    ButterflyProducts<kBits, kInline>(
+        v[q][0], v[q][1], v[q][kSources == 2 ? 2 : 0], v[q][kSources == 2 ? 3 : 1],  // the filters' S: kInline only
+        [&](int r) { return (a << Shape::kLogRegion) + e + r * kNs; },  // spectrum slots
+        [&](int r) { return (b << Shape::kLogRegion) + partner + r * kNs; }, a != 0 || e > 0, spectrum, d, scale, wp,
+        wq);
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
       ra[Pad((e * kR + r) * kBatch)] = wp[r];
