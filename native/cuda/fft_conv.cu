@@ -17,13 +17,13 @@
 // into the filters' spectrum), inverse FFT, y; where n is not a power of 16, the forward FFT's last pass, the product
 // and the inverse's first pass are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one
 // row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan), kept
-// untangled (UntangledSpectrum) so that each product costs half as much; at n = 2^14 the block's work is split among
-// its warps (SplitConvKernel), with 2 block barriers instead of 12. Where the device's blocks are too small for 2^14
-// points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way. Larger n:
-// the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples, times the
-// twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's frequencies lie in
-// row n1 - k1), transforms them, multiplies, transforms back and applies the inverse twiddles, then an inverse column
-// pass that writes y. The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the
+// untangled (UntangledSpectrum) so that each product costs half as much. At n = 2^14, and at 2^13 with the filters'
+// FFT in the block, the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12.
+// Where the device's blocks are too small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way.
+// Larger n: the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples,
+// times the twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's
+// frequencies lie in row n1 - k1), transforms them, multiplies, transforms back and applies the inverse twiddles, then
+// an inverse column pass that writes y. The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the
 // filters' spectrum is kept in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
