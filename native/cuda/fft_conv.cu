@@ -3,8 +3,8 @@
 //
 // Two channels share one complex FFT: rows a and b of u go in as a + i b (zero-padded to n), and so do their
 // filters. From Z = FFT(a + i b) and S = FFT(ka + i kb), the spectrum of (a*ka) + i (b*kb) at f needs Z and S
-// at f and at -f (UntangleFilters, MultiplyUntangled), so the inverse FFT gives both channels' outputs as its real and imaginary
-// parts. That halves the transforms against one real row per complex FFT, and needs no separate real-FFT pass.
+// at f and at -f (UntangleFilters, MultiplyUntangled), so the inverse FFT gives both channels' outputs as its real
+// and imaginary parts. That halves the transforms against one real row per complex FFT, and needs no separate real-FFT pass.
 //
 // Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (then 8, 4 or 2 for the rest), each
 // thread taking its butterfly's points into registers, so the output is in natural order and no bit reversal is
@@ -23,8 +23,9 @@
 // Larger n: the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples,
 // times the twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's
 // frequencies lie in row n1 - k1), transforms them, multiplies, transforms back and applies the inverse twiddles, then
-// an inverse column pass that writes y. The frequencies stay in the four-step's order (row k1, column k2 holds f = k1 + n1 k2) and the
-// filters' spectrum is kept in the same order. The rows go through the passes in chunks (kChunkBytes, kMinChunkBlocks).
+// an inverse column pass that writes y. The frequencies stay in the four-step's order (row k1, column k2 holds
+// f = k1 + n1 k2) and the filters' spectrum (S, not untangled) is kept in the same order. The rows go through the
+// passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
 // Measured on an H200 (fp32, the filters' FFT included) before the untangled spectrum and the split kernel (not yet
@@ -393,8 +394,8 @@ __device__ __forceinline__ void PairProduct(float2 z1, float2 z2, int f, int g, 
 
 // The products at the frequencies of two butterflies' outputs zp and zq (a last forward pass of radix R = 2^kBits at
 // Ns, p + Ns r and its partner's), then their inverse DFTs (an inverse first pass at Ns = 1), into wp and wq. Where
-// the butterflies are partners (zp[r] at -(zq[R - 1 - r])'s frequency), zp[r] is the lower of its pair while
-// r < R / 2 (`partners`); otherwise (p = 0), each pairs within itself, as the first butterflies of a whole transform do: zp[r] at
+// the butterflies are partners (`partners`: zp[r] at -(zq[R - 1 - r])'s frequency), zp[r] is the lower of its pair
+// while r < R / 2; otherwise (p = 0) each pairs within itself, as a whole transform's first butterflies do: zp[r] at
 // Ns r with Ns (R - r), zq[r] at Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r). fp, fq: the filters' S there (kInline);
 // slot_p(r), slot_q(r): the spectrum's slots of zp[r] and zq[r] (otherwise).
 template <int kBits, bool kInline, class SlotP, class SlotQ>
@@ -575,7 +576,8 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
   float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
-  BlockFft<kLogN, 1, 1, kThreads, false>(buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
+  BlockFft<kLogN, 1, 1, kThreads, false>(buf,
+                                         LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
   for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
     const int g = (kN - f) & (kN - 1);
     float2 p, q;
@@ -638,7 +640,7 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   }
 }
 
-// --- n = 2^14 with the filters' spectrum given, 2^13 with their FFT: the block's 16 warps each on a region ------------
+// --- n = 2^14 with the filters' spectrum given, 2^13 with their FFT: the block's 16 warps each on a region --------
 //
 // A block-wide first pass splits the FFT (decimation in frequency): region m < 16 of n / 16 points holds W_n^(j m)
 // times the DFT over r of x[j + (n / 16) r], and its FFT is X at f = 16 k + m. Each warp transforms its own region
