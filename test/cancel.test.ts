@@ -88,7 +88,9 @@ describe('cancellation of native work in flight', () => {
     setTimeout(() => controller.abort(), full / 10);
     await expect(ls.deltaRule({ ...p, signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
     const took = performance.now() - aborted;
-    expect(took, `full run ${full.toFixed(0)} ms, aborted run ${took.toFixed(0)} ms`).toBeLessThan(full / 2);
+    // Aborted at a tenth of the way, it stops within a chunk; the bound leaves room for the timer firing late on a
+    // loaded two-core CI machine (once 158 ms of a 313 ms run), far below a run that ignored the signal.
+    expect(took, `full run ${full.toFixed(0)} ms, aborted run ${took.toFixed(0)} ms`).toBeLessThan(0.75 * full);
     // And the backend keeps working.
     const { o } = await ls.deltaRule({ ...p, q: tensor(p.q.data.subarray(0, H * K), [1, 1, H, K]), k: tensor(p.k.data.subarray(0, H * K), [1, 1, H, K]), v: tensor(p.v.data.subarray(0, H * K), [1, 1, H, K]), beta: tensor(p.beta.data.subarray(0, H), [1, 1, H]) });
     expect(o.data.every(Number.isFinite)).toBe(true);
