@@ -551,6 +551,7 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most 
 // each. It takes n = 2^14 with the filters' spectrum given and n = 2^13 with the filters' FFT in the block.
 constexpr int kRegions = 16, kSplitThreads = 32 * kRegions;
 constexpr int kLogSplit = 14;  // with the filters' spectrum given: SpectrumKernel writes it in region order there
+constexpr int kLogSplitInline = kLogMaxInline;  // with the filters' FFT in the block
 template <int kLogN, bool kInline>
 struct Split {
   static constexpr int kLogRegion = kLogN - 4, kRegion = 1 << kLogRegion, kBatch = kInline ? 2 : 1;
@@ -1110,7 +1111,7 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
     ls_status status = LS_OK;
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
       constexpr int kLogN = decltype(c)::value;
-      if constexpr (kLogN == kLogSplit - 1) {
+      if constexpr (kLogN == kLogSplitInline) {
         if (inline_filters) {
           status = Launch<SplitConvKernel<kLogN, true, S>>(items, kSplitThreads, BlockShared(2 << kLogN), stream,
                                                            "fft_conv launch", u, k, spectrum, p.D, out, p.batch);

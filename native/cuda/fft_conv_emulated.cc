@@ -1,6 +1,7 @@
 // longseq-fft-conv-emulated: fft_conv.cu's kernels run on the CPU (cuda/emulate.h) against the direct causal
 // convolution in double, launched as FftConv launches them: the fused ones (n <= 2^14: the spectrum kernel, the
-// convolution kernel with the filters' spectrum or with their FFT inline) and the four-step ones (n = 2^14 to 2^16).
+// convolution kernel with the filters' spectrum or with their FFT inline, split among the warps at 2^14 and at 2^13
+// inline) and the four-step ones (n = 2^14 to 2^16).
 // float32 and bfloat16 storage. Prints a line per case and exits with the number that failed (relative L2 error above
 // 1e-5, 4e-3 in bfloat16).
 // test/cudaEmulated.test.ts runs it.
@@ -68,7 +69,7 @@ double Error(const Case& c) {
   } else {
     Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
       constexpr int kLogN = decltype(log)::value;
-      if constexpr (kLogN == kLogSplit - 1) {
+      if constexpr (kLogN == kLogSplitInline) {
         if (c.inline_filters) {
           emulate::Launch(c.batch * pairs, kSplitThreads, BlockShared(2 << kLogN),
                           [&] { SplitConvKernel<kLogN, true, S>(ur, kr, nullptr, D.data(), out, c.batch); });
