@@ -958,6 +958,31 @@ void Dispatch(int value, const F& f) {
   }
 }
 
+// A kernel as a type, for a launcher that takes any of them.
+template <auto kKernel>
+struct KernelOf {
+  static constexpr auto kernel = kKernel;
+};
+
+// The fused convolution kernel for n = 2^kLogN, with the filters' FFT in the block (inline_filters, which FftConv
+// sets only up to kLogMaxInline) or their spectrum given: calls launch(KernelOf<kernel>(), threads per block, shared
+// bytes). FftConv's launch and the emulated test's, so that the test runs the kernels FftConv picks.
+template <int kLogN, typename S, class F>
+void LaunchFused(bool inline_filters, const F& launch) {
+  if (inline_filters) {
+    if constexpr (kLogN == kLogSplitInline) {
+      return launch(KernelOf<SplitConvKernel<kLogN, true, S>>(), kSplitThreads, BlockShared(2 << kLogN));
+    } else if constexpr (kLogN <= kLogMaxInline) {
+      return launch(KernelOf<FusedConvKernel<kLogN, true, S>>(), FusedThreads(kLogN, 2), BlockShared(2 << kLogN));
+    }
+  }
+  if constexpr (kLogN == kLogSplit) {
+    launch(KernelOf<SplitConvKernel<kLogN, false, S>>(), kSplitThreads, BlockShared(1 << kLogN));
+  } else {
+    launch(KernelOf<FusedConvKernel<kLogN, false, S>>(), FusedThreads(kLogN, 1), BlockShared(1 << kLogN));
+  }
+}
+
 #ifndef LONGSEQ_CUDA_EMULATE
 
 int Log2(int64_t n) {
@@ -1110,28 +1135,10 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   if (fused) {
     ls_status status = LS_OK;
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
-      constexpr int kLogN = decltype(c)::value;
-      if constexpr (kLogN == kLogSplitInline) {
-        if (inline_filters) {
-          status = Launch<SplitConvKernel<kLogN, true, S>>(items, kSplitThreads, BlockShared(2 << kLogN), stream,
-                                                           "fft_conv launch", u, k, spectrum, p.D, out, p.batch);
-          return;
-        }
-      } else if constexpr (kLogN <= kLogMaxInline) {
-        if (inline_filters) {
-          status = Launch<FusedConvKernel<kLogN, true, S>>(items, FusedThreads(kLogN, 2),
-                          BlockShared(2 << kLogN), stream, "fft_conv launch", u, k, spectrum, p.D,
-                          out, p.batch);
-          return;
-        }
-      }
-      if constexpr (kLogN == kLogSplit) {
-        status = Launch<SplitConvKernel<kLogN, false, S>>(items, kSplitThreads, BlockShared(1 << kLogN), stream,
-                                                          "fft_conv launch", u, k, spectrum, p.D, out, p.batch);
-      } else {
-        status = Launch<FusedConvKernel<kLogN, false, S>>(items, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
-                                                          stream, "fft_conv launch", u, k, spectrum, p.D, out, p.batch);
-      }
+      LaunchFused<decltype(c)::value, S>(inline_filters, [&](auto kernel, int threads, size_t shared) {
+        status = Launch<decltype(kernel)::kernel>(items, threads, shared, stream, "fft_conv launch", u, k, spectrum,
+                                                  p.D, out, p.batch);
+      });
     });
     return status;
   }

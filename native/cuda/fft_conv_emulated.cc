@@ -69,28 +69,15 @@ double Error(const Case& c) {
   } else {
     Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
       constexpr int kLogN = decltype(log)::value;
-      if constexpr (kLogN == kLogSplitInline) {
-        if (c.inline_filters) {
-          emulate::Launch(c.batch * pairs, kSplitThreads, BlockShared(2 << kLogN),
-                          [&] { SplitConvKernel<kLogN, true, S>(ur, kr, nullptr, D.data(), out, c.batch); });
-          return;
-        }
-      } else if constexpr (kLogN <= kLogMaxInline) {
-        if (c.inline_filters) {
-          emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 2), BlockShared(2 << kLogN),
-                          [&] { FusedConvKernel<kLogN, true, S>(ur, kr, nullptr, D.data(), out, c.batch); });
-          return;
-        }
+      if (!c.inline_filters) {
+        emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), BlockShared(1 << kLogN),
+                        [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
       }
-      emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), BlockShared(1 << kLogN),
-                      [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
-      if constexpr (kLogN == kLogSplit) {
-        emulate::Launch(c.batch * pairs, kSplitThreads, BlockShared(1 << kLogN),
-                        [&] { SplitConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
-      } else {
-        emulate::Launch(c.batch * pairs, FusedThreads(kLogN, 1), BlockShared(1 << kLogN),
-                        [&] { FusedConvKernel<kLogN, false, S>(ur, kr, spectrum.data(), D.data(), out, c.batch); });
-      }
+      LaunchFused<kLogN, S>(c.inline_filters, [&](auto kernel, int threads, size_t shared) {
+        emulate::Launch(c.batch * pairs, threads, shared, [&] {
+          decltype(kernel)::kernel(ur, kr, c.inline_filters ? nullptr : spectrum.data(), D.data(), out, c.batch);
+        });
+      });
     });
   }
   double error = 0, norm = 0;
