@@ -352,13 +352,12 @@ struct UntangledSpectrum {
   const float2* t;  // one pair of channels' n values
   float2 d;         // h (Da + Db) / 2, h (Da - Db) / 2: D's part of P and Q
 
-  // P and Q at f < n / 2 (the lower of the pair {f, g = -f}), or f = g = n / 2.
-  __device__ __forceinline__ void At(int f, int g, float2& p, float2& q) const {
-    const float2 a = t[f];
-    if (f == g) {
+  // P and Q at the lower frequency f of a pair {f, g = -f} from the values at their slots, a at f's and b at g's
+  // (self: f = g, 0 or n / 2, where a holds both).
+  __device__ __forceinline__ void Untangled(float2 a, float2 b, bool self, float2& p, float2& q) const {
+    if (self) {
       p = make_float2(a.x + d.x, 0.f), q = make_float2(a.y + d.y, 0.f);
     } else {
-      const float2 b = t[g];
       p = make_float2(a.x + d.x, a.y), q = make_float2(b.x + d.y, b.y);
     }
   }
@@ -377,17 +376,18 @@ __device__ __forceinline__ void UntangleMultiply(float2 z1, float2 z2, float2 s1
   MultiplyUntangled(z1, z2, p, q, w1, w2);
 }
 
-// The product at the pair {f, g = -f} (f the lower, or f = g): W(f) into w1, W(g) into w2, with the filters' spectrum
-// from the block's own FFT (kInline: S at f and g, untangled here with D = d, times `scale`) or `spectrum`.
+// The product at the pair {f, g = -f} (f the lower, or f = g: self): W(f) into w1, W(g) into w2. s1, s2: the filters'
+// values at f and g, from the block's own FFT (kInline: S, untangled here with D = d, times `scale`) or `spectrum`'s
+// slots (loaded by the caller, ahead of the arithmetic that hides their latency).
 template <bool kInline>
-__device__ __forceinline__ void PairProduct(float2 z1, float2 z2, int f, int g, float2 s1, float2 s2,
+__device__ __forceinline__ void PairProduct(float2 z1, float2 z2, float2 s1, float2 s2, bool self,
                                             const UntangledSpectrum& spectrum, float2 d, float scale, float2& w1,
                                             float2& w2) {
   float2 p, q;
   if constexpr (kInline) {
     UntangleFilters(s1, s2, d, scale, p, q);
   } else {
-    spectrum.At(f, g, p, q);
+    spectrum.Untangled(s1, s2, self, p, q);
   }
   MultiplyUntangled(z1, z2, p, q, w1, w2);
 }
@@ -396,23 +396,22 @@ __device__ __forceinline__ void PairProduct(float2 z1, float2 z2, int f, int g, 
 // Ns, p + Ns r and its partner's), then their inverse DFTs (an inverse first pass at Ns = 1), into wp and wq. Where
 // the butterflies are partners (`partners`: zp[r] at -(zq[R - 1 - r])'s frequency), zp[r] is the lower of its pair
 // while r < R / 2; otherwise (p = 0) each pairs within itself, as a whole transform's first butterflies do: zp[r] at
-// Ns r with Ns (R - r), zq[r] at Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r). fp, fq: the filters' S there (kInline);
-// slot_p(r), slot_q(r): the spectrum's slots of zp[r] and zq[r] (otherwise).
-template <int kBits, bool kInline, class SlotP, class SlotQ>
+// Ns r with Ns (R - r), zq[r] at Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r). fp, fq: the filters' values there (S
+// with kInline, else the spectrum's slots; PairProduct).
+template <int kBits, bool kInline>
 __device__ __forceinline__ void ButterflyProducts(const float2 (&zp)[1 << kBits], const float2 (&zq)[1 << kBits],
                                                   const float2 (&fp)[1 << kBits], const float2 (&fq)[1 << kBits],
-                                                  const SlotP& slot_p, const SlotQ& slot_q, bool partners,
-                                                  const UntangledSpectrum& spectrum, float2 d, float scale,
-                                                  float2 (&wp)[1 << kBits], float2 (&wq)[1 << kBits]) {
+                                                  bool partners, const UntangledSpectrum& spectrum, float2 d,
+                                                  float scale, float2 (&wp)[1 << kBits], float2 (&wq)[1 << kBits]) {
   constexpr int kR = 1 << kBits;
   if (partners) {
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
       const int o = kR - 1 - r;
       if (r < kR / 2) {
-        PairProduct<kInline>(zp[r], zq[o], slot_p(r), slot_q(o), fp[r], fq[o], spectrum, d, scale, wp[r], wq[o]);
+        PairProduct<kInline>(zp[r], zq[o], fp[r], fq[o], false, spectrum, d, scale, wp[r], wq[o]);
       } else {
-        PairProduct<kInline>(zq[o], zp[r], slot_q(o), slot_p(r), fq[o], fp[r], spectrum, d, scale, wq[o], wp[r]);
+        PairProduct<kInline>(zq[o], zp[r], fq[o], fp[r], false, spectrum, d, scale, wq[o], wp[r]);
       }
     }
   } else {
@@ -420,13 +419,13 @@ __device__ __forceinline__ void ButterflyProducts(const float2 (&zp)[1 << kBits]
     for (int r = 0; r <= kR / 2; ++r) {
       const int n = (kR - r) % kR;
       float2 w2;
-      PairProduct<kInline>(zp[r], zp[n], slot_p(r), slot_p(n), fp[r], fp[n], spectrum, d, scale, wp[r], w2);
+      PairProduct<kInline>(zp[r], zp[n], fp[r], fp[n], n == r, spectrum, d, scale, wp[r], w2);
       if (n != r) wp[n] = w2;
     }
 #pragma unroll
     for (int r = 0; r < kR / 2; ++r) {
       const int o = kR - 1 - r;
-      PairProduct<kInline>(zq[r], zq[o], slot_q(r), slot_q(o), fq[r], fq[o], spectrum, d, scale, wq[r], wq[o]);
+      PairProduct<kInline>(zq[r], zq[o], fq[r], fq[o], false, spectrum, d, scale, wq[r], wq[o]);
     }
   }
   Dft<kBits, true>(wp);
@@ -459,10 +458,18 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
       }
     }
   }
-  const auto forward = [&](int q) {  // the forward FFT's last pass on item q's butterflies
+  float2 slots[kPer][2][kR];  // without kInline: the spectrum's slots at item q's frequencies
+  const auto forward = [&](int q) {  // the forward FFT's last pass on item q's butterflies, its spectrum loaded first
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
+      if constexpr (!kInline) {
+#pragma unroll
+        for (int r = 0; r < kR; ++r) {
+          slots[q][0][r] = spectrum.t[p + r * kNs];
+          slots[q][1][r] = spectrum.t[partner + r * kNs];
+        }
+      }
       constexpr float kTheta = 6.283185307179586f / kN;
 #pragma unroll
       for (int s = 0; s < 2 * kSources; ++s) {
@@ -480,10 +487,9 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
       float2 wp[kR], wq[kR];
-      ButterflyProducts<kBits, kInline>(
-          v[q][0], v[q][1], v[q][kSources == 2 ? 2 : 0], v[q][kSources == 2 ? 3 : 1],  // the filters' S: kInline only
-          [&](int r) { return p + r * kNs; }, [&](int r) { return partner + r * kNs; }, e > 0, spectrum, d, scale, wp,
-          wq);
+      const float2(&fp)[kR] = kInline ? v[q][kSources == 2 ? 2 : 0] : slots[q][0];  // the filters' S, or slots
+      const float2(&fq)[kR] = kInline ? v[q][kSources == 2 ? 3 : 1] : slots[q][1];
+      ButterflyProducts<kBits, kInline>(v[q][0], v[q][1], fp, fq, e > 0, spectrum, d, scale, wp, wq);
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
         buf[Pad((p * kR + r) * kBatch)] = wp[r];
@@ -560,10 +566,11 @@ struct Split {
   static_assert(kMiddleBits > 0 && kRegion / (1 << kMiddleBits) % 64 == 0, "SplitMiddle's items per thread");
 };
 
-// The slot of frequency f = 16 k + m in the untangled spectrum at n = 2^kLogSplit: region-major, as SplitConvKernel
-// reads it.
-__host__ __device__ constexpr int SplitSlot(int f) {
-  return (f % kRegions) << Split<kLogSplit, false>::kLogRegion | f / kRegions;
+// The untangled spectrum at n = 2^kLogSplit is region-major, as SplitConvKernel reads it: frequency f = 16 k + m at
+// slot (m << kLogRegion) + k. The frequency at slot i:
+__host__ __device__ constexpr int SplitFrequency(int i) {
+  constexpr int kLogRegion = Split<kLogSplit, false>::kLogRegion;
+  return (i & ((1 << kLogRegion) - 1)) * kRegions + (i >> kLogRegion);
 }
 
 // The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
@@ -579,16 +586,14 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
   float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
   BlockFft<kLogN, 1, 1, kThreads, false>(buf,
                                          LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
-  for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
-    const int g = (kN - f) & (kN - 1);
+  // Slot by slot, so that the block's stores are contiguous in every layout: slot i holds frequency f, whose pair
+  // {lower, upper} = {f, -f} gives h P (f the lower), h Q (f the upper) or both (f = -f: 0 and n / 2).
+  for (int i = threadIdx.x; i < kN; i += kThreads) {
+    const int f = kLogN == kLogSplit ? SplitFrequency(i) : i, g = (kN - f) & (kN - 1);
+    const int lower = f < g ? f : g;
     float2 p, q;
-    UntangleFilters(buf[Pad(f)], buf[Pad(g)], make_float2(0.f, 0.f), 1.f / kN, p, q);
-    const auto slot = [](int i) { return kLogN == kLogSplit ? SplitSlot(i) : i; };
-    if (f == g) {
-      t[slot(f)] = make_float2(p.x, q.x);
-    } else {
-      t[slot(f)] = p, t[slot(g)] = q;
-    }
+    UntangleFilters(buf[Pad(lower)], buf[Pad(lower == f ? g : f)], make_float2(0.f, 0.f), 1.f / kN, p, q);
+    t[i] = f == g ? make_float2(p.x, q.x) : f == lower ? p : q;
   }
 }
 
@@ -629,10 +634,10 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
     BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf, load);
     for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
       const int g = (kN - f) & (kN - 1);
-      const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : float2{};
-      const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : float2{};
+      const float2 s1 = kInline ? buf[Pad(f * kBatch + 1)] : s.t[f];
+      const float2 s2 = kInline ? buf[Pad(g * kBatch + 1)] : s.t[g];
       float2 w1, w2;
-      PairProduct<kInline>(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], f, g, s1, s2, s, d, kScale, w1, w2);
+      PairProduct<kInline>(buf[Pad(f * kBatch)], buf[Pad(g * kBatch)], s1, s2, f == g, s, d, kScale, w1, w2);
       buf[Pad(f * kBatch)] = w1;
       if (g != f) buf[Pad(g * kBatch)] = w2;
     }
@@ -692,7 +697,7 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
 // -f = 16 k' + b): output R - 1 - r of butterfly Ns - 1 - p there. In region 0, -f is at n / 16 - k: butterflies e and
 // Ns - e, as MiddlePass (e = 0 with Ns / 2, each its own partner). Every region's k < n / 32 is the lower frequency of
 // its pair. The filters' spectrum: transform 1 of the regions (kInline, still missing this pass; D = d and `scale`
-// applied here), or `spectrum` in SplitSlot order.
+// applied here), or `spectrum` in SplitFrequency's order.
 template <int kLogN, bool kInline>
 __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum& spectrum, float2 d, float scale) {
   using Shape = Split<kLogN, kInline>;
@@ -726,8 +731,16 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
       }
     }
   }
-  const auto forward = [&](int q) {
+  float2 slots[kPer][2][kR];  // without kInline: the spectrum's slots at item q's frequencies
+  const auto forward = [&](int q) {  // as MiddlePass's: item q's spectrum loaded first
     const int e = rank + q * threads;
+    if constexpr (!kInline) {
+#pragma unroll
+      for (int r = 0; r < kR; ++r) {
+        slots[q][0][r] = spectrum.t[(a << Shape::kLogRegion) + e + r * kNs];
+        slots[q][1][r] = spectrum.t[(b << Shape::kLogRegion) + partner_of(e) + r * kNs];
+      }
+    }
     constexpr float kTheta = 6.283185307179586f / Shape::kRegion;
 #pragma unroll
     for (int s = 0; s < 2 * kSources; ++s) {
@@ -742,11 +755,9 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
     if (q > 0) forward(q);
     const int e = rank + q * threads, partner = partner_of(e);
     float2 wp[kR], wq[kR];
-    ButterflyProducts<kBits, kInline>(
-        v[q][0], v[q][1], v[q][kSources == 2 ? 2 : 0], v[q][kSources == 2 ? 3 : 1],  // the filters' S: kInline only
-        [&](int r) { return (a << Shape::kLogRegion) + e + r * kNs; },  // spectrum slots
-        [&](int r) { return (b << Shape::kLogRegion) + partner + r * kNs; }, a != 0 || e > 0, spectrum, d, scale, wp,
-        wq);
+    const float2(&fp)[kR] = kInline ? v[q][kSources == 2 ? 2 : 0] : slots[q][0];  // the filters' S, or slots
+    const float2(&fq)[kR] = kInline ? v[q][kSources == 2 ? 3 : 1] : slots[q][1];
+    ButterflyProducts<kBits, kInline>(v[q][0], v[q][1], fp, fq, a != 0 || e > 0, spectrum, d, scale, wp, wq);
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
       ra[Pad((e * kR + r) * kBatch)] = wp[r];
@@ -772,8 +783,8 @@ __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store)
   });
 }
 
-// FusedConvKernel's work split among the warps: n = 2^14 with the filters' spectrum given (in SplitSlot order), or
-// n = 2^13 with the filters' FFT in the block (kInline; one batch row).
+// FusedConvKernel's work split among the warps: n = 2^14 with the filters' spectrum given (region-major,
+// SplitFrequency), or n = 2^13 with the filters' FFT in the block (kInline; one batch row).
 template <int kLogN, bool kInline, typename S>
 __global__ void __launch_bounds__(kSplitThreads, 1)
     SplitConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const float* D, const Output<S> out,
