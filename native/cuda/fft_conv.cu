@@ -28,10 +28,12 @@
 // passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
-// Measured on an H200 (fp32, the filters' FFT included) before the untangled spectrum and the split kernel (not yet
-// run on a GPU; checked on the CPU by longseq-fft-conv-emulated): B1 H768 L4096 0.040 ms, B8 H768 L8192 0.414 ms,
-// B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.37 ms, B1 H64 L2^22 7.30 ms: 3.2-4.2x PyTorch's cuFFT convolution. The
-// kernels are bound by instruction issue more than by memory.
+// Measured on an H200 (fp32, the filters' FFT included) before the untangled spectrum and the split kernel:
+// B1 H768 L4096 0.040 ms, B8 H768 L8192 0.414 ms, B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.37 ms, B1 H64 L2^22 7.30 ms:
+// 3.2-4.2x PyTorch's cuFFT convolution. The kernels are bound by instruction issue more than by memory. On an H100
+// (BENCHMARKS.md, 2026-12-06) the split kernels made L4096 9% faster and B8 10% slower than before them; the given
+// spectrum's loads ahead of the forward butterflies and the spectrum kernel's contiguous stores, meant to win back
+// B8, are not yet measured.
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
