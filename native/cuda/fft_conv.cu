@@ -699,7 +699,7 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
 // -f = 16 k' + b): output R - 1 - r of butterfly Ns - 1 - p there. In region 0, -f is at n / 16 - k: butterflies e and
 // Ns - e, as MiddlePass (e = 0 with Ns / 2, each its own partner). Every region's k < n / 32 is the lower frequency of
 // its pair. The filters' spectrum: transform 1 of the regions (kInline, still missing this pass; D = d and `scale`
-// applied here), or `spectrum` in SplitFrequency's order.
+// applied here), or `spectrum`, region-major (SplitFrequency).
 template <int kLogN, bool kInline>
 __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum& spectrum, float2 d, float scale) {
   using Shape = Split<kLogN, kInline>;
