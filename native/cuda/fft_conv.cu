@@ -4,7 +4,8 @@
 // Two channels share one complex FFT: rows a and b of u go in as a + i b (zero-padded to n), and so do their
 // filters. From Z = FFT(a + i b) and S = FFT(ka + i kb), the spectrum of (a*ka) + i (b*kb) at f needs Z and S
 // at f and at -f (UntangleFilters, MultiplyUntangled), so the inverse FFT gives both channels' outputs as its real
-// and imaginary parts. That halves the transforms against one real row per complex FFT, and needs no separate real-FFT pass.
+// and imaginary parts. That halves the transforms against one real row per complex FFT, and needs no separate
+// real-FFT pass.
 //
 // Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (then 8, 4 or 2 for the rest), each
 // thread taking its butterfly's points into registers, so the output is in natural order and no bit reversal is
@@ -434,6 +435,43 @@ __device__ __forceinline__ void ButterflyProducts(const float2 (&zp)[1 << kBits]
   Dft<kBits, true>(wq);
 }
 
+// An item's butterflies in a middle pass, read from shared memory: for each source s (u's pair, then the filters'),
+// v[2 s] the points p + Ns r of `from_p` and v[2 s + 1] the points partner + Ns r of `from_partner` (layout as
+// StockhamPass's, kBatch transforms).
+template <int kBits, int kNs, int kBatch, int kSources>
+__device__ __forceinline__ void LoadItem(float2 (&v)[2 * kSources][1 << kBits], const float2* from_p,
+                                         const float2* from_partner, int p, int partner) {
+#pragma unroll
+  for (int s = 0; s < kSources; ++s) {
+#pragma unroll
+    for (int r = 0; r < (1 << kBits); ++r) {
+      v[2 * s][r] = from_p[Pad((p + r * kNs) * kBatch + s)];
+      v[2 * s + 1][r] = from_partner[Pad((partner + r * kNs) * kBatch + s)];
+    }
+  }
+}
+
+// An item's work in a middle pass before its products: without kInline, the spectrum's slots at its frequencies (t at
+// slot_p + Ns r and slot_q + Ns r) loaded first, so that the forward arithmetic hides their latency; then the forward
+// FFT's last pass (radix R = 2^kBits, twiddle angle theta times p, or times partner for the partner's butterflies) on
+// each of its butterflies v.
+template <int kBits, int kNs, bool kInline, int kVectors>
+__device__ __forceinline__ void ItemForward(float2 (&v)[kVectors][1 << kBits], float2 (&slots)[2][1 << kBits],
+                                            const float2* t, int slot_p, int slot_q, float theta, int p, int partner) {
+  if constexpr (!kInline) {
+#pragma unroll
+    for (int r = 0; r < (1 << kBits); ++r) {
+      slots[0][r] = t[slot_p + r * kNs];
+      slots[1][r] = t[slot_q + r * kNs];
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < kVectors; ++s) {
+    Twiddle<kBits, false>(v[s], theta * (s % 2 ? partner : p));
+    Dft<kBits, false>(v[s]);
+  }
+}
+
 // The forward FFT's last pass (radix R = 2^kBits at Ns = N / R), the product with the filters' spectrum
 // (PairProduct) and the inverse FFT's first pass (radix R at Ns = 1), in one trip through shared memory. Forward
 // butterfly p gives Z(p + m Ns), m < R, and -(p + m Ns) = (Ns - p) + (R - 1 - m) Ns, so a thread takes butterflies p
@@ -449,35 +487,15 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
   for (int q = 0; q < kPer; ++q) {
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
-      const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
-#pragma unroll
-      for (int s = 0; s < kSources; ++s) {
-#pragma unroll
-        for (int r = 0; r < kR; ++r) {
-          v[q][2 * s][r] = buf[Pad((p + r * kNs) * kBatch + s)];
-          v[q][2 * s + 1][r] = buf[Pad((partner + r * kNs) * kBatch + s)];
-        }
-      }
+      LoadItem<kBits, kNs, kBatch, kSources>(v[q], buf, buf, e, e > 0 ? kNs - e : kNs / 2);
     }
   }
   float2 slots[kPer][2][kR];  // without kInline: the spectrum's slots at item q's frequencies
-  const auto forward = [&](int q) {  // the forward FFT's last pass on item q's butterflies, its spectrum loaded first
+  const auto forward = [&](int q) {
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
-      if constexpr (!kInline) {
-#pragma unroll
-        for (int r = 0; r < kR; ++r) {
-          slots[q][0][r] = spectrum.t[p + r * kNs];
-          slots[q][1][r] = spectrum.t[partner + r * kNs];
-        }
-      }
-      constexpr float kTheta = 6.283185307179586f / kN;
-#pragma unroll
-      for (int s = 0; s < 2 * kSources; ++s) {
-        Twiddle<kBits, false>(v[q][s], kTheta * (s % 2 ? partner : p));
-        Dft<kBits, false>(v[q][s]);
-      }
+      ItemForward<kBits, kNs, kInline>(v[q], slots[q], spectrum.t, p, partner, 6.283185307179586f / kN, p, partner);
     }
   };
   forward(0);  // before the barrier, as StockhamPass's first butterfly
@@ -723,32 +741,15 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
   float2 v[kPer][2 * kSources][kR];  // butterflies p (region a), partner (region b) of u's pair, then the filters'
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
-    const int e = rank + q * threads, partner = partner_of(e);
-#pragma unroll
-    for (int s = 0; s < kSources; ++s) {
-#pragma unroll
-      for (int r = 0; r < kR; ++r) {
-        v[q][2 * s][r] = ra[Pad((e + r * kNs) * kBatch + s)];
-        v[q][2 * s + 1][r] = rb[Pad((partner + r * kNs) * kBatch + s)];
-      }
-    }
+    const int e = rank + q * threads;
+    LoadItem<kBits, kNs, kBatch, kSources>(v[q], ra, rb, e, partner_of(e));
   }
   float2 slots[kPer][2][kR];  // without kInline: the spectrum's slots at item q's frequencies
-  const auto forward = [&](int q) {  // as MiddlePass's: item q's spectrum loaded first
-    const int e = rank + q * threads;
-    if constexpr (!kInline) {
-#pragma unroll
-      for (int r = 0; r < kR; ++r) {
-        slots[q][0][r] = spectrum.t[(a << Shape::kLogRegion) + e + r * kNs];
-        slots[q][1][r] = spectrum.t[(b << Shape::kLogRegion) + partner_of(e) + r * kNs];
-      }
-    }
-    constexpr float kTheta = 6.283185307179586f / Shape::kRegion;
-#pragma unroll
-    for (int s = 0; s < 2 * kSources; ++s) {
-      Twiddle<kBits, false>(v[q][s], kTheta * (s % 2 ? partner_of(e) : e));
-      Dft<kBits, false>(v[q][s]);
-    }
+  const auto forward = [&](int q) {
+    const int e = rank + q * threads, partner = partner_of(e);
+    ItemForward<kBits, kNs, kInline>(v[q], slots[q], spectrum.t, (a << Shape::kLogRegion) + e,
+                                     (b << Shape::kLogRegion) + partner, 6.283185307179586f / Shape::kRegion, e,
+                                     partner);
   };
   forward(0);  // before the barrier, as StockhamPass's first butterfly
   sync();
