@@ -18,8 +18,8 @@
 // into the filters' spectrum), inverse FFT, y; where n is not a power of 16, the forward FFT's last pass, the product
 // and the inverse's first pass are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one
 // row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan), kept
-// untangled (UntangledSpectrum) so that each product costs half as much. At n = 2^14, and at 2^13 with the filters'
-// FFT in the block, the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12.
+// untangled (UntangledSpectrum) so that each product costs half as much. At 2^13 with the filters' FFT in the block,
+// the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12.
 // Where the device's blocks are too small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way.
 // Larger n: the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples,
 // times the twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's
@@ -29,12 +29,9 @@
 // passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
-// Measured on an H200 (fp32, the filters' FFT included) before the untangled spectrum and the split kernel:
-// B1 H768 L4096 0.040 ms, B8 H768 L8192 0.414 ms, B1 H768 L2^17 2.16 ms, B1 H256 L2^20 6.37 ms, B1 H64 L2^22 7.30 ms:
-// 3.2-4.2x PyTorch's cuFFT convolution. The kernels are bound by instruction issue more than by memory. On an H100
-// (BENCHMARKS.md, 2026-12-06) the split kernels made L4096 9% faster and B8 10% slower than before them; the given
-// spectrum's loads ahead of the forward butterflies and the spectrum kernel's contiguous stores, meant to win back
-// B8, are not yet measured.
+// Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06): B1 H768 L4096 0.0363 ms, B8 H768
+// L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.4-4.6x PyTorch's cuFFT
+// convolution. The kernels are bound by instruction issue more than by memory.
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
@@ -451,20 +448,10 @@ __device__ __forceinline__ void LoadItem(float2 (&v)[2 * kSources][1 << kBits], 
   }
 }
 
-// An item's work in a middle pass before its products: without kInline, the spectrum's slots at its frequencies (t at
-// slot_p + Ns r and slot_q + Ns r) loaded first, so that the forward arithmetic hides their latency; then the forward
-// FFT's last pass (radix R = 2^kBits, twiddle angle theta times p, or times partner for the partner's butterflies) on
-// each of its butterflies v.
-template <int kBits, int kNs, bool kInline, int kVectors>
-__device__ __forceinline__ void ItemForward(float2 (&v)[kVectors][1 << kBits], float2 (&slots)[2][1 << kBits],
-                                            const float2* t, int slot_p, int slot_q, float theta, int p, int partner) {
-  if constexpr (!kInline) {
-#pragma unroll
-    for (int r = 0; r < (1 << kBits); ++r) {
-      slots[0][r] = t[slot_p + r * kNs];
-      slots[1][r] = t[slot_q + r * kNs];
-    }
-  }
+// An item's work in a middle pass before its products: the forward FFT's last pass (radix R = 2^kBits, twiddle angle
+// theta times p, or times partner for the partner's butterflies) on each of its butterflies v.
+template <int kBits, int kVectors>
+__device__ __forceinline__ void ItemForward(float2 (&v)[kVectors][1 << kBits], float theta, int p, int partner) {
 #pragma unroll
   for (int s = 0; s < kVectors; ++s) {
     Twiddle<kBits, false>(v[s], theta * (s % 2 ? partner : p));
@@ -495,7 +482,14 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
-      ItemForward<kBits, kNs, kInline>(v[q], slots[q], spectrum.t, p, partner, 6.283185307179586f / kN, p, partner);
+      if constexpr (!kInline) {  // first, so that the forward arithmetic hides their latency
+#pragma unroll
+        for (int r = 0; r < kR; ++r) {
+          slots[q][0][r] = spectrum.t[p + r * kNs];
+          slots[q][1][r] = spectrum.t[partner + r * kNs];
+        }
+      }
+      ItemForward<kBits>(v[q], 6.283185307179586f / kN, p, partner);
     }
   };
   forward(0);  // before the barrier, as StockhamPass's first butterfly
@@ -573,25 +567,19 @@ __host__ __device__ constexpr int FusedMinBlocks(int log_n, int batch, int most 
   return 2 * 8 * PaddedFloat2s(batch << log_n) <= (227 << 10) && FusedThreads(log_n, batch, most) <= 512 ? 2 : 1;
 }
 
-// SplitConvKernel's shape (below): n = 2^kLogN in 16 regions of n / 16 points (of each of kBatch transforms), a warp
-// each. It takes n = 2^14 with the filters' spectrum given and n = 2^13 with the filters' FFT in the block.
+// SplitConvKernel's shape (below): n = 2^kLogN in 16 regions of n / 16 points (of each of kBatch = 2 transforms: u's
+// pair and the filters'), a warp each. It takes n = 2^13 with the filters' FFT in the block. (With the filters'
+// spectrum given, at n = 2^14, it measured the same as FusedConvKernel on an H200, 2026-12-06: B8 H768 L8192 0.407 ms
+// either way; so FusedConvKernel takes that.)
 constexpr int kRegions = 16, kSplitThreads = 32 * kRegions;
-constexpr int kLogSplit = 14;  // with the filters' spectrum given: SpectrumKernel writes it in region order there
-constexpr int kLogSplitInline = kLogMaxInline;  // with the filters' FFT in the block
-template <int kLogN, bool kInline>
+constexpr int kLogSplit = kLogMaxInline;
+template <int kLogN>
 struct Split {
-  static constexpr int kLogRegion = kLogN - 4, kRegion = 1 << kLogRegion, kBatch = kInline ? 2 : 1;
+  static constexpr int kLogRegion = kLogN - 4, kRegion = 1 << kLogRegion, kBatch = 2;
   static constexpr int kFloat2s = PaddedFloat2s(kBatch << kLogRegion);  // region m at buf + m * kFloat2s
   static constexpr int kMiddleBits = kLogRegion % 4;  // the regions' last forward pass, fused with the product
   static_assert(kMiddleBits > 0 && kRegion / (1 << kMiddleBits) % 64 == 0, "SplitMiddle's items per thread");
 };
-
-// The untangled spectrum at n = 2^kLogSplit is region-major, as SplitConvKernel reads it: frequency f = 16 k + m at
-// slot (m << kLogRegion) + k. The frequency at slot i:
-__host__ __device__ constexpr int SplitFrequency(int i) {
-  constexpr int kLogRegion = Split<kLogSplit, false>::kLogRegion;
-  return (i & ((1 << kLogRegion) - 1)) * kRegions + (i >> kLogRegion);
-}
 
 // The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
 // S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
@@ -606,14 +594,12 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
   float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
   BlockFft<kLogN, 1, 1, kThreads, false>(buf,
                                          LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
-  // Slot by slot, so that the block's stores are contiguous in every layout: slot i holds frequency f, whose pair
-  // {lower, upper} = {f, -f} gives h P (f the lower), h Q (f the upper) or both (f = -f: 0 and n / 2).
-  for (int i = threadIdx.x; i < kN; i += kThreads) {
-    const int f = kLogN == kLogSplit ? SplitFrequency(i) : i, g = (kN - f) & (kN - 1);
-    const int lower = f < g ? f : g;
+  // Slot f's pair {lower, upper} = {f, -f} gives h P (f the lower), h Q (f the upper) or both (f = -f: 0 and n / 2).
+  for (int f = threadIdx.x; f < kN; f += kThreads) {
+    const int g = (kN - f) & (kN - 1), lower = f < g ? f : g;
     float2 p, q;
     UntangleFilters(buf[Pad(lower)], buf[Pad(lower == f ? g : f)], make_float2(0.f, 0.f), 1.f / kN, p, q);
-    t[i] = f == g ? make_float2(p.x, q.x) : f == lower ? p : q;
+    t[f] = f == g ? make_float2(p.x, q.x) : f == lower ? p : q;
   }
 }
 
@@ -666,18 +652,16 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   }
 }
 
-// --- n = 2^14 with the filters' spectrum given, 2^13 with their FFT: the block's 16 warps each on a region --------
+// --- n = 2^13 with the filters' FFT in the block: the block's 16 warps each on a region ---------------------------
 //
 // A block-wide first pass splits the FFT (decimation in frequency): region m < 16 of n / 16 points holds W_n^(j m)
 // times the DFT over r of x[j + (n / 16) r], and its FFT is X at f = 16 k + m. Each warp transforms its own region
 // behind warp barriers only; the product pairs region m with region 16 - m (f with -f), their two warps meeting at a
 // named barrier (regions 0 and 8 pair with themselves); each warp transforms its region back, and a block-wide last
 // pass (decimation in time) writes y: two block barriers for the whole convolution where FusedConvKernel has twelve.
-// With the filters inline, each region holds both pairs' transforms (u's as transform 0, the filters' as 1), as
-// FusedConvKernel's buffer does.
+// Each region holds both pairs' transforms (u's as transform 0, the filters' as 1), as FusedConvKernel's buffer does.
 
-// Calls f(j) for the thread's columns j of the regions, one at a time (both of n = 2^14's at once spill: 100 bytes at
-// 128 registers).
+// Calls f(j) for the thread's columns j of the regions, one at a time.
 template <int kRegion, class F>
 __device__ __forceinline__ void ForEachColumn(const F& f) {
 #pragma unroll 1
@@ -686,9 +670,9 @@ __device__ __forceinline__ void ForEachColumn(const F& f) {
 
 // The first pass: for each column j and transform c, x_c[j + (n / 16) r] (r < 16, load(i, c) = x_c[i]; half_zero:
 // zero for r >= 8) through a DFT over r, times W_n^(j m), into region m at j.
-template <int kLogN, bool kInline, class F>
+template <int kLogN, class F>
 __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool half_zero) {
-  using Shape = Split<kLogN, kInline>;
+  using Shape = Split<kLogN>;
   ForEachColumn<Shape::kRegion>([&](int j) {
 #pragma unroll 1
     for (int c = 0; c < Shape::kBatch; ++c) {
@@ -716,11 +700,10 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
 // p = e of region a, whose frequency k = p + Ns r pairs with k' = n / 16 - 1 - k of region b (f = 16 k + a,
 // -f = 16 k' + b): output R - 1 - r of butterfly Ns - 1 - p there. In region 0, -f is at n / 16 - k: butterflies e and
 // Ns - e, as MiddlePass (e = 0 with Ns / 2, each its own partner). Every region's k < n / 32 is the lower frequency of
-// its pair. The filters' spectrum: transform 1 of the regions (kInline, still missing this pass; D = d and `scale`
-// applied here), or `spectrum`, region-major (SplitFrequency).
-template <int kLogN, bool kInline>
-__device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum& spectrum, float2 d, float scale) {
-  using Shape = Split<kLogN, kInline>;
+// its pair. The filters' spectrum: transform 1 of the regions (still missing this pass; D = d and `scale` applied here).
+template <int kLogN>
+__device__ __forceinline__ void SplitMiddle(float2* buf, float2 d, float scale) {
+  using Shape = Split<kLogN>;
   constexpr int kBits = Shape::kMiddleBits, kR = 1 << kBits, kNs = Shape::kRegion / kR, kPer = kNs / 64;
   constexpr int kBatch = Shape::kBatch, kSources = kBatch;  // kPer items a thread, whether one warp or two
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -744,12 +727,9 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
     const int e = rank + q * threads;
     LoadItem<kBits, kNs, kBatch, kSources>(v[q], ra, rb, e, partner_of(e));
   }
-  float2 slots[kPer][2][kR];  // without kInline: the spectrum's slots at item q's frequencies
   const auto forward = [&](int q) {
-    const int e = rank + q * threads, partner = partner_of(e);
-    ItemForward<kBits, kNs, kInline>(v[q], slots[q], spectrum.t, (a << Shape::kLogRegion) + e,
-                                     (b << Shape::kLogRegion) + partner, 6.283185307179586f / Shape::kRegion, e,
-                                     partner);
+    const int e = rank + q * threads;
+    ItemForward<kBits>(v[q], 6.283185307179586f / Shape::kRegion, e, partner_of(e));
   };
   forward(0);  // before the barrier, as StockhamPass's first butterfly
   sync();
@@ -758,9 +738,8 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
     if (q > 0) forward(q);
     const int e = rank + q * threads, partner = partner_of(e);
     float2 wp[kR], wq[kR];
-    const float2(&fp)[kR] = kInline ? v[q][kSources == 2 ? 2 : 0] : slots[q][0];  // the filters' S, or slots
-    const float2(&fq)[kR] = kInline ? v[q][kSources == 2 ? 3 : 1] : slots[q][1];
-    ButterflyProducts<kBits, kInline>(v[q][0], v[q][1], fp, fq, a != 0 || e > 0, spectrum, d, scale, wp, wq);
+    ButterflyProducts<kBits, true>(v[q][0], v[q][1], v[q][2], v[q][3], a != 0 || e > 0, UntangledSpectrum{}, d, scale,
+                                   wp, wq);  // the filters' S inline: no spectrum
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
       ra[Pad((e * kR + r) * kBatch)] = wp[r];
@@ -772,9 +751,9 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, const UntangledSpectrum
 
 // The last pass: for each column j, region m's point j (u's transform) times W_n^(-j m), through an inverse DFT over
 // m, gives y at j + (n / 16) r (store(i, value)).
-template <int kLogN, bool kInline, class F>
+template <int kLogN, class F>
 __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store) {
-  using Shape = Split<kLogN, kInline>;
+  using Shape = Split<kLogN>;
   ForEachColumn<Shape::kRegion>([&](int j) {
     float2 v[kRegions];
 #pragma unroll
@@ -786,13 +765,13 @@ __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store)
   });
 }
 
-// FusedConvKernel's work split among the warps: n = 2^14 with the filters' spectrum given (region-major,
-// SplitFrequency), or n = 2^13 with the filters' FFT in the block (kInline; one batch row).
-template <int kLogN, bool kInline, typename S>
+// FusedConvKernel's work split among the warps, with the filters' FFT in the block (one batch row). `spectrum` is
+// unused: the parameters are FusedConvKernel's, for LaunchFused's callers.
+template <int kLogN, typename S>
 __global__ void __launch_bounds__(kSplitThreads, 1)
-    SplitConvKernel(const RowPair<S> u, const RowPair<S> k, const float2* spectrum, const float* D, const Output<S> out,
+    SplitConvKernel(const RowPair<S> u, const RowPair<S> k, const float2*, const float* D, const Output<S> out,
                     int64_t batch) {
-  using Shape = Split<kLogN, kInline>;
+  using Shape = Split<kLogN>;
   LS_SHARED(float2, buf);
   constexpr int kN = 1 << kLogN, kBatch = Shape::kBatch, kLogRegion = Shape::kLogRegion;
   constexpr float kScale = 1.f / kN;
@@ -802,16 +781,15 @@ __global__ void __launch_bounds__(kSplitThreads, 1)
   const S* ka = k.src + 2 * p * k.len;
   S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
   const float2 d = PairD(D, out.channels, p);
-  const UntangledSpectrum s = {kInline ? nullptr : spectrum + p * kN, UntangledD(d, kScale)};
-  SplitFirstPass<kLogN, kInline>(
+  SplitFirstPass<kLogN>(
       buf, [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
       2 * u.len <= kN);  // and k.len <= u.len
   float2* region = buf + threadIdx.x / 32 * Shape::kFloat2s;
   BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, WarpGroup>(region);
-  SplitMiddle<kLogN, kInline>(buf, s, d, kScale);
+  SplitMiddle<kLogN>(buf, d, kScale);
   BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, WarpGroup>(region);
   __syncthreads();
-  SplitLastPass<kLogN, kInline>(buf, [&](int i, float2 z) {
+  SplitLastPass<kLogN>(buf, [&](int i, float2 z) {
     if (i < out.seqlen) {
       StoreAs(y + i, z.x);
       if (has_b) StoreAs(y + out.seqlen + i, z.y);
@@ -984,17 +962,13 @@ struct KernelOf {
 template <int kLogN, typename S, class F>
 void LaunchFused(bool inline_filters, const F& launch) {
   if (inline_filters) {
-    if constexpr (kLogN == kLogSplitInline) {
-      return launch(KernelOf<SplitConvKernel<kLogN, true, S>>(), kSplitThreads, BlockShared(2 << kLogN));
+    if constexpr (kLogN == kLogSplit) {
+      return launch(KernelOf<SplitConvKernel<kLogN, S>>(), kSplitThreads, BlockShared(2 << kLogN));
     } else if constexpr (kLogN <= kLogMaxInline) {
       return launch(KernelOf<FusedConvKernel<kLogN, true, S>>(), FusedThreads(kLogN, 2), BlockShared(2 << kLogN));
     }
   }
-  if constexpr (kLogN == kLogSplit) {
-    launch(KernelOf<SplitConvKernel<kLogN, false, S>>(), kSplitThreads, BlockShared(1 << kLogN));
-  } else {
-    launch(KernelOf<FusedConvKernel<kLogN, false, S>>(), FusedThreads(kLogN, 1), BlockShared(1 << kLogN));
-  }
+  launch(KernelOf<FusedConvKernel<kLogN, false, S>>(), FusedThreads(kLogN, 1), BlockShared(1 << kLogN));
 }
 
 #ifndef LONGSEQ_CUDA_EMULATE
