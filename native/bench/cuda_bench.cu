@@ -902,9 +902,12 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     for (int64_t width : {2, 5, 8, 9, 16}) BenchConvCase(2, 64, 4096, width, true, limits, results);  // each kernel
     BenchConvCase(8, 4096, 4096, 4, true, limits, results);  // the issue's shape
   }
-  if (only == "fftConv-issue") {  // the issue's shapes alone, unchecked (for profilers)
+  // The issue's shapes alone, unchecked (for profilers), or the two that take the fused kernels (fftConv-fused).
+  if (only == "fftConv-issue" || only == "fftConv-fused") {
     BenchFftConvCase(1, 768, 4096, 4096, false, limits, results);
     BenchFftConvCase(8, 768, 8192, 8192, false, limits, results);
+  }
+  if (only == "fftConv-issue") {
     BenchFftConvCase(1, 768, 131072, 131072, false, limits, results);
     BenchFftConvCase(1, 256, 1048576, 1048576, false, limits, results);
     BenchFftConvCase(1, 64, 4194304, 4194304, false, limits, results);
