@@ -477,26 +477,33 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
       LoadItem<kBits, kNs, kBatch, kSources>(v[q], buf, buf, e, e > 0 ? kNs - e : kNs / 2);
     }
   }
-  float2 slots[kPer][2][kR];  // without kInline: the spectrum's slots at item q's frequencies
+  // Without kInline: the spectrum's slots at item q's frequencies, loaded an item ahead (items 0 and 1 before the
+  // barrier), so that an item's forward arithmetic and the previous item's product hide their latency.
+  float2 slots[kPer][2][kR];
+  const auto load_slots = [&](int q) {
+    const int e = threadIdx.x + q * kThreads;
+    if (!kInline && q < kPer && (kItems % kThreads == 0 || e < kItems)) {
+      const int partner = e > 0 ? kNs - e : kNs / 2;
+#pragma unroll
+      for (int r = 0; r < kR; ++r) {
+        slots[q][0][r] = spectrum.t[e + r * kNs];
+        slots[q][1][r] = spectrum.t[partner + r * kNs];
+      }
+    }
+  };
   const auto forward = [&](int q) {
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
-      const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
-      if constexpr (!kInline) {  // first, so that the forward arithmetic hides their latency
-#pragma unroll
-        for (int r = 0; r < kR; ++r) {
-          slots[q][0][r] = spectrum.t[p + r * kNs];
-          slots[q][1][r] = spectrum.t[partner + r * kNs];
-        }
-      }
-      ItemForward<kBits>(v[q], 6.283185307179586f / kN, p, partner);
+      ItemForward<kBits>(v[q], 6.283185307179586f / kN, e, e > 0 ? kNs - e : kNs / 2);
     }
   };
+  load_slots(0);
+  load_slots(1);
   forward(0);  // before the barrier, as StockhamPass's first butterfly
   __syncthreads();
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
-    if (q > 0) forward(q);
+    if (q > 0) load_slots(q + 1), forward(q);
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
