@@ -32,7 +32,8 @@
 // Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06): B1 H768 L4096 0.0363 ms, B8 H768
 // L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.4-4.6x PyTorch's cuFFT
 // convolution. The kernels are bound by instruction issue more than by memory. Since then, not yet measured: the
-// split kernel's first-pass loads of both transforms together and the middle pass's spectrum slots an item ahead.
+// split kernel's first-pass loads of both transforms together, the middle pass's spectrum slots an item ahead, and
+// the spectrum kernel's pairs untangled once.
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
