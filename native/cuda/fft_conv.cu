@@ -505,7 +505,10 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
   __syncthreads();
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
-    if (q > 0) load_slots(q + 1), forward(q);
+    if (q > 0) {
+      load_slots(q + 1);
+      forward(q);
+    }
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       const int p = e, partner = e > 0 ? kNs - e : kNs / 2;
