@@ -1,7 +1,7 @@
 // longseq-fft-conv-emulated: fft_conv.cu's kernels run on the CPU (cuda/emulate.h) against the direct causal
 // convolution in double, launched as FftConv launches them: the fused ones (n <= 2^14: the spectrum kernel, the
-// convolution kernel with the filters' spectrum or with their FFT inline, split among the warps at 2^14 and at 2^13
-// inline) and the four-step ones (n = 2^14 to 2^16).
+// convolution kernel with the filters' spectrum or with their FFT inline, split among the warps at 2^13) and the
+// four-step ones (n = 2^14 to 2^16).
 // float32 and bfloat16 storage. Prints a line per case and exits with the number that failed (relative L2 error above
 // 1e-5, 4e-3 in bfloat16).
 // test/cudaEmulated.test.ts runs it.
