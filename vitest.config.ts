@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { POISON, nodeProject } from './vitest.node.js';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const goldenDir = [process.env.LONGSEQ_GOLDEN, join(root, '..', 'shared', 'golden')].find((d) => d && existsSync(d));
@@ -53,11 +54,6 @@ function browserProject(name: string, isolated: boolean) {
   };
 }
 
-// Every output element must be written (DESIGN.md §4): the native addon and the wasm backend fill each output with NaN
-// before the kernel runs when this is set, so an element a kernel leaves unwritten fails the comparisons instead of
-// passing as the zeros of fresh memory (or as what reused memory held before).
-const POISON = { LONGSEQ_POISON_OUTPUTS: '1' };
-
 export default defineConfig({
   test: {
     projects: [
@@ -66,10 +62,7 @@ export default defineConfig({
           name: 'node',
           include: ['test/**/*.test.ts'],
           exclude: ['test/browser/**'],
-          environment: 'node',
-          env: POISON,
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          ...nodeProject,
         },
       },
       {
@@ -79,10 +72,8 @@ export default defineConfig({
         test: {
           name: 'node-relaxed',
           include: RELAXED_TESTS.map((t) => `test/${t}.test.ts`),
-          environment: 'node',
+          ...nodeProject,
           env: { ...POISON, LONGSEQ_TEST_WASM: 'relaxed' },
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
         },
       },
       ...(hasChromium ? [browserProject('browser', false), browserProject('browser-threads', true)] : []),
