@@ -31,9 +31,9 @@
 //
 // Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06): B1 H768 L4096 0.0363 ms, B8 H768
 // L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.4-4.6x PyTorch's cuFFT
-// convolution. The kernels are bound by instruction issue more than by memory. Since then, not yet measured: the
-// split kernel's first-pass loads of both transforms together, the middle pass's spectrum slots an item ahead, and
-// the spectrum kernel's pairs untangled once.
+// convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06), the
+// middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once: the plan at L4096 -5%,
+// B8 -1%.
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
@@ -480,7 +480,8 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
     }
   }
   // Without kInline: the spectrum's slots at item q's frequencies, loaded an item ahead (items 0 and 1 before the
-  // barrier), so that an item's forward arithmetic and the previous item's product hide their latency.
+  // barrier), so that an item's forward arithmetic and the previous item's product hide their latency (H100,
+  // 2026-12-06: L4096's plan 0.0305 -> 0.0289 ms, B8's 0.369 -> 0.365).
   float2 slots[kPer][2][kR];
   const auto load_slots = [&](int q) {
     const int e = threadIdx.x + q * kThreads;
@@ -608,7 +609,7 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
                                          LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
   // Each pair {f, g = -f} once, f <= n / 2 the lower: h P at f and h Q at g, or both in one slot where f = g (0 and
   // n / 2). Slot by slot (each pair untangled twice, the slots selected) was a fifth of this kernel's warp samples
-  // (Nsight Compute, H100, n = 2^14), in its index arithmetic and selects.
+  // (Nsight Compute, H100, n = 2^14), in its index arithmetic and selects. Once a pair: B8 0.4125 -> 0.4117 ms (H100).
   for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
     const int g = (kN - f) & (kN - 1);
     float2 p, q;
@@ -688,29 +689,19 @@ __device__ __forceinline__ void ForEachColumn(const F& f) {
 }
 
 // The first pass: for each column j and transform c, x_c[j + (n / 16) r] (r < 16, load(i, c) = x_c[i]; half_zero:
-// zero for r >= 8) through a DFT over r, times W_n^(j m), into region m at j. Both transforms' points r < 8 are loaded
-// before either is transformed, so that the block waits on global memory once where half_zero (n >= 2 L, as in every
-// convolution of filters as long as u): in turn, the two waits took 15% of the kernel's time (Nsight Compute, H100,
-// B1 H768 L4096).
+// zero for r >= 8) through a DFT over r, times W_n^(j m), into region m at j. The transforms go one after the other,
+// each waiting on its own loads: loading both transforms' points first, so that the block waits once, measured 0.5%
+// slower (H100, B1 H768 L4096, 2026-12-06: 0.0386 against 0.0383 ms; 9 more registers).
 template <int kLogN, class F>
 __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool half_zero) {
   using Shape = Split<kLogN>;
-  static_assert(Shape::kBatch == 2, "u's pair and the filters'");
-  constexpr int kHalf = kRegions / 2;
   ForEachColumn<Shape::kRegion>([&](int j) {
-    float2 lower[2][kHalf];
-#pragma unroll
-    for (int c = 0; c < 2; ++c) {
-#pragma unroll
-      for (int r = 0; r < kHalf; ++r) lower[c][r] = load(j + r * Shape::kRegion, c);
-    }
 #pragma unroll 1
-    for (int c = 0; c < 2; ++c) {
+    for (int c = 0; c < Shape::kBatch; ++c) {
       float2 v[kRegions];
 #pragma unroll
       for (int r = 0; r < kRegions; ++r) {
-        v[r] = r < kHalf ? (c == 0 ? lower[0][r] : lower[1][r])
-                         : half_zero ? make_float2(0.f, 0.f) : load(j + r * Shape::kRegion, c);
+        v[r] = r < kRegions / 2 || !half_zero ? load(j + r * Shape::kRegion, c) : make_float2(0.f, 0.f);
       }
       if (half_zero) {
         Dft<4, false, true>(v);
