@@ -7,12 +7,12 @@
 // and imaginary parts. That halves the transforms against one real row per complex FFT, and needs no separate
 // real-FFT pass.
 //
-// Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (then 8, 4 or 2 for the rest), each
-// thread taking its butterfly's points into registers, so the output is in natural order and no bit reversal is
-// needed. The first pass reads its points from global memory and the last writes them there, where the kernel
-// allows, and a first pass over zero padding skips the zeros' radix-2 stage. The twiddles come from the
-// special-function unit (__sincosf, absolute error under 4e-7), four per radix-16 butterfly and the rest as
-// their products.
+// Every FFT runs in a block, in shared memory: Stockham passes of radix 16 (radix 32 at n = 2^14; then 8, 4 or 2 for
+// the rest), each thread taking its butterfly's points into registers, so the output is in natural order and no bit
+// reversal is needed. The first pass reads its points from global memory and the last writes them there, where the
+// kernel allows, and a first pass over zero padding skips the zeros' radix-2 stage. The twiddles come from the
+// special-function unit (__sincosf, absolute error under 4e-7), four per radix-16 butterfly (five per radix-32) and
+// the rest as their products.
 //
 // n <= 2^14 (L <= 8K with Lk = L): one fused kernel per (pair of channels, batch row): FFT from u, multiply (D folded
 // into the filters' spectrum), inverse FFT, y; where n is not a power of 16, the forward FFT's last pass, the product
@@ -31,9 +31,9 @@
 //
 // Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06): B1 H768 L4096 0.0363 ms, B8 H768
 // L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.4-4.6x PyTorch's cuFFT
-// convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06), the
-// middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once: the plan at L4096 -5%,
-// B8 -1%.
+// convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06): the
+// middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once (the plan at L4096 -5%,
+// B8 -1%), then radix 32 at n = 2^14 (B8 0.412 -> 0.377 ms, -8.4%).
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
@@ -68,6 +68,10 @@ __device__ __forceinline__ float2 Mul(float2 a, float2 b) {
 }
 __device__ __forceinline__ float2 Add(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
 __device__ __forceinline__ float2 Sub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+// a and b at to[0] and to[1] in one 16-byte store (to at an even float2 of a 16-byte aligned buffer).
+__device__ __forceinline__ void StoreTwo(float2* to, float2 a, float2 b) {
+  *reinterpret_cast<float4*>(to) = make_float4(a.x, a.y, b.x, b.y);
+}
 
 // Shared-memory slot of point x: one float2 of padding every 16, so that a radix-16 pass's stride-16 accesses
 // fall on distinct banks.
@@ -80,17 +84,22 @@ __device__ __forceinline__ int PadStep(int x, int padded, int r) {
   return Pad(x + r * kStep);
 }
 
-// cos and sin of 2 pi t / 16, t < 8.
-__device__ constexpr float Cos16(int t) {
-  return t == 0 ? 1.f : t == 1 ? 0.92387953251128674f : t == 2 ? 0.70710678118654752f : t == 3 ? 0.38268343236508977f
-       : t == 4 ? 0.f : t == 5 ? -0.38268343236508977f : t == 6 ? -0.70710678118654752f : -0.92387953251128674f;
+// cos and sin of 2 pi t / 32, t < 16.
+__device__ constexpr float Cos32(int t) {
+  return t == 0 ? 1.f : t == 1 ? 0.98078528040323045f : t == 2 ? 0.92387953251128674f : t == 3 ? 0.83146961230254524f
+       : t == 4 ? 0.70710678118654752f : t == 5 ? 0.55557023301960218f : t == 6 ? 0.38268343236508977f
+       : t == 7 ? 0.19509032201612826f : t == 8 ? 0.f : t == 9 ? -0.19509032201612826f
+       : t == 10 ? -0.38268343236508977f : t == 11 ? -0.55557023301960218f : t == 12 ? -0.70710678118654752f
+       : t == 13 ? -0.83146961230254524f : t == 14 ? -0.92387953251128674f : -0.98078528040323045f;
 }
-__device__ constexpr float Sin16(int t) {
-  return t == 0 ? 0.f : t == 1 || t == 7 ? 0.38268343236508977f : t == 2 || t == 6 ? 0.70710678118654752f
-       : t == 3 || t == 5 ? 0.92387953251128674f : 1.f;
+__device__ constexpr float Sin32(int t) {
+  return t == 0 ? 0.f : t == 1 || t == 15 ? 0.19509032201612826f : t == 2 || t == 14 ? 0.38268343236508977f
+       : t == 3 || t == 13 ? 0.55557023301960218f : t == 4 || t == 12 ? 0.70710678118654752f
+       : t == 5 || t == 11 ? 0.83146961230254524f : t == 6 || t == 10 ? 0.92387953251128674f
+       : t == 7 || t == 9 ? 0.98078528040323045f : 1.f;
 }
 
-// a + W^t b and a - W^t b into a and b, W = e^(-2 pi i / 16) (forward) or its conjugate (inverse), t < 8 a
+// a + W^t b and a - W^t b into a and b, W = e^(-2 pi i / 32) (forward) or its conjugate (inverse), t < 16 a
 // compile-time constant. W^t = c + i s is taken as m (1 + i r) (m = c, r = s / c) or m (r + i) (m = s, r = c / s),
 // whichever has |r| <= 1: two fused multiply-adds give e = W^t b / m and four give a +- m e, six instructions against
 // eight for the rotation's products and then the sums (H200, B8 H768 L8192 with the twiddles below: 0.435 -> 0.414 ms).
@@ -99,11 +108,11 @@ __device__ __forceinline__ void Butterfly(float2& a, float2& b, int t) {
   float2 top, bottom;
   if (t == 0) {
     top = Add(a, b), bottom = Sub(a, b);
-  } else if (t == 4) {  // W^4 b = -i b (forward), i b (inverse)
+  } else if (t == 8) {  // W^8 b = -i b (forward), i b (inverse)
     const float2 w = kInverse ? make_float2(-b.y, b.x) : make_float2(b.y, -b.x);
     top = Add(a, w), bottom = Sub(a, w);
   } else {
-    const float c = Cos16(t), s = kInverse ? Sin16(t) : -Sin16(t);  // W^t = c + i s
+    const float c = Cos32(t), s = kInverse ? Sin32(t) : -Sin32(t);  // W^t = c + i s
     float m;
     float2 e;  // W^t b = m e
     if (fabsf(c) >= fabsf(s)) {  // c (1 + i s / c) b
@@ -119,9 +128,9 @@ __device__ __forceinline__ void Butterfly(float2& a, float2& b, int t) {
   a = top, b = bottom;
 }
 
-// i's low `bits` bits reversed (bits <= 4), as one expression so that it folds to a constant.
+// i's low `bits` bits reversed (bits <= 5), as one expression so that it folds to a constant.
 __device__ constexpr int Reverse(int i, int bits) {
-  return (((i & 1) << 3) | ((i & 2) << 1) | ((i & 4) >> 1) | ((i & 8) >> 3)) >> (4 - bits);
+  return (((i & 1) << 4) | ((i & 2) << 2) | (i & 4) | ((i & 8) >> 2) | ((i & 16) >> 4)) >> (5 - bits);
 }
 
 // In-register DFT of R = 2^kBits points (radix-2 decimation in time, constant twiddles). Every index is a
@@ -142,7 +151,7 @@ __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
         x[top + half] = x[top];
         continue;
       }
-      Butterfly<kInverse>(x[top], x[top + half], m * (8 >> stage));
+      Butterfly<kInverse>(x[top], x[top + half], m * (16 >> stage));
     }
   }
 #pragma unroll
@@ -156,12 +165,13 @@ __device__ __forceinline__ void MulBoth(float2 a, float2 b, float2& ab, float2& 
   ab_conj = make_float2(fmaf(a.y, b.y, xx), fmaf(-a.x, b.y, yx));
 }
 
-// w[r] = W_M^(k r), r < R = 2^kBits <= 16, for a butterfly at theta = 2 pi k / M < 2 pi / R: e^(-+ i theta r). The
-// powers 1, 2, 4 and 8 come from the special-function unit (theta r < pi, where its error bound holds), each other one
-// as a product of two of them or of one before it; w^(h+d) and w^(h-d) = w^h conj(w^d) share products. w[0] is unset.
+// w[r] = W_M^(k r), r < R = 2^kBits <= 32, for a butterfly at theta = 2 pi k / M < 2 pi / R: e^(-+ i theta r). The
+// powers 1, 2, 4, 8 and 16 come from the special-function unit (theta r < pi, where its error bound holds), each other
+// one as a product of two of them or of one before it; w^(h+d) and w^(h-d) = w^h conj(w^d) share products. w[0] is
+// unset.
 template <int kBits, bool kInverse>
 __device__ __forceinline__ void TwiddleFactors(float2 (&w)[1 << kBits], float theta) {
-  static_assert(kBits <= 4, "radix 16 at most");
+  static_assert(kBits <= 5, "radix 32 at most");
   constexpr int R = 1 << kBits;
 #pragma unroll
   for (int bit = 0; bit < kBits; ++bit) {
@@ -171,12 +181,18 @@ __device__ __forceinline__ void TwiddleFactors(float2 (&w)[1 << kBits], float th
   }
   if constexpr (kBits == 2) w[3] = Mul(w[2], w[1]);
   if constexpr (kBits >= 3) MulBoth(w[4], w[1], w[5], w[3]);
-  if constexpr (kBits == 3) w[6] = Mul(w[4], w[2]), w[7] = Mul(w[4], w[3]);
+  if constexpr (kBits == 3 || kBits == 5) w[6] = Mul(w[4], w[2]), w[7] = Mul(w[4], w[3]);
   if constexpr (kBits == 4) {
     MulBoth(w[8], w[1], w[9], w[7]);
     MulBoth(w[8], w[2], w[10], w[6]);
 #pragma unroll
     for (int r = 11; r < R; ++r) w[r] = Mul(w[8], w[r - 8]);
+  }
+  if constexpr (kBits == 5) {
+#pragma unroll
+    for (int d = 1; d < 8; ++d) MulBoth(w[16], w[d], w[16 + d], w[16 - d]);
+#pragma unroll
+    for (int r = 24; r < R; ++r) w[r] = Mul(w[16], w[r - 16]);
   }
 }
 
@@ -295,7 +311,18 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       const int c = b % kCount, j = b / kCount;
       const int k = j & (kNs - 1);
       const int i = (j - k) * kR + k;  // output r is point i + r * Ns
-      if constexpr (Dst::kShared) {
+      if constexpr (Dst::kShared && kNs == 1 && kR == 32 && kBatch == 1) {
+        // A first pass of radix 32: the thread's outputs are points 32 j + r, in slots 34 j + r + r / 16. Its stores
+        // of one point each would meet every eighth thread's on the same banks; pairs of adjacent points as 16-byte
+        // stores (even slots: r, r + 1 for even r < 16, then for odd r from 17) do not.
+        float2* out = buf + Pad(i);
+#pragma unroll
+        for (int r = 0; r < 16; r += 2) StoreTwo(out + r, v[q][r], v[q][r + 1]);
+        out[17] = v[q][16];
+#pragma unroll
+        for (int r = 17; r < 31; r += 2) StoreTwo(out + r + 1, v[q][r], v[q][r + 1]);
+        out[32] = v[q][31];
+      } else if constexpr (Dst::kShared) {
         const int x = i * kBatch + c, padded = Pad(x);
 #pragma unroll
         for (int r = 0; r < kR; ++r) buf[PadStep<kNs * kBatch>(x, padded, r)] = v[q][r];
@@ -308,18 +335,18 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
   if constexpr (Dst::kShared) Group::Sync();
 }
 
-// Passes kDone..kStop (bits) of kCount FFTs of 2^kLogN points (layout as StockhamPass), unnormalized: radix 16
-// while 4 bits remain, then the rest. The first pass reads from src, the last writes to dst. Every thread of
-// the Group calls it; points in buf must be stored and synchronized before.
+// Passes kDone..kStop (bits) of kCount FFTs of 2^kLogN points (layout as StockhamPass), unnormalized: radix
+// 2^kMaxBits while that many bits remain, then the rest. The first pass reads from src, the last writes to dst. Every
+// thread of the Group calls it; points in buf must be stored and synchronized before.
 template <int kLogN, int kBatch, int kCount, int kThreads, bool kInverse, int kDone = 0, int kStop = kLogN,
-          class Group = BlockGroup, class Src = InShared, class Dst = InShared>
+          int kMaxBits = 4, class Group = BlockGroup, class Src = InShared, class Dst = InShared>
 __device__ __forceinline__ void BlockFft(float2* buf, const Src& src = {}, const Dst& dst = {}) {
-  constexpr int kBits = kStop - kDone >= 4 ? 4 : kStop - kDone;
+  constexpr int kBits = kStop - kDone >= kMaxBits ? kMaxBits : kStop - kDone;
   if constexpr (kDone + kBits == kStop) {
     StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse, Group>(buf, src, dst);
   } else {
     StockhamPass<kLogN, kBits, kDone, kBatch, kCount, kThreads, kInverse, Group>(buf, src, InShared{});
-    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits, kStop, Group>(buf, InShared{}, dst);
+    BlockFft<kLogN, kBatch, kCount, kThreads, kInverse, kDone + kBits, kStop, kMaxBits, Group>(buf, InShared{}, dst);
   }
 }
 
@@ -400,16 +427,23 @@ __device__ __forceinline__ void PairProduct(float2 z1, float2 z2, float2 s1, flo
 // while r < R / 2; otherwise (p = 0) each pairs within itself, as a whole transform's first butterflies do: zp[r] at
 // Ns r with Ns (R - r), zq[r] at Ns / 2 + Ns r with Ns / 2 + Ns (R - 1 - r). fp, fq: the filters' values there (S
 // with kInline, else the spectrum's slots; PairProduct).
-template <int kBits, bool kInline>
+// at_half() runs before the first product that takes fp[r >= R / 2] or fq[o < R / 2], for a caller that fills those
+// late.
+struct Nothing {
+  __device__ __forceinline__ void operator()() const {}
+};
+template <int kBits, bool kInline, class H = Nothing>
 __device__ __forceinline__ void ButterflyProducts(const float2 (&zp)[1 << kBits], const float2 (&zq)[1 << kBits],
                                                   const float2 (&fp)[1 << kBits], const float2 (&fq)[1 << kBits],
                                                   bool partners, const UntangledSpectrum& spectrum, float2 d,
-                                                  float scale, float2 (&wp)[1 << kBits], float2 (&wq)[1 << kBits]) {
+                                                  float scale, float2 (&wp)[1 << kBits], float2 (&wq)[1 << kBits],
+                                                  const H& at_half = {}) {
   constexpr int kR = 1 << kBits;
   if (partners) {
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
       const int o = kR - 1 - r;
+      if (r == kR / 2) at_half();
       if (r < kR / 2) {
         PairProduct<kInline>(zp[r], zq[o], fp[r], fq[o], false, spectrum, d, scale, wp[r], wq[o]);
       } else {
@@ -417,6 +451,7 @@ __device__ __forceinline__ void ButterflyProducts(const float2 (&zp)[1 << kBits]
       }
     }
   } else {
+    at_half();
 #pragma unroll
     for (int r = 0; r <= kR / 2; ++r) {
       const int n = (kR - r) % kR;
@@ -481,28 +516,33 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
   }
   // Without kInline: the spectrum's slots at item q's frequencies, loaded an item ahead (items 0 and 1 before the
   // barrier), so that an item's forward arithmetic and the previous item's product hide their latency (H100,
-  // 2026-12-06: L4096's plan 0.0305 -> 0.0289 ms, B8's 0.369 -> 0.365).
+  // 2026-12-06: L4096's plan 0.0305 -> 0.0289 ms, B8's 0.369 -> 0.365). At radix 16 (kLateHalf; n = 2^14, one item a
+  // thread) an item's 32 slots, its 32 points and its twiddles do not fit the registers together (80 bytes spilled):
+  // half the slots are loaded after the item's forward arithmetic and the other half once the first half of its
+  // products is done (ButterflyProducts' at_half), which left 24 bytes spilled and took B8 from 0.402 to 0.386 ms.
+  constexpr bool kLateHalf = kBits >= 4;
   float2 slots[kPer][2][kR];
-  const auto load_slots = [&](int q) {
+  const auto load_slot_half = [&](int q, bool late) {
     const int e = threadIdx.x + q * kThreads;
     if (!kInline && q < kPer && (kItems % kThreads == 0 || e < kItems)) {
       const int partner = e > 0 ? kNs - e : kNs / 2;
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
-        slots[q][0][r] = spectrum.t[e + r * kNs];
-        slots[q][1][r] = spectrum.t[partner + r * kNs];
+        if (!kLateHalf || (r >= kR / 2) == late) slots[q][0][r] = spectrum.t[e + r * kNs];
+        if (!kLateHalf || (r < kR / 2) == late) slots[q][1][r] = spectrum.t[partner + r * kNs];
       }
     }
   };
+  const auto load_slots = [&](int q) { load_slot_half(q, false); };
   const auto forward = [&](int q) {
     const int e = threadIdx.x + q * kThreads;
     if (kItems % kThreads == 0 || e < kItems) {
       ItemForward<kBits>(v[q], 6.283185307179586f / kN, e, e > 0 ? kNs - e : kNs / 2);
     }
   };
-  load_slots(0);
-  load_slots(1);
+  if constexpr (!kLateHalf) load_slots(0), load_slots(1);
   forward(0);  // before the barrier, as StockhamPass's first butterfly
+  if constexpr (kLateHalf) load_slots(0), load_slots(1);
   __syncthreads();
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
@@ -516,7 +556,14 @@ __device__ __forceinline__ void MiddlePass(float2* buf, const UntangledSpectrum&
       float2 wp[kR], wq[kR];
       const float2(&fp)[kR] = kInline ? v[q][kSources == 2 ? 2 : 0] : slots[q][0];  // the filters' S, or slots
       const float2(&fq)[kR] = kInline ? v[q][kSources == 2 ? 3 : 1] : slots[q][1];
-      ButterflyProducts<kBits, kInline>(v[q][0], v[q][1], fp, fq, e > 0, spectrum, d, scale, wp, wq);
+      if constexpr (kLateHalf) {
+        ButterflyProducts<kBits, kInline>(v[q][0], v[q][1], fp, fq, e > 0, spectrum, d, scale, wp, wq, [&] {
+          asm volatile("" ::: "memory");  // keeps the compiler from loading them with the first half
+          load_slot_half(q, true);
+        });
+      } else {
+        ButterflyProducts<kBits, kInline>(v[q][0], v[q][1], fp, fq, e > 0, spectrum, d, scale, wp, wq);
+      }
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
         buf[Pad((p * kR + r) * kBatch)] = wp[r];
@@ -562,7 +609,8 @@ __device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, 
 
 // --- n <= 2^14: one block per transform ------------------------------------------------------------------------
 
-// Threads of a fused block: one per radix-16 butterfly, at most `most` (a thread then takes two or more). The
+// Threads of a fused block: one per radix-16 butterfly, at most `most` (a thread then takes two or more, or at
+// n = 2^14 one radix-32 butterfly). The
 // convolution kernels take at most 512: with the registers of one block an SM, two butterflies a thread beat 1024
 // threads of 64 registers (H200: B8 H768 L8192 0.452 -> 0.437 ms, its plan 0.416 -> 0.394; B1 H768 L4096 with the
 // filters' FFT in the block, whose 1024 threads spilled, 49 -> 46 us; 256 threads of four there: 41 -> 67 us).
@@ -570,9 +618,13 @@ __host__ __device__ constexpr int FusedThreads(int log_n, int batch, int most = 
   const int t = (batch << log_n) / 16;
   return t < 32 ? 32 : t > most ? most : t;
 }
-// The spectrum kernel (a forward FFT alone) keeps a thread per butterfly at n = 2^14: 512 threads made B8 H768 L8192
-// slower (0.438 -> 0.442 ms).
+// The spectrum kernel (a forward FFT alone) keeps a thread per radix-16 butterfly (512 threads of two made B8 H768
+// L8192 slower, 0.438 -> 0.442 ms), except at n = 2^14, where it takes radix-32 passes, a thread each.
 constexpr int kSpectrumMostThreads = 1024;
+__host__ __device__ constexpr int SpectrumMaxBits(int log_n) { return log_n == 14 ? 5 : 4; }
+__host__ __device__ constexpr int SpectrumThreads(int log_n) {
+  return SpectrumMaxBits(log_n) == 5 ? (1 << log_n) / 32 : FusedThreads(log_n, 1, kSpectrumMostThreads);
+}
 
 // Blocks per SM the registers must allow: two where their shared memory fits twice (227 KiB per SM), so one
 // block's loads overlap the other's transforms.
@@ -597,16 +649,15 @@ struct Split {
 // The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
 // S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
 template <int kLogN, typename S>
-__global__ void __launch_bounds__(FusedThreads(kLogN, 1, kSpectrumMostThreads),
-                                  FusedMinBlocks(kLogN, 1, kSpectrumMostThreads))
+__global__ void __launch_bounds__(SpectrumThreads(kLogN), FusedMinBlocks(kLogN, 1, SpectrumThreads(kLogN)))
     SpectrumKernel(const RowPair<S> k, float2* spectrum) {
   LS_SHARED(float2, buf);
-  constexpr int kN = 1 << kLogN, kThreads = FusedThreads(kLogN, 1, kSpectrumMostThreads);
+  constexpr int kN = 1 << kLogN, kThreads = SpectrumThreads(kLogN);
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
   float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
-  BlockFft<kLogN, 1, 1, kThreads, false>(buf,
-                                         LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
+  BlockFft<kLogN, 1, 1, kThreads, false, 0, kLogN, SpectrumMaxBits(kLogN)>(
+      buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
   // Each pair {f, g = -f} once, f <= n / 2 the lower: h P at f and h Q at g, or both in one slot where f = g (0 and
   // n / 2). Slot by slot (each pair untangled twice, the slots selected) was a fifth of this kernel's warp samples
   // (Nsight Compute, H100, n = 2^14), in its index arithmetic and selects. Once a pair: B8 0.4125 -> 0.4117 ms (H100).
@@ -634,7 +685,11 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
                     int64_t batch) {
   LS_SHARED(float2, buf);
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
-  constexpr int kMiddleBits = kLogN > 4 ? kLogN % 4 : 0;
+  // Radix 32 at n = 2^14 (a thread a butterfly at 512 threads): 2 passes each way and a middle pass of radix 16, five
+  // trips through shared memory where radix 16 takes seven, and 7% fewer instructions (H100, B8 H768 L8192 with its
+  // spectrum kernel also in radix 32: 0.412 -> 0.377 ms, its plan 0.365 -> 0.334).
+  constexpr int kMaxBits = kLogN == 14 && !kInline ? 5 : 4;
+  constexpr int kMiddleBits = kLogN > kMaxBits ? kLogN % kMaxBits : 0;
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
   bool has_b;
   const S* ua = u.First(b * u.pairs + p, has_b);
@@ -653,9 +708,9 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   constexpr float kScale = 1.f / kN;
   const UntangledSpectrum s = {kInline ? nullptr : spectrum + p * kN, UntangledD(d, kScale)};
   if constexpr (kMiddleBits > 0) {
-    BlockFft<kLogN, kBatch, kBatch, kThreads, false, 0, kLogN - kMiddleBits>(buf, load);
+    BlockFft<kLogN, kBatch, kBatch, kThreads, false, 0, kLogN - kMiddleBits, kMaxBits>(buf, load);
     MiddlePass<kLogN, kMiddleBits, kBatch, kThreads, kInline>(buf, s, d, kScale);
-    BlockFft<kLogN, kBatch, 1, kThreads, true, kMiddleBits>(buf, InShared{}, store);
+    BlockFft<kLogN, kBatch, 1, kThreads, true, kMiddleBits, kLogN, kMaxBits>(buf, InShared{}, store);
   } else {
     BlockFft<kLogN, kBatch, kBatch, kThreads, false>(buf, load);
     for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
@@ -807,9 +862,9 @@ __global__ void __launch_bounds__(kSplitThreads, 1)
       buf, [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
       2 * u.len <= kN);  // and k.len <= u.len
   float2* region = buf + threadIdx.x / 32 * Shape::kFloat2s;
-  BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, WarpGroup>(region);
+  BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, 4, WarpGroup>(region);
   SplitMiddle<kLogN>(buf, d, kScale);
-  BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, WarpGroup>(region);
+  BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, 4, WarpGroup>(region);
   __syncthreads();
   SplitLastPass<kLogN>(buf, [&](int i, float2 z) {
     if (i < out.seqlen) {
@@ -1105,7 +1160,7 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   ls_status status = LS_OK;
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
-    status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads),
+    status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, SpectrumThreads(kLogN),
                     BlockShared(1 << kLogN), stream, "fft_conv spectrum launch", k, spectrum);
   });
   return status;

@@ -70,7 +70,7 @@ double Error(const Case& c) {
     Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
       constexpr int kLogN = decltype(log)::value;
       if (!c.inline_filters) {
-        emulate::Launch(pairs, FusedThreads(kLogN, 1, kSpectrumMostThreads), BlockShared(1 << kLogN),
+        emulate::Launch(pairs, SpectrumThreads(kLogN), BlockShared(1 << kLogN),
                         [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
       }
       LaunchFused<kLogN, S>(c.inline_filters, [&](auto kernel, int threads, size_t shared) {
