@@ -33,7 +33,8 @@
 // L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.4-4.6x PyTorch's cuFFT
 // convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06): the
 // middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once (the plan at L4096 -5%,
-// B8 -1%), then radix 32 at n = 2^14 (B8 0.412 -> 0.377 ms, -8.4%).
+// B8 -1%), then radix 32 at n = 2^14 (B8 0.412 -> 0.377 ms, -8.4%), then 32-bit bounds and the inverse's last pass
+// without the outputs past n / 2 (L4096 0.0384 -> 0.0379 ms, B8 0.377 -> 0.371).
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
@@ -135,8 +136,9 @@ __device__ constexpr int Reverse(int i, int bits) {
 
 // In-register DFT of R = 2^kBits points (radix-2 decimation in time, constant twiddles). Every index is a
 // compile-time constant once unrolled, so the points stay in registers. kHalfZero: v[R/2..R) are zero (a
-// zero-padded input), so the first stage only copies.
-template <int kBits, bool kInverse, bool kHalfZero = false>
+// zero-padded input), so the first stage only copies. kHalfOut: only v[0..R/2) are wanted (and set), so the last
+// stage's other halves are left out.
+template <int kBits, bool kInverse, bool kHalfZero = false, bool kHalfOut = false>
 __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
   constexpr int R = 1 << kBits;
   float2 x[R];
@@ -155,7 +157,7 @@ __device__ __forceinline__ void Dft(float2 (&v)[1 << kBits]) {
     }
   }
 #pragma unroll
-  for (int i = 0; i < R; ++i) v[i] = x[i];
+  for (int i = 0; i < (kHalfOut ? R / 2 : R); ++i) v[i] = x[i];
 }
 
 // a b and a conj(b), sharing two of their products.
@@ -229,11 +231,12 @@ template <class F>
 struct ToGlobal {
   static constexpr bool kShared = false;
   F store;
+  bool half_out;  // the outputs i >= N / 2 are not wanted (the last pass leaves them out)
 };
 template <class F>
 __device__ __forceinline__ FromGlobal<F> LoadFrom(const F& load, bool half_zero) { return {load, half_zero}; }
 template <class F>
-__device__ __forceinline__ ToGlobal<F> StoreTo(const F& store) { return {store}; }
+__device__ __forceinline__ ToGlobal<F> StoreTo(const F& store, bool half_out = false) { return {store, half_out}; }
 
 // The threads that run a transform together: the whole block, or one warp (a region of a split block, below).
 struct BlockGroup {
@@ -257,6 +260,8 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
   constexpr int kPer = (kButterflies + kThreads - 1) / kThreads;
   bool half_zero = false;  // points j + r * kStride, r >= R / 2, are zero
   if constexpr (!Src::kShared) half_zero = kDone == 0 && src.half_zero;
+  bool half_out = false;  // the last pass's outputs i + r * Ns (i < Ns), r >= R / 2, are not wanted
+  if constexpr (!Dst::kShared) half_out = kNs * kR == (1 << kLogN) && dst.half_out;
   float2 v[kPer][kR];
 #pragma unroll
   for (int q = 0; q < kPer; ++q) {
@@ -294,6 +299,8 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
       }
       if (half_zero) {
         Dft<kBits, kInverse, true>(v[q]);
+      } else if (half_out) {
+        Dft<kBits, kInverse, false, true>(v[q]);
       } else {
         Dft<kBits, kInverse>(v[q]);
       }
@@ -328,7 +335,9 @@ __device__ __forceinline__ void StockhamPass(float2* buf, const Src& src, const 
         for (int r = 0; r < kR; ++r) buf[PadStep<kNs * kBatch>(x, padded, r)] = v[q][r];
       } else {
 #pragma unroll
-        for (int r = 0; r < kR; ++r) dst.store(i + r * kNs, c, v[q][r]);
+        for (int r = 0; r < kR; ++r) {
+          if (r < kR / 2 || !half_out) dst.store(i + r * kNs, c, v[q][r]);
+        }
       }
     }
   }
@@ -601,10 +610,22 @@ __device__ __forceinline__ float2 PairD(const float* D, int64_t channels, int64_
   return make_float2(D[2 * p], 2 * p + 1 < channels ? D[2 * p + 1] : 0.f);
 }
 
+// Sample t of rows a and a + len (zero past len, and the second zero where absent). The fused kernels' rows are at
+// most 2^14 long: their indices and bounds in 32 bits, which the checks on every load take (64-bit ones cost 3
+// instructions each in PTX).
 template <typename S>
-__device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int64_t len, int64_t t) {
+__device__ __forceinline__ float2 LoadPair(const S* a, bool has_b, int len, int t) {
   if (t >= len) return make_float2(0.f, 0.f);
   return make_float2(ToFloat(a[t]), has_b ? ToFloat(a[len + t]) : 0.f);
+}
+
+// Output i of a pair of channels (rows y and y + seqlen; the second absent where !has_b), for i < seqlen.
+template <typename S>
+__device__ __forceinline__ void StorePair(S* y, bool has_b, int seqlen, int i, float2 z) {
+  if (i < seqlen) {
+    StoreAs(y + i, z.x);
+    if (has_b) StoreAs(y + seqlen + i, z.y);
+  }
 }
 
 // --- n <= 2^14: one block per transform ------------------------------------------------------------------------
@@ -657,7 +678,7 @@ __global__ void __launch_bounds__(SpectrumThreads(kLogN), FusedMinBlocks(kLogN, 
   const S* ka = k.First(blockIdx.x, has_b);
   float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
   BlockFft<kLogN, 1, 1, kThreads, false, 0, kLogN, SpectrumMaxBits(kLogN)>(
-      buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, k.len, i); }, true));
+      buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, static_cast<int>(k.len), i); }, true));
   // Each pair {f, g = -f} once, f <= n / 2 the lower: h P at f and h Q at g, or both in one slot where f = g (0 and
   // n / 2). Slot by slot (each pair untangled twice, the slots selected) was a fifth of this kernel's warp samples
   // (Nsight Compute, H100, n = 2^14), in its index arithmetic and selects. Once a pair: B8 0.4125 -> 0.4117 ms (H100).
@@ -694,17 +715,13 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
   bool has_b;
   const S* ua = u.First(b * u.pairs + p, has_b);
   const S* ka = k.src + 2 * p * k.len;
+  const int u_len = static_cast<int>(u.len), k_len = static_cast<int>(k.len), seqlen = static_cast<int>(out.seqlen);
   const auto load = LoadFrom(
-      [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
-      2 * u.len <= kN);  // and k.len <= u.len
+      [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k_len : u_len, i); },  // c = 1: the filters
+      2 * u_len <= kN);  // and k.len <= u.len
   const float2 d = PairD(D, out.channels, p);
   S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
-  const auto store = StoreTo([&](int i, int, float2 z) {
-    if (i < out.seqlen) {
-      StoreAs(y + i, z.x);
-      if (has_b) StoreAs(y + out.seqlen + i, z.y);
-    }
-  });
+  const auto store = StoreTo([&](int i, int, float2 z) { StorePair(y, has_b, seqlen, i, z); }, 2 * seqlen <= kN);
   constexpr float kScale = 1.f / kN;
   const UntangledSpectrum s = {kInline ? nullptr : spectrum + p * kN, UntangledD(d, kScale)};
   if constexpr (kMiddleBits > 0) {
@@ -827,18 +844,24 @@ __device__ __forceinline__ void SplitMiddle(float2* buf, float2 d, float scale) 
 }
 
 // The last pass: for each column j, region m's point j (u's transform) times W_n^(-j m), through an inverse DFT over
-// m, gives y at j + (n / 16) r (store(i, value)).
+// m, gives y at j + (n / 16) r (store(i, value); half_out: r < 8 only, the outputs past n / 2 not wanted).
 template <int kLogN, class F>
-__device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store) {
+__device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store, bool half_out) {
   using Shape = Split<kLogN>;
   ForEachColumn<Shape::kRegion>([&](int j) {
     float2 v[kRegions];
 #pragma unroll
     for (int m = 0; m < kRegions; ++m) v[m] = buf[m * Shape::kFloat2s + Pad(j * Shape::kBatch)];
     Twiddle<4, true>(v, 6.283185307179586f / (1 << kLogN) * j);
-    Dft<4, true>(v);
+    if (half_out) {
+      Dft<4, true, false, true>(v);
 #pragma unroll
-    for (int r = 0; r < kRegions; ++r) store(j + r * Shape::kRegion, v[r]);
+      for (int r = 0; r < kRegions / 2; ++r) store(j + r * Shape::kRegion, v[r]);
+    } else {
+      Dft<4, true>(v);
+#pragma unroll
+      for (int r = 0; r < kRegions; ++r) store(j + r * Shape::kRegion, v[r]);
+    }
   });
 }
 
@@ -856,22 +879,18 @@ __global__ void __launch_bounds__(kSplitThreads, 1)
   bool has_b;
   const S* ua = u.First(b * u.pairs + p, has_b);
   const S* ka = k.src + 2 * p * k.len;
+  const int u_len = static_cast<int>(u.len), k_len = static_cast<int>(k.len), seqlen = static_cast<int>(out.seqlen);
   S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
   const float2 d = PairD(D, out.channels, p);
   SplitFirstPass<kLogN>(
-      buf, [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k.len : u.len, i); },  // c = 1: the filters
-      2 * u.len <= kN);  // and k.len <= u.len
+      buf, [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k_len : u_len, i); },  // c = 1: the filters
+      2 * u_len <= kN);  // and k.len <= u.len
   float2* region = buf + threadIdx.x / 32 * Shape::kFloat2s;
   BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, 4, WarpGroup>(region);
   SplitMiddle<kLogN>(buf, d, kScale);
   BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, 4, WarpGroup>(region);
   __syncthreads();
-  SplitLastPass<kLogN>(buf, [&](int i, float2 z) {
-    if (i < out.seqlen) {
-      StoreAs(y + i, z.x);
-      if (has_b) StoreAs(y + out.seqlen + i, z.y);
-    }
-  });
+  SplitLastPass<kLogN>(buf, [&](int i, float2 z) { StorePair(y, has_b, seqlen, i, z); }, 2 * seqlen <= kN);
 }
 
 // --- n > 2^14: the four-step FFT ---------------------------------------------------------------------------------
