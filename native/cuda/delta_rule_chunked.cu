@@ -779,7 +779,9 @@ __global__ void __launch_bounds__(StateThreads(kCols), 1) StateKernel(const Chun
 // rows then times e^gamma rk, O's rows times e^gamma rq, V''s rows first times e^(gamma_last - gamma) rk), except
 // P V', whose P is rounded once. Where OutputWarps(kCols), O has warps of its own: Q S while the walk warps form V',
 // then P V' while they update the state (the walk warps' barriers then a named one, the output warps waiting for V' at
-// another that the walk warps only arrive at).
+// another that the walk warps only arrive at, and the walk warps waiting before they publish the next S at a third that
+// the output warps arrive at once their Q S is done: without it, an output warp slow to read S got the next chunk's,
+// which the emulated test caught once in about twenty runs, and every time with the output warps held back).
 template <int kKp, int kCols>
 __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                   const __grid_constant__ QkTiles tiles, int64_t first_chunk,
@@ -1010,6 +1012,7 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
 #pragma unroll
         for (int m = 0; m < kNo; ++m) MmaBf16(oh[m], qa, sh[2 * m], sh[2 * m + 1]), MmaBf16(ol[m], qa, sl[2 * m], sl[2 * m + 1]);
       }
+      NamedArrive(3, StateThreadsBf16(kCols));  // done with S: the walk warps may publish the next
       scale_o();
       NamedSync(2, StateThreadsBf16(kCols));
     }
@@ -1032,7 +1035,9 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
         }
       }
     }
-    // S <- e^gamma_last S + K^T diag(e^(gamma_last - gamma) rk) V' on this warp's tiles, published for the next chunk.
+    // S <- e^gamma_last S + K^T diag(e^(gamma_last - gamma) rk) V' on this warp's tiles, published for the next chunk
+    // once the output warps have read S for Q S (named barrier 3, which they only arrive at).
+    if (kOut && walker) NamedSync(3, StateThreadsBf16(kCols));
 #pragma unroll
     for (int p = 0; p < kPerWarp; ++p) {
       const int unit = warp + p * kWarps, i0 = unit / kUnitsAcross * 16, j0 = unit % kUnitsAcross * 8 * kN;
