@@ -630,6 +630,10 @@ __device__ __forceinline__ void StorePair(S* y, bool has_b, int seqlen, int i, f
 
 // --- n <= 2^14: one block per transform ------------------------------------------------------------------------
 
+// The largest radix of a fused block's passes (2^bits): 32 at n = 2^14, whose 512 threads then take one butterfly each
+// and whose FFTs take five trips through shared memory instead of seven (FusedConvKernel); else 16.
+__host__ __device__ constexpr int LargestRadixBits(int log_n) { return log_n == kLogMaxFused ? 5 : 4; }
+
 // Threads of a fused block: one per radix-16 butterfly, at most `most` (a thread then takes two or more, or at
 // n = 2^14 one radix-32 butterfly). The
 // convolution kernels take at most 512: with the registers of one block an SM, two butterflies a thread beat 1024
@@ -642,9 +646,8 @@ __host__ __device__ constexpr int FusedThreads(int log_n, int batch, int most = 
 // The spectrum kernel (a forward FFT alone) keeps a thread per radix-16 butterfly (512 threads of two made B8 H768
 // L8192 slower, 0.438 -> 0.442 ms), except at n = 2^14, where it takes radix-32 passes, a thread each.
 constexpr int kSpectrumMostThreads = 1024;
-__host__ __device__ constexpr int SpectrumMaxBits(int log_n) { return log_n == 14 ? 5 : 4; }
 __host__ __device__ constexpr int SpectrumThreads(int log_n) {
-  return SpectrumMaxBits(log_n) == 5 ? (1 << log_n) / 32 : FusedThreads(log_n, 1, kSpectrumMostThreads);
+  return LargestRadixBits(log_n) == 5 ? (1 << log_n) / 32 : FusedThreads(log_n, 1, kSpectrumMostThreads);
 }
 
 // Blocks per SM the registers must allow: two where their shared memory fits twice (227 KiB per SM), so one
@@ -677,7 +680,7 @@ __global__ void __launch_bounds__(SpectrumThreads(kLogN), FusedMinBlocks(kLogN, 
   bool has_b;
   const S* ka = k.First(blockIdx.x, has_b);
   float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
-  BlockFft<kLogN, 1, 1, kThreads, false, 0, kLogN, SpectrumMaxBits(kLogN)>(
+  BlockFft<kLogN, 1, 1, kThreads, false, 0, kLogN, LargestRadixBits(kLogN)>(
       buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, static_cast<int>(k.len), i); }, true));
   // Each pair {f, g = -f} once, f <= n / 2 the lower: h P at f and h Q at g, or both in one slot where f = g (0 and
   // n / 2). Slot by slot (each pair untangled twice, the slots selected) was a fifth of this kernel's warp samples
@@ -706,10 +709,9 @@ __global__ void __launch_bounds__(FusedThreads(kLogN, kInline ? 2 : 1), FusedMin
                     int64_t batch) {
   LS_SHARED(float2, buf);
   constexpr int kN = 1 << kLogN, kBatch = kInline ? 2 : 1, kThreads = FusedThreads(kLogN, kBatch);
-  // Radix 32 at n = 2^14 (a thread a butterfly at 512 threads): 2 passes each way and a middle pass of radix 16, five
-  // trips through shared memory where radix 16 takes seven, and 7% fewer instructions (H100, B8 H768 L8192 with its
-  // spectrum kernel also in radix 32: 0.412 -> 0.377 ms, its plan 0.365 -> 0.334).
-  constexpr int kMaxBits = kLogN == 14 && !kInline ? 5 : 4;
+  // At n = 2^14: radix-32 passes, 2 each way around a middle pass of radix 16, with 7% fewer instructions than radix 16
+  // (H100, B8 H768 L8192 with its spectrum kernel also in radix 32: 0.412 -> 0.377 ms, its plan 0.365 -> 0.334).
+  constexpr int kMaxBits = LargestRadixBits(kLogN);
   constexpr int kMiddleBits = kLogN > kMaxBits ? kLogN % kMaxBits : 0;
   const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
   bool has_b;
