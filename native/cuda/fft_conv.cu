@@ -19,7 +19,9 @@
 // and the inverse's first pass are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one
 // row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan), kept
 // untangled (UntangledSpectrum) so that each product costs half as much. At 2^13 with the filters' FFT in the block,
-// the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12.
+// the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12; where its rows
+// allow, each of its blocks takes a run of items, the next one's rows copied into shared memory while it transforms
+// this one (staged), so that only a block's first item waits on device memory.
 // Where the device's blocks are too small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way.
 // Larger n: the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples,
 // times the twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's
@@ -34,7 +36,8 @@
 // convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06): the
 // middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once (the plan at L4096 -5%,
 // B8 -1%), then radix 32 at n = 2^14 (B8 0.412 -> 0.377 ms, -8.4%), then 32-bit bounds and the inverse's last pass
-// without the outputs past n / 2 (L4096 0.0384 -> 0.0379 ms, B8 0.377 -> 0.371).
+// without the outputs past n / 2 (L4096 0.0384 -> 0.0379 ms, B8 0.377 -> 0.371), then the split kernel staged (L4096
+// 0.0378 -> 0.0358 ms).
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
@@ -790,6 +793,19 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
   __syncthreads();
 }
 
+// The thread's index in its block, read from its special register at each call, which the compiler cannot hoist out of
+// a loop: in the staged split kernel's loop over items, SplitMiddle's thread-dependent twiddles, worked out once
+// before the loop, spilled 116 bytes.
+__device__ __forceinline__ int FreshThreadIndex() {
+#ifdef LONGSEQ_CUDA_EMULATE
+  return threadIdx.x;
+#else
+  int index;
+  asm volatile("mov.u32 %0, %%tid.x;" : "=r"(index));
+  return index;
+#endif
+}
+
 // The regions' last forward pass (radix R at Ns = n / 16 / R), the product and the inverse's first pass (radix R at
 // Ns = 1) in one trip through shared memory, as MiddlePass across two regions: the warps of regions a and b = 16 - a
 // together (a, b < 16: 64 threads at named barrier a), or the warp of region 0 or 8 alone. Item e takes butterfly
@@ -797,12 +813,13 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
 // -f = 16 k' + b): output R - 1 - r of butterfly Ns - 1 - p there. In region 0, -f is at n / 16 - k: butterflies e and
 // Ns - e, as MiddlePass (e = 0 with Ns / 2, each its own partner). Every region's k < n / 32 is the lower frequency of
 // its pair. The filters' spectrum: transform 1 of the regions (still missing this pass; D = d and `scale` applied here).
-template <int kLogN>
+// kInLoop: called in a loop over items (FreshThreadIndex).
+template <int kLogN, bool kInLoop>
 __device__ __forceinline__ void SplitMiddle(float2* buf, float2 d, float scale) {
   using Shape = Split<kLogN>;
   constexpr int kBits = Shape::kMiddleBits, kR = 1 << kBits, kNs = Shape::kRegion / kR, kPer = kNs / 64;
   constexpr int kBatch = Shape::kBatch, kSources = kBatch;  // kPer items a thread, whether one warp or two
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int thread = kInLoop ? FreshThreadIndex() : threadIdx.x, warp = thread / 32, lane = thread % 32;
   const int a = warp <= kRegions / 2 ? warp : kRegions - warp, b = (kRegions - a) % kRegions;
   const bool two = a != b;
   const int rank = warp == a ? lane : 32 + lane, threads = two ? 64 : 32;
@@ -867,9 +884,23 @@ __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store,
   });
 }
 
-// FusedConvKernel's work split among the warps, with the filters' FFT in the block (one batch row). `spectrum` is
-// unused: the parameters are FusedConvKernel's, for LaunchFused's callers.
-template <int kLogN, typename S>
+// A staged kernel's rows of one item (rows a and a + len, or a alone where !has_b), copied into shared memory `to` by
+// cp.async, 16 bytes a copy (len * sizeof(S) a multiple of 16, a 16-byte aligned). Not waited for.
+template <typename S>
+__device__ __forceinline__ void StageRows(S* to, const S* a, bool has_b, int len) {
+  const int bytes = (has_b ? 2 : 1) * len * static_cast<int>(sizeof(S));
+  for (int o = 16 * static_cast<int>(threadIdx.x); o < bytes; o += 16 * static_cast<int>(blockDim.x)) {
+    CopyToShared<16>(reinterpret_cast<char*>(to) + o, reinterpret_cast<const char*>(a) + o, true);
+  }
+}
+
+// FusedConvKernel's work split among the warps, with the filters' FFT in the block (one batch row). Not kStaged: item
+// (pair of channels p, batch row b) = blockIdx.x = p * batch + b. kStaged: block blockIdx.x takes items blockIdx.x,
+// + gridDim.x, ..., the rows of its next item (u's, then the filters') copied into shared memory after the transforms'
+// buffer while it transforms this one, so that its first pass reads them there instead of waiting on device memory
+// (the grid: the blocks that run at once). `spectrum` is unused: the parameters are FusedConvKernel's, for LaunchFused's
+// callers.
+template <int kLogN, bool kStaged, typename S>
 __global__ void __launch_bounds__(kSplitThreads, 1)
     SplitConvKernel(const RowPair<S> u, const RowPair<S> k, const float2*, const float* D, const Output<S> out,
                     int64_t batch) {
@@ -877,22 +908,52 @@ __global__ void __launch_bounds__(kSplitThreads, 1)
   LS_SHARED(float2, buf);
   constexpr int kN = 1 << kLogN, kBatch = Shape::kBatch, kLogRegion = Shape::kLogRegion;
   constexpr float kScale = 1.f / kN;
-  const int64_t p = blockIdx.x / batch, b = blockIdx.x % batch;
-  bool has_b;
-  const S* ua = u.First(b * u.pairs + p, has_b);
-  const S* ka = k.src + 2 * p * k.len;
   const int u_len = static_cast<int>(u.len), k_len = static_cast<int>(k.len), seqlen = static_cast<int>(out.seqlen);
-  S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
-  const float2 d = PairD(D, out.channels, p);
-  SplitFirstPass<kLogN>(
-      buf, [&](int i, int c) { return LoadPair(c ? ka : ua, has_b, c ? k_len : u_len, i); },  // c = 1: the filters
-      2 * u_len <= kN);  // and k.len <= u.len
-  float2* region = buf + threadIdx.x / 32 * Shape::kFloat2s;
-  BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, 4, WarpGroup>(region);
-  SplitMiddle<kLogN>(buf, d, kScale);
-  BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, 4, WarpGroup>(region);
-  __syncthreads();
-  SplitLastPass<kLogN>(buf, [&](int i, float2 z) { StorePair(y, has_b, seqlen, i, z); }, 2 * seqlen <= kN);
+  S* const stage_u = reinterpret_cast<S*>(buf + Shape::kFloat2s * kRegions);
+  S* const stage_k = stage_u + 2 * u_len;
+  const auto stage_item = [&](int64_t item) {
+    bool has_b;
+    const S* ua = u.First(item % batch * u.pairs + item / batch, has_b);
+    StageRows(stage_u, ua, has_b, u_len);
+    StageRows(stage_k, k.src + 2 * (item / batch) * k.len, has_b, k_len);
+    CommitCopies();
+  };
+  const auto item_work = [&](int64_t item, bool more) {
+    const int64_t p = item / batch, b = item % batch;
+    bool has_b;
+    const S* ua = u.First(b * u.pairs + p, has_b);
+    const S* ka = k.src + 2 * p * k.len;
+    S* y = out.y + (b * out.channels + 2 * p) * out.seqlen;
+    const float2 d = PairD(D, out.channels, p);
+    SplitFirstPass<kLogN>(
+        buf,
+        [&](int i, int c) {  // c = 1: the filters
+          if constexpr (kStaged) {
+            return LoadPair<S>(c ? stage_k : stage_u, has_b, c ? k_len : u_len, i);
+          } else {
+            return LoadPair(c ? ka : ua, has_b, c ? k_len : u_len, i);
+          }
+        },
+        2 * u_len <= kN);  // and k.len <= u.len
+    if (kStaged && more) stage_item(item + gridDim.x);
+    float2* region = buf + threadIdx.x / 32 * Shape::kFloat2s;
+    BlockFft<kLogRegion, kBatch, kBatch, 32, false, 0, kLogRegion - Shape::kMiddleBits, 4, WarpGroup>(region);
+    SplitMiddle<kLogN, kStaged>(buf, d, kScale);
+    BlockFft<kLogRegion, kBatch, 1, 32, true, Shape::kMiddleBits, kLogRegion, 4, WarpGroup>(region);
+    __syncthreads();
+    SplitLastPass<kLogN>(buf, [&](int i, float2 z) { StorePair(y, has_b, seqlen, i, z); }, 2 * seqlen <= kN);
+  };
+  if constexpr (kStaged) {
+    const int64_t items = batch * u.pairs;
+    stage_item(blockIdx.x);
+    for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
+      WaitCopies<0>();
+      __syncthreads();  // the item's rows staged, and the last item done with the buffer
+      item_work(item, item + gridDim.x < items);
+    }
+  } else {
+    item_work(blockIdx.x, false);
+  }
 }
 
 // --- n > 2^14: the four-step FFT ---------------------------------------------------------------------------------
@@ -1054,19 +1115,37 @@ struct KernelOf {
   static constexpr auto kernel = kKernel;
 };
 
+// The bytes of an item's rows of u and of the filters that the split kernel keeps beside its transforms, staged
+// (SplitConvKernel), for rows of u_len and k_len samples of `sample` bytes at n = 2^log_n; 0 where it is not staged:
+// where a row is not a whole number of 16-byte copies, or where the block would pass `shared_limit` bytes. (The fused
+// kernels staged u's rows the same way, in a loop over items, and were slower on an H100, 2026-12-06: B8 H768 L8192
+// 0.368 -> 0.419 ms, B1 H768 L4096's plan 0.029 -> 0.039: with 200 KB of shared memory a block, the SM's L1 was left
+// too small for the spectrum's loads in flight, the likely cause.)
+constexpr size_t SplitStageBytes(int log_n, int64_t u_len, int64_t k_len, size_t sample, size_t shared_limit) {
+  const size_t stage = 2 * sample * (u_len + k_len);
+  const bool whole = u_len * sample % 16 == 0 && k_len * sample % 16 == 0;
+  return whole && BlockShared(2 << log_n) + stage <= shared_limit ? stage : 0;
+}
+
 // The fused convolution kernel for n = 2^kLogN, with the filters' FFT in the block (inline_filters, which FftConv
 // sets only up to kLogMaxInline) or their spectrum given: calls launch(KernelOf<kernel>(), threads per block, shared
-// bytes). FftConv's launch and the emulated test's, so that the test runs the kernels FftConv picks.
+// bytes, staged), the split kernel staged where stage_bytes (SplitStageBytes) > 0. FftConv's launch and the emulated
+// test's, so that the test runs the kernels FftConv picks.
 template <int kLogN, typename S, class F>
-void LaunchFused(bool inline_filters, const F& launch) {
+void LaunchFused(bool inline_filters, size_t stage_bytes, const F& launch) {
   if (inline_filters) {
     if constexpr (kLogN == kLogSplit) {
-      return launch(KernelOf<SplitConvKernel<kLogN, S>>(), kSplitThreads, BlockShared(2 << kLogN));
+      if (stage_bytes > 0) {
+        return launch(KernelOf<SplitConvKernel<kLogN, true, S>>(), kSplitThreads, BlockShared(2 << kLogN) + stage_bytes,
+                      true);
+      }
+      return launch(KernelOf<SplitConvKernel<kLogN, false, S>>(), kSplitThreads, BlockShared(2 << kLogN), false);
     } else if constexpr (kLogN <= kLogMaxInline) {
-      return launch(KernelOf<FusedConvKernel<kLogN, true, S>>(), FusedThreads(kLogN, 2), BlockShared(2 << kLogN));
+      return launch(KernelOf<FusedConvKernel<kLogN, true, S>>(), FusedThreads(kLogN, 2), BlockShared(2 << kLogN),
+                    false);
     }
   }
-  launch(KernelOf<FusedConvKernel<kLogN, false, S>>(), FusedThreads(kLogN, 1), BlockShared(1 << kLogN));
+  launch(KernelOf<FusedConvKernel<kLogN, false, S>>(), FusedThreads(kLogN, 1), BlockShared(1 << kLogN), false);
 }
 
 #ifndef LONGSEQ_CUDA_EMULATE
@@ -1077,17 +1156,31 @@ int Log2(int64_t n) {
   return l;
 }
 
-// Launches kKernel with `shared` bytes of dynamic shared memory (the same for every launch of one kernel),
-// opting in above 48 KiB once.
+// Opts kKernel in to as much dynamic shared memory as the device allows a block, once (the staged split kernel's blocks
+// vary with the rows' length; the attribute is a limit, and the blocks that fit an SM follow each launch's own size).
+template <auto kKernel>
+cudaError_t OptInShared() {
+  return Once([] {
+    return cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+  });
+}
+
+// Launches kKernel with `shared` bytes of dynamic shared memory.
 template <auto kKernel, class... Args>
 ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream, const char* what, const Args&... args) {
-  if (shared > (48 << 10)) {
-    LS_CUDA_TRY(Once([shared] {
-      return cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
-    }), what);
-  }
+  if (shared > (48 << 10)) LS_CUDA_TRY(OptInShared<kKernel>(), what);
   kKernel<<<static_cast<unsigned>(blocks), threads, shared, stream>>>(args...);
   LS_CUDA_TRY(cudaGetLastError(), what);
+  return LS_OK;
+}
+
+// The blocks of kKernel that run at once on the device (`threads` a block, `shared` bytes of dynamic shared memory).
+template <auto kKernel>
+ls_status ResidentBlocks(int threads, size_t shared, const char* what, int64_t& blocks) {
+  LS_CUDA_TRY(OptInShared<kKernel>(), what);
+  int per_sm = 0;
+  LS_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kKernel, threads, shared), what);
+  blocks = static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * Multiprocessors();
   return LS_OK;
 }
 
@@ -1219,11 +1312,24 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
     spectrum = spectrum_scratch.get<float2>();
   }
   if (fused) {
+    const bool aligned = reinterpret_cast<uintptr_t>(p.u) % 16 == 0 && reinterpret_cast<uintptr_t>(p.k) % 16 == 0;
+    const size_t stage_bytes = aligned && inline_filters && log_n == kLogSplit
+                                   ? SplitStageBytes(log_n, p.seqlen, p.kernel_len, sizeof(S), SharedMemoryOptIn())
+                                   : 0;
     ls_status status = LS_OK;
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
-      LaunchFused<decltype(c)::value, S>(inline_filters, [&](auto kernel, int threads, size_t shared) {
-        status = Launch<decltype(kernel)::kernel>(items, threads, shared, stream, "fft_conv launch", u, k, spectrum,
-                                                  p.D, out, p.batch);
+      LaunchFused<decltype(c)::value, S>(inline_filters, stage_bytes, [&](auto kernel, int threads, size_t shared,
+                                                                         bool staged) {
+        constexpr auto kKernel = decltype(kernel)::kernel;
+        int64_t blocks = items;
+        if (staged) {  // as many blocks as run at once, each over its items
+          status = ResidentBlocks<kKernel>(threads, shared, "fft_conv occupancy", blocks);
+          blocks = blocks < items ? blocks : items;
+        }
+        if (status == LS_OK) {
+          status = Launch<kKernel>(blocks, threads, shared, stream, "fft_conv launch", u, k, spectrum, p.D, out,
+                                   p.batch);
+        }
       });
     });
     return status;
