@@ -32,7 +32,7 @@
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
 // Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06): B1 H768 L4096 0.0363 ms, B8 H768
-// L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.4-4.6x PyTorch's cuFFT
+// L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.2-4.6x PyTorch's cuFFT
 // convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06): the
 // middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once (the plan at L4096 -5%,
 // B8 -1%), then radix 32 at n = 2^14 (B8 0.412 -> 0.377 ms, -8.4%), then 32-bit bounds and the inverse's last pass
