@@ -31,13 +31,10 @@
 // passes in chunks (kChunkBytes, kMinChunkBlocks).
 // u, k and y may be bfloat16 (loaded and stored as such); the transforms, D and the spectrum are float32.
 //
-// Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06): B1 H768 L4096 0.0363 ms, B8 H768
-// L8192 0.407 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.24 ms: 3.2-4.6x PyTorch's cuFFT
-// convolution. The kernels are bound by instruction issue more than by memory. Since then (H100, 2026-12-06): the
-// middle pass's spectrum slots an item ahead and the spectrum kernel's pairs untangled once (the plan at L4096 -5%,
-// B8 -1%), then radix 32 at n = 2^14 (B8 0.412 -> 0.377 ms, -8.4%), then 32-bit bounds and the inverse's last pass
-// without the outputs past n / 2 (L4096 0.0384 -> 0.0379 ms, B8 0.377 -> 0.371), then the split kernel staged (L4096
-// 0.0378 -> 0.0358 ms).
+// Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06, main at 779e9ca): B1 H768 L4096
+// 0.0353 ms, B8 H768 L8192 0.358 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.25 ms: 3.2-4.8x
+// PyTorch's cuFFT convolution. The kernels are bound by instruction issue more than by memory; FusedConvKernel<14> also
+// by its L1 (the shared memory carveout at its largest made B8 8% slower).
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
@@ -1120,7 +1117,7 @@ struct KernelOf {
 // where a row is not a whole number of 16-byte copies, or where the block would pass `shared_limit` bytes. (The fused
 // kernels staged u's rows the same way, in a loop over items, and were slower on an H100, 2026-12-06: B8 H768 L8192
 // 0.368 -> 0.419 ms, B1 H768 L4096's plan 0.029 -> 0.039: with 200 KB of shared memory a block, the SM's L1 was left
-// too small for the spectrum's loads in flight, the likely cause.)
+// too small for the spectrum's loads in flight, the likely cause; unstaged with the smallest L1, B8 took 8% longer.)
 constexpr size_t SplitStageBytes(int log_n, int64_t u_len, int64_t k_len, size_t sample, size_t shared_limit) {
   const size_t stage = 2 * sample * (u_len + k_len);
   const bool whole = u_len * sample % 16 == 0 && k_len * sample % 16 == 0;
