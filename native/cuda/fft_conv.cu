@@ -1112,21 +1112,24 @@ struct KernelOf {
   static constexpr auto kernel = kKernel;
 };
 
-// The bytes of an item's rows of u and of the filters that the split kernel keeps beside its transforms, staged
-// (SplitConvKernel), for rows of u_len and k_len samples of `sample` bytes at n = 2^log_n; 0 where it is not staged:
-// where a row is not a whole number of 16-byte copies, or where the block would pass `shared_limit` bytes. (The fused
+// The bytes of an item's rows that a fused launch at n = 2^log_n keeps beside its transforms, staged: the split
+// kernel's (inline_filters at kLogSplit; SplitConvKernel) rows of u and of the filters, u_len and k_len samples of
+// `sample` bytes. 0 where it is not staged: every other fused kernel, a row that is not a whole number of 16-byte
+// copies, or a block that would pass `shared_limit` bytes. (The fused
 // kernels staged u's rows the same way, in a loop over items, and were slower on an H100, 2026-12-06: B8 H768 L8192
 // 0.368 -> 0.419 ms, B1 H768 L4096's plan 0.029 -> 0.039: with 200 KB of shared memory a block, the SM's L1 was left
 // too small for the spectrum's loads in flight, the likely cause; unstaged with the smallest L1, B8 took 8% longer.)
-constexpr size_t SplitStageBytes(int log_n, int64_t u_len, int64_t k_len, size_t sample, size_t shared_limit) {
+constexpr size_t FusedStageBytes(int log_n, bool inline_filters, int64_t u_len, int64_t k_len, size_t sample,
+                                 size_t shared_limit) {
   const size_t stage = 2 * sample * (u_len + k_len);
   const bool whole = u_len * sample % 16 == 0 && k_len * sample % 16 == 0;
-  return whole && BlockShared(2 << log_n) + stage <= shared_limit ? stage : 0;
+  const bool split = inline_filters && log_n == kLogSplit;
+  return split && whole && BlockShared(2 << log_n) + stage <= shared_limit ? stage : 0;
 }
 
 // The fused convolution kernel for n = 2^kLogN, with the filters' FFT in the block (inline_filters, which FftConv
 // sets only up to kLogMaxInline) or their spectrum given: calls launch(KernelOf<kernel>(), threads per block, shared
-// bytes, staged), the split kernel staged where stage_bytes (SplitStageBytes) > 0. FftConv's launch and the emulated
+// bytes, staged), the split kernel staged where stage_bytes (FusedStageBytes) > 0. FftConv's launch and the emulated
 // test's, so that the test runs the kernels FftConv picks.
 template <int kLogN, typename S, class F>
 void LaunchFused(bool inline_filters, size_t stage_bytes, const F& launch) {
@@ -1310,9 +1313,8 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
   }
   if (fused) {
     const bool aligned = reinterpret_cast<uintptr_t>(p.u) % 16 == 0 && reinterpret_cast<uintptr_t>(p.k) % 16 == 0;
-    const size_t stage_bytes = aligned && inline_filters && log_n == kLogSplit
-                                   ? SplitStageBytes(log_n, p.seqlen, p.kernel_len, sizeof(S), SharedMemoryOptIn())
-                                   : 0;
+    const size_t stage_bytes =
+        aligned ? FusedStageBytes(log_n, inline_filters, p.seqlen, p.kernel_len, sizeof(S), SharedMemoryOptIn()) : 0;
     ls_status status = LS_OK;
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
       LaunchFused<decltype(c)::value, S>(inline_filters, stage_bytes, [&](auto kernel, int threads, size_t shared,

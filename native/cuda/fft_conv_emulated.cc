@@ -74,9 +74,7 @@ double Error(const Case& c, bool& staged_launch) {
                         [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
       }
       // The split kernel staged as on a GPU whose blocks may have 227 KiB (sm_90), each block over two items or more.
-      const size_t stage_bytes = c.inline_filters && log_n == kLogSplit
-                                     ? SplitStageBytes(log_n, c.seqlen, c.kernel_len, sizeof(S), 227 << 10)
-                                     : 0;
+      const size_t stage_bytes = FusedStageBytes(log_n, c.inline_filters, c.seqlen, c.kernel_len, sizeof(S), 227 << 10);
       const int64_t items = c.batch * pairs;
       LaunchFused<kLogN, S>(c.inline_filters, stage_bytes, [&](auto kernel, int threads, size_t shared, bool staged) {
         staged_launch = staged;
