@@ -248,6 +248,24 @@ struct WarpGroup {
   static __device__ __forceinline__ void Sync() { __syncwarp(); }
 };
 
+// The thread's index in its block, read from its special register at each call, which the compiler cannot hoist out of
+// a loop: in a staged kernel's loop over items (ForEachStagedItem), the passes' thread-dependent twiddles, worked out
+// once before the loop, spilled (SplitMiddle's: 116 bytes).
+__device__ __forceinline__ int FreshThreadIndex() {
+#ifdef LONGSEQ_CUDA_EMULATE
+  return threadIdx.x;
+#else
+  int index;
+  asm volatile("mov.u32 %0, %%tid.x;" : "=r"(index));
+  return index;
+#endif
+}
+// The whole block, in a staged kernel's loop over items.
+struct FreshBlockGroup {
+  static __device__ __forceinline__ int Rank() { return FreshThreadIndex(); }
+  static __device__ __forceinline__ void Sync() { __syncthreads(); }
+};
+
 // One Stockham pass of radix R = 2^kBits over kCount transforms of N = 2^kLogN points, point (i, c) at
 // buf[Pad(i * kBatch + c)]; the kDone bits already done (Ns = 2^kDone). In natural order in, natural order out.
 // Run by the kThreads threads of a Group; reading from buf it synchronizes them before it writes, writing to buf
@@ -670,31 +688,82 @@ struct Split {
   static_assert(kMiddleBits > 0 && kRegion / (1 << kMiddleBits) % 64 == 0, "SplitMiddle's items per thread");
 };
 
+// A staged kernel's rows of one item (rows a and a + len, or a alone where !has_b), copied into shared memory `to` by
+// cp.async, 16 bytes a copy (len * sizeof(S) a multiple of 16, a 16-byte aligned). Not waited for.
+template <typename S>
+__device__ __forceinline__ void StageRows(S* to, const S* a, bool has_b, int len) {
+  const int bytes = (has_b ? 2 : 1) * len * static_cast<int>(sizeof(S));
+  for (int o = 16 * static_cast<int>(threadIdx.x); o < bytes; o += 16 * static_cast<int>(blockDim.x)) {
+    CopyToShared<16>(reinterpret_cast<char*>(to) + o, reinterpret_cast<const char*>(a) + o, true);
+  }
+}
+
+// A staged kernel's items: block blockIdx.x takes items blockIdx.x, + gridDim.x, ... (the grid: the blocks that run at
+// once); stage_item(item) stages an item's rows (StageRows, one commit) and item_work(item, more) transforms it, staging
+// the next one (more: the block has one) once its first pass has read this one's.
+template <class Stage, class Work>
+__device__ __forceinline__ void ForEachStagedItem(int64_t items, const Stage& stage_item, const Work& item_work) {
+  stage_item(blockIdx.x);
+  for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
+    WaitCopies<0>();
+    __syncthreads();  // the item's rows staged, and the last item done with the buffer
+    item_work(item, item + gridDim.x < items);
+  }
+}
+
 // The filters' spectrum for pairs of channels, untangled (UntangledSpectrum, D left out): spectrum[p] from
-// S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1).
-template <int kLogN, typename S>
+// S = FFT(k_2p + i k_2p+1). The filters fill at most half of the n points (n >= L + Lk - 1 >= 2 Lk - 1). Not kStaged:
+// pair blockIdx.x; kStaged: the pairs of ForEachStagedItem, each one's rows staged after the transform's buffer.
+template <int kLogN, bool kStaged, typename S>
 __global__ void __launch_bounds__(SpectrumThreads(kLogN), FusedMinBlocks(kLogN, 1, SpectrumThreads(kLogN)))
     SpectrumKernel(const RowPair<S> k, float2* spectrum) {
   LS_SHARED(float2, buf);
-  constexpr int kN = 1 << kLogN, kThreads = SpectrumThreads(kLogN);
-  bool has_b;
-  const S* ka = k.First(blockIdx.x, has_b);
-  float2* t = spectrum + static_cast<int64_t>(blockIdx.x) * kN;
-  BlockFft<kLogN, 1, 1, kThreads, false, 0, kLogN, LargestRadixBits(kLogN)>(
-      buf, LoadFrom([&](int i, int) { return LoadPair(ka, has_b, static_cast<int>(k.len), i); }, true));
-  // Each pair {f, g = -f} once, f <= n / 2 the lower: h P at f and h Q at g, or both in one slot where f = g (0 and
-  // n / 2). Slot by slot (each pair untangled twice, the slots selected) was a fifth of this kernel's warp samples
-  // (Nsight Compute, H100, n = 2^14), in its index arithmetic and selects. Once a pair: B8 0.4125 -> 0.4117 ms (H100).
-  for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
-    const int g = (kN - f) & (kN - 1);
-    float2 p, q;
-    UntangleFilters(buf[Pad(f)], buf[Pad(g)], make_float2(0.f, 0.f), 1.f / kN, p, q);
-    if (f == g) {
-      t[f] = make_float2(p.x, q.x);
-    } else {
-      t[f] = p;
-      t[g] = q;
+  constexpr int kN = 1 << kLogN, kThreads = SpectrumThreads(kLogN), kMaxBits = LargestRadixBits(kLogN);
+  constexpr int kFirst = kMaxBits < kLogN ? kMaxBits : kLogN;  // the first pass's bits
+  using Group = std::conditional_t<kStaged, FreshBlockGroup, BlockGroup>;
+  const int k_len = static_cast<int>(k.len);
+  S* const stage = reinterpret_cast<S*>(buf + PaddedFloat2s(kN));
+  const auto stage_item = [&](int64_t item) {
+    bool has_b;
+    const S* ka = k.First(item, has_b);
+    StageRows(stage, ka, has_b, k_len);
+    CommitCopies();
+  };
+  const auto item_work = [&](int64_t item, bool more) {
+    bool has_b;
+    const S* ka = k.First(item, has_b);
+    float2* t = spectrum + item * kN;
+    const auto load = LoadFrom(
+        [&](int i, int) {
+          if constexpr (kStaged) {
+            return LoadPair<S>(stage, has_b, k_len, i);
+          } else {
+            return LoadPair(ka, has_b, k_len, i);
+          }
+        },
+        true);
+    BlockFft<kLogN, 1, 1, kThreads, false, 0, kFirst, kMaxBits, Group>(buf, load);
+    if (kStaged && more) stage_item(item + gridDim.x);
+    if constexpr (kFirst < kLogN) BlockFft<kLogN, 1, 1, kThreads, false, kFirst, kLogN, kMaxBits, Group>(buf);
+    // Each pair {f, g = -f} once, f <= n / 2 the lower: h P at f and h Q at g, or both in one slot where f = g (0 and
+    // n / 2). Slot by slot (each pair untangled twice, the slots selected) was a fifth of this kernel's warp samples
+    // (Nsight Compute, H100, n = 2^14), in its index arithmetic and selects. Once a pair: B8 0.4125 -> 0.4117 ms (H100).
+    for (int f = threadIdx.x; f <= kN / 2; f += kThreads) {
+      const int g = (kN - f) & (kN - 1);
+      float2 p, q;
+      UntangleFilters(buf[Pad(f)], buf[Pad(g)], make_float2(0.f, 0.f), 1.f / kN, p, q);
+      if (f == g) {
+        t[f] = make_float2(p.x, q.x);
+      } else {
+        t[f] = p;
+        t[g] = q;
+      }
     }
+  };
+  if constexpr (kStaged) {
+    ForEachStagedItem(k.pairs, stage_item, item_work);
+  } else {
+    item_work(blockIdx.x, false);
   }
 }
 
@@ -790,19 +859,6 @@ __device__ __forceinline__ void SplitFirstPass(float2* buf, const F& load, bool 
   __syncthreads();
 }
 
-// The thread's index in its block, read from its special register at each call, which the compiler cannot hoist out of
-// a loop: in the staged split kernel's loop over items, SplitMiddle's thread-dependent twiddles, worked out once
-// before the loop, spilled 116 bytes.
-__device__ __forceinline__ int FreshThreadIndex() {
-#ifdef LONGSEQ_CUDA_EMULATE
-  return threadIdx.x;
-#else
-  int index;
-  asm volatile("mov.u32 %0, %%tid.x;" : "=r"(index));
-  return index;
-#endif
-}
-
 // The regions' last forward pass (radix R at Ns = n / 16 / R), the product and the inverse's first pass (radix R at
 // Ns = 1) in one trip through shared memory, as MiddlePass across two regions: the warps of regions a and b = 16 - a
 // together (a, b < 16: 64 threads at named barrier a), or the warp of region 0 or 8 alone. Item e takes butterfly
@@ -881,16 +937,6 @@ __device__ __forceinline__ void SplitLastPass(const float2* buf, const F& store,
   });
 }
 
-// A staged kernel's rows of one item (rows a and a + len, or a alone where !has_b), copied into shared memory `to` by
-// cp.async, 16 bytes a copy (len * sizeof(S) a multiple of 16, a 16-byte aligned). Not waited for.
-template <typename S>
-__device__ __forceinline__ void StageRows(S* to, const S* a, bool has_b, int len) {
-  const int bytes = (has_b ? 2 : 1) * len * static_cast<int>(sizeof(S));
-  for (int o = 16 * static_cast<int>(threadIdx.x); o < bytes; o += 16 * static_cast<int>(blockDim.x)) {
-    CopyToShared<16>(reinterpret_cast<char*>(to) + o, reinterpret_cast<const char*>(a) + o, true);
-  }
-}
-
 // FusedConvKernel's work split among the warps, with the filters' FFT in the block (one batch row). Not kStaged: item
 // (pair of channels p, batch row b) = blockIdx.x = p * batch + b. kStaged: block blockIdx.x takes items blockIdx.x,
 // + gridDim.x, ..., the rows of its next item (u's, then the filters') copied into shared memory after the transforms'
@@ -941,13 +987,7 @@ __global__ void __launch_bounds__(kSplitThreads, 1)
     SplitLastPass<kLogN>(buf, [&](int i, float2 z) { StorePair(y, has_b, seqlen, i, z); }, 2 * seqlen <= kN);
   };
   if constexpr (kStaged) {
-    const int64_t items = batch * u.pairs;
-    stage_item(blockIdx.x);
-    for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
-      WaitCopies<0>();
-      __syncthreads();  // the item's rows staged, and the last item done with the buffer
-      item_work(item, item + gridDim.x < items);
-    }
+    ForEachStagedItem(batch * u.pairs, stage_item, item_work);
   } else {
     item_work(blockIdx.x, false);
   }
@@ -1148,6 +1188,28 @@ void LaunchFused(bool inline_filters, size_t stage_bytes, const F& launch) {
   launch(KernelOf<FusedConvKernel<kLogN, false, S>>(), FusedThreads(kLogN, 1), BlockShared(1 << kLogN), false);
 }
 
+// The bytes of a pair's filter rows (k_len samples of `sample` bytes) that the spectrum kernel at n = 2^log_n keeps
+// beside its transform, staged: only at n = 2^14 (B8 H768 L8192's filters), and 0 where a row is not a whole number of
+// 16-byte copies or the block would pass `shared_limit` bytes.
+constexpr size_t SpectrumStageBytes(int log_n, int64_t k_len, size_t sample, size_t shared_limit) {
+  const size_t stage = 2 * sample * k_len;
+  const bool fits = k_len * sample % 16 == 0 && BlockShared(1 << log_n) + stage <= shared_limit;
+  return log_n == kLogMaxFused && fits ? stage : 0;
+}
+
+// The spectrum kernel for n = 2^kLogN, staged where stage_bytes (SpectrumStageBytes) > 0: calls
+// launch(KernelOf<kernel>(), threads per block, shared bytes, staged). Spectrum's launch and the emulated test's.
+template <int kLogN, typename S, class F>
+void LaunchSpectrum(size_t stage_bytes, const F& launch) {
+  if constexpr (kLogN == kLogMaxFused) {
+    if (stage_bytes > 0) {
+      return launch(KernelOf<SpectrumKernel<kLogN, true, S>>(), SpectrumThreads(kLogN),
+                    BlockShared(1 << kLogN) + stage_bytes, true);
+    }
+  }
+  launch(KernelOf<SpectrumKernel<kLogN, false, S>>(), SpectrumThreads(kLogN), BlockShared(1 << kLogN), false);
+}
+
 #ifndef LONGSEQ_CUDA_EMULATE
 
 int Log2(int64_t n) {
@@ -1271,11 +1333,22 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
     if (ls_status s = passes.ColumnForward(k, spectrum, 0, k.pairs)) return s;
     return passes.RowSpectrum(spectrum, k.pairs);
   }
+  const size_t stage_bytes = reinterpret_cast<uintptr_t>(k.src) % 16 == 0
+                                 ? SpectrumStageBytes(log_n, k.len, sizeof(S), SharedMemoryOptIn()) : 0;
   ls_status status = LS_OK;
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
-    status = Launch<SpectrumKernel<kLogN, S>>(k.pairs, SpectrumThreads(kLogN),
-                    BlockShared(1 << kLogN), stream, "fft_conv spectrum launch", k, spectrum);
+    LaunchSpectrum<kLogN, S>(stage_bytes, [&](auto kernel, int threads, size_t shared, bool staged) {
+      constexpr auto kKernel = decltype(kernel)::kernel;
+      int64_t blocks = k.pairs;
+      if (staged) {  // as many blocks as run at once, each over its pairs
+        status = ResidentBlocks<kKernel>(threads, shared, "fft_conv spectrum occupancy", blocks);
+        blocks = blocks < k.pairs ? blocks : k.pairs;
+      }
+      if (status == LS_OK) {
+        status = Launch<kKernel>(blocks, threads, shared, stream, "fft_conv spectrum launch", k, spectrum);
+      }
+    });
   });
   return status;
 }

@@ -69,15 +69,19 @@ double Error(const Case& c, bool& staged_launch) {
   } else {
     Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
       constexpr int kLogN = decltype(log)::value;
-      if (!c.inline_filters) {
-        emulate::Launch(pairs, SpectrumThreads(kLogN), BlockShared(1 << kLogN),
-                        [&] { SpectrumKernel<kLogN, S>(kr, spectrum.data()); });
+      if (!c.inline_filters) {  // staged as the fused launch below
+        const size_t spectrum_stage = SpectrumStageBytes(log_n, c.kernel_len, sizeof(S), 227 << 10);
+        LaunchSpectrum<kLogN, S>(spectrum_stage, [&](auto kernel, int threads, size_t shared, bool staged) {
+          staged_launch = staged_launch || staged;
+          emulate::Launch(staged ? (pairs + 1) / 2 : pairs, threads, shared,
+                          [&] { decltype(kernel)::kernel(kr, spectrum.data()); });
+        });
       }
       // The split kernel staged as on a GPU whose blocks may have 227 KiB (sm_90), each block over two items or more.
       const size_t stage_bytes = FusedStageBytes(log_n, c.inline_filters, c.seqlen, c.kernel_len, sizeof(S), 227 << 10);
       const int64_t items = c.batch * pairs;
       LaunchFused<kLogN, S>(c.inline_filters, stage_bytes, [&](auto kernel, int threads, size_t shared, bool staged) {
-        staged_launch = staged;
+        staged_launch = staged_launch || staged;
         emulate::Launch(staged ? (items + 1) / 2 : items, threads, shared, [&] {
           decltype(kernel)::kernel(ur, kr, c.inline_filters ? nullptr : spectrum.data(), D.data(), out, c.batch);
         });
@@ -105,8 +109,8 @@ double Error(const Case& c, bool& staged_launch) {
 int main() {
   // Every fused size's paths: n = 2^14 (spectrum only), 2^13 and 2^12 (a power of 16: no middle pass) both ways, odd
   // channel counts (a pair without its second channel), Lk < L, L past n / 2 (no zero half), tiny n; the split kernel
-  // (2^13, filters inline) staged, and not where its rows are not whole 16-byte copies (L 4097); then the four-step at
-  // n1 = 4, 8 and 16; and bfloat16 storage through each kind of kernel.
+  // (2^13, filters inline) and the spectrum kernel at 2^14 staged, and not where their rows are not whole 16-byte copies
+  // (L 4097, Lk 4385); then the four-step at n1 = 4, 8 and 16; and bfloat16 storage through each kind of kernel.
   const Case cases[] = {{2, 3, 8192, 8192, false},  {2, 2, 9000, 100, false},  {1, 3, 16000, 300, false},
                         {1, 1, 12000, 4385, false}, {1, 3, 4096, 4096, true},  {2, 3, 4096, 4096, false},
                         {1, 3, 5000, 3000, true},   {1, 3, 6000, 2000, true},  {2, 5, 5000, 3000, false},
