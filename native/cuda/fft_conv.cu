@@ -19,9 +19,10 @@
 // and the inverse's first pass are one pass (MiddlePass). The filters' FFT runs in the same block when the batch is one
 // row and both fit in shared memory (n <= 2^13), otherwise their spectrum comes from a first kernel (or a plan), kept
 // untangled (UntangledSpectrum) so that each product costs half as much. At 2^13 with the filters' FFT in the block,
-// the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12; where its rows
-// allow, each of its blocks takes a run of items, the next one's rows copied into shared memory while it transforms
-// this one (staged), so that only a block's first item waits on device memory.
+// the block's work is split among its warps (SplitConvKernel), with 2 block barriers instead of 12. That kernel and the
+// spectrum kernel at 2^14 are staged where their rows allow (ForEachStagedItem): each block takes a run of items, the
+// next one's rows copied into shared memory while it transforms this one, so that only its first item waits on device
+// memory.
 // Where the device's blocks are too small for 2^14 points (99 KB: sm_86, sm_89), n = 2^14 goes the four-step way.
 // Larger n: the four-step FFT, n = n1 x n2 with n2 = 4096: a column pass (n2 FFTs of length n1 over strided samples,
 // times the twiddles W_n^(j2 k1)), then a row pass that takes rows k1 and n1 - k1 together (the -f of row k1's
@@ -34,7 +35,8 @@
 // Measured on an H200 (fp32, the filters' FFT included; BENCHMARKS.md, 2026-12-06, main at 779e9ca): B1 H768 L4096
 // 0.0353 ms, B8 H768 L8192 0.358 ms, B1 H768 L2^17 2.14 ms, B1 H256 L2^20 6.33 ms, B1 H64 L2^22 7.25 ms: 3.2-4.8x
 // PyTorch's cuFFT convolution. The kernels are bound by instruction issue more than by memory; FusedConvKernel<14> also
-// by its L1 (the shared memory carveout at its largest made B8 8% slower).
+// by its L1 (the shared memory carveout at its largest made B8 8% slower). Since then: the spectrum kernel at 2^14
+// staged (H100: B8 0.370 -> 0.365 ms).
 #include <type_traits>
 
 #ifdef LONGSEQ_CUDA_EMULATE  // the kernels alone, on the CPU (cuda/emulate.h)
