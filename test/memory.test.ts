@@ -24,7 +24,11 @@ describe.each(testBackends)('memory on $name', (b) => {
 describe('large outputs on native', () => {
   const native = testBackends.find((x) => x.name === 'native')!;
   // The addon keeps collected outputs' memory for the next outputs of the same size (up to 256 MiB): the reused
-  // memory must give the same results, and what it holds must stay bounded.
+  // memory must give the same results, and what it holds must stay bounded. Its pool holds a block of 8-16 MiB more or
+  // fewer at the end than at the start, as the outputs' finalizers ran (measured 2026-12-06: -4 to +12 MiB in 20 runs,
+  // 20.1 once in CI, which failed the bound of 16 MiB); leaked outputs would grow it by the round's 36 MiB eight times
+  // over (288 MiB).
+  const MAX_POOL_GROWTH_MIB = 40;
   test.skipIf(!native.available || !built)('reuse the memory of collected ones: same results, bounded memory', () => {
     const child = new URL('./child/outputReuse.mjs', import.meta.url).pathname;
     const run = spawnSync(process.execPath, ['--expose-gc', child, '8'], { encoding: 'utf8', timeout: 300_000 });
@@ -32,7 +36,7 @@ describe('large outputs on native', () => {
     const { mismatches, calls, growthMiB } = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number>;
     expect(calls).toBe(48);
     expect(mismatches).toBe(0);
-    expect(growthMiB).toBeLessThan(MAX_GROWTH_MIB);
+    expect(growthMiB).toBeLessThan(MAX_POOL_GROWTH_MIB);
   }, 300_000);
 });
 
