@@ -1238,14 +1238,20 @@ ls_status Launch(int64_t blocks, int threads, size_t shared, cudaStream_t stream
   return LS_OK;
 }
 
-// The blocks of kKernel that run at once on the device (`threads` a block, `shared` bytes of dynamic shared memory).
-template <auto kKernel>
-ls_status ResidentBlocks(int threads, size_t shared, const char* what, int64_t& blocks) {
-  LS_CUDA_TRY(OptInShared<kKernel>(), what);
-  int per_sm = 0;
-  LS_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kKernel, threads, shared), what);
-  blocks = static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * Multiprocessors();
-  return LS_OK;
+// Launches kKernel over `items` items: a block each, or where `staged`, as many blocks as run at once on the device
+// (ForEachStagedItem's grid), each over its items.
+template <auto kKernel, class... Args>
+ls_status LaunchItems(int64_t items, bool staged, int threads, size_t shared, cudaStream_t stream, const char* what,
+                      const Args&... args) {
+  int64_t blocks = items;
+  if (staged) {
+    LS_CUDA_TRY(OptInShared<kKernel>(), what);
+    int per_sm = 0;
+    LS_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kKernel, threads, shared), what);
+    const int64_t resident = static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * Multiprocessors();
+    blocks = resident < items ? resident : items;
+  }
+  return Launch<kKernel>(blocks, threads, shared, stream, what, args...);
 }
 
 // Whether the device allows a block of `points` in shared memory (a fused kernel's 2^log_n, or 2^(log_n + 1) with
@@ -1341,15 +1347,8 @@ ls_status Spectrum(const RowPair<S>& k, int log_n, float2* spectrum, cudaStream_
   Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
     constexpr int kLogN = decltype(c)::value;
     LaunchSpectrum<kLogN, S>(stage_bytes, [&](auto kernel, int threads, size_t shared, bool staged) {
-      constexpr auto kKernel = decltype(kernel)::kernel;
-      int64_t blocks = k.pairs;
-      if (staged) {  // as many blocks as run at once, each over its pairs
-        status = ResidentBlocks<kKernel>(threads, shared, "fft_conv spectrum occupancy", blocks);
-        blocks = blocks < k.pairs ? blocks : k.pairs;
-      }
-      if (status == LS_OK) {
-        status = Launch<kKernel>(blocks, threads, shared, stream, "fft_conv spectrum launch", k, spectrum);
-      }
+      status = LaunchItems<decltype(kernel)::kernel>(k.pairs, staged, threads, shared, stream,
+                                                     "fft_conv spectrum launch", k, spectrum);
     });
   });
   return status;
@@ -1394,16 +1393,8 @@ ls_status FftConv(const ls_fft_conv_params& p, cudaStream_t stream) {
     Dispatch<1, kLogMaxFused>(log_n, [&](auto c) {
       LaunchFused<decltype(c)::value, S>(inline_filters, stage_bytes, [&](auto kernel, int threads, size_t shared,
                                                                          bool staged) {
-        constexpr auto kKernel = decltype(kernel)::kernel;
-        int64_t blocks = items;
-        if (staged) {  // as many blocks as run at once, each over its items
-          status = ResidentBlocks<kKernel>(threads, shared, "fft_conv occupancy", blocks);
-          blocks = blocks < items ? blocks : items;
-        }
-        if (status == LS_OK) {
-          status = Launch<kKernel>(blocks, threads, shared, stream, "fft_conv launch", u, k, spectrum, p.D, out,
-                                   p.batch);
-        }
+        status = LaunchItems<decltype(kernel)::kernel>(items, staged, threads, shared, stream, "fft_conv launch", u, k,
+                                                       spectrum, p.D, out, p.batch);
       });
     });
     return status;
