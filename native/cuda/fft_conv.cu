@@ -1157,10 +1157,10 @@ struct KernelOf {
 // The bytes of an item's rows that a fused launch at n = 2^log_n keeps beside its transforms, staged: the split
 // kernel's (inline_filters at kLogSplit; SplitConvKernel) rows of u and of the filters, u_len and k_len samples of
 // `sample` bytes. 0 where it is not staged: every other fused kernel, a row that is not a whole number of 16-byte
-// copies, or a block that would pass `shared_limit` bytes. (The fused
-// kernels staged u's rows the same way, in a loop over items, and were slower on an H100, 2026-12-06: B8 H768 L8192
-// 0.368 -> 0.419 ms, B1 H768 L4096's plan 0.029 -> 0.039: with 200 KB of shared memory a block, the SM's L1 was left
-// too small for the spectrum's loads in flight, the likely cause; unstaged with the smallest L1, B8 took 8% longer.)
+// copies, or a block that would pass `shared_limit` bytes. (The fused kernels staged u's rows the same way, in a loop
+// over items, and were slower on an H100, 2026-12-06: B8 H768 L8192 0.368 -> 0.419 ms, B1 H768 L4096's plan 0.029 ->
+// 0.039: with 200 KB of shared memory a block, the SM's L1 was left too small for the spectrum's loads in flight, the
+// likely cause; unstaged with the smallest L1, B8 took 8% longer.)
 constexpr size_t FusedStageBytes(int log_n, bool inline_filters, int64_t u_len, int64_t k_len, size_t sample,
                                  size_t shared_limit) {
   const size_t stage = 2 * sample * (u_len + k_len);

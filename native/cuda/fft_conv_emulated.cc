@@ -67,22 +67,23 @@ double Error(const Case& c, bool& staged_launch) {
       FourStep<decltype(log_n1)::value, S>(ur, kr, D.data(), out, c.batch * pairs, spectrum.data(), rows.data());
     });
   } else {
+    // A staged launch as on a GPU whose blocks may have 227 KiB (sm_90), each block over two items or more.
+    const auto blocks = [](bool staged, int64_t items) { return static_cast<int>(staged ? (items + 1) / 2 : items); };
     Dispatch<1, kLogMaxFused>(log_n, [&](auto log) {
       constexpr int kLogN = decltype(log)::value;
-      if (!c.inline_filters) {  // staged as the fused launch below
+      if (!c.inline_filters) {
         const size_t spectrum_stage = SpectrumStageBytes(log_n, c.kernel_len, sizeof(S), 227 << 10);
         LaunchSpectrum<kLogN, S>(spectrum_stage, [&](auto kernel, int threads, size_t shared, bool staged) {
           staged_launch = staged_launch || staged;
-          emulate::Launch(staged ? (pairs + 1) / 2 : pairs, threads, shared,
+          emulate::Launch(blocks(staged, pairs), threads, shared,
                           [&] { decltype(kernel)::kernel(kr, spectrum.data()); });
         });
       }
-      // The split kernel staged as on a GPU whose blocks may have 227 KiB (sm_90), each block over two items or more.
       const size_t stage_bytes = FusedStageBytes(log_n, c.inline_filters, c.seqlen, c.kernel_len, sizeof(S), 227 << 10);
       const int64_t items = c.batch * pairs;
       LaunchFused<kLogN, S>(c.inline_filters, stage_bytes, [&](auto kernel, int threads, size_t shared, bool staged) {
         staged_launch = staged_launch || staged;
-        emulate::Launch(staged ? (items + 1) / 2 : items, threads, shared, [&] {
+        emulate::Launch(blocks(staged, items), threads, shared, [&] {
           decltype(kernel)::kernel(ur, kr, c.inline_filters ? nullptr : spectrum.data(), D.data(), out, c.batch);
         });
       });
