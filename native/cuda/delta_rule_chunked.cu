@@ -29,6 +29,8 @@
 // inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks; those also
 // have output warps beside their walk warps (OutputWarps).
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <type_traits>
 
@@ -142,6 +144,12 @@ struct SetLayout {
                             : 2 * kC * first + kC * kTb + 2 * factor_rows * kC + (part - kQ) * kC * row;
   }
   __host__ __device__ constexpr int elements() const { return at(kK) + kC * row; }
+};
+// The record of the walk on warpgroup products (WgmmaStateKernel; T form, key dim 128): T's two parts and P as 64 x 64
+// tiles in the 128-byte swizzle (SwizzledOffset: wgmma's B operand, K-major, as one bulk copy lands them), then the
+// tokens' three rows of factors; q, k and v come from the inputs by tensor maps.
+struct WgmmaSet {
+  enum : int { kTh = 0, kTl = kC * kC, kP = 2 * kC * kC, kFactors = 3 * kC * kC, kElements = 3 * kC * kC + 2 * 3 * kC };
 };
 // The T form where a state block has 16 or more columns: its walk has one product and one barrier more a chunk
 // (V' = T (V - e^gamma rk K S) instead of U - W S), for records under half the size (no W's parts, no U in float32)
@@ -410,7 +418,8 @@ __device__ __forceinline__ float SumOfSquares(const __nv_bfloat16* at) {
 // (A_ts = beta_t e^(gamma_t - gamma_s) rk_t rk_s k_t . k_s with rk the inverse norms). The float32
 // T = (I + A)^-1 diag(beta) is stored in two bf16 parts (hi + lo), or (W/U form), with its column factors, enters
 // W = T diag(e^gamma rk) K and U = T V split so (two products each).
-template <int kKp, bool kTForm>
+// kSwizzled (T form only): the record as WgmmaSet lays it out.
+template <int kKp, bool kTForm, bool kSwizzled = false>
 __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
                                                                  int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
@@ -462,7 +471,9 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   const float last = gamma[kC - 1];
   constexpr SetLayout kSet(kKp, kTForm);
   bf16* set = w.sets + record * w.record;
-  bf16* P = set + kSet.at(SetLayout::kP);
+  bf16* P = set + (kSwizzled ? WgmmaSet::kP : kSet.at(SetLayout::kP));
+  // Element (t, s) of a [kC][kC] matrix of the record (T's parts, P).
+  const auto at_ts = [](int t, int s) { return kSwizzled ? static_cast<int>(SwizzledOffset(t, s) / 2) : t * kTb + s; };
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float kk[2][4] = {}, qk[2][4] = {};
@@ -503,13 +514,13 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
           p2[e] = row_query * decay * qk[m][2 * half + e];
         }
         *reinterpret_cast<float2*>(As + t * kAStride + s) = make_float2(a2[0], a2[1]);
-        *reinterpret_cast<uint32_t*>(P + t * kTb + s) = PackBf16(p2[0], p2[1]);
+        *reinterpret_cast<uint32_t*>(P + at_ts(t, s)) = PackBf16(p2[0], p2[1]);
       }
     }
   }
   if (threadIdx.x < kC) {  // the row factors of the products with q and k in the state kernel
     const int t = threadIdx.x;
-    float* factors = reinterpret_cast<float*>(set + kSet.at(SetLayout::kFactors));
+    float* factors = reinterpret_cast<float*>(set + (kSwizzled ? WgmmaSet::kFactors : kSet.at(SetLayout::kFactors)));
     const float to_query = ExpOf(gamma[t]);
     factors[t] = to_query * rq[t], factors[kC + t] = ExpOf(last - gamma[t]) * rk[t];
     if constexpr (kTForm) factors[2 * kC + t] = to_query * rk[t];
@@ -524,7 +535,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   Invert(As, Ts, beta, reinterpret_cast<float*>(qs));  // the queries are done: their space takes the sums
   // T (W/U form: with column_scale where `scaled`) in two bf16 parts, rows of kTb at hi and lo, four adjacent elements
   // a thread.
-  const auto split = [&](bool scaled, bf16* hi_at, bf16* lo_at) {
+  const auto split = [&](bool scaled, bf16* hi_at, bf16* lo_at, bool record) {
     for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {
       const int t = e / (kC / 4), s = e % (kC / 4) * 4;
       float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + s);
@@ -534,12 +545,17 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
       }
       uint2 hi, lo;
       SplitBf16(x.x, x.y, hi.x, lo.x), SplitBf16(x.z, x.w, hi.y, lo.y);
-      *reinterpret_cast<uint2*>(hi_at + t * kTb + s) = hi, *reinterpret_cast<uint2*>(lo_at + t * kTb + s) = lo;
+      const int at = record ? at_ts(t, s) : t * kTb + s;
+      *reinterpret_cast<uint2*>(hi_at + at) = hi, *reinterpret_cast<uint2*>(lo_at + at) = lo;
     }
   };
   if constexpr (kTForm) {  // T into the record
     __syncthreads();
-    split(false, set + kSet.at(SetLayout::kTh), set + kSet.at(SetLayout::kTl));
+    if constexpr (kSwizzled) {
+      split(false, set + WgmmaSet::kTh, set + WgmmaSet::kTl, true);
+    } else {
+      split(false, set + kSet.at(SetLayout::kTh), set + kSet.at(SetLayout::kTl), true);
+    }
     return;
   }
   const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
@@ -578,7 +594,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
       }
     }
   };
-  split(true, th, tl);
+  split(true, th, tl, false);
   __syncthreads();
   multiply(ks, kS, kKp, 0, kKp, [&](int t, int i, float x0, float x1) {  // W = T diag(e^gamma rk) K
     const int at = t * kSet.row + i;
@@ -586,7 +602,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
               *reinterpret_cast<uint32_t*>(set + kSet.at(SetLayout::kWl) + at));
   });
   __syncthreads();
-  split(false, th, tl);
+  split(false, th, tl, false);
   // U = T V, kValueBlock columns at a time (the padding columns up to Vp are zero).
   float* U = w.U + record * kC * a.Vp;
   for (int j0 = 0; j0 < a.Vp; j0 += kValueBlock) {
@@ -1085,6 +1101,210 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   }
 }
 
+// --- The walk on Hopper's warpgroup products (sm_90a, bf16, key dim 128 padded): a block of one warpgroup per (batch,
+// value head, 64 state columns) keeps its slice of the state transposed, S^T [64 columns][128 keys], in float32
+// accumulators, so that every product of the walk takes its A operand from registers, S or what was formed from it
+// (an accumulator's n8 tiles 2k and 2k + 1 are the A fragment of depth step k), and its B operand from the chunk's
+// tiles as the tensor memory accelerator or the record lands them (128-byte swizzle): nothing of the state goes through
+// shared memory, and each operand tile is read once per warpgroup rather than once per warp. Per chunk, with j, i the
+// chunk's tokens: X = S K^T and Y = S Q^T (S in two bf16 parts against k and q exact), R = V^T - X diag(e^gamma rk)
+// (two parts), V'^T = R T^T (hi·hi + hi·lo + lo·hi), O^T = Y diag(e^gamma rq) + V'^T P^T, and
+// S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, the same arithmetic as StateKernelBf16's T form.
+// O goes out through a shared tile by a bulk tensor store. The next chunk's tiles (k, q and v from the inputs, the
+// record's T parts, P and factors) arrive under this chunk's products.
+constexpr int kWgmmaColumns = 64, kWalkThreads = 128;
+constexpr int kTileBytes = kC * 64 * 2;  // a 64 x 64 bf16 tile
+// A stage: k's tiles (keys 0-63, 64-127), q's, v's (the block's 64 columns), then the record.
+constexpr int kWalkStageBytes = (5 * kTileBytes + 2 * WgmmaSet::kElements + 1023) / 1024 * 1024;
+constexpr size_t WgmmaStateShared() { return 1024 + 2 * kWalkStageBytes + kTileBytes + 2 * sizeof(uint64_t); }
+// q, k, v as loaded and o as stored by WgmmaStateKernel: boxes of 64 elements by kC tokens, 128-byte swizzled.
+struct WalkTiles {
+  CUtensorMap q, k, v, o;
+};
+
+// blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
+__global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
+                                                                    const __grid_constant__ WalkTiles tiles, int64_t first_chunk,
+                                                                    int groups, const float* state_in, float* state_out) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using bf16 = __nv_bfloat16;
+  LS_SHARED(float4, shared4);
+  const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
+  char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
+  const uint32_t base_at = static_cast<uint32_t>(__cvta_generic_to_shared(base));
+  char* out_tile = base + 2 * kWalkStageBytes;                                    // O's tile, [kC tokens][64 columns]
+  uint64_t* landed = reinterpret_cast<uint64_t*>(out_tile + kTileBytes);          // [2] the stages' copies
+  const int K = a.K, V = a.V;
+  const int warp = threadIdx.x / 32;
+  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int h = static_cast<int>(hv / (a.value_heads / a.heads));
+  const int column0 = blockIdx.x % groups * kWgmmaColumns;
+  const int64_t chunks = w.chunks, record0 = bh * chunks;
+  ReadyBulkBarriers(landed, 2);
+  // By thread 0: chunk c's tiles and record into stage c % 2.
+  const auto issue = [&](int64_t c) {
+    const int slot = static_cast<int>(c & 1);
+    const uint32_t to = base_at + slot * kWalkStageBytes, bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed + slot));
+    const int t0 = static_cast<int>((first_chunk + c) * kC), bi = static_cast<int>(b), hvi = static_cast<int>(hv);
+    ArriveExpecting(bar, 5 * kTileBytes + 2 * WgmmaSet::kElements);
+    CopyTile(to, &tiles.k, 0, h, t0, bi, bar);
+    CopyTile(to + kTileBytes, &tiles.k, 64, h, t0, bi, bar);
+    CopyTile(to + 2 * kTileBytes, &tiles.q, 0, h, t0, bi, bar);
+    CopyTile(to + 3 * kTileBytes, &tiles.q, 64, h, t0, bi, bar);
+    CopyTile(to + 4 * kTileBytes, &tiles.v, column0, hvi, t0, bi, bar);
+    BulkCopy(to + 5 * kTileBytes, w.sets + (record0 + c) * w.record, 2 * WgmmaSet::kElements, bar);
+  };
+  if (threadIdx.x == 0 && chunks > 0) issue(0);
+
+  // This thread's elements of an accumulator [64 rows][64 columns] (element 4 n + e): row 16 warp + TileRow(e), column
+  // TileColumn(n, e). The state: S^T's row = column0 + that row of the state, its column = key 64 half + that column.
+  const int row = 16 * warp;  // this warp's rows: row + TileRow(e)
+  float s[2][32];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      const int j = column0 + row + TileRow(i % 4), key = 64 * half + TileColumn(i / 4, i % 4);
+      s[half][i] = state_in && key < K && j < V ? __ldg(state_in + (bh * K + key) * V + j) : 0.f;
+    }
+  }
+  // The A fragments of depth step k from an accumulator's elements as f(i) gives them: n8 tiles 2k and 2k + 1, in two
+  // bf16 parts.
+  const auto fragments = [](uint32_t (&frag)[2][4], int k, const auto& f) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const int i = 4 * (2 * k + q / 2) + 2 * (q % 2);
+      SplitBf16(f(i), f(i + 1), frag[0][q], frag[1][q]);
+    }
+  };
+  float decay_next = chunks > 0 ? w.decay[record0] : 0.f;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int slot = static_cast<int>(c & 1);
+    const uint32_t stage = base_at + slot * kWalkStageBytes;
+    const uint32_t k_lo = stage, k_hi = stage + kTileBytes, q_lo = stage + 2 * kTileBytes, q_hi = stage + 3 * kTileBytes;
+    const uint32_t t_hi = stage + 5 * kTileBytes, t_lo = t_hi + 2 * WgmmaSet::kTl, p_tile = t_hi + 2 * WgmmaSet::kP;
+    const char* stage_ptr = base + slot * kWalkStageBytes;
+    const bf16* v_tile = reinterpret_cast<const bf16*>(stage_ptr + 4 * kTileBytes);
+    const float* to_query = reinterpret_cast<const float*>(stage_ptr + 5 * kTileBytes + 2 * WgmmaSet::kFactors);
+    const float* to_last = to_query + kC;
+    const float* to_key = to_last + kC;
+    const float decay = decay_next;
+    if (c + 1 < chunks) decay_next = w.decay[record0 + c + 1];
+    WaitBulkStage(landed + slot, static_cast<uint32_t>(c >> 1) & 1);
+    if (threadIdx.x == 0 && c + 1 < chunks) issue(c + 1);  // its stage's last reader, chunk c - 1, is done
+
+    // X = S K^T and Y = S Q^T, S in two parts (depth = keys).
+    uint32_t sa[8][2][4];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return s[k / 4][i]; });
+    float x[32], y[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) x[i] = 0.f, y[i] = 0.f;
+    WgmmaFence();
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const uint64_t dk = SwizzledDescriptor((k < 4 ? k_lo : k_hi) + 32 * (k % 4));
+      WgmmaN64KMajorB(x, sa[k][0], dk), WgmmaN64KMajorB(x, sa[k][1], dk);
+    }
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const uint64_t dq = SwizzledDescriptor((k < 4 ? q_lo : q_hi) + 32 * (k % 4));
+      WgmmaN64KMajorB(y, sa[k][0], dq), WgmmaN64KMajorB(y, sa[k][1], dq);
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();
+    HoldRegisters(x), HoldRegisters(y);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) HoldRegisters(sa[k]);
+
+    // R = V^T - X diag(e^gamma rk) in two parts (depth = tokens), then V'^T = R T^T.
+    uint32_t ra[4][2][4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      fragments(ra[k], k, [&](int i) {
+        const int t = TileColumn(i / 4, i % 4), j = row + TileRow(i % 4);
+        return __bfloat162float(v_tile[SwizzledOffset(t, j) / 2]) - to_key[t] * x[i];
+      });
+    }
+    float vp[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) vp[i] = 0.f;
+    WgmmaFence();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t dh = SwizzledDescriptor(t_hi + 32 * k), dl = SwizzledDescriptor(t_lo + 32 * k);
+      WgmmaN64KMajorB(vp, ra[k][0], dh), WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();
+    HoldRegisters(vp);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) HoldRegisters(ra[k]);
+
+    // O^T = Y diag(e^gamma rq) + V'^T P^T, and S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K.
+    uint32_t va[4][2][4], xa[4][2][4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      fragments(va[k], k, [&](int i) { return vp[i]; });
+      fragments(xa[k], k, [&](int i) { return to_last[TileColumn(i / 4, i % 4)] * vp[i]; });
+    }
+#pragma unroll
+    for (int i = 0; i < 32; ++i) y[i] *= to_query[TileColumn(i / 4, i % 4)];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) s[half][i] *= decay;
+    }
+    WgmmaFence();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t dp = SwizzledDescriptor(p_tile + 32 * k);
+      WgmmaN64KMajorB(y, va[k][0], dp), WgmmaN64KMajorB(y, va[k][1], dp);
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {  // depth = tokens 16 k.. : K's rows, MN-major
+        const uint64_t dk = SwizzledDescriptor((half ? k_hi : k_lo) + 2048 * k);
+        WgmmaN64RowsB(s[half], xa[k][0], dk), WgmmaN64RowsB(s[half], xa[k][1], dk);
+      }
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();
+    HoldRegisters(y), HoldRegisters(s[0]), HoldRegisters(s[1]);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) HoldRegisters(va[k]), HoldRegisters(xa[k]);
+
+    // O out: its tile once the previous chunk's store has read it, then one bulk tensor store (clipped to the tensor).
+    if (threadIdx.x == 0) WaitBulkStoresRead();
+    __syncthreads();  // also: every warp is done with this chunk's stage, which chunk c + 2 will fill
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      const int t = TileColumn(i / 4, i % 4), j = row + TileRow(i % 4);
+      *reinterpret_cast<bf16*>(out_tile + SwizzledOffset(t, j)) = __float2bfloat16(y[i]);
+    }
+    FenceSharedForBulk();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      StoreTile(base_at + 2 * kWalkStageBytes, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
+                static_cast<int>(b));
+      CommitBulkStores();
+    }
+  }
+  if (threadIdx.x == 0) WaitBulkStoresRead();
+  if (state_out) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) {
+        const int j = column0 + row + TileRow(i % 4), key = 64 * half + TileColumn(i / 4, i % 4);
+        if (key < K && j < V) state_out[(bh * K + key) * V + j] = s[half][i];
+      }
+    }
+  }
+#endif
+}
+
 // The kernels and workspace of each storage: float32 (3xTF32 products) or bf16 (bf16 products).
 template <typename T>
 using WorkspaceOf = std::conditional_t<sizeof(T) == 2, WorkspaceBf16, Workspace>;
@@ -1176,9 +1396,70 @@ int StateColumns(int64_t heads, int64_t value_dim, int Kp) {
   else return WidestColumns<T>(kColumnChoices, heads, value_dim, Kp);
 }
 
+// Whether bf16 storage at padded key dim 128 walks on warpgroup products (WgmmaStateKernel; its tiles into `tiles`):
+// on a device that runs this build's sm_90a code, where the tensor maps can be made, unless LONGSEQ_CUDA_DELTA_WGMMA is 0.
+bool WalksOnWgmma(const ls_delta_rule_params& p, int Kp, WalkTiles& tiles) {
+  const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_WGMMA");
+  if (p.storage != LS_BFLOAT16 || Kp != 128 || !HasWgmma() || (setting && std::strcmp(setting, "0") == 0)) return false;
+  return EncodeTokenTiles(&tiles.q, p.q, p.batch, p.seqlen, p.heads, p.key_dim, 64, kC, 128) &&
+         EncodeTokenTiles(&tiles.k, p.k, p.batch, p.seqlen, p.heads, p.key_dim, 64, kC, 128) &&
+         EncodeTokenTiles(&tiles.v, p.v, p.batch, p.seqlen, p.value_heads, p.value_dim, 64, kC, 128) &&
+         EncodeTokenTiles(&tiles.o, p.o, p.batch, p.seqlen, p.value_heads, p.value_dim, 64, kC, 128);
+}
+
+// The walk on warpgroup products: its prepare kernel (WgmmaSet records) and state kernel, segment by segment.
+ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cudaStream_t stream) {
+  using bf16 = __nv_bfloat16;
+  constexpr int Kp = 128;
+  const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
+  const int groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
+  const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
+  const int64_t record_bytes = 2 * WgmmaSet::kElements + 4;  // the record and the decay
+  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (heads * record_bytes)));
+  if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
+  }
+  const auto prepare = PrepareKernelBf16<Kp, true, true>;
+  LS_CUDA_TRY(Once([&] {
+    cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(PrepareSharedBf16(Kp)));
+    if (error == cudaSuccess) {
+      error = cudaFuncSetAttribute(WgmmaStateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(WgmmaStateShared()));
+    }
+    return error;
+  }), "deltaRule");
+  DeviceScratch workspace(stream), temporary_state(stream);
+  if (ls_status s = workspace.Allocate(heads * per_segment * record_bytes)) return s;
+  WorkspaceBf16 w = {};
+  w.sets = workspace.get<bf16>(), w.record = WgmmaSet::kElements, w.qk_in_set = false;
+  w.decay = reinterpret_cast<float*>(w.sets + heads * per_segment * w.record);
+  float* state = p.final_state;
+  if (!state && per_segment < chunks) {  // the state must outlive a segment
+    if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
+    state = temporary_state.get<float>();
+  }
+  const ChunkArgs<bf16> a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
+                             Kp, Vp, reinterpret_cast<const bf16*>(p.q), reinterpret_cast<const bf16*>(p.k),
+                             reinterpret_cast<const bf16*>(p.v), p.beta, p.g, reinterpret_cast<bf16*>(p.o), p.scale,
+                             p.use_qk_l2norm != 0};
+  for (int64_t first = 0; first < chunks; first += per_segment) {
+    w.chunks = std::min(per_segment, chunks - first);
+    prepare<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedBf16(Kp), stream>>>(a, w, first);
+    LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
+    const float* state_in = first == 0 ? p.initial_state : state;
+    WgmmaStateKernel<<<static_cast<unsigned>(heads * groups), kWalkThreads, WgmmaStateShared(), stream>>>(a, w, tiles, first, groups,
+                                                                                                        state_in, state);
+    LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
+  }
+  return LS_OK;
+}
+
 template <typename T>
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
+  if constexpr (sizeof(T) == 2) {
+    WalkTiles walk_tiles;
+    if (WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma(p, walk_tiles, stream);
+  }
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);

@@ -66,5 +66,6 @@ int main() {
   Run<__nv_bfloat16>(rule[0], Kernel::kRule);
   Run<__nv_bfloat16>(step[0], Kernel::kStep);
   Run<__nv_bfloat16>(step_quads[0], Kernel::kStepQuads);
-  return failed + delta_emulated::ChunkedCases() + delta_emulated::ChunkedCasesSm90();
+  return failed + delta_emulated::ChunkedCases() + delta_emulated::ChunkedCasesSm90() +
+         delta_emulated::ChunkedCasesSm90a();
 }

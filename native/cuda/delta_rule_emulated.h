@@ -114,6 +114,7 @@ struct Problem {
 // paths); the number that failed.
 int ChunkedCases();
 int ChunkedCasesSm90();
+int ChunkedCasesSm90a();  // the walk on warpgroup products (delta_rule_chunked_sm90a_emulated.cc)
 
 }  // namespace delta_emulated
 

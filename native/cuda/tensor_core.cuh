@@ -443,6 +443,18 @@ __device__ __forceinline__ void WgmmaN64RowsB(float (&d)[32], const uint32_t (&a
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 #endif
 }
+// The same with B K-major in shared memory: [64 columns][16 depths] at a SwizzledDescriptor (rows of 64 depths).
+__device__ __forceinline__ void WgmmaN64KMajorB(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::Wgmma(d, 8, a, 0, b, false, true);
+#else
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      : LS_WGMMA_D32(d)
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
 #undef LS_WGMMA_D32
 #undef LS_WGMMA_D8
 // Keeps registers that running products read or write from being reused or read before WgmmaWait says they are done
