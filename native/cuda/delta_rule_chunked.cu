@@ -1168,62 +1168,96 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       s[half][i] = state_in && key < K && j < V ? __ldg(state_in + (bh * K + key) * V + j) : 0.f;
     }
   }
-  // The A fragments of depth step k from an accumulator's elements as f(i) gives them: n8 tiles 2k and 2k + 1, in two
-  // bf16 parts.
+  // The A fragments of depth step k from an accumulator's elements, as f(i) gives elements i and i + 1 (a float2; the
+  // same token pair): n8 tiles 2k and 2k + 1, in two bf16 parts.
   const auto fragments = [](uint32_t (&frag)[2][4], int k, const auto& f) {
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      const int i = 4 * (2 * k + q / 2) + 2 * (q % 2);
-      SplitBf16(f(i), f(i + 1), frag[0][q], frag[1][q]);
+      const float2 x = f(4 * (2 * k + q / 2) + 2 * (q % 2));
+      SplitBf16(x.x, x.y, frag[0][q], frag[1][q]);
     }
   };
+  // The factors of the tokens of elements i and i + 1 (TileColumn(i / 4, 0) and the next).
+  const auto pair_of = [](const float* factors, int i) { return *reinterpret_cast<const float2*>(factors + TileColumn(i / 4, 0)); };
+  // O of chunk c (in y, once its products are done) out through the shared tile, by one bulk tensor store.
+  const auto store_o = [&](const float (&y)[32], int64_t c) {
+    if (threadIdx.x == 0) WaitBulkStoresRead();  // the previous chunk's store has read the tile
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      *reinterpret_cast<bf16*>(out_tile + SwizzledOffset(TileColumn(i / 4, i % 4), row + TileRow(i % 4))) = __float2bfloat16(y[i]);
+    }
+    FenceSharedForBulk();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      StoreTile(base_at + 2 * kWalkStageBytes, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
+                static_cast<int>(b));
+      CommitBulkStores();
+    }
+  };
+  float y[32];                  // Y, then O; chunk c's goes out while chunk c + 1's X is formed
+  uint32_t va[4][2][4];         // V''s parts, which O's last products read
   float decay_next = chunks > 0 ? w.decay[record0] : 0.f;
   for (int64_t c = 0; c < chunks; ++c) {
     const int slot = static_cast<int>(c & 1);
     const uint32_t stage = base_at + slot * kWalkStageBytes;
     const uint32_t k_lo = stage, k_hi = stage + kTileBytes, q_lo = stage + 2 * kTileBytes, q_hi = stage + 3 * kTileBytes;
+    const uint32_t v_tile = stage + 4 * kTileBytes;
     const uint32_t t_hi = stage + 5 * kTileBytes, t_lo = t_hi + 2 * WgmmaSet::kTl, p_tile = t_hi + 2 * WgmmaSet::kP;
-    const char* stage_ptr = base + slot * kWalkStageBytes;
-    const bf16* v_tile = reinterpret_cast<const bf16*>(stage_ptr + 4 * kTileBytes);
-    const float* to_query = reinterpret_cast<const float*>(stage_ptr + 5 * kTileBytes + 2 * WgmmaSet::kFactors);
+    const float* to_query = reinterpret_cast<const float*>(base + slot * kWalkStageBytes + 5 * kTileBytes + 2 * WgmmaSet::kFactors);
     const float* to_last = to_query + kC;
     const float* to_key = to_last + kC;
     const float decay = decay_next;
     if (c + 1 < chunks) decay_next = w.decay[record0 + c + 1];
     WaitBulkStage(landed + slot, static_cast<uint32_t>(c >> 1) & 1);
-    if (threadIdx.x == 0 && c + 1 < chunks) issue(c + 1);  // its stage's last reader, chunk c - 1, is done
 
-    // X = S K^T and Y = S Q^T, S in two parts (depth = keys).
+    // X = S K^T (S in two parts, depth = keys), while chunk c - 1's O goes out.
     uint32_t sa[8][2][4];
 #pragma unroll
-    for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return s[k / 4][i]; });
-    float x[32], y[32];
+    for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
+    float x[32];
 #pragma unroll
-    for (int i = 0; i < 32; ++i) x[i] = 0.f, y[i] = 0.f;
+    for (int i = 0; i < 32; ++i) x[i] = 0.f;
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
       const uint64_t dk = SwizzledDescriptor((k < 4 ? k_lo : k_hi) + 32 * (k % 4));
       WgmmaN64KMajorB(x, sa[k][0], dk), WgmmaN64KMajorB(x, sa[k][1], dk);
     }
+    WgmmaCommit();
+    if (c > 0) {
+      WgmmaWait<1>();  // chunk c - 1's O
+      HoldRegisters(y);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) HoldRegisters(va[k]);
+      store_o(y, c - 1);  // its barriers: every warp is done with chunk c - 1's stage
+    }
+    if (threadIdx.x == 0 && c + 1 < chunks) issue(c + 1);
+    // Y = S Q^T.
+#pragma unroll
+    for (int i = 0; i < 32; ++i) y[i] = 0.f;
+    WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
       const uint64_t dq = SwizzledDescriptor((k < 4 ? q_lo : q_hi) + 32 * (k % 4));
       WgmmaN64KMajorB(y, sa[k][0], dq), WgmmaN64KMajorB(y, sa[k][1], dq);
     }
     WgmmaCommit();
-    WgmmaWait<0>();
-    HoldRegisters(x), HoldRegisters(y);
-#pragma unroll
-    for (int k = 0; k < 8; ++k) HoldRegisters(sa[k]);
+    WgmmaWait<1>();  // X
+    HoldRegisters(x);
 
-    // R = V^T - X diag(e^gamma rk) in two parts (depth = tokens), then V'^T = R T^T.
+    // R = V^T - X diag(e^gamma rk) in two parts (depth = tokens; v's fragments by ldmatrix from its tile [token][column]),
+    // while Y runs; then V'^T = R T^T.
     uint32_t ra[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
+      uint32_t v2[4];  // rows (tokens) 16 k + MatrixRow(lane, 2), 8 columns from row + MatrixColumn(lane, 1)
+      const int t = 16 * k + MatrixRow(threadIdx.x % 32, 2), piece = (row + MatrixColumn(threadIdx.x % 32, 1)) / 8;
+      LoadMatrices<true>(v2, v_tile + t * 128 + ((piece ^ (t % 8)) * 16));
       fragments(ra[k], k, [&](int i) {
-        const int t = TileColumn(i / 4, i % 4), j = row + TileRow(i % 4);
-        return __bfloat162float(v_tile[SwizzledOffset(t, j) / 2]) - to_key[t] * x[i];
+        const uint32_t vv = v2[(i / 4 - 2 * k) * 2 + (i % 4) / 2];
+        const float2 f = pair_of(to_key, i);
+        return make_float2(__uint_as_float(vv << 16) - f.x * x[i], __uint_as_float(vv & 0xffff0000u) - f.y * x[i + 1]);
       });
     }
     float vp[32];
@@ -1236,31 +1270,35 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       WgmmaN64KMajorB(vp, ra[k][0], dh), WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
     }
     WgmmaCommit();
-    WgmmaWait<0>();
+    WgmmaWait<1>();  // Y: O's first term while V' runs
+    HoldRegisters(y);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) HoldRegisters(sa[k]);
+#pragma unroll
+    for (int i = 0; i < 32; i += 2) {
+      const float2 f = pair_of(to_query, i);
+      y[i] *= f.x, y[i + 1] *= f.y;
+    }
+    WgmmaWait<0>();  // V'
     HoldRegisters(vp);
 #pragma unroll
     for (int k = 0; k < 4; ++k) HoldRegisters(ra[k]);
 
-    // O^T = Y diag(e^gamma rq) + V'^T P^T, and S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K.
-    uint32_t va[4][2][4], xa[4][2][4];
+    // S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, then O^T += V'^T P^T, left running into chunk c + 1.
+    uint32_t xa[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      fragments(va[k], k, [&](int i) { return vp[i]; });
-      fragments(xa[k], k, [&](int i) { return to_last[TileColumn(i / 4, i % 4)] * vp[i]; });
+      fragments(xa[k], k, [&](int i) {
+        const float2 f = pair_of(to_last, i);
+        return make_float2(f.x * vp[i], f.y * vp[i + 1]);
+      });
     }
-#pragma unroll
-    for (int i = 0; i < 32; ++i) y[i] *= to_query[TileColumn(i / 4, i % 4)];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
 #pragma unroll
       for (int i = 0; i < 32; ++i) s[half][i] *= decay;
     }
     WgmmaFence();
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const uint64_t dp = SwizzledDescriptor(p_tile + 32 * k);
-      WgmmaN64KMajorB(y, va[k][0], dp), WgmmaN64KMajorB(y, va[k][1], dp);
-    }
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
 #pragma unroll
@@ -1270,26 +1308,26 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       }
     }
     WgmmaCommit();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
+    WgmmaFence();
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t dp = SwizzledDescriptor(p_tile + 32 * k);
+      WgmmaN64KMajorB(y, va[k][0], dp), WgmmaN64KMajorB(y, va[k][1], dp);
+    }
+    WgmmaCommit();
+    WgmmaWait<1>();  // the state
+    HoldRegisters(s[0]), HoldRegisters(s[1]);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) HoldRegisters(xa[k]);
+  }
+  if (chunks > 0) {
     WgmmaWait<0>();
-    HoldRegisters(y), HoldRegisters(s[0]), HoldRegisters(s[1]);
+    HoldRegisters(y);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldRegisters(va[k]), HoldRegisters(xa[k]);
-
-    // O out: its tile once the previous chunk's store has read it, then one bulk tensor store (clipped to the tensor).
-    if (threadIdx.x == 0) WaitBulkStoresRead();
-    __syncthreads();  // also: every warp is done with this chunk's stage, which chunk c + 2 will fill
-#pragma unroll
-    for (int i = 0; i < 32; ++i) {
-      const int t = TileColumn(i / 4, i % 4), j = row + TileRow(i % 4);
-      *reinterpret_cast<bf16*>(out_tile + SwizzledOffset(t, j)) = __float2bfloat16(y[i]);
-    }
-    FenceSharedForBulk();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      StoreTile(base_at + 2 * kWalkStageBytes, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
-                static_cast<int>(b));
-      CommitBulkStores();
-    }
+    for (int k = 0; k < 4; ++k) HoldRegisters(va[k]);
+    store_o(y, chunks - 1);
   }
   if (threadIdx.x == 0) WaitBulkStoresRead();
   if (state_out) {
