@@ -1180,17 +1180,30 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   // The factors of the tokens of elements i and i + 1 (TileColumn(i / 4, 0) and the next).
   const auto pair_of = [](const float* factors, int i) { return *reinterpret_cast<const float2*>(factors + TileColumn(i / 4, 0)); };
   // O of chunk c (in y, once its products are done) out through the shared tile, by one bulk tensor store.
+  // The byte offset, in a [kC tokens][64 columns] tile in the 128-byte swizzle, of the row this lane addresses in an
+  // ldmatrix / stmatrix of the warp's 16 columns by tokens 16 k.. (transposed: A fragments of the tile's transpose).
+  const auto TileRowAddress = [&](int k) {
+    const int t = 16 * k + MatrixRow(threadIdx.x % 32, 2), piece = (row + MatrixColumn(threadIdx.x % 32, 1)) / 8;
+    return static_cast<uint32_t>(t * 128 + ((piece ^ (t % 8)) * 16));
+  };
+  const uint32_t out_at = base_at + 2 * kWalkStageBytes;
   const auto store_o = [&](const float (&y)[32], int64_t c) {
     if (threadIdx.x == 0) WaitBulkStoresRead();  // the previous chunk's store has read the tile
     __syncthreads();
 #pragma unroll
-    for (int i = 0; i < 32; ++i) {
-      *reinterpret_cast<bf16*>(out_tile + SwizzledOffset(TileColumn(i / 4, i % 4), row + TileRow(i % 4))) = __float2bfloat16(y[i]);
+    for (int k = 0; k < 4; ++k) {  // as the A fragments of O^T's depth step k, transposed into the tile's rows (tokens)
+      uint32_t o2[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const int i = 4 * (2 * k + q / 2) + 2 * (q % 2);
+        o2[q] = PackBf16(y[i], y[i + 1]);
+      }
+      StoreMatrices<true>(o2, out_at + TileRowAddress(k));
     }
     FenceSharedForBulk();
     __syncthreads();
     if (threadIdx.x == 0) {
-      StoreTile(base_at + 2 * kWalkStageBytes, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
+      StoreTile(out_at, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
                 static_cast<int>(b));
       CommitBulkStores();
     }
@@ -1201,9 +1214,13 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   for (int64_t c = 0; c < chunks; ++c) {
     const int slot = static_cast<int>(c & 1);
     const uint32_t stage = base_at + slot * kWalkStageBytes;
-    const uint32_t k_lo = stage, k_hi = stage + kTileBytes, q_lo = stage + 2 * kTileBytes, q_hi = stage + 3 * kTileBytes;
     const uint32_t v_tile = stage + 4 * kTileBytes;
-    const uint32_t t_hi = stage + 5 * kTileBytes, t_lo = t_hi + 2 * WgmmaSet::kTl, p_tile = t_hi + 2 * WgmmaSet::kP;
+    // The descriptor of the stage's tile at byte offset `at` (the address field is its bits 0-13, shared addresses
+    // stay below 2^18 bytes: adding to it carries into nothing).
+    const uint64_t stage_descriptor = SwizzledDescriptor(stage);
+    const auto tile = [stage_descriptor](uint32_t at) { return stage_descriptor + (at >> 4); };
+    constexpr uint32_t k_lo = 0, k_hi = kTileBytes, q_lo = 2 * kTileBytes, q_hi = 3 * kTileBytes;
+    constexpr uint32_t t_hi = 5 * kTileBytes, t_lo = t_hi + 2 * WgmmaSet::kTl, p_tile = t_hi + 2 * WgmmaSet::kP;
     const float* to_query = reinterpret_cast<const float*>(base + slot * kWalkStageBytes + 5 * kTileBytes + 2 * WgmmaSet::kFactors);
     const float* to_last = to_query + kC;
     const float* to_key = to_last + kC;
@@ -1221,7 +1238,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
-      const uint64_t dk = SwizzledDescriptor((k < 4 ? k_lo : k_hi) + 32 * (k % 4));
+      const uint64_t dk = tile((k < 4 ? k_lo : k_hi) + 32 * (k % 4));
       WgmmaN64KMajorB(x, sa[k][0], dk), WgmmaN64KMajorB(x, sa[k][1], dk);
     }
     WgmmaCommit();
@@ -1239,7 +1256,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
-      const uint64_t dq = SwizzledDescriptor((k < 4 ? q_lo : q_hi) + 32 * (k % 4));
+      const uint64_t dq = tile((k < 4 ? q_lo : q_hi) + 32 * (k % 4));
       WgmmaN64KMajorB(y, sa[k][0], dq), WgmmaN64KMajorB(y, sa[k][1], dq);
     }
     WgmmaCommit();
@@ -1251,9 +1268,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     uint32_t ra[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      uint32_t v2[4];  // rows (tokens) 16 k + MatrixRow(lane, 2), 8 columns from row + MatrixColumn(lane, 1)
-      const int t = 16 * k + MatrixRow(threadIdx.x % 32, 2), piece = (row + MatrixColumn(threadIdx.x % 32, 1)) / 8;
-      LoadMatrices<true>(v2, v_tile + t * 128 + ((piece ^ (t % 8)) * 16));
+      uint32_t v2[4];
+      LoadMatrices<true>(v2, v_tile + TileRowAddress(k));
       fragments(ra[k], k, [&](int i) {
         const uint32_t vv = v2[(i / 4 - 2 * k) * 2 + (i % 4) / 2];
         const float2 f = pair_of(to_key, i);
@@ -1266,7 +1282,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      const uint64_t dh = SwizzledDescriptor(t_hi + 32 * k), dl = SwizzledDescriptor(t_lo + 32 * k);
+      const uint64_t dh = tile(t_hi + 32 * k), dl = tile(t_lo + 32 * k);
       WgmmaN64KMajorB(vp, ra[k][0], dh), WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
     }
     WgmmaCommit();
@@ -1303,7 +1319,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     for (int half = 0; half < 2; ++half) {
 #pragma unroll
       for (int k = 0; k < 4; ++k) {  // depth = tokens 16 k.. : K's rows, MN-major
-        const uint64_t dk = SwizzledDescriptor((half ? k_hi : k_lo) + 2048 * k);
+        const uint64_t dk = tile((half ? k_hi : k_lo) + 2048 * k);
         WgmmaN64RowsB(s[half], xa[k][0], dk), WgmmaN64RowsB(s[half], xa[k][1], dk);
       }
     }
@@ -1313,7 +1329,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      const uint64_t dp = SwizzledDescriptor(p_tile + 32 * k);
+      const uint64_t dp = tile(p_tile + 32 * k);
       WgmmaN64KMajorB(y, va[k][0], dp), WgmmaN64KMajorB(y, va[k][1], dp);
     }
     WgmmaCommit();

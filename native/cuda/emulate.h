@@ -272,6 +272,22 @@ inline void LoadMatrices(uint32_t* r, int count, bool transpose, uint32_t addres
   }
 }
 
+// stmatrix of `count` 8 x 8 matrices, LoadMatrices' inverse: lane 8 j + i gives the shared address of row i of matrix
+// j; r[j] holds lane l's two elements of matrix j, row l / 4, columns 2 (l % 4) and + 1 (transposed: of its transpose).
+// Each lane writes its own row.
+inline void StoreMatrices(const uint32_t* r, int count, bool transpose, uint32_t address) {
+  uint32_t words[5] = {address};
+  memcpy(words + 1, r, count * sizeof(uint32_t));
+  const uint32_t* lanes = Exchange(words, sizeof words);
+  const int lane = threadIdx.x % 32, j = lane / 8, i = lane % 8;
+  if (j >= count) return;
+  for (int c = 0; c < 8; ++c) {
+    // element (i, c) of matrix j: lane 4 i + c / 2's half c % 2, or (transposed) lane 4 c + i / 2's half i % 2
+    const int from = transpose ? 4 * c + i / 2 : 4 * i + c / 2, half = transpose ? i % 2 : c % 2;
+    const uint16_t v = static_cast<uint16_t>(lanes[kLaneWords * from + 1 + j] >> (16 * half));
+    memcpy(static_cast<char*>(SharedPointer(address)) + 2 * c, &v, sizeof v);
+  }
+}
 // sqrt(error / norm), for the tests' relative L2 errors (sums of squares); 0 where both are 0.
 inline double RelativeL2(double error, double norm) { return std::sqrt(error / std::max(norm, 1e-300)); }
 

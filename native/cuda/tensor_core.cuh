@@ -169,6 +169,24 @@ __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], uint32_t at) {
   }
 #endif
 }
+#if __CUDA_ARCH__ >= 900
+// stmatrix (sm_90), LoadMatrices' inverse: lane 8 j + i gives the shared address of row i of matrix j; r[j] holds the
+// lane's two elements of matrix j, row lane / 4, columns 2 (lane % 4) and + 1 (kTranspose: of its transpose).
+template <bool kTranspose>
+__device__ __forceinline__ void StoreMatrices(const uint32_t (&r)[4], uint32_t at) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  emulate::StoreMatrices(r, 4, kTranspose, at);
+#else
+  if (kTranspose) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(r[0]), "r"(r[1]),
+                 "r"(r[2]), "r"(r[3]) : "memory");
+  } else {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};" ::"r"(at), "r"(r[0]), "r"(r[1]), "r"(r[2]),
+                 "r"(r[3]) : "memory");
+  }
+#endif
+}
+#endif
 template <bool kTranspose>
 __device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
   LoadMatrices<kTranspose>(r, static_cast<uint32_t>(__cvta_generic_to_shared(row)));
