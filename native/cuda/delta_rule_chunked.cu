@@ -1510,12 +1510,14 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
 template <typename T>
 ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
-  if constexpr (sizeof(T) == 2) {
-    WalkTiles walk_tiles;
-    if (WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma(p, walk_tiles, stream);
-  }
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
+  if constexpr (sizeof(T) == 2) {
+    // Not where the ldmatrix walk takes 8-column blocks (few heads: B1 T262144 H8 K=V=128 was 1% slower on the
+    // warpgroup walk, whose 16 blocks then leave most SMs idle).
+    WalkTiles walk_tiles;
+    if (columns >= 16 && WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma(p, walk_tiles, stream);
+  }
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const bool t_form = sizeof(T) == 2 && TForm(columns);  // bf16: the workspace's form

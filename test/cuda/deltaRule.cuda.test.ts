@@ -151,6 +151,37 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     }
   });
 
+  run('bf16 at key dim 128: the walk on warpgroup products and the ldmatrix walk both match native', async () => {
+    // Where the GPU runs sm_90a code (H100, H200) bf16 at padded key dim 128 walks on warpgroup products in blocks of
+    // 64 columns (the last one partial at V 72), unless LONGSEQ_CUDA_DELTA_WGMMA is 0; both ways against native, with
+    // grouped value heads, a partial last chunk, gated and plain, with and without an initial state.
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const shapes = [[2, 150, 8, 16, 128, 72, true, true], [1, 200, 16, 16, 120, 128, false, false]] as const;
+    for (const [B, T, H, HV, K, V, gated, initial] of shapes) {
+      const r = rng(7 * T + K);
+      const p: DeltaRuleParams = {
+        q: toBFloat16(uniform(r, [B, T, H, K])), k: toBFloat16(uniform(r, [B, T, H, K])), v: toBFloat16(uniform(r, [B, T, HV, V])),
+        beta: uniform(r, [B, T, HV], 0, 1), useQkL2Norm: true, returnFinalState: true,
+      };
+      if (gated) p.g = uniform(r, [B, T, HV], -0.7, 0);
+      if (initial) p.initialState = uniform(r, [B, HV, K, V], -0.5, 0.5);
+      const want = await cpu.deltaRule({ ...p, q: toFloat32(p.q), k: toFloat32(p.k), v: toFloat32(p.v), algorithm: 'recurrent' });
+      const before = process.env.LONGSEQ_CUDA_DELTA_WGMMA;
+      for (const setting of ['1', '0']) {
+        process.env.LONGSEQ_CUDA_DELTA_WGMMA = setting;
+        try {
+          const out = await gpu.deltaRule(p);
+          const what = `B${B} T${T} H${H} HV${HV} K${K} V${V}${setting === '0' ? ' (ldmatrix walk)' : ''}`;
+          expectClose(`${what} o`, toFloat32(out.o), want.o, 6e-3);
+          expectClose(`${what} finalState`, out.finalState!, want.finalState!, 1e-4);
+        } finally {
+          if (before === undefined) delete process.env.LONGSEQ_CUDA_DELTA_WGMMA;
+          else process.env.LONGSEQ_CUDA_DELTA_WGMMA = before;
+        }
+      }
+    }
+  });
+
   run('inputs longer than one workspace (segments, the state carried between them) match native', async () => {
     // T 20000 at H16 K=V=128: about 310 chunks, 10 or more segments of a workspace held to 64 MB (float32 or bf16
     // storage).
