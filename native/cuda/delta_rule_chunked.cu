@@ -27,7 +27,10 @@
 // the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows. Its
 // workspace takes one of two forms, by the state blocks' width (TForm): T itself, as in float32 (v then read from the
 // inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks; those also
-// have output warps beside their walk warps (OutputWarps).
+// have output warps beside their walk warps (OutputWarps). On sm_90a, bf16 at padded key dim 128 walks on Hopper's
+// warpgroup products instead (WgmmaStateKernel, from records in the layout those read: WgmmaSet), where the ldmatrix
+// walk would take blocks of 16 columns or more: on an H100, B1 T4096 / T65536 H16 K=V=128 0.222 / 3.25 ms -> 0.177 /
+// 2.59 (BENCHMARKS.md, 2026-12-06).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -1461,7 +1464,45 @@ bool WalksOnWgmma(const ls_delta_rule_params& p, int Kp, WalkTiles& tiles) {
          EncodeTokenTiles(&tiles.o, p.o, p.batch, p.seqlen, p.value_heads, p.value_dim, 64, kC, 128);
 }
 
-// The walk on warpgroup products: its prepare kernel (WgmmaSet records) and state kernel, segment by segment.
+// LaunchWgmma's segments past kOverlapChunks chunks: the first one short, so that little of the prepare kernel is not
+// under a walk, the others a quarter of the sequence or what a workspace slot holds. Up to kOverlapChunks, one segment
+// and no walk beside a prepare kernel: each boundary between walks costs about 15 us (on an H100, B1 T4096 H16 K=V=128
+// in four segments of 16 chunks took 0.191 ms against 0.177 in one).
+constexpr int64_t kFirstSegment = 16, kOverlapChunks = 256;
+
+// A CUDA event or stream of this call, destroyed at its end (the work queued on it still runs).
+struct CallEvent {
+  cudaEvent_t event = nullptr;
+  ~CallEvent() {
+    if (event) cudaEventDestroy(event);
+  }
+};
+struct CallStream {
+  cudaStream_t stream = nullptr;
+  ~CallStream() {
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+// At its end (whichever way the call returns): `stream` waits for everything queued on `side` so far, so that what is
+// released on `stream` afterwards (the workspace) outlives the work on `side`.
+struct JoinStreams {
+  cudaStream_t stream, side;
+  ~JoinStreams() {
+    cudaEvent_t done;
+    if (side && cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess) {
+      if (cudaEventRecord(done, side) == cudaSuccess) cudaStreamWaitEvent(stream, done, 0);
+      cudaEventDestroy(done);
+    }
+  }
+};
+
+// The walk on warpgroup products: its prepare kernel (WgmmaSet records) and state kernel, segment by segment, each
+// segment's walk beside the next one's prepare kernel. The walk takes an SM per block of 64 state columns (B1 H16
+// K=V=128: 32 of 132), so the prepare kernel runs on the rest: the walks go on a stream of the highest priority, each
+// after its segment's prepare kernel (an event), and the prepare kernels on the call's stream, each writing a slot
+// of the workspace (two) once the walk two segments back has read it; the call's stream then waits for the last walk.
+// A walk block asks for enough shared memory that no prepare block shares its SM (the walk issues from one warp a
+// scheduler; a prepare block beside it would take its issue slots).
 ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cudaStream_t stream) {
   using bf16 = __nv_bfloat16;
   constexpr int Kp = 128;
@@ -1469,25 +1510,40 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   const int groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const int64_t record_bytes = 2 * WgmmaSet::kElements + 4;  // the record and the decay
-  const int64_t per_segment = std::min(chunks, std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (heads * record_bytes)));
-  if (heads * groups >= (int64_t{1} << 31) || heads * per_segment >= (int64_t{1} << 31)) {
+  const bool overlap = chunks > kOverlapChunks;
+  const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (overlap ? 2 : 1) / (heads * record_bytes));
+  const int64_t segment = std::min(per_slot, overlap ? std::max(kFirstSegment, (chunks + 3) / 4) : chunks);
+  if (heads * groups >= (int64_t{1} << 31) || heads * segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
   const auto prepare = PrepareKernelBf16<Kp, true, true>;
+  const size_t prepare_shared = PrepareSharedBf16(Kp);
+  const size_t walk_shared = std::max(WgmmaStateShared(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
   LS_CUDA_TRY(Once([&] {
-    cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(PrepareSharedBf16(Kp)));
+    cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
     if (error == cudaSuccess) {
-      error = cudaFuncSetAttribute(WgmmaStateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(WgmmaStateShared()));
+      error = cudaFuncSetAttribute(WgmmaStateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
     }
     return error;
   }), "deltaRule");
+  int least = 0, greatest = 0;
+  CallStream side;
+  CallEvent prepared[2], walked[2];
+  if (overlap) {
+    LS_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest), "deltaRule (chunked) streams");
+    LS_CUDA_TRY(cudaStreamCreateWithPriority(&side.stream, cudaStreamNonBlocking, greatest), "deltaRule (chunked) streams");
+    for (int i = 0; i < 2; ++i) {
+      LS_CUDA_TRY(cudaEventCreateWithFlags(&prepared[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
+      LS_CUDA_TRY(cudaEventCreateWithFlags(&walked[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
+    }
+  }
+  const cudaStream_t walks = overlap ? side.stream : stream;
+  const int64_t slot_bytes = (heads * segment * record_bytes + 255) / 256 * 256;  // (bulk copies: 16-byte aligned)
   DeviceScratch workspace(stream), temporary_state(stream);
-  if (ls_status s = workspace.Allocate(heads * per_segment * record_bytes)) return s;
-  WorkspaceBf16 w = {};
-  w.sets = workspace.get<bf16>(), w.record = WgmmaSet::kElements, w.qk_in_set = false;
-  w.decay = reinterpret_cast<float*>(w.sets + heads * per_segment * w.record);
+  const JoinStreams join = {stream, overlap ? side.stream : nullptr};  // before the workspace's release
+  if (ls_status s = workspace.Allocate((overlap ? 2 : 1) * slot_bytes)) return s;
   float* state = p.final_state;
-  if (!state && per_segment < chunks) {  // the state must outlive a segment
+  if (!state && segment < chunks) {  // the state must outlive a segment
     if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
     state = temporary_state.get<float>();
   }
@@ -1495,16 +1551,28 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
                              Kp, Vp, reinterpret_cast<const bf16*>(p.q), reinterpret_cast<const bf16*>(p.k),
                              reinterpret_cast<const bf16*>(p.v), p.beta, p.g, reinterpret_cast<bf16*>(p.o), p.scale,
                              p.use_qk_l2norm != 0};
-  for (int64_t first = 0; first < chunks; first += per_segment) {
-    w.chunks = std::min(per_segment, chunks - first);
-    prepare<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedBf16(Kp), stream>>>(a, w, first);
+  int64_t first = 0;
+  for (int i = 0; first < chunks; ++i) {
+    const int slot = overlap ? i % 2 : 0;
+    WorkspaceBf16 w = {};
+    w.sets = reinterpret_cast<bf16*>(workspace.get<char>() + slot * slot_bytes), w.record = WgmmaSet::kElements, w.qk_in_set = false;
+    w.chunks = std::min(i == 0 && overlap ? kFirstSegment : segment, chunks - first);
+    w.decay = reinterpret_cast<float*>(w.sets + heads * w.chunks * w.record);
+    if (overlap && i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[slot].event, 0), "deltaRule (chunked) events");
+    prepare<<<static_cast<unsigned>(heads * w.chunks), kThreads, prepare_shared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
+    if (overlap) {
+      LS_CUDA_TRY(cudaEventRecord(prepared[slot].event, stream), "deltaRule (chunked) events");
+      LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
+    }
     const float* state_in = first == 0 ? p.initial_state : state;
-    WgmmaStateKernel<<<static_cast<unsigned>(heads * groups), kWalkThreads, WgmmaStateShared(), stream>>>(a, w, tiles, first, groups,
-                                                                                                        state_in, state);
+    WgmmaStateKernel<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups,
+                                                                                                      state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
+    if (overlap) LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
+    first += w.chunks;
   }
-  return LS_OK;
+  return LS_OK;  // (join: the call's stream after the last walk)
 }
 
 template <typename T>
@@ -1513,10 +1581,11 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
   if constexpr (sizeof(T) == 2) {
-    // Not where the ldmatrix walk takes 8-column blocks (few heads: B1 T262144 H8 K=V=128 was 1% slower on the
-    // warpgroup walk, whose 16 blocks then leave most SMs idle).
+    // Not where the ldmatrix walk takes 8-column blocks (few heads) and the sequence is too short for the prepare
+    // kernel to run beside the walk: with it beside, B1 T262144 H8 K=V=128 took 8.60 ms against the ldmatrix walk's
+    // 9.10 (on an H100), and the warpgroup walk alone 9.18-9.28.
     WalkTiles walk_tiles;
-    if (columns >= 16 && WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma(p, walk_tiles, stream);
+    if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma(p, walk_tiles, stream);
   }
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
