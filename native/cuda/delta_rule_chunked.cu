@@ -29,8 +29,9 @@
 // inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks; those also
 // have output warps beside their walk warps (OutputWarps). On sm_90a, bf16 at padded key dim 128 walks on Hopper's
 // warpgroup products instead (WgmmaStateKernel, from records in the layout those read: WgmmaSet), where the ldmatrix
-// walk would take blocks of 16 columns or more: on an H100, B1 T4096 / T65536 H16 K=V=128 0.222 / 3.25 ms -> 0.177 /
-// 2.59 (BENCHMARKS.md, 2026-12-06).
+// walk would take blocks of 16 columns or more or past kOverlapChunks chunks, there each segment's walk beside the next
+// one's prepare kernel (LaunchWgmma): on an H100, B1 T4096 / T65536 H16 and T262144 H8 K=V=128 0.222 / 3.25 / 9.10 ms
+// -> 0.177 / 2.30 / 8.6 (BENCHMARKS.md, 2026-12-06).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
