@@ -1236,16 +1236,20 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     uint32_t sa[8][2][4];
 #pragma unroll
     for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
+    // d = S M^T for the chunk's k or q (tiles lo, hi: keys 0-63, 64-127), one commit group.
+    const auto times_s = [&](float (&d)[32], uint32_t lo, uint32_t hi) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i) d[i] = 0.f;
+      WgmmaFence();
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const uint64_t dm = tile((k < 4 ? lo : hi) + 32 * (k % 4));
+        WgmmaN64KMajorB(d, sa[k][0], dm), WgmmaN64KMajorB(d, sa[k][1], dm);
+      }
+      WgmmaCommit();
+    };
     float x[32];
-#pragma unroll
-    for (int i = 0; i < 32; ++i) x[i] = 0.f;
-    WgmmaFence();
-#pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      const uint64_t dk = tile((k < 4 ? k_lo : k_hi) + 32 * (k % 4));
-      WgmmaN64KMajorB(x, sa[k][0], dk), WgmmaN64KMajorB(x, sa[k][1], dk);
-    }
-    WgmmaCommit();
+    times_s(x, k_lo, k_hi);
     if (c > 0) {
       WgmmaWait<1>();  // chunk c - 1's O
       HoldRegisters(y);
@@ -1254,16 +1258,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       store_o(y, c - 1);  // its barriers: every warp is done with chunk c - 1's stage
     }
     if (threadIdx.x == 0 && c + 1 < chunks) issue(c + 1);
-    // Y = S Q^T.
-#pragma unroll
-    for (int i = 0; i < 32; ++i) y[i] = 0.f;
-    WgmmaFence();
-#pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      const uint64_t dq = tile((k < 4 ? q_lo : q_hi) + 32 * (k % 4));
-      WgmmaN64KMajorB(y, sa[k][0], dq), WgmmaN64KMajorB(y, sa[k][1], dq);
-    }
-    WgmmaCommit();
+    times_s(y, q_lo, q_hi);  // Y = S Q^T
     WgmmaWait<1>();  // X
     HoldRegisters(x);
 
@@ -1454,6 +1449,24 @@ int StateColumns(int64_t heads, int64_t value_dim, int Kp) {
   else return WidestColumns<T>(kColumnChoices, heads, value_dim, Kp);
 }
 
+// The kernels' arguments for storage T.
+template <typename T>
+ChunkArgs<T> ArgsOf(const ls_delta_rule_params& p, int Kp, int Vp) {
+  return {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
+          Kp, Vp, reinterpret_cast<const T*>(p.q), reinterpret_cast<const T*>(p.k), reinterpret_cast<const T*>(p.v),
+          p.beta, p.g, reinterpret_cast<T*>(p.o), p.scale, p.use_qk_l2norm != 0};
+}
+// The state carried from segment to segment: the final state, or where none is kept and there are several segments,
+// a temporary one (in `temporary`); null where neither is needed.
+ls_status CarriedState(const ls_delta_rule_params& p, int64_t heads, bool segments, DeviceScratch& temporary, float*& state) {
+  state = p.final_state;
+  if (!state && segments) {
+    if (ls_status s = temporary.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
+    state = temporary.get<float>();
+  }
+  return LS_OK;
+}
+
 // Whether bf16 storage at padded key dim 128 walks on warpgroup products (WgmmaStateKernel; its tiles into `tiles`):
 // on a device that runs this build's sm_90a code, where the tensor maps can be made, unless LONGSEQ_CUDA_DELTA_WGMMA is 0.
 bool WalksOnWgmma(const ls_delta_rule_params& p, int Kp, WalkTiles& tiles) {
@@ -1543,15 +1556,9 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   DeviceScratch workspace(stream), temporary_state(stream);
   const JoinStreams join = {stream, overlap ? side.stream : nullptr};  // before the workspace's release
   if (ls_status s = workspace.Allocate((overlap ? 2 : 1) * slot_bytes)) return s;
-  float* state = p.final_state;
-  if (!state && segment < chunks) {  // the state must outlive a segment
-    if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
-    state = temporary_state.get<float>();
-  }
-  const ChunkArgs<bf16> a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
-                             Kp, Vp, reinterpret_cast<const bf16*>(p.q), reinterpret_cast<const bf16*>(p.k),
-                             reinterpret_cast<const bf16*>(p.v), p.beta, p.g, reinterpret_cast<bf16*>(p.o), p.scale,
-                             p.use_qk_l2norm != 0};
+  float* state;
+  if (ls_status s = CarriedState(p, heads, segment < chunks, temporary_state, state)) return s;
+  const ChunkArgs<bf16> a = ArgsOf<bf16>(p, Kp, Vp);
   int64_t first = 0;
   for (int i = 0; first < chunks; ++i) {
     const int slot = overlap ? i % 2 : 0;
@@ -1623,15 +1630,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   if (ls_status s = workspace.Allocate(heads * per_segment * record_bytes)) return s;
   WorkspaceOf<T> w;
   Carve(w, workspace.get<void>(), heads * per_segment, Kp, Vp, qk_in_set, t_form);
-  float* state = p.final_state;
-  if (!state && per_segment < chunks) {  // the state must outlive a segment
-    if (ls_status s = temporary_state.Allocate(4 * heads * p.key_dim * p.value_dim)) return s;
-    state = temporary_state.get<float>();
-  }
-  const ChunkArgs<T> a = {p.batch, p.seqlen, p.heads, p.value_heads, static_cast<int>(p.key_dim), static_cast<int>(p.value_dim),
-                          Kp, Vp, reinterpret_cast<const T*>(p.q), reinterpret_cast<const T*>(p.k),
-                          reinterpret_cast<const T*>(p.v), p.beta, p.g, reinterpret_cast<T*>(p.o), p.scale,
-                          p.use_qk_l2norm != 0};
+  float* state;
+  if (ls_status s = CarriedState(p, heads, per_segment < chunks, temporary_state, state)) return s;
+  const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
     PrepareKernelFor<T>(Kp, columns)<<<static_cast<unsigned>(heads * w.chunks), kThreads, PrepareSharedFor<T>(Kp), stream>>>(a, w, first);

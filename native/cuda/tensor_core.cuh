@@ -447,32 +447,24 @@ __device__ __forceinline__ void WgmmaN128(float (&d)[64], uint64_t a, uint64_t b
       : "l"(a), "l"(b), "r"(accumulate));
 #endif
 }
-// d += A B for a 64 x 64 tile, A the warp's m16n8k16 fragment in registers, B MN-major in shared memory: its 16 depths
-// are rows of 64 columns (128 bytes, 128-byte swizzled, 8-row atoms 1024 bytes apart: SwizzledDescriptor of the first
-// row, whose leading offset an N of 64 does not use).
-__device__ __forceinline__ void WgmmaN64RowsB(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+// d += A B for a 64 x 64 tile, A the warp's m16n8k16 fragment in registers, B in shared memory at a SwizzledDescriptor:
+// kMnMajorB, its 16 depths rows of 64 columns (128 bytes, 128-byte swizzled, 8-row atoms 1024 bytes apart: the
+// descriptor of the first row, whose leading offset an N of 64 does not use); else K-major, [64 columns][16 depths]
+// (rows of 64 depths).
+template <bool kMnMajorB>
+__device__ __forceinline__ void WgmmaN64RegisterA(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
 #ifdef LONGSEQ_CUDA_EMULATE
-  emulate::Wgmma(d, 8, a, 0, b, true, true);
+  emulate::Wgmma(d, 8, a, 0, b, kMnMajorB, true);
 #else
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, %37;\n}\n"
       : LS_WGMMA_D32(d)
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "n"(kMnMajorB ? 1 : 0));
 #endif
 }
-// The same with B K-major in shared memory: [64 columns][16 depths] at a SwizzledDescriptor (rows of 64 depths).
-__device__ __forceinline__ void WgmmaN64KMajorB(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
-#ifdef LONGSEQ_CUDA_EMULATE
-  emulate::Wgmma(d, 8, a, 0, b, false, true);
-#else
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
-      : LS_WGMMA_D32(d)
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-#endif
-}
+__device__ __forceinline__ void WgmmaN64RowsB(float (&d)[32], const uint32_t (&a)[4], uint64_t b) { WgmmaN64RegisterA<true>(d, a, b); }
+__device__ __forceinline__ void WgmmaN64KMajorB(float (&d)[32], const uint32_t (&a)[4], uint64_t b) { WgmmaN64RegisterA<false>(d, a, b); }
 #undef LS_WGMMA_D32
 #undef LS_WGMMA_D8
 // Keeps registers that running products read or write from being reused or read before WgmmaWait says they are done
