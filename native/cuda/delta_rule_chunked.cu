@@ -555,11 +555,8 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   };
   if constexpr (kTForm) {  // T into the record
     __syncthreads();
-    if constexpr (kSwizzled) {
-      split(false, set + WgmmaSet::kTh, set + WgmmaSet::kTl, true);
-    } else {
-      split(false, set + kSet.at(SetLayout::kTh), set + kSet.at(SetLayout::kTl), true);
-    }
+    split(false, set + (kSwizzled ? WgmmaSet::kTh : kSet.at(SetLayout::kTh)),
+          set + (kSwizzled ? WgmmaSet::kTl : kSet.at(SetLayout::kTl)), true);
     return;
   }
   const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
@@ -1183,13 +1180,13 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   };
   // The factors of the tokens of elements i and i + 1 (TileColumn(i / 4, 0) and the next).
   const auto pair_of = [](const float* factors, int i) { return *reinterpret_cast<const float2*>(factors + TileColumn(i / 4, 0)); };
-  // O of chunk c (in y, once its products are done) out through the shared tile, by one bulk tensor store.
   // The byte offset, in a [kC tokens][64 columns] tile in the 128-byte swizzle, of the row this lane addresses in an
   // ldmatrix / stmatrix of the warp's 16 columns by tokens 16 k.. (transposed: A fragments of the tile's transpose).
   const auto TileRowAddress = [&](int k) {
     const int t = 16 * k + MatrixRow(threadIdx.x % 32, 2), piece = (row + MatrixColumn(threadIdx.x % 32, 1)) / 8;
     return static_cast<uint32_t>(t * 128 + ((piece ^ (t % 8)) * 16));
   };
+  // O of chunk c (in y, once its products are done) out through the shared tile, by one bulk tensor store.
   const uint32_t out_at = base_at + 2 * kWalkStageBytes;
   const auto store_o = [&](const float (&y)[32], int64_t c) {
     if (threadIdx.x == 0) WaitBulkStoresRead();  // the previous chunk's store has read the tile
@@ -1299,7 +1296,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
     for (int k = 0; k < 4; ++k) HoldRegisters(ra[k]);
 
-    // S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, then O^T += V'^T P^T, left running into chunk c + 1.
+    // S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, then O^T += V'^T P^T, left running (ptxas waits for
+    // it at the loop's head all the same, C7517: it cannot tell which products are still running there).
     uint32_t xa[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
