@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type DeltaRuleParams, type Tensor } from '../../ts/index.node.js';
-import { backend, type TestBackend, withWorkspaceLimit } from '../helpers/backends.js';
+import { backend, type TestBackend, withEnv, withWorkspaceLimit } from '../helpers/backends.js';
 import { expectClose } from '../helpers/compare.js';
 import { goldenTests } from '../helpers/goldenTests.js';
 import { choose, pick, rng, uniform } from '../helpers/random.js';
@@ -167,18 +167,11 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
       if (initial) p.initialState = uniform(r, [B, HV, K, V], -0.5, 0.5);
       const half = { ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) };
       const want = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
-      const before = process.env.LONGSEQ_CUDA_DELTA_WGMMA;
       for (const setting of ['1', '0']) {
-        process.env.LONGSEQ_CUDA_DELTA_WGMMA = setting;
-        try {
-          const out = await gpu.deltaRule(half);
-          const what = `B${B} T${T} H${H} HV${HV} K${K} V${V}${setting === '0' ? ' (ldmatrix walk)' : ''}`;
-          expectClose(`${what} o`, toFloat32(out.o), want.o, 6e-3);
-          expectClose(`${what} finalState`, out.finalState!, want.finalState!, 1e-4);
-        } finally {
-          if (before === undefined) delete process.env.LONGSEQ_CUDA_DELTA_WGMMA;
-          else process.env.LONGSEQ_CUDA_DELTA_WGMMA = before;
-        }
+        const out = await withEnv('LONGSEQ_CUDA_DELTA_WGMMA', setting, () => gpu.deltaRule(half));
+        const what = `B${B} T${T} H${H} HV${HV} K${K} V${V}${setting === '0' ? ' (ldmatrix walk)' : ''}`;
+        expectClose(`${what} o`, toFloat32(out.o), want.o, 6e-3);
+        expectClose(`${what} finalState`, out.finalState!, want.finalState!, 1e-4);
       }
     }
   });

@@ -49,17 +49,25 @@ export function title(b: TestBackend): string {
 }
 
 /**
- * Runs f with the CUDA chunked ops' workspace held to `bytes` (LONGSEQ_CUDA_WORKSPACE_LIMIT), so that short inputs
- * span several segments of the sequence. The addon reads the process's environment, which process.env is in
- * vitest's default pool of forked processes.
+ * Runs f with the environment variable `name` set to `value` (the one the run was started with, if any, put back
+ * after). The addon reads the process's environment at each call, which process.env is in vitest's default pool of
+ * forked processes.
  */
-export async function withWorkspaceLimit<T>(bytes: number, f: () => Promise<T>): Promise<T> {
-  const before = process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;  // (a limit the whole run was started with stays)
-  process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = String(bytes);
+export async function withEnv<T>(name: string, value: string, f: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  process.env[name] = value;
   try {
     return await f();
   } finally {
-    if (before === undefined) delete process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT;
-    else process.env.LONGSEQ_CUDA_WORKSPACE_LIMIT = before;
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
   }
+}
+
+/**
+ * Runs f with the CUDA chunked ops' workspace held to `bytes` (LONGSEQ_CUDA_WORKSPACE_LIMIT), so that short inputs
+ * span several segments of the sequence.
+ */
+export async function withWorkspaceLimit<T>(bytes: number, f: () => Promise<T>): Promise<T> {
+  return withEnv('LONGSEQ_CUDA_WORKSPACE_LIMIT', String(bytes), f);
 }
