@@ -44,15 +44,16 @@ int ComputeCapabilityMajor();
 // Whether the current device runs this build's sm_90a code (Hopper's warpgroup products, wgmma): a compute capability
 // 9.0 device, and the build made that code (CMake defines LONGSEQ_CUDA_SM90A with 90a among the architectures).
 bool HasWgmma();
-// A tensor map (sm_90's bulk tensor copies) of a bf16 tensor [batch][seqlen][heads][dim] whose box is one head's
-// rows of `box_tokens` tokens, `box_dim` elements each (zeros past dim and past seqlen): coordinates (0, head, token,
-// batch). False where the map cannot be made: a device before sm_90, dim not a multiple of 8 or `base` not 16-byte
-// aligned (the map's strides and address), or no driver entry point for it.
-// swizzle_bytes 128: the box lands in rows of 128 bytes (box_dim 64) whose 16-byte chunk c is stored at c ^ (row % 8),
+// A tensor map (sm_90's bulk tensor copies) of a bf16 (element_bytes 2) or float32 (4) tensor
+// [batch][seqlen][heads][dim] whose box is one head's rows of `box_tokens` tokens, `box_dim` elements each (zeros past
+// dim and past seqlen): coordinates (0, head, token, batch). False where the map cannot be made: a device before sm_90,
+// rows not a multiple of 16 bytes or `base` not 16-byte aligned (the map's strides and address), or no driver entry
+// point for it.
+// swizzle_bytes 128: the box lands in rows of 128 bytes (box_dim 64 in bf16, 32 in float32) whose 16-byte chunk c is stored at c ^ (row % 8),
 // for 1024-byte aligned destinations (SwizzledOffset's layout), so that reads down a column hit distinct banks; 64: rows
 // of 64 bytes (box_dim 32), chunk c at c ^ (row / 2 % 4), for 512-byte aligned destinations; 0: rows as they are.
 bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads, int64_t dim,
-                      int box_dim, int box_tokens, int swizzle_bytes = 0);
+                      int box_dim, int box_tokens, int swizzle_bytes = 0, int element_bytes = 2);
 // The workspace a chunked op may hold at once (it runs long inputs in segments that fit): `bytes`, or less where
 // LONGSEQ_CUDA_WORKSPACE_LIMIT (bytes) is set, read at each call, so that tests can make small inputs span segments.
 int64_t WorkspaceLimit(int64_t bytes);

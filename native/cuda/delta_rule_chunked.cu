@@ -27,11 +27,12 @@
 // the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows. Its
 // workspace takes one of two forms, by the state blocks' width (TForm): T itself, as in float32 (v then read from the
 // inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks; those also
-// have output warps beside their walk warps (OutputWarps). On sm_90a, bf16 at padded key dim 128 walks on Hopper's
-// warpgroup products instead (WgmmaStateKernel, from records in the layout those read: WgmmaSet), where the ldmatrix
-// walk would take blocks of 16 columns or more or past kOverlapChunks chunks, there each segment's walk beside the next
-// one's prepare kernel (LaunchWgmma): on an H100, B1 T4096 / T65536 H16 and T262144 H8 K=V=128 0.222 / 3.25 / 9.10 ms
-// -> 0.177 / 2.30 / 8.6 (BENCHMARKS.md, 2026-12-06).
+// have output warps beside their walk warps (OutputWarps). On sm_90a, padded key dim 128 walks on Hopper's
+// warpgroup products instead (WgmmaStateKernel, from records in the layout those read: WgmmaSet, WgmmaSetFloat), where
+// the mma.sync walk would take blocks of 16 columns or more or past kOverlapChunks chunks, there each segment's walk
+// beside the next one's prepare kernel (LaunchWgmma): on an H100, B1 T4096 / T65536 H16 and T262144 H8 K=V=128 in bf16
+// 0.222 / 3.25 / 9.10 ms -> 0.177 / 2.30 / 8.6, in float32 (its operands in two bf16 parts: about 1e-5 relative
+// instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -153,7 +154,17 @@ struct SetLayout {
 // tiles in the 128-byte swizzle (SwizzledOffset: wgmma's B operand, K-major, as one bulk copy lands them), then the
 // tokens' three rows of factors; q, k and v come from the inputs by tensor maps.
 struct WgmmaSet {
-  enum : int { kTh = 0, kTl = kC * kC, kP = 2 * kC * kC, kFactors = 3 * kC * kC, kElements = 3 * kC * kC + 2 * 3 * kC };
+  static constexpr int kTh = 0, kTl = kC * kC, kP = 2 * kC * kC, kFactors = 3 * kC * kC, kElements = 3 * kC * kC + 2 * 3 * kC;
+};
+// The record of the float32 walk on warpgroup products (WgmmaStateKernel<float>, key dim 128): the normalized keys,
+// the normalized queries times the scale (two 64-key tiles each), T and P, each in two bf16 parts (hi + lo, so that
+// the products hi·hi + hi·lo + lo·hi keep about 1e-5 of float32's accuracy), as 64 x 64 tiles in the 128-byte swizzle,
+// then the tokens' three rows of factors (e^gamma, e^(gamma_last - gamma), e^gamma: the norms are in q and k); v comes
+// from the inputs by a tensor map. Indices in bf16 elements.
+struct WgmmaSetFloat {
+  static constexpr int kTile = kC * kC;
+  static constexpr int kKh = 0, kKl = 2 * kTile, kQh = 4 * kTile, kQl = 6 * kTile, kTh = 8 * kTile, kTl = 9 * kTile,
+                       kPh = 10 * kTile, kPl = 11 * kTile, kFactors = 12 * kTile, kElements = 12 * kTile + 2 * 3 * kC;
 };
 // The T form where a state block has 16 or more columns: its walk has one product and one barrier more a chunk
 // (V' = T (V - e^gamma rk K S) instead of U - W S), for records under half the size (no W's parts, no U in float32)
@@ -310,8 +321,11 @@ __device__ __forceinline__ void CumulativeSum(float* gamma) {
   gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
 }
 
-// blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
-__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk) {
+// blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence. kWgmma (key dim 128
+// padded): the record as WgmmaSetFloat lays it out, in a bf16 workspace.
+template <bool kWgmma = false>
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const std::conditional_t<kWgmma, WorkspaceBf16, Workspace> w,
+                                                             int64_t first_chunk) {
   LS_SHARED(float, shared);
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -353,8 +367,18 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
   const FloatSet layout(Kp);
-  float* const set = w.sets + record * layout.floats();
-  float* P = set + layout.p();
+  using Set = std::conditional_t<kWgmma, __nv_bfloat16, float>;
+  Set* const set = w.sets + record * [&] {
+    if constexpr (kWgmma) return int64_t{w.record};
+    else return int64_t{layout.floats()};
+  }();
+  float* P = reinterpret_cast<float*>(set) + layout.p();  // (FloatSet)
+  // x0 and x1 at (t, s) and (t, s + 1) of a record's 64 x 64 tile in two parts (hi at `at`, lo at `at` + `lo`) or 64-key
+  // tiles side by side (the keys and queries: s < 128).
+  const auto split_pair = [set](int at, int lo, int t, int s, float x0, float x1) {
+    const int to = at + s / 64 * WgmmaSetFloat::kTile + static_cast<int>(SwizzledOffset(t, s % 64) / 2);
+    SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(set + to), *reinterpret_cast<uint32_t*>(set + to + lo));
+  };
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float products[2][2][4] = {};
@@ -365,22 +389,43 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
     const float (&gk)[2][4] = products[0], (&qk)[2][4] = products[1];
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
+      float pm[4];
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
         const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) : 0.f;
         As[t * kAStride + s] = s < t ? beta[t] * decay * gk[m][e] : 0.f;
-        P[t * kAStride + s] = decay * qk[m][e];
+        pm[e] = decay * qk[m][e];
+        if constexpr (!kWgmma) P[t * kAStride + s] = pm[e];
+      }
+      if constexpr (kWgmma) {  // elements e and e + 1: one row, adjacent columns
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) {
+          split_pair(WgmmaSetFloat::kPh, WgmmaSetFloat::kPl - WgmmaSetFloat::kPh, r0 + TileRow(e), c0 + TileColumn(m, e), pm[e], pm[e + 1]);
+        }
       }
     }
   }
-  float* Qg = set + layout.q();
-  float* Kg = set + layout.k();
-  for (int t = warp; t < kC; t += kThreads / 32) {
-    const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
-    for (int i = lane; i < Kp; i += 32) {
-      Qg[t * rs + i] = to_query * qs[t * rs + i];
-      Kg[t * cs + i] = to_last * ks[t * rs + i];
+  if constexpr (kWgmma) {
+    for (int e = threadIdx.x; e < 2 * kC * (kMaxPadded / 2); e += kThreads) {  // the keys and queries, a pair a thread
+      const int m = e / (kC * (kMaxPadded / 2)), t = e / (kMaxPadded / 2) % kC, i = 2 * (e % (kMaxPadded / 2));
+      const float* x = (m ? qs : ks) + t * rs + i;
+      split_pair(m ? WgmmaSetFloat::kQh : WgmmaSetFloat::kKh, WgmmaSetFloat::kKl - WgmmaSetFloat::kKh, t, i, x[0], x[1]);
+    }
+    if (threadIdx.x < kC) {
+      const int t = threadIdx.x;
+      float* factors = reinterpret_cast<float*>(set + WgmmaSetFloat::kFactors);
+      factors[t] = factors[2 * kC + t] = ExpOf(gamma[t]), factors[kC + t] = ExpOf(last - gamma[t]);
+    }
+  } else {
+    float* Qg = set + layout.q();
+    float* Kg = set + layout.k();
+    for (int t = warp; t < kC; t += kThreads / 32) {
+      const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
+      for (int i = lane; i < Kp; i += 32) {
+        Qg[t * rs + i] = to_query * qs[t * rs + i];
+        Kg[t * cs + i] = to_last * ks[t * rs + i];
+      }
     }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
@@ -388,15 +433,22 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 
   Invert(As, Ts, beta, qs);  // the queries are done: their space takes the inversion's sums
   __syncthreads();
-  float* Kb = set;
-  for (int t = warp; t < kC; t += kThreads / 32) {
-    const float factor = ExpOf(gamma[t]);
-    for (int i = lane; i < Kp; i += 32) Kb[t * rs + i] = factor * ks[t * rs + i];
-  }
-  float* Tw = set + layout.t();
-  for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T, four adjacent elements a thread
-    const int t = e / (kC / 4), c = e % (kC / 4) * 4;
-    *reinterpret_cast<float4*>(Tw + t * kAStride + c) = *reinterpret_cast<const float4*>(Ts + t * kTStride + c);
+  if constexpr (kWgmma) {
+    for (int e = threadIdx.x; e < kC * kC / 2; e += kThreads) {  // T in two parts, a pair a thread
+      const int t = e / (kC / 2), c = 2 * (e % (kC / 2));
+      split_pair(WgmmaSetFloat::kTh, WgmmaSetFloat::kTl - WgmmaSetFloat::kTh, t, c, Ts[t * kTStride + c], Ts[t * kTStride + c + 1]);
+    }
+  } else {
+    float* Kb = set;
+    for (int t = warp; t < kC; t += kThreads / 32) {
+      const float factor = ExpOf(gamma[t]);
+      for (int i = lane; i < Kp; i += 32) Kb[t * rs + i] = factor * ks[t * rs + i];
+    }
+    float* Tw = set + layout.t();
+    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T, four adjacent elements a thread
+      const int t = e / (kC / 4), c = e % (kC / 4) * 4;
+      *reinterpret_cast<float4*>(Tw + t * kAStride + c) = *reinterpret_cast<const float4*>(Ts + t * kTStride + c);
+    }
   }
 }
 
@@ -1102,41 +1154,71 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
   }
 }
 
-// --- The walk on Hopper's warpgroup products (sm_90a, bf16, key dim 128 padded): a block of one warpgroup per (batch,
-// value head, 64 state columns) keeps its slice of the state transposed, S^T [64 columns][128 keys], in float32
-// accumulators, so that every product of the walk takes its A operand from registers, S or what was formed from it
-// (an accumulator's n8 tiles 2k and 2k + 1 are the A fragment of depth step k), and its B operand from the chunk's
-// tiles as the tensor memory accelerator or the record lands them (128-byte swizzle): nothing of the state goes through
+// --- The walk on Hopper's warpgroup products (sm_90a, key dim 128 padded): a block of one warpgroup per (batch, value
+// head, 64 state columns) keeps its slice of the state transposed, S^T [64 columns][128 keys], in float32 accumulators,
+// so that every product of the walk takes its A operand from registers, S or what was formed from it (an
+// accumulator's n8 tiles 2k and 2k + 1 are the A fragment of depth step k), and its B operand from the chunk's tiles
+// as the tensor memory accelerator or the record lands them (128-byte swizzle): nothing of the state goes through
 // shared memory, and each operand tile is read once per warpgroup rather than once per warp. Per chunk, with j, i the
-// chunk's tokens: X = S K^T and Y = S Q^T (S in two bf16 parts against k and q exact), R = V^T - X diag(e^gamma rk)
-// (two parts), V'^T = R T^T (hi·hi + hi·lo + lo·hi), O^T = Y diag(e^gamma rq) + V'^T P^T, and
-// S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, the same arithmetic as StateKernelBf16's T form.
-// O goes out through a shared tile by a bulk tensor store. The next chunk's tiles (k, q and v from the inputs, the
-// record's T parts, P and factors) arrive under this chunk's products.
+// chunk's tokens: X = S K^T and Y = S Q^T, R = V^T - X diag(e^gamma rk) (two parts), V'^T = R T^T
+// (hi·hi + hi·lo + lo·hi), O^T = Y diag(e^gamma rq) + V'^T P^T, and S <- e^gamma_last S + V'^T diag(e^(gamma_last -
+// gamma) rk) K, the same arithmetic as StateKernelBf16's T form. The next chunk's tiles arrive under this chunk's
+// products.
+//  - bf16 storage: k, q and v from the inputs by tensor maps, exact, against S in two bf16 parts; the record (WgmmaSet)
+//    holds T's parts, P (rounded once) and the factors. O goes out through a shared tile by a bulk tensor store.
+//  - float32 storage: the record (WgmmaSetFloat) holds the normalized k and q, T and P, each in two bf16 parts, so that
+//    every product is hi·hi + hi·lo + lo·hi of its operands' parts (about 1e-5 relative, where the 3xTF32 walk keeps
+//    about 1e-6); v comes from the inputs by a tensor map in float32, O goes out by plain stores.
 constexpr int kWgmmaColumns = 64, kWalkThreads = 128;
-constexpr int kTileBytes = kC * 64 * 2;  // a 64 x 64 bf16 tile
-// A stage: k's tiles (keys 0-63, 64-127), q's, v's (the block's 64 columns), then the record.
-constexpr int kWalkStageBytes = (5 * kTileBytes + 2 * WgmmaSet::kElements + 1023) / 1024 * 1024;
-constexpr size_t WgmmaStateShared() { return 1024 + 2 * kWalkStageBytes + kTileBytes + 2 * sizeof(uint64_t); }
-// q, k, v as loaded and o as stored by WgmmaStateKernel: boxes of 64 elements by kC tokens, 128-byte swizzled.
+constexpr int kTileBytes = kC * 64 * 2;  // a 64 x 64 bf16 tile (or 64 tokens x 32 columns of float32 v)
+// A stage's byte offsets for storage T: the tiles from the inputs, then the record (as one bulk copy lands it). bf16:
+// k's tiles (keys 0-63, 64-127), q's, v's (the block's 64 columns), then the record (T's parts, P, factors). float32:
+// v's two tiles (columns 0-31, 32-63), then the record (k's and q's high and low parts, T's, P's, factors). A part's
+// second 64 keys follow it at kTileBytes; float32's low parts follow their high parts at kLowKeys (k, q) and kLowP.
+constexpr uint32_t kLowKeys = 2 * (WgmmaSetFloat::kKl - WgmmaSetFloat::kKh), kLowP = 2 * (WgmmaSetFloat::kPl - WgmmaSetFloat::kPh);
+static_assert(WgmmaSetFloat::kQl - WgmmaSetFloat::kQh == WgmmaSetFloat::kKl - WgmmaSetFloat::kKh, "WalkStage: kLowKeys");
+template <typename T>
+struct WalkStage {
+  static constexpr bool kFloat = sizeof(T) == 4;
+  static constexpr uint32_t kRecord = (kFloat ? 2 : 5) * kTileBytes;
+  static constexpr uint32_t kRecordBytes = 2 * (kFloat ? WgmmaSetFloat::kElements : WgmmaSet::kElements);
+  static constexpr uint32_t kK = kFloat ? kRecord + 2 * WgmmaSetFloat::kKh : 0;
+  static constexpr uint32_t kQ = kFloat ? kRecord + 2 * WgmmaSetFloat::kQh : 2 * kTileBytes;
+  static constexpr uint32_t kV = kFloat ? 0 : 4 * kTileBytes;
+  static constexpr uint32_t kTh = kRecord + 2 * (kFloat ? WgmmaSetFloat::kTh : WgmmaSet::kTh);
+  static constexpr uint32_t kTl = kRecord + 2 * (kFloat ? WgmmaSetFloat::kTl : WgmmaSet::kTl);
+  static constexpr uint32_t kP = kRecord + 2 * (kFloat ? WgmmaSetFloat::kPh : WgmmaSet::kP);
+  static constexpr uint32_t kFactors = kRecord + 2 * (kFloat ? WgmmaSetFloat::kFactors : WgmmaSet::kFactors);
+  static constexpr uint32_t kInputBytes = (kFloat ? 2 : 5) * kTileBytes;
+  // Each stage 1024-byte aligned; the two stages' mbarriers in the first one's padding.
+  static constexpr uint32_t kBytes = (kRecord + kRecordBytes + 1023) / 1024 * 1024;
+  static constexpr uint32_t kBarriers = kBytes - 2 * sizeof(uint64_t);
+  static_assert(kRecord + kRecordBytes <= kBarriers, "WalkStage: room for the mbarriers");
+};
+// Its shared memory: the two stages (1024-byte aligned) and (bf16) O's tile. float32 takes all of an H100's 227 KB.
+template <typename T>
+constexpr size_t WgmmaStateShared() { return 1024 + 2 * WalkStage<T>::kBytes + (sizeof(T) == 2 ? kTileBytes : 0); }
+// q, k, v as loaded and o as stored by WgmmaStateKernel: boxes of 64 elements (float32 v: 32) by kC tokens, 128-byte
+// swizzled (float32 uses v's only).
 struct WalkTiles {
   CUtensorMap q, k, v, o;
 };
 
 // blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
-__global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
+template <typename T>
+__global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<T> a, const WorkspaceBf16 w,
                                                                     const __grid_constant__ WalkTiles tiles, int64_t first_chunk,
                                                                     int groups, const float* state_in, float* state_out) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using bf16 = __nv_bfloat16;
+  using Stage = WalkStage<T>;
+  constexpr bool kFloat = Stage::kFloat;
   LS_SHARED(float4, shared4);
   const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
   char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
   const uint32_t base_at = static_cast<uint32_t>(__cvta_generic_to_shared(base));
-  char* out_tile = base + 2 * kWalkStageBytes;                                    // O's tile, [kC tokens][64 columns]
-  uint64_t* landed = reinterpret_cast<uint64_t*>(out_tile + kTileBytes);          // [2] the stages' copies
+  uint64_t* landed = reinterpret_cast<uint64_t*>(base + Stage::kBarriers);  // [2] the stages' copies
   const int K = a.K, V = a.V;
-  const int warp = threadIdx.x / 32;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int h = static_cast<int>(hv / (a.value_heads / a.heads));
   const int column0 = blockIdx.x % groups * kWgmmaColumns;
@@ -1145,15 +1227,20 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   // By thread 0: chunk c's tiles and record into stage c % 2.
   const auto issue = [&](int64_t c) {
     const int slot = static_cast<int>(c & 1);
-    const uint32_t to = base_at + slot * kWalkStageBytes, bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed + slot));
+    const uint32_t to = base_at + slot * Stage::kBytes, bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed + slot));
     const int t0 = static_cast<int>((first_chunk + c) * kC), bi = static_cast<int>(b), hvi = static_cast<int>(hv);
-    ArriveExpecting(bar, 5 * kTileBytes + 2 * WgmmaSet::kElements);
-    CopyTile(to, &tiles.k, 0, h, t0, bi, bar);
-    CopyTile(to + kTileBytes, &tiles.k, 64, h, t0, bi, bar);
-    CopyTile(to + 2 * kTileBytes, &tiles.q, 0, h, t0, bi, bar);
-    CopyTile(to + 3 * kTileBytes, &tiles.q, 64, h, t0, bi, bar);
-    CopyTile(to + 4 * kTileBytes, &tiles.v, column0, hvi, t0, bi, bar);
-    BulkCopy(to + 5 * kTileBytes, w.sets + (record0 + c) * w.record, 2 * WgmmaSet::kElements, bar);
+    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes);
+    if constexpr (kFloat) {
+      CopyTile(to, &tiles.v, column0, hvi, t0, bi, bar);
+      CopyTile(to + kTileBytes, &tiles.v, column0 + 32, hvi, t0, bi, bar);
+    } else {
+      CopyTile(to, &tiles.k, 0, h, t0, bi, bar);
+      CopyTile(to + kTileBytes, &tiles.k, 64, h, t0, bi, bar);
+      CopyTile(to + 2 * kTileBytes, &tiles.q, 0, h, t0, bi, bar);
+      CopyTile(to + 3 * kTileBytes, &tiles.q, 64, h, t0, bi, bar);
+      CopyTile(to + 4 * kTileBytes, &tiles.v, column0, hvi, t0, bi, bar);
+    }
+    BulkCopy(to + Stage::kRecord, w.sets + (record0 + c) * w.record, Stage::kRecordBytes, bar);
   };
   if (threadIdx.x == 0 && chunks > 0) issue(0);
 
@@ -1183,30 +1270,44 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   // The byte offset, in a [kC tokens][64 columns] tile in the 128-byte swizzle, of the row this lane addresses in an
   // ldmatrix / stmatrix of the warp's 16 columns by tokens 16 k.. (transposed: A fragments of the tile's transpose).
   const auto TileRowAddress = [&](int k) {
-    const int t = 16 * k + MatrixRow(threadIdx.x % 32, 2), piece = (row + MatrixColumn(threadIdx.x % 32, 1)) / 8;
+    const int t = 16 * k + MatrixRow(lane, 2), piece = (row + MatrixColumn(lane, 1)) / 8;
     return static_cast<uint32_t>(t * 128 + ((piece ^ (t % 8)) * 16));
   };
-  // O of chunk c (in y, once its products are done) out through the shared tile, by one bulk tensor store.
-  const uint32_t out_at = base_at + 2 * kWalkStageBytes;
+  // O of chunk c (in y, once its products are done) out: bf16 through the shared tile, by one bulk tensor store;
+  // float32 by this thread's stores (8 adjacent columns of a token a quad of lanes: whole 32-byte sectors).
+  const uint32_t out_at = base_at + 2 * Stage::kBytes;
   const auto store_o = [&](const float (&y)[32], int64_t c) {
-    if (threadIdx.x == 0) WaitBulkStoresRead();  // the previous chunk's store has read the tile
-    __syncthreads();
+    if constexpr (kFloat) {
+      const int64_t t0 = (first_chunk + c) * kC + TileColumn(0, 0);
+      const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));  // past this thread's first
+      T* o = a.o + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0 + row + TileRow(0);
+      const int64_t token_stride = a.value_heads * V;
+      const bool left = column0 + row + TileRow(0) < V, right = column0 + row + TileRow(2) < V;
 #pragma unroll
-    for (int k = 0; k < 4; ++k) {  // as the A fragments of O^T's depth step k, transposed into the tile's rows (tokens)
-      uint32_t o2[4];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const int i = 4 * (2 * k + q / 2) + 2 * (q % 2);
-        o2[q] = PackBf16(y[i], y[i + 1]);
+      for (int i = 0; i < 32; ++i) {
+        const int t = TileColumn(i / 4, i % 4) - TileColumn(0, 0);
+        if (t < tokens && (i % 4 < 2 ? left : right)) o[t * token_stride + (TileRow(i % 4) - TileRow(0))] = y[i];
       }
-      StoreMatrices<true>(o2, out_at + TileRowAddress(k));
-    }
-    FenceSharedForBulk();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      StoreTile(out_at, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
-                static_cast<int>(b));
-      CommitBulkStores();
+    } else {
+      if (threadIdx.x == 0) WaitBulkStoresRead();  // the previous chunk's store has read the tile
+      __syncthreads();
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {  // as the A fragments of O^T's depth step k, transposed into the tile's rows (tokens)
+        uint32_t o2[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int i = 4 * (2 * k + q / 2) + 2 * (q % 2);
+          o2[q] = PackBf16(y[i], y[i + 1]);
+        }
+        StoreMatrices<true>(o2, out_at + TileRowAddress(k));
+      }
+      FenceSharedForBulk();
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        StoreTile(out_at, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
+                  static_cast<int>(b));
+        CommitBulkStores();
+      }
     }
   };
   float y[32];                  // Y, then O; chunk c's goes out while chunk c + 1's X is formed
@@ -1214,15 +1315,13 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   float decay_next = chunks > 0 ? w.decay[record0] : 0.f;
   for (int64_t c = 0; c < chunks; ++c) {
     const int slot = static_cast<int>(c & 1);
-    const uint32_t stage = base_at + slot * kWalkStageBytes;
-    const uint32_t v_tile = stage + 4 * kTileBytes;
+    const uint32_t stage = base_at + slot * Stage::kBytes;
+    const char* stage_bytes = base + slot * Stage::kBytes;
     // The descriptor of the stage's tile at byte offset `at` (the address field is its bits 0-13, shared addresses
     // stay below 2^18 bytes: adding to it carries into nothing).
     const uint64_t stage_descriptor = SwizzledDescriptor(stage);
     const auto tile = [stage_descriptor](uint32_t at) { return stage_descriptor + (at >> 4); };
-    constexpr uint32_t k_lo = 0, k_hi = kTileBytes, q_lo = 2 * kTileBytes, q_hi = 3 * kTileBytes;
-    constexpr uint32_t t_hi = 5 * kTileBytes, t_lo = t_hi + 2 * WgmmaSet::kTl, p_tile = t_hi + 2 * WgmmaSet::kP;
-    const float* to_query = reinterpret_cast<const float*>(base + slot * kWalkStageBytes + 5 * kTileBytes + 2 * WgmmaSet::kFactors);
+    const float* to_query = reinterpret_cast<const float*>(stage_bytes + Stage::kFactors);
     const float* to_last = to_query + kC;
     const float* to_key = to_last + kC;
     const float decay = decay_next;
@@ -1233,43 +1332,58 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     uint32_t sa[8][2][4];
 #pragma unroll
     for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
-    // d = S M^T for the chunk's k or q (tiles lo, hi: keys 0-63, 64-127), one commit group.
-    const auto times_s = [&](float (&d)[32], uint32_t lo, uint32_t hi) {
+    // d = S M^T for the chunk's k or q (its keys 0-63 at `at`, 64-127 a tile on; float32: its low part kLowKeys on),
+    // one commit group.
+    const auto times_s = [&](float (&d)[32], uint32_t at) {
 #pragma unroll
       for (int i = 0; i < 32; ++i) d[i] = 0.f;
       WgmmaFence();
 #pragma unroll
       for (int k = 0; k < 8; ++k) {
-        const uint64_t dm = tile((k < 4 ? lo : hi) + 32 * (k % 4));
+        const uint64_t dm = tile(at + k / 4 * kTileBytes + 32 * (k % 4));
         WgmmaN64KMajorB(d, sa[k][0], dm), WgmmaN64KMajorB(d, sa[k][1], dm);
+        if constexpr (kFloat) WgmmaN64KMajorB(d, sa[k][0], dm + (kLowKeys >> 4));
       }
       WgmmaCommit();
     };
     float x[32];
-    times_s(x, k_lo, k_hi);
+    times_s(x, Stage::kK);
     if (c > 0) {
       WgmmaWait<1>();  // chunk c - 1's O
       HoldRegisters(y);
 #pragma unroll
       for (int k = 0; k < 4; ++k) HoldRegisters(va[k]);
-      store_o(y, c - 1);  // its barriers: every warp is done with chunk c - 1's stage
+      store_o(y, c - 1);  // bf16: its barriers: every warp is done with chunk c - 1's stage
+      if constexpr (kFloat) __syncthreads();  // (float32: this one)
     }
     if (threadIdx.x == 0 && c + 1 < chunks) issue(c + 1);
-    times_s(y, q_lo, q_hi);  // Y = S Q^T
+    times_s(y, Stage::kQ);  // Y = S Q^T
     WgmmaWait<1>();  // X
     HoldRegisters(x);
 
-    // R = V^T - X diag(e^gamma rk) in two parts (depth = tokens; v's fragments by ldmatrix from its tile [token][column]),
-    // while Y runs; then V'^T = R T^T.
+    // R = V^T - X diag(e^gamma rk) in two parts (depth = tokens), while Y runs; then V'^T = R T^T. v's elements: bf16 by
+    // ldmatrix from its tile [token][column]; float32 from its two tiles [token][32 columns] (in the 128-byte swizzle:
+    // a warp's loads hit 32 distinct banks).
+    const auto v_float = [&](int t, int j) {
+      return *reinterpret_cast<const float*>(stage_bytes + Stage::kV + j / 32 * kTileBytes + t * 128 +
+                                             ((((j % 32) / 4) ^ (t % 8)) * 16) + (j % 4) * 4);
+    };
     uint32_t ra[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       uint32_t v2[4];
-      LoadMatrices<true>(v2, v_tile + TileRowAddress(k));
+      if constexpr (!kFloat) LoadMatrices<true>(v2, stage + Stage::kV + TileRowAddress(k));
       fragments(ra[k], k, [&](int i) {
-        const uint32_t vv = v2[(i / 4 - 2 * k) * 2 + (i % 4) / 2];
         const float2 f = pair_of(to_key, i);
-        return make_float2(__uint_as_float(vv << 16) - f.x * x[i], __uint_as_float(vv & 0xffff0000u) - f.y * x[i + 1]);
+        float2 vv;
+        if constexpr (kFloat) {
+          const int t = TileColumn(i / 4, 0), j = row + TileRow(i % 4);
+          vv = make_float2(v_float(t, j), v_float(t + 1, j));
+        } else {
+          const uint32_t v = v2[(i / 4 - 2 * k) * 2 + (i % 4) / 2];
+          vv = make_float2(__uint_as_float(v << 16), __uint_as_float(v & 0xffff0000u));
+        }
+        return make_float2(vv.x - f.x * x[i], vv.y - f.y * x[i + 1]);
       });
     }
     float vp[32];
@@ -1278,7 +1392,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      const uint64_t dh = tile(t_hi + 32 * k), dl = tile(t_lo + 32 * k);
+      const uint64_t dh = tile(Stage::kTh + 32 * k), dl = tile(Stage::kTl + 32 * k);
       WgmmaN64KMajorB(vp, ra[k][0], dh), WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
     }
     WgmmaCommit();
@@ -1316,8 +1430,9 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     for (int half = 0; half < 2; ++half) {
 #pragma unroll
       for (int k = 0; k < 4; ++k) {  // depth = tokens 16 k.. : K's rows, MN-major
-        const uint64_t dk = tile((half ? k_hi : k_lo) + 2048 * k);
+        const uint64_t dk = tile(Stage::kK + half * kTileBytes + 2048 * k);
         WgmmaN64RowsB(s[half], xa[k][0], dk), WgmmaN64RowsB(s[half], xa[k][1], dk);
+        if constexpr (kFloat) WgmmaN64RowsB(s[half], xa[k][0], dk + (kLowKeys >> 4));
       }
     }
     WgmmaCommit();
@@ -1326,8 +1441,9 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      const uint64_t dp = tile(p_tile + 32 * k);
+      const uint64_t dp = tile(Stage::kP + 32 * k);
       WgmmaN64KMajorB(y, va[k][0], dp), WgmmaN64KMajorB(y, va[k][1], dp);
+      if constexpr (kFloat) WgmmaN64KMajorB(y, va[k][0], dp + (kLowP >> 4));
     }
     WgmmaCommit();
     WgmmaWait<1>();  // the state
@@ -1342,7 +1458,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     for (int k = 0; k < 4; ++k) HoldRegisters(va[k]);
     store_o(y, chunks - 1);
   }
-  if (threadIdx.x == 0) WaitBulkStoresRead();
+  if (!kFloat && threadIdx.x == 0) WaitBulkStoresRead();
   if (state_out) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
@@ -1382,7 +1498,7 @@ constexpr StateKernelFunctionBf16 kStateKernelsBf16[kMaxPadded / 16] = {
 template <typename T>
 PrepareKernelFunction<T> PrepareKernelFor(int Kp, int columns) {
   if constexpr (sizeof(T) == 2) return TForm(columns) ? kPrepareKernelsBf16<true>[Kp / 16 - 1] : kPrepareKernelsBf16<false>[Kp / 16 - 1];
-  else return PrepareKernel;
+  else return PrepareKernel<false>;
 }
 StateKernelFunction StateKernelFor(int Kp, int columns) {
   const int i = Kp / 16 - 1;
@@ -1465,11 +1581,13 @@ ls_status CarriedState(const ls_delta_rule_params& p, int64_t heads, bool segmen
   return LS_OK;
 }
 
-// Whether bf16 storage at padded key dim 128 walks on warpgroup products (WgmmaStateKernel; its tiles into `tiles`):
-// on a device that runs this build's sm_90a code, where the tensor maps can be made, unless LONGSEQ_CUDA_DELTA_WGMMA is 0.
+// Whether storage at padded key dim 128 walks on warpgroup products (WgmmaStateKernel; its tiles into `tiles`): on a
+// device that runs this build's sm_90a code, where the tensor maps can be made (float32: v's rows a multiple of 16
+// bytes), unless LONGSEQ_CUDA_DELTA_WGMMA is 0.
 bool WalksOnWgmma(const ls_delta_rule_params& p, int Kp, WalkTiles& tiles) {
   const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_WGMMA");
-  if (p.storage != LS_BFLOAT16 || Kp != 128 || !HasWgmma() || (setting && std::strcmp(setting, "0") == 0)) return false;
+  if (Kp != 128 || !HasWgmma() || (setting && std::strcmp(setting, "0") == 0)) return false;
+  if (p.storage != LS_BFLOAT16) return EncodeTokenTiles(&tiles.v, p.v, p.batch, p.seqlen, p.value_heads, p.value_dim, 32, kC, 128, 4);
   return EncodeTokenTiles(&tiles.q, p.q, p.batch, p.seqlen, p.heads, p.key_dim, 64, kC, 128) &&
          EncodeTokenTiles(&tiles.k, p.k, p.batch, p.seqlen, p.heads, p.key_dim, 64, kC, 128) &&
          EncodeTokenTiles(&tiles.v, p.v, p.batch, p.seqlen, p.value_heads, p.value_dim, 64, kC, 128) &&
@@ -1515,26 +1633,32 @@ struct JoinStreams {
 // of the workspace (two) once the walk two segments back has read it; the call's stream then waits for the last walk.
 // A walk block asks for enough shared memory that no prepare block shares its SM (the walk issues from one warp a
 // scheduler; a prepare block beside it would take its issue slots).
+template <typename T>
 ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cudaStream_t stream) {
   using bf16 = __nv_bfloat16;
-  constexpr int Kp = 128;
+  constexpr bool kFloat = sizeof(T) == 4;
+  constexpr int Kp = 128, record_elements = kFloat ? WgmmaSetFloat::kElements : WgmmaSet::kElements;
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
-  const int64_t record_bytes = 2 * WgmmaSet::kElements + 4;  // the record and the decay
+  const int64_t record_bytes = 2 * record_elements + 4;  // the record and the decay
   const bool overlap = chunks > kOverlapChunks;
   const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (overlap ? 2 : 1) / (heads * record_bytes));
   const int64_t segment = std::min(per_slot, overlap ? std::max(kFirstSegment, (chunks + 3) / 4) : chunks);
   if (heads * groups >= (int64_t{1} << 31) || heads * segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
-  const auto prepare = PrepareKernelBf16<Kp, true, true>;
-  const size_t prepare_shared = PrepareSharedBf16(Kp);
-  const size_t walk_shared = std::max(WgmmaStateShared(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
+  const auto prepare = [] {
+    if constexpr (kFloat) return PrepareKernel<true>;
+    else return PrepareKernelBf16<Kp, true, true>;
+  }();
+  const size_t prepare_shared = PrepareSharedFor<T>(Kp);
+  const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
+  if (walk_shared > static_cast<size_t>(SharedMemoryOptIn())) return ls::Fail(LS_UNAVAILABLE, "deltaRule: the walk's shared memory");
   LS_CUDA_TRY(Once([&] {
     cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
     if (error == cudaSuccess) {
-      error = cudaFuncSetAttribute(WgmmaStateKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+      error = cudaFuncSetAttribute(WgmmaStateKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
     }
     return error;
   }), "deltaRule");
@@ -1556,12 +1680,12 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   if (ls_status s = workspace.Allocate((overlap ? 2 : 1) * slot_bytes)) return s;
   float* state;
   if (ls_status s = CarriedState(p, heads, segment < chunks, temporary_state, state)) return s;
-  const ChunkArgs<bf16> a = ArgsOf<bf16>(p, Kp, Vp);
+  const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
   int64_t first = 0;
   for (int i = 0; first < chunks; ++i) {
     const int slot = overlap ? i % 2 : 0;
     WorkspaceBf16 w = {};
-    w.sets = reinterpret_cast<bf16*>(workspace.get<char>() + slot * slot_bytes), w.record = WgmmaSet::kElements, w.qk_in_set = false;
+    w.sets = reinterpret_cast<bf16*>(workspace.get<char>() + slot * slot_bytes), w.record = record_elements, w.qk_in_set = false;
     w.chunks = std::min(i == 0 && overlap ? kFirstSegment : segment, chunks - first);
     w.decay = reinterpret_cast<float*>(w.sets + heads * w.chunks * w.record);
     if (overlap && i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[slot].event, 0), "deltaRule (chunked) events");
@@ -1572,8 +1696,8 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
       LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
     }
     const float* state_in = first == 0 ? p.initial_state : state;
-    WgmmaStateKernel<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups,
-                                                                                                      state_in, state);
+    WgmmaStateKernel<T><<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups,
+                                                                                                         state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
     if (overlap) LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
     first += w.chunks;
@@ -1586,13 +1710,11 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   const int Kp = static_cast<int>((p.key_dim + 15) / 16 * 16);
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int columns = StateColumns<T>(heads, p.value_dim, Kp);
-  if constexpr (sizeof(T) == 2) {
-    // Not where the ldmatrix walk takes 8-column blocks (few heads) and the sequence is too short for the prepare
-    // kernel to run beside the walk: with it beside, B1 T262144 H8 K=V=128 took 8.60 ms against the ldmatrix walk's
-    // 9.10 (on an H100), and the warpgroup walk alone 9.18-9.28.
-    WalkTiles walk_tiles;
-    if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma(p, walk_tiles, stream);
-  }
+  // Not where the ldmatrix walk takes 8-column blocks (few heads) and the sequence is too short for the prepare kernel
+  // to run beside the walk: with it beside, B1 T262144 H8 K=V=128 took 8.60 ms in bf16 against the ldmatrix walk's
+  // 9.10 (on an H100), and the warpgroup walk alone 9.18-9.28.
+  WalkTiles walk_tiles;
+  if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma<T>(p, walk_tiles, stream);
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const bool t_form = sizeof(T) == 2 && TForm(columns);  // bf16: the workspace's form

@@ -86,7 +86,7 @@ bool HasWgmma() {
 }
 
 bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads, int64_t dim,
-                      int box_dim, int box_tokens, int swizzle_bytes) {
+                      int box_dim, int box_tokens, int swizzle_bytes, int element_bytes) {
   static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* function = nullptr;
     cudaDriverEntryPointQueryResult found;
@@ -95,12 +95,15 @@ bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t
     if (!ok) cudaGetLastError();  // the failed query's error, not one for the caller to see
     return ok ? reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(function) : nullptr;
   }();
-  if (!encode || ComputeCapabilityMajor() < 9 || dim % 8 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
+  if (!encode || ComputeCapabilityMajor() < 9 || dim * element_bytes % 16 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) {
+    return false;
+  }
   const cuuint64_t size[4] = {static_cast<cuuint64_t>(dim), static_cast<cuuint64_t>(heads), static_cast<cuuint64_t>(seqlen),
                               static_cast<cuuint64_t>(batch)};
-  const cuuint64_t stride[3] = {2 * size[0], 2 * size[0] * size[1], 2 * size[0] * size[1] * size[2]};  // bytes
+  const cuuint64_t bytes = static_cast<cuuint64_t>(element_bytes);
+  const cuuint64_t stride[3] = {bytes * size[0], bytes * size[0] * size[1], bytes * size[0] * size[1] * size[2]};
   const cuuint32_t box[4] = {static_cast<cuuint32_t>(box_dim), 1, static_cast<cuuint32_t>(box_tokens), 1}, step[4] = {1, 1, 1, 1};
-  return encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<void*>(base), size, stride, box, step,
+  return encode(map, element_bytes == 4 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<void*>(base), size, stride, box, step,
                 CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle_bytes == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : swizzle_bytes == 64 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }

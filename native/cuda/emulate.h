@@ -343,41 +343,43 @@ inline uint32_t Swizzled(uint32_t address, int swizzle_bytes) {
   return address ^ (((address >> 7) & bits) << 4);
 }
 
-// sm_90's tensor maps of bf16 tensors [batch][seqlen][heads][dim] whose boxes are one head's rows (EncodeTokenTiles in
-// cuda/common.cuh), kept in the CUtensorMap's bytes: boxes land as rows of box_dim elements, swizzled, zeros where
-// they leave the tensor; stores write back the parts inside it.
+// sm_90's tensor maps of bf16 or float32 tensors [batch][seqlen][heads][dim] whose boxes are one head's rows
+// (EncodeTokenTiles in cuda/common.cuh), kept in the CUtensorMap's bytes: boxes land as rows of box_dim elements,
+// swizzled, zeros where they leave the tensor; stores (bf16 only) write back the parts inside it.
 struct TokenTiles {
-  uint16_t* base;
+  char* base;
   int64_t size[4];  // dim, heads, seqlen, batch
-  int box_dim, box_tokens, swizzle_bytes;
+  int box_dim, box_tokens, swizzle_bytes, element_bytes;
   // The element of box element (token, d) at coordinates (c0, c1, c2, c3), or null outside the tensor.
-  uint16_t* At(int c0, int c1, int c2, int c3, int token, int d) const {
+  char* At(int c0, int c1, int c2, int c3, int token, int d) const {
     const int64_t i = c0 + d, s = c2 + token;
     const bool inside = i >= 0 && i < size[0] && c1 >= 0 && c1 < size[1] && s >= 0 && s < size[2] && c3 >= 0 &&
                         c3 < size[3];
-    return inside ? base + ((c3 * size[2] + s) * size[1] + c1) * size[0] + i : nullptr;
+    return inside ? base + (((c3 * size[2] + s) * size[1] + c1) * size[0] + i) * element_bytes : nullptr;
   }
-  uint16_t* Shared(uint32_t to, int token, int d) const {
-    return static_cast<uint16_t*>(SharedPointer(Swizzled(to + 2 * (token * box_dim + d), swizzle_bytes)));
+  char* Shared(uint32_t to, int token, int d) const {
+    return static_cast<char*>(SharedPointer(Swizzled(to + element_bytes * (token * box_dim + d), swizzle_bytes)));
   }
 };
 static_assert(sizeof(TokenTiles) <= sizeof(CUtensorMap), "a tensor map holds the emulation's");
 inline bool EncodeTokenTiles(CUtensorMap* map, const void* base, int64_t batch, int64_t seqlen, int64_t heads,
-                             int64_t dim, int box_dim, int box_tokens, int swizzle_bytes = 0) {
-  if (dim % 8 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
-  const TokenTiles tiles = {static_cast<uint16_t*>(const_cast<void*>(base)), {dim, heads, seqlen, batch}, box_dim,
-                            box_tokens, swizzle_bytes};
+                             int64_t dim, int box_dim, int box_tokens, int swizzle_bytes = 0, int element_bytes = 2) {
+  if (dim * element_bytes % 16 != 0 || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
+  const TokenTiles tiles = {static_cast<char*>(const_cast<void*>(base)), {dim, heads, seqlen, batch}, box_dim,
+                            box_tokens, swizzle_bytes, element_bytes};
   memcpy(map, &tiles, sizeof tiles);
   return true;
 }
 inline void CopyTile(uint32_t to, const CUtensorMap* map, int c0, int c1, int c2, int c3, uint32_t address) {
   TokenTiles t;
   memcpy(&t, map, sizeof t);
-  IssueBulk(address, to, 2 * t.box_dim * t.box_tokens, [to, t, c0, c1, c2, c3] {
+  IssueBulk(address, to, t.element_bytes * t.box_dim * t.box_tokens, [to, t, c0, c1, c2, c3] {
     for (int token = 0; token < t.box_tokens; ++token) {
       for (int d = 0; d < t.box_dim; ++d) {
-        const uint16_t* from = t.At(c0, c1, c2, c3, token, d);
-        *t.Shared(to, token, d) = from ? *from : 0;
+        const char* from = t.At(c0, c1, c2, c3, token, d);
+        char* shared = t.Shared(to, token, d);
+        if (from) memcpy(shared, from, t.element_bytes);
+        else memset(shared, 0, t.element_bytes);
       }
     }
   });
@@ -396,7 +398,10 @@ struct PendingStore {
   void ForEach(const Element& element) const {
     int i = 0;
     for (int token = 0; token < tiles.box_tokens; ++token) {
-      for (int d = 0; d < tiles.box_dim; ++d) element(i++, tiles.Shared(from, token, d), tiles.At(c0, c1, c2, c3, token, d));
+      for (int d = 0; d < tiles.box_dim; ++d) {
+        element(i++, reinterpret_cast<uint16_t*>(tiles.Shared(from, token, d)),
+                reinterpret_cast<uint16_t*>(tiles.At(c0, c1, c2, c3, token, d)));
+      }
     }
   }
   std::vector<uint16_t> Read() const {
@@ -415,6 +420,7 @@ inline thread_local PendingStores pending_stores;
 inline void StoreTile(uint32_t from, const CUtensorMap* map, int c0, int c1, int c2, int c3) {
   PendingStore store = {{}, from, c0, c1, c2, c3, {}};
   memcpy(&store.tiles, map, sizeof store.tiles);
+  if (store.tiles.element_bytes != 2) Stop("a bulk tensor store of other than bf16 (not emulated)");
   store.box = store.Read();
   pending_stores.stores.push_back(std::move(store));
 }

@@ -151,10 +151,11 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     }
   });
 
-  run('bf16 at key dim 128: the walk on warpgroup products and the ldmatrix walk both match native', async () => {
-    // Where the GPU runs sm_90a code (H100, H200) bf16 at padded key dim 128 walks on warpgroup products in blocks of
-    // 64 columns (the last one partial at V 72), unless LONGSEQ_CUDA_DELTA_WGMMA is 0; both ways against native, with
-    // grouped value heads, a partial last chunk, gated and plain, with and without an initial state.
+  run('key dim 128: the walk on warpgroup products and the mma.sync walks both match native, in both storages', async () => {
+    // Where the GPU runs sm_90a code (H100, H200) padded key dim 128 walks on warpgroup products in blocks of 64
+    // columns (the last one partial at V 72), unless LONGSEQ_CUDA_DELTA_WGMMA is 0; both ways against native, with
+    // grouped value heads, a partial last chunk, gated and plain, with and without an initial state. float32 there
+    // takes its operands in two bf16 parts (about 1e-5), else 3xTF32 (about 1e-6): DESIGN's 1e-4 either way.
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     const shapes = [[2, 150, 8, 16, 128, 72, true, true], [1, 200, 16, 16, 120, 128, false, false]] as const;
     for (const [B, T, H, HV, K, V, gated, initial] of shapes) {
@@ -167,11 +168,14 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
       if (initial) p.initialState = uniform(r, [B, HV, K, V], -0.5, 0.5);
       const half = { ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) };
       const want = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
+      const ref = await cpu.deltaRule({ ...p, algorithm: 'recurrent' });
       for (const setting of ['1', '0']) {
-        const out = await withEnv('LONGSEQ_CUDA_DELTA_WGMMA', setting, () => gpu.deltaRule(half));
-        const what = `B${B} T${T} H${H} HV${HV} K${K} V${V}${setting === '0' ? ' (ldmatrix walk)' : ''}`;
-        expectClose(`${what} o`, toFloat32(out.o), want.o, 6e-3);
-        expectClose(`${what} finalState`, out.finalState!, want.finalState!, 1e-4);
+        const [out, full] = await withEnv('LONGSEQ_CUDA_DELTA_WGMMA', setting, async () => [await gpu.deltaRule(half), await gpu.deltaRule(p)] as const);
+        const what = `B${B} T${T} H${H} HV${HV} K${K} V${V}${setting === '0' ? ' (mma.sync walks)' : ''}`;
+        expectClose(`${what} bfloat16 o`, toFloat32(out.o), want.o, 6e-3);
+        expectClose(`${what} bfloat16 finalState`, out.finalState!, want.finalState!, 1e-4);
+        expectClose(`${what} float32 o`, full.o, ref.o, 1e-4);
+        expectClose(`${what} float32 finalState`, full.finalState!, ref.finalState!, 1e-4);
       }
     }
   });
