@@ -1582,11 +1582,14 @@ ls_status CarriedState(const ls_delta_rule_params& p, int64_t heads, bool segmen
 }
 
 // Whether storage at padded key dim 128 walks on warpgroup products (WgmmaStateKernel; its tiles into `tiles`): on a
-// device that runs this build's sm_90a code, where the tensor maps can be made (float32: v's rows a multiple of 16
-// bytes), unless LONGSEQ_CUDA_DELTA_WGMMA is 0.
+// device that runs this build's sm_90a code and gives a block the walk's shared memory, where the tensor maps can be
+// made (float32: v's rows a multiple of 16 bytes), unless LONGSEQ_CUDA_DELTA_WGMMA is 0.
 bool WalksOnWgmma(const ls_delta_rule_params& p, int Kp, WalkTiles& tiles) {
   const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_WGMMA");
-  if (Kp != 128 || !HasWgmma() || (setting && std::strcmp(setting, "0") == 0)) return false;
+  const size_t shared = p.storage == LS_BFLOAT16 ? WgmmaStateShared<__nv_bfloat16>() : WgmmaStateShared<float>();
+  if (Kp != 128 || !HasWgmma() || shared > static_cast<size_t>(SharedMemoryOptIn()) || (setting && std::strcmp(setting, "0") == 0)) {
+    return false;
+  }
   if (p.storage != LS_BFLOAT16) return EncodeTokenTiles(&tiles.v, p.v, p.batch, p.seqlen, p.value_heads, p.value_dim, 32, kC, 128, 4);
   return EncodeTokenTiles(&tiles.q, p.q, p.batch, p.seqlen, p.heads, p.key_dim, 64, kC, 128) &&
          EncodeTokenTiles(&tiles.k, p.k, p.batch, p.seqlen, p.heads, p.key_dim, 64, kC, 128) &&
@@ -1654,7 +1657,6 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   }();
   const size_t prepare_shared = PrepareSharedFor<T>(Kp);
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
-  if (walk_shared > static_cast<size_t>(SharedMemoryOptIn())) return ls::Fail(LS_UNAVAILABLE, "deltaRule: the walk's shared memory");
   LS_CUDA_TRY(Once([&] {
     cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
     if (error == cudaSuccess) {
