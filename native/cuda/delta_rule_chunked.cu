@@ -166,6 +166,9 @@ struct WgmmaSetFloat {
   static constexpr int kKh = 0, kKl = 2 * kTile, kQh = 4 * kTile, kQl = 6 * kTile, kTh = 8 * kTile, kTl = 9 * kTile,
                        kPh = 10 * kTile, kPl = 11 * kTile, kFactors = 12 * kTile, kElements = 12 * kTile + 2 * 3 * kC;
 };
+// The warpgroup walk's record for storage T, in bf16 elements.
+template <typename T>
+constexpr int WgmmaRecordElements() { return sizeof(T) == 4 ? WgmmaSetFloat::kElements : WgmmaSet::kElements; }
 // The T form where a state block has 16 or more columns: its walk has one product and one barrier more a chunk
 // (V' = T (V - e^gamma rk K S) instead of U - W S), for records under half the size (no W's parts, no U in float32)
 // and a prepare kernel without the two products that make W and U. On an H200 (BENCHMARKS.md) that took B8 T2048 H16
@@ -1181,7 +1184,7 @@ template <typename T>
 struct WalkStage {
   static constexpr bool kFloat = sizeof(T) == 4;
   static constexpr uint32_t kRecord = (kFloat ? 2 : 5) * kTileBytes;
-  static constexpr uint32_t kRecordBytes = 2 * (kFloat ? WgmmaSetFloat::kElements : WgmmaSet::kElements);
+  static constexpr uint32_t kRecordBytes = 2 * WgmmaRecordElements<T>();
   static constexpr uint32_t kK = kFloat ? kRecord + 2 * WgmmaSetFloat::kKh : 0;
   static constexpr uint32_t kQ = kFloat ? kRecord + 2 * WgmmaSetFloat::kQh : 2 * kTileBytes;
   static constexpr uint32_t kV = kFloat ? 0 : 4 * kTileBytes;
@@ -1472,6 +1475,13 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #endif
 }
 
+// The prepare kernel that writes the warpgroup walk's record for storage T.
+template <typename T>
+constexpr auto WgmmaPrepareKernel() {
+  if constexpr (sizeof(T) == 4) return PrepareKernel<true>;
+  else return PrepareKernelBf16<128, true, true>;
+}
+
 // The kernels and workspace of each storage: float32 (3xTF32 products) or bf16 (bf16 products).
 template <typename T>
 using WorkspaceOf = std::conditional_t<sizeof(T) == 2, WorkspaceBf16, Workspace>;
@@ -1639,8 +1649,7 @@ struct JoinStreams {
 template <typename T>
 ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cudaStream_t stream) {
   using bf16 = __nv_bfloat16;
-  constexpr bool kFloat = sizeof(T) == 4;
-  constexpr int Kp = 128, record_elements = kFloat ? WgmmaSetFloat::kElements : WgmmaSet::kElements;
+  constexpr int Kp = 128, record_elements = WgmmaRecordElements<T>();
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
@@ -1651,10 +1660,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   if (heads * groups >= (int64_t{1} << 31) || heads * segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
-  const auto prepare = [] {
-    if constexpr (kFloat) return PrepareKernel<true>;
-    else return PrepareKernelBf16<Kp, true, true>;
-  }();
+  const auto prepare = WgmmaPrepareKernel<T>();
   const size_t prepare_shared = PrepareSharedFor<T>(Kp);
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
   LS_CUDA_TRY(Once([&] {

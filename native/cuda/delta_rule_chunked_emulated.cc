@@ -81,7 +81,7 @@ bool WgmmaChunked(const Case& c, int64_t per_segment) {
   const int Vp = (c.V + kColumnPad - 1) / kColumnPad * kColumnPad;
   const int64_t heads = int64_t{c.batch} * c.value_heads, chunks = (c.seqlen + kC - 1) / kC;
   const int groups = (c.V + kWgmmaColumns - 1) / kWgmmaColumns;
-  const int record_elements = kFloat ? WgmmaSetFloat::kElements : WgmmaSet::kElements;
+  const int record_elements = WgmmaRecordElements<T>();
   WalkTiles tiles;
   const bool encoded = kFloat ? EncodeTokenTiles(&tiles.v, p.v.data(), c.batch, c.seqlen, c.value_heads, c.V, 32, kC, 128, 4)
                               : EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
@@ -101,10 +101,8 @@ bool WgmmaChunked(const Case& c, int64_t per_segment) {
                           p.v.data(), p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale, c.l2norm};
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    emulate::Launch(static_cast<int>(heads * w.chunks), kThreads, PrepareSharedFor<T>(128), [&] {
-      if constexpr (kFloat) PrepareKernel<true>(a, w, first);
-      else PrepareKernelBf16<128, true, true>(a, w, first);
-    });
+    emulate::Launch(static_cast<int>(heads * w.chunks), kThreads, PrepareSharedFor<T>(128),
+                    [&] { WgmmaPrepareKernel<T>()(a, w, first); });
     const float* state_in = first == 0 ? (c.initial ? p.initial.data() : nullptr) : p.final_out;
     emulate::Launch(static_cast<int>(heads * groups), kWalkThreads, WgmmaStateShared<T>(),
                     [&] { WgmmaStateKernel<T>(a, w, tiles, first, groups, state_in, p.final_out); });
