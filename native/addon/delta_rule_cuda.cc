@@ -39,7 +39,7 @@ class CudaDeltaRuleStepWorker : public CudaOpWorker {
 
 // args: as deltaRule's (batch, seqlen, heads, valueHeads, keyDim, valueDim, scale, useQkL2Norm, chunkSize,
 // algorithm, returnFinalState, q, k, v, beta, g?, initialState?), plus { storage: 0 float32 | 1 bfloat16 (of q, k,
-// v and o), outputsOnDevice }. Resolves to { o, finalState? }, TypedArrays or handles.
+// v and o), outputsOnDevice, allowBf16Products }. Resolves to { o, finalState? }, TypedArrays or handles.
 Napi::Value CudaDeltaRule(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "cudaDeltaRule(args): args must be an object");
@@ -49,6 +49,7 @@ Napi::Value CudaDeltaRule(const Napi::CallbackInfo& info) {
   const bool on_device = GetBool(args, "outputsOnDevice");
   ReadDeltaRuleSizes(args, &p);
   p.storage = GetEnum(args, "storage", LS_BFLOAT16);
+  p.allow_bf16_products = GetBool(args, "allowBf16Products");
   const int64_t bthk = Elements(env, "q", {p.batch, p.seqlen, p.heads, p.key_dim});
   const int64_t bth = Elements(env, "beta", {p.batch, p.seqlen, p.value_heads});
   const int64_t state = Elements(env, "initialState", {p.batch, p.value_heads, p.key_dim, p.value_dim});

@@ -1172,6 +1172,9 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
 //  - float32 storage: the record (WgmmaSetFloat) holds the normalized k and q, T and P, each in two bf16 parts, so that
 //    every product is hi·hi + hi·lo + lo·hi of its operands' parts (about 1e-5 relative, where the 3xTF32 walk keeps
 //    about 1e-6); v comes from the inputs by a tensor map in float32, O goes out by plain stores.
+//  - kBf16Products (bf16 storage, where the call allows it: allow_bf16_products): every operand rounded once to bf16,
+//    S, R and V' included, and one product each, as flash-linear-attention's kernels take them: 32 products a chunk
+//    instead of 68, the state within a few 1e-3 instead of a few 1e-6 (on an H100, B1 T65536 H16 1.51 ms against 2.31).
 constexpr int kWgmmaColumns = 64, kWalkThreads = 128;
 constexpr int kTileBytes = kC * 64 * 2;  // a 64 x 64 bf16 tile (or 64 tokens x 32 columns of float32 v)
 // A stage's byte offsets for storage T: the tiles from the inputs, then the record (as one bulk copy lands it). bf16:
@@ -1193,14 +1196,18 @@ struct WalkStage {
   static constexpr uint32_t kP = kRecord + 2 * (kFloat ? WgmmaSetFloat::kPh : WgmmaSet::kP);
   static constexpr uint32_t kFactors = kRecord + 2 * (kFloat ? WgmmaSetFloat::kFactors : WgmmaSet::kFactors);
   static constexpr uint32_t kInputBytes = (kFloat ? 2 : 5) * kTileBytes;
-  // Each stage 1024-byte aligned; the two stages' mbarriers in the first one's padding.
+  // Stages in flight: bf16 three, the copy issued two chunks ahead (with bf16 products the walk outruns one chunk's copy:
+  // on an H100, B1 T65536 H16 took 1.81 ms with two stages, 1.51 with three; the default walk is the same either way,
+  // 2.31-2.33 ms); float32 two (all an H100's 227 KB).
+  static constexpr int kCount = kFloat ? 2 : 3;
+  // Each stage 1024-byte aligned; the stages' mbarriers in the first one's padding.
   static constexpr uint32_t kBytes = (kRecord + kRecordBytes + 1023) / 1024 * 1024;
-  static constexpr uint32_t kBarriers = kBytes - 2 * sizeof(uint64_t);
+  static constexpr uint32_t kBarriers = kBytes - kCount * sizeof(uint64_t);
   static_assert(kRecord + kRecordBytes <= kBarriers, "WalkStage: room for the mbarriers");
 };
-// Its shared memory: the two stages (1024-byte aligned) and (bf16) O's tile. float32 takes all of an H100's 227 KB.
+// Its shared memory: the stages (1024-byte aligned) and (bf16) O's tile. float32 takes all of an H100's 227 KB.
 template <typename T>
-constexpr size_t WgmmaStateShared() { return 1024 + 2 * WalkStage<T>::kBytes + (sizeof(T) == 2 ? kTileBytes : 0); }
+constexpr size_t WgmmaStateShared() { return 1024 + WalkStage<T>::kCount * WalkStage<T>::kBytes + (sizeof(T) == 2 ? kTileBytes : 0); }
 // q, k, v as loaded and o as stored by WgmmaStateKernel: boxes of 64 elements (float32 v: 32) by kC tokens, 128-byte
 // swizzled (float32 uses v's only).
 struct WalkTiles {
@@ -1208,7 +1215,7 @@ struct WalkTiles {
 };
 
 // blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
-template <typename T>
+template <typename T, bool kBf16Products = false>
 __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<T> a, const WorkspaceBf16 w,
                                                                     const __grid_constant__ WalkTiles tiles, int64_t first_chunk,
                                                                     int groups, const float* state_in, float* state_out) {
@@ -1219,17 +1226,18 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   const uint32_t shared_at = static_cast<uint32_t>(__cvta_generic_to_shared(shared4));
   char* base = reinterpret_cast<char*>(shared4) + ((shared_at + 1023) / 1024 * 1024 - shared_at);  // 1024-aligned
   const uint32_t base_at = static_cast<uint32_t>(__cvta_generic_to_shared(base));
-  uint64_t* landed = reinterpret_cast<uint64_t*>(base + Stage::kBarriers);  // [2] the stages' copies
+  constexpr int kStages = Stage::kCount;
+  uint64_t* landed = reinterpret_cast<uint64_t*>(base + Stage::kBarriers);  // [kStages] the stages' copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int h = static_cast<int>(hv / (a.value_heads / a.heads));
   const int column0 = blockIdx.x % groups * kWgmmaColumns;
   const int64_t chunks = w.chunks, record0 = bh * chunks;
-  ReadyBulkBarriers(landed, 2);
+  ReadyBulkBarriers(landed, kStages);
   // By thread 0: chunk c's tiles and record into stage c % 2.
   const auto issue = [&](int64_t c) {
-    const int slot = static_cast<int>(c & 1);
+    const int slot = static_cast<int>(c % kStages);
     const uint32_t to = base_at + slot * Stage::kBytes, bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed + slot));
     const int t0 = static_cast<int>((first_chunk + c) * kC), bi = static_cast<int>(b), hvi = static_cast<int>(hv);
     ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes);
@@ -1245,7 +1253,9 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     }
     BulkCopy(to + Stage::kRecord, w.sets + (record0 + c) * w.record, Stage::kRecordBytes, bar);
   };
-  if (threadIdx.x == 0 && chunks > 0) issue(0);
+  if (threadIdx.x == 0) {
+    for (int64_t c = 0; c < kStages - 1 && c < chunks; ++c) issue(c);
+  }
 
   // This thread's elements of an accumulator [64 rows][64 columns] (element 4 n + e): row 16 warp + TileRow(e), column
   // TileColumn(n, e). The state: S^T's row = column0 + that row of the state, its column = key 64 half + that column.
@@ -1265,8 +1275,14 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const float2 x = f(4 * (2 * k + q / 2) + 2 * (q % 2));
-      SplitBf16(x.x, x.y, frag[0][q], frag[1][q]);
+      if constexpr (kBf16Products) frag[0][q] = PackBf16(x.x, x.y);  // rounded once
+      else SplitBf16(x.x, x.y, frag[0][q], frag[1][q]);
     }
+  };
+  // Holds the A fragments' parts that the products read (kBf16Products: the first alone).
+  const auto HoldParts = [](uint32_t (&parts)[2][4]) {
+    if constexpr (kBf16Products) HoldRegisters(*reinterpret_cast<uint32_t(*)[1][4]>(&parts));
+    else HoldRegisters(parts);
   };
   // The factors of the tokens of elements i and i + 1 (TileColumn(i / 4, 0) and the next).
   const auto pair_of = [](const float* factors, int i) { return *reinterpret_cast<const float2*>(factors + TileColumn(i / 4, 0)); };
@@ -1278,7 +1294,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   };
   // O of chunk c (in y, once its products are done) out: bf16 through the shared tile, by one bulk tensor store;
   // float32 by this thread's stores (8 adjacent columns of a token a quad of lanes: whole 32-byte sectors).
-  const uint32_t out_at = base_at + 2 * Stage::kBytes;
+  const uint32_t out_at = base_at + kStages * Stage::kBytes;
   const auto store_o = [&](const float (&y)[32], int64_t c) {
     if constexpr (kFloat) {
       const int64_t t0 = (first_chunk + c) * kC + TileColumn(0, 0);
@@ -1317,7 +1333,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   uint32_t va[4][2][4];         // V''s parts, which O's last products read
   float decay_next = chunks > 0 ? w.decay[record0] : 0.f;
   for (int64_t c = 0; c < chunks; ++c) {
-    const int slot = static_cast<int>(c & 1);
+    const int slot = static_cast<int>(c % kStages);
     const uint32_t stage = base_at + slot * Stage::kBytes;
     const char* stage_bytes = base + slot * Stage::kBytes;
     // The descriptor of the stage's tile at byte offset `at` (the address field is its bits 0-13, shared addresses
@@ -1329,7 +1345,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     const float* to_key = to_last + kC;
     const float decay = decay_next;
     if (c + 1 < chunks) decay_next = w.decay[record0 + c + 1];
-    WaitBulkStage(landed + slot, static_cast<uint32_t>(c >> 1) & 1);
+    WaitBulkStage(landed + slot, static_cast<uint32_t>(c / kStages) & 1);
 
     // X = S K^T (S in two parts, depth = keys), while chunk c - 1's O goes out.
     uint32_t sa[8][2][4];
@@ -1344,7 +1360,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
       for (int k = 0; k < 8; ++k) {
         const uint64_t dm = tile(at + k / 4 * kTileBytes + 32 * (k % 4));
-        WgmmaN64KMajorB(d, sa[k][0], dm), WgmmaN64KMajorB(d, sa[k][1], dm);
+        WgmmaN64KMajorB(d, sa[k][0], dm);
+        if constexpr (!kBf16Products) WgmmaN64KMajorB(d, sa[k][1], dm);
         if constexpr (kFloat) WgmmaN64KMajorB(d, sa[k][0], dm + (kLowKeys >> 4));
       }
       WgmmaCommit();
@@ -1355,11 +1372,11 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       WgmmaWait<1>();  // chunk c - 1's O
       HoldRegisters(y);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) HoldRegisters(va[k]);
+      for (int k = 0; k < 4; ++k) HoldParts(va[k]);
       store_o(y, c - 1);  // bf16: its barriers: every warp is done with chunk c - 1's stage
       if constexpr (kFloat) __syncthreads();  // (float32: this one)
     }
-    if (threadIdx.x == 0 && c + 1 < chunks) issue(c + 1);
+    if (threadIdx.x == 0 && c + kStages - 1 < chunks) issue(c + kStages - 1);  // into chunk c - 1's stage
     times_s(y, Stage::kQ);  // Y = S Q^T
     WgmmaWait<1>();  // X
     HoldRegisters(x);
@@ -1396,13 +1413,14 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint64_t dh = tile(Stage::kTh + 32 * k), dl = tile(Stage::kTl + 32 * k);
-      WgmmaN64KMajorB(vp, ra[k][0], dh), WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
+      WgmmaN64KMajorB(vp, ra[k][0], dh);
+      if constexpr (!kBf16Products) WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
     }
     WgmmaCommit();
     WgmmaWait<1>();  // Y: O's first term while V' runs
     HoldRegisters(y);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) HoldRegisters(sa[k]);
+    for (int k = 0; k < 8; ++k) HoldParts(sa[k]);
 #pragma unroll
     for (int i = 0; i < 32; i += 2) {
       const float2 f = pair_of(to_query, i);
@@ -1411,7 +1429,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaWait<0>();  // V'
     HoldRegisters(vp);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldRegisters(ra[k]);
+    for (int k = 0; k < 4; ++k) HoldParts(ra[k]);
 
     // S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, then O^T += V'^T P^T, left running (ptxas waits for
     // it at the loop's head all the same, C7517: it cannot tell which products are still running there).
@@ -1434,7 +1452,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
       for (int k = 0; k < 4; ++k) {  // depth = tokens 16 k.. : K's rows, MN-major
         const uint64_t dk = tile(Stage::kK + half * kTileBytes + 2048 * k);
-        WgmmaN64RowsB(s[half], xa[k][0], dk), WgmmaN64RowsB(s[half], xa[k][1], dk);
+        WgmmaN64RowsB(s[half], xa[k][0], dk);
+        if constexpr (!kBf16Products) WgmmaN64RowsB(s[half], xa[k][1], dk);
         if constexpr (kFloat) WgmmaN64RowsB(s[half], xa[k][0], dk + (kLowKeys >> 4));
       }
     }
@@ -1445,20 +1464,21 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint64_t dp = tile(Stage::kP + 32 * k);
-      WgmmaN64KMajorB(y, va[k][0], dp), WgmmaN64KMajorB(y, va[k][1], dp);
+      WgmmaN64KMajorB(y, va[k][0], dp);
+      if constexpr (!kBf16Products) WgmmaN64KMajorB(y, va[k][1], dp);
       if constexpr (kFloat) WgmmaN64KMajorB(y, va[k][0], dp + (kLowP >> 4));
     }
     WgmmaCommit();
     WgmmaWait<1>();  // the state
     HoldRegisters(s[0]), HoldRegisters(s[1]);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldRegisters(xa[k]);
+    for (int k = 0; k < 4; ++k) HoldParts(xa[k]);
   }
   if (chunks > 0) {
     WgmmaWait<0>();
     HoldRegisters(y);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldRegisters(va[k]);
+    for (int k = 0; k < 4; ++k) HoldParts(va[k]);
     store_o(y, chunks - 1);
   }
   if (!kFloat && threadIdx.x == 0) WaitBulkStoresRead();
@@ -1668,6 +1688,11 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
     if (error == cudaSuccess) {
       error = cudaFuncSetAttribute(WgmmaStateKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
     }
+    if constexpr (sizeof(T) == 2) {
+      if (error == cudaSuccess) {
+        error = cudaFuncSetAttribute(WgmmaStateKernel<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+      }
+    }
     return error;
   }), "deltaRule");
   int least = 0, greatest = 0;
@@ -1704,8 +1729,11 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
       LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
     }
     const float* state_in = first == 0 ? p.initial_state : state;
-    WgmmaStateKernel<T><<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups,
-                                                                                                         state_in, state);
+    auto walk = WgmmaStateKernel<T>;
+    if constexpr (sizeof(T) == 2) {
+      if (p.allow_bf16_products) walk = WgmmaStateKernel<T, true>;
+    }
+    walk<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups, state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
     if (overlap) LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
     first += w.chunks;
