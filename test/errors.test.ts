@@ -74,6 +74,7 @@ describe.each(testBackends)('deltaRule errors on $name', (b) => {
     ['a string scale', { scale: '0.5' }, TypeError, /scale must be a number/],
     ['chunkSize 0', { chunkSize: 0 }, RangeError, /chunkSize must be one of 16, 32, 64, got 0/],
     ['an unknown algorithm', { algorithm: 'fast' }, TypeError, /algorithm must be one of "auto", "chunked", "recurrent"/],
+    ['allowBf16Products not a boolean', { allowBf16Products: 1 }, TypeError, /allowBf16Products must be a boolean/],
     ['g of the wrong dtype', { g: { dtype: 'bfloat16', shape: [B, T, HV], data: new Uint16Array(B * T * HV) } }, TypeError, /g must have dtype float32/],
   ];
   run.each(cases)('%s', async (_rule, change, type, message) => {

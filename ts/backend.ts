@@ -82,6 +82,8 @@ export interface DeltaRuleArgs extends CallOptions {
   useQkL2Norm: boolean;
   algorithm: DeltaRuleAlgorithm;
   returnFinalState: boolean;
+  /** The cuda backend may take bf16 products (DeltaRuleParams.allowBf16Products); the CPU backends ignore it. */
+  allowBf16Products: boolean;
 }
 
 export interface DeltaRuleOutputs {

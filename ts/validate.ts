@@ -296,7 +296,8 @@ export function validateSelectiveScanStep(params: SelectiveScanStepParams<ScanIn
 }
 
 const DELTA_RULE_KEYS = [
-  'q', 'k', 'v', 'beta', 'g', 'initialState', 'scale', 'chunkSize', 'returnFinalState', 'useQkL2Norm', 'algorithm', 'signal',
+  'q', 'k', 'v', 'beta', 'g', 'initialState', 'scale', 'chunkSize', 'returnFinalState', 'useQkL2Norm', 'algorithm',
+  'allowBf16Products', 'signal',
 ] as const;
 
 /** q/k heads H and value heads HV: HV must be a multiple of H (grouped value heads). */
@@ -340,6 +341,7 @@ export function validateDeltaRule(params: DeltaRuleParams<ScanInput, FloatInput>
     useQkL2Norm: checkBoolean(op, 'useQkL2Norm', p.useQkL2Norm, false),
     algorithm: checkChoice(op, 'algorithm', p.algorithm, ['auto', 'chunked', 'recurrent'], 'auto'),
     returnFinalState: checkBoolean(op, 'returnFinalState', p.returnFinalState, false),
+    allowBf16Products: checkBoolean(op, 'allowBf16Products', p.allowBf16Products, false),
     storage: q.dtype, onDevice: q.operand instanceof DeviceTensor,
   };
 }

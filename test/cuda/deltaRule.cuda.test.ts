@@ -6,7 +6,7 @@
  * a device state, a host state updated in place, and the GPU's key_dim limit.
  */
 import { describe, expect, test } from 'vitest';
-import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type DeltaRuleParams, type Tensor } from '../../ts/index.node.js';
+import { available, DeviceTensor, tensor, toBFloat16, toFloat32, type DeltaRuleParams, type DType, type Tensor } from '../../ts/index.node.js';
 import { backend, type TestBackend, withEnv, withWorkspaceLimit } from '../helpers/backends.js';
 import { expectClose } from '../helpers/compare.js';
 import { goldenTests } from '../helpers/goldenTests.js';
@@ -34,6 +34,12 @@ function randomRule(seed: number): DeltaRuleParams {
 }
 
 const rounded = (t: Tensor): Tensor => toFloat32(toBFloat16(t));
+/** Whether two tensors hold the same bits. */
+function sameBits(a: Tensor<DType>, b: Tensor<DType>): boolean {
+  const x = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  const y = new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+  return x.length === y.length && x.every((value, i) => value === y[i]);
+}
 
 /** Token t of [B, T, X, Y] as [B, X, Y] (or of [B, T, X] as [B, X]). */
 function token(t: Tensor, index: number): Tensor {
@@ -176,6 +182,35 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
         expectClose(`${what} bfloat16 finalState`, out.finalState!, want.finalState!, 1e-4);
         expectClose(`${what} float32 o`, full.o, ref.o, 1e-4);
         expectClose(`${what} float32 finalState`, full.finalState!, ref.finalState!, 1e-4);
+      }
+    }
+  });
+
+  run('allowBf16Products: bf16 products within 1e-2 of native where the GPU has them; elsewhere the same bits as without', async () => {
+    // bf16 storage at K 113-128 on sm_90a (H100, H200): the warpgroup walk with every operand rounded once to bf16, as
+    // fla's kernels take them, within 1e-2 (o and the final state; about 3e-3 measured). Where there is no such path
+    // (float32 storage, K 64, or a GPU without sm_90a code) the option changes nothing.
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const shapes = [[1, 300, 16, 16, 128, 128, true], [2, 150, 8, 16, 120, 72, false], [1, 200, 4, 4, 64, 64, true]] as const;
+    for (const [B, T, H, HV, K, V, gated] of shapes) {
+      const r = rng(13 * T + K);
+      const p: DeltaRuleParams = {
+        q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K]), v: uniform(r, [B, T, HV, V]),
+        beta: uniform(r, [B, T, HV], 0, 1), initialState: uniform(r, [B, HV, K, V], -0.5, 0.5), useQkL2Norm: true,
+        returnFinalState: true,
+      };
+      if (gated) p.g = uniform(r, [B, T, HV], -0.7, 0);
+      const half = { ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) };
+      const want = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
+      const what = `B${B} T${T} H${H} HV${HV} K${K} V${V}`;
+      const out = await gpu.deltaRule({ ...half, allowBf16Products: true });
+      expectClose(`${what} bf16 products o`, toFloat32(out.o), want.o, 1e-2);
+      expectClose(`${what} bf16 products finalState`, out.finalState!, want.finalState!, 1e-2);
+      const full = [await gpu.deltaRule(p), await gpu.deltaRule({ ...p, allowBf16Products: true })];
+      expect(sameBits(full[0]!.o, full[1]!.o) && sameBits(full[0]!.finalState!, full[1]!.finalState!), `${what} float32`).toBe(true);
+      if (K === 64) {
+        const plain = await gpu.deltaRule(half);
+        expect(sameBits(plain.o, out.o) && sameBits(plain.finalState!, out.finalState!), `${what} bfloat16`).toBe(true);
       }
     }
   });

@@ -234,7 +234,8 @@ class JsBackend implements Backend {
   async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
     const state = Float64Array.from(a.state);
     const o = new Float32Array(a.batch * a.valueHeads * a.valueDim);
-    deltaRecurrence({ ...a, seqlen: 1, chunkSize: 64, algorithm: 'recurrent', returnFinalState: true }, state, o);
+    const rule = { ...a, seqlen: 1, chunkSize: 64, algorithm: 'recurrent' as const, returnFinalState: true, allowBf16Products: false };
+    deltaRecurrence(rule, state, o);
     a.state.set(state);
     return { o };
   }
