@@ -1235,7 +1235,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   const int column0 = blockIdx.x % groups * kWgmmaColumns;
   const int64_t chunks = w.chunks, record0 = bh * chunks;
   ReadyBulkBarriers(landed, kStages);
-  // By thread 0: chunk c's tiles and record into stage c % 2.
+  // By thread 0: chunk c's tiles and record into stage c % kStages.
   const auto issue = [&](int64_t c) {
     const int slot = static_cast<int>(c % kStages);
     const uint32_t to = base_at + slot * Stage::kBytes, bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed + slot));
@@ -1714,6 +1714,10 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   float* state;
   if (ls_status s = CarriedState(p, heads, segment < chunks, temporary_state, state)) return s;
   const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
+  auto walk = WgmmaStateKernel<T>;
+  if constexpr (sizeof(T) == 2) {
+    if (p.allow_bf16_products) walk = WgmmaStateKernel<T, true>;
+  }
   int64_t first = 0;
   for (int i = 0; first < chunks; ++i) {
     const int slot = overlap ? i % 2 : 0;
@@ -1729,10 +1733,6 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
       LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
     }
     const float* state_in = first == 0 ? p.initial_state : state;
-    auto walk = WgmmaStateKernel<T>;
-    if constexpr (sizeof(T) == 2) {
-      if (p.allow_bf16_products) walk = WgmmaStateKernel<T, true>;
-    }
     walk<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups, state_in, state);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
     if (overlap) LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");

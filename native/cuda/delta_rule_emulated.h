@@ -98,7 +98,7 @@ struct Problem {
   }
 
   // Prints the case's line (`kernels` says what ran) and returns whether it failed: relative L2 error of o above
-  // `o_bound`, of the state above 2e-5.
+  // `o_bound`, of the state above `state_bound`.
   bool Report(const char* kernels, double o_bound, double state_bound = 2e-5) const {
     const auto [o_error, state_error] = Errors();
     const bool ok = o_error <= o_bound && state_error <= state_bound;
