@@ -1240,7 +1240,10 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     const int slot = static_cast<int>(c % kStages);
     const uint32_t to = base_at + slot * Stage::kBytes, bar = static_cast<uint32_t>(__cvta_generic_to_shared(landed + slot));
     const int t0 = static_cast<int>((first_chunk + c) * kC), bi = static_cast<int>(b), hvi = static_cast<int>(hv);
-    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes);
+    // With bf16 products T's low part is not read: the record's other parts alone (T's high part, then P and the
+    // factors).
+    constexpr uint32_t kUnread = kBf16Products ? kTileBytes : 0;
+    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes - kUnread);
     if constexpr (kFloat) {
       CopyTile(to, &tiles.v, column0, hvi, t0, bi, bar);
       CopyTile(to + kTileBytes, &tiles.v, column0 + 32, hvi, t0, bi, bar);
@@ -1251,7 +1254,14 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       CopyTile(to + 3 * kTileBytes, &tiles.q, 64, h, t0, bi, bar);
       CopyTile(to + 4 * kTileBytes, &tiles.v, column0, hvi, t0, bi, bar);
     }
-    BulkCopy(to + Stage::kRecord, w.sets + (record0 + c) * w.record, Stage::kRecordBytes, bar);
+    const __nv_bfloat16* record = w.sets + (record0 + c) * w.record;
+    if constexpr (kBf16Products) {
+      static_assert(WgmmaSet::kTl == WgmmaSet::kTh + kC * kC && WgmmaSet::kP == WgmmaSet::kTl + kC * kC, "the record's order");
+      BulkCopy(to + Stage::kTh, record + WgmmaSet::kTh, kTileBytes, bar);
+      BulkCopy(to + Stage::kP, record + WgmmaSet::kP, Stage::kRecordBytes - 2 * WgmmaSet::kP, bar);
+    } else {
+      BulkCopy(to + Stage::kRecord, record, Stage::kRecordBytes, bar);
+    }
   };
   if (threadIdx.x == 0) {
     for (int64_t c = 0; c < kStages - 1 && c < chunks; ++c) issue(c);
