@@ -58,8 +58,11 @@ function scaledRow(x: Float32Array, offset: number, n: number, l2: boolean, fact
   return out;
 }
 
+/** What the recurrence reads of a delta rule's args (the choices of algorithm and outputs are the caller's). */
+type DeltaRecurrenceArgs = Omit<DeltaRuleArgs, 'chunkSize' | 'algorithm' | 'returnFinalState' | 'allowBf16Products'>;
+
 /** The delta rule of DESIGN §3 in float64; `state` [B, HV, K, V] holds S_0 on entry and S_T on return. */
-function deltaRecurrence(a: DeltaRuleArgs, state: Float64Array, o: Float32Array): void {
+function deltaRecurrence(a: DeltaRecurrenceArgs, state: Float64Array, o: Float32Array): void {
   const { batch, seqlen: T, heads: H, valueHeads: HV, keyDim: K, valueDim: V } = a;
   const kS = new Float64Array(V);
   for (let b = 0; b < batch; b++) {
@@ -234,8 +237,7 @@ class JsBackend implements Backend {
   async deltaRuleStep(a: DeltaRuleStepArgs): Promise<{ o: Float32Array }> {
     const state = Float64Array.from(a.state);
     const o = new Float32Array(a.batch * a.valueHeads * a.valueDim);
-    const rule = { ...a, seqlen: 1, chunkSize: 64, algorithm: 'recurrent' as const, returnFinalState: true, allowBf16Products: false };
-    deltaRecurrence(rule, state, o);
+    deltaRecurrence({ ...a, seqlen: 1 }, state, o);
     a.state.set(state);
     return { o };
   }
