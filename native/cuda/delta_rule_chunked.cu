@@ -375,7 +375,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
     if constexpr (kWgmma) return int64_t{w.record};
     else return int64_t{layout.floats()};
   }();
-  float* P = reinterpret_cast<float*>(set) + layout.p();  // (FloatSet)
+  float* const P = kWgmma ? nullptr : reinterpret_cast<float*>(set) + layout.p();  // FloatSet's (the bf16 record's: split_pair)
   // x0 and x1 at (t, s) and (t, s + 1) of a record's 64 x 64 tile in two parts (hi at `at`, lo at `at` + `lo`) or 64-key
   // tiles side by side (the keys and queries: s < 128).
   const auto split_pair = [set](int at, int lo, int t, int s, float x0, float x1) {
