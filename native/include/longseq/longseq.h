@@ -161,8 +161,8 @@ typedef struct ls_delta_rule_params {
   int32_t storage; /* ls_dtype of q, k, v and o; beta, g and the states stay float32 */
   /* Nonzero: the CUDA backend may round the chunked form's product operands (the state and what is formed from it
    * included) to bfloat16 once each, as flash-linear-attention's kernels do, where that is faster (bfloat16 storage,
-   * key_dim 113-128, Hopper; not few heads at 256 chunks or fewer, which take the mma.sync walk): the state then within a few 1e-3 of the float32 recurrence instead of a few 1e-6. The CPU
-   * entries ignore it. */
+   * key_dim 113-128, Hopper; not few heads at 256 chunks or fewer, which take the mma.sync walk): the state then
+   * within a few 1e-3 of the float32 recurrence instead of a few 1e-6. The CPU entries ignore it. */
   int32_t allow_bf16_products;
 } ls_delta_rule_params;
 
