@@ -501,6 +501,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
+  if (t0 >= a.seqlen) return;  // (a segment-parallel walk's last segment, in its last rounds)
   const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
 
   const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
@@ -1210,15 +1211,45 @@ template <typename T>
 constexpr size_t WgmmaStateShared() { return 1024 + WalkStage<T>::kCount * WalkStage<T>::kBytes + (sizeof(T) == 2 ? kTileBytes : 0); }
 // q, k, v as loaded and o as stored by WgmmaStateKernel: boxes of 64 elements (float32 v: 32) by kC tokens, 128-byte
 // swizzled (float32 uses v's only).
+// c: the identity columns' outputs of a segment-parallel walk (WalkSegments; bf16 [batch][tokens from c_token0][value
+// heads][key dim]), encoded only there.
 struct WalkTiles {
-  CUtensorMap q, k, v, o;
+  CUtensorMap q, k, v, o, c;
 };
 
-// blockIdx.x = bh * groups + group. state_in (null: zeros) and state_out (null: not kept) may be the same.
+// The walks one WgmmaStateKernel launch runs: `count` segments of the sequence at once (1: the plain walk). Segment 0
+// walks the value columns from the call's state. Each later segment walks from a zero state and, beside its value
+// columns, identity columns: key dim more state columns whose v is zero and whose state starts as the identity, so that
+// their state ends as the segment's transition Phi (the state it ends with is Phi S + its own, for any S it starts
+// from) and their outputs C give the segment's o for a start S as its own o + C S (the rule is linear in the start
+// state and v together). LaunchWgmmaParallel then chains the segments' starts and adds C S to o.
+constexpr int kMaxWalkSegments = 4;
+struct WalkSegments {
+  int count;            // segments
+  int value_groups;     // blocks of value columns a head (every segment)
+  int identity_groups;  // blocks of identity columns a head (segments 1 on)
+  int64_t c_token0;     // C's token 0: segment 1's first
+  int64_t first_chunk[kMaxWalkSegments];  // this launch's first chunk of each segment
+  int64_t chunks[kMaxWalkSegments];       // and its chunks (their records w.chunks apart, segment-major)
+  const float* state_in[kMaxWalkSegments];  // value columns [bh][K][V] (null: zeros)
+  float* state_out[kMaxWalkSegments];       // (null: not kept)
+  const float* phi_in[kMaxWalkSegments];    // identity columns [bh][K][K] (null: the identity)
+  float* phi_out[kMaxWalkSegments];
+};
+// The plain walk's: one segment from first_chunk over w.chunks chunks.
+inline WalkSegments OneWalk(int64_t first_chunk, int64_t chunks, int groups, const float* state_in, float* state_out) {
+  WalkSegments segments = {};
+  segments.count = 1, segments.value_groups = groups, segments.first_chunk[0] = first_chunk, segments.chunks[0] = chunks;
+  segments.state_in[0] = state_in, segments.state_out[0] = state_out;
+  return segments;
+}
+
+// blockIdx.x: segment 0's blocks (bh * value_groups + group), then each later segment's (bh * (value_groups +
+// identity_groups) + group; its identity columns' groups last). A segment's state_in and state_out may be the same.
 template <typename T, bool kBf16Products = false>
 __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<T> a, const WorkspaceBf16 w,
-                                                                    const __grid_constant__ WalkTiles tiles, int64_t first_chunk,
-                                                                    int groups, const float* state_in, float* state_out) {
+                                                                    const __grid_constant__ WalkTiles tiles,
+                                                                    const __grid_constant__ WalkSegments segments) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using Stage = WalkStage<T>;
   constexpr bool kFloat = Stage::kFloat;
@@ -1230,10 +1261,25 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   uint64_t* landed = reinterpret_cast<uint64_t*>(base + Stage::kBarriers);  // [kStages] the stages' copies
   const int K = a.K, V = a.V;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t bh = blockIdx.x / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int64_t heads = a.batch * a.value_heads, first_blocks = heads * segments.value_groups;
+  int segment = 0, groups = segments.value_groups;
+  int64_t block = blockIdx.x;
+  if (block >= first_blocks) {
+    groups += segments.identity_groups;
+    segment = 1 + static_cast<int>((block - first_blocks) / (heads * groups));
+    block = (block - first_blocks) % (heads * groups);
+  }
+  const int64_t bh = block / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int h = static_cast<int>(hv / (a.value_heads / a.heads));
-  const int column0 = blockIdx.x % groups * kWgmmaColumns;
-  const int64_t chunks = w.chunks, record0 = bh * chunks;
+  const int group = static_cast<int>(block % groups);
+  // Identity columns (bf16 storage alone): v zero, o into C, the state from and to phi.
+  const bool identity = !kFloat && group >= segments.value_groups;
+  const int column0 = (identity ? group - segments.value_groups : group) * kWgmmaColumns;
+  const int columns = identity ? K : V;  // the state's row length
+  const int64_t first_chunk = segments.first_chunk[segment], chunks = segments.chunks[segment];
+  const int64_t record0 = (segment * heads + bh) * w.chunks;
+  const float* state_in = identity ? segments.phi_in[segment] : segments.state_in[segment];
+  float* state_out = identity ? segments.phi_out[segment] : segments.state_out[segment];
   ReadyBulkBarriers(landed, kStages);
   // By thread 0: chunk c's tiles and record into stage c % kStages.
   const auto issue = [&](int64_t c) {
@@ -1243,7 +1289,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     // With bf16 products T's low part is not read: the record's other parts alone (T's high part, then P and the
     // factors).
     constexpr uint32_t kUnread = kBf16Products ? kTileBytes : 0;
-    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes - kUnread);
+    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes - kUnread - (identity ? kTileBytes : 0));
     if constexpr (kFloat) {
       CopyTile(to, &tiles.v, column0, hvi, t0, bi, bar);
       CopyTile(to + kTileBytes, &tiles.v, column0 + 32, hvi, t0, bi, bar);
@@ -1252,7 +1298,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       CopyTile(to + kTileBytes, &tiles.k, 64, h, t0, bi, bar);
       CopyTile(to + 2 * kTileBytes, &tiles.q, 0, h, t0, bi, bar);
       CopyTile(to + 3 * kTileBytes, &tiles.q, 64, h, t0, bi, bar);
-      CopyTile(to + 4 * kTileBytes, &tiles.v, column0, hvi, t0, bi, bar);
+      if (!identity) CopyTile(to + 4 * kTileBytes, &tiles.v, column0, hvi, t0, bi, bar);
     }
     const __nv_bfloat16* record = w.sets + (record0 + c) * w.record;
     if constexpr (kBf16Products) {
@@ -1276,7 +1322,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
       const int j = column0 + row + TileRow(i % 4), key = 64 * half + TileColumn(i / 4, i % 4);
-      s[half][i] = state_in && key < K && j < V ? __ldg(state_in + (bh * K + key) * V + j) : 0.f;
+      const bool inside = key < K && j < columns;
+      s[half][i] = inside && state_in ? __ldg(state_in + (bh * K + key) * columns + j) : inside && identity && key == j ? 1.f : 0.f;
     }
   }
   // The A fragments of depth step k from an accumulator's elements, as f(i) gives elements i and i + 1 (a float2; the
@@ -1333,8 +1380,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       FenceSharedForBulk();
       __syncthreads();
       if (threadIdx.x == 0) {
-        StoreTile(out_at, &tiles.o, column0, static_cast<int>(hv), static_cast<int>((first_chunk + c) * kC),
-                  static_cast<int>(b));
+        const int t0 = static_cast<int>((first_chunk + c) * kC - (identity ? segments.c_token0 : 0));
+        StoreTile(out_at, identity ? &tiles.c : &tiles.o, column0, static_cast<int>(hv), t0, static_cast<int>(b));
         CommitBulkStores();
       }
     }
@@ -1401,8 +1448,10 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     uint32_t ra[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      uint32_t v2[4];
-      if constexpr (!kFloat) LoadMatrices<true>(v2, stage + Stage::kV + TileRowAddress(k));
+      uint32_t v2[4] = {0, 0, 0, 0};
+      if constexpr (!kFloat) {
+        if (!identity) LoadMatrices<true>(v2, stage + Stage::kV + TileRowAddress(k));
+      }
       fragments(ra[k], k, [&](int i) {
         const float2 f = pair_of(to_key, i);
         float2 vv;
@@ -1498,11 +1547,127 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
       for (int i = 0; i < 32; ++i) {
         const int j = column0 + row + TileRow(i % 4), key = 64 * half + TileColumn(i / 4, i % 4);
-        if (key < K && j < V) state_out[(bh * K + key) * V + j] = s[half][i];
+        if (key < K && j < columns) state_out[(bh * K + key) * columns + j] = s[half][i];
       }
     }
   }
 #endif
+}
+
+// A segment-parallel walk's starts (LaunchWgmmaParallel), chained: S_1 is segment 0's end, and S_(j+1) = Phi_j S_j + L_j
+// for each later segment j, L_j its end from a zero state. states holds each segment's end [segment][bh][K][V] and is
+// overwritten: segment j's with S_(j+1), so that segment j's start S_j is then segment j - 1's entry; the last S into
+// final_state too (where kept). phis: [segment][bh][K][K], Phi[key][i] the i-th identity column's end.
+// blockIdx.x = bh * groups + group (64 state columns); a thread per key and half of the columns.
+constexpr int kChainThreads = 256;
+__global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int V, int count, int groups, int64_t heads,
+                                                                     float* states, const float* phis, float* final_state) {
+  __shared__ float start[128][kWgmmaColumns + 1];  // S_j's slice [key][column]
+  const int64_t bh = blockIdx.x / groups;
+  const int column0 = blockIdx.x % groups * kWgmmaColumns;
+  const int key = threadIdx.x / 2, c0 = threadIdx.x % 2 * 32;
+  const int64_t slice = (bh * K + key) * V + column0 + c0;  // this thread's first element in a segment's states
+  const int valid = key < K ? min(32, V - column0 - c0) : 0;
+  for (int c = 0; c < 32; ++c) start[key][c0 + c] = c < valid ? states[slice + c] : 0.f;
+  __syncthreads();
+  for (int j = 1; j < count; ++j) {
+    float* own = states + j * heads * K * V;
+    const float* phi = phis + ((j * heads + bh) * K + key) * K;
+    float acc[32];
+#pragma unroll
+    for (int c = 0; c < 32; ++c) acc[c] = c < valid ? own[slice + c] : 0.f;
+    for (int i = 0; i < (key < K ? K : 0); ++i) {
+      const float f = phi[i];
+#pragma unroll
+      for (int c = 0; c < 32; ++c) acc[c] += f * start[i][c0 + c];
+    }
+    __syncthreads();  // every thread has read S_j
+#pragma unroll
+    for (int c = 0; c < 32; ++c) {
+      start[key][c0 + c] = acc[c];
+      if (c < valid) {
+        own[slice + c] = acc[c];
+        if (final_state && j == count - 1) final_state[slice + c] = acc[c];
+      }
+    }
+    __syncthreads();
+  }
+  if (count == 1 && final_state) {
+    for (int c = 0; c < valid; ++c) final_state[slice + c] = start[key][c0 + c];
+  }
+}
+
+// o += C S_j over a segment-parallel walk's segments j >= 1 (S_j: states' entry j - 1 after ChainSegmentsKernel), bf16
+// storage: each 64-token chunk's C [token][key] and S_j's 64 columns [key][column] in two bf16 parts (hi and lo, so that
+// S_j keeps float32 accuracy), by mma.sync; o read, the sum rounded to bf16 again. blockIdx.x = ((segment - 1) * heads +
+// bh) * groups + group) * runs + run, over `run_chunks` chunks of the segment; a warp per 16 tokens of a chunk.
+constexpr int kFixThreads = 128, kFixStride = kWgmmaColumns + 8, kFixCStride = 128 + 8;
+constexpr size_t kFixShared = 2 * 128 * kFixStride * 2 + 64 * kFixCStride * 2;
+__global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const ChunkArgs<__nv_bfloat16> a, int groups,
+                                                                       int64_t segment_chunks, int runs, int run_chunks,
+                                                                       int64_t c_token0, const float* states,
+                                                                       const __nv_bfloat16* C) {
+  LS_SHARED(float4, shared4);
+  __nv_bfloat16* s_hi = reinterpret_cast<__nv_bfloat16*>(shared4);  // [key][column]
+  __nv_bfloat16* s_lo = s_hi + 128 * kFixStride;
+  __nv_bfloat16* c_tile = s_lo + 128 * kFixStride;  // [token][key]
+  const int K = a.K, V = a.V;
+  const int64_t heads = a.batch * a.value_heads;
+  const int64_t item = blockIdx.x / runs, segment = 1 + item / (heads * groups), bh = item / groups % heads;
+  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads;
+  const int column0 = item % groups * kWgmmaColumns, run = blockIdx.x % runs;
+  const float* start = states + ((segment - 1) * heads + bh) * K * V;
+  for (int i = threadIdx.x; i < 128 * kWgmmaColumns / 2; i += kFixThreads) {
+    const int key = i / (kWgmmaColumns / 2), c = 2 * (i % (kWgmmaColumns / 2)), j = column0 + c;
+    const float x0 = key < K && j < V ? start[key * V + j] : 0.f, x1 = key < K && j + 1 < V ? start[key * V + j + 1] : 0.f;
+    uint32_t hi, lo;
+    SplitBf16(x0, x1, hi, lo);
+    *reinterpret_cast<uint32_t*>(s_hi + key * kFixStride + c) = hi;
+    *reinterpret_cast<uint32_t*>(s_lo + key * kFixStride + c) = lo;
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t c_stride = a.value_heads * K;
+  const bool fast = K % 8 == 0 && reinterpret_cast<uintptr_t>(C) % 16 == 0;
+  const int64_t segment_end = min(a.seqlen, (segment + 1) * segment_chunks * kC);
+  const int64_t t_first = (segment * segment_chunks + static_cast<int64_t>(run) * run_chunks) * kC;
+  const int64_t t_end = min(segment_end, t_first + static_cast<int64_t>(run_chunks) * kC);
+  for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
+    __syncthreads();  // (the previous chunk's C read)
+    const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
+    StageBf16Tile<kC, 128, kFixThreads>(c_tile, kFixCStride, C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K,
+                                        c_stride, tokens, K, fast);
+    CommitCopies();
+    WaitCopies<0>();
+    __syncthreads();
+    float acc[8][4] = {};
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      uint32_t af[4];
+      LoadMatrices<false>(af, c_tile + (16 * warp + MatrixRow(lane, 1)) * kFixCStride + 16 * k + MatrixColumn(lane, 2));
+#pragma unroll
+      for (int n = 0; n < 4; ++n) {
+        uint32_t bh_[4], bl[4];
+        const int at = (16 * k + MatrixRow(lane, 1)) * kFixStride + 16 * n + MatrixColumn(lane, 2);
+        LoadMatrices<true>(bh_, s_hi + at);
+        LoadMatrices<true>(bl, s_lo + at);
+        MmaBf16(acc[2 * n], af, bh_[0], bh_[1]);
+        MmaBf16(acc[2 * n + 1], af, bh_[2], bh_[3]);
+        MmaBf16(acc[2 * n], af, bl[0], bl[1]);
+        MmaBf16(acc[2 * n + 1], af, bl[2], bl[3]);
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = 16 * warp + TileRow(e), j = column0 + TileColumn(n, e);
+        if (t < tokens && j < V) {
+          __nv_bfloat16* o = a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j;
+          *o = __float2bfloat16(__bfloat162float(*o) + acc[n][e]);
+        }
+      }
+    }
+  }
 }
 
 // The prepare kernel that writes the warpgroup walk's record for storage T.
@@ -1743,12 +1908,124 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
       LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
     }
     const float* state_in = first == 0 ? p.initial_state : state;
-    walk<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(a, w, tiles, first, groups, state_in, state);
+    walk<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(
+        a, w, tiles, OneWalk(first, w.chunks, groups, state_in, state));
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
     if (overlap) LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
     first += w.chunks;
   }
   return LS_OK;  // (join: the call's stream after the last walk)
+}
+
+// Segments a bf16 warpgroup walk past kOverlapChunks is split into and walked at once (WalkSegments): set by
+// LONGSEQ_CUDA_DELTA_SEGMENTS (experiment: 1, the plain walk, unless set; at most kMaxWalkSegments).
+int ParallelSegments() {
+  const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS");
+  const int count = setting ? std::atoi(setting) : 1;
+  return count < 1 ? 1 : count > kMaxWalkSegments ? kMaxWalkSegments : count;
+}
+
+// The segment-parallel walk (bf16 storage, WalkSegments): `count` segments of the sequence walked at once, each
+// round's records of every segment prepared beside the walk of the round before (as LaunchWgmma's segments); then
+// the segments' starts chained (ChainSegmentsKernel) and C S added to the later segments' o (FixSegmentOutputsKernel).
+ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, int count, cudaStream_t stream) {
+  using T = __nv_bfloat16;
+  constexpr int Kp = 128, record_elements = WgmmaRecordElements<T>();
+  const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
+  const int value_groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
+  const int identity_groups = static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns);
+  const int64_t length = (chunks + count - 1) / count;  // a segment's chunks (the last one's fewer)
+  count = static_cast<int>((chunks + length - 1) / length);
+  const int64_t c_token0 = length * kC, K = p.key_dim, V = p.value_dim;
+  const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
+  const int64_t record_bytes = 2 * record_elements + 4;
+  const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / 2 / (count * heads * record_bytes));
+  const int64_t round = std::min(per_slot, std::max(kFirstSegment, (length + 3) / 4));
+  const int64_t walk_blocks = heads * value_groups + (count - 1) * heads * (value_groups + identity_groups);
+  if (walk_blocks >= (int64_t{1} << 31) || count * heads * round >= (int64_t{1} << 31)) {
+    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
+  }
+  const auto prepare = WgmmaPrepareKernel<T>();
+  const size_t prepare_shared = PrepareSharedFor<T>(Kp);
+  const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
+  auto walk = p.allow_bf16_products ? WgmmaStateKernel<T, true> : WgmmaStateKernel<T>;
+  LS_CUDA_TRY(Once([&] {
+    cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
+    for (auto kernel : {WgmmaStateKernel<T>, WgmmaStateKernel<T, true>}) {
+      if (error == cudaSuccess) error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+    }
+    if (error == cudaSuccess) {
+      error = cudaFuncSetAttribute(FixSegmentOutputsKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kFixShared));
+    }
+    return error;
+  }), "deltaRule");
+  DeviceScratch workspace(stream), ends(stream), outputs(stream);
+  const int64_t slot_bytes = (count * heads * round * record_bytes + 255) / 256 * 256;
+  const int64_t states_floats = count * heads * K * V, phis_floats = count * heads * K * K;
+  if (ls_status s = workspace.Allocate(2 * slot_bytes)) return s;
+  if (ls_status s = ends.Allocate(4 * (states_floats + phis_floats))) return s;
+  if (ls_status s = outputs.Allocate(2 * p.batch * (p.seqlen - c_token0) * p.value_heads * K)) return s;
+  float* states = ends.get<float>();
+  float* phis = states + states_floats;
+  T* C = outputs.get<T>();
+  if (!EncodeTokenTiles(&tiles.c, C, p.batch, p.seqlen - c_token0, p.value_heads, p.key_dim, 64, kC, 128)) {
+    return ls::Fail(LS_UNAVAILABLE, "deltaRule on the GPU: no tensor map for the segment-parallel walk");
+  }
+  int least = 0, greatest = 0;
+  CallStream side;
+  CallEvent prepared[2], walked[2];
+  LS_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest), "deltaRule (chunked) streams");
+  LS_CUDA_TRY(cudaStreamCreateWithPriority(&side.stream, cudaStreamNonBlocking, greatest), "deltaRule (chunked) streams");
+  for (int i = 0; i < 2; ++i) {
+    LS_CUDA_TRY(cudaEventCreateWithFlags(&prepared[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
+    LS_CUDA_TRY(cudaEventCreateWithFlags(&walked[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
+  }
+  const cudaStream_t walks = side.stream;
+  const JoinStreams join = {stream, walks};  // before the scratch's release
+  const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
+  int64_t offset = 0;
+  for (int i = 0; offset < length; ++i) {
+    const int slot = i % 2;
+    const int64_t m = std::min(i == 0 ? kFirstSegment : round, length - offset);
+    WorkspaceBf16 w = {};
+    w.sets = reinterpret_cast<T*>(workspace.get<char>() + slot * slot_bytes), w.record = record_elements, w.qk_in_set = false;
+    w.chunks = m;
+    w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
+    if (i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[slot].event, 0), "deltaRule (chunked) events");
+    WalkSegments segments = {};
+    segments.count = count, segments.value_groups = value_groups, segments.identity_groups = identity_groups;
+    segments.c_token0 = c_token0;
+    for (int j = 0; j < count; ++j) {
+      WorkspaceBf16 wj = w;
+      wj.sets += j * heads * m * w.record, wj.decay += j * heads * m;
+      const int64_t first = j * length + offset;
+      prepare<<<static_cast<unsigned>(heads * m), kThreads, prepare_shared, stream>>>(a, wj, first);
+      LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
+      segments.first_chunk[j] = first;
+      segments.chunks[j] = std::max<int64_t>(0, std::min(m, std::min(chunks, (j + 1) * length) - first));
+      float* state = states + j * heads * K * V;
+      segments.state_in[j] = i > 0 ? state : j == 0 ? p.initial_state : nullptr;
+      segments.state_out[j] = state;
+      float* phi = phis + j * heads * K * K;
+      segments.phi_in[j] = i > 0 ? phi : nullptr;
+      segments.phi_out[j] = phi;
+    }
+    LS_CUDA_TRY(cudaEventRecord(prepared[slot].event, stream), "deltaRule (chunked) events");
+    LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
+    walk<<<static_cast<unsigned>(walk_blocks), kWalkThreads, walk_shared, walks>>>(a, w, tiles, segments);
+    LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
+    LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
+    offset += m;
+  }
+  ChainSegmentsKernel<<<static_cast<unsigned>(heads * value_groups), kChainThreads, 0, walks>>>(
+      static_cast<int>(K), static_cast<int>(V), count, value_groups, heads, states, phis, p.final_state);
+  LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) chain launch");
+  constexpr int kRunChunks = 8;
+  const int runs = static_cast<int>((length + kRunChunks - 1) / kRunChunks);
+  FixSegmentOutputsKernel<<<static_cast<unsigned>((count - 1) * heads * value_groups * runs), kFixThreads, kFixShared, walks>>>(
+      a, value_groups, length, runs, kRunChunks, c_token0, states, C);
+  LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) output launch");
+  return LS_OK;  // (join: the call's stream after the last kernel)
 }
 
 template <typename T>
@@ -1760,7 +2037,12 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   // to run beside the walk: with it beside, B1 T262144 H8 K=V=128 took 8.60 ms in bf16 against the ldmatrix walk's
   // 9.10 (on an H100), and the warpgroup walk alone 9.18-9.28.
   WalkTiles walk_tiles;
-  if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) return LaunchWgmma<T>(p, walk_tiles, stream);
+  if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) {
+    if constexpr (sizeof(T) == 2) {
+      if (chunks > kOverlapChunks && ParallelSegments() > 1) return LaunchWgmmaParallel(p, walk_tiles, ParallelSegments(), stream);
+    }
+    return LaunchWgmma<T>(p, walk_tiles, stream);
+  }
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const bool t_form = sizeof(T) == 2 && TForm(columns);  // bf16: the workspace's form

@@ -105,12 +105,78 @@ bool WgmmaChunked(const Case& c, int64_t per_segment) {
                     [&] { WgmmaPrepareKernel<T>()(a, w, first); });
     const float* state_in = first == 0 ? (c.initial ? p.initial.data() : nullptr) : p.final_out;
     emulate::Launch(static_cast<int>(heads * groups), kWalkThreads, WgmmaStateShared<T>(),
-                    [&] { WgmmaStateKernel<T, kBf16Products>(a, w, tiles, first, groups, state_in, p.final_out); });
+                    [&] { WgmmaStateKernel<T, kBf16Products>(a, w, tiles, OneWalk(first, w.chunks, groups, state_in, p.final_out)); });
   }
   char what[160];
   snprintf(what, sizeof what, "chunked rule as on sm_90a (%s, the walk on warpgroup products, segments of %lld chunks)",
            kBf16Products ? "bf16 products" : kFloat ? "float32" : "bf16", static_cast<long long>(per_segment));
   return kBf16Products ? p.Report(what, 1e-2, 1e-2) : p.Report(what, kFloat ? 5e-5 : 4e-3);
+}
+
+// LaunchWgmmaParallel's kernels (bf16 storage): `count` segments walked at once in rounds of `round` chunks, their starts
+// chained, C S added to the later segments' o. Bounds as WgmmaChunked's.
+template <bool kBf16Products>
+bool WgmmaParallel(const Case& c, int count, int64_t round) {
+  using T = __nv_bfloat16;
+  Problem<T> p(c);
+  const int Vp = (c.V + kColumnPad - 1) / kColumnPad * kColumnPad;
+  const int64_t heads = int64_t{c.batch} * c.value_heads, chunks = (c.seqlen + kC - 1) / kC;
+  const int value_groups = (c.V + kWgmmaColumns - 1) / kWgmmaColumns, identity_groups = (c.K + kWgmmaColumns - 1) / kWgmmaColumns;
+  const int64_t length = (chunks + count - 1) / count;
+  count = static_cast<int>((chunks + length - 1) / length);
+  const int64_t c_token0 = length * kC;
+  std::vector<T> C(static_cast<size_t>(c.batch) * (c.seqlen - c_token0) * c.value_heads * c.K, __float2bfloat16(NAN));
+  WalkTiles tiles;
+  if (!(EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
+        EncodeTokenTiles(&tiles.k, p.k.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
+        EncodeTokenTiles(&tiles.v, p.v.data(), c.batch, c.seqlen, c.value_heads, c.V, 64, kC, 128) &&
+        EncodeTokenTiles(&tiles.o, p.o.data(), c.batch, c.seqlen, c.value_heads, c.V, 64, kC, 128) &&
+        EncodeTokenTiles(&tiles.c, C.data(), c.batch, c.seqlen - c_token0, c.value_heads, c.K, 64, kC, 128))) {
+    printf("FAIL segment-parallel walk: no tensor maps\n");
+    return true;
+  }
+  const int record_elements = WgmmaRecordElements<T>();
+  std::vector<float4> workspace((count * heads * round * (2 * record_elements + 4) + 15) / 16);
+  std::vector<float> states(count * heads * c.K * c.V, NAN), phis(count * heads * c.K * c.K, NAN);
+  const ChunkArgs<T> a = {c.batch, c.seqlen, c.heads, c.value_heads, c.K, c.V, 128, Vp, p.q.data(), p.k.data(),
+                          p.v.data(), p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale, c.l2norm};
+  const int64_t walk_blocks = heads * value_groups + (count - 1) * heads * (value_groups + identity_groups);
+  for (int64_t offset = 0, i = 0; offset < length; ++i) {
+    for (float4& x : workspace) x = {NAN, NAN, NAN, NAN};
+    const int64_t m = std::min(round, length - offset);
+    WorkspaceBf16 w = {};
+    w.sets = reinterpret_cast<T*>(workspace.data()), w.record = record_elements, w.qk_in_set = false, w.chunks = m;
+    w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
+    WalkSegments segments = {};
+    segments.count = count, segments.value_groups = value_groups, segments.identity_groups = identity_groups;
+    segments.c_token0 = c_token0;
+    for (int j = 0; j < count; ++j) {
+      WorkspaceBf16 wj = w;
+      wj.sets += j * heads * m * w.record, wj.decay += j * heads * m;
+      const int64_t first = j * length + offset;
+      emulate::Launch(static_cast<int>(heads * m), kThreads, PrepareSharedFor<T>(128), [&] { WgmmaPrepareKernel<T>()(a, wj, first); });
+      segments.first_chunk[j] = first;
+      segments.chunks[j] = std::max<int64_t>(0, std::min(m, std::min(chunks, (j + 1) * length) - first));
+      float* state = states.data() + j * heads * c.K * c.V;
+      segments.state_in[j] = i > 0 ? state : j == 0 ? (c.initial ? p.initial.data() : nullptr) : nullptr;
+      segments.state_out[j] = state;
+      float* phi = phis.data() + j * heads * c.K * c.K;
+      segments.phi_in[j] = i > 0 ? phi : nullptr;
+      segments.phi_out[j] = phi;
+    }
+    emulate::Launch(static_cast<int>(walk_blocks), kWalkThreads, WgmmaStateShared<T>(),
+                    [&] { WgmmaStateKernel<T, kBf16Products>(a, w, tiles, segments); });
+    offset += m;
+  }
+  emulate::Launch(static_cast<int>(heads * value_groups), kChainThreads, 0,
+                  [&] { ChainSegmentsKernel(c.K, c.V, count, value_groups, heads, states.data(), phis.data(), p.final_out); });
+  const int run_chunks = 2, runs = static_cast<int>((length + run_chunks - 1) / run_chunks);
+  emulate::Launch(static_cast<int>((count - 1) * heads * value_groups * runs), kFixThreads, kFixShared,
+                  [&] { FixSegmentOutputsKernel(a, value_groups, length, runs, run_chunks, c_token0, states.data(), C.data()); });
+  char what[160];
+  snprintf(what, sizeof what, "chunked rule as on sm_90a (%s, %d segments walked at once, rounds of %lld chunks)",
+           kBf16Products ? "bf16 products" : "bf16", count, static_cast<long long>(round));
+  return kBf16Products ? p.Report(what, 1e-2, 1e-2) : p.Report(what, 4e-3);
 }
 #endif
 
@@ -128,6 +194,9 @@ int ChunkedCasesSm90a() {
   failed += WgmmaChunked<__nv_bfloat16, true>({1, 130, 1, 2, 128, 128, true, true, true, false}, 3);
   failed += WgmmaChunked<__nv_bfloat16, true>({2, 100, 2, 2, 120, 72, false, true, false, true}, 1);
   failed += WgmmaChunked<__nv_bfloat16, true>({1, 200, 1, 1, 128, 64, true, false, true, false}, 4);
+  failed += WgmmaParallel<false>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
+  failed += WgmmaParallel<false>({2, 300, 2, 2, 120, 72, false, true, false, true}, 2, 1);
+  failed += WgmmaParallel<true>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
   return failed;
 }
 #else
