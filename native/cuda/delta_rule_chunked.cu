@@ -1659,11 +1659,17 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
 #pragma unroll
     for (int n = 0; n < 8; ++n) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
+      for (int e = 0; e < 4; e += 2) {  // a pair of adjacent columns (j even)
         const int t = 16 * warp + TileRow(e), j = column0 + TileColumn(n, e);
-        if (t < tokens && j < V) {
-          __nv_bfloat16* o = a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j;
-          *o = __float2bfloat16(__bfloat162float(*o) + acc[n][e]);
+        if (t >= tokens || j >= V) continue;
+        __nv_bfloat16* o = a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j;
+        if (V % 2 == 0) {  // (4-byte aligned)
+          const __nv_bfloat162 x = *reinterpret_cast<const __nv_bfloat162*>(o);
+          *reinterpret_cast<__nv_bfloat162*>(o) =
+              __floats2bfloat162_rn(__bfloat162float(x.x) + acc[n][e], __bfloat162float(x.y) + acc[n][e + 1]);
+        } else {
+          o[0] = __float2bfloat16(__bfloat162float(o[0]) + acc[n][e]);
+          if (j + 1 < V) o[1] = __float2bfloat16(__bfloat162float(o[1]) + acc[n][e + 1]);
         }
       }
     }
