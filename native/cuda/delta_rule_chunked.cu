@@ -1923,12 +1923,22 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   return LS_OK;  // (join: the call's stream after the last walk)
 }
 
-// Segments a bf16 warpgroup walk past kOverlapChunks is split into and walked at once (WalkSegments): set by
-// LONGSEQ_CUDA_DELTA_SEGMENTS (experiment: 1, the plain walk, unless set; at most kMaxWalkSegments).
-int ParallelSegments() {
-  const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS");
-  const int count = setting ? std::atoi(setting) : 1;
-  return count < 1 ? 1 : count > kMaxWalkSegments ? kMaxWalkSegments : count;
+// Segments a bf16 warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most,
+// up to kMaxWalkSegments, whose blocks take at most three quarters of the SMs (the prepare kernel runs on the rest; on an
+// H100, B1 T65536 H16 K=V=128: 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3 (160 blocks) 2.32; B1 T262144 H8: 3 segments,
+// 80 blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48), else 1 (the plain walk).
+// LONGSEQ_CUDA_DELTA_SEGMENTS, where set, chooses instead.
+int ParallelSegments(int64_t heads, int value_groups, int identity_groups) {
+  if (const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS")) {
+    const int count = std::atoi(setting);
+    return count < 1 ? 1 : count > kMaxWalkSegments ? kMaxWalkSegments : count;
+  }
+  int count = 1;
+  while (count < kMaxWalkSegments &&
+         heads * (value_groups + count * (value_groups + identity_groups)) * 4 <= 3 * Multiprocessors()) {
+    ++count;
+  }
+  return count;
 }
 
 // The segment-parallel walk (bf16 storage, WalkSegments): `count` segments of the sequence walked at once, each
@@ -2045,7 +2055,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   WalkTiles walk_tiles;
   if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) {
     if constexpr (sizeof(T) == 2) {
-      if (chunks > kOverlapChunks && ParallelSegments() > 1) return LaunchWgmmaParallel(p, walk_tiles, ParallelSegments(), stream);
+      const int segments = ParallelSegments(heads, static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns),
+                                            static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns));
+      if (chunks > kOverlapChunks && segments > 1) return LaunchWgmmaParallel(p, walk_tiles, segments, stream);
     }
     return LaunchWgmma<T>(p, walk_tiles, stream);
   }

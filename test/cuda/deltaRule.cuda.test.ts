@@ -235,6 +235,26 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     expectClose('bfloat16 finalState', half.finalState!, want.finalState!, 1e-4);
   }, 60_000);
 
+  run('few heads past 256 chunks: the segments walked at once (bf16) match native', async () => {
+    // B1 T17000 H2 HV4 (grouped value heads) K128 V96: 266 chunks, four value heads, so the bf16 walk goes in four
+    // segments walked at once (LaunchWgmmaParallel), their starts chained; an initial state, gated.
+    const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
+    const r = rng(97);
+    const [B, T, H, HV, K, V] = [1, 17000, 2, 4, 128, 96];
+    const p: DeltaRuleParams = {
+      q: uniform(r, [B, T, H, K]), k: uniform(r, [B, T, H, K]), v: uniform(r, [B, T, HV, V]), beta: uniform(r, [B, T, HV], 0, 1),
+      g: uniform(r, [B, T, HV], -0.2, 0), initialState: uniform(r, [B, HV, K, V], -0.5, 0.5), useQkL2Norm: true, returnFinalState: true,
+    };
+    const half = { ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) };
+    const want = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
+    const exact = await gpu.deltaRule(half);
+    expectClose('bfloat16 o', toFloat32(exact.o), want.o, 6e-3);
+    expectClose('bfloat16 finalState', exact.finalState!, want.finalState!, 1e-4);
+    const products = await gpu.deltaRule({ ...half, allowBf16Products: true });
+    expectClose('bf16 products o', toFloat32(products.o), want.o, 1e-2);
+    expectClose('bf16 products finalState', products.finalState!, want.finalState!, 1e-2);
+  }, 60_000);
+
   run('device tensors in and out; prefill then steps on a device state == the whole sequence', async () => {
     const gpu = await backend('cuda');
     const r = rng(11);
