@@ -960,15 +960,6 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     }
     for (bool gated : {true, false}) delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, LS_BFLOAT16, gated, true);
   }
-  // Probe (experiment): shapes whose walk blocks and prepare work match a segment-parallel walk's (bf16 products,
-  // gated): P segments, the first with V columns, the others with V + K (identity columns).
-  if (only == "deltaRule-probe") {
-    const int64_t shapes[][4] = {{1, 65536, 16, 128}, {2, 32768, 16, 192}, {1, 262144, 8, 128}, {2, 131072, 8, 192},
-                                 {3, 87382, 8, 256}, {4, 65536, 8, 192}, {3, 21846, 16, 128}, {1, 16384, 16, 128}};
-    for (const auto& s : shapes) {
-      BenchDeltaRuleCase(s[0], s[1], s[2], s[2], 128, s[3], false, LS_DELTA_AUTO, limits, results, LS_BFLOAT16, true, true);
-    }
-  }
   if (only.empty() || only == "deltaRule") {
     for (ls_delta_algorithm algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {
       BenchDeltaRuleCase(2, 77, 3, 6, 40, 50, true, algorithm, limits, results);  // odd sizes: partial tiles and chunks

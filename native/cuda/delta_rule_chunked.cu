@@ -32,7 +32,10 @@
 // the mma.sync walk would take blocks of 16 columns or more or past kOverlapChunks chunks, there each segment's walk
 // beside the next one's prepare kernel (LaunchWgmma): on an H100, B1 T4096 / T65536 H16 and T262144 H8 K=V=128 in bf16
 // 0.222 / 3.25 / 9.10 ms -> 0.177 / 2.30 / 8.6, in float32 (its operands in two bf16 parts: about 1e-5 relative
-// instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06).
+// instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). In bf16 past
+// kOverlapChunks, where the heads' blocks would leave SMs idle, up to kMaxWalkSegments segments walk at once
+// (WalkSegments, LaunchWgmmaParallel): on an H100, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41 (with bf16
+// products 1.67 -> 1.61 and 6.13 -> 3.51).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -1246,7 +1249,8 @@ inline WalkSegments OneWalk(int64_t first_chunk, int64_t chunks, int groups, con
 
 // blockIdx.x: segment 0's blocks (bh * value_groups + group), then each later segment's (bh * (value_groups +
 // identity_groups) + group; its identity columns' groups last). A segment's state_in and state_out may be the same.
-template <typename T, bool kBf16Products = false>
+// kSegmented (bf16 storage): more than one segment, identity columns; else the plain walk's code alone (one segment).
+template <typename T, bool kBf16Products = false, bool kSegmented = false>
 __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<T> a, const WorkspaceBf16 w,
                                                                     const __grid_constant__ WalkTiles tiles,
                                                                     const __grid_constant__ WalkSegments segments) {
@@ -1264,7 +1268,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   const int64_t heads = a.batch * a.value_heads, first_blocks = heads * segments.value_groups;
   int segment = 0, groups = segments.value_groups;
   int64_t block = blockIdx.x;
-  if (block >= first_blocks) {
+  if (kSegmented && block >= first_blocks) {
     groups += segments.identity_groups;
     segment = 1 + static_cast<int>((block - first_blocks) / (heads * groups));
     block = (block - first_blocks) % (heads * groups);
@@ -1273,7 +1277,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   const int h = static_cast<int>(hv / (a.value_heads / a.heads));
   const int group = static_cast<int>(block % groups);
   // Identity columns (bf16 storage alone): v zero, o into C, the state from and to phi.
-  const bool identity = !kFloat && group >= segments.value_groups;
+  const bool identity = kSegmented && !kFloat && group >= segments.value_groups;
   const int column0 = (identity ? group - segments.value_groups : group) * kWgmmaColumns;
   const int columns = identity ? K : V;  // the state's row length
   const int64_t first_chunk = segments.first_chunk[segment], chunks = segments.chunks[segment];
@@ -1964,10 +1968,10 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const auto prepare = WgmmaPrepareKernel<T>();
   const size_t prepare_shared = PrepareSharedFor<T>(Kp);
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
-  auto walk = p.allow_bf16_products ? WgmmaStateKernel<T, true> : WgmmaStateKernel<T>;
+  auto walk = p.allow_bf16_products ? WgmmaStateKernel<T, true, true> : WgmmaStateKernel<T, false, true>;
   LS_CUDA_TRY(Once([&] {
     cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
-    for (auto kernel : {WgmmaStateKernel<T>, WgmmaStateKernel<T, true>}) {
+    for (auto kernel : {WgmmaStateKernel<T, false, true>, WgmmaStateKernel<T, true, true>}) {
       if (error == cudaSuccess) error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
     }
     if (error == cudaSuccess) {

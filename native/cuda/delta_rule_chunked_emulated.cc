@@ -165,7 +165,7 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
       segments.phi_out[j] = phi;
     }
     emulate::Launch(static_cast<int>(walk_blocks), kWalkThreads, WgmmaStateShared<T>(),
-                    [&] { WgmmaStateKernel<T, kBf16Products>(a, w, tiles, segments); });
+                    [&] { WgmmaStateKernel<T, kBf16Products, true>(a, w, tiles, segments); });
     offset += m;
   }
   emulate::Launch(static_cast<int>(heads * value_groups), kChainThreads, 0,
