@@ -1680,6 +1680,51 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   }
 }
 
+// A segment-parallel walk's layout (LaunchWgmmaParallel, the emulated test): `count` segments of `length` chunks (the
+// last one's fewer), walked in rounds over the same chunks of each; segment j's value columns' state at states +
+// j heads K V, its identity columns' at phis + j heads K K.
+struct SegmentPlan {
+  int count, value_groups, identity_groups;
+  int64_t heads, chunks, length, K, V;
+  float* states;
+  float* phis;
+
+  // For `count` segments asked (one per `length` chunks, so that none is empty).
+  SegmentPlan(int asked, int64_t heads_, int64_t chunks_, int64_t key_dim, int64_t value_dim)
+      : heads(heads_), chunks(chunks_), length((chunks_ + asked - 1) / asked), K(key_dim), V(value_dim) {
+    count = static_cast<int>((chunks + length - 1) / length);
+    value_groups = static_cast<int>((V + kWgmmaColumns - 1) / kWgmmaColumns);
+    identity_groups = static_cast<int>((K + kWgmmaColumns - 1) / kWgmmaColumns);
+  }
+  int64_t c_token0() const { return length * kC; }
+  int64_t walk_blocks() const { return heads * value_groups + (count - 1) * heads * (value_groups + identity_groups); }
+  int64_t states_floats() const { return count * heads * K * V; }
+  int64_t phis_floats() const { return count * heads * K * K; }
+  // The walks over chunks [offset, offset + m) of each segment (w: their records, segment-major, m a head), segment 0
+  // from `initial` in the first round (offset 0), the others from zeros and the identity.
+  WalkSegments Round(int64_t offset, int64_t m, const float* initial) const {
+    WalkSegments walks = {};
+    walks.count = count, walks.value_groups = value_groups, walks.identity_groups = identity_groups;
+    walks.c_token0 = c_token0();
+    for (int j = 0; j < count; ++j) {
+      walks.first_chunk[j] = j * length + offset;
+      walks.chunks[j] = std::max<int64_t>(0, std::min(m, std::min(chunks, (j + 1) * length) - walks.first_chunk[j]));
+      float* state = states + j * heads * K * V;
+      float* phi = phis + j * heads * K * K;
+      walks.state_in[j] = offset > 0 ? state : j == 0 ? initial : nullptr;
+      walks.state_out[j] = state;
+      walks.phi_in[j] = offset > 0 ? phi : nullptr;
+      walks.phi_out[j] = phi;
+    }
+    return walks;
+  }
+  // Segment j's records in a round's workspace w (for its prepare kernel).
+  WorkspaceBf16 Records(WorkspaceBf16 w, int j) const {
+    w.sets += j * heads * w.chunks * w.record, w.decay += j * heads * w.chunks;
+    return w;
+  }
+};
+
 // The prepare kernel that writes the warpgroup walk's record for storage T.
 template <typename T>
 constexpr auto WgmmaPrepareKernel() {
@@ -1952,16 +1997,14 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   using T = __nv_bfloat16;
   constexpr int Kp = 128, record_elements = WgmmaRecordElements<T>();
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
-  const int value_groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
-  const int identity_groups = static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns);
-  const int64_t length = (chunks + count - 1) / count;  // a segment's chunks (the last one's fewer)
-  count = static_cast<int>((chunks + length - 1) / length);
-  const int64_t c_token0 = length * kC, K = p.key_dim, V = p.value_dim;
+  SegmentPlan plan(count, heads, chunks, p.key_dim, p.value_dim);
+  count = plan.count;
+  const int64_t length = plan.length, c_token0 = plan.c_token0(), K = p.key_dim, V = p.value_dim;
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const int64_t record_bytes = 2 * record_elements + 4;
   const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / 2 / (count * heads * record_bytes));
   const int64_t round = std::min(per_slot, std::max(kFirstSegment, (length + 3) / 4));
-  const int64_t walk_blocks = heads * value_groups + (count - 1) * heads * (value_groups + identity_groups);
+  const int64_t walk_blocks = plan.walk_blocks();
   if (walk_blocks >= (int64_t{1} << 31) || count * heads * round >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
@@ -1981,12 +2024,10 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   }), "deltaRule");
   DeviceScratch workspace(stream), ends(stream), outputs(stream);
   const int64_t slot_bytes = (count * heads * round * record_bytes + 255) / 256 * 256;
-  const int64_t states_floats = count * heads * K * V, phis_floats = count * heads * K * K;
   if (ls_status s = workspace.Allocate(2 * slot_bytes)) return s;
-  if (ls_status s = ends.Allocate(4 * (states_floats + phis_floats))) return s;
+  if (ls_status s = ends.Allocate(4 * (plan.states_floats() + plan.phis_floats()))) return s;
   if (ls_status s = outputs.Allocate(2 * p.batch * (p.seqlen - c_token0) * p.value_heads * K)) return s;
-  float* states = ends.get<float>();
-  float* phis = states + states_floats;
+  plan.states = ends.get<float>(), plan.phis = plan.states + plan.states_floats();
   T* C = outputs.get<T>();
   if (!EncodeTokenTiles(&tiles.c, C, p.batch, p.seqlen - c_token0, p.value_heads, p.key_dim, 64, kC, 128)) {
     return ls::Fail(LS_UNAVAILABLE, "deltaRule on the GPU: no tensor map for the segment-parallel walk");
@@ -2012,23 +2053,10 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
     w.chunks = m;
     w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
     if (i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[slot].event, 0), "deltaRule (chunked) events");
-    WalkSegments segments = {};
-    segments.count = count, segments.value_groups = value_groups, segments.identity_groups = identity_groups;
-    segments.c_token0 = c_token0;
+    const WalkSegments segments = plan.Round(offset, m, p.initial_state);
     for (int j = 0; j < count; ++j) {
-      WorkspaceBf16 wj = w;
-      wj.sets += j * heads * m * w.record, wj.decay += j * heads * m;
-      const int64_t first = j * length + offset;
-      prepare<<<static_cast<unsigned>(heads * m), kThreads, prepare_shared, stream>>>(a, wj, first);
+      prepare<<<static_cast<unsigned>(heads * m), kThreads, prepare_shared, stream>>>(a, plan.Records(w, j), segments.first_chunk[j]);
       LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
-      segments.first_chunk[j] = first;
-      segments.chunks[j] = std::max<int64_t>(0, std::min(m, std::min(chunks, (j + 1) * length) - first));
-      float* state = states + j * heads * K * V;
-      segments.state_in[j] = i > 0 ? state : j == 0 ? p.initial_state : nullptr;
-      segments.state_out[j] = state;
-      float* phi = phis + j * heads * K * K;
-      segments.phi_in[j] = i > 0 ? phi : nullptr;
-      segments.phi_out[j] = phi;
     }
     LS_CUDA_TRY(cudaEventRecord(prepared[slot].event, stream), "deltaRule (chunked) events");
     LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
@@ -2037,13 +2065,13 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
     LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
     offset += m;
   }
-  ChainSegmentsKernel<<<static_cast<unsigned>(heads * value_groups), kChainThreads, 0, walks>>>(
-      static_cast<int>(K), static_cast<int>(V), count, value_groups, heads, states, phis, p.final_state);
+  ChainSegmentsKernel<<<static_cast<unsigned>(heads * plan.value_groups), kChainThreads, 0, walks>>>(
+      static_cast<int>(K), static_cast<int>(V), count, plan.value_groups, heads, plan.states, plan.phis, p.final_state);
   LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) chain launch");
   constexpr int kRunChunks = 8;
   const int runs = static_cast<int>((length + kRunChunks - 1) / kRunChunks);
-  FixSegmentOutputsKernel<<<static_cast<unsigned>((count - 1) * heads * value_groups * runs), kFixThreads, kFixShared, walks>>>(
-      a, value_groups, length, runs, kRunChunks, c_token0, states, C);
+  FixSegmentOutputsKernel<<<static_cast<unsigned>((count - 1) * heads * plan.value_groups * runs), kFixThreads, kFixShared, walks>>>(
+      a, plan.value_groups, length, runs, kRunChunks, c_token0, plan.states, C);
   LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) output launch");
   return LS_OK;  // (join: the call's stream after the last kernel)
 }

@@ -121,10 +121,9 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
   Problem<T> p(c);
   const int Vp = (c.V + kColumnPad - 1) / kColumnPad * kColumnPad;
   const int64_t heads = int64_t{c.batch} * c.value_heads, chunks = (c.seqlen + kC - 1) / kC;
-  const int value_groups = (c.V + kWgmmaColumns - 1) / kWgmmaColumns, identity_groups = (c.K + kWgmmaColumns - 1) / kWgmmaColumns;
-  const int64_t length = (chunks + count - 1) / count;
-  count = static_cast<int>((chunks + length - 1) / length);
-  const int64_t c_token0 = length * kC;
+  SegmentPlan plan(count, heads, chunks, c.K, c.V);
+  count = plan.count;
+  const int64_t c_token0 = plan.c_token0();
   std::vector<T> C(static_cast<size_t>(c.batch) * (c.seqlen - c_token0) * c.value_heads * c.K, __float2bfloat16(NAN));
   WalkTiles tiles;
   if (!(EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
@@ -137,42 +136,32 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
   }
   const int record_elements = WgmmaRecordElements<T>();
   std::vector<float4> workspace((count * heads * round * (2 * record_elements + 4) + 15) / 16);
-  std::vector<float> states(count * heads * c.K * c.V, NAN), phis(count * heads * c.K * c.K, NAN);
+  std::vector<float> states(plan.states_floats(), NAN), phis(plan.phis_floats(), NAN);
+  plan.states = states.data(), plan.phis = phis.data();
   const ChunkArgs<T> a = {c.batch, c.seqlen, c.heads, c.value_heads, c.K, c.V, 128, Vp, p.q.data(), p.k.data(),
                           p.v.data(), p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale, c.l2norm};
-  const int64_t walk_blocks = heads * value_groups + (count - 1) * heads * (value_groups + identity_groups);
-  for (int64_t offset = 0, i = 0; offset < length; ++i) {
+  for (int64_t offset = 0; offset < plan.length;) {
     for (float4& x : workspace) x = {NAN, NAN, NAN, NAN};
-    const int64_t m = std::min(round, length - offset);
+    const int64_t m = std::min(round, plan.length - offset);
     WorkspaceBf16 w = {};
     w.sets = reinterpret_cast<T*>(workspace.data()), w.record = record_elements, w.qk_in_set = false, w.chunks = m;
     w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
-    WalkSegments segments = {};
-    segments.count = count, segments.value_groups = value_groups, segments.identity_groups = identity_groups;
-    segments.c_token0 = c_token0;
+    const WalkSegments segments = plan.Round(offset, m, c.initial ? p.initial.data() : nullptr);
     for (int j = 0; j < count; ++j) {
-      WorkspaceBf16 wj = w;
-      wj.sets += j * heads * m * w.record, wj.decay += j * heads * m;
-      const int64_t first = j * length + offset;
-      emulate::Launch(static_cast<int>(heads * m), kThreads, PrepareSharedFor<T>(128), [&] { WgmmaPrepareKernel<T>()(a, wj, first); });
-      segments.first_chunk[j] = first;
-      segments.chunks[j] = std::max<int64_t>(0, std::min(m, std::min(chunks, (j + 1) * length) - first));
-      float* state = states.data() + j * heads * c.K * c.V;
-      segments.state_in[j] = i > 0 ? state : j == 0 ? (c.initial ? p.initial.data() : nullptr) : nullptr;
-      segments.state_out[j] = state;
-      float* phi = phis.data() + j * heads * c.K * c.K;
-      segments.phi_in[j] = i > 0 ? phi : nullptr;
-      segments.phi_out[j] = phi;
+      emulate::Launch(static_cast<int>(heads * m), kThreads, PrepareSharedFor<T>(128),
+                      [&] { WgmmaPrepareKernel<T>()(a, plan.Records(w, j), segments.first_chunk[j]); });
     }
-    emulate::Launch(static_cast<int>(walk_blocks), kWalkThreads, WgmmaStateShared<T>(),
+    emulate::Launch(static_cast<int>(plan.walk_blocks()), kWalkThreads, WgmmaStateShared<T>(),
                     [&] { WgmmaStateKernel<T, kBf16Products, true>(a, w, tiles, segments); });
     offset += m;
   }
-  emulate::Launch(static_cast<int>(heads * value_groups), kChainThreads, 0,
-                  [&] { ChainSegmentsKernel(c.K, c.V, count, value_groups, heads, states.data(), phis.data(), p.final_out); });
-  const int run_chunks = 2, runs = static_cast<int>((length + run_chunks - 1) / run_chunks);
-  emulate::Launch(static_cast<int>((count - 1) * heads * value_groups * runs), kFixThreads, kFixShared,
-                  [&] { FixSegmentOutputsKernel(a, value_groups, length, runs, run_chunks, c_token0, states.data(), C.data()); });
+  emulate::Launch(static_cast<int>(heads * plan.value_groups), kChainThreads, 0, [&] {
+    ChainSegmentsKernel(c.K, c.V, count, plan.value_groups, heads, plan.states, plan.phis, p.final_out);
+  });
+  const int run_chunks = 2, runs = static_cast<int>((plan.length + run_chunks - 1) / run_chunks);
+  emulate::Launch(static_cast<int>((count - 1) * heads * plan.value_groups * runs), kFixThreads, kFixShared, [&] {
+    FixSegmentOutputsKernel(a, plan.value_groups, plan.length, runs, run_chunks, c_token0, plan.states, C.data());
+  });
   char what[160];
   snprintf(what, sizeof what, "chunked rule as on sm_90a (%s, %d segments walked at once, rounds of %lld chunks)",
            kBf16Products ? "bf16 products" : "bf16", count, static_cast<long long>(round));
