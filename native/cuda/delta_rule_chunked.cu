@@ -1561,7 +1561,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 // A segment-parallel walk's starts (LaunchWgmmaParallel), chained: S_1 is segment 0's end, and S_(j+1) = Phi_j S_j + L_j
 // for each later segment j, L_j its end from a zero state. states holds each segment's end [segment][bh][K][V] and is
 // overwritten: segment j's with S_(j+1), so that segment j's start S_j is then segment j - 1's entry; the last S into
-// final_state too (where kept). phis: [segment][bh][K][K], Phi[key][i] the i-th identity column's end.
+// final_state too (where kept; count >= 2). phis: [segment][bh][K][K], Phi[key][i] the i-th identity column's end.
 // blockIdx.x = bh * groups + group (64 state columns); a thread per key and half of the columns.
 constexpr int kChainThreads = 256;
 __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int V, int count, int groups, int64_t heads,
@@ -1596,14 +1596,11 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
     }
     __syncthreads();
   }
-  if (count == 1 && final_state) {
-    for (int c = 0; c < valid; ++c) final_state[slice + c] = start[key][c0 + c];
-  }
 }
 
 // o += C S_j over a segment-parallel walk's segments j >= 1 (S_j: states' entry j - 1 after ChainSegmentsKernel), bf16
 // storage: each 64-token chunk's C [token][key] and S_j's 64 columns [key][column] in two bf16 parts (hi and lo, so that
-// S_j keeps float32 accuracy), by mma.sync; o read, the sum rounded to bf16 again. blockIdx.x = ((segment - 1) * heads +
+// S_j keeps float32 accuracy), by mma.sync; o read, the sum rounded to bf16 again. blockIdx.x = (((segment - 1) * heads +
 // bh) * groups + group) * runs + run, over `run_chunks` chunks of the segment; a warp per 16 tokens of a chunk.
 constexpr int kFixThreads = 128, kFixStride = kWgmmaColumns + 8, kFixCStride = 128 + 8;
 constexpr size_t kFixShared = 2 * 128 * kFixStride * 2 + 64 * kFixCStride * 2;
