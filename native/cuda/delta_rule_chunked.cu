@@ -1886,6 +1886,50 @@ struct JoinStreams {
   }
 };
 
+// Walks beside prepare kernels (LaunchWgmma past kOverlapChunks, LaunchWgmmaParallel): the walks on a stream of the
+// highest priority, each after its round's prepare kernels (the call's stream) wrote workspace slot round % 2, and
+// each round's prepare kernels after the walk two rounds back, which read that slot.
+struct BesideWalks {
+  CallStream side;
+  CallEvent prepared[2], walked[2];
+
+  ls_status Create() {
+    int least = 0, greatest = 0;
+    LS_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest), "deltaRule (chunked) streams");
+    LS_CUDA_TRY(cudaStreamCreateWithPriority(&side.stream, cudaStreamNonBlocking, greatest), "deltaRule (chunked) streams");
+    for (int i = 0; i < 2; ++i) {
+      LS_CUDA_TRY(cudaEventCreateWithFlags(&prepared[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
+      LS_CUDA_TRY(cudaEventCreateWithFlags(&walked[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
+    }
+    return LS_OK;
+  }
+  // Before round i's prepare kernels, on `stream`.
+  ls_status BeforePrepare(cudaStream_t stream, int i) {
+    if (i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[i % 2].event, 0), "deltaRule (chunked) events");
+    return LS_OK;
+  }
+  // After them: round i's walk waits for them.
+  ls_status AfterPrepare(cudaStream_t stream, int i) {
+    LS_CUDA_TRY(cudaEventRecord(prepared[i % 2].event, stream), "deltaRule (chunked) events");
+    LS_CUDA_TRY(cudaStreamWaitEvent(side.stream, prepared[i % 2].event, 0), "deltaRule (chunked) events");
+    return LS_OK;
+  }
+  // After round i's walk.
+  ls_status AfterWalk(int i) {
+    LS_CUDA_TRY(cudaEventRecord(walked[i % 2].event, side.stream), "deltaRule (chunked) events");
+    return LS_OK;
+  }
+};
+
+// A workspace slot's records for the warpgroup walk: `records` of `chunks` chunks a head (records / chunks heads), then
+// their decays.
+WorkspaceBf16 SlotRecords(char* slot, int record_elements, int64_t records, int64_t chunks) {
+  WorkspaceBf16 w = {};
+  w.sets = reinterpret_cast<__nv_bfloat16*>(slot), w.record = record_elements, w.qk_in_set = false, w.chunks = chunks;
+  w.decay = reinterpret_cast<float*>(w.sets + records * w.record);
+  return w;
+}
+
 // The walk on warpgroup products: its prepare kernel (WgmmaSet records) and state kernel, segment by segment, each
 // segment's walk beside the next one's prepare kernel. The walk takes an SM per block of 64 state columns (B1 H16
 // K=V=128: 32 of 132), so the prepare kernel runs on the rest: the walks go on a stream of the highest priority, each
@@ -1895,7 +1939,6 @@ struct JoinStreams {
 // scheduler; a prepare block beside it would take its issue slots).
 template <typename T>
 ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cudaStream_t stream) {
-  using bf16 = __nv_bfloat16;
   constexpr int Kp = 128, record_elements = WgmmaRecordElements<T>();
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   const int groups = static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns);
@@ -1922,21 +1965,14 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
     }
     return error;
   }), "deltaRule");
-  int least = 0, greatest = 0;
-  CallStream side;
-  CallEvent prepared[2], walked[2];
+  BesideWalks beside;
   if (overlap) {
-    LS_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest), "deltaRule (chunked) streams");
-    LS_CUDA_TRY(cudaStreamCreateWithPriority(&side.stream, cudaStreamNonBlocking, greatest), "deltaRule (chunked) streams");
-    for (int i = 0; i < 2; ++i) {
-      LS_CUDA_TRY(cudaEventCreateWithFlags(&prepared[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
-      LS_CUDA_TRY(cudaEventCreateWithFlags(&walked[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
-    }
+    if (ls_status s = beside.Create()) return s;
   }
-  const cudaStream_t walks = overlap ? side.stream : stream;
+  const cudaStream_t walks = overlap ? beside.side.stream : stream;
   const int64_t slot_bytes = (heads * segment * record_bytes + 255) / 256 * 256;  // (bulk copies: 16-byte aligned)
   DeviceScratch workspace(stream), temporary_state(stream);
-  const JoinStreams join = {stream, overlap ? side.stream : nullptr};  // before the workspace's release
+  const JoinStreams join = {stream, overlap ? beside.side.stream : nullptr};  // before the workspace's release
   if (ls_status s = workspace.Allocate((overlap ? 2 : 1) * slot_bytes)) return s;
   float* state;
   if (ls_status s = CarriedState(p, heads, segment < chunks, temporary_state, state)) return s;
@@ -1948,22 +1984,23 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   int64_t first = 0;
   for (int i = 0; first < chunks; ++i) {
     const int slot = overlap ? i % 2 : 0;
-    WorkspaceBf16 w = {};
-    w.sets = reinterpret_cast<bf16*>(workspace.get<char>() + slot * slot_bytes), w.record = record_elements, w.qk_in_set = false;
-    w.chunks = std::min(i == 0 && overlap ? kFirstSegment : segment, chunks - first);
-    w.decay = reinterpret_cast<float*>(w.sets + heads * w.chunks * w.record);
-    if (overlap && i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[slot].event, 0), "deltaRule (chunked) events");
+    const int64_t m = std::min(i == 0 && overlap ? kFirstSegment : segment, chunks - first);
+    const WorkspaceBf16 w = SlotRecords(workspace.get<char>() + slot * slot_bytes, record_elements, heads * m, m);
+    if (overlap) {
+      if (ls_status s = beside.BeforePrepare(stream, i)) return s;
+    }
     prepare<<<static_cast<unsigned>(heads * w.chunks), kThreads, prepare_shared, stream>>>(a, w, first);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     if (overlap) {
-      LS_CUDA_TRY(cudaEventRecord(prepared[slot].event, stream), "deltaRule (chunked) events");
-      LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
+      if (ls_status s = beside.AfterPrepare(stream, i)) return s;
     }
     const float* state_in = first == 0 ? p.initial_state : state;
     walk<<<static_cast<unsigned>(heads * groups), kWalkThreads, walk_shared, walks>>>(
         a, w, tiles, OneWalk(first, w.chunks, groups, state_in, state));
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
-    if (overlap) LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
+    if (overlap) {
+      if (ls_status s = beside.AfterWalk(i)) return s;
+    }
     first += w.chunks;
   }
   return LS_OK;  // (join: the call's stream after the last walk)
@@ -2029,37 +2066,25 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   if (!EncodeTokenTiles(&tiles.c, C, p.batch, p.seqlen - c_token0, p.value_heads, p.key_dim, 64, kC, 128)) {
     return ls::Fail(LS_UNAVAILABLE, "deltaRule on the GPU: no tensor map for the segment-parallel walk");
   }
-  int least = 0, greatest = 0;
-  CallStream side;
-  CallEvent prepared[2], walked[2];
-  LS_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest), "deltaRule (chunked) streams");
-  LS_CUDA_TRY(cudaStreamCreateWithPriority(&side.stream, cudaStreamNonBlocking, greatest), "deltaRule (chunked) streams");
-  for (int i = 0; i < 2; ++i) {
-    LS_CUDA_TRY(cudaEventCreateWithFlags(&prepared[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
-    LS_CUDA_TRY(cudaEventCreateWithFlags(&walked[i].event, cudaEventDisableTiming), "deltaRule (chunked) events");
-  }
-  const cudaStream_t walks = side.stream;
+  BesideWalks beside;
+  if (ls_status s = beside.Create()) return s;
+  const cudaStream_t walks = beside.side.stream;
   const JoinStreams join = {stream, walks};  // before the scratch's release
   const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
   int64_t offset = 0;
   for (int i = 0; offset < length; ++i) {
-    const int slot = i % 2;
     const int64_t m = std::min(i == 0 ? kFirstSegment : round, length - offset);
-    WorkspaceBf16 w = {};
-    w.sets = reinterpret_cast<T*>(workspace.get<char>() + slot * slot_bytes), w.record = record_elements, w.qk_in_set = false;
-    w.chunks = m;
-    w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
-    if (i >= 2) LS_CUDA_TRY(cudaStreamWaitEvent(stream, walked[slot].event, 0), "deltaRule (chunked) events");
+    const WorkspaceBf16 w = SlotRecords(workspace.get<char>() + i % 2 * slot_bytes, record_elements, count * heads * m, m);
+    if (ls_status s = beside.BeforePrepare(stream, i)) return s;
     const WalkSegments segments = plan.Round(offset, m, p.initial_state);
     for (int j = 0; j < count; ++j) {
       prepare<<<static_cast<unsigned>(heads * m), kThreads, prepare_shared, stream>>>(a, plan.Records(w, j), segments.first_chunk[j]);
       LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) prepare launch");
     }
-    LS_CUDA_TRY(cudaEventRecord(prepared[slot].event, stream), "deltaRule (chunked) events");
-    LS_CUDA_TRY(cudaStreamWaitEvent(walks, prepared[slot].event, 0), "deltaRule (chunked) events");
+    if (ls_status s = beside.AfterPrepare(stream, i)) return s;
     walk<<<static_cast<unsigned>(walk_blocks), kWalkThreads, walk_shared, walks>>>(a, w, tiles, segments);
     LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) state launch");
-    LS_CUDA_TRY(cudaEventRecord(walked[slot].event, walks), "deltaRule (chunked) events");
+    if (ls_status s = beside.AfterWalk(i)) return s;
     offset += m;
   }
   ChainSegmentsKernel<<<static_cast<unsigned>(heads * plan.value_groups), kChainThreads, 0, walks>>>(
