@@ -953,12 +953,17 @@ int RunCudaBench(double min_seconds, const std::string& only, std::vector<Result
     BenchDeltaRuleCase(1, 262144, 8, 8, 128, 128, false, algorithm, limits, results, storage, gated, bf16_products);
   };
   // The issue's shapes only, the chosen algorithm, unchecked: both storages gated, bf16 plain (no g), and bf16 with
-  // bf16 products gated and plain, or (deltaRule-issue-bf16, for comparing bf16 builds in less device time) bf16 alone.
-  if (only == "deltaRule-issue" || only == "deltaRule-issue-bf16") {
+  // bf16 products gated and plain, or (deltaRule-issue-bf16 / -float32, for comparing builds in less device time) one
+  // storage alone.
+  if (only == "deltaRule-issue" || only == "deltaRule-issue-bf16" || only == "deltaRule-issue-float32") {
     for (auto [storage, gated] : {std::pair{LS_FLOAT32, true}, std::pair{LS_BFLOAT16, true}, std::pair{LS_BFLOAT16, false}}) {
-      if (storage == LS_BFLOAT16 || only == "deltaRule-issue") delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, storage, gated);
+      if (only == "deltaRule-issue" || only == (storage == LS_FLOAT32 ? "deltaRule-issue-float32" : "deltaRule-issue-bf16")) {
+        delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, storage, gated);
+      }
     }
-    for (bool gated : {true, false}) delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, LS_BFLOAT16, gated, true);
+    if (only != "deltaRule-issue-float32") {
+      for (bool gated : {true, false}) delta_rule_issue_shapes(false, false, LS_DELTA_AUTO, LS_BFLOAT16, gated, true);
+    }
   }
   if (only.empty() || only == "deltaRule") {
     for (ls_delta_algorithm algorithm : {LS_DELTA_RECURRENT, LS_DELTA_CHUNKED}) {

@@ -344,6 +344,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
+  if (t0 >= a.seqlen) return;  // (a segment-parallel walk's last segment, in its last rounds)
   const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
 
   // The chunk's rows of q and k (token t's at row0 + t H K), the copies in flight all at once, the padding zero-filled.
@@ -1214,8 +1215,8 @@ template <typename T>
 constexpr size_t WgmmaStateShared() { return 1024 + WalkStage<T>::kCount * WalkStage<T>::kBytes + (sizeof(T) == 2 ? kTileBytes : 0); }
 // q, k, v as loaded and o as stored by WgmmaStateKernel: boxes of 64 elements (float32 v: 32) by kC tokens, 128-byte
 // swizzled (float32 uses v's only).
-// c: the identity columns' outputs of a segment-parallel walk (WalkSegments; bf16 [batch][tokens from c_token0][value
-// heads][key dim]), encoded only there.
+// c: the identity columns' outputs of a segment-parallel walk in bf16 (WalkSegments; [batch][tokens from c_token0][value
+// heads][key dim]), encoded only there (float32 stores them plainly, to WalkSegments::c).
 struct WalkTiles {
   CUtensorMap q, k, v, o, c;
 };
@@ -1232,6 +1233,7 @@ struct WalkSegments {
   int value_groups;     // blocks of value columns a head (every segment)
   int identity_groups;  // blocks of identity columns a head (segments 1 on)
   int64_t c_token0;     // C's token 0: segment 1's first
+  float* c;             // float32 storage: C [batch][tokens from c_token0][value heads][key dim] (bf16: tiles.c)
   int64_t first_chunk[kMaxWalkSegments];  // this launch's first chunk of each segment
   int64_t chunks[kMaxWalkSegments];       // and its chunks (their records w.chunks apart, segment-major)
   const float* state_in[kMaxWalkSegments];  // value columns [bh][K][V] (null: zeros)
@@ -1249,7 +1251,7 @@ inline WalkSegments OneWalk(int64_t first_chunk, int64_t chunks, int groups, con
 
 // blockIdx.x: segment 0's blocks (bh * value_groups + group), then each later segment's (bh * (value_groups +
 // identity_groups) + group; its identity columns' groups last). A segment's state_in and state_out may be the same.
-// kSegmented (bf16 storage): more than one segment, identity columns; else the plain walk's code alone (one segment).
+// kSegmented: more than one segment, identity columns; else the plain walk's code alone (one segment).
 template <typename T, bool kBf16Products = false, bool kSegmented = false>
 __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkArgs<T> a, const WorkspaceBf16 w,
                                                                     const __grid_constant__ WalkTiles tiles,
@@ -1276,8 +1278,8 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
   const int64_t bh = block / groups, b = bh / a.value_heads, hv = bh % a.value_heads;
   const int h = static_cast<int>(hv / (a.value_heads / a.heads));
   const int group = static_cast<int>(block % groups);
-  // Identity columns (bf16 storage alone): v zero, o into C, the state from and to phi.
-  const bool identity = kSegmented && !kFloat && group >= segments.value_groups;
+  // Identity columns: v zero (not loaded), o into C, the state from and to phi.
+  const bool identity = kSegmented && group >= segments.value_groups;
   const int column0 = (identity ? group - segments.value_groups : group) * kWgmmaColumns;
   const int columns = identity ? K : V;  // the state's row length
   const int64_t first_chunk = segments.first_chunk[segment], chunks = segments.chunks[segment];
@@ -1293,10 +1295,13 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     // With bf16 products T's low part is not read: the record's other parts alone (T's high part, then P and the
     // factors).
     constexpr uint32_t kUnread = kBf16Products ? kTileBytes : 0;
-    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes - kUnread - (identity ? kTileBytes : 0));
+    constexpr uint32_t kVBytes = (kFloat ? 2 : 1) * kTileBytes;
+    ArriveExpecting(bar, Stage::kInputBytes + Stage::kRecordBytes - kUnread - (identity ? kVBytes : 0));
     if constexpr (kFloat) {
-      CopyTile(to, &tiles.v, column0, hvi, t0, bi, bar);
-      CopyTile(to + kTileBytes, &tiles.v, column0 + 32, hvi, t0, bi, bar);
+      if (!identity) {
+        CopyTile(to, &tiles.v, column0, hvi, t0, bi, bar);
+        CopyTile(to + kTileBytes, &tiles.v, column0 + 32, hvi, t0, bi, bar);
+      }
     } else {
       CopyTile(to, &tiles.k, 0, h, t0, bi, bar);
       CopyTile(to + kTileBytes, &tiles.k, 64, h, t0, bi, bar);
@@ -1354,15 +1359,17 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     return static_cast<uint32_t>(t * 128 + ((piece ^ (t % 8)) * 16));
   };
   // O of chunk c (in y, once its products are done) out: bf16 through the shared tile, by one bulk tensor store;
-  // float32 by this thread's stores (8 adjacent columns of a token a quad of lanes: whole 32-byte sectors).
+  // float32 by this thread's stores (8 adjacent columns of a token a quad of lanes: whole 32-byte sectors). Identity
+  // columns' into C.
   const uint32_t out_at = base_at + kStages * Stage::kBytes;
   const auto store_o = [&](const float (&y)[32], int64_t c) {
     if constexpr (kFloat) {
       const int64_t t0 = (first_chunk + c) * kC + TileColumn(0, 0);
       const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));  // past this thread's first
-      T* o = a.o + ((b * a.seqlen + t0) * a.value_heads + hv) * V + column0 + row + TileRow(0);
-      const int64_t token_stride = a.value_heads * V;
-      const bool left = column0 + row + TileRow(0) < V, right = column0 + row + TileRow(2) < V;
+      const int64_t c_t0 = identity ? segments.c_token0 : 0, c_tokens = a.seqlen - c_t0;
+      float* o = (identity ? segments.c : a.o) + ((b * c_tokens + t0 - c_t0) * a.value_heads + hv) * columns + column0 + row + TileRow(0);
+      const int64_t token_stride = a.value_heads * columns;
+      const bool left = column0 + row + TileRow(0) < columns, right = column0 + row + TileRow(2) < columns;
 #pragma unroll
       for (int i = 0; i < 32; ++i) {
         const int t = TileColumn(i / 4, i % 4) - TileColumn(0, 0);
@@ -1461,7 +1468,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
         float2 vv;
         if constexpr (kFloat) {
           const int t = TileColumn(i / 4, 0), j = row + TileRow(i % 4);
-          vv = make_float2(v_float(t, j), v_float(t + 1, j));
+          vv = identity ? make_float2(0.f, 0.f) : make_float2(v_float(t, j), v_float(t + 1, j));
         } else {
           const uint32_t v = v2[(i / 4 - 2 * k) * 2 + (i % 4) / 2];
           vv = make_float2(__uint_as_float(v << 16), __uint_as_float(v & 0xffff0000u));
@@ -1598,20 +1605,25 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
   }
 }
 
-// o += C S_j over a segment-parallel walk's segments j >= 1 (S_j: states' entry j - 1 after ChainSegmentsKernel), bf16
-// storage: each 64-token chunk's C [token][key] and S_j's 64 columns [key][column] in two bf16 parts (hi and lo, so that
-// S_j keeps float32 accuracy), by mma.sync; o read, the sum rounded to bf16 again. blockIdx.x = (((segment - 1) * heads +
-// bh) * groups + group) * runs + run, over `run_chunks` chunks of the segment; a warp per 16 tokens of a chunk.
+// o += C S_j over a segment-parallel walk's segments j >= 1 (S_j: states' entry j - 1 after ChainSegmentsKernel): each
+// 64-token chunk's C [token][key] and S_j's 64 columns [key][column] by mma.sync, S_j in two bf16 parts (hi and lo, so
+// that it keeps float32 accuracy). bf16 storage: C as the walk stored it, o read and the sum rounded to bf16 again;
+// float32: C in two parts too, hi·hi + hi·lo + lo·hi (the float32 walk's products), o in float32.
+// blockIdx.x = (((segment - 1) * heads + bh) * groups + group) * runs + run, over `run_chunks` chunks of the segment; a
+// warp per 16 tokens of a chunk.
 constexpr int kFixThreads = 128, kFixStride = kWgmmaColumns + 8, kFixCStride = 128 + 8;
-constexpr size_t kFixShared = 2 * 128 * kFixStride * 2 + 64 * kFixCStride * 2;
-__global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const ChunkArgs<__nv_bfloat16> a, int groups,
-                                                                       int64_t segment_chunks, int runs, int run_chunks,
-                                                                       int64_t c_token0, const float* states,
-                                                                       const __nv_bfloat16* C) {
+template <typename T>
+constexpr size_t FixShared() { return 2 * 128 * kFixStride * 2 + (sizeof(T) == 4 ? 2 : 1) * kC * kFixCStride * 2; }
+template <typename T>
+__global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const ChunkArgs<T> a, int groups, int64_t segment_chunks,
+                                                                       int runs, int run_chunks, int64_t c_token0,
+                                                                       const float* states, const T* C) {
+  constexpr bool kFloat = sizeof(T) == 4;
   LS_SHARED(float4, shared4);
   __nv_bfloat16* s_hi = reinterpret_cast<__nv_bfloat16*>(shared4);  // [key][column]
   __nv_bfloat16* s_lo = s_hi + 128 * kFixStride;
-  __nv_bfloat16* c_tile = s_lo + 128 * kFixStride;  // [token][key]
+  __nv_bfloat16* c_tile = s_lo + 128 * kFixStride;  // [token][key] (float32: the high part)
+  __nv_bfloat16* c_low = c_tile + kC * kFixCStride;  // float32: the low part
   const int K = a.K, V = a.V;
   const int64_t heads = a.batch * a.value_heads;
   const int64_t item = blockIdx.x / runs, segment = 1 + item / (heads * groups), bh = item / groups % heads;
@@ -1628,23 +1640,42 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   }
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t c_stride = a.value_heads * K;
-  const bool fast = K % 8 == 0 && reinterpret_cast<uintptr_t>(C) % 16 == 0;
+  const bool fast = kFloat ? K % 2 == 0 && reinterpret_cast<uintptr_t>(C) % 8 == 0
+                           : K % 8 == 0 && reinterpret_cast<uintptr_t>(C) % 16 == 0;
   const int64_t segment_end = min(a.seqlen, (segment + 1) * segment_chunks * kC);
   const int64_t t_first = (segment * segment_chunks + static_cast<int64_t>(run) * run_chunks) * kC;
   const int64_t t_end = min(segment_end, t_first + static_cast<int64_t>(run_chunks) * kC);
   for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
     __syncthreads();  // (the previous chunk's C read)
     const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
-    StageBf16Tile<kC, 128, kFixThreads>(c_tile, kFixCStride, C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K,
-                                        c_stride, tokens, K, fast);
-    CommitCopies();
-    WaitCopies<0>();
+    const T* c_rows = C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K;
+    if constexpr (kFloat) {  // split as it is read (a warp's pairs of keys: two tokens' rows of 512 bytes)
+      for (int i = threadIdx.x; i < kC * 64; i += kFixThreads) {
+        const int t = i / 64, key = 2 * (i % 64);
+        float2 x = make_float2(0.f, 0.f);
+        if (t < tokens) {
+          const float* from = c_rows + t * c_stride + key;
+          if (fast) x = key < K ? *reinterpret_cast<const float2*>(from) : x;
+          else x = make_float2(key < K ? from[0] : 0.f, key + 1 < K ? from[1] : 0.f);
+        }
+        uint32_t hi, lo;
+        SplitBf16(x.x, x.y, hi, lo);
+        *reinterpret_cast<uint32_t*>(c_tile + t * kFixCStride + key) = hi;
+        *reinterpret_cast<uint32_t*>(c_low + t * kFixCStride + key) = lo;
+      }
+    } else {
+      StageBf16Tile<kC, 128, kFixThreads>(c_tile, kFixCStride, c_rows, c_stride, tokens, K, fast);
+      CommitCopies();
+      WaitCopies<0>();
+    }
     __syncthreads();
     float acc[8][4] = {};
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
-      uint32_t af[4];
-      LoadMatrices<false>(af, c_tile + (16 * warp + MatrixRow(lane, 1)) * kFixCStride + 16 * k + MatrixColumn(lane, 2));
+      const int c_at = (16 * warp + MatrixRow(lane, 1)) * kFixCStride + 16 * k + MatrixColumn(lane, 2);
+      uint32_t af[4], al[4];
+      LoadMatrices<false>(af, c_tile + c_at);
+      if constexpr (kFloat) LoadMatrices<false>(al, c_low + c_at);
 #pragma unroll
       for (int n = 0; n < 4; ++n) {
         uint32_t bh_[4], bl[4];
@@ -1655,6 +1686,10 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         MmaBf16(acc[2 * n + 1], af, bh_[2], bh_[3]);
         MmaBf16(acc[2 * n], af, bl[0], bl[1]);
         MmaBf16(acc[2 * n + 1], af, bl[2], bl[3]);
+        if constexpr (kFloat) {
+          MmaBf16(acc[2 * n], al, bh_[0], bh_[1]);
+          MmaBf16(acc[2 * n + 1], al, bh_[2], bh_[3]);
+        }
       }
     }
 #pragma unroll
@@ -1663,8 +1698,17 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
       for (int e = 0; e < 4; e += 2) {  // a pair of adjacent columns (j even)
         const int t = 16 * warp + TileRow(e), j = column0 + TileColumn(n, e);
         if (t >= tokens || j >= V) continue;
-        __nv_bfloat16* o = a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j;
-        if (V % 2 == 0) {  // (4-byte aligned)
+        T* o = a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j;
+        if constexpr (kFloat) {
+          if (V % 2 == 0) {  // (8-byte aligned)
+            float2 x = *reinterpret_cast<const float2*>(o);
+            x.x += acc[n][e], x.y += acc[n][e + 1];
+            *reinterpret_cast<float2*>(o) = x;
+          } else {
+            o[0] += acc[n][e];
+            if (j + 1 < V) o[1] += acc[n][e + 1];
+          }
+        } else if (V % 2 == 0) {  // (4-byte aligned)
           const __nv_bfloat162 x = *reinterpret_cast<const __nv_bfloat162*>(o);
           *reinterpret_cast<__nv_bfloat162*>(o) =
               __floats2bfloat162_rn(__bfloat162float(x.x) + acc[n][e], __bfloat162float(x.y) + acc[n][e + 1]);
@@ -1685,6 +1729,7 @@ struct SegmentPlan {
   int64_t heads, chunks, length, K, V;
   float* states;
   float* phis;
+  float* c = nullptr;  // float32 storage: the identity columns' outputs (WalkSegments::c)
 
   // For `count` segments asked (one per `length` chunks, so that none is empty).
   SegmentPlan(int asked, int64_t heads_, int64_t chunks_, int64_t key_dim, int64_t value_dim)
@@ -1702,7 +1747,7 @@ struct SegmentPlan {
   WalkSegments Round(int64_t offset, int64_t m, const float* initial) const {
     WalkSegments walks = {};
     walks.count = count, walks.value_groups = value_groups, walks.identity_groups = identity_groups;
-    walks.c_token0 = c_token0();
+    walks.c_token0 = c_token0(), walks.c = c;
     for (int j = 0; j < count; ++j) {
       walks.first_chunk[j] = j * length + offset;
       walks.chunks[j] = std::max<int64_t>(0, std::min(m, std::min(chunks, (j + 1) * length) - walks.first_chunk[j]));
@@ -2006,7 +2051,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   return LS_OK;  // (join: the call's stream after the last walk)
 }
 
-// Segments a bf16 warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most,
+// Segments a warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most,
 // up to kMaxWalkSegments, whose blocks take at most three quarters of the SMs (the prepare kernel runs on the rest; on an
 // H100, B1 T65536 H16 K=V=128: 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3 (160 blocks) 2.32; B1 T262144 H8: 3 segments,
 // 80 blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48), else 1 (the plain walk).
@@ -2024,11 +2069,11 @@ int ParallelSegments(int64_t heads, int value_groups, int identity_groups) {
   return count;
 }
 
-// The segment-parallel walk (bf16 storage, WalkSegments): `count` segments of the sequence walked at once, each
-// round's records of every segment prepared beside the walk of the round before (as LaunchWgmma's segments); then
-// the segments' starts chained (ChainSegmentsKernel) and C S added to the later segments' o (FixSegmentOutputsKernel).
+// The segment-parallel walk (WalkSegments): `count` segments of the sequence walked at once, each round's records of
+// every segment prepared beside the walk of the round before (as LaunchWgmma's segments); then the segments' starts
+// chained (ChainSegmentsKernel) and C S added to the later segments' o (FixSegmentOutputsKernel).
+template <typename T>
 ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, int count, cudaStream_t stream) {
-  using T = __nv_bfloat16;
   constexpr int Kp = 128, record_elements = WgmmaRecordElements<T>();
   const int64_t heads = p.batch * p.value_heads, chunks = (p.seqlen + kC - 1) / kC;
   SegmentPlan plan(count, heads, chunks, p.key_dim, p.value_dim);
@@ -2045,14 +2090,22 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const auto prepare = WgmmaPrepareKernel<T>();
   const size_t prepare_shared = PrepareSharedFor<T>(Kp);
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
-  auto walk = p.allow_bf16_products ? WgmmaStateKernel<T, true, true> : WgmmaStateKernel<T, false, true>;
+  auto walk = WgmmaStateKernel<T, false, true>;
+  if constexpr (sizeof(T) == 2) {
+    if (p.allow_bf16_products) walk = WgmmaStateKernel<T, true, true>;
+  }
   LS_CUDA_TRY(Once([&] {
     cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
-    for (auto kernel : {WgmmaStateKernel<T, false, true>, WgmmaStateKernel<T, true, true>}) {
-      if (error == cudaSuccess) error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+    if (error == cudaSuccess) {
+      error = cudaFuncSetAttribute(WgmmaStateKernel<T, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+    }
+    if constexpr (sizeof(T) == 2) {
+      if (error == cudaSuccess) {
+        error = cudaFuncSetAttribute(WgmmaStateKernel<T, true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+      }
     }
     if (error == cudaSuccess) {
-      error = cudaFuncSetAttribute(FixSegmentOutputsKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kFixShared));
+      error = cudaFuncSetAttribute(FixSegmentOutputsKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(FixShared<T>()));
     }
     return error;
   }), "deltaRule");
@@ -2060,10 +2113,12 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const int64_t slot_bytes = (count * heads * round * record_bytes + 255) / 256 * 256;
   if (ls_status s = workspace.Allocate(2 * slot_bytes)) return s;
   if (ls_status s = ends.Allocate(4 * (plan.states_floats() + plan.phis_floats()))) return s;
-  if (ls_status s = outputs.Allocate(2 * p.batch * (p.seqlen - c_token0) * p.value_heads * K)) return s;
+  if (ls_status s = outputs.Allocate(sizeof(T) * p.batch * (p.seqlen - c_token0) * p.value_heads * K)) return s;
   plan.states = ends.get<float>(), plan.phis = plan.states + plan.states_floats();
   T* C = outputs.get<T>();
-  if (!EncodeTokenTiles(&tiles.c, C, p.batch, p.seqlen - c_token0, p.value_heads, p.key_dim, 64, kC, 128)) {
+  if constexpr (sizeof(T) == 4) {
+    plan.c = C;
+  } else if (!EncodeTokenTiles(&tiles.c, C, p.batch, p.seqlen - c_token0, p.value_heads, p.key_dim, 64, kC, 128)) {
     return ls::Fail(LS_UNAVAILABLE, "deltaRule on the GPU: no tensor map for the segment-parallel walk");
   }
   BesideWalks beside;
@@ -2092,7 +2147,7 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) chain launch");
   constexpr int kRunChunks = 8;
   const int runs = static_cast<int>((length + kRunChunks - 1) / kRunChunks);
-  FixSegmentOutputsKernel<<<static_cast<unsigned>((count - 1) * heads * plan.value_groups * runs), kFixThreads, kFixShared, walks>>>(
+  FixSegmentOutputsKernel<T><<<static_cast<unsigned>((count - 1) * heads * plan.value_groups * runs), kFixThreads, FixShared<T>(), walks>>>(
       a, plan.value_groups, length, runs, kRunChunks, c_token0, plan.states, C);
   LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) output launch");
   return LS_OK;  // (join: the call's stream after the last kernel)
@@ -2108,11 +2163,9 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   // 9.10 (on an H100), and the warpgroup walk alone 9.18-9.28.
   WalkTiles walk_tiles;
   if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) {
-    if constexpr (sizeof(T) == 2) {
-      const int segments = ParallelSegments(heads, static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns),
-                                            static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns));
-      if (chunks > kOverlapChunks && segments > 1) return LaunchWgmmaParallel(p, walk_tiles, segments, stream);
-    }
+    const int segments = ParallelSegments(heads, static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns),
+                                          static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns));
+    if (chunks > kOverlapChunks && segments > 1) return LaunchWgmmaParallel<T>(p, walk_tiles, segments, stream);
     return LaunchWgmma<T>(p, walk_tiles, stream);
   }
   const int groups = static_cast<int>((p.value_dim + columns - 1) / columns);

@@ -113,24 +113,28 @@ bool WgmmaChunked(const Case& c, int64_t per_segment) {
   return kBf16Products ? p.Report(what, 1e-2, 1e-2) : p.Report(what, kFloat ? 5e-5 : 4e-3);
 }
 
-// LaunchWgmmaParallel's kernels (bf16 storage): `count` segments walked at once in rounds of `round` chunks, their starts
+// LaunchWgmmaParallel's kernels (storage T): `count` segments walked at once in rounds of `round` chunks, their starts
 // chained, C S added to the later segments' o. Bounds as WgmmaChunked's.
-template <bool kBf16Products>
+template <typename T, bool kBf16Products = false>
 bool WgmmaParallel(const Case& c, int count, int64_t round) {
-  using T = __nv_bfloat16;
+  constexpr bool kFloat = sizeof(T) == 4;
   Problem<T> p(c);
   const int Vp = (c.V + kColumnPad - 1) / kColumnPad * kColumnPad;
   const int64_t heads = int64_t{c.batch} * c.value_heads, chunks = (c.seqlen + kC - 1) / kC;
   SegmentPlan plan(count, heads, chunks, c.K, c.V);
   count = plan.count;
   const int64_t c_token0 = plan.c_token0();
-  std::vector<T> C(static_cast<size_t>(c.batch) * (c.seqlen - c_token0) * c.value_heads * c.K, __float2bfloat16(NAN));
+  std::vector<T> C(static_cast<size_t>(c.batch) * (c.seqlen - c_token0) * c.value_heads * c.K);
+  for (T& x : C) StoreAs(&x, NAN);
   WalkTiles tiles;
-  if (!(EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
-        EncodeTokenTiles(&tiles.k, p.k.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
-        EncodeTokenTiles(&tiles.v, p.v.data(), c.batch, c.seqlen, c.value_heads, c.V, 64, kC, 128) &&
-        EncodeTokenTiles(&tiles.o, p.o.data(), c.batch, c.seqlen, c.value_heads, c.V, 64, kC, 128) &&
-        EncodeTokenTiles(&tiles.c, C.data(), c.batch, c.seqlen - c_token0, c.value_heads, c.K, 64, kC, 128))) {
+  const bool encoded = kFloat ? EncodeTokenTiles(&tiles.v, p.v.data(), c.batch, c.seqlen, c.value_heads, c.V, 32, kC, 128, 4)
+                              : EncodeTokenTiles(&tiles.q, p.q.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
+                                    EncodeTokenTiles(&tiles.k, p.k.data(), c.batch, c.seqlen, c.heads, c.K, 64, kC, 128) &&
+                                    EncodeTokenTiles(&tiles.v, p.v.data(), c.batch, c.seqlen, c.value_heads, c.V, 64, kC, 128) &&
+                                    EncodeTokenTiles(&tiles.o, p.o.data(), c.batch, c.seqlen, c.value_heads, c.V, 64, kC, 128) &&
+                                    EncodeTokenTiles(&tiles.c, C.data(), c.batch, c.seqlen - c_token0, c.value_heads, c.K, 64, kC, 128);
+  if constexpr (kFloat) plan.c = C.data();
+  if (!encoded) {
     printf("FAIL segment-parallel walk: no tensor maps\n");
     return true;
   }
@@ -144,7 +148,7 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
     for (float4& x : workspace) x = {NAN, NAN, NAN, NAN};
     const int64_t m = std::min(round, plan.length - offset);
     WorkspaceBf16 w = {};
-    w.sets = reinterpret_cast<T*>(workspace.data()), w.record = record_elements, w.qk_in_set = false, w.chunks = m;
+    w.sets = reinterpret_cast<__nv_bfloat16*>(workspace.data()), w.record = record_elements, w.qk_in_set = false, w.chunks = m;
     w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
     const WalkSegments segments = plan.Round(offset, m, c.initial ? p.initial.data() : nullptr);
     for (int j = 0; j < count; ++j) {
@@ -159,13 +163,13 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
     ChainSegmentsKernel(c.K, c.V, count, plan.value_groups, heads, plan.states, plan.phis, p.final_out);
   });
   const int run_chunks = 2, runs = static_cast<int>((plan.length + run_chunks - 1) / run_chunks);
-  emulate::Launch(static_cast<int>((count - 1) * heads * plan.value_groups * runs), kFixThreads, kFixShared, [&] {
+  emulate::Launch(static_cast<int>((count - 1) * heads * plan.value_groups * runs), kFixThreads, FixShared<T>(), [&] {
     FixSegmentOutputsKernel(a, plan.value_groups, plan.length, runs, run_chunks, c_token0, plan.states, C.data());
   });
   char what[160];
   snprintf(what, sizeof what, "chunked rule as on sm_90a (%s, %d segments walked at once, rounds of %lld chunks)",
-           kBf16Products ? "bf16 products" : "bf16", count, static_cast<long long>(round));
-  return kBf16Products ? p.Report(what, 1e-2, 1e-2) : p.Report(what, 4e-3);
+           kBf16Products ? "bf16 products" : kFloat ? "float32" : "bf16", count, static_cast<long long>(round));
+  return kBf16Products ? p.Report(what, 1e-2, 1e-2) : p.Report(what, kFloat ? 5e-5 : 4e-3);
 }
 #endif
 
@@ -183,9 +187,11 @@ int ChunkedCasesSm90a() {
   failed += WgmmaChunked<__nv_bfloat16, true>({1, 130, 1, 2, 128, 128, true, true, true, false}, 3);
   failed += WgmmaChunked<__nv_bfloat16, true>({2, 100, 2, 2, 120, 72, false, true, false, true}, 1);
   failed += WgmmaChunked<__nv_bfloat16, true>({1, 200, 1, 1, 128, 64, true, false, true, false}, 4);
-  failed += WgmmaParallel<false>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
-  failed += WgmmaParallel<false>({2, 300, 2, 2, 120, 72, false, true, false, true}, 2, 1);
-  failed += WgmmaParallel<true>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
+  failed += WgmmaParallel<__nv_bfloat16>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
+  failed += WgmmaParallel<__nv_bfloat16>({2, 300, 2, 2, 120, 72, false, true, false, true}, 2, 1);
+  failed += WgmmaParallel<__nv_bfloat16, true>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
+  failed += WgmmaParallel<float>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
+  failed += WgmmaParallel<float>({2, 300, 2, 2, 120, 72, false, true, false, true}, 2, 1);
   return failed;
 }
 #else

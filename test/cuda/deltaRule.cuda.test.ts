@@ -235,9 +235,9 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     expectClose('bfloat16 finalState', half.finalState!, want.finalState!, 1e-4);
   }, 60_000);
 
-  run('few heads past 256 chunks: the segments walked at once (bf16) match native', async () => {
-    // B1 T17000 H2 HV4 (grouped value heads) K128 V96: 266 chunks, four value heads, so the bf16 walk goes in four
-    // segments walked at once (LaunchWgmmaParallel), their starts chained; an initial state, gated.
+  run('few heads past 256 chunks: the segments walked at once (bf16, float32) match native', async () => {
+    // B1 T17000 H2 HV4 (grouped value heads) K128 V96: 266 chunks, four value heads, so the walk goes in four segments
+    // walked at once (LaunchWgmmaParallel), their starts chained; an initial state, gated.
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     const r = rng(97);
     const [B, T, H, HV, K, V] = [1, 17000, 2, 4, 128, 96];
@@ -253,6 +253,9 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     const products = await gpu.deltaRule({ ...half, allowBf16Products: true });
     expectClose('bf16 products o', toFloat32(products.o), want.o, 1e-2);
     expectClose('bf16 products finalState', products.finalState!, want.finalState!, 1e-2);
+    const [single, wantSingle] = await Promise.all([gpu.deltaRule(p), cpu.deltaRule({ ...p, algorithm: 'recurrent' })]);
+    expectClose('float32 o', single.o, wantSingle.o, 1e-4);
+    expectClose('float32 finalState', single.finalState!, wantSingle.finalState!, 1e-4);
   }, 60_000);
 
   run('device tensors in and out; prefill then steps on a device state == the whole sequence', async () => {
