@@ -32,10 +32,10 @@
 // the mma.sync walk would take blocks of 16 columns or more or past kOverlapChunks chunks, there each segment's walk
 // beside the next one's prepare kernel (LaunchWgmma): on an H100, B1 T4096 / T65536 H16 and T262144 H8 K=V=128 in bf16
 // 0.222 / 3.25 / 9.10 ms -> 0.177 / 2.30 / 8.6, in float32 (its operands in two bf16 parts: about 1e-5 relative
-// instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). In bf16 past
+// instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). Past
 // kOverlapChunks, where the heads' blocks would leave SMs idle, up to kMaxWalkSegments segments walk at once
-// (WalkSegments, LaunchWgmmaParallel): on an H100, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41 (with bf16
-// products 1.67 -> 1.61 and 6.13 -> 3.51).
+// (WalkSegments, LaunchWgmmaParallel): on an H100 in bf16, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41
+// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 likewise (not yet timed).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
