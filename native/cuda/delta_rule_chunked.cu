@@ -1975,6 +1975,29 @@ WorkspaceBf16 SlotRecords(char* slot, int record_elements, int64_t records, int6
   return w;
 }
 
+// The warpgroup walk a call takes (bf16: with bf16 products where it allows them), plain or segmented.
+template <typename T, bool kSegmented>
+auto WgmmaWalkFor(const ls_delta_rule_params& p) {
+  if constexpr (sizeof(T) == 2) {
+    if (p.allow_bf16_products) return WgmmaStateKernel<T, true, kSegmented>;
+  }
+  return WgmmaStateKernel<T, false, kSegmented>;
+}
+// The shared memory those walks may take (every variant of T's), and their prepare kernel's.
+template <typename T, bool kSegmented>
+cudaError_t OptInWgmmaWalks(size_t prepare_shared) {
+  cudaError_t error = cudaFuncSetAttribute(WgmmaPrepareKernel<T>(), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
+  if (error == cudaSuccess) {
+    error = cudaFuncSetAttribute(WgmmaStateKernel<T, false, kSegmented>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+  }
+  if constexpr (sizeof(T) == 2) {
+    if (error == cudaSuccess) {
+      error = cudaFuncSetAttribute(WgmmaStateKernel<T, true, kSegmented>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
+    }
+  }
+  return error;
+}
+
 // The walk on warpgroup products: its prepare kernel (WgmmaSet records) and state kernel, segment by segment, each
 // segment's walk beside the next one's prepare kernel. The walk takes an SM per block of 64 state columns (B1 H16
 // K=V=128: 32 of 132), so the prepare kernel runs on the rest: the walks go on a stream of the highest priority, each
@@ -1998,18 +2021,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   const auto prepare = WgmmaPrepareKernel<T>();
   const size_t prepare_shared = PrepareSharedFor<T>(Kp);
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
-  LS_CUDA_TRY(Once([&] {
-    cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
-    if (error == cudaSuccess) {
-      error = cudaFuncSetAttribute(WgmmaStateKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
-    }
-    if constexpr (sizeof(T) == 2) {
-      if (error == cudaSuccess) {
-        error = cudaFuncSetAttribute(WgmmaStateKernel<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
-      }
-    }
-    return error;
-  }), "deltaRule");
+  LS_CUDA_TRY(Once([&] { return OptInWgmmaWalks<T, false>(prepare_shared); }), "deltaRule");
   BesideWalks beside;
   if (overlap) {
     if (ls_status s = beside.Create()) return s;
@@ -2022,10 +2034,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   float* state;
   if (ls_status s = CarriedState(p, heads, segment < chunks, temporary_state, state)) return s;
   const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
-  auto walk = WgmmaStateKernel<T>;
-  if constexpr (sizeof(T) == 2) {
-    if (p.allow_bf16_products) walk = WgmmaStateKernel<T, true>;
-  }
+  const auto walk = WgmmaWalkFor<T, false>(p);
   int64_t first = 0;
   for (int i = 0; first < chunks; ++i) {
     const int slot = overlap ? i % 2 : 0;
@@ -2090,20 +2099,9 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const auto prepare = WgmmaPrepareKernel<T>();
   const size_t prepare_shared = PrepareSharedFor<T>(Kp);
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
-  auto walk = WgmmaStateKernel<T, false, true>;
-  if constexpr (sizeof(T) == 2) {
-    if (p.allow_bf16_products) walk = WgmmaStateKernel<T, true, true>;
-  }
+  const auto walk = WgmmaWalkFor<T, true>(p);
   LS_CUDA_TRY(Once([&] {
-    cudaError_t error = cudaFuncSetAttribute(prepare, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
-    if (error == cudaSuccess) {
-      error = cudaFuncSetAttribute(WgmmaStateKernel<T, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
-    }
-    if constexpr (sizeof(T) == 2) {
-      if (error == cudaSuccess) {
-        error = cudaFuncSetAttribute(WgmmaStateKernel<T, true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
-      }
-    }
+    cudaError_t error = OptInWgmmaWalks<T, true>(prepare_shared);
     if (error == cudaSuccess) {
       error = cudaFuncSetAttribute(FixSegmentOutputsKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(FixShared<T>()));
     }
