@@ -235,6 +235,11 @@ size_t StateShared(int Kp, int columns) {
 // The kernels' shared memory for storage T (float32 or bf16).
 template <typename T>
 size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) : PrepareShared(Kp); }
+// The warpgroup walk's prepare kernel (WgmmaPrepareKernel); in bf16 the swizzled form, with T where k and q were.
+constexpr size_t kPrepareSharedSwizzled =
+    sizeof(float) * (kC * kAStride + 4 * kC) + sizeof(__nv_bfloat16) * 2 * kC * (StagedWidth(128) + 8);
+template <typename T>
+size_t WgmmaPrepareShared() { return sizeof(T) == 2 ? kPrepareSharedSwizzled : PrepareShared(128); }
 template <typename T>
 size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateSharedBf16(Kp, columns) : StateShared(Kp, columns); }
 
@@ -482,17 +487,20 @@ __device__ __forceinline__ float SumOfSquares(const __nv_bfloat16* at) {
 // T = (I + A)^-1 diag(beta) is stored in two bf16 parts (hi + lo), or (W/U form), with its column factors, enters
 // W = T diag(e^gamma rk) K and U = T V split so (two products each).
 // kSwizzled (T form only): the record as WgmmaSet lays it out.
+// kSwizzled also puts T where k and q were (the products are done with them by then), for four blocks an SM
+// (kPrepareSharedSwizzled) instead of three.
 template <int kKp, bool kTForm, bool kSwizzled = false>
-__global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
-                                                                 int64_t first_chunk) {
+__global__ void __launch_bounds__(kThreads, kSwizzled ? 4 : 3) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
+                                                                               int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
   constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
+  static_assert(!kSwizzled || (kKp == 128 && kTForm), "PrepareKernelBf16: the swizzled record is the T form's at key dim 128");
+  static_assert(!kSwizzled || (kC * kTStride + 3 * 16 * 16) * 4 <= 2 * kC * kS * 2, "PrepareKernelBf16: T and the sums fit where k and q were");
   LS_SHARED(float, shared);
   const int K = a.K;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* As = shared;                                     // [kC][kAStride] A
-  float* Ts = As + kC * kAStride;                         // [kC][kTStride] (I + A)^-1 diag(beta)
-  float* gamma = Ts + kC * kTStride;                      // [kC]
+  float* gamma = As + kC * kAStride + (kSwizzled ? 0 : kC * kTStride);  // [kC] (past T where T has its own space)
   float* beta = gamma + kC;                               // [kC]
   float* rk = beta + kC;                                  // [kC] the keys' inverse norms
   float* rq = rk + kC;                                    // [kC] the queries', times the scale, then (W/U form)
@@ -502,6 +510,8 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   bf16* th = qs;                                          // [kC][kTb] T's factor, high part
   bf16* tl = th + kC * kTb;                               // [kC][kTb] and the rest
   bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] W/U form, after the inversion: v's columns
+  float* Ts = kSwizzled ? reinterpret_cast<float*>(ks) : As + kC * kAStride;  // [kC][kTStride] (I + A)^-1 diag(beta)
+  float* sums = kSwizzled ? Ts + kC * kTStride : reinterpret_cast<float*>(qs);  // the inversion's, once q is done
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
@@ -596,7 +606,7 @@ __global__ void __launch_bounds__(kThreads, 3) PrepareKernelBf16(const ChunkArgs
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
-  Invert(As, Ts, beta, reinterpret_cast<float*>(qs));  // the queries are done: their space takes the sums
+  Invert(As, Ts, beta, sums);
   // T (W/U form: with column_scale where `scaled`) in two bf16 parts, rows of kTb at hi and lo, four adjacent elements
   // a thread.
   const auto split = [&](bool scaled, bf16* hi_at, bf16* lo_at, bool record) {
@@ -2019,7 +2029,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
   const auto prepare = WgmmaPrepareKernel<T>();
-  const size_t prepare_shared = PrepareSharedFor<T>(Kp);
+  const size_t prepare_shared = WgmmaPrepareShared<T>();
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
   LS_CUDA_TRY(Once([&] { return OptInWgmmaWalks<T, false>(prepare_shared); }), "deltaRule");
   BesideWalks beside;
@@ -2097,7 +2107,7 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
   const auto prepare = WgmmaPrepareKernel<T>();
-  const size_t prepare_shared = PrepareSharedFor<T>(Kp);
+  const size_t prepare_shared = WgmmaPrepareShared<T>();
   const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
   const auto walk = WgmmaWalkFor<T, true>(p);
   LS_CUDA_TRY(Once([&] {

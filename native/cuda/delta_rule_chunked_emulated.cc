@@ -101,7 +101,7 @@ bool WgmmaChunked(const Case& c, int64_t per_segment) {
                           p.v.data(), p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale, c.l2norm};
   for (int64_t first = 0; first < chunks; first += per_segment) {
     w.chunks = std::min(per_segment, chunks - first);
-    emulate::Launch(static_cast<int>(heads * w.chunks), kThreads, PrepareSharedFor<T>(128),
+    emulate::Launch(static_cast<int>(heads * w.chunks), kThreads, WgmmaPrepareShared<T>(),
                     [&] { WgmmaPrepareKernel<T>()(a, w, first); });
     const float* state_in = first == 0 ? (c.initial ? p.initial.data() : nullptr) : p.final_out;
     emulate::Launch(static_cast<int>(heads * groups), kWalkThreads, WgmmaStateShared<T>(),
@@ -152,7 +152,7 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
     w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
     const WalkSegments segments = plan.Round(offset, m, c.initial ? p.initial.data() : nullptr);
     for (int j = 0; j < count; ++j) {
-      emulate::Launch(static_cast<int>(heads * m), kThreads, PrepareSharedFor<T>(128),
+      emulate::Launch(static_cast<int>(heads * m), kThreads, WgmmaPrepareShared<T>(),
                       [&] { WgmmaPrepareKernel<T>()(a, plan.Records(w, j), segments.first_chunk[j]); });
     }
     emulate::Launch(static_cast<int>(plan.walk_blocks()), kWalkThreads, WgmmaStateShared<T>(),
