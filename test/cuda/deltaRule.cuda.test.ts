@@ -217,7 +217,8 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
 
   run('inputs longer than one workspace (segments, the state carried between them) match native', async () => {
     // T 20000 at H16 K=V=128: about 310 chunks, 10 or more segments of a workspace held to 64 MB (float32 or bf16
-    // storage).
+    // storage). Also slots smaller than the walk's short first segment (16 chunks): float32 at 64 MB walking two segments
+    // at once (10 chunks a slot) and in one at 32 MB (10), bf16 at 16 MB (10).
     const [gpu, cpu] = await Promise.all([backend('cuda'), backend('native')]);
     const r = rng(95);
     const [B, T, H, K, V] = [1, 20000, 16, 128, 128];
@@ -227,12 +228,18 @@ describe(`deltaRule on cuda${cuda.available ? '' : ` (skipped: ${cuda.reason})`}
     };
     const bf16 = { ...p, q: toBFloat16(p.q), k: toBFloat16(p.k), v: toBFloat16(p.v) };
     const [out, half] = await withWorkspaceLimit(64 << 20, async () => [await gpu.deltaRule(p), await gpu.deltaRule(bf16)] as const);
+    const oneWalk = await withWorkspaceLimit(32 << 20, () => withEnv('LONGSEQ_CUDA_DELTA_SEGMENTS', '1', () => gpu.deltaRule(p)));
+    const smallHalf = await withWorkspaceLimit(16 << 20, () => gpu.deltaRule(bf16));
     const ref = await cpu.deltaRule({ ...p, algorithm: 'recurrent' });
-    expectClose('float32 o', out.o, ref.o, 1e-4);
-    expectClose('float32 finalState', out.finalState!, ref.finalState!, 1e-4);
+    for (const [what, o] of [['float32', out], ['float32, one walk', oneWalk]] as const) {
+      expectClose(`${what} o`, o.o, ref.o, 1e-4);
+      expectClose(`${what} finalState`, o.finalState!, ref.finalState!, 1e-4);
+    }
     const want = await cpu.deltaRule({ ...p, q: rounded(p.q), k: rounded(p.k), v: rounded(p.v), algorithm: 'recurrent' });
-    expectClose('bfloat16 o', toFloat32(half.o), want.o, 6e-3);
-    expectClose('bfloat16 finalState', half.finalState!, want.finalState!, 1e-4);
+    for (const [what, o] of [['bfloat16', half], ['bfloat16, 16 MB', smallHalf]] as const) {
+      expectClose(`${what} o`, toFloat32(o.o), want.o, 6e-3);
+      expectClose(`${what} finalState`, o.finalState!, want.finalState!, 1e-4);
+    }
   }, 60_000);
 
   run('few heads past 256 chunks: the segments walked at once (bf16, float32) match native', async () => {
