@@ -10,8 +10,9 @@
  * on tensor cores at float32 accuracy, about 1e-6; about 1e-5 at K 113–128 on an H100 / H200, whose warpgroup
  * products take float32 operands in two bf16 parts, unless LONGSEQ_CUDA_DELTA_WGMMA=0) for K ≤ 128 past one chunk
  * under 'auto', the recurrence otherwise (K ≤ 256). allowBf16Products trades the bf16 walk's state accuracy for
- * speed there (below). Past 256 chunks with few heads (K 113–128, on an H100 / H200), cuda walks up to four segments (float32 fewer) of
- * the sequence at once and chains their starts (LONGSEQ_CUDA_DELTA_SEGMENTS=n sets how many; 1: one walk).
+ * speed there (below). Past 256 chunks with few heads (K 113–128, on an H100 / H200), cuda walks up to four segments
+ * of the sequence at once (float32 fewer) and chains their starts (LONGSEQ_CUDA_DELTA_SEGMENTS=n sets how many; 1: one
+ * walk).
  * q, k and v may be bfloat16 (one dtype for the three; o comes back in it; beta, g and the states stay float32):
  * cuda computes in float32 from bfloat16 storage, the CPU backends widen the inputs and round o.
  */
