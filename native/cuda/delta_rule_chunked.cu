@@ -1777,6 +1777,17 @@ struct SegmentPlan {
   }
 };
 
+// The warpgroup walks' segments (LaunchWgmma) and rounds (LaunchWgmmaParallel) past kOverlapChunks chunks: the first
+// one short, so that little of the prepare kernel is not under a walk, the others a quarter of the sequence (of a
+// segment walked at once); none more than a workspace slot holds, the first included. Up to kOverlapChunks, one
+// segment and no walk beside a prepare kernel: each boundary between walks costs about 15 us (on an H100, B1 T4096 H16
+// K=V=128 in four segments of 16 chunks took 0.191 ms against 0.177 in one).
+constexpr int64_t kFirstSegment = 16, kOverlapChunks = 256;
+// The chunks of segment (round) i in workspace slots of `slot` chunks a head, `left` chunks still to walk.
+inline int64_t SegmentChunks(int64_t i, int64_t slot, int64_t left, bool short_first) {
+  return std::min(i == 0 && short_first ? std::min(kFirstSegment, slot) : slot, left);
+}
+
 // The prepare kernel that writes the warpgroup walk's record for storage T.
 template <typename T>
 constexpr auto WgmmaPrepareKernel() {
@@ -1908,12 +1919,6 @@ bool WalksOnWgmma(const ls_delta_rule_params& p, int Kp, WalkTiles& tiles) {
          EncodeTokenTiles(&tiles.v, p.v, p.batch, p.seqlen, p.value_heads, p.value_dim, 64, kC, 128) &&
          EncodeTokenTiles(&tiles.o, p.o, p.batch, p.seqlen, p.value_heads, p.value_dim, 64, kC, 128);
 }
-
-// LaunchWgmma's segments past kOverlapChunks chunks: the first one short, so that little of the prepare kernel is not
-// under a walk, the others a quarter of the sequence; none more than a workspace slot holds (the first included). Up to kOverlapChunks, one segment
-// and no walk beside a prepare kernel: each boundary between walks costs about 15 us (on an H100, B1 T4096 H16 K=V=128
-// in four segments of 16 chunks took 0.191 ms against 0.177 in one).
-constexpr int64_t kFirstSegment = 16, kOverlapChunks = 256;
 
 // A CUDA event or stream of this call, destroyed at its end (the work queued on it still runs).
 struct CallEvent {
@@ -2048,7 +2053,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   int64_t first = 0;
   for (int i = 0; first < chunks; ++i) {
     const int slot = overlap ? i % 2 : 0;
-    const int64_t m = std::min(i == 0 && overlap ? std::min(kFirstSegment, segment) : segment, chunks - first);
+    const int64_t m = SegmentChunks(i, segment, chunks - first, overlap);
     const WorkspaceBf16 w = SlotRecords(workspace.get<char>() + slot * slot_bytes, record_elements, heads * m, m);
     if (overlap) {
       if (ls_status s = beside.BeforePrepare(stream, i)) return s;
@@ -2139,7 +2144,7 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const ChunkArgs<T> a = ArgsOf<T>(p, Kp, Vp);
   int64_t offset = 0;
   for (int i = 0; offset < length; ++i) {
-    const int64_t m = std::min(i == 0 ? std::min(kFirstSegment, round) : round, length - offset);
+    const int64_t m = SegmentChunks(i, round, length - offset, true);
     const WorkspaceBf16 w = SlotRecords(workspace.get<char>() + i % 2 * slot_bytes, record_elements, count * heads * m, m);
     if (ls_status s = beside.BeforePrepare(stream, i)) return s;
     const WalkSegments segments = plan.Round(offset, m, p.initial_state);

@@ -144,9 +144,9 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
   plan.states = states.data(), plan.phis = phis.data();
   const ChunkArgs<T> a = {c.batch, c.seqlen, c.heads, c.value_heads, c.K, c.V, 128, Vp, p.q.data(), p.k.data(),
                           p.v.data(), p.beta.data(), c.gated ? p.g.data() : nullptr, p.o.data(), p.scale, c.l2norm};
-  for (int64_t offset = 0; offset < plan.length;) {
+  for (int64_t i = 0, offset = 0; offset < plan.length; ++i) {
     for (float4& x : workspace) x = {NAN, NAN, NAN, NAN};
-    const int64_t m = std::min(round, plan.length - offset);
+    const int64_t m = SegmentChunks(i, round, plan.length - offset, true);
     WorkspaceBf16 w = {};
     w.sets = reinterpret_cast<__nv_bfloat16*>(workspace.data()), w.record = record_elements, w.qk_in_set = false, w.chunks = m;
     w.decay = reinterpret_cast<float*>(w.sets + count * heads * m * w.record);
