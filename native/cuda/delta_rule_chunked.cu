@@ -486,21 +486,21 @@ __device__ __forceinline__ float SumOfSquares(const __nv_bfloat16* at) {
 // (A_ts = beta_t e^(gamma_t - gamma_s) rk_t rk_s k_t . k_s with rk the inverse norms). The float32
 // T = (I + A)^-1 diag(beta) is stored in two bf16 parts (hi + lo), or (W/U form), with its column factors, enters
 // W = T diag(e^gamma rk) K and U = T V split so (two products each).
-// kSwizzled (T form only): the record as WgmmaSet lays it out.
-// kSwizzled also puts T where k and q were (the products are done with them by then), for four blocks an SM
-// (kPrepareSharedSwizzled) instead of three.
+// kSwizzled (T form, key dim 128): the record as WgmmaSet lays it out, and T where k and q were (the products are done
+// with them by then), for four blocks an SM (kPrepareSharedSwizzled) instead of three.
 template <int kKp, bool kTForm, bool kSwizzled = false>
-__global__ void __launch_bounds__(kThreads, kSwizzled ? 4 : 3) PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w,
-                                                                               int64_t first_chunk) {
+__global__ void __launch_bounds__(kThreads, kSwizzled ? 4 : 3)
+    PrepareKernelBf16(const ChunkArgs<__nv_bfloat16> a, const WorkspaceBf16 w, int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
   constexpr int kWidth = StagedWidth(kKp), kS = kWidth + 8, kStageThreads = kC * kWidth / 8 < kThreads ? kC * kWidth / 8 : kThreads;
-  static_assert(!kSwizzled || (kKp == 128 && kTForm), "PrepareKernelBf16: the swizzled record is the T form's at key dim 128");
-  static_assert(!kSwizzled || (kC * kTStride + 3 * 16 * 16) * 4 <= 2 * kC * kS * 2, "PrepareKernelBf16: T and the sums fit where k and q were");
+  static_assert(!kSwizzled || (kKp == 128 && kTForm), "PrepareKernelBf16: the swizzled record is the T form's, key dim 128");
+  static_assert(!kSwizzled || (kC * kTStride + 3 * 16 * 16) * 4 <= 2 * kC * kS * 2,
+                "PrepareKernelBf16: T and the sums fit where k and q were");
   LS_SHARED(float, shared);
   const int K = a.K;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* As = shared;                                     // [kC][kAStride] A
-  float* gamma = As + kC * kAStride + (kSwizzled ? 0 : kC * kTStride);  // [kC] (past T where T has its own space)
+  float* gamma = As + kC * kAStride + (kSwizzled ? 0 : kC * kTStride);  // [kC] (past T where T has its own place)
   float* beta = gamma + kC;                               // [kC]
   float* rk = beta + kC;                                  // [kC] the keys' inverse norms
   float* rq = rk + kC;                                    // [kC] the queries', times the scale, then (W/U form)
