@@ -35,7 +35,7 @@
 // instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). Past
 // kOverlapChunks, where the heads' blocks would leave SMs idle, up to kMaxWalkSegments segments walk at once
 // (WalkSegments, LaunchWgmmaParallel): on an H100 in bf16, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41
-// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 likewise (not yet timed).
+// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 in fewer (ParallelSegments: T262144 H8 12.0 -> 9.12).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -1998,10 +1998,18 @@ auto WgmmaWalkFor(const ls_delta_rule_params& p) {
   }
   return WgmmaStateKernel<T, false, kSegmented>;
 }
+// The shared memory a walk block asks for: enough that no prepare block shares its SM (the walk issues from one warp
+// a scheduler; a prepare block beside it would take its issue slots: on an H100, B1 T65536 H16 in bf16 1.86 -> 1.87
+// ms, T262144 H8 4.47 -> 4.54, BENCHMARKS.md 2026-12-07).
+template <typename T>
+size_t WgmmaWalkShared() {
+  return std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - WgmmaPrepareShared<T>() - 1024);
+}
 // The shared memory those walks may take (every variant of T's), and their prepare kernel's.
 template <typename T, bool kSegmented>
-cudaError_t OptInWgmmaWalks(size_t prepare_shared) {
-  cudaError_t error = cudaFuncSetAttribute(WgmmaPrepareKernel<T>(), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(prepare_shared));
+cudaError_t OptInWgmmaWalks() {
+  cudaError_t error = cudaFuncSetAttribute(WgmmaPrepareKernel<T>(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(WgmmaPrepareShared<T>()));
   if (error == cudaSuccess) {
     error = cudaFuncSetAttribute(WgmmaStateKernel<T, false, kSegmented>, cudaFuncAttributeMaxDynamicSharedMemorySize, SharedMemoryOptIn());
   }
@@ -2018,8 +2026,7 @@ cudaError_t OptInWgmmaWalks(size_t prepare_shared) {
 // K=V=128: 32 of 132), so the prepare kernel runs on the rest: the walks go on a stream of the highest priority, each
 // after its segment's prepare kernel (an event), and the prepare kernels on the call's stream, each writing a slot
 // of the workspace (two) once the walk two segments back has read it; the call's stream then waits for the last walk.
-// A walk block asks for enough shared memory that no prepare block shares its SM (the walk issues from one warp a
-// scheduler; a prepare block beside it would take its issue slots).
+// No prepare block shares a walk block's SM (WgmmaWalkShared).
 template <typename T>
 ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cudaStream_t stream) {
   constexpr int Kp = 128, record_elements = WgmmaRecordElements<T>();
@@ -2034,9 +2041,8 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
   const auto prepare = WgmmaPrepareKernel<T>();
-  const size_t prepare_shared = WgmmaPrepareShared<T>();
-  const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
-  LS_CUDA_TRY(Once([&] { return OptInWgmmaWalks<T, false>(prepare_shared); }), "deltaRule");
+  const size_t prepare_shared = WgmmaPrepareShared<T>(), walk_shared = WgmmaWalkShared<T>();
+  LS_CUDA_TRY(Once([&] { return OptInWgmmaWalks<T, false>(); }), "deltaRule");
   BesideWalks beside;
   if (overlap) {
     if (ls_status s = beside.Create()) return s;
@@ -2115,11 +2121,10 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
   const auto prepare = WgmmaPrepareKernel<T>();
-  const size_t prepare_shared = WgmmaPrepareShared<T>();
-  const size_t walk_shared = std::max(WgmmaStateShared<T>(), static_cast<size_t>(SharedMemoryPerMultiprocessor()) - prepare_shared - 1024);
+  const size_t prepare_shared = WgmmaPrepareShared<T>(), walk_shared = WgmmaWalkShared<T>();
   const auto walk = WgmmaWalkFor<T, true>(p);
   LS_CUDA_TRY(Once([&] {
-    cudaError_t error = OptInWgmmaWalks<T, true>(prepare_shared);
+    cudaError_t error = OptInWgmmaWalks<T, true>();
     if (error == cudaSuccess) {
       error = cudaFuncSetAttribute(FixSegmentOutputsKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(FixShared<T>()));
     }
