@@ -35,7 +35,7 @@
 // instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). Past
 // kOverlapChunks, where the heads' blocks would leave SMs idle, up to kMaxWalkSegments segments walk at once
 // (WalkSegments, LaunchWgmmaParallel): on an H100 in bf16, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41
-// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 in fewer (ParallelSegments: T262144 H8 13.8 -> 9.2).
+// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 in fewer (ParallelSegments: T262144 H8 12.0 -> 9.12).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -1429,14 +1429,16 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     uint32_t sa[8][2][4];
 #pragma unroll
     for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
-    // d = S M^T for the chunk's k or q (its keys 0-63 at `at`, 64-127 a tile on; float32: its low part kLowKeys on),
-    // one commit group.
-    const auto times_s = [&](float (&d)[32], uint32_t at) {
+    // d = S M^T for the chunk's k or q (its keys 0-63 at `at`, 64-127 a tile on; float32: its low part kLowKeys on) over
+    // depth steps k0 .. k1 - 1 (k0 = 0: d zeroed first), one commit group.
+    const auto times_s = [&](float (&d)[32], uint32_t at, int k0, int k1) {
+      if (k0 == 0) {
 #pragma unroll
-      for (int i = 0; i < 32; ++i) d[i] = 0.f;
+        for (int i = 0; i < 32; ++i) d[i] = 0.f;
+      }
       WgmmaFence();
 #pragma unroll
-      for (int k = 0; k < 8; ++k) {
+      for (int k = k0; k < k1; ++k) {
         const uint64_t dm = tile(at + k / 4 * kTileBytes + 32 * (k % 4));
         WgmmaN64KMajorB(d, sa[k][0], dm);
         if constexpr (!kBf16Products) WgmmaN64KMajorB(d, sa[k][1], dm);
@@ -1445,7 +1447,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       WgmmaCommit();
     };
     float x[32];
-    times_s(x, Stage::kK);
+    times_s(x, Stage::kK, 0, 8);
     if (c > 0) {
       WgmmaWait<1>();  // chunk c - 1's O
       HoldRegisters(y);
@@ -1455,7 +1457,12 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       if constexpr (kFloat) __syncthreads();  // (float32: this one)
     }
     if (threadIdx.x == 0 && c + kStages - 1 < chunks) issue(c + kStages - 1);  // into chunk c - 1's stage
-    times_s(y, Stage::kQ);  // Y = S Q^T
+    // Y = S Q^T. float32 issues it in two halves of its depth (the keys): the first runs while R is formed, the second
+    // while V' is scaled, so that neither holds up the chain X -> V' -> S behind it on the tensor cores (its Y is 24
+    // products, bf16's 16 or 8). On an H100, B1 K=V=128, four rounds: float32 T4096 0.327 -> 0.323 ms, T65536 3.82 ->
+    // 3.78; bf16 split so, T65536 1.86 -> 1.87 (BENCHMARKS.md, 2026-12-07), so bf16 keeps Y whole.
+    constexpr bool kSplitY = kFloat;
+    times_s(y, Stage::kQ, 0, kSplitY ? 4 : 8);
     WgmmaWait<1>();  // X
     HoldRegisters(x);
 
@@ -1497,16 +1504,25 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       if constexpr (!kBf16Products) WgmmaN64KMajorB(vp, ra[k][1], dh), WgmmaN64KMajorB(vp, ra[k][0], dl);
     }
     WgmmaCommit();
-    WgmmaWait<1>();  // Y: O's first term while V' runs
-    HoldRegisters(y);
+    // O's first term: Y's rows scaled by the queries' factors, once Y is done.
+    const auto scale_y = [&] {
+      HoldRegisters(y);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) HoldParts(sa[k]);
+      for (int k = 0; k < 8; ++k) HoldParts(sa[k]);
 #pragma unroll
-    for (int i = 0; i < 32; i += 2) {
-      const float2 f = pair_of(to_query, i);
-      y[i] *= f.x, y[i + 1] *= f.y;
+      for (int i = 0; i < 32; i += 2) {
+        const float2 f = pair_of(to_query, i);
+        y[i] *= f.x, y[i + 1] *= f.y;
+      }
+    };
+    if constexpr (kSplitY) {
+      times_s(y, Stage::kQ, 4, 8);
+      WgmmaWait<1>();  // V' (and Y's first half); Y's second half runs on
+    } else {
+      WgmmaWait<1>();  // Y, while V' runs
+      scale_y();
+      WgmmaWait<0>();  // V'
     }
-    WgmmaWait<0>();  // V'
     HoldRegisters(vp);
 #pragma unroll
     for (int k = 0; k < 4; ++k) HoldParts(ra[k]);
@@ -1538,6 +1554,10 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       }
     }
     WgmmaCommit();
+    if constexpr (kSplitY) {
+      WgmmaWait<1>();  // Y, while the state's update runs
+      scale_y();
+    }
 #pragma unroll
     for (int k = 0; k < 4; ++k) fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
     WgmmaFence();
@@ -1990,6 +2010,12 @@ WorkspaceBf16 SlotRecords(char* slot, int record_elements, int64_t records, int6
   return w;
 }
 
+// The warpgroup walks' workspace: float32's records are twice bf16's, so its workspace is too (512 MB), for as many
+// chunks a round. On an H100, B1 K=V=128 float32, two rounds: T65536 H16 3.83 -> 3.76 ms, T262144 H8 9.11 -> 8.93 against
+// 256 MB (BENCHMARKS.md, 2026-12-07).
+template <typename T>
+constexpr int64_t WgmmaWorkspaceBytes() { return kWorkspaceBytes * (sizeof(T) == 4 ? 2 : 1); }
+
 // The warpgroup walk a call takes (bf16: with bf16 products where it allows them), plain or segmented.
 template <typename T, bool kSegmented>
 auto WgmmaWalkFor(const ls_delta_rule_params& p) {
@@ -2035,7 +2061,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const int64_t record_bytes = 2 * record_elements + 4;  // the record and the decay
   const bool overlap = chunks > kOverlapChunks;
-  const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / (overlap ? 2 : 1) / (heads * record_bytes));
+  const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(WgmmaWorkspaceBytes<T>()) / (overlap ? 2 : 1) / (heads * record_bytes));
   const int64_t segment = std::min(per_slot, overlap ? std::max(kFirstSegment, (chunks + 3) / 4) : chunks);
   if (heads * groups >= (int64_t{1} << 31) || heads * segment >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
@@ -2085,9 +2111,8 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
 // up to kMaxWalkSegments, whose blocks take at most three quarters of the SMs in bf16, three eighths in float32 (the
 // prepare kernel runs on the rest, and float32's costs about twice bf16's), else 1 (the plain walk). On an H100, B1
 // K=V=128: bf16 T65536 H16 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3 (160 blocks) 2.32; T262144 H8 3 segments, 80
-// blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48; float32 (one card, 2026-12-07)
-// T65536 H16 one walk 3.82-3.87 ms, 2 segments 4.42; T262144 H8 one walk 13.8, 2 segments (48 blocks) 9.2, 3 9.25 (the
-// day before's card).
+// blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48; float32 T65536 H16 2
+// segments 4.42 ms, 3.46 without (an earlier card); T262144 H8 2 segments (48 blocks) 9.12, 3 9.25, 12.0 without.
 // LONGSEQ_CUDA_DELTA_SEGMENTS, where set, chooses instead.
 int ParallelSegments(int64_t heads, int value_groups, int identity_groups, bool float32) {
   if (const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS")) {
@@ -2115,7 +2140,7 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const int64_t length = plan.length, c_token0 = plan.c_token0(), K = p.key_dim, V = p.value_dim;
   const int Vp = static_cast<int>((p.value_dim + kColumnPad - 1) / kColumnPad * kColumnPad);
   const int64_t record_bytes = 2 * record_elements + 4;
-  const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(kWorkspaceBytes) / 2 / (count * heads * record_bytes));
+  const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(WgmmaWorkspaceBytes<T>()) / 2 / (count * heads * record_bytes));
   const int64_t round = std::min(per_slot, std::max(kFirstSegment, (length + 3) / 4));
   const int64_t walk_blocks = plan.walk_blocks();
   if (walk_blocks >= (int64_t{1} << 31) || count * heads * round >= (int64_t{1} << 31)) {
