@@ -35,7 +35,7 @@
 // instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). Past
 // kOverlapChunks, where the heads' blocks would leave SMs idle, up to kMaxWalkSegments segments walk at once
 // (WalkSegments, LaunchWgmmaParallel): on an H100 in bf16, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41
-// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 in fewer (ParallelSegments: T262144 H8 12.0 -> 9.12).
+// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 in fewer (ParallelSegments: T262144 H8 13.8 -> 9.2).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -2111,8 +2111,9 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
 // up to kMaxWalkSegments, whose blocks take at most three quarters of the SMs in bf16, three eighths in float32 (the
 // prepare kernel runs on the rest, and float32's costs about twice bf16's), else 1 (the plain walk). On an H100, B1
 // K=V=128: bf16 T65536 H16 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3 (160 blocks) 2.32; T262144 H8 3 segments, 80
-// blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48; float32 T65536 H16 2
-// segments 4.42 ms, 3.46 without (an earlier card); T262144 H8 2 segments (48 blocks) 9.12, 3 9.25, 12.0 without.
+// blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48; float32 (one card, 2026-12-07)
+// T65536 H16 one walk 3.82-3.87 ms, 2 segments 4.42; T262144 H8 one walk 13.8, 2 segments (48 blocks) 9.2, 3 9.25 (the
+// day before's card).
 // LONGSEQ_CUDA_DELTA_SEGMENTS, where set, chooses instead.
 int ParallelSegments(int64_t heads, int value_groups, int identity_groups, bool float32) {
   if (const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS")) {
