@@ -17,8 +17,9 @@
 //    on an H200 it was 5-8% slower at B1 T4096 H16, B1 T65536 H16 and B8 T2048 H16, K=V=128 / 64, and the same at
 //    B1 T262144 H8: BENCHMARKS.md.)
 // Decays appear only as exp of differences of cumulative log-decays within a chunk (never above 1). The workspace
-// holds one segment at a time (kWorkspaceBytes); the state goes from segment to segment through the final-state
-// buffer (or a temporary one), each block reading and writing only its own slice.
+// holds one segment at a time (kWorkspaceBytes; WgmmaWorkspaceBytes for the warpgroup walks); the state goes from
+// segment to segment through the final-state buffer (or a temporary one), each block reading and writing only its own
+// slice.
 //
 // bf16 storage has its own pair, PrepareKernelBf16 and StateKernelBf16, on bf16 tensor cores (mma m16n8k16, operands
 // by ldmatrix) with a bf16 workspace, as fla's kernels for bf16 inputs: the products that make the workspace and
