@@ -46,6 +46,16 @@ __device__ __forceinline__ void NamedArrive(int id, int threads) {
 #endif
 }
 
+// p, as a value the compiler cannot see through: offsets added to it afterwards stay additions to the pointer (it
+// otherwise folds them into the index p was worked out from and works each address out from scratch).
+template <typename T>
+__device__ __forceinline__ T* OpaquePointer(T* p) {
+#ifndef LONGSEQ_CUDA_EMULATE
+  asm("" : "+l"(p));
+#endif
+  return p;
+}
+
 __device__ __forceinline__ float ToFloat(float x) { return x; }
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ void StoreAs(float* p, float v) { *p = v; }
