@@ -1378,17 +1378,20 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       const int64_t t0 = (first_chunk + c) * kC + TileColumn(0, 0);
       const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));  // past this thread's first
       const int64_t c_t0 = identity ? segments.c_token0 : 0, c_tokens = a.seqlen - c_t0;
-      // Each token's address from o by a 32-bit offset (WalksOnWgmma keeps a chunk's below 2^32) and o opaque: else the
-      // compiler works each token's 64-bit index out anew, some 160 instructions a chunk that the walk's issue waits on.
-      float* o = OpaquePointer((identity ? segments.c : a.o) + ((b * c_tokens + t0 - c_t0) * a.value_heads + hv) * columns +
-                               column0 + row + TileRow(0));
+      // Each token's address from o's by a 32-bit offset (WalksOnWgmma keeps a chunk's below 2^32), o's address opaque:
+      // else the compiler works each token's 64-bit index out anew, some 160 instructions a chunk that the walk's
+      // issue waits on.
+      const uint64_t o = OpaqueGlobalAddress((identity ? segments.c : a.o) + ((b * c_tokens + t0 - c_t0) * a.value_heads + hv) * columns +
+                                             column0 + row + TileRow(0));
       const uint32_t token_stride = static_cast<uint32_t>(a.value_heads * columns);
       const bool left = column0 + row + TileRow(0) < columns, right = column0 + row + TileRow(2) < columns;
 #pragma unroll
       for (int i = 0; i < 32; ++i) {
         const uint32_t t = TileColumn(i / 4, i % 4) - TileColumn(0, 0);
-        float* token_o = o + t * token_stride;
-        if (static_cast<int>(t) < tokens && (i % 4 < 2 ? left : right)) __stwb(token_o + TileRow(i % 4) - TileRow(0), y[i]);
+        const uint64_t token_o = o + sizeof(float) * uint64_t{t * token_stride};
+        if (static_cast<int>(t) < tokens && (i % 4 < 2 ? left : right)) {
+          StoreGlobal(token_o + sizeof(float) * (TileRow(i % 4) - TileRow(0)), y[i]);
+        }
       }
     } else {
       if (threadIdx.x == 0) WaitBulkStoresRead();  // the previous chunk's store has read the tile

@@ -46,14 +46,25 @@ __device__ __forceinline__ void NamedArrive(int id, int threads) {
 #endif
 }
 
-// p, as a value the compiler cannot see through: offsets added to it afterwards stay additions to the pointer (it
-// otherwise folds them into the index p was worked out from and works each address out from scratch).
-template <typename T>
-__device__ __forceinline__ T* OpaquePointer(T* p) {
-#ifndef LONGSEQ_CUDA_EMULATE
-  asm("" : "+l"(p));
+// p's global-memory address, as a value the compiler cannot see through: offsets added to it afterwards stay
+// additions to it (it otherwise folds them into the index p was worked out from and works each address out from
+// scratch). For StoreGlobal.
+__device__ __forceinline__ uint64_t OpaqueGlobalAddress(const void* p) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  return reinterpret_cast<uint64_t>(p);
+#else
+  uint64_t at = __cvta_generic_to_global(p);
+  asm("" : "+l"(at));
+  return at;
 #endif
-  return p;
+}
+// v to the global-memory address `at` (a plain, weak store).
+__device__ __forceinline__ void StoreGlobal(uint64_t at, float v) {
+#ifdef LONGSEQ_CUDA_EMULATE
+  *reinterpret_cast<float*>(at) = v;
+#else
+  asm volatile("st.global.f32 [%0], %1;" ::"l"(at), "f"(v));
+#endif
 }
 
 __device__ __forceinline__ float ToFloat(float x) { return x; }

@@ -69,10 +69,6 @@ template <typename T>
 T __ldg(const T* p) {
   return *p;
 }
-template <typename T>
-void __stwb(T* p, T v) {
-  *p = v;
-}
 inline float __int_as_float(int i) {
   float f;
   memcpy(&f, &i, sizeof f);
