@@ -58,7 +58,8 @@ __device__ __forceinline__ uint64_t OpaqueGlobalAddress(const void* p) {
   return at;
 #endif
 }
-// v to the global-memory address `at` (a plain, weak store).
+// v to the global-memory address `at` (a plain, weak store). Without a memory clobber the compiler may move other
+// memory accesses across it: for outputs the kernel does not read back.
 __device__ __forceinline__ void StoreGlobal(uint64_t at, float v) {
 #ifdef LONGSEQ_CUDA_EMULATE
   *reinterpret_cast<float*>(at) = v;
