@@ -1607,38 +1607,52 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 // for each later segment j, L_j its end from a zero state. states holds each segment's end [segment][bh][K][V] and is
 // overwritten: segment j's with S_(j+1), so that segment j's start S_j is then segment j - 1's entry; the last S into
 // final_state too (where kept; count >= 2). phis: [segment][bh][K][K], Phi[key][i] the i-th identity column's end.
-// blockIdx.x = bh * groups + group (64 state columns); a thread per key and half of the columns.
-constexpr int kChainThreads = 256;
-__global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int V, int count, int groups, int64_t heads,
+// blockIdx.x = bh * slices + slice (kChainColumns state columns); a thread per two keys and four columns, so that a
+// head's 128 x 128 product is spread over 8 blocks of 256 threads, each thread's step one 16-byte read of S_j's row
+// for eight multiply-adds. (A block per 64 columns, a thread per key and 32 columns reading S_j a float at a time,
+// took about 30 us a segment at B1 H16 K=V=128 on 32 blocks; BENCHMARKS.md, 2026-12-07.)
+constexpr int kChainThreads = 256, kChainColumns = 16;
+__global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int V, int count, int slices, int64_t heads,
                                                                      float* states, const float* phis, float* final_state) {
-  __shared__ float start[128][kWgmmaColumns + 1];  // S_j's slice [key][column]
-  const int64_t bh = blockIdx.x / groups;
-  const int column0 = blockIdx.x % groups * kWgmmaColumns;
-  const int key = threadIdx.x / 2, c0 = threadIdx.x % 2 * 32;
-  const int64_t slice = (bh * K + key) * V + column0 + c0;  // this thread's first element in a segment's states
-  const int valid = key < K ? min(32, V - column0 - c0) : 0;
-  for (int c = 0; c < 32; ++c) start[key][c0 + c] = c < valid ? states[slice + c] : 0.f;
+  static_assert(kChainThreads == 64 * kChainColumns / 4, "ChainSegmentsKernel: a thread per two of 128 keys and four columns");
+  __shared__ float4 start[128][kChainColumns / 4];  // S_j's slice [key][columns 4 q ..]
+  const int64_t bh = blockIdx.x / slices;
+  const int quad = threadIdx.x % (kChainColumns / 4), key0 = 2 * (threadIdx.x / (kChainColumns / 4));
+  const int column = blockIdx.x % slices * kChainColumns + 4 * quad;
+  // The thread's four elements of row `key` of a segment's [K][V] states (zeros past K and V).
+  const auto load = [&](const float* segment_states, int key) {
+    float x[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) x[e] = key < K && column + e < V ? segment_states[(bh * K + key) * V + column + e] : 0.f;
+    return make_float4(x[0], x[1], x[2], x[3]);
+  };
+  const auto store = [&](float* to, int key, const float4& x) {
+    const float e4[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      if (key < K && column + e < V) to[(bh * K + key) * V + column + e] = e4[e];
+    }
+  };
+  start[key0][quad] = load(states, key0), start[key0 + 1][quad] = load(states, key0 + 1);
   __syncthreads();
   for (int j = 1; j < count; ++j) {
     float* own = states + j * heads * K * V;
-    const float* phi = phis + ((j * heads + bh) * K + key) * K;
-    float acc[32];
-#pragma unroll
-    for (int c = 0; c < 32; ++c) acc[c] = c < valid ? own[slice + c] : 0.f;
-    for (int i = 0; i < (key < K ? K : 0); ++i) {
-      const float f = phi[i];
-#pragma unroll
-      for (int c = 0; c < 32; ++c) acc[c] += f * start[i][c0 + c];
+    const float* phi0 = phis + ((j * heads + bh) * K + key0) * K;  // (read only where key0 < K)
+    const float* phi1 = phi0 + K;                                   // (where key0 + 1 < K)
+    float4 acc0 = load(own, key0), acc1 = load(own, key0 + 1);
+    const int rows = key0 < K ? K : 0;
+    const bool second = key0 + 1 < K;
+#pragma unroll 4
+    for (int i = 0; i < rows; ++i) {
+      const float4 x = start[i][quad];
+      const float f0 = phi0[i], f1 = second ? phi1[i] : 0.f;
+      acc0.x = fmaf(f0, x.x, acc0.x), acc0.y = fmaf(f0, x.y, acc0.y), acc0.z = fmaf(f0, x.z, acc0.z), acc0.w = fmaf(f0, x.w, acc0.w);
+      acc1.x = fmaf(f1, x.x, acc1.x), acc1.y = fmaf(f1, x.y, acc1.y), acc1.z = fmaf(f1, x.z, acc1.z), acc1.w = fmaf(f1, x.w, acc1.w);
     }
     __syncthreads();  // every thread has read S_j
-#pragma unroll
-    for (int c = 0; c < 32; ++c) {
-      start[key][c0 + c] = acc[c];
-      if (c < valid) {
-        own[slice + c] = acc[c];
-        if (final_state && j == count - 1) final_state[slice + c] = acc[c];
-      }
-    }
+    start[key0][quad] = acc0, start[key0 + 1][quad] = acc1;
+    store(own, key0, acc0), store(own, key0 + 1, acc1);
+    if (final_state && j == count - 1) store(final_state, key0, acc0), store(final_state, key0 + 1, acc1);
     __syncthreads();
   }
 }
@@ -1683,10 +1697,38 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   const int64_t segment_end = min(a.seqlen, (segment + 1) * segment_chunks * kC);
   const int64_t t_first = (segment * segment_chunks + static_cast<int64_t>(run) * run_chunks) * kC;
   const int64_t t_end = min(segment_end, t_first + static_cast<int64_t>(run_chunks) * kC);
+  // The thread's pairs of adjacent columns of o (j even): tile n's rows TileRow(2 h) of the warp's 16 tokens.
+  const auto o_at = [&](int64_t t0, int n, int h, int tokens) -> T* {
+    const int t = 16 * warp + TileRow(2 * h), j = column0 + TileColumn(n, 2 * h);
+    return t < tokens && j < V ? a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j : nullptr;
+  };
+  const auto column_of = [&](int n, int h) { return column0 + TileColumn(n, 2 * h); };
   for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
     __syncthreads();  // (the previous chunk's C read)
     const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
     const T* c_rows = C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K;
+    // o as the walk wrote it, every pair read at once, before C and the products: read and written pair by pair, each
+    // read had waited behind the store before it (they may alias for all the compiler knows).
+    float2 old[8][2];
+#pragma unroll
+    for (int n = 0; n < 8; ++n) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const T* o = o_at(t0, n, h, tokens);
+        const bool pair = column_of(n, h) + 1 < V;
+        old[n][h] = make_float2(0.f, 0.f);
+        if (!o) continue;
+        if constexpr (kFloat) {
+          if (V % 2 == 0) old[n][h] = *reinterpret_cast<const float2*>(o);  // (8-byte aligned)
+          else old[n][h] = make_float2(o[0], pair ? o[1] : 0.f);
+        } else if (V % 2 == 0) {  // (4-byte aligned)
+          const __nv_bfloat162 x = *reinterpret_cast<const __nv_bfloat162*>(o);
+          old[n][h] = make_float2(__bfloat162float(x.x), __bfloat162float(x.y));
+        } else {
+          old[n][h] = make_float2(__bfloat162float(o[0]), pair ? __bfloat162float(o[1]) : 0.f);
+        }
+      }
+    }
     if constexpr (kFloat) {  // split as it is read (a warp's pairs of keys: two tokens' rows of 512 bytes)
       for (int i = threadIdx.x; i < kC * 64; i += kFixThreads) {
         const int t = i / 64, key = 2 * (i % 64);
@@ -1733,26 +1775,23 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
 #pragma unroll
     for (int n = 0; n < 8; ++n) {
 #pragma unroll
-      for (int e = 0; e < 4; e += 2) {  // a pair of adjacent columns (j even)
-        const int t = 16 * warp + TileRow(e), j = column0 + TileColumn(n, e);
-        if (t >= tokens || j >= V) continue;
-        T* o = a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j;
+      for (int h = 0; h < 2; ++h) {
+        T* o = o_at(t0, n, h, tokens);
+        if (!o) continue;
+        const bool pair = column_of(n, h) + 1 < V;
+        const float x0 = old[n][h].x + acc[n][2 * h], x1 = old[n][h].y + acc[n][2 * h + 1];
         if constexpr (kFloat) {
-          if (V % 2 == 0) {  // (8-byte aligned)
-            float2 x = *reinterpret_cast<const float2*>(o);
-            x.x += acc[n][e], x.y += acc[n][e + 1];
-            *reinterpret_cast<float2*>(o) = x;
+          if (V % 2 == 0) {
+            *reinterpret_cast<float2*>(o) = make_float2(x0, x1);
           } else {
-            o[0] += acc[n][e];
-            if (j + 1 < V) o[1] += acc[n][e + 1];
+            o[0] = x0;
+            if (pair) o[1] = x1;
           }
-        } else if (V % 2 == 0) {  // (4-byte aligned)
-          const __nv_bfloat162 x = *reinterpret_cast<const __nv_bfloat162*>(o);
-          *reinterpret_cast<__nv_bfloat162*>(o) =
-              __floats2bfloat162_rn(__bfloat162float(x.x) + acc[n][e], __bfloat162float(x.y) + acc[n][e + 1]);
+        } else if (V % 2 == 0) {
+          *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(x0, x1);
         } else {
-          o[0] = __float2bfloat16(__bfloat162float(o[0]) + acc[n][e]);
-          if (j + 1 < V) o[1] = __float2bfloat16(__bfloat162float(o[1]) + acc[n][e + 1]);
+          o[0] = __float2bfloat16(x0);
+          if (pair) o[1] = __float2bfloat16(x1);
         }
       }
     }
@@ -2202,8 +2241,9 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
     if (ls_status s = beside.AfterWalk(i)) return s;
     offset += m;
   }
-  ChainSegmentsKernel<<<static_cast<unsigned>(heads * plan.value_groups), kChainThreads, 0, walks>>>(
-      static_cast<int>(K), static_cast<int>(V), count, plan.value_groups, heads, plan.states, plan.phis, p.final_state);
+  const int slices = static_cast<int>((V + kChainColumns - 1) / kChainColumns);
+  ChainSegmentsKernel<<<static_cast<unsigned>(heads * slices), kChainThreads, 0, walks>>>(
+      static_cast<int>(K), static_cast<int>(V), count, slices, heads, plan.states, plan.phis, p.final_state);
   LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) chain launch");
   constexpr int kRunChunks = 8;
   const int runs = static_cast<int>((length + kRunChunks - 1) / kRunChunks);

@@ -159,8 +159,9 @@ bool WgmmaParallel(const Case& c, int count, int64_t round) {
                     [&] { WgmmaStateKernel<T, kBf16Products, true>(a, w, tiles, segments); });
     offset += m;
   }
-  emulate::Launch(static_cast<int>(heads * plan.value_groups), kChainThreads, 0, [&] {
-    ChainSegmentsKernel(c.K, c.V, count, plan.value_groups, heads, plan.states, plan.phis, p.final_out);
+  const int slices = (c.V + kChainColumns - 1) / kChainColumns;
+  emulate::Launch(static_cast<int>(heads * slices), kChainThreads, 0, [&] {
+    ChainSegmentsKernel(c.K, c.V, count, slices, heads, plan.states, plan.phis, p.final_out);
   });
   const int run_chunks = 2, runs = static_cast<int>((plan.length + run_chunks - 1) / run_chunks);
   emulate::Launch(static_cast<int>((count - 1) * heads * plan.value_groups * runs), kFixThreads, FixShared<T>(), [&] {
