@@ -1609,8 +1609,9 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 // final_state too (where kept; count >= 2). phis: [segment][bh][K][K], Phi[key][i] the i-th identity column's end.
 // blockIdx.x = bh * slices + slice (kChainColumns state columns); a thread per two keys and four columns, so that a
 // head's 128 x 128 product is spread over 8 blocks of 256 threads, each thread's step one 16-byte read of S_j's row
-// for eight multiply-adds. (A block per 64 columns, a thread per key and 32 columns reading S_j a float at a time,
-// took about 30 us a segment at B1 H16 K=V=128 on 32 blocks; BENCHMARKS.md, 2026-12-07.)
+// for eight multiply-adds. (A block per 64 columns, a thread per key and 32 columns reading S_j a float at a time:
+// B1 T65536 H16 K=V=128's chain on 32 blocks. With this form and the fix-up's reads below, that call went from 1.87 to
+// 1.78 ms on an H100 in bf16, the chain now about 10 us of it: BENCHMARKS.md, 2026-12-07.)
 constexpr int kChainThreads = 256, kChainColumns = 16;
 __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int V, int count, int slices, int64_t heads,
                                                                      float* states, const float* phis, float* final_state) {
