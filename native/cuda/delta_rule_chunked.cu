@@ -1608,7 +1608,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 // overwritten: segment j's with S_(j+1), so that segment j's start S_j is then segment j - 1's entry; the last S into
 // final_state too (where kept; count >= 2). phis: [segment][bh][K][K], Phi[key][i] the i-th identity column's end.
 // blockIdx.x = bh * slices + slice (kChainColumns state columns); a thread per two keys and four columns, so that a
-// head's 128 x 128 product is spread over 8 blocks of 256 threads, each thread's step one 16-byte read of S_j's row
+// head's K x V product is spread over V / 16 blocks of 256 threads, each thread's step one 16-byte read of S_j's row
 // for eight multiply-adds. (A block per 64 columns, a thread per key and 32 columns reading S_j a float at a time:
 // B1 T65536 H16 K=V=128's chain on 32 blocks. With this form and the fix-up's reads below, that call went from 1.87 to
 // 1.78 ms on an H100 in bf16, the chain now about 10 us of it: BENCHMARKS.md, 2026-12-07.)
@@ -2196,7 +2196,8 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const int64_t per_slot = std::max<int64_t>(1, WorkspaceLimit(WgmmaWorkspaceBytes<T>()) / 2 / (count * heads * record_bytes));
   const int64_t round = std::min(per_slot, std::max(kFirstSegment, (length + 3) / 4));
   const int64_t walk_blocks = plan.walk_blocks();
-  if (walk_blocks >= (int64_t{1} << 31) || count * heads * round >= (int64_t{1} << 31)) {
+  const int slices = static_cast<int>((V + kChainColumns - 1) / kChainColumns);  // ChainSegmentsKernel's blocks a head
+  if (walk_blocks >= (int64_t{1} << 31) || count * heads * round >= (int64_t{1} << 31) || heads * slices >= (int64_t{1} << 31)) {
     return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
   }
   const auto prepare = WgmmaPrepareKernel<T>();
@@ -2242,7 +2243,6 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
     if (ls_status s = beside.AfterWalk(i)) return s;
     offset += m;
   }
-  const int slices = static_cast<int>((V + kChainColumns - 1) / kChainColumns);
   ChainSegmentsKernel<<<static_cast<unsigned>(heads * slices), kChainThreads, 0, walks>>>(
       static_cast<int>(K), static_cast<int>(V), count, slices, heads, plan.states, plan.phis, p.final_state);
   LS_CUDA_TRY(cudaGetLastError(), "deltaRule (chunked) chain launch");
