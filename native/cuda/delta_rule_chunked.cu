@@ -1699,11 +1699,11 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   const int64_t t_first = (segment * segment_chunks + static_cast<int64_t>(run) * run_chunks) * kC;
   const int64_t t_end = min(segment_end, t_first + static_cast<int64_t>(run_chunks) * kC);
   // The thread's pairs of adjacent columns of o (j even): tile n's rows TileRow(2 h) of the warp's 16 tokens.
+  const auto column_of = [&](int n, int h) { return column0 + TileColumn(n, 2 * h); };
   const auto o_at = [&](int64_t t0, int n, int h, int tokens) -> T* {
-    const int t = 16 * warp + TileRow(2 * h), j = column0 + TileColumn(n, 2 * h);
+    const int t = 16 * warp + TileRow(2 * h), j = column_of(n, h);
     return t < tokens && j < V ? a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j : nullptr;
   };
-  const auto column_of = [&](int n, int h) { return column0 + TileColumn(n, 2 * h); };
   for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
     __syncthreads();  // (the previous chunk's C read)
     const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
@@ -1719,14 +1719,13 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         const bool pair = column_of(n, h) + 1 < V;
         old[n][h] = make_float2(0.f, 0.f);
         if (!o) continue;
-        if constexpr (kFloat) {
-          if (V % 2 == 0) old[n][h] = *reinterpret_cast<const float2*>(o);  // (8-byte aligned)
-          else old[n][h] = make_float2(o[0], pair ? o[1] : 0.f);
-        } else if (V % 2 == 0) {  // (4-byte aligned)
+        if (V % 2 != 0) {
+          old[n][h] = make_float2(ToFloat(o[0]), pair ? ToFloat(o[1]) : 0.f);
+        } else if constexpr (kFloat) {  // (8-byte aligned)
+          old[n][h] = *reinterpret_cast<const float2*>(o);
+        } else {  // (4-byte aligned)
           const __nv_bfloat162 x = *reinterpret_cast<const __nv_bfloat162*>(o);
           old[n][h] = make_float2(__bfloat162float(x.x), __bfloat162float(x.y));
-        } else {
-          old[n][h] = make_float2(__bfloat162float(o[0]), pair ? __bfloat162float(o[1]) : 0.f);
         }
       }
     }
@@ -1781,18 +1780,13 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         if (!o) continue;
         const bool pair = column_of(n, h) + 1 < V;
         const float x0 = old[n][h].x + acc[n][2 * h], x1 = old[n][h].y + acc[n][2 * h + 1];
-        if constexpr (kFloat) {
-          if (V % 2 == 0) {
-            *reinterpret_cast<float2*>(o) = make_float2(x0, x1);
-          } else {
-            o[0] = x0;
-            if (pair) o[1] = x1;
-          }
-        } else if (V % 2 == 0) {
-          *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(x0, x1);
+        if (V % 2 != 0) {
+          StoreAs(o, x0);
+          if (pair) StoreAs(o + 1, x1);
+        } else if constexpr (kFloat) {
+          *reinterpret_cast<float2*>(o) = make_float2(x0, x1);
         } else {
-          o[0] = __float2bfloat16(x0);
-          if (pair) o[1] = __float2bfloat16(x1);
+          *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(x0, x1);
         }
       }
     }
