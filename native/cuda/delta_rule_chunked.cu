@@ -2192,7 +2192,7 @@ ls_status LaunchWgmmaParallel(const ls_delta_rule_params& p, WalkTiles tiles, in
   const int64_t walk_blocks = plan.walk_blocks();
   const int slices = static_cast<int>((V + kChainColumns - 1) / kChainColumns);  // ChainSegmentsKernel's blocks a head
   if (walk_blocks >= (int64_t{1} << 31) || count * heads * round >= (int64_t{1} << 31) || heads * slices >= (int64_t{1} << 31)) {
-    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 64) must be below 2^31");
+    return ls::Fail(LS_INVALID_ARGUMENT, "deltaRule on the GPU: batch * value_heads * ceil(value_dim / 16) must be below 2^31");
   }
   const auto prepare = WgmmaPrepareKernel<T>();
   const size_t prepare_shared = WgmmaPrepareShared<T>(), walk_shared = WgmmaWalkShared<T>();
