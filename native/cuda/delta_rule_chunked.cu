@@ -24,12 +24,13 @@
 // bf16 storage has its own pair, PrepareKernelBf16 and StateKernelBf16, on bf16 tensor cores (mma m16n8k16, operands
 // by ldmatrix) with a bf16 workspace, as fla's kernels for bf16 inputs: the products that make the workspace and
 // carry the state keep float32 accuracy (exact operands, or operands in two bf16 parts), while P, which feeds only
-// the output, is rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5). q and k enter
-// the state kernel as stored (exact), the decays and norms that Qg and Kg carry applied to the products' rows. Its
-// workspace takes one of two forms, by the state blocks' width (TForm): T itself, as in float32 (v then read from the
-// inputs), or W and U, whose walk is one product and one barrier shorter a chunk, for the narrowest blocks; those also
-// have output warps beside their walk warps (OutputWarps). On sm_90a, padded key dim 128 walks on Hopper's
-// warpgroup products instead (WgmmaStateKernel, from records in the layout those read: WgmmaSet, WgmmaSetFloat), where
+// the output, is rounded to bf16 once (o within ~3e-3 of the float32 result, the state within ~1e-5; the warpgroup
+// walk rounds S for Q and V' for P once too). q and k enter the state kernel as stored (exact), the decays and norms
+// that Qg and Kg carry applied to the products' rows. Its workspace takes one of two forms, by the state blocks' width
+// (TForm): T itself, as in float32 (v then read from the inputs), or W and U, whose walk is one product and one barrier
+// shorter a chunk, for the narrowest blocks; those also have output warps beside their walk warps (OutputWarps). On
+// sm_90a, padded key dim 128 walks on Hopper's warpgroup products instead (WgmmaStateKernel, from records in the layout
+// those read: WgmmaSet, WgmmaSetFloat), where
 // the mma.sync walk would take blocks of 16 columns or more or past kOverlapChunks chunks, there each segment's walk
 // beside the next one's prepare kernel (LaunchWgmma): on an H100, B1 T4096 / T65536 H16 and T262144 H8 K=V=128 in bf16
 // 0.222 / 3.25 / 9.10 ms -> 0.177 / 2.30 / 8.6, in float32 (its operands in two bf16 parts: about 1e-5 relative
@@ -1183,14 +1184,15 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
 // (hi·hi + hi·lo + lo·hi), O^T = Y diag(e^gamma rq) + V'^T P^T, and S <- e^gamma_last S + V'^T diag(e^(gamma_last -
 // gamma) rk) K, the same arithmetic as StateKernelBf16's T form. The next chunk's tiles arrive under this chunk's
 // products.
-//  - bf16 storage: k, q and v from the inputs by tensor maps, exact, against S in two bf16 parts; the record (WgmmaSet)
-//    holds T's parts, P (rounded once) and the factors. O goes out through a shared tile by a bulk tensor store.
+//  - bf16 storage: k, q and v from the inputs by tensor maps, exact, against S in two bf16 parts (for Y, which feeds
+//    only O, rounded once, as V' for O is); the record (WgmmaSet) holds T's parts, P (rounded once) and the factors.
+//    O goes out through a shared tile by a bulk tensor store. 56 products a chunk.
 //  - float32 storage: the record (WgmmaSetFloat) holds the normalized k and q, T and P, each in two bf16 parts, so that
 //    every product is hi·hi + hi·lo + lo·hi of its operands' parts (about 1e-5 relative, where the 3xTF32 walk keeps
 //    about 1e-6); v comes from the inputs by a tensor map in float32, O goes out by plain stores.
 //  - kBf16Products (bf16 storage, where the call allows it: allow_bf16_products): every operand rounded once to bf16,
 //    S, R and V' included, and one product each, as flash-linear-attention's kernels take them: 32 products a chunk
-//    instead of 68, the state within a few 1e-3 instead of a few 1e-6 (on an H100, B1 T65536 H16 1.51 ms against 2.31).
+//    instead of 56, the state within a few 1e-3 instead of a few 1e-6 (on an H100, B1 T65536 H16 1.51 ms against 2.31).
 constexpr int kWgmmaColumns = 64, kWalkThreads = 128;
 constexpr int kTileBytes = kC * 64 * 2;  // a 64 x 64 bf16 tile (or 64 tokens x 32 columns of float32 v)
 // A stage's byte offsets for storage T: the tiles from the inputs, then the record (as one bulk copy lands it). bf16:
@@ -1356,9 +1358,28 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       else SplitBf16(x.x, x.y, frag[0][q], frag[1][q]);
     }
   };
+  // bf16 storage takes the operands that feed only O, S for Y and V' for O's second term, rounded to bf16 once (one
+  // product each), as it takes P: o is stored in bf16 (within 3.2e-3 of the float32 result at B1 T4096 H16 instead of
+  // 2.7e-3), while every product that carries the state keeps its operands' two parts (the final state as before). On
+  // an H100, B1 K=V=128, two rounds: T4096 H16 0.174-0.176 -> 0.160-0.161 ms, T65536 H16 1.77-1.79 -> 1.70-1.72,
+  // T262144 H8 4.26-4.30 -> 4.06-4.10 (BENCHMARKS.md, 2026-12-07).
+  constexpr bool kOutputOnce = !kFloat;  // (kBf16Products included)
+  // As fragments, each pair rounded once (the first part alone).
+  const auto rounded_fragments = [](uint32_t (&frag)[2][4], int k, const auto& f) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const float2 x = f(4 * (2 * k + q / 2) + 2 * (q % 2));
+      frag[0][q] = PackBf16(x.x, x.y);
+    }
+  };
   // Holds the A fragments' parts that the products read (kBf16Products: the first alone).
   const auto HoldParts = [](uint32_t (&parts)[2][4]) {
     if constexpr (kBf16Products) HoldRegisters(*reinterpret_cast<uint32_t(*)[1][4]>(&parts));
+    else HoldRegisters(parts);
+  };
+  // The same for the operands that feed only O (kOutputOnce: the first part alone).
+  const auto HoldOutputParts = [](uint32_t (&parts)[2][4]) {
+    if constexpr (kOutputOnce) HoldRegisters(*reinterpret_cast<uint32_t(*)[1][4]>(&parts));
     else HoldRegisters(parts);
   };
   // The factors of the tokens of elements i and i + 1 (TileColumn(i / 4, 0) and the next).
@@ -1438,8 +1459,9 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
 #pragma unroll
     for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
     // d = S M^T for the chunk's k or q (its keys 0-63 at `at`, 64-127 a tile on; float32: its low part kLowKeys on) over
-    // depth steps k0 .. k1 - 1 (k0 = 0: d zeroed first), one commit group.
-    const auto times_s = [&](float (&d)[32], uint32_t at, int k0, int k1) {
+    // depth steps k0 .. k1 - 1 (k0 = 0: d zeroed first), one commit group; `low` (a std::bool_constant): with S's low
+    // part (bf16 storage; float32 always).
+    const auto times_s = [&](float (&d)[32], uint32_t at, int k0, int k1, auto low) {
       if (k0 == 0) {
 #pragma unroll
         for (int i = 0; i < 32; ++i) d[i] = 0.f;
@@ -1449,18 +1471,18 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       for (int k = k0; k < k1; ++k) {
         const uint64_t dm = tile(at + k / 4 * kTileBytes + 32 * (k % 4));
         WgmmaN64KMajorB(d, sa[k][0], dm);
-        if constexpr (!kBf16Products) WgmmaN64KMajorB(d, sa[k][1], dm);
+        if constexpr (!kBf16Products && decltype(low)::value) WgmmaN64KMajorB(d, sa[k][1], dm);
         if constexpr (kFloat) WgmmaN64KMajorB(d, sa[k][0], dm + (kLowKeys >> 4));
       }
       WgmmaCommit();
     };
     float x[32];
-    times_s(x, Stage::kK, 0, 8);
+    times_s(x, Stage::kK, 0, 8, std::true_type{});
     if (c > 0) {
       WgmmaWait<1>();  // chunk c - 1's O
       HoldRegisters(y);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) HoldParts(va[k]);
+      for (int k = 0; k < 4; ++k) HoldOutputParts(va[k]);
       store_o(y, c - 1);  // bf16: its barriers: every warp is done with chunk c - 1's stage
       if constexpr (kFloat) __syncthreads();  // (float32: this one)
     }
@@ -1470,7 +1492,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     // products, bf16's 16 or 8). On an H100, B1 K=V=128, four rounds: float32 T4096 0.327 -> 0.323 ms, T65536 3.82 ->
     // 3.78; bf16 split so, T65536 1.86 -> 1.87 (BENCHMARKS.md, 2026-12-07), so bf16 keeps Y whole.
     constexpr bool kSplitY = kFloat;
-    times_s(y, Stage::kQ, 0, kSplitY ? 4 : 8);
+    times_s(y, Stage::kQ, 0, kSplitY ? 4 : 8, std::bool_constant<!kOutputOnce>{});
     WgmmaWait<1>();  // X
     HoldRegisters(x);
 
@@ -1524,7 +1546,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       }
     };
     if constexpr (kSplitY) {
-      times_s(y, Stage::kQ, 4, 8);
+      times_s(y, Stage::kQ, 4, 8, std::bool_constant<!kOutputOnce>{});
       WgmmaWait<1>();  // V' (and Y's first half); Y's second half runs on
     } else {
       WgmmaWait<1>();  // Y, while V' runs
@@ -1567,13 +1589,16 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       scale_y();
     }
 #pragma unroll
-    for (int k = 0; k < 4; ++k) fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
+    for (int k = 0; k < 4; ++k) {
+      if constexpr (kOutputOnce) rounded_fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
+      else fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
+    }
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint64_t dp = tile(Stage::kP + 32 * k);
       WgmmaN64KMajorB(y, va[k][0], dp);
-      if constexpr (!kBf16Products) WgmmaN64KMajorB(y, va[k][1], dp);
+      if constexpr (!kOutputOnce) WgmmaN64KMajorB(y, va[k][1], dp);
       if constexpr (kFloat) WgmmaN64KMajorB(y, va[k][0], dp + (kLowP >> 4));
     }
     WgmmaCommit();
@@ -1586,7 +1611,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     WgmmaWait<0>();
     HoldRegisters(y);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldParts(va[k]);
+    for (int k = 0; k < 4; ++k) HoldOutputParts(va[k]);
     store_o(y, chunks - 1);
   }
   if (!kFloat && threadIdx.x == 0) WaitBulkStoresRead();
