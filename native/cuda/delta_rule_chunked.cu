@@ -1348,38 +1348,27 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       s[half][i] = inside && state_in ? __ldg(state_in + (bh * K + key) * columns + j) : inside && identity && key == j ? 1.f : 0.f;
     }
   }
-  // The A fragments of depth step k from an accumulator's elements, as f(i) gives elements i and i + 1 (a float2; the
-  // same token pair): n8 tiles 2k and 2k + 1, in two bf16 parts.
-  const auto fragments = [](uint32_t (&frag)[2][4], int k, const auto& f) {
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const float2 x = f(4 * (2 * k + q / 2) + 2 * (q % 2));
-      if constexpr (kBf16Products) frag[0][q] = PackBf16(x.x, x.y);  // rounded once
-      else SplitBf16(x.x, x.y, frag[0][q], frag[1][q]);
-    }
-  };
-  // bf16 storage takes the operands that feed only O, S for Y and V' for O's second term, rounded to bf16 once (one
-  // product each), as it takes P: o is stored in bf16 (within 3.2e-3 of the float32 result at B1 T4096 H16 instead of
+  // Which A operands go in one part, rounded to bf16 once, rather than in two: those that carry the state only with
+  // bf16 products (StateOnce); those that feed only O, S for Y and V' for O's second term, in bf16 storage
+  // (OutputOnce), as P does: o is stored in bf16 (within 3.2e-3 of the float32 result at B1 T4096 H16 instead of
   // 2.7e-3), while every product that carries the state keeps its operands' two parts (the final state as before). On
   // an H100, B1 K=V=128, two rounds: T4096 H16 0.174-0.176 -> 0.160-0.161 ms, T65536 H16 1.77-1.79 -> 1.70-1.72,
   // T262144 H8 4.26-4.30 -> 4.06-4.10 (BENCHMARKS.md, 2026-12-07).
-  constexpr bool kOutputOnce = !kFloat;  // (kBf16Products included)
-  // As fragments, each pair rounded once (the first part alone).
-  const auto rounded_fragments = [](uint32_t (&frag)[2][4], int k, const auto& f) {
+  using StateOnce = std::bool_constant<kBf16Products>;
+  using OutputOnce = std::bool_constant<!kFloat>;
+  // The A fragments of depth step k from an accumulator's elements, as f(i) gives elements i and i + 1 (a float2; the
+  // same token pair): n8 tiles 2k and 2k + 1, in two bf16 parts, or (`once`, StateOnce or OutputOnce) the first alone.
+  const auto fragments = [](auto once, uint32_t (&frag)[2][4], int k, const auto& f) {
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const float2 x = f(4 * (2 * k + q / 2) + 2 * (q % 2));
-      frag[0][q] = PackBf16(x.x, x.y);
+      if constexpr (decltype(once)::value) frag[0][q] = PackBf16(x.x, x.y);  // rounded once
+      else SplitBf16(x.x, x.y, frag[0][q], frag[1][q]);
     }
   };
-  // Holds the A fragments' parts that the products read (kBf16Products: the first alone).
-  const auto HoldParts = [](uint32_t (&parts)[2][4]) {
-    if constexpr (kBf16Products) HoldRegisters(*reinterpret_cast<uint32_t(*)[1][4]>(&parts));
-    else HoldRegisters(parts);
-  };
-  // The same for the operands that feed only O (kOutputOnce: the first part alone).
-  const auto HoldOutputParts = [](uint32_t (&parts)[2][4]) {
-    if constexpr (kOutputOnce) HoldRegisters(*reinterpret_cast<uint32_t(*)[1][4]>(&parts));
+  // Holds the A fragments' parts that the products read (`once`: the first alone).
+  const auto HoldParts = [](auto once, uint32_t (&parts)[2][4]) {
+    if constexpr (decltype(once)::value) HoldRegisters(*reinterpret_cast<uint32_t(*)[1][4]>(&parts));
     else HoldRegisters(parts);
   };
   // The factors of the tokens of elements i and i + 1 (TileColumn(i / 4, 0) and the next).
@@ -1457,11 +1446,10 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     // X = S K^T (S in two parts, depth = keys), while chunk c - 1's O goes out.
     uint32_t sa[8][2][4];
 #pragma unroll
-    for (int k = 0; k < 8; ++k) fragments(sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
+    for (int k = 0; k < 8; ++k) fragments(StateOnce{}, sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
     // d = S M^T for the chunk's k or q (its keys 0-63 at `at`, 64-127 a tile on; float32: its low part kLowKeys on) over
-    // depth steps k0 .. k1 - 1 (k0 = 0: d zeroed first), one commit group; `low` (a std::bool_constant): with S's low
-    // part (bf16 storage; float32 always).
-    const auto times_s = [&](float (&d)[32], uint32_t at, int k0, int k1, auto low) {
+    // depth steps k0 .. k1 - 1 (k0 = 0: d zeroed first), one commit group; S in one part where `once` says so.
+    const auto times_s = [&](float (&d)[32], uint32_t at, int k0, int k1, auto once) {
       if (k0 == 0) {
 #pragma unroll
         for (int i = 0; i < 32; ++i) d[i] = 0.f;
@@ -1471,18 +1459,18 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       for (int k = k0; k < k1; ++k) {
         const uint64_t dm = tile(at + k / 4 * kTileBytes + 32 * (k % 4));
         WgmmaN64KMajorB(d, sa[k][0], dm);
-        if constexpr (!kBf16Products && decltype(low)::value) WgmmaN64KMajorB(d, sa[k][1], dm);
+        if constexpr (!decltype(once)::value) WgmmaN64KMajorB(d, sa[k][1], dm);
         if constexpr (kFloat) WgmmaN64KMajorB(d, sa[k][0], dm + (kLowKeys >> 4));
       }
       WgmmaCommit();
     };
     float x[32];
-    times_s(x, Stage::kK, 0, 8, std::true_type{});
+    times_s(x, Stage::kK, 0, 8, StateOnce{});
     if (c > 0) {
       WgmmaWait<1>();  // chunk c - 1's O
       HoldRegisters(y);
 #pragma unroll
-      for (int k = 0; k < 4; ++k) HoldOutputParts(va[k]);
+      for (int k = 0; k < 4; ++k) HoldParts(OutputOnce{}, va[k]);
       store_o(y, c - 1);  // bf16: its barriers: every warp is done with chunk c - 1's stage
       if constexpr (kFloat) __syncthreads();  // (float32: this one)
     }
@@ -1492,7 +1480,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     // products, bf16's 16 or 8). On an H100, B1 K=V=128, four rounds: float32 T4096 0.327 -> 0.323 ms, T65536 3.82 ->
     // 3.78; bf16 split so, T65536 1.86 -> 1.87 (BENCHMARKS.md, 2026-12-07), so bf16 keeps Y whole.
     constexpr bool kSplitY = kFloat;
-    times_s(y, Stage::kQ, 0, kSplitY ? 4 : 8, std::bool_constant<!kOutputOnce>{});
+    times_s(y, Stage::kQ, 0, kSplitY ? 4 : 8, OutputOnce{});
     WgmmaWait<1>();  // X
     HoldRegisters(x);
 
@@ -1510,7 +1498,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       if constexpr (!kFloat) {
         if (!identity) LoadMatrices<true>(v2, stage + Stage::kV + TileRowAddress(k));
       }
-      fragments(ra[k], k, [&](int i) {
+      fragments(StateOnce{}, ra[k], k, [&](int i) {
         const float2 f = pair_of(to_key, i);
         float2 vv;
         if constexpr (kFloat) {
@@ -1538,7 +1526,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     const auto scale_y = [&] {
       HoldRegisters(y);
 #pragma unroll
-      for (int k = 0; k < 8; ++k) HoldParts(sa[k]);
+      for (int k = 0; k < 8; ++k) HoldParts(StateOnce{}, sa[k]);
 #pragma unroll
       for (int i = 0; i < 32; i += 2) {
         const float2 f = pair_of(to_query, i);
@@ -1546,7 +1534,7 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       }
     };
     if constexpr (kSplitY) {
-      times_s(y, Stage::kQ, 4, 8, std::bool_constant<!kOutputOnce>{});
+      times_s(y, Stage::kQ, 4, 8, OutputOnce{});
       WgmmaWait<1>();  // V' (and Y's first half); Y's second half runs on
     } else {
       WgmmaWait<1>();  // Y, while V' runs
@@ -1555,14 +1543,14 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     }
     HoldRegisters(vp);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldParts(ra[k]);
+    for (int k = 0; k < 4; ++k) HoldParts(StateOnce{}, ra[k]);
 
     // S <- e^gamma_last S + V'^T diag(e^(gamma_last - gamma) rk) K, then O^T += V'^T P^T, left running (ptxas waits for
     // it at the loop's head all the same, C7517: it cannot tell which products are still running there).
     uint32_t xa[4][2][4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      fragments(xa[k], k, [&](int i) {
+      fragments(StateOnce{}, xa[k], k, [&](int i) {
         const float2 f = pair_of(to_last, i);
         return make_float2(f.x * vp[i], f.y * vp[i + 1]);
       });
@@ -1589,29 +1577,26 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
       scale_y();
     }
 #pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      if constexpr (kOutputOnce) rounded_fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
-      else fragments(va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
-    }
+    for (int k = 0; k < 4; ++k) fragments(OutputOnce{}, va[k], k, [&](int i) { return make_float2(vp[i], vp[i + 1]); });
     WgmmaFence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint64_t dp = tile(Stage::kP + 32 * k);
       WgmmaN64KMajorB(y, va[k][0], dp);
-      if constexpr (!kOutputOnce) WgmmaN64KMajorB(y, va[k][1], dp);
+      if constexpr (!OutputOnce::value) WgmmaN64KMajorB(y, va[k][1], dp);
       if constexpr (kFloat) WgmmaN64KMajorB(y, va[k][0], dp + (kLowP >> 4));
     }
     WgmmaCommit();
     WgmmaWait<1>();  // the state
     HoldRegisters(s[0]), HoldRegisters(s[1]);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldParts(xa[k]);
+    for (int k = 0; k < 4; ++k) HoldParts(StateOnce{}, xa[k]);
   }
   if (chunks > 0) {
     WgmmaWait<0>();
     HoldRegisters(y);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) HoldOutputParts(va[k]);
+    for (int k = 0; k < 4; ++k) HoldParts(OutputOnce{}, va[k]);
     store_o(y, chunks - 1);
   }
   if (!kFloat && threadIdx.x == 0) WaitBulkStoresRead();
