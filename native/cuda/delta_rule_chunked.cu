@@ -1192,7 +1192,8 @@ __global__ void __launch_bounds__(StateThreadsBf16(kCols), 1) StateKernelBf16(co
 //    about 1e-6); v comes from the inputs by a tensor map in float32, O goes out by plain stores.
 //  - kBf16Products (bf16 storage, where the call allows it: allow_bf16_products): every operand rounded once to bf16,
 //    S, R and V' included, and one product each, as flash-linear-attention's kernels take them: 32 products a chunk
-//    instead of 56, the state within a few 1e-3 instead of a few 1e-6 (on an H100, B1 T65536 H16 1.51 ms against 2.31).
+//    instead of 56, the state within a few 1e-3 instead of a few 1e-6 (on an H100, B1 T65536 H16 1.50 ms against 1.71,
+//    2026-12-07).
 constexpr int kWgmmaColumns = 64, kWalkThreads = 128;
 constexpr int kTileBytes = kC * 64 * 2;  // a 64 x 64 bf16 tile (or 64 tokens x 32 columns of float32 v)
 // A stage's byte offsets for storage T: the tiles from the inputs, then the record (as one bulk copy lands it). bf16:
@@ -1446,7 +1447,9 @@ __global__ void __launch_bounds__(kWalkThreads, 1) WgmmaStateKernel(const ChunkA
     // X = S K^T (S in two parts, depth = keys), while chunk c - 1's O goes out.
     uint32_t sa[8][2][4];
 #pragma unroll
-    for (int k = 0; k < 8; ++k) fragments(StateOnce{}, sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
+    for (int k = 0; k < 8; ++k) {
+      fragments(StateOnce{}, sa[k], k % 4, [&](int i) { return make_float2(s[k / 4][i], s[k / 4][i + 1]); });
+    }
     // d = S M^T for the chunk's k or q (its keys 0-63 at `at`, 64-127 a tile on; float32: its low part kLowKeys on) over
     // depth steps k0 .. k1 - 1 (k0 = 0: d zeroed first), one commit group; S in one part where `once` says so.
     const auto times_s = [&](float (&d)[32], uint32_t at, int k0, int k1, auto once) {
@@ -1644,6 +1647,9 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
       if (key < K && column + e < V) to[(bh * K + key) * V + column + e] = e4[e];
     }
   };
+  const auto add_times = [](float4& acc, float f, const float4& x) {  // acc += f x
+    acc.x = fmaf(f, x.x, acc.x), acc.y = fmaf(f, x.y, acc.y), acc.z = fmaf(f, x.z, acc.z), acc.w = fmaf(f, x.w, acc.w);
+  };
   start[key0][quad] = load(states, key0), start[key0 + 1][quad] = load(states, key0 + 1);
   __syncthreads();
   for (int j = 1; j < count; ++j) {
@@ -1657,8 +1663,7 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
     for (int i = 0; i < rows; ++i) {
       const float4 x = start[i][quad];
       const float f0 = phi0[i], f1 = second ? phi1[i] : 0.f;
-      acc0.x = fmaf(f0, x.x, acc0.x), acc0.y = fmaf(f0, x.y, acc0.y), acc0.z = fmaf(f0, x.z, acc0.z), acc0.w = fmaf(f0, x.w, acc0.w);
-      acc1.x = fmaf(f1, x.x, acc1.x), acc1.y = fmaf(f1, x.y, acc1.y), acc1.z = fmaf(f1, x.z, acc1.z), acc1.w = fmaf(f1, x.w, acc1.w);
+      add_times(acc0, f0, x), add_times(acc1, f1, x);
     }
     __syncthreads();  // every thread has read S_j
     start[key0][quad] = acc0, start[key0 + 1][quad] = acc1;

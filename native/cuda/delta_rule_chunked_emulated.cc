@@ -193,7 +193,7 @@ int ChunkedCasesSm90a() {
   failed += WgmmaParallel<__nv_bfloat16, true>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
   failed += WgmmaParallel<float>({1, 700, 1, 2, 128, 128, true, true, true, false}, 3, 2);
   failed += WgmmaParallel<float>({2, 300, 2, 2, 120, 72, false, true, false, true}, 2, 1);
-  // float32, value dim not a multiple of 8: the fix-up's o element by element, its last 8 columns partly past V
+  // float32 at a value dim not a multiple of 8 (68: the chain's and the fix-up's last columns partly past V)
   failed += WgmmaParallel<float>({1, 300, 1, 2, 128, 68, true, false, true, false}, 2, 1);
   return failed;
 }
