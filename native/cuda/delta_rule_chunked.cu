@@ -1678,8 +1678,13 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
 // that it keeps float32 accuracy). bf16 storage: C as the walk stored it, o read and the sum rounded to bf16 again;
 // float32: C in two parts too, hi·hi + hi·lo + lo·hi (the float32 walk's products), o in float32.
 // blockIdx.x = (((segment - 1) * heads + bh) * groups + group) * runs + run, over `run_chunks` chunks of the segment; a
-// warp per 16 tokens of a chunk.
+// warp per 16 tokens of a chunk. S_j's columns are staged permuted (FixColumn), so that each thread's accumulators
+// are 8 adjacent columns of o in each half of the block's 64: o is read and written 16 bytes a thread (pair by pair,
+// half of each 32-byte sector had gone unused, and the o accesses were 32 instructions a thread and chunk instead of 8).
 constexpr int kFixThreads = 128, kFixStride = kWgmmaColumns + 8, kFixCStride = 128 + 8;
+// The column of o (of the block's 64) that column c of n8 tile n of the products holds: thread q's columns 2q and
+// 2q + 1 of tiles 4h .. 4h + 3 are o's 32 h + 8 q .. 32 h + 8 q + 7.
+__host__ __device__ constexpr int FixColumn(int n, int c) { return 32 * (n / 4) + 8 * (c / 2) + 2 * (n % 4) + c % 2; }
 template <typename T>
 constexpr size_t FixShared() { return 2 * 128 * kFixStride * 2 + (sizeof(T) == 4 ? 2 : 1) * kC * kFixCStride * 2; }
 template <typename T>
@@ -1699,7 +1704,7 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   const int column0 = item % groups * kWgmmaColumns, run = blockIdx.x % runs;
   const float* start = states + ((segment - 1) * heads + bh) * K * V;
   for (int i = threadIdx.x; i < 128 * kWgmmaColumns / 2; i += kFixThreads) {
-    const int key = i / (kWgmmaColumns / 2), c = 2 * (i % (kWgmmaColumns / 2)), j = column0 + c;
+    const int key = i / (kWgmmaColumns / 2), c = 2 * (i % (kWgmmaColumns / 2)), j = column0 + FixColumn(c / 8, c % 8);
     const float x0 = key < K && j < V ? start[key * V + j] : 0.f, x1 = key < K && j + 1 < V ? start[key * V + j + 1] : 0.f;
     uint32_t hi, lo;
     SplitBf16(x0, x1, hi, lo);
@@ -1713,34 +1718,45 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   const int64_t segment_end = min(a.seqlen, (segment + 1) * segment_chunks * kC);
   const int64_t t_first = (segment * segment_chunks + static_cast<int64_t>(run) * run_chunks) * kC;
   const int64_t t_end = min(segment_end, t_first + static_cast<int64_t>(run_chunks) * kC);
-  // The thread's pairs of adjacent columns of o (j even): tile n's rows TileRow(2 h) of the warp's 16 tokens.
-  const auto column_of = [&](int n, int h) { return column0 + TileColumn(n, 2 * h); };
-  const auto o_at = [&](int64_t t0, int n, int h, int tokens) -> T* {
-    const int t = 16 * warp + TileRow(2 * h), j = column_of(n, h);
+  // The thread's 8 adjacent columns of o in half g of the block's (tiles 4 g .. 4 g + 3) and row half h (TileRow(2 h)
+  // of the warp's 16 tokens): element e is acc[4 g + e / 2][2 h + e % 2]. Whole 16-byte pieces where V % 8 == 0 and
+  // o is 16-byte aligned (a piece then lies wholly inside V or wholly past it), else element by element.
+  const int lane_column = column0 + 8 * (lane % 4);
+  const bool o_fast = V % 8 == 0 && reinterpret_cast<uintptr_t>(a.o) % 16 == 0;
+  const auto o_at = [&](int64_t t0, int g, int h, int tokens) -> T* {
+    const int t = 16 * warp + TileRow(2 * h), j = lane_column + 32 * g;
     return t < tokens && j < V ? a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j : nullptr;
   };
+  const auto valid = [&](int g, int e) { return lane_column + 32 * g + e < V; };
   for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
     __syncthreads();  // (the previous chunk's C read)
     const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
     const T* c_rows = C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K;
     // o as the walk wrote it, every pair read at once, before C and the products: read and written pair by pair, each
     // read had waited behind the store before it (they may alias for all the compiler knows).
-    float2 old[8][2];
+    float old[2][2][8];
 #pragma unroll
-    for (int n = 0; n < 8; ++n) {
+    for (int g = 0; g < 2; ++g) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const T* o = o_at(t0, n, h, tokens);
-        const bool pair = column_of(n, h) + 1 < V;
-        old[n][h] = make_float2(0.f, 0.f);
+        const T* o = o_at(t0, g, h, tokens);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) old[g][h][e] = 0.f;
         if (!o) continue;
-        if (V % 2 != 0) {
-          old[n][h] = make_float2(ToFloat(o[0]), pair ? ToFloat(o[1]) : 0.f);
-        } else if constexpr (kFloat) {  // (8-byte aligned)
-          old[n][h] = *reinterpret_cast<const float2*>(o);
-        } else {  // (4-byte aligned)
-          const __nv_bfloat162 x = *reinterpret_cast<const __nv_bfloat162*>(o);
-          old[n][h] = make_float2(__bfloat162float(x.x), __bfloat162float(x.y));
+        if (!o_fast) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) old[g][h][e] = valid(g, e) ? ToFloat(o[e]) : 0.f;
+        } else if constexpr (kFloat) {
+          const float4 x = reinterpret_cast<const float4*>(o)[0], y = reinterpret_cast<const float4*>(o)[1];
+          old[g][h][0] = x.x, old[g][h][1] = x.y, old[g][h][2] = x.z, old[g][h][3] = x.w;
+          old[g][h][4] = y.x, old[g][h][5] = y.y, old[g][h][6] = y.z, old[g][h][7] = y.w;
+        } else {
+          const uint4 x = *reinterpret_cast<const uint4*>(o);
+          const uint32_t words[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+          for (int w = 0; w < 4; ++w) {
+            old[g][h][2 * w] = __uint_as_float(words[w] << 16), old[g][h][2 * w + 1] = __uint_as_float(words[w] & 0xffff0000u);
+          }
         }
       }
     }
@@ -1788,20 +1804,24 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
       }
     }
 #pragma unroll
-    for (int n = 0; n < 8; ++n) {
+    for (int g = 0; g < 2; ++g) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        T* o = o_at(t0, n, h, tokens);
+        T* o = o_at(t0, g, h, tokens);
         if (!o) continue;
-        const bool pair = column_of(n, h) + 1 < V;
-        const float x0 = old[n][h].x + acc[n][2 * h], x1 = old[n][h].y + acc[n][2 * h + 1];
-        if (V % 2 != 0) {
-          StoreAs(o, x0);
-          if (pair) StoreAs(o + 1, x1);
+        float x[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) x[e] = old[g][h][e] + acc[4 * g + e / 2][2 * h + e % 2];
+        if (!o_fast) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) {
+            if (valid(g, e)) StoreAs(o + e, x[e]);
+          }
         } else if constexpr (kFloat) {
-          *reinterpret_cast<float2*>(o) = make_float2(x0, x1);
+          reinterpret_cast<float4*>(o)[0] = make_float4(x[0], x[1], x[2], x[3]);
+          reinterpret_cast<float4*>(o)[1] = make_float4(x[4], x[5], x[6], x[7]);
         } else {
-          *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(x0, x1);
+          *reinterpret_cast<uint4*>(o) = make_uint4(PackBf16(x[0], x[1]), PackBf16(x[2], x[3]), PackBf16(x[4], x[5]), PackBf16(x[6], x[7]));
         }
       }
     }
