@@ -1674,9 +1674,10 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
 }
 
 // o += C S_j over a segment-parallel walk's segments j >= 1 (S_j: states' entry j - 1 after ChainSegmentsKernel): each
-// 64-token chunk's C [token][key] and S_j's 64 columns [key][column] by mma.sync, S_j in two bf16 parts (hi and lo, so
-// that it keeps float32 accuracy). bf16 storage: C as the walk stored it, o read and the sum rounded to bf16 again;
-// float32: C in two parts too, hi·hi + hi·lo + lo·hi (the float32 walk's products), o in float32.
+// 64-token chunk's C [token][key] and S_j's 64 columns [key][column] by mma.sync. bf16 storage: C as the walk stored
+// it, S_j rounded to bf16 once (C S_j feeds only o, as S Q^T in the walk: OutputOnce), o read and the sum rounded to
+// bf16 again; float32: S_j and C in two bf16 parts (hi and lo), hi·hi + hi·lo + lo·hi (the float32 walk's products),
+// o in float32.
 // blockIdx.x = (((segment - 1) * heads + bh) * groups + group) * runs + run, over `run_chunks` chunks of the segment; a
 // warp per 16 tokens of a chunk. S_j's columns are staged permuted (FixColumn), so that each thread's accumulators
 // are 8 adjacent columns of o in each half of the block's 64: o is read and written 16 bytes a thread (pair by pair,
@@ -1686,16 +1687,16 @@ constexpr int kFixThreads = 128, kFixStride = kWgmmaColumns + 8, kFixCStride = 1
 // 2q + 1 of tiles 4h .. 4h + 3 are o's 32 h + 8 q .. 32 h + 8 q + 7.
 __host__ __device__ constexpr int FixColumn(int n, int c) { return 32 * (n / 4) + 8 * (c / 2) + 2 * (n % 4) + c % 2; }
 template <typename T>
-constexpr size_t FixShared() { return 2 * 128 * kFixStride * 2 + (sizeof(T) == 4 ? 2 : 1) * kC * kFixCStride * 2; }
+constexpr size_t FixShared() { return (sizeof(T) == 4 ? 2 : 1) * (128 * kFixStride + kC * kFixCStride) * 2; }
 template <typename T>
 __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const ChunkArgs<T> a, int groups, int64_t segment_chunks,
                                                                        int runs, int run_chunks, int64_t c_token0,
                                                                        const float* states, const T* C) {
   constexpr bool kFloat = sizeof(T) == 4;
   LS_SHARED(float4, shared4);
-  __nv_bfloat16* s_hi = reinterpret_cast<__nv_bfloat16*>(shared4);  // [key][column]
-  __nv_bfloat16* s_lo = s_hi + 128 * kFixStride;
-  __nv_bfloat16* c_tile = s_lo + 128 * kFixStride;  // [token][key] (float32: the high part)
+  __nv_bfloat16* s_hi = reinterpret_cast<__nv_bfloat16*>(shared4);  // [key][column] (bf16: S_j rounded once)
+  __nv_bfloat16* s_lo = s_hi + 128 * kFixStride;                     // float32: the low part
+  __nv_bfloat16* c_tile = s_hi + (kFloat ? 2 : 1) * 128 * kFixStride;  // [token][key] (float32: the high part)
   __nv_bfloat16* c_low = c_tile + kC * kFixCStride;  // float32: the low part
   const int K = a.K, V = a.V;
   const int64_t heads = a.batch * a.value_heads;
@@ -1706,10 +1707,14 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
   for (int i = threadIdx.x; i < 128 * kWgmmaColumns / 2; i += kFixThreads) {
     const int key = i / (kWgmmaColumns / 2), c = 2 * (i % (kWgmmaColumns / 2)), j = column0 + FixColumn(c / 8, c % 8);
     const float x0 = key < K && j < V ? start[key * V + j] : 0.f, x1 = key < K && j + 1 < V ? start[key * V + j + 1] : 0.f;
-    uint32_t hi, lo;
-    SplitBf16(x0, x1, hi, lo);
-    *reinterpret_cast<uint32_t*>(s_hi + key * kFixStride + c) = hi;
-    *reinterpret_cast<uint32_t*>(s_lo + key * kFixStride + c) = lo;
+    if constexpr (kFloat) {
+      uint32_t hi, lo;
+      SplitBf16(x0, x1, hi, lo);
+      *reinterpret_cast<uint32_t*>(s_hi + key * kFixStride + c) = hi;
+      *reinterpret_cast<uint32_t*>(s_lo + key * kFixStride + c) = lo;
+    } else {
+      *reinterpret_cast<uint32_t*>(s_hi + key * kFixStride + c) = PackBf16(x0, x1);
+    }
   }
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t c_stride = a.value_heads * K;
@@ -1792,12 +1797,12 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         uint32_t bh_[4], bl[4];
         const int at = (16 * k + MatrixRow(lane, 1)) * kFixStride + 16 * n + MatrixColumn(lane, 2);
         LoadMatrices<true>(bh_, s_hi + at);
-        LoadMatrices<true>(bl, s_lo + at);
         MmaBf16(acc[2 * n], af, bh_[0], bh_[1]);
         MmaBf16(acc[2 * n + 1], af, bh_[2], bh_[3]);
-        MmaBf16(acc[2 * n], af, bl[0], bl[1]);
-        MmaBf16(acc[2 * n + 1], af, bl[2], bl[3]);
         if constexpr (kFloat) {
+          LoadMatrices<true>(bl, s_lo + at);
+          MmaBf16(acc[2 * n], af, bl[0], bl[1]);
+          MmaBf16(acc[2 * n + 1], af, bl[2], bl[3]);
           MmaBf16(acc[2 * n], al, bh_[0], bh_[1]);
           MmaBf16(acc[2 * n + 1], al, bh_[2], bh_[3]);
         }
