@@ -2194,19 +2194,19 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
 }
 
 // Segments a warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most,
-// up to kMaxWalkSegments, whose blocks take at most three quarters of the SMs in bf16, three eighths in float32 (the
-// prepare kernel runs on the rest, and float32's costs about twice bf16's), else 1 (the plain walk). On an H100, B1
-// K=V=128: bf16 T65536 H16 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3 (160 blocks) 2.32; T262144 H8 3 segments, 80
-// blocks, 9.19 -> 4.44 ms, 4 (112 blocks) 4.30 but with bf16 products 3.69 against 3.48; float32 (one card, 2026-12-07)
-// T65536 H16 one walk 3.82-3.87 ms, 2 segments 4.42; T262144 H8 one walk 13.8, 2 segments (48 blocks) 9.2, 3 9.25 (the
-// day before's card).
+// up to kMaxWalkSegments, whose blocks take at most `eighths` eighths of the SMs (the prepare kernel runs on the rest),
+// else 1 (the plain walk). Launch gives bf16 seven, six with bf16 products (whose walk is the cheaper beside the
+// prepare kernel), float32 three (its prepare kernel costs about twice bf16's). On an H100, B1 K=V=128, 2026-12-07
+// (fix-up of 9855e97): bf16 T262144 H8 3 segments (80 blocks) 3.82-3.86 ms, 4 (112 blocks) 3.62-3.64, but with bf16
+// products 3.01-3.02 against 3.16-3.18; float32 T262144 H8 2 segments (48 blocks) 8.18-8.20, 3 8.32-8.43, 4 9.02-9.04;
+// float32 T65536 H16 one walk 3.59, 2 segments 3.81. Before: bf16 T65536 H16 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3
+// (160 blocks, past one wave) 2.32.
 // LONGSEQ_CUDA_DELTA_SEGMENTS, where set, chooses instead.
-int ParallelSegments(int64_t heads, int value_groups, int identity_groups, bool float32) {
+int ParallelSegments(int64_t heads, int value_groups, int identity_groups, int eighths) {
   if (const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS")) {
     const int count = std::atoi(setting);
     return count < 1 ? 1 : count > kMaxWalkSegments ? kMaxWalkSegments : count;
   }
-  const int64_t eighths = float32 ? 3 : 6;
   int count = 1;
   while (count < kMaxWalkSegments &&
          heads * (value_groups + count * (value_groups + identity_groups)) * 8 <= eighths * Multiprocessors()) {
@@ -2299,7 +2299,8 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   WalkTiles walk_tiles;
   if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) {
     const int segments = ParallelSegments(heads, static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns),
-                                          static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns), sizeof(T) == 4);
+                                          static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns),
+                                          sizeof(T) == 4 ? 3 : p.allow_bf16_products ? 6 : 7);
     if (chunks > kOverlapChunks && segments > 1) return LaunchWgmmaParallel<T>(p, walk_tiles, segments, stream);
     return LaunchWgmma<T>(p, walk_tiles, stream);
   }
