@@ -53,8 +53,8 @@ export interface DeltaRuleParams<X extends ScanInput = Tensor, F extends FloatIn
    * Lets the cuda backend take the chunked form's tensor-core products with every operand rounded once to bfloat16,
    * the state and what is formed from it included, as flash-linear-attention's kernels do, where it has that path
    * (bfloat16 storage, K 113–128, Hopper; not few heads at 256 chunks or fewer, which take the mma.sync walk): on an
-   * H100 1.1–1.25× faster at long T (B1 K=V=128, 2026-12-07: T65536 H16 1.50 ms against 1.71, T262144 H8 3.27
-   * against 4.08), with o and the final state within a few 1e-3 of the float32 recurrence instead of o within 3e-3
+   * H100 1.1–1.2× faster at long T (B1 K=V=128, 2026-12-07: T65536 H16 1.42 ms against 1.62, T262144 H8 3.03
+   * against 3.63), with o and the final state within a few 1e-3 of the float32 recurrence instead of o within 3e-3
    * and the state within a few 1e-6. Default false;
    * elsewhere it changes nothing.
    */
