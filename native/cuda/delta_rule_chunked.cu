@@ -1738,7 +1738,7 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
     __syncthreads();  // (the previous chunk's C read)
     const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
     const T* c_rows = C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K;
-    // o as the walk wrote it, every pair read at once, before C and the products: read and written pair by pair, each
+    // o as the walk wrote it, every piece read at once, before C and the products: read and written piece by piece, each
     // read had waited behind the store before it (they may alias for all the compiler knows).
     float old[2][2][8];
 #pragma unroll
@@ -2194,14 +2194,14 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
   return LS_OK;  // (join: the call's stream after the last walk)
 }
 
-// Segments a warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most,
-// up to kMaxWalkSegments, whose blocks take at most `eighths` eighths of the SMs (the prepare kernel runs on the rest),
-// else 1 (the plain walk). Launch gives bf16 seven, six with bf16 products (whose walk is the cheaper beside the
-// prepare kernel), float32 three (its prepare kernel costs about twice bf16's). On an H100, B1 K=V=128, 2026-12-07
-// (fix-up of 9855e97): bf16 T262144 H8 3 segments (80 blocks) 3.82-3.86 ms, 4 (112 blocks) 3.62-3.64, but with bf16
-// products 3.01-3.02 against 3.16-3.18; float32 T262144 H8 2 segments (48 blocks) 8.18-8.20, 3 8.32-8.43, 4 9.02-9.04;
-// float32 T65536 H16 one walk 3.59, 2 segments 3.81. Before: bf16 T65536 H16 2 segments, 96 blocks, 2.45 -> 1.88 ms, 3
-// (160 blocks, past one wave) 2.32.
+// Segments a warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most, up to
+// kMaxWalkSegments, whose blocks take at most `eighths` eighths of the SMs (the prepare kernel runs on the rest), else
+// 1 (the plain walk). Launch gives bf16 seven; six with bf16 products, whose cheaper walk leaves the prepare kernel the
+// longer part, which wants more SMs; float32 three (its prepare kernel costs about twice bf16's). On an H100, B1
+// K=V=128, 2026-12-07 (fix-up of 9855e97): bf16 T262144 H8 3 segments (80 blocks) 3.82-3.86 ms, 4 (112 blocks)
+// 3.62-3.64, but with bf16 products 3.01-3.02 against 3.16-3.18; float32 T262144 H8 2 segments (48 blocks) 8.18-8.20, 3
+// 8.32-8.43, 4 9.02-9.04; float32 T65536 H16 one walk 3.59, 2 segments 3.81. Before: bf16 T65536 H16 2 segments, 96
+// blocks, 2.45 -> 1.88 ms, 3 (160 blocks, past one wave) 2.32.
 // LONGSEQ_CUDA_DELTA_SEGMENTS, where set, chooses instead.
 int ParallelSegments(int64_t heads, int value_groups, int identity_groups, int eighths) {
   if (const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS")) {
