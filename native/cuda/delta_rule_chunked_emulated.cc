@@ -195,6 +195,9 @@ int ChunkedCasesSm90a() {
   failed += WgmmaParallel<float>({2, 300, 2, 2, 120, 72, false, true, false, true}, 2, 1);
   // float32 at a value dim not a multiple of 8 (68: the chain's and the fix-up's last columns partly past V)
   failed += WgmmaParallel<float>({1, 300, 1, 2, 128, 68, true, false, true, false}, 2, 1);
+  // float32 at key dim 116 (not a multiple of 8; bf16 walks here only at multiples of 8, its tensor maps' rows being
+  // whole 16-byte units)
+  failed += WgmmaParallel<float>({1, 300, 1, 2, 116, 64, true, true, false, false}, 2, 1);
   return failed;
 }
 #else
