@@ -1752,17 +1752,8 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         if (!o_fast) {
 #pragma unroll
           for (int e = 0; e < 8; ++e) old[g][h][e] = valid(g, e) ? ToFloat(o[e]) : 0.f;
-        } else if constexpr (kFloat) {
-          const float4 x = reinterpret_cast<const float4*>(o)[0], y = reinterpret_cast<const float4*>(o)[1];
-          old[g][h][0] = x.x, old[g][h][1] = x.y, old[g][h][2] = x.z, old[g][h][3] = x.w;
-          old[g][h][4] = y.x, old[g][h][5] = y.y, old[g][h][6] = y.z, old[g][h][7] = y.w;
         } else {
-          const uint4 x = *reinterpret_cast<const uint4*>(o);
-          const uint32_t words[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-          for (int w = 0; w < 4; ++w) {
-            old[g][h][2 * w] = __uint_as_float(words[w] << 16), old[g][h][2 * w + 1] = __uint_as_float(words[w] & 0xffff0000u);
-          }
+          LoadEight(o, old[g][h]);
         }
       }
     }
@@ -1823,11 +1814,8 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
           for (int e = 0; e < 8; ++e) {
             if (valid(g, e)) StoreAs(o + e, x[e]);
           }
-        } else if constexpr (kFloat) {
-          reinterpret_cast<float4*>(o)[0] = make_float4(x[0], x[1], x[2], x[3]);
-          reinterpret_cast<float4*>(o)[1] = make_float4(x[4], x[5], x[6], x[7]);
         } else {
-          *reinterpret_cast<uint4*>(o) = make_uint4(PackBf16(x[0], x[1]), PackBf16(x[2], x[3]), PackBf16(x[4], x[5]), PackBf16(x[6], x[7]));
+          StoreEight(o, x);
         }
       }
     }

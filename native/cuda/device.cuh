@@ -96,6 +96,25 @@ struct Quad<__nv_bfloat16> {
     return make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
   }
 };
+// Eight consecutive elements at `at` (16-byte aligned) as floats, and back: two Quads in 16-byte accesses (bf16 one,
+// float two).
+template <typename T>
+__device__ __forceinline__ void LoadEight(const T* at, float (&v)[8]) {
+  using Raw = typename Quad<T>::Raw;
+  alignas(16) Raw q[2];
+  if constexpr (sizeof(Raw) == 16) q[0] = reinterpret_cast<const Raw*>(at)[0], q[1] = reinterpret_cast<const Raw*>(at)[1];
+  else *reinterpret_cast<uint4*>(q) = *reinterpret_cast<const uint4*>(at);
+  Quad<T>::Unpack(q[0], *reinterpret_cast<float(*)[4]>(v));
+  Quad<T>::Unpack(q[1], *reinterpret_cast<float(*)[4]>(v + 4));
+}
+template <typename T>
+__device__ __forceinline__ void StoreEight(T* at, const float (&v)[8]) {
+  using Raw = typename Quad<T>::Raw;
+  alignas(16) const Raw q[2] = {Quad<T>::Pack(*reinterpret_cast<const float(*)[4]>(v)),
+                                Quad<T>::Pack(*reinterpret_cast<const float(*)[4]>(v + 4))};
+  if constexpr (sizeof(Raw) == 16) reinterpret_cast<Raw*>(at)[0] = q[0], reinterpret_cast<Raw*>(at)[1] = q[1];
+  else *reinterpret_cast<uint4*>(at) = *reinterpret_cast<const uint4*>(q);
+}
 
 // 2^x on the special-function unit (relative error ~2^-22; flushes results below 2^-126 to zero, which for a
 // decay factor is the same as the exact tiny value once multiplied into a state).
