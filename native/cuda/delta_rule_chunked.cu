@@ -1683,22 +1683,50 @@ __global__ void __launch_bounds__(kChainThreads) ChainSegmentsKernel(int K, int 
 // are 8 adjacent columns of o in each half of the block's 64: o is read and written 16 bytes a thread (pair by pair,
 // half of each 32-byte sector had gone unused, and the o accesses were 32 instructions a thread and chunk instead of 8).
 // Both changes, on an H100 (2026-12-07): bf16 B1 T65536 H16 1.71 -> 1.62 ms, T262144 H8 4.07 -> 3.85.
+// How C reaches the products differs by storage. bf16: a chunk's C is staged in shared memory by cp.async and read
+// by ldmatrix, o read before it. float32: each warp reads its tokens' C straight into the products' A fragments, 8
+// adjacent keys (two 16-byte loads) a load, split into its parts in registers, with no staging and no barrier between
+// chunks, and o read after the products (C's fragments are dead by then: 128 registers); for that the products'
+// depth is permuted, S_j's rows staged by FixKeyRow. On an H100 (2026-12-07) that took float32 B1 T262144 H8 from
+// 8.18 to 7.61 ms, but made bf16 1-1.3% slower (1.628 -> 1.645 ms at T65536 H16, 3.645 -> 3.693 at T262144), so bf16
+// keeps its staging (BENCHMARKS.md).
 constexpr int kFixThreads = 128, kFixStride = kWgmmaColumns + 8, kFixCStride = 128 + 8;
 // The column of o (of the block's 64) that column c of n8 tile n of the products holds: thread q's columns 2q and
 // 2q + 1 of tiles 4h .. 4h + 3 are o's 32 h + 8 q .. 32 h + 8 q + 7.
 __host__ __device__ constexpr int FixColumn(int n, int c) { return 32 * (n / 4) + 8 * (c / 2) + 2 * (n % 4) + c % 2; }
+// float32: the depth (row of the staged S_j) that key p takes. Thread q = lane % 4 reads each of its rows' keys 32 b +
+// 8 q .. 32 b + 8 q + 7 as its A fragments of depth steps 2 b (keys + 0 .. 3) and 2 b + 1 (+ 4 .. 7): in step s,
+// depths 2 q, 2 q + 1 (fragment registers 0 and 1) and 2 q + 8, 2 q + 9 (2 and 3).
+__host__ __device__ constexpr int FixKeyRow(int p) {
+  return 32 * (p / 32) + 16 * (p % 8 / 4) + 8 * (p % 4 / 2) + 2 * (p % 32 / 8) + p % 2;
+}
+// S_j's parts, and (bf16) the staged C.
 template <typename T>
-constexpr size_t FixShared() { return (sizeof(T) == 4 ? 2 : 1) * (128 * kFixStride + kC * kFixCStride) * 2; }
+constexpr size_t FixShared() { return (sizeof(T) == 4 ? 2 * 128 * kFixStride : 128 * kFixStride + kC * kFixCStride) * 2; }
+// 8 adjacent keys of a float32 row of C from `from` (key `key`), as bf16 pairs in two parts; keys past `K` (or a row
+// past the chunk: from null) zero. `fast`: the 8 keys lie wholly inside K or wholly past it, 16-byte aligned.
+__device__ __forceinline__ void LoadFixKeys(const float* from, int key, int K, bool fast, uint32_t (&hi)[4], uint32_t (&lo)[4]) {
+  float x[8];
+  if (fast) {
+    const float4 p = from && key < K ? reinterpret_cast<const float4*>(from)[0] : make_float4(0.f, 0.f, 0.f, 0.f);
+    const float4 q = from && key < K ? reinterpret_cast<const float4*>(from)[1] : make_float4(0.f, 0.f, 0.f, 0.f);
+    x[0] = p.x, x[1] = p.y, x[2] = p.z, x[3] = p.w, x[4] = q.x, x[5] = q.y, x[6] = q.z, x[7] = q.w;
+  } else {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) x[e] = from && key + e < K ? from[e] : 0.f;
+  }
+#pragma unroll
+  for (int w = 0; w < 4; ++w) SplitBf16(x[2 * w], x[2 * w + 1], hi[w], lo[w]);
+}
 template <typename T>
 __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const ChunkArgs<T> a, int groups, int64_t segment_chunks,
                                                                        int runs, int run_chunks, int64_t c_token0,
                                                                        const float* states, const T* C) {
   constexpr bool kFloat = sizeof(T) == 4;
   LS_SHARED(float4, shared4);
-  __nv_bfloat16* s_hi = reinterpret_cast<__nv_bfloat16*>(shared4);  // [key][column] (bf16: S_j rounded once)
+  __nv_bfloat16* s_hi = reinterpret_cast<__nv_bfloat16*>(shared4);  // [depth][column] (bf16: S_j rounded once)
   __nv_bfloat16* s_lo = s_hi + 128 * kFixStride;                     // float32: the low part
-  __nv_bfloat16* c_tile = s_hi + (kFloat ? 2 : 1) * 128 * kFixStride;  // [token][key] (float32: the high part)
-  __nv_bfloat16* c_low = c_tile + kC * kFixCStride;  // float32: the low part
+  __nv_bfloat16* c_tile = s_hi + 128 * kFixStride;                   // bf16: [token][key]
   const int K = a.K, V = a.V;
   const int64_t heads = a.batch * a.value_heads;
   const int64_t item = blockIdx.x / runs, segment = 1 + item / (heads * groups), bh = item / groups % heads;
@@ -1709,18 +1737,19 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
     const int key = i / (kWgmmaColumns / 2), c = 2 * (i % (kWgmmaColumns / 2)), j = column0 + FixColumn(c / 8, c % 8);
     const float x0 = key < K && j < V ? start[key * V + j] : 0.f, x1 = key < K && j + 1 < V ? start[key * V + j + 1] : 0.f;
     if constexpr (kFloat) {
+      const int row = FixKeyRow(key);
       uint32_t hi, lo;
       SplitBf16(x0, x1, hi, lo);
-      *reinterpret_cast<uint32_t*>(s_hi + key * kFixStride + c) = hi;
-      *reinterpret_cast<uint32_t*>(s_lo + key * kFixStride + c) = lo;
+      *reinterpret_cast<uint32_t*>(s_hi + row * kFixStride + c) = hi;
+      *reinterpret_cast<uint32_t*>(s_lo + row * kFixStride + c) = lo;
     } else {
       *reinterpret_cast<uint32_t*>(s_hi + key * kFixStride + c) = PackBf16(x0, x1);
     }
   }
+  if constexpr (kFloat) __syncthreads();  // (bf16: at each chunk's start)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t c_stride = a.value_heads * K;
-  const bool fast = kFloat ? K % 2 == 0 && reinterpret_cast<uintptr_t>(C) % 8 == 0
-                           : K % 8 == 0 && reinterpret_cast<uintptr_t>(C) % 16 == 0;
+  const bool fast = K % 8 == 0 && reinterpret_cast<uintptr_t>(C) % 16 == 0;  // (rows of C then 16-byte aligned too)
   const int64_t segment_end = min(a.seqlen, (segment + 1) * segment_chunks * kC);
   const int64_t t_first = (segment * segment_chunks + static_cast<int64_t>(run) * run_chunks) * kC;
   const int64_t t_end = min(segment_end, t_first + static_cast<int64_t>(run_chunks) * kC);
@@ -1734,13 +1763,9 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
     return t < tokens && j < V ? a.o + ((b * a.seqlen + t0 + t) * a.value_heads + hv) * V + j : nullptr;
   };
   const auto valid = [&](int g, int e) { return lane_column + 32 * g + e < V; };
-  for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
-    __syncthreads();  // (the previous chunk's C read)
-    const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
-    const T* c_rows = C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K;
-    // o as the walk wrote it, every piece read at once, before C and the products: read and written piece by piece, each
-    // read had waited behind the store before it (they may alias for all the compiler knows).
-    float old[2][2][8];
+  // o as the walk wrote it, every piece read at once: read and written piece by piece, each read had waited behind the
+  // store before it (they may alias for all the compiler knows).
+  const auto read_o = [&](int64_t t0, int tokens, float (&old)[2][2][8]) {
 #pragma unroll
     for (int g = 0; g < 2; ++g) {
 #pragma unroll
@@ -1757,37 +1782,47 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         }
       }
     }
-    if constexpr (kFloat) {  // split as it is read (a warp's pairs of keys: two tokens' rows of 512 bytes)
-      for (int i = threadIdx.x; i < kC * 64; i += kFixThreads) {
-        const int t = i / 64, key = 2 * (i % 64);
-        float2 x = make_float2(0.f, 0.f);
-        if (t < tokens) {
-          const float* from = c_rows + t * c_stride + key;
-          if (fast) x = key < K ? *reinterpret_cast<const float2*>(from) : x;
-          else x = make_float2(key < K ? from[0] : 0.f, key + 1 < K ? from[1] : 0.f);
+  };
+  for (int64_t t0 = t_first; t0 < t_end; t0 += kC) {
+    if constexpr (!kFloat) __syncthreads();  // (the previous chunk's C read)
+    const int tokens = static_cast<int>(min(static_cast<int64_t>(kC), t_end - t0));
+    float old[2][2][8];
+    // float32: C's rows TileRow(0) and TileRow(2) of the warp's 16 tokens (r), keys 32 k + 8 (lane % 4) .. + 7 (k).
+    uint32_t c_hi[2][4][4], c_lo[2][4][4];
+    if constexpr (kFloat) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int t = 16 * warp + TileRow(2 * r);
+        const float* row = t < tokens ? C + ((b * (a.seqlen - c_token0) + t0 + t - c_token0) * a.value_heads + hv) * K : nullptr;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          const int key = 32 * k + 8 * (lane % 4);
+          LoadFixKeys(row ? row + key : nullptr, key, K, fast, c_hi[r][k], c_lo[r][k]);
         }
-        uint32_t hi, lo;
-        SplitBf16(x.x, x.y, hi, lo);
-        *reinterpret_cast<uint32_t*>(c_tile + t * kFixCStride + key) = hi;
-        *reinterpret_cast<uint32_t*>(c_low + t * kFixCStride + key) = lo;
       }
     } else {
+      read_o(t0, tokens, old);
+      const T* c_rows = C + ((b * (a.seqlen - c_token0) + t0 - c_token0) * a.value_heads + hv) * K;
       StageBf16Tile<kC, 128, kFixThreads>(c_tile, kFixCStride, c_rows, c_stride, tokens, K, fast);
       CommitCopies();
       WaitCopies<0>();
+      __syncthreads();
     }
-    __syncthreads();
     float acc[8][4] = {};
 #pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      const int c_at = (16 * warp + MatrixRow(lane, 1)) * kFixCStride + 16 * k + MatrixColumn(lane, 2);
+    for (int s = 0; s < 8; ++s) {
       uint32_t af[4], al[4];
-      LoadMatrices<false>(af, c_tile + c_at);
-      if constexpr (kFloat) LoadMatrices<false>(al, c_low + c_at);
+      if constexpr (kFloat) {  // depth step s: keys 32 (s / 2) + 8 q + 4 (s % 2) + 0, 1 (registers 0, 1) and + 2, 3
+        const int k = s / 2, w = 2 * (s % 2);
+        af[0] = c_hi[0][k][w], af[1] = c_hi[1][k][w], af[2] = c_hi[0][k][w + 1], af[3] = c_hi[1][k][w + 1];
+        al[0] = c_lo[0][k][w], al[1] = c_lo[1][k][w], al[2] = c_lo[0][k][w + 1], al[3] = c_lo[1][k][w + 1];
+      } else {
+        LoadMatrices<false>(af, c_tile + (16 * warp + MatrixRow(lane, 1)) * kFixCStride + 16 * s + MatrixColumn(lane, 2));
+      }
 #pragma unroll
       for (int n = 0; n < 4; ++n) {
         uint32_t bh_[4], bl[4];
-        const int at = (16 * k + MatrixRow(lane, 1)) * kFixStride + 16 * n + MatrixColumn(lane, 2);
+        const int at = (16 * s + MatrixRow(lane, 1)) * kFixStride + 16 * n + MatrixColumn(lane, 2);
         LoadMatrices<true>(bh_, s_hi + at);
         MmaBf16(acc[2 * n], af, bh_[0], bh_[1]);
         MmaBf16(acc[2 * n + 1], af, bh_[2], bh_[3]);
@@ -1800,6 +1835,7 @@ __global__ void __launch_bounds__(kFixThreads) FixSegmentOutputsKernel(const Chu
         }
       }
     }
+    if constexpr (kFloat) read_o(t0, tokens, old);
 #pragma unroll
     for (int g = 0; g < 2; ++g) {
 #pragma unroll
