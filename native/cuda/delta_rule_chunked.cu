@@ -2221,7 +2221,7 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
 // Segments a warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most, up to
 // kMaxWalkSegments, whose blocks take at most `eighths` eighths of the SMs (the prepare kernel runs on the rest), else
 // 1 (the plain walk). Launch gives bf16 seven; six with bf16 products, whose cheaper walk leaves the prepare kernel the
-// longer part, which wants more SMs; float32 three (its prepare kernel costs about twice bf16's). On an H100, B1
+// longer part, which wants more SMs; float32 three (its prepare kernel costs about three times bf16's). On an H100, B1
 // K=V=128, 2026-12-07 (fix-up of 9855e97): bf16 T262144 H8 3 segments (80 blocks) 3.82-3.86 ms, 4 (112 blocks)
 // 3.62-3.64, but with bf16 products 3.01-3.02 against 3.16-3.18; float32 T262144 H8 2 segments (48 blocks) 8.18-8.20, 3
 // 8.32-8.43, 4 9.02-9.04; float32 T65536 H16 one walk 3.59, 2 segments 3.81. Before: bf16 T65536 H16 2 segments, 96
