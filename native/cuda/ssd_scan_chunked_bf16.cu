@@ -561,21 +561,19 @@ __global__ void __launch_bounds__(kOutThreads, 2) OutputKernel(const SsdChunkArg
     if (t >= n || p >= columns) continue;
     const int64_t at = x_at + t * x_stride + p;
     float y[8], x[8];
-    *reinterpret_cast<float4*>(y) = *reinterpret_cast<const float4*>(Ys + t * kYs + p);
-    *reinterpret_cast<float4*>(y + 4) = *reinterpret_cast<const float4*>(Ys + t * kYs + p + 4);
-    const uint4 xq = *reinterpret_cast<const uint4*>(Xs + t * kXs + p);
-    const uint32_t xw[4] = {xq.x, xq.y, xq.z, xq.w};
-#pragma unroll
-    for (int m = 0; m < 4; ++m) x[2 * m] = __uint_as_float(xw[m] << 16), x[2 * m + 1] = __uint_as_float(xw[m] & 0xffff0000u);
+    LoadEight(Ys + t * kYs + p, y);
+    LoadEight(Xs + t * kXs + p, x);
 #pragma unroll
     for (int m = 0; m < 8; ++m) y[m] = fmaf(Ds[p + m], x[m], y[m]);
     if (vector) {
       if (a.z) {
-        const uint32_t zw[4] = {zq[j].x, zq[j].y, zq[j].z, zq[j].w};
+        float z[8];
+        Quad<bf16>::Unpack(make_uint2(zq[j].x, zq[j].y), *reinterpret_cast<float(*)[4]>(z));
+        Quad<bf16>::Unpack(make_uint2(zq[j].z, zq[j].w), *reinterpret_cast<float(*)[4]>(z + 4));
 #pragma unroll
-        for (int m = 0; m < 4; ++m) y[2 * m] *= Silu(__uint_as_float(zw[m] << 16)), y[2 * m + 1] *= Silu(__uint_as_float(zw[m] & 0xffff0000u));
+        for (int m = 0; m < 8; ++m) y[m] *= Silu(z[m]);
       }
-      *reinterpret_cast<uint4*>(a.y + at) = make_uint4(PackBf16(y[0], y[1]), PackBf16(y[2], y[3]), PackBf16(y[4], y[5]), PackBf16(y[6], y[7]));
+      StoreEight(a.y + at, y);
     } else {
       for (int m = 0; m < 8 && p + m < columns; ++m) StoreAs(a.y + at + m, a.z ? y[m] * Silu(ToFloat(a.z[at + m])) : y[m]);
     }
