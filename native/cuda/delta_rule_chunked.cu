@@ -1706,11 +1706,9 @@ constexpr size_t FixShared() { return (sizeof(T) == 4 ? 2 * 128 * kFixStride : 1
 // 8 adjacent keys of a float32 row of C from `from` (key `key`), as bf16 pairs in two parts; keys past `K` (or a row
 // past the chunk: from null) zero. `fast`: the 8 keys lie wholly inside K or wholly past it, 16-byte aligned.
 __device__ __forceinline__ void LoadFixKeys(const float* from, int key, int K, bool fast, uint32_t (&hi)[4], uint32_t (&lo)[4]) {
-  float x[8];
+  float x[8] = {};
   if (fast) {
-    const float4 p = from && key < K ? reinterpret_cast<const float4*>(from)[0] : make_float4(0.f, 0.f, 0.f, 0.f);
-    const float4 q = from && key < K ? reinterpret_cast<const float4*>(from)[1] : make_float4(0.f, 0.f, 0.f, 0.f);
-    x[0] = p.x, x[1] = p.y, x[2] = p.z, x[3] = p.w, x[4] = q.x, x[5] = q.y, x[6] = q.z, x[7] = q.w;
+    if (from && key < K) LoadEight(from, x);
   } else {
 #pragma unroll
     for (int e = 0; e < 8; ++e) x[e] = from && key + e < K ? from[e] : 0.f;
