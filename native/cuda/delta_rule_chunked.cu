@@ -334,11 +334,8 @@ __device__ __forceinline__ void CumulativeSum(float* gamma) {
   gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
 }
 
-// blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence. kWgmma (key dim 128
-// padded): the record as WgmmaSetFloat lays it out, in a bf16 workspace.
-template <bool kWgmma = false>
-__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const std::conditional_t<kWgmma, WorkspaceBf16, Workspace> w,
-                                                             int64_t first_chunk) {
+// blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
+__global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk) {
   LS_SHARED(float, shared);
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -351,7 +348,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
   const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
   const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
-  if (t0 >= a.seqlen) return;  // (a segment-parallel walk's last segment, in its last rounds)
+  if (t0 >= a.seqlen) return;
   const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
 
   // The chunk's rows of q and k (token t's at row0 + t H K), the copies in flight all at once, the padding zero-filled.
@@ -381,18 +378,8 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
   const float last = gamma[kC - 1];
   const FloatSet layout(Kp);
-  using Set = std::conditional_t<kWgmma, __nv_bfloat16, float>;
-  Set* const set = w.sets + record * [&] {
-    if constexpr (kWgmma) return int64_t{w.record};
-    else return int64_t{layout.floats()};
-  }();
-  float* const P = kWgmma ? nullptr : reinterpret_cast<float*>(set) + layout.p();  // FloatSet's (the bf16 record's: split_pair)
-  // x0 and x1 at (t, s) and (t, s + 1) of a record's 64 x 64 tile in two parts (hi at `at`, lo at `at` + `lo`) or 64-key
-  // tiles side by side (the keys and queries: s < 128).
-  const auto split_pair = [set](int at, int lo, int t, int s, float x0, float x1) {
-    const int to = at + s / 64 * WgmmaSetFloat::kTile + static_cast<int>(SwizzledOffset(t, s % 64) / 2);
-    SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(set + to), *reinterpret_cast<uint32_t*>(set + to + lo));
-  };
+  float* const set = w.sets + record * int64_t{layout.floats()};
+  float* const P = set + layout.p();
   for (int unit = warp; unit < 16; unit += kThreads / 32) {
     const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
     float products[2][2][4] = {};
@@ -403,43 +390,22 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
     const float (&gk)[2][4] = products[0], (&qk)[2][4] = products[1];
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
-      float pm[4];
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
         const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) : 0.f;
         As[t * kAStride + s] = s < t ? beta[t] * decay * gk[m][e] : 0.f;
-        pm[e] = decay * qk[m][e];
-        if constexpr (!kWgmma) P[t * kAStride + s] = pm[e];
-      }
-      if constexpr (kWgmma) {  // elements e and e + 1: one row, adjacent columns
-#pragma unroll
-        for (int e = 0; e < 4; e += 2) {
-          split_pair(WgmmaSetFloat::kPh, WgmmaSetFloat::kPl - WgmmaSetFloat::kPh, r0 + TileRow(e), c0 + TileColumn(m, e), pm[e], pm[e + 1]);
-        }
+        P[t * kAStride + s] = decay * qk[m][e];
       }
     }
   }
-  if constexpr (kWgmma) {
-    for (int e = threadIdx.x; e < 2 * kC * (kMaxPadded / 2); e += kThreads) {  // the keys and queries, a pair a thread
-      const int m = e / (kC * (kMaxPadded / 2)), t = e / (kMaxPadded / 2) % kC, i = 2 * (e % (kMaxPadded / 2));
-      const float* x = (m ? qs : ks) + t * rs + i;
-      split_pair(m ? WgmmaSetFloat::kQh : WgmmaSetFloat::kKh, WgmmaSetFloat::kKl - WgmmaSetFloat::kKh, t, i, x[0], x[1]);
-    }
-    if (threadIdx.x < kC) {
-      const int t = threadIdx.x;
-      float* factors = reinterpret_cast<float*>(set + WgmmaSetFloat::kFactors);
-      factors[t] = factors[2 * kC + t] = ExpOf(gamma[t]), factors[kC + t] = ExpOf(last - gamma[t]);
-    }
-  } else {
-    float* Qg = set + layout.q();
-    float* Kg = set + layout.k();
-    for (int t = warp; t < kC; t += kThreads / 32) {
-      const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
-      for (int i = lane; i < Kp; i += 32) {
-        Qg[t * rs + i] = to_query * qs[t * rs + i];
-        Kg[t * cs + i] = to_last * ks[t * rs + i];
-      }
+  float* Qg = set + layout.q();
+  float* Kg = set + layout.k();
+  for (int t = warp; t < kC; t += kThreads / 32) {
+    const float to_query = ExpOf(gamma[t]), to_last = ExpOf(last - gamma[t]);
+    for (int i = lane; i < Kp; i += 32) {
+      Qg[t * rs + i] = to_query * qs[t * rs + i];
+      Kg[t * cs + i] = to_last * ks[t * rs + i];
     }
   }
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
@@ -447,22 +413,143 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 
   Invert(As, Ts, beta, qs);  // the queries are done: their space takes the inversion's sums
   __syncthreads();
-  if constexpr (kWgmma) {
-    for (int e = threadIdx.x; e < kC * kC / 2; e += kThreads) {  // T in two parts, a pair a thread
-      const int t = e / (kC / 2), c = 2 * (e % (kC / 2));
-      split_pair(WgmmaSetFloat::kTh, WgmmaSetFloat::kTl - WgmmaSetFloat::kTh, t, c, Ts[t * kTStride + c], Ts[t * kTStride + c + 1]);
+  float* Kb = set;
+  for (int t = warp; t < kC; t += kThreads / 32) {
+    const float factor = ExpOf(gamma[t]);
+    for (int i = lane; i < Kp; i += 32) Kb[t * rs + i] = factor * ks[t * rs + i];
+  }
+  float* Tw = set + layout.t();
+  for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T, four adjacent elements a thread
+    const int t = e / (kC / 4), c = e % (kC / 4) * 4;
+    *reinterpret_cast<float4*>(Tw + t * kAStride + c) = *reinterpret_cast<const float4*>(Ts + t * kTStride + c);
+  }
+}
+
+// The float32 record of the warpgroup walk (WgmmaSetFloat; key dim 128 padded), blockIdx.x as PrepareKernel's, in
+// its shared memory (PrepareShared(128)). Each warp takes whole rows of the staged q and k: their norms, then the
+// normalized rows in two bf16 parts, written over the row's own floats (hi in its first 256 bytes, lo in the next)
+// and into the record. K K^T and Q K^T are then bf16 products of those parts (hi·hi + hi·lo + lo·hi, operands by
+// ldmatrix), as the walk's own products. (PrepareKernel's 3xTF32 products, splitting each operand at each use, and
+// its element-by-element record writes had made this kernel 50K instructions a chunk at two instructions a cycle:
+// on an H100 it bounded float32 in segments, 1.75 ms of B1 T65536 H16's 3.6 alone, against bf16's 0.6;
+// BENCHMARKS.md.)
+__global__ void __launch_bounds__(kThreads, 2) WgmmaPrepareKernelFloat(const ChunkArgs<float> a, const WorkspaceBf16 w,
+                                                                       int64_t first_chunk) {
+  using bf16 = __nv_bfloat16;
+  constexpr int rs = RowStride(128), kParts = 2 * rs;  // bf16 elements between rows of the parts: lo at +128
+  LS_SHARED(float, shared);
+  const int K = a.K;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* ks = shared;                  // [kC][rs] k as read, then its parts
+  float* qs = ks + kC * rs;            // [kC][rs] q as read, then its parts (normalized, times the scale), then Invert's sums
+  float* As = qs + kC * rs;            // [kC][kAStride] A
+  float* Ts = As + kC * kAStride;      // [kC][kTStride] (I + A)^-1
+  float* gamma = Ts + kC * kTStride;   // [kC]
+  float* beta = gamma + kC;            // [kC]
+  const bf16* k_parts = reinterpret_cast<const bf16*>(ks);
+  const bf16* q_parts = reinterpret_cast<const bf16*>(qs);
+  const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
+  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
+  const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
+  if (t0 >= a.seqlen) return;  // (a segment-parallel walk's last segment, in its last rounds)
+  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+
+  const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
+  StageRows(qs, rs, a.q + row0, a.heads * K, kC, n, 128, K);
+  StageRows(ks, rs, a.k + row0, a.heads * K, kC, n, 128, K);
+  CommitCopies();
+  LoadGates(a, b, hv, t0, n, beta, gamma);
+  WaitCopies<0>();
+  __syncthreads();
+  if (warp == 0) CumulativeSum(gamma);
+  bf16* const set = w.sets + record * int64_t{w.record};
+  // Keys 4 lane .. 4 lane + 3 of row t: in the record's 64-key tile lane / 16, at 8 bytes of a swizzled 16-byte chunk.
+  const int tile_key = 4 * lane % 64;
+  const int tile_at = lane / 16 * WgmmaSetFloat::kTile;
+  for (int t = warp; t < kC; t += kThreads / 32) {  // a warp per token (rows past n are zeros)
+    float4 q = *reinterpret_cast<const float4*>(qs + t * rs + 4 * lane), k = *reinterpret_cast<const float4*>(ks + t * rs + 4 * lane);
+    float rq = a.scale, rk = 1.f;  // without the normalization only the scale (a uniform branch)
+    if (a.l2norm) {
+      float qq = q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w, kk = k.x * k.x + k.y * k.y + k.z * k.z + k.w * k.w;
+#pragma unroll
+      for (int offset = 16; offset > 0; offset >>= 1) {
+        qq += __shfl_xor_sync(0xffffffffu, qq, offset), kk += __shfl_xor_sync(0xffffffffu, kk, offset);
+      }
+      rq *= rsqrtf(qq + 1e-6f), rk = rsqrtf(kk + 1e-6f);
     }
-  } else {
-    float* Kb = set;
-    for (int t = warp; t < kC; t += kThreads / 32) {
-      const float factor = ExpOf(gamma[t]);
-      for (int i = lane; i < Kp; i += 32) Kb[t * rs + i] = factor * ks[t * rs + i];
+    uint2 qh, ql, kh, kl;
+    SplitBf16(rq * q.x, rq * q.y, qh.x, ql.x), SplitBf16(rq * q.z, rq * q.w, qh.y, ql.y);
+    SplitBf16(rk * k.x, rk * k.y, kh.x, kl.x), SplitBf16(rk * k.z, rk * k.w, kh.y, kl.y);
+    __syncwarp();  // the row's floats are all read before its parts go over them
+    bf16* const q_row = reinterpret_cast<bf16*>(qs + t * rs) + 4 * lane;
+    bf16* const k_row = reinterpret_cast<bf16*>(ks + t * rs) + 4 * lane;
+    *reinterpret_cast<uint2*>(q_row) = qh, *reinterpret_cast<uint2*>(q_row + 128) = ql;
+    *reinterpret_cast<uint2*>(k_row) = kh, *reinterpret_cast<uint2*>(k_row + 128) = kl;
+    const int at = tile_at + static_cast<int>(SwizzledOffset(t, tile_key) / 2);
+    *reinterpret_cast<uint2*>(set + WgmmaSetFloat::kQh + at) = qh, *reinterpret_cast<uint2*>(set + WgmmaSetFloat::kQl + at) = ql;
+    *reinterpret_cast<uint2*>(set + WgmmaSetFloat::kKh + at) = kh, *reinterpret_cast<uint2*>(set + WgmmaSetFloat::kKl + at) = kl;
+  }
+  __syncthreads();
+
+  // K K^T into A and Q K^T into P: 4 x 4 tiles of 16 x 16, two per warp; the tiles above the diagonal are zero.
+  const float last = gamma[kC - 1];
+  // x0 and x1 at (t, s) and (t, s + 1) of a record's 64 x 64 tile in two parts (hi at `at`, lo at `at` + `lo`).
+  const auto split_pair = [set](int at, int lo, int t, int s, float x0, float x1) {
+    const int to = at + static_cast<int>(SwizzledOffset(t, s) / 2);
+    SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(set + to), *reinterpret_cast<uint32_t*>(set + to + lo));
+  };
+  for (int unit = warp; unit < 16; unit += kThreads / 32) {
+    const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
+    float kk[2][4] = {}, qk[2][4] = {};
+    if (c0 <= r0) {
+      const int a_at = (r0 + MatrixRow(lane, 1)) * kParts + MatrixColumn(lane, 2), b_at = (c0 + MatrixRow(lane, 2)) * kParts + MatrixColumn(lane, 1);
+#pragma unroll 2
+      for (int k0 = 0; k0 < 128; k0 += 16) {
+        uint32_t kah[4], kal[4], qah[4], qal[4], kbh[4], kbl[4];
+        LoadMatrices<false>(kah, k_parts + a_at + k0), LoadMatrices<false>(kal, k_parts + a_at + 128 + k0);
+        LoadMatrices<false>(qah, q_parts + a_at + k0), LoadMatrices<false>(qal, q_parts + a_at + 128 + k0);
+        LoadMatrices<false>(kbh, k_parts + b_at + k0), LoadMatrices<false>(kbl, k_parts + b_at + 128 + k0);
+#pragma unroll
+        for (int m = 0; m < 2; ++m) {
+          MmaBf16(kk[m], kah, kbh[2 * m], kbh[2 * m + 1]), MmaBf16(qk[m], qah, kbh[2 * m], kbh[2 * m + 1]);
+          MmaBf16(kk[m], kah, kbl[2 * m], kbl[2 * m + 1]), MmaBf16(qk[m], qah, kbl[2 * m], kbl[2 * m + 1]);
+          MmaBf16(kk[m], kal, kbh[2 * m], kbh[2 * m + 1]), MmaBf16(qk[m], qal, kbh[2 * m], kbh[2 * m + 1]);
+        }
+      }
     }
-    float* Tw = set + layout.t();
-    for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T, four adjacent elements a thread
-      const int t = e / (kC / 4), c = e % (kC / 4) * 4;
-      *reinterpret_cast<float4*>(Tw + t * kAStride + c) = *reinterpret_cast<const float4*>(Ts + t * kTStride + c);
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+      float pm[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
+        const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) : 0.f;
+        As[t * kAStride + s] = s < t ? beta[t] * decay * kk[m][e] : 0.f;
+        pm[e] = decay * qk[m][e];
+      }
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {  // elements e and e + 1: one row, adjacent columns
+        split_pair(WgmmaSetFloat::kPh, WgmmaSetFloat::kPl - WgmmaSetFloat::kPh, r0 + TileRow(e), c0 + TileColumn(m, e), pm[e], pm[e + 1]);
+      }
     }
+  }
+  if (threadIdx.x < kC) {
+    const int t = threadIdx.x;
+    float* factors = reinterpret_cast<float*>(set + WgmmaSetFloat::kFactors);
+    factors[t] = factors[2 * kC + t] = ExpOf(gamma[t]), factors[kC + t] = ExpOf(last - gamma[t]);
+  }
+  if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
+  __syncthreads();
+
+  Invert(As, Ts, beta, qs);  // the queries' parts are done: their space takes the inversion's sums
+  __syncthreads();
+  for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T in two parts, four adjacent elements a thread
+    const int t = e / (kC / 4), c = e % (kC / 4) * 4;
+    const float4 x = *reinterpret_cast<const float4*>(Ts + t * kTStride + c);
+    uint2 hi, lo;
+    SplitBf16(x.x, x.y, hi.x, lo.x), SplitBf16(x.z, x.w, hi.y, lo.y);
+    const int at = static_cast<int>(SwizzledOffset(t, c) / 2);
+    *reinterpret_cast<uint2*>(set + WgmmaSetFloat::kTh + at) = hi, *reinterpret_cast<uint2*>(set + WgmmaSetFloat::kTl + at) = lo;
   }
 }
 
@@ -1916,7 +2003,7 @@ inline int64_t SegmentChunks(int64_t i, int64_t slot, int64_t left, bool short_f
 // The prepare kernel that writes the warpgroup walk's record for storage T.
 template <typename T>
 constexpr auto WgmmaPrepareKernel() {
-  if constexpr (sizeof(T) == 4) return PrepareKernel<true>;
+  if constexpr (sizeof(T) == 4) return WgmmaPrepareKernelFloat;
   else return PrepareKernelBf16<128, true, true>;
 }
 
@@ -1946,7 +2033,7 @@ constexpr StateKernelFunctionBf16 kStateKernelsBf16[kMaxPadded / 16] = {
 template <typename T>
 PrepareKernelFunction<T> PrepareKernelFor(int Kp, int columns) {
   if constexpr (sizeof(T) == 2) return TForm(columns) ? kPrepareKernelsBf16<true>[Kp / 16 - 1] : kPrepareKernelsBf16<false>[Kp / 16 - 1];
-  else return PrepareKernel<false>;
+  else return PrepareKernel;
 }
 StateKernelFunction StateKernelFor(int Kp, int columns) {
   const int i = Kp / 16 - 1;
