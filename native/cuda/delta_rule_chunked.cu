@@ -240,8 +240,12 @@ size_t PrepareSharedFor(int Kp) { return sizeof(T) == 2 ? PrepareSharedBf16(Kp) 
 // The warpgroup walk's prepare kernel (WgmmaPrepareKernel); in bf16 the swizzled form, with T where k and q were.
 constexpr size_t kPrepareSharedSwizzled =
     sizeof(float) * (kC * kAStride + 4 * kC) + sizeof(__nv_bfloat16) * 2 * kC * (StagedWidth(128) + 8);
+// In float32 (WgmmaPrepareKernelFloat) k and q, then their parts, then A, T and the inversion's sums where they were; and
+// two vectors: 68 KB, three blocks an SM.
+constexpr size_t kPrepareSharedFloat = sizeof(float) * (2 * kC * RowStride(128) + 2 * kC);
+static_assert(kC * kAStride + kC * kTStride + 3 * 16 * 16 <= 2 * kC * RowStride(128), "WgmmaPrepareKernelFloat: A, T and the sums fit where k and q were");
 template <typename T>
-size_t WgmmaPrepareShared() { return sizeof(T) == 2 ? kPrepareSharedSwizzled : PrepareShared(128); }
+size_t WgmmaPrepareShared() { return sizeof(T) == 2 ? kPrepareSharedSwizzled : kPrepareSharedFloat; }
 template <typename T>
 size_t StateSharedFor(int Kp, int columns) { return sizeof(T) == 2 ? StateSharedBf16(Kp, columns) : StateShared(Kp, columns); }
 
@@ -433,7 +437,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 // its element-by-element record writes had made this kernel 50K instructions a chunk at two instructions a cycle:
 // on an H100 it bounded float32 in segments, 1.75 ms of B1 T65536 H16's 3.6 alone, against bf16's 0.6;
 // BENCHMARKS.md.)
-__global__ void __launch_bounds__(kThreads, 2) WgmmaPrepareKernelFloat(const ChunkArgs<float> a, const WorkspaceBf16 w,
+__global__ void __launch_bounds__(kThreads, 3) WgmmaPrepareKernelFloat(const ChunkArgs<float> a, const WorkspaceBf16 w,
                                                                        int64_t first_chunk) {
   using bf16 = __nv_bfloat16;
   constexpr int rs = RowStride(128), kParts = 2 * rs;  // bf16 elements between rows of the parts: lo at +128
@@ -441,10 +445,11 @@ __global__ void __launch_bounds__(kThreads, 2) WgmmaPrepareKernelFloat(const Chu
   const int K = a.K;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* ks = shared;                  // [kC][rs] k as read, then its parts
-  float* qs = ks + kC * rs;            // [kC][rs] q as read, then its parts (normalized, times the scale), then Invert's sums
-  float* As = qs + kC * rs;            // [kC][kAStride] A
+  float* qs = ks + kC * rs;            // [kC][rs] q as read, then its parts (normalized, times the scale)
+  float* As = shared;                  // [kC][kAStride] A, once the products are done with the parts
   float* Ts = As + kC * kAStride;      // [kC][kTStride] (I + A)^-1
-  float* gamma = Ts + kC * kTStride;   // [kC]
+  float* sums = Ts + kC * kTStride;    // the inversion's
+  float* gamma = qs + kC * rs;         // [kC]
   float* beta = gamma + kC;            // [kC]
   const bf16* k_parts = reinterpret_cast<const bf16*>(ks);
   const bf16* q_parts = reinterpret_cast<const bf16*>(qs);
@@ -498,25 +503,33 @@ __global__ void __launch_bounds__(kThreads, 2) WgmmaPrepareKernelFloat(const Chu
     const int to = at + static_cast<int>(SwizzledOffset(t, s) / 2);
     SplitBf16(x0, x1, *reinterpret_cast<uint32_t*>(set + to), *reinterpret_cast<uint32_t*>(set + to + lo));
   };
-  for (int unit = warp; unit < 16; unit += kThreads / 32) {
-    const int r0 = unit / 4 * 16, c0 = unit % 4 * 16;
-    float kk[2][4] = {}, qk[2][4] = {};
-    if (c0 <= r0) {
-      const int a_at = (r0 + MatrixRow(lane, 1)) * kParts + MatrixColumn(lane, 2), b_at = (c0 + MatrixRow(lane, 2)) * kParts + MatrixColumn(lane, 1);
-#pragma unroll 2
-      for (int k0 = 0; k0 < 128; k0 += 16) {
-        uint32_t kah[4], kal[4], qah[4], qal[4], kbh[4], kbl[4];
-        LoadMatrices<false>(kah, k_parts + a_at + k0), LoadMatrices<false>(kal, k_parts + a_at + 128 + k0);
-        LoadMatrices<false>(qah, q_parts + a_at + k0), LoadMatrices<false>(qal, q_parts + a_at + 128 + k0);
-        LoadMatrices<false>(kbh, k_parts + b_at + k0), LoadMatrices<false>(kbl, k_parts + b_at + 128 + k0);
+  // Each warp's two units (r0 = 16 (warp / 4) and 16 (warp / 4 + 2), c0 = 16 (warp % 4)); A goes where the parts are,
+  // once every warp is done with them.
+  const int c0 = warp % 4 * 16;
+  float kk[2][2][4] = {}, qk[2][2][4] = {};
 #pragma unroll
-        for (int m = 0; m < 2; ++m) {
-          MmaBf16(kk[m], kah, kbh[2 * m], kbh[2 * m + 1]), MmaBf16(qk[m], qah, kbh[2 * m], kbh[2 * m + 1]);
-          MmaBf16(kk[m], kah, kbl[2 * m], kbl[2 * m + 1]), MmaBf16(qk[m], qah, kbl[2 * m], kbl[2 * m + 1]);
-          MmaBf16(kk[m], kal, kbh[2 * m], kbh[2 * m + 1]), MmaBf16(qk[m], qal, kbh[2 * m], kbh[2 * m + 1]);
-        }
+  for (int u = 0; u < 2; ++u) {
+    const int r0 = (warp / 4 + 2 * u) * 16;
+    if (c0 > r0) continue;
+    const int a_at = (r0 + MatrixRow(lane, 1)) * kParts + MatrixColumn(lane, 2), b_at = (c0 + MatrixRow(lane, 2)) * kParts + MatrixColumn(lane, 1);
+#pragma unroll 2
+    for (int k0 = 0; k0 < 128; k0 += 16) {
+      uint32_t kah[4], kal[4], qah[4], qal[4], kbh[4], kbl[4];
+      LoadMatrices<false>(kah, k_parts + a_at + k0), LoadMatrices<false>(kal, k_parts + a_at + 128 + k0);
+      LoadMatrices<false>(qah, q_parts + a_at + k0), LoadMatrices<false>(qal, q_parts + a_at + 128 + k0);
+      LoadMatrices<false>(kbh, k_parts + b_at + k0), LoadMatrices<false>(kbl, k_parts + b_at + 128 + k0);
+#pragma unroll
+      for (int m = 0; m < 2; ++m) {
+        MmaBf16(kk[u][m], kah, kbh[2 * m], kbh[2 * m + 1]), MmaBf16(qk[u][m], qah, kbh[2 * m], kbh[2 * m + 1]);
+        MmaBf16(kk[u][m], kah, kbl[2 * m], kbl[2 * m + 1]), MmaBf16(qk[u][m], qah, kbl[2 * m], kbl[2 * m + 1]);
+        MmaBf16(kk[u][m], kal, kbh[2 * m], kbh[2 * m + 1]), MmaBf16(qk[u][m], qal, kbh[2 * m], kbh[2 * m + 1]);
       }
     }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int u = 0; u < 2; ++u) {
+    const int r0 = (warp / 4 + 2 * u) * 16;
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
       float pm[4];
@@ -524,8 +537,8 @@ __global__ void __launch_bounds__(kThreads, 2) WgmmaPrepareKernelFloat(const Chu
       for (int e = 0; e < 4; ++e) {
         const int t = r0 + TileRow(e), s = c0 + TileColumn(m, e);
         const float decay = s <= t ? ExpOf(gamma[t] - gamma[s]) : 0.f;
-        As[t * kAStride + s] = s < t ? beta[t] * decay * kk[m][e] : 0.f;
-        pm[e] = decay * qk[m][e];
+        As[t * kAStride + s] = s < t ? beta[t] * decay * kk[u][m][e] : 0.f;
+        pm[e] = decay * qk[u][m][e];
       }
 #pragma unroll
       for (int e = 0; e < 4; e += 2) {  // elements e and e + 1: one row, adjacent columns
@@ -541,7 +554,7 @@ __global__ void __launch_bounds__(kThreads, 2) WgmmaPrepareKernelFloat(const Chu
   if (threadIdx.x == 0) w.decay[record] = ExpOf(last);
   __syncthreads();
 
-  Invert(As, Ts, beta, qs);  // the queries' parts are done: their space takes the inversion's sums
+  Invert(As, Ts, beta, sums);
   __syncthreads();
   for (int e = threadIdx.x; e < kC * kC / 4; e += kThreads) {  // T in two parts, four adjacent elements a thread
     const int t = e / (kC / 4), c = e % (kC / 4) * 4;
