@@ -430,7 +430,7 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
 }
 
 // The float32 record of the warpgroup walk (WgmmaSetFloat; key dim 128 padded), blockIdx.x as PrepareKernel's, in
-// its shared memory (PrepareShared(128)). Each warp takes whole rows of the staged q and k: their norms, then the
+// kPrepareSharedFloat bytes of shared memory. Each warp takes whole rows of the staged q and k: their norms, then the
 // normalized rows in two bf16 parts, written over the row's own floats (hi in its first 256 bytes, lo in the next)
 // and into the record. K K^T and Q K^T are then bf16 products of those parts (hi·hi + hi·lo + lo·hi, operands by
 // ldmatrix), as the walk's own products. (PrepareKernel's 3xTF32 products, splitting each operand at each use, and
@@ -2319,11 +2319,13 @@ ls_status LaunchWgmma(const ls_delta_rule_params& p, const WalkTiles& tiles, cud
 // Segments a warpgroup walk past kOverlapChunks is split into and walked at once (LaunchWgmmaParallel): the most, up to
 // kMaxWalkSegments, whose blocks take at most `eighths` eighths of the SMs (the prepare kernel runs on the rest), else
 // 1 (the plain walk). Launch gives bf16 seven; six with bf16 products, whose cheaper walk leaves the prepare kernel the
-// longer part, which wants more SMs; float32 three (its prepare kernel costs about three times bf16's). On an H100, B1
-// K=V=128, 2026-12-07 (fix-up of 9855e97): bf16 T262144 H8 3 segments (80 blocks) 3.82-3.86 ms, 4 (112 blocks)
-// 3.62-3.64, but with bf16 products 3.01-3.02 against 3.16-3.18; float32 T262144 H8 2 segments (48 blocks) 8.18-8.20, 3
-// 8.32-8.43, 4 9.02-9.04; float32 T65536 H16 one walk 3.59, 2 segments 3.81. Before: bf16 T65536 H16 2 segments, 96
-// blocks, 2.45 -> 1.88 ms, 3 (160 blocks, past one wave) 2.32.
+// longer part, which wants more SMs; float32 six as well (WgmmaPrepareKernelFloat). On an H100, B1 K=V=128, 2026-12-07
+// (fix-up of 9855e97): bf16 T262144 H8 3 segments (80 blocks) 3.82-3.86 ms, 4 (112 blocks) 3.62-3.64, but with bf16
+// products 3.01-3.02 against 3.16-3.18. On an H200, 2026-12-07, float32 with WgmmaPrepareKernelFloat: T65536 H16 one
+// walk 3.32-3.36 ms, 2 segments (96 blocks) 2.54-2.58, 3 2.94, 4 3.02-3.09; T262144 H8 2 segments 7.01-7.14, 3 (80
+// blocks) 5.69-5.76, 4 6.02-6.29. (With the 3xTF32 PrepareKernel before it a float32 walk in segments hardly paid:
+// T65536 3.47 -> 3.31 in 2 segments, T262144 7.23 in 2, 7.33 in 3.) Before: bf16 T65536 H16 2 segments, 96 blocks,
+// 2.45 -> 1.88 ms, 3 (160 blocks, past one wave) 2.32.
 // LONGSEQ_CUDA_DELTA_SEGMENTS, where set, chooses instead.
 int ParallelSegments(int64_t heads, int value_groups, int identity_groups, int eighths) {
   if (const char* setting = std::getenv("LONGSEQ_CUDA_DELTA_SEGMENTS")) {
@@ -2423,7 +2425,7 @@ ls_status Launch(const ls_delta_rule_params& p, cudaStream_t stream) {
   if ((columns >= 16 || chunks > kOverlapChunks) && WalksOnWgmma(p, Kp, walk_tiles)) {
     const int segments = ParallelSegments(heads, static_cast<int>((p.value_dim + kWgmmaColumns - 1) / kWgmmaColumns),
                                           static_cast<int>((p.key_dim + kWgmmaColumns - 1) / kWgmmaColumns),
-                                          sizeof(T) == 4 ? 3 : p.allow_bf16_products ? 6 : 7);
+                                          sizeof(T) == 2 && !p.allow_bf16_products ? 7 : 6);
     if (chunks > kOverlapChunks && segments > 1) return LaunchWgmmaParallel<T>(p, walk_tiles, segments, stream);
     return LaunchWgmma<T>(p, walk_tiles, stream);
   }
