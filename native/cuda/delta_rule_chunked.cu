@@ -37,7 +37,8 @@
 // instead of 3xTF32's 1e-6) 0.369 / 5.73 / 14.3 -> 0.294 / 3.46 / 12.0 (BENCHMARKS.md, 2026-12-06). Past
 // kOverlapChunks, where the heads' blocks would leave SMs idle, up to kMaxWalkSegments segments walk at once
 // (WalkSegments, LaunchWgmmaParallel): on an H100 in bf16, B1 T65536 H16 2.45 -> 1.88 ms, T262144 H8 9.19 -> 4.41
-// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 in fewer (ParallelSegments: T262144 H8 13.8 -> 9.2).
+// (with bf16 products 1.67 -> 1.61 and 6.13 -> 3.51); float32 (its record made by WgmmaPrepareKernelFloat) on an H200
+// 3.35 -> 2.54 and 7.1 (in two) -> 5.7 (in three; ParallelSegments).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
