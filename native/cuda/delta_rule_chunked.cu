@@ -314,15 +314,30 @@ __device__ __forceinline__ void Invert(const float* As, float* Ts, const float* 
   }
 }
 
+// The chunk a prepare block takes: blockIdx.x = bh * chunks + chunk (its record), the segment starting at chunk
+// `first_chunk` of the sequence. t0, its first token, is past the sequence's end in a segment-parallel walk's last
+// segment, in its last rounds (the block then has nothing to do); n is its tokens, and token t's q and k rows start
+// at row0 + t H K.
+struct PreparedChunk {
+  int64_t b, hv, t0, row0;
+  int n;
+};
+template <typename T>
+__device__ __forceinline__ PreparedChunk ChunkOfBlock(const ChunkArgs<T>& a, int64_t chunks, int64_t first_chunk) {
+  const int64_t bh = blockIdx.x / chunks, b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
+  const int64_t t0 = (first_chunk + blockIdx.x % chunks) * kC;
+  return {b, hv, t0, ((b * a.seqlen + t0) * a.heads + h) * a.K, static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0))};
+}
+
 // beta and g of the chunk's tokens into beta and gamma (threads < kC), zeros past the sequence's end: the padding
 // adds nothing, so gamma stays at the last token's.
 template <typename T>
-__device__ __forceinline__ void LoadGates(const ChunkArgs<T>& a, int64_t b, int64_t hv, int64_t t0, int n, float* beta, float* gamma) {
+__device__ __forceinline__ void LoadGates(const ChunkArgs<T>& a, const PreparedChunk& c, float* beta, float* gamma) {
   if (threadIdx.x < kC) {
     const int t = threadIdx.x;
-    const int64_t at = (b * a.seqlen + t0 + t) * a.value_heads + hv;
-    beta[t] = t < n ? a.beta[at] : 0.f;
-    gamma[t] = t < n && a.g ? a.g[at] : 0.f;
+    const int64_t at = (c.b * a.seqlen + c.t0 + t) * a.value_heads + c.hv;
+    beta[t] = t < c.n ? a.beta[at] : 0.f;
+    gamma[t] = t < c.n && a.g ? a.g[at] : 0.f;
   }
 }
 
@@ -350,22 +365,19 @@ __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<flo
   float* Ts = As + kC * kAStride;                      // [kC][kTStride] (I + A)^-1
   float* gamma = Ts + kC * kTStride;                   // [kC]
   float* beta = gamma + kC;                            // [kC]
-  const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
-  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
-  const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
-  if (t0 >= a.seqlen) return;
-  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+  const PreparedChunk c = ChunkOfBlock(a, w.chunks, first_chunk);
+  if (c.t0 >= a.seqlen) return;
+  const int64_t record = blockIdx.x;
 
-  // The chunk's rows of q and k (token t's at row0 + t H K), the copies in flight all at once, the padding zero-filled.
-  const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
-  StageRows(qs, rs, a.q + row0, a.heads * K, kC, n, Kp, K);
-  StageRows(ks, rs, a.k + row0, a.heads * K, kC, n, Kp, K);
+  // The chunk's rows of q and k, the copies in flight all at once, the padding zero-filled.
+  StageRows(qs, rs, a.q + c.row0, a.heads * K, kC, c.n, Kp, K);
+  StageRows(ks, rs, a.k + c.row0, a.heads * K, kC, c.n, Kp, K);
   CommitCopies();
-  LoadGates(a, b, hv, t0, n, beta, gamma);
+  LoadGates(a, c, beta, gamma);
   WaitCopies<0>();
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
-  for (int t = warp; t < n; t += kThreads / 32) {  // a warp per token: the L2 normalization and the scale
+  for (int t = warp; t < c.n; t += kThreads / 32) {  // a warp per token: the L2 normalization and the scale
     float rq = a.scale, rk = 1.f;  // without the normalization only the scale (a uniform branch)
     if (a.l2norm) {
       float qq = 0.f, kk = 0.f;
@@ -454,17 +466,14 @@ __global__ void __launch_bounds__(kThreads, 3) WgmmaPrepareKernelFloat(const Chu
   float* beta = gamma + kC;            // [kC]
   const bf16* k_parts = reinterpret_cast<const bf16*>(ks);
   const bf16* q_parts = reinterpret_cast<const bf16*>(qs);
-  const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
-  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
-  const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
-  if (t0 >= a.seqlen) return;  // (a segment-parallel walk's last segment, in its last rounds)
-  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+  const PreparedChunk c = ChunkOfBlock(a, w.chunks, first_chunk);
+  if (c.t0 >= a.seqlen) return;
+  const int64_t record = blockIdx.x;
 
-  const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
-  StageRows(qs, rs, a.q + row0, a.heads * K, kC, n, 128, K);
-  StageRows(ks, rs, a.k + row0, a.heads * K, kC, n, 128, K);
+  StageRows(qs, rs, a.q + c.row0, a.heads * K, kC, c.n, 128, K);
+  StageRows(ks, rs, a.k + c.row0, a.heads * K, kC, c.n, 128, K);
   CommitCopies();
-  LoadGates(a, b, hv, t0, n, beta, gamma);
+  LoadGates(a, c, beta, gamma);
   WaitCopies<0>();
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
@@ -615,19 +624,17 @@ __global__ void __launch_bounds__(kThreads, kSwizzled ? 4 : 3)
   bf16* vs = reinterpret_cast<bf16*>(As);                 // [kC][kTb] W/U form, after the inversion: v's columns
   float* Ts = kSwizzled ? reinterpret_cast<float*>(ks) : As + kC * kAStride;  // [kC][kTStride] (I + A)^-1 diag(beta)
   float* sums = kSwizzled ? Ts + kC * kTStride : reinterpret_cast<float*>(qs);  // the inversion's, once q is done
-  const int64_t bh = blockIdx.x / w.chunks, record = blockIdx.x;
-  const int64_t b = bh / a.value_heads, hv = bh % a.value_heads, h = hv / (a.value_heads / a.heads);
-  const int64_t t0 = (first_chunk + blockIdx.x % w.chunks) * kC;
-  if (t0 >= a.seqlen) return;  // (a segment-parallel walk's last segment, in its last rounds)
-  const int n = static_cast<int>(min(static_cast<int64_t>(kC), a.seqlen - t0));
+  const PreparedChunk c = ChunkOfBlock(a, w.chunks, first_chunk);
+  if (c.t0 >= a.seqlen) return;
+  const int64_t record = blockIdx.x;
 
-  const int64_t row0 = ((b * a.seqlen + t0) * a.heads + h) * K;
+  const bf16 *q_rows = a.q + c.row0, *k_rows = a.k + c.row0;
   if (threadIdx.x < kStageThreads) {
-    StageBf16Tile<kC, kWidth, kStageThreads>(qs, kS, a.q + row0, a.heads * K, n, K, Bf16RowsFit(a.q + row0, a.heads * K, K));
-    StageBf16Tile<kC, kWidth, kStageThreads>(ks, kS, a.k + row0, a.heads * K, n, K, Bf16RowsFit(a.k + row0, a.heads * K, K));
+    StageBf16Tile<kC, kWidth, kStageThreads>(qs, kS, q_rows, a.heads * K, c.n, K, Bf16RowsFit(q_rows, a.heads * K, K));
+    StageBf16Tile<kC, kWidth, kStageThreads>(ks, kS, k_rows, a.heads * K, c.n, K, Bf16RowsFit(k_rows, a.heads * K, K));
   }
   CommitCopies();
-  LoadGates(a, b, hv, t0, n, beta, gamma);
+  LoadGates(a, c, beta, gamma);
   WaitCopies<0>();
   __syncthreads();
   if (warp == 0) CumulativeSum(gamma);
@@ -732,10 +739,10 @@ __global__ void __launch_bounds__(kThreads, kSwizzled ? 4 : 3)
           set + (kSwizzled ? WgmmaSet::kTl : kSet.at(SetLayout::kTl)), true);
     return;
   }
-  const bf16* v0 = a.v + (b * a.seqlen + t0) * a.value_heads * a.V + hv * a.V;
+  const bf16* v0 = a.v + (c.b * a.seqlen + c.t0) * a.value_heads * a.V + c.hv * a.V;
   const auto stage_v = [&](int j0) {
     const int width = min(kValueBlock, a.V - j0);
-    StageBf16Tile<kC, kValueBlock, kThreads>(vs, kTb, v0 + j0, a.value_heads * a.V, n, width,
+    StageBf16Tile<kC, kValueBlock, kThreads>(vs, kTb, v0 + j0, a.value_heads * a.V, c.n, width,
                                              Bf16RowsFit(v0 + j0, a.value_heads * a.V, width));
   };
   if (threadIdx.x < kC) column_scale[threadIdx.x] = ExpOf(gamma[threadIdx.x]) * rk[threadIdx.x];
