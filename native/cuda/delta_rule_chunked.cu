@@ -354,7 +354,7 @@ __device__ __forceinline__ void CumulativeSum(float* gamma) {
   gamma[2 * lane] = sum - x1, gamma[2 * lane + 1] = sum;
 }
 
-// blockIdx.x = bh * w.chunks + chunk; the segment starts at chunk `first_chunk` of the sequence.
+// The mma.sync walks' float32 record (FloatSet) of the chunk ChunkOfBlock gives, in 3xTF32 products.
 __global__ void __launch_bounds__(kThreads, 2) PrepareKernel(const ChunkArgs<float> a, const Workspace w, int64_t first_chunk) {
   LS_SHARED(float, shared);
   const int Kp = a.Kp, K = a.K, rs = RowStride(Kp), cs = ColumnStride(Kp);
