@@ -22,10 +22,14 @@ const kernels = [
   ['ssd-scan', 'ssdScan: the recurrent kernel at each lane shape, and the chunked forms (sm_80, sm_90, sm_90a)', 22],
 ] as const;
 
+// The delta rule's binary alone takes about 80 s on a 2-core machine (2026-12-08) and went past 120 s with a build
+// running beside the suite, so each binary gets 300 s.
+const binaryTimeoutMs = 300_000;
+
 for (const [name, what, cases] of kernels) {
   const binary = new URL(`../build/Release/longseq-${name}-emulated`, import.meta.url).pathname;
-  test.skipIf(!existsSync(binary))(`the CUDA kernels run on the CPU: ${what}`, () => {
-    const out = spawnSync(binary, [], { encoding: 'utf8', timeout: 120_000 });
+  test.skipIf(!existsSync(binary))(`the CUDA kernels run on the CPU: ${what}`, { timeout: binaryTimeoutMs + 10_000 }, () => {
+    const out = spawnSync(binary, [], { encoding: 'utf8', timeout: binaryTimeoutMs });
     expect(out.status, out.stdout + out.stderr).toBe(0);
     const lines = out.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(cases);
